@@ -1,0 +1,20 @@
+# One image for all four services and the set-up job; the command picks which one runs.
+FROM python:3.11-slim-bookworm AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_PROJECT_ENVIRONMENT=/opt/venv UV_COMPILE_BYTECODE=1
+RUN pip install --no-cache-dir uv==0.13.8
+WORKDIR /app
+# Dependencies first (cached layer), then the project itself.
+COPY pyproject.toml uv.lock ./
+COPY libs/events/pyproject.toml libs/events/pyproject.toml
+COPY libs/platform/pyproject.toml libs/platform/pyproject.toml
+COPY services/intake/pyproject.toml services/intake/pyproject.toml
+COPY services/review/pyproject.toml services/review/pyproject.toml
+COPY services/registry/pyproject.toml services/registry/pyproject.toml
+COPY services/metrics/pyproject.toml services/metrics/pyproject.toml
+RUN uv sync --frozen --no-dev --no-install-workspace
+COPY libs libs
+COPY services services
+RUN uv sync --frozen --no-dev
+ENV PATH=/opt/venv/bin:$PATH
+RUN useradd --system --uid 10001 huigong
+USER huigong

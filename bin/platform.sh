@@ -1,0 +1,85 @@
+# shellcheck shell=bash
+# Helpers shared by bin/run and bin/test (sourced after lib.sh).
+
+SERVICES=(intake review registry metrics)
+declare -A SERVICE_PORTS=([intake]=8101 [review]=8102 [registry]=8103 [metrics]=8104)
+RUN_DIR="$LOCAL_DIR/run"
+LOGS_DIR="$LOCAL_DIR/logs"
+
+# Each service logs in as its own PostgreSQL role. Their passwords are generated once per
+# machine into a git-ignored file (mode 600): nothing secret is ever committed.
+ensure_secrets() {
+  local file="$LOCAL_DIR/secrets.env" svc var
+  mkdir -p "$LOCAL_DIR"
+  touch "$file"
+  chmod 600 "$file"
+  for svc in "${SERVICES[@]}"; do
+    var="HUIGONG_${svc^^}_DB_PASSWORD"
+    grep -q "^$var=" "$file" || echo "$var=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$file"
+  done
+  # The HMAC key that turns ID numbers into member keys (intake); also per machine.
+  grep -q "^HUIGONG_MEMBER_KEY_SECRET=" "$file" ||
+    echo "HUIGONG_MEMBER_KEY_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$file"
+}
+
+# Exports the stack's connection settings and the secrets into this shell.
+load_env() {
+  local file
+  for file in "$LOCAL_DIR/stack.env" "$LOCAL_DIR/secrets.env"; do
+    [ -f "$file" ] || die "$file missing; run bin/stack start first"
+    set -a
+    # shellcheck disable=SC1090
+    . "$file"
+    set +a
+  done
+}
+
+service_dsn() {
+  local svc="$1" var="HUIGONG_${1^^}_DB_PASSWORD"
+  printf 'postgresql://huigong_%s:%s@%s:%s/%s' "$svc" "${!var}" "$HUIGONG_PG_HOST" "$HUIGONG_PG_PORT" "$HUIGONG_PG_DATABASE"
+}
+
+service_running() {
+  pid_alive "$(read_pid "$RUN_DIR/$1.pid")" "huigong-$1"
+}
+
+start_service() {
+  local svc="$1" port="${SERVICE_PORTS[$1]}"
+  mkdir -p "$RUN_DIR" "$LOGS_DIR"
+  if service_running "$svc"; then
+    log "$svc already running (pid $(read_pid "$RUN_DIR/$svc.pid"))"
+    return
+  fi
+  HUIGONG_SERVICE="$svc" HUIGONG_DATABASE_URL="$(service_dsn "$svc")" HUIGONG_HTTP_PORT="$port" \
+    nohup "$REPO_ROOT/.venv/bin/huigong-$svc" >>"$LOGS_DIR/$svc.log" 2>&1 9>&- </dev/null &
+  echo $! >"$RUN_DIR/$svc.pid"
+  log "$svc started (pid $!, log $LOGS_DIR/$svc.log)"
+}
+
+wait_ready() {
+  local svc="$1" port="${SERVICE_PORTS[$1]}" deadline=$((SECONDS + 60))
+  until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
+    if ! service_running "$svc"; then
+      tail -n 40 "$LOGS_DIR/$svc.log" >&2 || true
+      die "$svc exited during start-up (log above)"
+    fi
+    if ((SECONDS >= deadline)); then
+      curl -sS "http://127.0.0.1:$port/readyz" >&2 || true
+      die "$svc not ready after 60 s"
+    fi
+    sleep 0.5
+  done
+}
+
+stop_service() {
+  local svc="$1" pid
+  pid="$(read_pid "$RUN_DIR/$svc.pid")"
+  if ! pid_alive "$pid" "huigong-$svc"; then
+    rm -f "$RUN_DIR/$svc.pid"
+    return
+  fi
+  kill -TERM "$pid"
+  wait_pid_exit "$pid" 30 || { warn "$svc did not stop in 30 s; killing"; kill -KILL "$pid" || true; }
+  rm -f "$RUN_DIR/$svc.pid"
+  log "$svc stopped"
+}

@@ -1,0 +1,239 @@
+"""The envelope every event travels in, its tamper-evident hash, and its Kafka form.
+
+The hash is SHA-256 over a canonical JSON encoding of every envelope field except the hash itself
+(keys sorted, no spaces, UTF-8, times in UTC with microseconds). Each event also carries the hash
+of the previous event of its aggregate, so an aggregate's history is a chain: altering, dropping
+or reordering one event breaks every link after it.
+
+On Kafka the envelope rides in record headers following the CloudEvents 1.0 Kafka protocol binding
+in binary mode (`ce_*` headers, `content-type`), and the record value is the event data alone, so
+district systems with CloudEvents tooling read and write it without knowing our classes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .base import DomainEvent
+
+HASH_ALGORITHM = "sha256"
+CE_SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+
+class EnvelopeError(ValueError):
+    """A record that does not carry a valid envelope."""
+
+
+def canonical_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise EnvelopeError("timestamps must be timezone-aware")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+class RecordedEvent(BaseModel):
+    """An event as stored and published: envelope plus raw data at its own schema version.
+
+    `data` is kept raw (as recorded) rather than typed: the hash covers the bytes that were
+    recorded, and old versions are upcast only when an event is decoded for use.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: UUID = Field(title="事件编号")
+    type: str = Field(title="事件类型", min_length=1, max_length=80)
+    schema_version: int = Field(title="结构版本", ge=1)
+    aggregate_type: str = Field(title="聚合类型", min_length=1, max_length=40)
+    aggregate_id: str = Field(title="聚合编号", min_length=1, max_length=200)
+    aggregate_version: int = Field(title="聚合版本", ge=1)
+    occurred_at: datetime = Field(title="业务发生时间")
+    recorded_at: datetime = Field(title="记录时间")
+    actor: str = Field(title="操作主体", description="经认证的主体（人员或系统）", min_length=1)
+    source: str = Field(title="来源", description="区市代码、集团工会代码或系统名", min_length=1)
+    correlation_id: str = Field(title="关联编号", min_length=1, max_length=100)
+    causation_id: str | None = Field(default=None, title="起因编号", max_length=100)
+    prev_hash: str | None = Field(default=None, title="前一事件哈希", pattern=r"^[0-9a-f]{64}$")
+    hash: str = Field(title="事件哈希", pattern=r"^[0-9a-f]{64}$")
+    data: dict[str, Any] = Field(title="事件数据")
+
+    @field_validator("occurred_at", "recorded_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value
+
+    def hash_input(self) -> bytes:
+        return hash_input(self.model_dump(exclude={"hash"}))
+
+    def computed_hash(self) -> str:
+        return hashlib.sha256(self.hash_input()).hexdigest()
+
+    def hash_is_valid(self) -> bool:
+        return self.computed_hash() == self.hash
+
+
+def hash_input(fields: Mapping[str, Any]) -> bytes:
+    encodable = {
+        "id": str(fields["id"]),
+        "type": fields["type"],
+        "schema_version": fields["schema_version"],
+        "aggregate_type": fields["aggregate_type"],
+        "aggregate_id": fields["aggregate_id"],
+        "aggregate_version": fields["aggregate_version"],
+        "occurred_at": canonical_time(fields["occurred_at"]),
+        "recorded_at": canonical_time(fields["recorded_at"]),
+        "actor": fields["actor"],
+        "source": fields["source"],
+        "correlation_id": fields["correlation_id"],
+        "causation_id": fields["causation_id"],
+        "prev_hash": fields["prev_hash"],
+        "data": fields["data"],
+    }
+    return canonical_json(encodable)
+
+
+def seal(
+    *,
+    event: DomainEvent,
+    event_id: UUID,
+    aggregate_id: str,
+    aggregate_version: int,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    actor: str,
+    source: str,
+    correlation_id: str,
+    causation_id: str | None,
+    prev_hash: str | None,
+) -> RecordedEvent:
+    """Wrap a new domain event in its envelope and compute its hash."""
+    # Round-trip through JSON text so the hashed data is exactly what a reader will parse back.
+    data = json.loads(canonical_json(event.to_data()))
+    fields: dict[str, Any] = {
+        "id": event_id,
+        "type": event.type,
+        "schema_version": type(event).schema_version,
+        "aggregate_type": type(event).aggregate_type,
+        "aggregate_id": aggregate_id,
+        "aggregate_version": aggregate_version,
+        "occurred_at": occurred_at,
+        "recorded_at": recorded_at,
+        "actor": actor,
+        "source": source,
+        "correlation_id": correlation_id,
+        "causation_id": causation_id,
+        "prev_hash": prev_hash,
+        "data": data,
+    }
+    digest = hashlib.sha256(hash_input(fields)).hexdigest()
+    return RecordedEvent(**fields, hash=digest)
+
+
+# --- CloudEvents 1.0 Kafka protocol binding, binary content mode -------------------------------
+# Extension attribute names must be lower-case alphanumerics (CloudEvents 1.0 §3.1.1).
+_EXTENSIONS = {
+    "schema_version": "ce_schemaversion",
+    "aggregate_type": "ce_aggregatetype",
+    "aggregate_version": "ce_aggregateversion",
+    "recorded_at": "ce_recordedat",
+    "actor": "ce_actor",
+    "correlation_id": "ce_correlationid",
+    "causation_id": "ce_causationid",
+    "prev_hash": "ce_prevhash",
+    "hash": "ce_hash",
+}
+
+
+def dataschema(event_type: str, version: int) -> str:
+    return f"urn:huigong:schema:{event_type}:v{version}"
+
+
+def to_kafka(event: RecordedEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) for a Kafka record. The key is the aggregate id, so one aggregate's
+    events share a partition and keep their order."""
+    headers: list[tuple[str, str]] = [
+        ("ce_specversion", CE_SPEC_VERSION),
+        ("ce_id", str(event.id)),
+        ("ce_source", event.source),
+        ("ce_type", event.type),
+        ("ce_subject", event.aggregate_id),
+        ("ce_time", canonical_time(event.occurred_at)),
+        ("ce_dataschema", dataschema(event.type, event.schema_version)),
+        ("content-type", CONTENT_TYPE),
+        ("ce_schemaversion", str(event.schema_version)),
+        ("ce_aggregatetype", event.aggregate_type),
+        ("ce_aggregateversion", str(event.aggregate_version)),
+        ("ce_recordedat", canonical_time(event.recorded_at)),
+        ("ce_actor", event.actor),
+        ("ce_correlationid", event.correlation_id),
+        ("ce_hash", event.hash),
+    ]
+    if event.causation_id is not None:
+        headers.append(("ce_causationid", event.causation_id))
+    if event.prev_hash is not None:
+        headers.append(("ce_prevhash", event.prev_hash))
+    return (
+        event.aggregate_id.encode(),
+        canonical_json(event.data),
+        [(name, value.encode()) for name, value in headers],
+    )
+
+
+def from_kafka(value: bytes | None, headers: Iterable[tuple[str, bytes]]) -> RecordedEvent:
+    """Rebuild the envelope from a record; EnvelopeError says what is missing or malformed."""
+    found: dict[str, str] = {}
+    for name, raw in headers:
+        try:
+            found[name] = raw.decode()
+        except UnicodeDecodeError as exc:
+            raise EnvelopeError(f"header {name} is not UTF-8") from exc
+    if found.get("ce_specversion") != CE_SPEC_VERSION:
+        raise EnvelopeError("not a CloudEvents 1.0 record (ce_specversion)")
+    if value is None:
+        raise EnvelopeError("record has no value")
+    try:
+        data = json.loads(value)
+    except ValueError as exc:
+        raise EnvelopeError(f"value is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EnvelopeError("value is not a JSON object")
+
+    def need(header: str) -> str:
+        if header not in found:
+            raise EnvelopeError(f"missing header {header}")
+        return found[header]
+
+    try:
+        return RecordedEvent(
+            id=UUID(need("ce_id")),
+            type=need("ce_type"),
+            schema_version=int(need("ce_schemaversion")),
+            aggregate_type=need("ce_aggregatetype"),
+            aggregate_id=need("ce_subject"),
+            aggregate_version=int(need("ce_aggregateversion")),
+            occurred_at=datetime.fromisoformat(need("ce_time")),
+            recorded_at=datetime.fromisoformat(need("ce_recordedat")),
+            actor=need("ce_actor"),
+            source=need("ce_source"),
+            correlation_id=need("ce_correlationid"),
+            causation_id=found.get("ce_causationid"),
+            prev_hash=found.get("ce_prevhash"),
+            hash=need("ce_hash"),
+            data=data,
+        )
+    except EnvelopeError:
+        raise
+    except ValueError as exc:
+        raise EnvelopeError(f"malformed envelope: {exc}") from exc

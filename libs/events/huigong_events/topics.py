@@ -1,0 +1,167 @@
+"""The topic catalogue: every Kafka topic of the platform, defined once.
+
+Provisioning (`huigong_platform.topics`), the outbox relay, the consumers and docker-compose all
+read this list; nothing else names a topic. A prefix (HUIGONG_TOPIC_PREFIX) lets test runs and
+parallel environments share one broker without seeing each other's records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from .reference import SUBMITTERS
+
+FOREVER: Final = -1  # retention.ms for event topics: the log is the system of record
+INBOUND_RETENTION_MS: Final = 30 * 24 * 3600 * 1000  # commands, not facts: kept 30 days
+
+
+class TopicKind(StrEnum):
+    EVENTS = "events"
+    INBOUND = "inbound"
+    DEAD_LETTERS = "dead-letters"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    owner: str
+    kind: TopicKind
+    partitions: int
+    aggregates: tuple[str, ...] = ()
+    retention_ms: int = FOREVER
+    description: str = ""
+
+    def qualified(self, prefix: str = "") -> str:
+        return f"{prefix}{self.name}"
+
+    @property
+    def configs(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+
+
+EVENT_TOPICS: Final[tuple[Topic, ...]] = (
+    Topic(
+        "huigong.intake.applications",
+        "intake",
+        TopicKind.EVENTS,
+        3,
+        ("application", "intake-cycle"),
+        description="申报、修改、撤回、建设方案；例外申报窗口",
+    ),
+    Topic(
+        "huigong.intake.reports",
+        "intake",
+        TopicKind.EVENTS,
+        3,
+        ("facility-report", "project-proposal", "compliance-fact"),
+        description="设施报告、服务项目推荐、数据交换报送的合规事实",
+    ),
+    Topic(
+        "huigong.intake.enrolments",
+        "intake",
+        TopicKind.EVENTS,
+        6,
+        ("enrolment",),
+        description="新就业形态劳动者入会申请（逐行）",
+    ),
+    Topic(
+        "huigong.review.reviews",
+        "review",
+        TopicKind.EVENTS,
+        3,
+        ("review",),
+        description="筛查结论、评分、建设决定",
+    ),
+    Topic(
+        "huigong.registry.units",
+        "registry",
+        TopicKind.EVENTS,
+        3,
+        ("unit",),
+        description="单位登记、认定、撤销、退出",
+    ),
+    Topic(
+        "huigong.registry.facilities",
+        "registry",
+        TopicKind.EVENTS,
+        3,
+        ("facility", "partner", "service-project"),
+        description="设施、公益合作伙伴、服务项目库",
+    ),
+    Topic(
+        "huigong.registry.members",
+        "registry",
+        TopicKind.EVENTS,
+        6,
+        ("member",),
+        description="会员名册、互助保障、删除",
+    ),
+    Topic(
+        "huigong.metrics.targets",
+        "metrics",
+        TopicKind.EVENTS,
+        1,
+        ("target",),
+        description="目标值调整",
+    ),
+)
+
+# One inbound topic per submitting district or group union: the topic itself proves the sender
+# once ACLs let each district principal write only its own topic (security issue).
+INBOUND_TOPICS: Final[tuple[Topic, ...]] = tuple(
+    Topic(
+        f"huigong.inbound.{code.lower()}",
+        "intake",
+        TopicKind.INBOUND,
+        1,
+        retention_ms=INBOUND_RETENTION_MS,
+        description=f"{name}报送的命令",
+    )
+    for code, name in SUBMITTERS.items()
+)
+
+DEAD_LETTER_TOPICS: Final[tuple[Topic, ...]] = (
+    Topic(
+        "huigong.intake.inbound.dead-letters",
+        "intake",
+        TopicKind.DEAD_LETTERS,
+        1,
+        description="无法受理的入站记录：原始记录、原因、来源",
+    ),
+)
+
+TOPICS: Final[tuple[Topic, ...]] = EVENT_TOPICS + INBOUND_TOPICS + DEAD_LETTER_TOPICS
+
+_BY_AGGREGATE: Final[dict[str, Topic]] = {
+    aggregate: topic for topic in EVENT_TOPICS for aggregate in topic.aggregates
+}
+
+
+def topic_for_aggregate(aggregate_type: str) -> Topic:
+    try:
+        return _BY_AGGREGATE[aggregate_type]
+    except KeyError:
+        raise KeyError(f"no topic carries aggregate type {aggregate_type!r}") from None
+
+
+def inbound_topic(submitter_code: str) -> Topic:
+    name = f"huigong.inbound.{submitter_code.lower()}"
+    for topic in INBOUND_TOPICS:
+        if topic.name == name:
+            return topic
+    raise KeyError(f"no inbound topic for {submitter_code!r}")
+
+
+def submitter_of_inbound(topic_name: str, prefix: str = "") -> str:
+    """The district or group union a record came from, proven by the topic it arrived on."""
+    bare = topic_name.removeprefix(prefix).removeprefix("huigong.inbound.")
+    for code in SUBMITTERS:
+        if code.lower() == bare:
+            return code
+    raise KeyError(f"{topic_name!r} is not an inbound topic")
+
+
+def topics_of(owner: str, kind: TopicKind = TopicKind.EVENTS) -> tuple[Topic, ...]:
+    return tuple(t for t in TOPICS if t.owner == owner and t.kind == kind)

@@ -1,0 +1,168 @@
+"""What every service process shares: the FastAPI app with /healthz, /readyz and /metrics,
+a correlation id on every request, the outbox relay and the projection subscriptions started
+and stopped with the app, and a clean stop on SIGTERM (uvicorn drives the lifespan)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from . import logs
+from .database import create_pool
+from .eventstore import EventStore
+from .health import Readiness
+from .outbox import OutboxRelay
+from .settings import Settings
+from .subscriptions import Projection, Subscription
+
+log = logs.get(__name__)
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+@dataclass
+class Runtime:
+    """The live resources of a service, reachable from routers via `request.app.state.runtime`."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    store: EventStore
+    relay: OutboxRelay
+    readiness: Readiness
+    subscriptions: list[Subscription] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def correlation_id_of(request: Request) -> str:
+    value: str = request.state.correlation_id
+    return value
+
+
+def build_app(
+    settings: Settings,
+    *,
+    title: str,
+    description: str,
+    projections: Sequence[Projection] = (),
+    routers: Sequence[APIRouter] = (),
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, settings.service, max_size=20)
+        relay = OutboxRelay(
+            pool,
+            settings.database_url,
+            settings.kafka_bootstrap,
+            settings.service,
+            batch_size=settings.relay_batch_size,
+        )
+        runtime = Runtime(
+            settings=settings,
+            pool=pool,
+            store=EventStore(pool, settings.topic_prefix),
+            relay=relay,
+            readiness=Readiness(pool, settings.kafka_bootstrap, settings.service),
+            subscriptions=[
+                Subscription(
+                    p,
+                    pool,
+                    settings.kafka_bootstrap,
+                    settings.service,
+                    settings.topic_prefix,
+                    settings.consumer_batch_size,
+                )
+                for p in projections
+            ],
+        )
+        app.state.runtime = runtime
+        if on_start is not None:
+            await on_start(runtime)
+        tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
+        tasks += [
+            asyncio.create_task(s.run(), name=f"subscription-{s.projection.name}")
+            for s in runtime.subscriptions
+        ]
+        log.info("service started", port=settings.port, projections=[p.name for p in projections])
+        try:
+            yield
+        finally:
+            log.info("service stopping")
+            await relay.stop()
+            for s in runtime.subscriptions:
+                await s.stop()
+            done, pending = await asyncio.wait(tasks, timeout=15)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("task failed", task=task.get_name(), error=str(task.exception()))
+            await runtime.readiness.close()
+            await pool.close()
+            log.info("service stopped")
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
+
+    @app.middleware("http")
+    async def correlation(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        request.state.correlation_id = correlation_id
+        with logs.bound_contextvars(correlation_id=correlation_id):
+            response = await call_next(request)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        return response
+
+    @app.get("/healthz", tags=["运行状态"], summary="存活检查 (liveness)")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive", "service": settings.service}
+
+    @app.get("/readyz", tags=["运行状态"], summary="就绪检查：PostgreSQL、Kafka、数据库迁移")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime = runtime_of(request)
+        pg, kafka = await asyncio.gather(runtime.readiness.postgres(), runtime.readiness.kafka())
+        ready = pg.ok and kafka.ok
+        body = {
+            "status": "ready" if ready else "unready",
+            "service": settings.service,
+            "checks": {"postgres": pg.detail, "kafka": kafka.detail},
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["运行状态"], summary="Prometheus 指标")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown."""
+    logs.configure(settings.service, settings.log_level)
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run()

@@ -1,0 +1,524 @@
+"""The one projection runner every service uses.
+
+Exactly-once in effect, on an at-least-once log:
+- A batch of records is applied and its (topic, partition, next offset) checkpoint written in
+  the same PostgreSQL transaction. On (re)assignment the consumer seeks to the stored offsets,
+  so a crash at any point neither loses nor repeats a record.
+- The checkpoint rows are locked for the transaction, and records below the stored offset are
+  dropped: two consumers that briefly both hold a partition during a rebalance cannot both apply.
+- The last applied version of every aggregate is stored too: the outbox relay may publish an
+  event twice at two offsets, and the second copy is recognised and skipped.
+- A record that cannot be applied (undecodable, unknown type, handler error) goes to the
+  dead-letter table with the reason; later records of the same aggregate are parked behind it
+  so the projection never sees version N+1 without N; other aggregates keep flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from huigong_events.base import DomainEvent
+from huigong_events.envelope import EnvelopeError, RecordedEvent, from_kafka
+from huigong_events.topics import Topic
+from huigong_events.upcasting import decode
+
+from . import logs, telemetry
+from .database import DbConnection
+from .kafka import consumer as make_consumer
+
+log = logs.get(__name__)
+
+AggregateKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A Kafka record as the runner needs it; also rebuilt from dead-letter and parked rows."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[Any, Any]) -> RawRecord:
+        return cls(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            tuple(record.headers or ()),
+        )
+
+    def headers_json(self) -> str:
+        return json.dumps([[k, v.decode("utf-8", "replace")] for k, v in self.headers])
+
+    def aggregate_hint(self) -> AggregateKey | None:
+        """The aggregate named in the headers, even when the rest of the record is broken."""
+        found = {k: v for k, v in self.headers}
+        if "ce_aggregatetype" in found and "ce_subject" in found:
+            try:
+                return (found["ce_aggregatetype"].decode(), found["ce_subject"].decode())
+            except UnicodeDecodeError:
+                return None
+        return None
+
+
+def headers_from_json(raw: str | list[list[str]]) -> tuple[tuple[str, bytes], ...]:
+    items = json.loads(raw) if isinstance(raw, str) else raw
+    return tuple((k, v.encode()) for k, v in items)
+
+
+class Projection(ABC):
+    """A read model. Subclasses name their consumer, their topics, and apply events.
+
+    `apply` runs inside the runner's transaction: write with the given connection only, and
+    never commit or reach outside PostgreSQL from here.
+    """
+
+    name: ClassVar[str]  # unique per service, e.g. "intake.receipts"; also the consumer group
+    topics: ClassVar[tuple[Topic, ...]]
+    # Event types this projection reads; others on its topics are skipped but still counted
+    # for ordering. Empty means all.
+    handles: ClassVar[frozenset[str]] = frozenset()
+
+    def wants(self, event_type: str) -> bool:
+        return not self.handles or event_type in self.handles
+
+    @abstractmethod
+    async def apply(self, conn: DbConnection, event: DomainEvent, record: RecordedEvent) -> None: ...
+
+    async def apply_batch(
+        self, conn: DbConnection, items: Sequence[tuple[DomainEvent, RecordedEvent]]
+    ) -> None:
+        """Apply many at once; override with set-based SQL where volume matters."""
+        for event, record in items:
+            await self.apply(conn, event, record)
+
+    async def reset(self, conn: DbConnection) -> None:
+        """Empty the read model (replay starts from here). Override to truncate your tables."""
+        raise NotImplementedError(f"{self.name} cannot be reset")
+
+
+@dataclass
+class _Decoded:
+    raw: RawRecord
+    record: RecordedEvent
+    event: DomainEvent
+
+    @property
+    def aggregate(self) -> AggregateKey:
+        return (self.record.aggregate_type, self.record.aggregate_id)
+
+
+@dataclass
+class Outcome:
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    parked: int = 0
+    per_topic: dict[str, int] = field(default_factory=dict)
+
+
+class Applier:
+    """Applies raw records to one projection inside a caller's transaction.
+
+    Used by the live subscription and by dead-letter retry, so both obey the same rules.
+    """
+
+    def __init__(self, projection: Projection, service: str) -> None:
+        self.projection = projection
+        self.service = service
+
+    async def process(self, conn: DbConnection, raws: Sequence[RawRecord]) -> Outcome:
+        outcome = Outcome()
+        decoded: list[_Decoded | tuple[RawRecord, Exception]] = []
+        for raw in raws:
+            try:
+                record = from_kafka(raw.value, raw.headers)
+                decoded.append(_Decoded(raw, record, decode(record)))
+            except Exception as exc:
+                decoded.append((raw, exc))
+
+        keys = {d.aggregate for d in decoded if isinstance(d, _Decoded)}
+        keys |= {h for d in decoded if isinstance(d, tuple) and (h := d[0].aggregate_hint())}
+        versions = await self._versions(conn, keys)
+        blocked = await self._open_dead_letters(conn, keys)
+
+        # Plan sequentially: the order within a partition is the order of each aggregate.
+        plan: list[_Decoded] = []
+        new_versions: dict[AggregateKey, int] = {}
+        for item in decoded:
+            if isinstance(item, tuple):
+                raw, failure = item
+                hint = raw.aggregate_hint()
+                if hint and hint in blocked:
+                    await self._park(conn, raw, blocked[hint], hint, None)
+                    outcome.parked += 1
+                    continue
+                dl = await self._dead_letter(conn, raw, None, failure, hint)
+                if hint:
+                    blocked[hint] = dl
+                outcome.dead_lettered += 1
+                continue
+            key = item.aggregate
+            version = item.record.aggregate_version
+            if key in blocked:
+                await self._park(conn, item.raw, blocked[key], key, version)
+                outcome.parked += 1
+                continue
+            current = new_versions.get(key, versions.get(key, 0))
+            if version <= current:
+                outcome.duplicates += 1
+                continue
+            if version != current + 1:
+                gap = LookupError(
+                    f"version gap: last applied {current}, got {version}; an earlier event of "
+                    "this aggregate was never received"
+                )
+                blocked[key] = await self._dead_letter(conn, item.raw, item.record, gap, key)
+                outcome.dead_lettered += 1
+                continue
+            new_versions[key] = version
+            plan.append(item)
+
+        wanted = [d for d in plan if self.projection.wants(d.record.type)]
+        applied: list[_Decoded] = []
+        try:
+            async with conn.transaction():  # savepoint: a failing batch is retried one by one
+                await self.projection.apply_batch(conn, [(d.event, d.record) for d in wanted])
+            applied = wanted
+        except Exception:
+            wanted_ids = {id(d) for d in wanted}
+            for item in plan:
+                key = item.aggregate
+                if key in blocked:  # an earlier event of this aggregate failed in this batch
+                    await self._park(conn, item.raw, blocked[key], key, item.record.aggregate_version)
+                    outcome.parked += 1
+                    continue
+                if id(item) not in wanted_ids:
+                    continue
+                try:
+                    async with conn.transaction():
+                        await self.projection.apply(conn, item.event, item.record)
+                    applied.append(item)
+                except Exception as exc:
+                    # The aggregate stays at the version before the failing event.
+                    previous = item.record.aggregate_version - 1
+                    if previous > versions.get(key, 0):
+                        new_versions[key] = previous
+                    else:
+                        new_versions.pop(key, None)
+                    blocked[key] = await self._dead_letter(conn, item.raw, item.record, exc, key)
+                    outcome.dead_lettered += 1
+        outcome.applied = len(applied)
+        for item in applied:
+            outcome.per_topic[item.raw.topic] = outcome.per_topic.get(item.raw.topic, 0) + 1
+        await self._store_versions(conn, new_versions)
+        return outcome
+
+    async def _versions(self, conn: DbConnection, keys: Iterable[AggregateKey]) -> dict[AggregateKey, int]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        rows = await conn.fetch(
+            """SELECT v.aggregate_type, v.aggregate_id, v.aggregate_version
+               FROM applied_versions v
+               JOIN unnest($2::text[], $3::text[]) AS k(t, i)
+                 ON v.aggregate_type = k.t AND v.aggregate_id = k.i
+               WHERE v.consumer = $1""",
+            self.projection.name,
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+        )
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    async def _open_dead_letters(
+        self, conn: DbConnection, keys: Iterable[AggregateKey]
+    ) -> dict[AggregateKey, int]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        rows = await conn.fetch(
+            """SELECT d.aggregate_type, d.aggregate_id, min(d.id) AS id
+               FROM dead_letters d
+               JOIN unnest($2::text[], $3::text[]) AS k(t, i)
+                 ON d.aggregate_type = k.t AND d.aggregate_id = k.i
+               WHERE d.consumer = $1 AND d.status = 'open'
+               GROUP BY d.aggregate_type, d.aggregate_id""",
+            self.projection.name,
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+        )
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    async def _store_versions(self, conn: DbConnection, versions: dict[AggregateKey, int]) -> None:
+        if not versions:
+            return
+        await conn.execute(
+            """INSERT INTO applied_versions (consumer, aggregate_type, aggregate_id, aggregate_version)
+               SELECT $1, t, i, v FROM unnest($2::text[], $3::text[], $4::int[]) AS k(t, i, v)
+               ON CONFLICT (consumer, aggregate_type, aggregate_id)
+               DO UPDATE SET aggregate_version = EXCLUDED.aggregate_version""",
+            self.projection.name,
+            [k[0] for k in versions],
+            [k[1] for k in versions],
+            list(versions.values()),
+        )
+
+    async def _dead_letter(
+        self,
+        conn: DbConnection,
+        raw: RawRecord,
+        record: RecordedEvent | None,
+        exc: BaseException,
+        aggregate: AggregateKey | None,
+    ) -> int:
+        reason = _reason(exc)
+        dl_id: int = await conn.fetchval(
+            """INSERT INTO dead_letters (consumer, topic, partition, "offset", record_key,
+                   record_value, record_headers, event_id, event_type, aggregate_type,
+                   aggregate_id, aggregate_version, reason, error_class)
+               VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9,$10,$11,$12,$13,$14)
+               ON CONFLICT (consumer, topic, partition, "offset")
+               DO UPDATE SET reason = EXCLUDED.reason, status = 'open'
+               RETURNING id""",
+            self.projection.name,
+            raw.topic,
+            raw.partition,
+            raw.offset,
+            raw.key,
+            raw.value,
+            raw.headers_json(),
+            record.id if record else None,
+            record.type if record else None,
+            aggregate[0] if aggregate else None,
+            aggregate[1] if aggregate else None,
+            record.aggregate_version if record else None,
+            reason,
+            type(exc).__name__,
+        )
+        telemetry.DEAD_LETTERS.labels(self.service, self.projection.name).inc()
+        # Reason and position only: a dead letter may hold personal data in its value.
+        log.warning(
+            "record dead-lettered",
+            consumer=self.projection.name,
+            topic=raw.topic,
+            partition=raw.partition,
+            offset=raw.offset,
+            error=type(exc).__name__,
+            dead_letter_id=dl_id,
+        )
+        return dl_id
+
+    async def _park(
+        self,
+        conn: DbConnection,
+        raw: RawRecord,
+        dead_letter_id: int,
+        aggregate: AggregateKey,
+        version: int | None,
+    ) -> None:
+        await conn.execute(
+            """INSERT INTO parked (consumer, topic, partition, "offset", dead_letter_id,
+                   aggregate_type, aggregate_id, aggregate_version, record_key, record_value,
+                   record_headers)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::jsonb)
+               ON CONFLICT DO NOTHING""",
+            self.projection.name,
+            raw.topic,
+            raw.partition,
+            raw.offset,
+            dead_letter_id,
+            aggregate[0],
+            aggregate[1],
+            version,
+            raw.key,
+            raw.value,
+            raw.headers_json(),
+        )
+        telemetry.PARKED.labels(self.service, self.projection.name).inc()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, EnvelopeError):
+        return f"undecodable envelope: {exc}"
+    if isinstance(exc, KeyError):
+        return f"unknown: {exc.args[0] if exc.args else exc}"
+    text = str(exc).strip() or type(exc).__name__
+    return text[:2000]
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, subscription: Subscription) -> None:
+        self._sub = subscription
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Let an in-flight batch finish before the partitions move elsewhere.
+        async with self._sub.batch_lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._sub.seek_to_checkpoints(assigned)
+
+
+class Subscription:
+    """Consumes a projection's topics and applies them through an `Applier`."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        pool: asyncpg.Pool,
+        bootstrap: str,
+        service: str,
+        topic_prefix: str = "",
+        batch_size: int = 2000,
+    ) -> None:
+        self.projection = projection
+        self.applier = Applier(projection, service)
+        self._pool = pool
+        self._bootstrap = bootstrap
+        self._service = service
+        self._prefix = topic_prefix
+        self._batch_size = batch_size
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self.batch_lock = asyncio.Lock()
+        self.applied = 0
+        self.started = asyncio.Event()
+        self.lag: dict[TopicPartition, int] = {}
+
+    @property
+    def topic_names(self) -> list[str]:
+        return [t.qualified(self._prefix) for t in self.projection.topics]
+
+    @property
+    def group_id(self) -> str:
+        return f"{self._prefix}huigong.{self.projection.name}"
+
+    async def seek_to_checkpoints(self, partitions: Sequence[TopicPartition]) -> None:
+        if self._consumer is None or not partitions:
+            return
+        rows = await self._pool.fetch(
+            "SELECT topic, partition, next_offset FROM checkpoints WHERE consumer = $1",
+            self.projection.name,
+        )
+        stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        for tp in partitions:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, offset)
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                await self._consume()
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "subscription interrupted",
+                    consumer=self.projection.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=backoff,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    async def _consume(self) -> None:
+        consumer = make_consumer(
+            self._bootstrap, self.group_id, f"huigong-{self._service}-{self.projection.name}"
+        )
+        self._consumer = consumer
+        consumer.subscribe(self.topic_names, listener=_Rebalance(self))
+        await consumer.start()
+        try:
+            self.started.set()
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+                if batches:
+                    async with self.batch_lock:
+                        await self._apply(consumer, batches)
+                await self._report_lag(consumer)
+        finally:
+            self._consumer = None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), 10)
+
+    async def _apply(
+        self,
+        consumer: AIOKafkaConsumer,
+        batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]],
+    ) -> None:
+        name = self.projection.name
+        async with self._pool.acquire() as conn, conn.transaction():
+            raws: list[RawRecord] = []
+            ends: dict[TopicPartition, int] = {}
+            for tp, records in batches.items():
+                if not records:
+                    continue
+                await conn.execute(
+                    """INSERT INTO checkpoints (consumer, topic, partition, next_offset)
+                       VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING""",
+                    name,
+                    tp.topic,
+                    tp.partition,
+                )
+                stored: int = await conn.fetchval(
+                    """SELECT next_offset FROM checkpoints
+                       WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE""",
+                    name,
+                    tp.topic,
+                    tp.partition,
+                )
+                fresh = [r for r in records if r.offset >= stored]
+                if len(fresh) < len(records):
+                    telemetry.EVENTS_SKIPPED.labels(self._service, name).inc(len(records) - len(fresh))
+                raws.extend(RawRecord.of(r) for r in fresh)
+                ends[tp] = max(records[-1].offset + 1, stored)
+            outcome = await self.applier.process(conn, raws)
+            await conn.executemany(
+                """UPDATE checkpoints SET next_offset = $4, updated_at = now()
+                   WHERE consumer = $1 AND topic = $2 AND partition = $3""",
+                [(name, tp.topic, tp.partition, end) for tp, end in ends.items()],
+            )
+        self.applied += outcome.applied
+        for topic, count in outcome.per_topic.items():
+            telemetry.EVENTS_APPLIED.labels(self._service, name, topic).inc(count)
+        if outcome.duplicates:
+            telemetry.EVENTS_SKIPPED.labels(self._service, name).inc(outcome.duplicates)
+        # Mirror positions into Kafka for lag tooling; the truth is the checkpoint table.
+        with contextlib.suppress(Exception):
+            await consumer.commit({tp: end for tp, end in ends.items()})
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            with contextlib.suppress(Exception):
+                lag = max(high - await consumer.position(tp), 0)
+                self.lag[tp] = lag
+                telemetry.CONSUMER_LAG.labels(
+                    self._service, self.projection.name, tp.topic, str(tp.partition)
+                ).set(lag)

@@ -1,0 +1,37 @@
+"""Prometheus figures every service exposes on /metrics: the same names everywhere, labelled by
+service, so one Grafana dashboard reads all four (Eventuous-style built-in subscription metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+EVENTS_APPENDED = Counter(
+    "huigong_events_appended_total",
+    "Events recorded in a service's event store",
+    ["service", "type"],
+)
+OUTBOX_PUBLISHED = Counter("huigong_outbox_published_total", "Outbox rows acknowledged by Kafka", ["service"])
+OUTBOX_PENDING = Gauge("huigong_outbox_pending", "Recorded events not yet acknowledged by Kafka", ["service"])
+EVENTS_APPLIED = Counter(
+    "huigong_events_applied_total",
+    "Events applied by a projection consumer",
+    ["service", "consumer", "topic"],
+)
+EVENTS_SKIPPED = Counter(
+    "huigong_events_duplicate_total",
+    "Redelivered events a consumer recognised and skipped",
+    ["service", "consumer"],
+)
+DEAD_LETTERS = Counter(
+    "huigong_dead_letters_total", "Records a consumer dead-lettered", ["service", "consumer"]
+)
+PARKED = Counter(
+    "huigong_parked_total",
+    "Records parked behind a dead letter of the same aggregate",
+    ["service", "consumer"],
+)
+CONSUMER_LAG = Gauge(
+    "huigong_consumer_lag",
+    "Records between a consumer's position and the partition's end",
+    ["service", "consumer", "topic", "partition"],
+)

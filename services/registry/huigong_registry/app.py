@@ -1,0 +1,20 @@
+"""Wiring of the registry service: settings, projections, routers; `huigong-registry` runs it."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from huigong_platform.service import build_app, serve
+from huigong_platform.settings import Settings
+
+TITLE = "惠工 · 登记与认定服务 (registry)"
+DESCRIPTION = "单位、认定与撤销、设施、公益伙伴、服务项目库和会员名册。"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings(service="registry")
+    return build_app(settings, title=TITLE, description=DESCRIPTION)
+
+
+def main() -> None:
+    settings = Settings(service="registry")
+    serve(create_app(settings), settings)

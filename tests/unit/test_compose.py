@@ -1,0 +1,82 @@
+"""docker-compose.yml cannot run here (no Docker engine), so its agreement with the code is
+checked by reading it: a service, port or variable renamed in code and not in compose fails."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from huigong_platform.settings import DEFAULT_PORTS, SERVICES, Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    return loaded
+
+
+def settings_variables() -> set[str]:
+    return {f"HUIGONG_{name.upper()}" for name in Settings.model_fields}
+
+
+def test_every_service_is_deployed_with_its_own_command_port_and_database_role() -> None:
+    services = compose()["services"]
+    for name in SERVICES:
+        svc = services[name]
+        scripts = tomllib.loads((REPO / f"services/{name}/pyproject.toml").read_text())["project"]["scripts"]
+        assert svc["command"] == [f"huigong-{name}"] and f"huigong-{name}" in scripts
+        env = svc["environment"]
+        assert env["HUIGONG_SERVICE"] == name
+        assert int(env["HUIGONG_HTTP_PORT"]) == DEFAULT_PORTS[name]
+        assert svc["ports"] == [f"{DEFAULT_PORTS[name]}:{DEFAULT_PORTS[name]}"]
+        assert env["HUIGONG_DATABASE_URL"].startswith(f"postgresql://huigong_{name}:")
+        assert env["HUIGONG_KAFKA_BOOTSTRAP"] == "kafka:9092"
+
+
+def test_service_environment_uses_only_variables_the_code_reads() -> None:
+    known = settings_variables()
+    for name in SERVICES:
+        env = compose()["services"][name]["environment"]
+        unknown = {k for k in env if k.startswith("HUIGONG_")} - known
+        assert not unknown, f"{name}: {unknown} are not Settings fields"
+
+
+def test_required_settings_are_all_provided() -> None:
+    required = {f"HUIGONG_{n.upper()}" for n, f in Settings.model_fields.items() if f.is_required()}
+    for name in SERVICES:
+        assert required <= set(compose()["services"][name]["environment"]), name
+
+
+def test_services_wait_for_healthy_infrastructure_and_have_healthchecks() -> None:
+    services = compose()["services"]
+    for name in SERVICES:
+        svc = services[name]
+        assert svc["depends_on"]["kafka"]["condition"] == "service_healthy"
+        assert svc["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert svc["depends_on"]["setup"]["condition"] == "service_completed_successfully"
+        assert "/readyz" in " ".join(svc["healthcheck"]["test"])
+    for infra in ("kafka", "postgres"):
+        assert services[infra]["healthcheck"]["test"]
+
+
+def test_setup_job_provisions_every_service_role() -> None:
+    env = compose()["services"]["setup"]["environment"]
+    for name in SERVICES:
+        assert f"HUIGONG_{name.upper()}_DB_PASSWORD" in env
+    assert "huigong db provision" in " ".join(compose()["services"]["setup"]["command"])
+
+
+def test_kafka_is_the_official_image_of_the_version_we_run_locally_in_kraft_mode() -> None:
+    kafka = compose()["services"]["kafka"]
+    pom = (REPO / "infra/kafka/pom.xml").read_text()
+    match = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
+    assert match is not None
+    assert kafka["image"] == f"apache/kafka:{match.group(1)}"
+    env = kafka["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
