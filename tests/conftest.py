@@ -56,9 +56,7 @@ class Stack:
         return self.env[f"HUIGONG_{service.upper()}_DB_PASSWORD"]
 
     def dsn(self, service: str) -> str:
-        return database.with_credentials(
-            self.admin_dsn, database.role_name(service), self.password(service)
-        )
+        return database.with_credentials(self.admin_dsn, database.role_name(service), self.password(service))
 
     def service_env(self, service: str, port: int) -> dict[str, str]:
         """Environment for a service process of this run."""
@@ -98,7 +96,7 @@ async def stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
         pytest.fail(f"PostgreSQL is not reachable ({exc}); is bin/stack start running?", pytrace=False)
     try:
         await asyncio.wait_for(ensure_topics(s.bootstrap, s.topic_prefix), 60)
-    except Exception as exc:  # noqa: BLE001 - fail with the reason, not a traceback maze
+    except Exception as exc:
         pytest.fail(f"Kafka at {s.bootstrap} is not usable ({exc!r}); is bin/stack start running?")
     yield s
     await database.drop_database(admin_root, s.database)

@@ -49,7 +49,9 @@ async def test_topics_exist_with_catalogue_settings(stack: Stack) -> None:
         for topic in TOPICS:
             assert partitions[topic.qualified(stack.topic_prefix)] == topic.partitions, topic.name
         events = [t for t in TOPICS if t.kind == TopicKind.EVENTS]
-        resources = [ConfigResource(ConfigResourceType.TOPIC, t.qualified(stack.topic_prefix)) for t in events]
+        resources = [
+            ConfigResource(ConfigResourceType.TOPIC, t.qualified(stack.topic_prefix)) for t in events
+        ]
         responses = await admin.describe_configs(resources)
         retention = {}
         for response in responses:

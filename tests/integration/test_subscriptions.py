@@ -1,0 +1,205 @@
+"""The projection runner: exactly-once in effect over the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from huigong_events.envelope import RecordedEvent, to_kafka
+from huigong_events.topics import topic_for_aggregate
+from huigong_platform.database import create_pool
+from huigong_platform.subscriptions import Subscription
+
+from ..conftest import Stack
+from ..factories import enrolment, recorded
+from .projections import EnrolmentCounts
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def pool(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(stack.dsn("intake"), "intake")
+    yield pool
+    await pool.close()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+async def publish(
+    stack: Stack, records: Sequence[RecordedEvent | tuple[bytes, bytes, list[tuple[str, bytes]]]]
+) -> None:
+    topic = topic_for_aggregate("enrolment").qualified(stack.topic_prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        for item in records:
+            key, value, headers = to_kafka(item) if isinstance(item, RecordedEvent) else item
+            await producer.send(topic, value=value, key=key, headers=headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def run_until(sub: Subscription, condition, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    task = asyncio.create_task(sub.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await condition():
+            if asyncio.get_running_loop().time() > deadline:
+                pytest.fail(f"{sub.projection.name}: condition not reached in {timeout} s")
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.2)
+    finally:
+        await sub.stop()
+        await asyncio.wait_for(task, 30)
+
+
+async def test_poison_event_is_dead_lettered_its_aggregate_parked_others_flow(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    district = "370281"
+    healthy = [recorded(enrolment(district, "饿了么")) for _ in range(20)]
+    poison_first = enrolment(district, "POISON")
+    aggregate = str(uuid.uuid4())
+    poisoned = recorded(poison_first, aggregate_id=aggregate, version=1)
+    later = recorded(enrolment(district, "顺丰"), aggregate_id=aggregate, version=2, prev_hash=poisoned.hash)
+    garbage = (b"garbage", b"{not json", [("ce_specversion", b"1.0")])
+    await publish(stack, [*healthy[:10], poisoned, garbage, later, *healthy[10:]])
+
+    projection = EnrolmentCounts(unique("poison"), unique("counts"))
+    async with pool.acquire() as conn:
+        await projection.create(conn)
+    sub = Subscription(projection, pool, stack.bootstrap, "intake", stack.topic_prefix, batch_size=7)
+
+    async def settled() -> bool:
+        async with pool.acquire() as conn:
+            counts = await projection.counts(conn)
+            return counts.get((district, "饿了么"), 0) >= 20
+
+    await run_until(sub, settled)
+    async with pool.acquire() as conn:
+        counts = await projection.counts(conn)
+        letters = await conn.fetch(
+            "SELECT aggregate_id, reason, status FROM dead_letters WHERE consumer = $1 ORDER BY id",
+            projection.name,
+        )
+        parked = await conn.fetch(
+            "SELECT aggregate_id, aggregate_version FROM parked WHERE consumer = $1", projection.name
+        )
+    # Other aggregates all flowed; neither the poison record nor the one behind it was applied.
+    assert {k: v for k, v in counts.items() if k[0] == district} == {(district, "饿了么"): 20}
+    reasons = {r["aggregate_id"]: r["reason"] for r in letters}
+    assert reasons[aggregate] == "poison record for the test"
+    assert any("JSON" in r["reason"] for r in letters if r["aggregate_id"] is None)
+    assert all(r["status"] == "open" for r in letters)
+    assert [(r["aggregate_id"], r["aggregate_version"]) for r in parked] == [(aggregate, 2)]
+
+
+async def test_redelivered_event_at_another_offset_is_not_counted_twice(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    # The outbox relay can publish one event twice (crash after the broker's ack).
+    district = "370283"
+    events = [recorded(enrolment(district, "货拉拉")) for _ in range(10)]
+    await publish(stack, [*events, *events[:4]])
+    projection = EnrolmentCounts(unique("dup"), unique("counts"))
+    async with pool.acquire() as conn:
+        await projection.create(conn)
+    sub = Subscription(projection, pool, stack.bootstrap, "intake", stack.topic_prefix, batch_size=3)
+
+    async def caught_up() -> bool:
+        return sum(sub.lag.values()) == 0 and bool(sub.lag) and sub.applied >= 10
+
+    await run_until(sub, caught_up)
+    async with pool.acquire() as conn:
+        counts = await projection.counts(conn)
+    assert {k: v for k, v in counts.items() if k[0] == district} == {(district, "货拉拉"): 10}
+
+
+async def test_consumer_killed_mid_batch_resumes_without_loss_or_double_count(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    districts = ["370202", "370203", "370213", "370212"]
+    total = 6000
+    events = [recorded(enrolment(districts[i % 4], f"平台{i % 3}")) for i in range(total)]
+    await publish(stack, events)
+    expected = Counter((e.data["district"], e.data["platform"]) for e in events)
+
+    name, table = unique("killed"), unique("counts")
+    args = [stack.dsn("intake"), stack.bootstrap, stack.topic_prefix, name, table, "50"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.integration.consumer_main", *args, env=env, cwd=str(REPO)
+        )
+
+    async def applied() -> int:
+        exists = await pool.fetchval("SELECT to_regclass($1)", f"intake.{table}")
+        if not exists:
+            return 0
+        return int(
+            await pool.fetchval(
+                f"SELECT coalesce(sum(members), 0) FROM {table} WHERE district = ANY($1::text[])", districts
+            )
+        )
+
+    kills = 0
+    proc = await start()
+    try:
+        # Kill it three times while it is part-way through, each time with work left to do.
+        while kills < 3:
+            await asyncio.sleep(0.3)
+            done = await applied()
+            if proc.returncode is not None:
+                pytest.fail(f"consumer exited by itself with {proc.returncode}")
+            if done > (kills + 1) * 400:
+                proc.send_signal(signal.SIGKILL)
+                await proc.wait()
+                kills += 1
+                assert await applied() < total, "finished before it could be killed; raise total"
+                proc = await start()
+        deadline = asyncio.get_running_loop().time() + 120
+        while await applied() < total and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.5)  # anything double-applied would show up now
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
+
+    # The same stream applied once, cleanly, in this process: the reference.
+    clean = EnrolmentCounts(unique("clean"), unique("counts"))
+    async with pool.acquire() as conn:
+        await clean.create(conn)
+    sub = Subscription(clean, pool, stack.bootstrap, "intake", stack.topic_prefix, batch_size=2000)
+
+    async def clean_done() -> bool:
+        async with pool.acquire() as conn:
+            c = await clean.counts(conn)
+        return sum(v for (d, _), v in c.items() if d in districts) >= total
+
+    await run_until(sub, clean_done, timeout=120)
+    async with pool.acquire() as conn:
+        killed_counts = {
+            (r[0], r[1]): r[2]
+            for r in await conn.fetch(f"SELECT district, platform, members FROM {table}")
+            if r[0] in districts
+        }
+        clean_counts = await clean.counts(conn)
+    assert killed_counts == dict(expected)
+    assert {k: v for k, v in clean_counts.items() if k[0] in districts} == dict(expected)

@@ -1,0 +1,659 @@
+"""The event contracts: catalogue completeness, Chinese titles on every field, round trips through
+stored data, and the personal-data guarantees of the gig-worker events. Pure unit tests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import inspect
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import ModuleType
+from typing import Any
+from uuid import UUID, uuid5
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from huigong_events import intake, metrics, registry, review
+from huigong_events.base import DomainEvent
+from huigong_events.catalogue import (
+    EVENT_ADAPTER,
+    EVENT_TYPES,
+    UnknownEventType,
+    event_class,
+    from_data,
+)
+from huigong_events.forms import (
+    AnnualPlan,
+    BudgetPlan,
+    DeclaredFact,
+    Funding,
+    Opinion,
+    Organisation,
+    PartnerCategory,
+    PilotForm,
+    PlanProject,
+    ReportingDepartment,
+    ServiceBaseForm,
+    ServiceField,
+    StageRow,
+    ThreeYearPlan,
+    WelfarePartnerForm,
+)
+from huigong_events.reference import (
+    EXCLUSION_TEXTS,
+    HAPPY_ENTERPRISE_CRITERIA,
+    MANAGING_UNIT,
+    REVIEW_DIMENSIONS,
+    TITLES,
+    ComplianceFactKind,
+    ExclusionRule,
+    FacilityKind,
+    Occupation,
+    Programme,
+)
+from huigong_events.review import EvidenceSource, ExclusionEvidence, FindingStage
+
+EVENT_MODULES: dict[str, ModuleType] = {
+    "intake": intake,
+    "review": review,
+    "registry": registry,
+    "metrics": metrics,
+}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+NS = UUID("00000000-0000-0000-0000-000000000001")
+
+
+def uid(label: str) -> UUID:
+    return uuid5(NS, label)
+
+
+# A raw 18-character resident ID number must never be where a member key goes.
+RAW_ID_NUMBERS = ("370202199001011234", "37020219900101123X")
+MEMBER_KEY = hmac.new(b"test-key", RAW_ID_NUMBERS[0].encode(), hashlib.sha256).hexdigest()
+SEALED = base64.b64encode(bytes(range(60))).decode()  # stands in for an AEAD ciphertext
+KEY_ID = "enrol-2022-01"
+
+ENTERPRISE_CODE = "91370200163562681G"
+UNION_CODE = "81370200MJD000001X"
+DISTRICT_UNION_CODE = "81370202MJD000002Y"
+
+
+def opinion(unit: str, day: date = date(2023, 6, 20)) -> Opinion:
+    return Opinion(unit_name=unit, text="同意申报。", sealed=True, signatory="王某", signed_on=day)
+
+
+def pilot_form() -> PilotForm:
+    return PilotForm(
+        pilot_name="青岛某某有限公司—幸福企业建设",
+        period_start="2023-07",
+        period_end="2026-06",
+        undertaking_unit=Organisation(name="青岛某某有限公司", credit_code=ENTERPRISE_CODE),
+        participating_units=[Organisation(name="市南区总工会", credit_code=DISTRICT_UNION_CODE)],
+        applicant_unit=Organisation(name="青岛某某有限公司", credit_code=ENTERPRISE_CODE),
+        industry="制造业",
+        current_status="已建立工会组织，劳动用工规范。",
+        current_work="已建成职工之家和健康驿站。",
+        expected_goals="建立幸福企业标准体系并实施。",
+        stages=[
+            StageRow(
+                period="2023年7月—2023年12月",
+                start_month="2023-07",
+                end_month="2023-12",
+                content="制定三年规划和年度实施方案。",
+                responsible_units="企业工会；市南区总工会",
+            )
+        ],
+        funding=Funding(directions="职工健康服务、生活设施改善", sources="企业投入、工会经费"),
+        undertaking_opinion=opinion("青岛某某有限公司"),
+        participating_opinion=opinion("市南区总工会"),
+        declarations=[
+            DeclaredFact(
+                kind=ComplianceFactKind.拖欠工资,
+                occurred_on=date(2021, 3, 1),
+                settled_on=date(2021, 5, 1),
+                note="已全部结清。",
+            )
+        ],
+    )
+
+
+def service_base_form() -> ServiceBaseForm:
+    return ServiceBaseForm(
+        name="青岛某某心理服务职工基地",
+        undertaking_unit=Organisation(name="青岛某某心理咨询有限公司", credit_code=ENTERPRISE_CODE),
+        participating_units=[Organisation(name="城阳区总工会", credit_code=DISTRICT_UNION_CODE)],
+        applicant_unit=Organisation(name="城阳区总工会", credit_code=DISTRICT_UNION_CODE),
+        basic_info="专业心理咨询机构，场地800平方米。",
+        project_strengths="心理疏导团队专业。",
+        operations="年服务职工3000人次。",
+        union_cooperation="承接区总工会职工心理关爱项目。",
+        next_steps="开发面向一线职工的心理服务项目。",
+        undertaking_opinion=opinion("青岛某某心理咨询有限公司"),
+        participating_opinion=opinion("城阳区总工会"),
+        managing_opinion=opinion(MANAGING_UNIT, date(2023, 7, 10)),
+        applicant_is_enterprise=True,
+    )
+
+
+def welfare_partner_form() -> WelfarePartnerForm:
+    return WelfarePartnerForm(
+        name="青岛某某社会工作服务中心",
+        credit_code="52370200MJD000003A",
+        applicant_unit=Organisation(name="即墨区总工会", credit_code=DISTRICT_UNION_CODE),
+        category=PartnerCategory.公益慈善,
+        domain="社会工作、困难职工帮扶",
+        qualifications="民办非企业单位，4A级社会组织。",
+        representative_projects="社区困难家庭帮扶项目。",
+        past_worker_projects="一线职工子女暑期托管。",
+        cooperation_mode="承接工会购买服务。",
+        next_projects="新就业形态劳动者关爱项目。",
+        partner_opinion=opinion("青岛某某社会工作服务中心"),
+        applicant_opinion=opinion("即墨区总工会"),
+        applicant_is_enterprise=False,
+    )
+
+
+def sample_events() -> list[DomainEvent]:
+    """One valid instance of every event type."""
+    application = uid("application")
+    return [
+        intake.ApplicationSubmitted(
+            application_id=application,
+            year=2023,
+            programme=Programme.幸福企业,
+            submitter="370202",
+            form=pilot_form(),
+        ),
+        intake.ApplicationAmended(application_id=application, form=pilot_form(), reason="补充计划工作步骤"),
+        intake.ApplicationWithdrawn(application_id=application, reason="企业改制，暂缓申报"),
+        intake.PlanSubmitted(
+            application_id=application,
+            plan=ThreeYearPlan(
+                start_year=2023,
+                end_year=2025,
+                basic_situation="基本情况",
+                goals_and_tasks="目标任务",
+                functional_layout="功能布局",
+                main_contents="主要建设内容和任务",
+                management_mechanism="管理和运行体制机制",
+                budget=BudgetPlan(
+                    total=Decimal("1500000.00"), estimate="设施改造100万元", financing="企业自筹"
+                ),
+                policy_measures="政策保障措施",
+            ),
+        ),
+        intake.PlanSubmitted(
+            application_id=application,
+            plan=AnnualPlan(
+                year=2023,
+                measures="建设职工智慧健康驿站",
+                tasks="完成驿站建设",
+                funding=Decimal("300000.50"),
+                projects=[PlanProject(name="职工智慧健康驿站", implementing_unit="企业工会")],
+            ),
+        ),
+        intake.FacilityReported(
+            report_id=uid("report"),
+            facility_kind=FacilityKind.智慧健康驿站_企业,
+            name="某某公司职工智慧健康驿站",
+            area="370203",
+            host_unit="青岛某某有限公司",
+            host_credit_code=ENTERPRISE_CODE,
+            opened_on=date(2022, 11, 30),
+        ),
+        intake.ServiceProjectProposed(
+            proposal_id=uid("proposal"),
+            name="职工子女暑期托管",
+            field=ServiceField.养老托幼,
+            provider="青岛某某社会工作服务中心",
+            provider_credit_code="52370200MJD000003A",
+            area="370215",
+            description="暑期为一线职工子女提供托管和课业辅导。",
+        ),
+        intake.ComplianceFactReported(
+            fact_id=uid("fact"),
+            credit_code=ENTERPRISE_CODE,
+            unit_name="青岛某某有限公司",
+            kind=ComplianceFactKind.欠缴社保,
+            occurred_on=date(2023, 1, 15),
+            reported_by=ReportingDepartment.人社,
+            reported_on=date(2023, 6, 1),
+            evidence_ref="青人社监〔2023〕12号",
+        ),
+        intake.EnrolmentRequested(
+            enrolment_id=uid("enrolment"),
+            batch_id=uid("batch"),
+            row_number=2,
+            member_key=MEMBER_KEY,
+            personal_sealed=SEALED,
+            key_id=KEY_ID,
+            occupation=Occupation.外卖送餐员,
+            platform="某某外卖平台",
+            district="370212",
+            joined_on=date(2022, 8, 1),
+            mutual_aid=True,
+        ),
+        intake.SubmissionWindowOpened(
+            year=2023,
+            opens_at=datetime(2023, 7, 1, tzinfo=UTC),
+            closes_at=datetime(2023, 7, 15, 16, tzinfo=UTC),
+            submitter="G-HAIER",
+            reason="集团工会换届，延期报送",
+        ),
+        review.ExclusionFound(
+            finding_id=uid("finding"),
+            application_id=application,
+            credit_code=ENTERPRISE_CODE,
+            rule=ExclusionRule.E3_未缴社保,
+            rule_text=EXCLUSION_TEXTS[ExclusionRule.E3_未缴社保],
+            stage=FindingStage.受理前,
+            evidence=ExclusionEvidence(
+                source=EvidenceSource.数据交换,
+                fact_id=uid("fact"),
+                fact_kind=ComplianceFactKind.欠缴社保,
+                reported_by=ReportingDepartment.人社,
+                reported_on=date(2023, 6, 1),
+                occurred_on=date(2023, 1, 15),
+            ),
+        ),
+        review.ExclusionCleared(
+            application_id=application, finding_id=uid("finding"), reason="已补缴，人社部门确认"
+        ),
+        review.ApplicationAccepted(
+            application_id=application, programme=Programme.幸福企业, submitter="370202"
+        ),
+        review.ApplicationRejected(
+            application_id=application,
+            findings=[
+                review.RejectionGround(
+                    finding_id=uid("finding"),
+                    rule=ExclusionRule.C3_商业行为过多,
+                    rule_text=EXCLUSION_TEXTS[ExclusionRule.C3_商业行为过多],
+                )
+            ],
+        ),
+        review.ReviewScored(
+            application_id=application,
+            reviewer="expert-07",
+            scores={
+                dimension: review.DimensionScore(score=Decimal("85.5"), comment="思路清晰")
+                for dimension in REVIEW_DIMENSIONS
+            },
+            weighted_total=Decimal("85.50"),
+        ),
+        review.ConstructionApproved(
+            application_id=application,
+            unit_name="青岛某某有限公司",
+            credit_code=ENTERPRISE_CODE,
+            programme=Programme.幸福企业,
+            submitter="370202",
+            period_start=date(2023, 9, 1),
+            period_end=date(2026, 8, 31),
+            score_average=Decimal("86.25"),
+        ),
+        review.ConstructionDeclined(
+            application_id=application, reasons=["资金投入不足"], score_average=Decimal("58")
+        ),
+        registry.UnitRegistered(
+            unit_id=uid("unit"),
+            name="海尔集团公司",
+            programme=Programme.幸福企业,
+            area="G-HAIER",
+            origin=registry.UnitOrigin.试点2022,
+            registered_on=date(2022, 6, 28),
+        ),
+        registry.UnitAssessed(
+            unit_id=uid("unit"),
+            programme=Programme.幸福企业,
+            assessed_on=date(2025, 6, 1),
+            results=[
+                registry.CriterionResult(criterion=criterion, met=True, evidence="现场核查")
+                for criterion in HAPPY_ENTERPRISE_CRITERIA
+            ],
+        ),
+        registry.UnitCertified(
+            unit_id=uid("unit"),
+            title=TITLES[Programme.幸福企业],
+            certificate_no="QDXF-2025-001",
+            certified_on=date(2025, 7, 1),
+            valid_until=date(2028, 6, 30),
+            recheck_due=date(2026, 7, 1),
+        ),
+        registry.CertificationRevoked(
+            unit_id=uid("unit"),
+            certificate_no="QDXF-2025-001",
+            revoked_on=date(2026, 3, 1),
+            reason="认定后发现拖欠职工工资",
+            finding_id=uid("finding"),
+            automatic=True,
+        ),
+        registry.UnitExited(
+            unit_id=uid("unit"), reason="职工满意度评价连续不达标", exited_on=date(2024, 12, 31)
+        ),
+        registry.FacilityOpened(
+            facility_id=uid("facility"),
+            kind=FacilityKind.青岛惠工家,
+            name="某某街道“青岛·惠工家”",
+            area="370213",
+            host_unit="李沧区职工服务中心",
+            opened_on=date(2022, 10, 1),
+            report_id=uid("report"),
+        ),
+        registry.FacilityClosed(facility_id=uid("facility"), closed_on=date(2024, 1, 1), reason="场地拆迁"),
+        registry.PartnerRegistered(
+            partner_id=uid("partner"),
+            name="青岛红十字蓝天救援中心",
+            category=PartnerCategory.公益慈善,
+            area="370214",
+            credit_code="52370200MJD000003A",
+            registered_on=date(2022, 6, 28),
+            origin=registry.PartnerOrigin.试点2022,
+        ),
+        registry.ServiceProjectListed(
+            project_id=uid("project"),
+            name="职工子女暑期托管",
+            field=ServiceField.养老托幼,
+            provider="青岛某某社会工作服务中心",
+            provider_credit_code="52370200MJD000003A",
+            area="370200",
+            listed_on=date(2023, 7, 1),
+            proposal_id=uid("proposal"),
+        ),
+        registry.MemberEnrolled(
+            member_key=MEMBER_KEY,
+            key_id="member-kek-1",
+            enrolment_id=uid("enrolment"),
+            district="370212",
+            occupation=Occupation.外卖送餐员,
+            platform="某某外卖平台",
+            joined_on=date(2022, 8, 1),
+        ),
+        registry.MemberReportedAgain(
+            member_key=MEMBER_KEY,
+            enrolment_id=uid("enrolment-2"),
+            district="370214",
+            reported_on=date(2022, 9, 1),
+        ),
+        registry.MutualAidGranted(
+            member_key=MEMBER_KEY,
+            policy_year=2022,
+            paid_by="市总工会赠送",
+            granted_on=date(2022, 8, 15),
+        ),
+        registry.MemberErased(member_key=MEMBER_KEY, erased_on=date(2024, 2, 1), request_ref="DEL-2024-0001"),
+        metrics.TargetChanged(
+            metric="members_enrolled",
+            area="370200",
+            year=2025,
+            old_value=Decimal("400000"),
+            new_value=Decimal("420000"),
+            reason="市总工会调整目标",
+        ),
+    ]
+
+
+SAMPLES = sample_events()
+
+
+def declared_events() -> Iterator[type[DomainEvent]]:
+    for module in EVENT_MODULES.values():
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, DomainEvent) and cls.__module__ == module.__name__:
+                yield cls
+
+
+# --- the catalogue -----------------------------------------------------------------------------
+
+
+def test_catalogue_holds_every_event_class_once() -> None:
+    declared = set(declared_events())
+    assert declared == set(EVENT_TYPES.values())
+    assert len(EVENT_TYPES) == len(declared)
+    for name, cls in EVENT_TYPES.items():
+        assert event_class(name) is cls
+        assert cls.model_fields["type"].default == name
+
+
+def test_every_event_type_has_a_sample() -> None:
+    assert {event.type for event in SAMPLES} == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("cls", list(EVENT_TYPES.values()), ids=list(EVENT_TYPES))
+def test_event_class_declares_owner_aggregate_and_chinese_docstring(
+    cls: type[DomainEvent],
+) -> None:
+    module_owner = next(o for o, m in EVENT_MODULES.items() if m.__name__ == cls.__module__)
+    assert cls.owner == module_owner
+    assert re.fullmatch(r"[a-z]+(-[a-z]+)*", cls.aggregate_type)
+    assert cls.schema_version >= 1
+    assert cls.__doc__ and CJK.search(cls.__doc__)
+
+
+def test_review_events_share_the_review_aggregate() -> None:
+    assert {cls.aggregate_type for cls in declared_events() if cls.owner == "review"} == {"review"}
+
+
+def test_unknown_type_raises_unknown_event_type() -> None:
+    with pytest.raises(UnknownEventType) as caught:
+        event_class("ApplicationTeleported")
+    assert isinstance(caught.value, KeyError)
+    assert "ApplicationTeleported" in str(caught.value)
+    with pytest.raises(UnknownEventType):
+        from_data("ApplicationTeleported", {})
+
+
+# --- titles -------------------------------------------------------------------------------------
+
+
+def walk_properties(schema: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every (path, property schema) of every object schema, nested definitions included."""
+    if isinstance(schema, dict):
+        for name, prop in schema.get("properties", {}).items():
+            yield f"{path}.{name}", prop
+        for key, value in schema.items():
+            yield from walk_properties(value, f"{path}/{key}")
+    elif isinstance(schema, list):
+        for index, item in enumerate(schema):
+            yield from walk_properties(item, f"{path}[{index}]")
+
+
+@pytest.mark.parametrize("cls", list(EVENT_TYPES.values()), ids=list(EVENT_TYPES))
+@pytest.mark.parametrize("mode", ["validation", "serialization"])
+def test_every_field_has_a_chinese_title_and_description(cls: type[DomainEvent], mode: str) -> None:
+    schema = cls.model_json_schema(mode=mode)  # type: ignore[arg-type]
+    properties = list(walk_properties(schema))
+    assert properties
+    for path, prop in properties:
+        # pydantic invents English titles ("Pilot Name") when none is given; ours are Chinese.
+        assert CJK.search(prop.get("title", "")), f"{cls.__name__}{path} lacks a Chinese title"
+        assert prop.get("description"), f"{cls.__name__}{path} lacks a description"
+
+
+def test_nested_payload_models_are_documented_in_chinese() -> None:
+    seen: set[type[BaseModel]] = set()
+
+    def visit(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        assert model.__doc__ and CJK.search(model.__doc__), model.__name__
+        for field in model.model_fields.values():
+            for arg in _model_args(field.annotation):
+                visit(arg)
+
+    for cls in EVENT_TYPES.values():
+        visit(cls)
+    assert {PilotForm, ServiceBaseForm, WelfarePartnerForm, Opinion, StageRow} <= seen
+
+
+def _model_args(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in getattr(annotation, "__args__", ()):
+        yield from _model_args(arg)
+    for arg in getattr(annotation, "__metadata__", ()):
+        yield from _model_args(arg)
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and origin is not annotation:
+        yield from _model_args(origin)
+
+
+# --- round trips --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=[f"{e.type}-{i}" for i, e in enumerate(SAMPLES)])
+def test_stored_data_round_trips_through_the_union(event: DomainEvent) -> None:
+    data = event.to_data()
+    assert "type" not in data
+    text = json.dumps(data, ensure_ascii=False)  # JSON types only
+
+    again = EVENT_ADAPTER.validate_python({**json.loads(text), "type": event.type})
+    assert type(again) is type(event)
+    assert again == event
+    assert again.to_data() == data
+
+    assert EVENT_ADAPTER.validate_json(json.dumps({**data, "type": event.type})) == event
+    assert from_data(event.type, json.loads(text)) == event
+
+
+def test_amounts_and_scores_are_json_strings_not_floats() -> None:
+    plan = next(e for e in SAMPLES if isinstance(e, intake.PlanSubmitted))
+    assert plan.to_data()["plan"]["budget"]["total"] == "1500000.00"
+    scored = next(e for e in SAMPLES if isinstance(e, review.ReviewScored))
+    assert scored.to_data()["weighted_total"] == "85.50"
+
+
+def test_the_application_form_is_chosen_by_form_kind() -> None:
+    for programme, form in [
+        (Programme.服务职工综合体, pilot_form()),
+        (Programme.服务职工基地, service_base_form()),
+        (Programme.公益伙伴, welfare_partner_form()),
+    ]:
+        event = intake.ApplicationSubmitted(
+            application_id=uid("a"), year=2024, programme=programme, submitter="370214", form=form
+        )
+        again = from_data(event.type, event.to_data())
+        assert isinstance(again, intake.ApplicationSubmitted)
+        assert type(again.form) is type(form)
+        assert again.form.managing_unit == MANAGING_UNIT
+
+
+def test_events_are_immutable() -> None:
+    event = SAMPLES[0]
+    with pytest.raises(ValidationError):
+        event.year = 2030  # type: ignore[attr-defined]
+
+
+# --- contract invariants ------------------------------------------------------------------------
+
+
+def test_a_form_must_belong_to_its_programme() -> None:
+    with pytest.raises(ValidationError, match="form does not belong"):
+        intake.ApplicationSubmitted(
+            application_id=uid("a"),
+            year=2023,
+            programme=Programme.公益伙伴,
+            submitter="370202",
+            form=pilot_form(),
+        )
+
+
+@pytest.mark.parametrize("submitter", ["370200", "370299", "G-UNKNOWN", ""])
+def test_only_districts_and_group_unions_submit(submitter: str) -> None:
+    with pytest.raises(ValidationError):
+        review.ApplicationAccepted(application_id=uid("a"), programme=Programme.幸福企业, submitter=submitter)
+
+
+@pytest.mark.parametrize("code", ["91370200163562681", "9137020016356268IO", "913702001635626!1G"])
+def test_credit_codes_are_18_valid_characters(code: str) -> None:
+    with pytest.raises(ValidationError):
+        Organisation(name="某公司", credit_code=code)
+
+
+def test_credit_codes_are_normalised_to_upper_case() -> None:
+    assert Organisation(name="某公司", credit_code=" 91370200163562681g ").credit_code == (ENTERPRISE_CODE)
+
+
+def test_the_pilot_period_cannot_end_before_it_starts() -> None:
+    data = pilot_form().model_dump()
+    with pytest.raises(ValidationError, match="period_end before period_start"):
+        PilotForm.model_validate({**data, "period_start": "2026-01", "period_end": "2025-12"})
+    with pytest.raises(ValidationError):
+        PilotForm.model_validate({**data, "period_start": "2023-13"})
+
+
+def test_review_scores_cover_exactly_the_five_dimensions() -> None:
+    scores = {d: review.DimensionScore(score=Decimal(80)) for d in REVIEW_DIMENSIONS[:4]}
+    with pytest.raises(ValidationError, match="exactly the five dimensions"):
+        review.ReviewScored(application_id=uid("a"), reviewer="r", scores=scores, weighted_total=Decimal(80))
+    with pytest.raises(ValidationError):
+        review.DimensionScore(score=Decimal("100.01"))
+
+
+def test_exclusion_evidence_must_match_its_source_and_rule() -> None:
+    with pytest.raises(ValidationError, match="missing evidence"):
+        ExclusionEvidence(source=EvidenceSource.数据交换, fact_kind=ComplianceFactKind.拖欠工资)
+    with pytest.raises(ValidationError, match="missing evidence"):
+        ExclusionEvidence(source=EvidenceSource.评审认定)
+    with pytest.raises(ValidationError, match="fact kind does not match the rule"):
+        review.ExclusionFound(
+            finding_id=uid("f"),
+            application_id=uid("a"),
+            rule=ExclusionRule.E2_拖欠工资,
+            rule_text=EXCLUSION_TEXTS[ExclusionRule.E2_拖欠工资],
+            stage=FindingStage.受理前,
+            evidence=ExclusionEvidence(
+                source=EvidenceSource.申报声明, fact_kind=ComplianceFactKind.重大质量事故
+            ),
+        )
+
+
+def test_only_the_plans_titles_can_be_certified() -> None:
+    with pytest.raises(ValidationError, match="unknown title"):
+        registry.UnitCertified(
+            unit_id=uid("u"),
+            title="青岛市关爱职工公益伙伴示范单位",
+            certificate_no="X-1",
+            certified_on=date(2025, 7, 1),
+            valid_until=date(2028, 6, 30),
+            recheck_due=date(2026, 7, 1),
+        )
+
+
+# --- personal data ------------------------------------------------------------------------------
+
+MEMBER_EVENTS = [e for e in SAMPLES if "member_key" in type(e).model_fields]
+
+
+@pytest.mark.parametrize("raw", [*RAW_ID_NUMBERS, MEMBER_KEY.upper(), MEMBER_KEY[:-1]])
+@pytest.mark.parametrize("event", MEMBER_EVENTS, ids=[e.type for e in MEMBER_EVENTS])
+def test_member_key_rejects_a_raw_id_number(event: DomainEvent, raw: str) -> None:
+    with pytest.raises(ValidationError, match="member_key"):
+        type(event).model_validate({**event.to_data(), "type": event.type, "member_key": raw})
+
+
+@pytest.mark.parametrize("clear", ["张三", "13800138000", "张三 13800138000", "MTM4MDAxMzgwMDA="])
+def test_personal_sealed_rejects_clear_text(clear: str) -> None:
+    enrolment = next(e for e in SAMPLES if isinstance(e, intake.EnrolmentRequested))
+    data = {**enrolment.to_data(), "type": enrolment.type, "personal_sealed": clear}
+    with pytest.raises(ValidationError, match="personal_sealed"):
+        intake.EnrolmentRequested.model_validate(data)
+
+
+@pytest.mark.parametrize("field", ["name", "id_number", "phone"])
+@pytest.mark.parametrize("event", MEMBER_EVENTS, ids=[e.type for e in MEMBER_EVENTS])
+def test_member_events_have_no_place_for_personal_data(event: DomainEvent, field: str) -> None:
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        type(event).model_validate({**event.to_data(), "type": event.type, field: RAW_ID_NUMBERS[0]})
+
+
+def test_registry_member_events_carry_no_ciphertext() -> None:
+    for cls in declared_events():
+        if cls.owner == "registry" and "member_key" in cls.model_fields:
+            assert "personal_sealed" not in cls.model_fields, cls.__name__
