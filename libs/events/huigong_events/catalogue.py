@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final, get_args
 
 from pydantic import Field, TypeAdapter
 
+from . import versions as _versions  # noqa: F401 - registers the upcasters
 from .base import DomainEvent
 from .intake import (
     ApplicationAmended,

@@ -46,6 +46,8 @@ class ApplicationSubmitted(DomainEvent):
 
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = "application"
+    # v2 split 试点时间 into period_start/period_end (see versions.py).
+    schema_version: ClassVar[int] = 2
 
     type: Literal["ApplicationSubmitted"] = Field(
         default="ApplicationSubmitted", title=_TYPE_TITLE, description="申报已提交"
@@ -74,6 +76,8 @@ class ApplicationAmended(DomainEvent):
 
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = "application"
+    # v2 split 试点时间 into period_start/period_end (see versions.py).
+    schema_version: ClassVar[int] = 2
 
     type: Literal["ApplicationAmended"] = Field(
         default="ApplicationAmended", title=_TYPE_TITLE, description="申报已修改"

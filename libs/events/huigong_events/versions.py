@@ -1,0 +1,39 @@
+"""Every historical event shape and the step that brings it to the next version.
+
+History so far:
+- ApplicationSubmitted / ApplicationAmended v1 (2022 pilot intake): the annex 3 form's
+  试点时间 was one free-text field `pilot_period`, written as on paper ("2022年7月至2025年6月").
+  v2 splits it into `period_start` / `period_end` (YYYY-MM) so the period can be validated and
+  compared. Annex 4 and 5 forms have no period and pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .upcasting import UpcastError, upcaster
+
+_PERIOD = re.compile(
+    r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月?\s*(?:至|-|—|~|到)\s*(\d{4})\s*年\s*(\d{1,2})\s*月?\s*$"
+)
+
+
+def split_pilot_period(text: str) -> tuple[str, str]:
+    """ "2022年7月至2025年6月" → ("2022-07", "2025-06")."""
+    match = _PERIOD.match(text)
+    if match is None:
+        raise UpcastError(f"试点时间 {text!r} is not in the form YYYY年M月至YYYY年M月")
+    y1, m1, y2, m2 = match.groups()
+    return f"{y1}-{int(m1):02d}", f"{y2}-{int(m2):02d}"
+
+
+def _form_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    form = dict(data["form"])
+    if form.get("form_kind") == "pilot" and "pilot_period" in form:
+        form["period_start"], form["period_end"] = split_pilot_period(form.pop("pilot_period"))
+    return {**data, "form": form}
+
+
+upcaster("ApplicationSubmitted", 1)(_form_v1_to_v2)
+upcaster("ApplicationAmended", 1)(_form_v1_to_v2)
