@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,13 +73,18 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack_env() -> dict[str, str]:
     env_file = LOCAL / "stack.env"
-    if not env_file.exists():
+    secrets = LOCAL / "secrets.env"
+    if not env_file.exists() or not secrets.exists():
         pytest.fail(
             f"{env_file} not found: the Kafka broker and PostgreSQL are not set up. "
             "Run the tests with bin/test, or start the stack with bin/stack start.",
             pytrace=False,
         )
-    return {**read_env_file(env_file), **{k: v for k, v in os.environ.items() if k.startswith("HUIGONG_")}}
+    return {
+        **read_env_file(env_file),
+        **read_env_file(secrets),
+        **{k: v for k, v in os.environ.items() if k.startswith("HUIGONG_")},
+    }
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +121,7 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
         await admin.close()
 
 
-@pytest.fixture
-def anyio_backend() -> Iterator[str]:
-    yield "asyncio"
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that stop the broker or the database run last, so a slow recovery cannot make an
+    unrelated test fail."""
+    items.sort(key=lambda item: item.get_closest_marker("outage") is not None)

@@ -81,6 +81,7 @@ async def read_topic(
     return got
 
 
+@pytest.mark.outage
 async def test_relay_delivers_everything_once_in_order_after_a_broker_outage(
     stack: Stack, pool: asyncpg.Pool
 ) -> None:

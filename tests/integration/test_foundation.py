@@ -7,7 +7,8 @@ import uuid
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, ConfigResource, ConfigResourceType
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from huigong_events.topics import EVENT_TOPICS, TOPICS, TopicKind
 from huigong_platform import database

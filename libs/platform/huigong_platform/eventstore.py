@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent, seal
 from huigong_events.topics import topic_for_aggregate

@@ -9,6 +9,7 @@ import contextlib
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
 from huigong_events.topics import TOPICS, Topic
 
 from . import logs

@@ -17,6 +17,7 @@ import contextlib
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+
 from huigong_events.envelope import to_kafka
 
 from . import logs, telemetry

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
+
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import EnvelopeError, RecordedEvent, from_kafka
 from huigong_events.topics import Topic

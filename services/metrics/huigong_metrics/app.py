@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from huigong_platform.service import build_app, serve
 from huigong_platform.settings import Settings
 

@@ -1,0 +1,159 @@
+"""Issue 3 benchmark: the projection runner against raw consumption, same topic, same run.
+
+1. raw aiokafka consume-and-discard;
+2. decode (envelope + upcast + validation) and apply to an in-memory projection;
+3. apply to PostgreSQL through the runner (checkpoints, versions, one transaction per batch).
+Goal: 3 at 30% or more of 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from typing import ClassVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from huigong_events.base import DomainEvent
+from huigong_events.envelope import RecordedEvent, from_kafka, to_kafka
+from huigong_events.intake import EnrolmentRequested
+from huigong_events.topics import Topic, topic_for_aggregate
+from huigong_events.upcasting import decode
+from huigong_platform.database import DbConnection, create_pool
+from huigong_platform.subscriptions import Projection, Subscription
+from tests.factories import enrolment, recorded
+
+from .common import Env, Stopwatch, bench_env, figure
+
+
+class DistrictCounts(Projection):
+    name: ClassVar[str] = "bench.district_counts"
+    topics: ClassVar[tuple[Topic, ...]] = (topic_for_aggregate("enrolment"),)
+    handles: ClassVar[frozenset[str]] = frozenset({"EnrolmentRequested"})
+
+    async def apply(self, conn: DbConnection, event: DomainEvent, record: RecordedEvent) -> None:
+        await self.apply_batch(conn, [(event, record)])
+
+    async def apply_batch(
+        self, conn: DbConnection, items: Sequence[tuple[DomainEvent, RecordedEvent]]
+    ) -> None:
+        counts: Counter[tuple[str, str]] = Counter()
+        for event, _ in items:
+            assert isinstance(event, EnrolmentRequested)
+            counts[(event.district, event.occupation.value)] += 1
+        if counts:
+            await conn.execute(
+                """INSERT INTO bench_counts (district, occupation, members)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+                   ON CONFLICT (district, occupation)
+                   DO UPDATE SET members = bench_counts.members + EXCLUDED.members""",
+                [k[0] for k in counts],
+                [k[1] for k in counts],
+                list(counts.values()),
+            )
+
+
+async def produce(env: Env, topic: str, count: int) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=env.bootstrap,
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+        acks=1,
+        compression_type=None,
+    )
+    await producer.start()
+    districts = ["370202", "370203", "370213", "370212", "370214", "370211", "370215", "370281"]
+    # A pool of distinct encoded records, re-keyed per message so every aggregate is new.
+    template = [recorded(enrolment(districts[i % len(districts)])) for i in range(1000)]
+    try:
+        watch = Stopwatch()
+        for i in range(count):
+            base = template[i % len(template)]
+            record = base.model_copy(update={"aggregate_id": f"{base.aggregate_id}-{i}"})
+            key, value, headers = to_kafka(record)
+            await producer.send(topic, value=value, key=key, headers=headers)
+            if i % 50_000 == 0 and i:
+                await producer.flush()
+        await producer.flush()
+        figure("produce (setup, not a goal)", count, watch.seconds)
+    finally:
+        await producer.stop()
+
+
+async def consume(env: Env, topic: str, count: int, handle: object = None) -> float:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=env.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        max_poll_records=5000,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    await consumer.start()
+    seen = 0
+    try:
+        watch = Stopwatch()
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for records in batches.values():
+                seen += len(records)
+                if handle is not None:
+                    handle(records)  # type: ignore[operator]
+        return watch.seconds
+    finally:
+        await consumer.stop()
+
+
+async def main(count: int) -> None:
+    async with bench_env() as env:
+        topic = topic_for_aggregate("enrolment").qualified(env.prefix)
+        print(f"projection runner benchmark: {count:,} EnrolmentRequested events on {topic}")
+        await produce(env, topic, count)
+
+        raw_s = await consume(env, topic, count)
+        raw = figure("1. raw aiokafka consume-and-discard", count, raw_s)
+
+        memory: Counter[tuple[str, str]] = Counter()
+
+        def in_memory(records: list) -> None:  # type: ignore[type-arg]
+            for r in records:
+                event = decode(from_kafka(r.value, r.headers))
+                assert isinstance(event, EnrolmentRequested)
+                memory[(event.district, event.occupation.value)] += 1
+
+        mem = figure(
+            "2. decode + apply to an in-memory projection", count, await consume(env, topic, count, in_memory)
+        )
+
+        pool = await create_pool(env.dsn("intake"), "intake", max_size=4)
+        await pool.execute(
+            """CREATE TABLE bench_counts (district text, occupation text, members bigint,
+               PRIMARY KEY (district, occupation))"""
+        )
+        projection = DistrictCounts()
+        sub = Subscription(projection, pool, env.bootstrap, "intake", env.prefix, batch_size=5000)
+        watch = Stopwatch()
+        task = asyncio.create_task(sub.run())
+        while sub.applied < count:
+            await asyncio.sleep(0.05)
+            if task.done():
+                task.result()
+        pg_s = watch.seconds
+        await sub.stop()
+        await task
+        pg = figure("3. runner into PostgreSQL (exactly-once)", count, pg_s)
+        total = await pool.fetchval("SELECT sum(members) FROM bench_counts")
+        await pool.close()
+        assert total == count == sum(memory.values()), (total, count)
+        print(f"  ratio in-memory / raw    {mem / raw:6.1%}")
+        print(f"  ratio PostgreSQL / raw   {pg / raw:6.1%}   (goal ≥ 30%)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    asyncio.run(main(parser.parse_args().events))

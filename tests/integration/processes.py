@@ -1,0 +1,84 @@
+"""Service processes started the way bin/run starts them, for tests that need the real thing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ..conftest import Stack
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_PORTS = {"intake": 18101, "review": 18102, "registry": 18103, "metrics": 18104}
+
+
+@dataclass
+class ServiceProcess:
+    service: str
+    port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, stack: Stack, extra_env: dict[str, str] | None = None) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**stack.service_env(self.service, self.port), **(extra_env or {})}
+        script = Path(sys.executable).parent / f"huigong-{self.service}"
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(script)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+            )
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    async def ready(self) -> tuple[int, dict[str, object]]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(f"{self.url}/readyz")
+            return response.status_code, response.json()
+
+    async def wait_status(self, status: int, timeout: float = 60) -> dict[str, object]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        last: object = None
+        while asyncio.get_running_loop().time() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"{self.service} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                code, body = await self.ready()
+                if code == status:
+                    return body
+                last = (code, body)
+            except httpx.HTTPError as exc:
+                last = exc
+            await asyncio.sleep(0.5)
+        raise AssertionError(
+            f"{self.service} /readyz never returned {status}; last: {last}\n{self.log_tail()}"
+        )
+
+    def terminate(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def artefacts_dir() -> Path:
+    path = Path(os.environ.get("HUIGONG_TEST_ARTEFACTS", REPO / "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
