@@ -22,6 +22,7 @@ from huigong_events.intake import EnrolmentRequested
 from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_events.upcasting import decode
 from huigong_platform.database import DbConnection, create_pool
+from huigong_platform.service import tune_gc
 from huigong_platform.subscriptions import Projection, Subscription
 from tests.factories import enrolment, recorded
 
@@ -109,6 +110,7 @@ async def consume(env: Env, topic: str, count: int, handle: object = None) -> fl
 
 
 async def main(count: int) -> None:
+    tune_gc()  # as every service process does
     async with bench_env() as env:
         topic = topic_for_aggregate("enrolment").qualified(env.prefix)
         print(f"projection runner benchmark: {count:,} EnrolmentRequested events on {topic}")

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_validator
 
 from .base import DomainEvent
 
@@ -65,7 +66,9 @@ class RecordedEvent(BaseModel):
     causation_id: str | None = Field(default=None, title="起因编号", max_length=100)
     prev_hash: str | None = Field(default=None, title="前一事件哈希", pattern=r"^[0-9a-f]{64}$")
     hash: str = Field(title="事件哈希", pattern=r"^[0-9a-f]{64}$")
-    data: dict[str, Any] = Field(title="事件数据")
+    # Not re-validated item by item: every constructor passes a parsed JSON object (from_kafka
+    # checks it is one), and the typed payload is validated by `decode`.
+    data: SkipValidation[dict[str, Any]] = Field(title="事件数据")
 
     @field_validator("occurred_at", "recorded_at")
     @classmethod
@@ -204,36 +207,38 @@ def from_kafka(value: bytes | None, headers: Iterable[tuple[str, bytes]]) -> Rec
     if value is None:
         raise EnvelopeError("record has no value")
     try:
-        data = json.loads(value)
-    except ValueError as exc:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
         raise EnvelopeError(f"value is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise EnvelopeError("value is not a JSON object")
-
-    def need(header: str) -> str:
-        if header not in found:
+    fields: dict[str, Any] = {"data": data}
+    for header, attribute in _HEADER_FIELDS:
+        if header in found:
+            fields[attribute] = found[header]
+        elif attribute not in _OPTIONAL:
             raise EnvelopeError(f"missing header {header}")
-        return found[header]
-
     try:
-        return RecordedEvent(
-            id=UUID(need("ce_id")),
-            type=need("ce_type"),
-            schema_version=int(need("ce_schemaversion")),
-            aggregate_type=need("ce_aggregatetype"),
-            aggregate_id=need("ce_subject"),
-            aggregate_version=int(need("ce_aggregateversion")),
-            occurred_at=datetime.fromisoformat(need("ce_time")),
-            recorded_at=datetime.fromisoformat(need("ce_recordedat")),
-            actor=need("ce_actor"),
-            source=need("ce_source"),
-            correlation_id=need("ce_correlationid"),
-            causation_id=found.get("ce_causationid"),
-            prev_hash=found.get("ce_prevhash"),
-            hash=need("ce_hash"),
-            data=data,
-        )
-    except EnvelopeError:
-        raise
+        # pydantic parses the UUID, integers and timestamps from the header strings.
+        return RecordedEvent.model_validate(fields)
     except ValueError as exc:
         raise EnvelopeError(f"malformed envelope: {exc}") from exc
+
+
+_HEADER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("ce_id", "id"),
+    ("ce_type", "type"),
+    ("ce_schemaversion", "schema_version"),
+    ("ce_aggregatetype", "aggregate_type"),
+    ("ce_subject", "aggregate_id"),
+    ("ce_aggregateversion", "aggregate_version"),
+    ("ce_time", "occurred_at"),
+    ("ce_recordedat", "recorded_at"),
+    ("ce_actor", "actor"),
+    ("ce_source", "source"),
+    ("ce_correlationid", "correlation_id"),
+    ("ce_causationid", "causation_id"),
+    ("ce_prevhash", "prev_hash"),
+    ("ce_hash", "hash"),
+)
+_OPTIONAL = frozenset({"causation_id", "prev_hash"})

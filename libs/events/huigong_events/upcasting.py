@@ -11,6 +11,8 @@ previous version here, and add a golden file of the old version under `libs/even
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
+from types import ModuleType
 from typing import Any
 
 from .base import DomainEvent
@@ -48,12 +50,19 @@ def upcast(event_type: str, version: int, current: int, data: dict[str, Any]) ->
     return data
 
 
+@cache
+def _catalogue() -> ModuleType:
+    # Imported late: the catalogue imports every event module and versions.py, which imports
+    # this module to register its upcasters.
+    from . import catalogue
+
+    return catalogue
+
+
 def decode(event: RecordedEvent) -> DomainEvent:
     """The typed, current-version domain event of a recorded one."""
-    # Imported here: the catalogue imports every event module, which import this one's siblings.
-    from .catalogue import EVENT_ADAPTER, event_class
-
-    cls = event_class(event.type)
+    cls: type[DomainEvent] = _catalogue().event_class(event.type)
     data = upcast(event.type, event.schema_version, cls.schema_version, event.data)
-    decoded: DomainEvent = EVENT_ADAPTER.validate_python({**data, "type": event.type})
-    return decoded
+    # The class is known from the envelope, so validate against it directly rather than
+    # through the discriminated union (same result, a third faster on the replay path).
+    return cls.model_validate({**data, "type": event.type})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 import uuid
@@ -155,9 +156,16 @@ def build_app(
     return app
 
 
+def tune_gc() -> None:
+    """Consumers allocate many short-lived objects per record; with CPython's default gen-0
+    threshold (700) the collector runs every few records and costs a fifth of decode time."""
+    gc.set_threshold(50_000, 20, 20)
+
+
 def serve(app: FastAPI, settings: Settings) -> None:
     """Run until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown."""
     logs.configure(settings.service, settings.log_level)
+    tune_gc()
     config = uvicorn.Config(
         app,
         host=settings.http_host,

@@ -113,7 +113,7 @@ class Projection(ABC):
         raise NotImplementedError(f"{self.name} cannot be reset")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Decoded:
     raw: RawRecord
     record: RecordedEvent
@@ -122,6 +122,9 @@ class _Decoded:
     @property
     def aggregate(self) -> AggregateKey:
         return (self.record.aggregate_type, self.record.aggregate_id)
+
+
+Decoded = _Decoded | tuple[RawRecord, Exception]
 
 
 @dataclass
@@ -143,15 +146,24 @@ class Applier:
         self.projection = projection
         self.service = service
 
-    async def process(self, conn: DbConnection, raws: Sequence[RawRecord]) -> Outcome:
-        outcome = Outcome()
-        decoded: list[_Decoded | tuple[RawRecord, Exception]] = []
+    @staticmethod
+    def decode(raws: Sequence[RawRecord]) -> list[Decoded]:
+        """Pure CPU work, no I/O: done for the next batch while the database applies this one."""
+        decoded: list[Decoded] = []
         for raw in raws:
             try:
                 record = from_kafka(raw.value, raw.headers)
                 decoded.append(_Decoded(raw, record, decode(record)))
             except Exception as exc:
                 decoded.append((raw, exc))
+        return decoded
+
+    async def process(
+        self, conn: DbConnection, raws: Sequence[RawRecord], decoded: list[Decoded] | None = None
+    ) -> Outcome:
+        outcome = Outcome()
+        if decoded is None:
+            decoded = self.decode(raws)
 
         keys = {d.aggregate for d in decoded if isinstance(d, _Decoded)}
         keys |= {h for d in decoded if isinstance(d, tuple) and (h := d[0].aggregate_hint())}
@@ -227,7 +239,7 @@ class Applier:
         outcome.applied = len(applied)
         for item in applied:
             outcome.per_topic[item.raw.topic] = outcome.per_topic.get(item.raw.topic, 0) + 1
-        await self._store_versions(conn, new_versions)
+        await self._store_versions(conn, new_versions, versions)
         return outcome
 
     async def _versions(self, conn: DbConnection, keys: Iterable[AggregateKey]) -> dict[AggregateKey, int]:
@@ -265,19 +277,32 @@ class Applier:
         )
         return {(r[0], r[1]): r[2] for r in rows}
 
-    async def _store_versions(self, conn: DbConnection, versions: dict[AggregateKey, int]) -> None:
-        if not versions:
-            return
-        await conn.execute(
-            """INSERT INTO applied_versions (consumer, aggregate_type, aggregate_id, aggregate_version)
-               SELECT $1, t, i, v FROM unnest($2::text[], $3::text[], $4::int[]) AS k(t, i, v)
-               ON CONFLICT (consumer, aggregate_type, aggregate_id)
-               DO UPDATE SET aggregate_version = EXCLUDED.aggregate_version""",
-            self.projection.name,
-            [k[0] for k in versions],
-            [k[1] for k in versions],
-            list(versions.values()),
-        )
+    async def _store_versions(
+        self, conn: DbConnection, versions: dict[AggregateKey, int], stored: dict[AggregateKey, int]
+    ) -> None:
+        name = self.projection.name
+        updates = {k: v for k, v in versions.items() if k in stored}
+        # Aggregates never seen before (most of them: an enrolment is a one-event aggregate) are
+        # inserted with binary COPY, several times faster than an upsert. No one else can insert
+        # them meanwhile: an aggregate lives on one partition and this transaction holds that
+        # partition's checkpoint row lock.
+        inserts = [(name, k[0], k[1], v) for k, v in versions.items() if k not in stored]
+        if inserts:
+            await conn.copy_records_to_table(
+                "applied_versions",
+                records=inserts,
+                columns=["consumer", "aggregate_type", "aggregate_id", "aggregate_version"],
+            )
+        if updates:
+            await conn.execute(
+                """UPDATE applied_versions a SET aggregate_version = k.v
+                   FROM unnest($2::text[], $3::text[], $4::int[]) AS k(t, i, v)
+                   WHERE a.consumer = $1 AND a.aggregate_type = k.t AND a.aggregate_id = k.i""",
+                name,
+                [k[0] for k in updates],
+                [k[1] for k in updates],
+                list(updates.values()),
+            )
 
     async def _dead_letter(
         self,
@@ -453,31 +478,59 @@ class Subscription:
         self._consumer = consumer
         consumer.subscribe(self.topic_names, listener=_Rebalance(self))
         await consumer.start()
+        # One batch is applied in PostgreSQL while the next is fetched and decoded here, so the
+        # database (another process, another core) and Python work at the same time.
+        in_flight: asyncio.Task[None] | None = None
         try:
             self.started.set()
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
                 if batches:
-                    async with self.batch_lock:
-                        await self._apply(consumer, batches)
+                    prepared = await self._prepare(batches)
+                    if in_flight is not None:
+                        await in_flight
+                    in_flight = asyncio.create_task(self._apply(consumer, prepared))
+                elif in_flight is not None:
+                    await in_flight
+                    in_flight = None
                 await self._report_lag(consumer)
+            if in_flight is not None:
+                await in_flight
         finally:
+            if in_flight is not None and not in_flight.done():
+                in_flight.cancel()
+                with contextlib.suppress(BaseException):
+                    await in_flight
             self._consumer = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(consumer.stop(), 10)
 
+    async def _prepare(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+    ) -> list[tuple[TopicPartition, list[RawRecord], list[Decoded]]]:
+        prepared = []
+        for tp, records in batches.items():
+            if not records:
+                continue
+            raws = [RawRecord.of(r) for r in records]
+            decoded: list[Decoded] = []
+            for start in range(0, len(raws), 500):
+                decoded.extend(self.applier.decode(raws[start : start + 500]))
+                await asyncio.sleep(0)  # let the in-flight batch's database round trips proceed
+            prepared.append((tp, raws, decoded))
+        return prepared
+
     async def _apply(
         self,
         consumer: AIOKafkaConsumer,
-        batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]],
+        prepared: list[tuple[TopicPartition, list[RawRecord], list[Decoded]]],
     ) -> None:
         name = self.projection.name
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.batch_lock, self._pool.acquire() as conn, conn.transaction():
             raws: list[RawRecord] = []
+            decoded: list[Decoded] = []
             ends: dict[TopicPartition, int] = {}
-            for tp, records in batches.items():
-                if not records:
-                    continue
+            for tp, records, items in prepared:
                 await conn.execute(
                     """INSERT INTO checkpoints (consumer, topic, partition, next_offset)
                        VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING""",
@@ -492,12 +545,15 @@ class Subscription:
                     tp.topic,
                     tp.partition,
                 )
-                fresh = [r for r in records if r.offset >= stored]
+                # Below the stored offset: applied already (by us before a crash, or by another
+                # consumer during a rebalance). Dropped, never applied twice.
+                fresh = [i for i, r in enumerate(records) if r.offset >= stored]
                 if len(fresh) < len(records):
                     telemetry.EVENTS_SKIPPED.labels(self._service, name).inc(len(records) - len(fresh))
-                raws.extend(RawRecord.of(r) for r in fresh)
+                raws.extend(records[i] for i in fresh)
+                decoded.extend(items[i] for i in fresh)
                 ends[tp] = max(records[-1].offset + 1, stored)
-            outcome = await self.applier.process(conn, raws)
+            outcome = await self.applier.process(conn, raws, decoded)
             await conn.executemany(
                 """UPDATE checkpoints SET next_offset = $4, updated_at = now()
                    WHERE consumer = $1 AND topic = $2 AND partition = $3""",
