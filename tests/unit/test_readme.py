@@ -1,0 +1,19 @@
+"""The README's configuration table names every setting the services read, so an operator never
+meets an undocumented variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from huigong_platform.settings import Settings
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_in_the_readme_configuration_table() -> None:
+    for name in Settings.model_fields:
+        assert f"| `HUIGONG_{name.upper()}` |" in README, name
+
+
+def test_the_two_commands_are_documented() -> None:
+    assert "| `bin/run` |" in README and "| `bin/test` |" in README
