@@ -19,6 +19,7 @@ import asyncpg
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from faust.contrib.asgi import faust_app_running
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import logs
@@ -26,6 +27,7 @@ from .database import create_pool
 from .eventstore import EventStore
 from .health import Readiness
 from .outbox import OutboxRelay
+from .reactions import Reaction, reaction_app
 from .settings import Settings
 from .subscriptions import Projection, Subscription
 
@@ -63,6 +65,7 @@ def build_app(
     title: str,
     description: str,
     projections: Sequence[Projection] = (),
+    reactions: Sequence[Reaction] = (),
     routers: Sequence[APIRouter] = (),
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> FastAPI:
@@ -102,10 +105,20 @@ def build_app(
             asyncio.create_task(s.run(), name=f"subscription-{s.projection.name}")
             for s in runtime.subscriptions
         ]
-        log.info("service started", port=settings.port, projections=[p.name for p in projections])
+        exits = contextlib.AsyncExitStack()
+        if reactions:
+            faust_app = reaction_app(settings, pool, runtime.store, reactions)
+            await exits.enter_async_context(faust_app_running(faust_app, stop_timeout=15))
+        log.info(
+            "service started",
+            port=settings.port,
+            projections=[p.name for p in projections],
+            reactions=[r.name for r in reactions],
+        )
         try:
             yield
         finally:
+            await exits.aclose()
             log.info("service stopping")
             await relay.stop()
             for s in runtime.subscriptions:

@@ -525,48 +525,12 @@ class Subscription:
         consumer: AIOKafkaConsumer,
         prepared: list[tuple[TopicPartition, list[RawRecord], list[Decoded]]],
     ) -> None:
-        name = self.projection.name
-        async with self.batch_lock, self._pool.acquire() as conn, conn.transaction():
-            raws: list[RawRecord] = []
-            decoded: list[Decoded] = []
-            ends: dict[TopicPartition, int] = {}
-            for tp, records, items in prepared:
-                await conn.execute(
-                    """INSERT INTO checkpoints (consumer, topic, partition, next_offset)
-                       VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING""",
-                    name,
-                    tp.topic,
-                    tp.partition,
-                )
-                stored: int = await conn.fetchval(
-                    """SELECT next_offset FROM checkpoints
-                       WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE""",
-                    name,
-                    tp.topic,
-                    tp.partition,
-                )
-                # Below the stored offset: applied already (by us before a crash, or by another
-                # consumer during a rebalance). Dropped, never applied twice.
-                fresh = [i for i, r in enumerate(records) if r.offset >= stored]
-                if len(fresh) < len(records):
-                    telemetry.EVENTS_SKIPPED.labels(self._service, name).inc(len(records) - len(fresh))
-                raws.extend(records[i] for i in fresh)
-                decoded.extend(items[i] for i in fresh)
-                ends[tp] = max(records[-1].offset + 1, stored)
-            outcome = await self.applier.process(conn, raws, decoded)
-            await conn.executemany(
-                """UPDATE checkpoints SET next_offset = $4, updated_at = now()
-                   WHERE consumer = $1 AND topic = $2 AND partition = $3""",
-                [(name, tp.topic, tp.partition, end) for tp, end in ends.items()],
-            )
+        async with self.batch_lock:
+            outcome, ends = await apply_with_checkpoints(self._pool, self.applier, prepared)
         self.applied += outcome.applied
-        for topic, count in outcome.per_topic.items():
-            telemetry.EVENTS_APPLIED.labels(self._service, name, topic).inc(count)
-        if outcome.duplicates:
-            telemetry.EVENTS_SKIPPED.labels(self._service, name).inc(outcome.duplicates)
         # Mirror positions into Kafka for lag tooling; the truth is the checkpoint table.
         with contextlib.suppress(Exception):
-            await consumer.commit({tp: end for tp, end in ends.items()})
+            await consumer.commit(dict(ends))
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
@@ -579,3 +543,58 @@ class Subscription:
                 telemetry.CONSUMER_LAG.labels(
                     self._service, self.projection.name, tp.topic, str(tp.partition)
                 ).set(lag)
+
+
+PreparedBatch = list[tuple[TopicPartition, list[RawRecord], list[Decoded]]]
+
+
+async def apply_with_checkpoints(
+    pool: asyncpg.Pool, applier: Applier, prepared: PreparedBatch
+) -> tuple[Outcome, dict[TopicPartition, int]]:
+    """Apply records of several partitions in one transaction, fenced by the checkpoint rows.
+
+    Shared by the projection subscriptions and the faust reaction agents, so both are
+    exactly-once in effect in the same way. Returns the outcome and the next offset per partition.
+    """
+    name = applier.projection.name
+    service = applier.service
+    async with pool.acquire() as conn, conn.transaction():
+        raws: list[RawRecord] = []
+        decoded: list[Decoded] = []
+        ends: dict[TopicPartition, int] = {}
+        for tp, records, items in prepared:
+            if not records:
+                continue
+            await conn.execute(
+                """INSERT INTO checkpoints (consumer, topic, partition, next_offset)
+                   VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING""",
+                name,
+                tp.topic,
+                tp.partition,
+            )
+            stored: int = await conn.fetchval(
+                """SELECT next_offset FROM checkpoints
+                   WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE""",
+                name,
+                tp.topic,
+                tp.partition,
+            )
+            # Below the stored offset: applied already (by us before a crash, or by another
+            # consumer during a rebalance). Dropped, never applied twice.
+            fresh = [i for i, r in enumerate(records) if r.offset >= stored]
+            if len(fresh) < len(records):
+                telemetry.EVENTS_SKIPPED.labels(service, name).inc(len(records) - len(fresh))
+            raws.extend(records[i] for i in fresh)
+            decoded.extend(items[i] for i in fresh)
+            ends[tp] = max(records[-1].offset + 1, stored)
+        outcome = await applier.process(conn, raws, decoded)
+        await conn.executemany(
+            """UPDATE checkpoints SET next_offset = $4, updated_at = now()
+               WHERE consumer = $1 AND topic = $2 AND partition = $3""",
+            [(name, tp.topic, tp.partition, end) for tp, end in ends.items()],
+        )
+    for topic, count in outcome.per_topic.items():
+        telemetry.EVENTS_APPLIED.labels(service, name, topic).inc(count)
+    if outcome.duplicates:
+        telemetry.EVENTS_SKIPPED.labels(service, name).inc(outcome.duplicates)
+    return outcome, ends

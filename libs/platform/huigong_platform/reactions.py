@@ -1,0 +1,149 @@
+"""Reactions: stream processing that answers events with new decisions, as faust-streaming agents.
+
+A reaction (review screening an application, the registry revoking a title on a finding) reads
+events of other services and appends events to its own service's store. It runs as a faust agent,
+but faust is treated as at-least-once (its exactly-once mode has open duplicate and rebalance
+bugs): every batch goes through the same `Applier` and checkpoint fence as the projections, and
+the new events are appended in that same PostgreSQL transaction. A redelivered trigger is
+therefore dropped before the reaction sees it, and a crash between the append and faust's offset
+commit cannot decide anything twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import asyncpg
+import faust
+from aiokafka import TopicPartition
+
+from huigong_events.base import DomainEvent
+from huigong_events.envelope import RecordedEvent
+
+from . import logs
+from .database import DbConnection
+from .eventstore import EventStore, Metadata
+from .settings import Settings
+from .subscriptions import Applier, Decoded, Projection, RawRecord, apply_with_checkpoints
+
+log = logs.get(__name__)
+
+
+@dataclass
+class ReactionContext:
+    """What a reaction may do: read and append in its service's store, inside the batch's
+    transaction, with the trigger recorded as the cause."""
+
+    conn: DbConnection
+    store: EventStore
+    trigger: RecordedEvent
+    actor: str
+    source: str
+
+    async def append(
+        self, aggregate_id: str, events: Sequence[DomainEvent], expected_version: int
+    ) -> list[RecordedEvent]:
+        meta = Metadata(
+            actor=self.actor,
+            source=self.source,
+            correlation_id=self.trigger.correlation_id,
+            causation_id=str(self.trigger.id),
+        )
+        return await self.store.append(aggregate_id, events, expected_version, meta, conn=self.conn)
+
+    async def version_of(self, aggregate_type: str, aggregate_id: str) -> int:
+        return (await self.store.read(aggregate_type, aggregate_id, conn=self.conn)).version
+
+
+class Reaction(Projection):
+    """Subclasses implement `react`; the runner supplies the context."""
+
+    service: ClassVar[str]
+    store: EventStore
+
+    def bind(self, store: EventStore) -> None:
+        self.store = store
+
+    async def apply(self, conn: DbConnection, event: DomainEvent, record: RecordedEvent) -> None:
+        context = ReactionContext(conn, self.store, record, f"system:{self.service}", self.service)
+        await self.react(context, event)
+
+    async def react(self, context: ReactionContext, event: DomainEvent) -> None:
+        raise NotImplementedError
+
+
+def _raw(event: Any) -> RawRecord:  # a faust Event; its message carries the Kafka record
+    message = event.message
+    headers = message.headers or []
+    items: list[tuple[str, bytes]] = list(headers.items() if isinstance(headers, dict) else headers)
+    return RawRecord(
+        message.topic,
+        message.partition,
+        message.offset,
+        message.key,
+        message.value,
+        tuple((str(k), bytes(v)) for k, v in items),
+    )
+
+
+def _agent(pool: asyncpg.Pool, applier: Applier) -> Callable[[Any], Coroutine[Any, Any, None]]:
+    async def agent(stream: Any) -> None:  # a faust Stream of raw records
+        async for events in stream.take_events(500, within=0.2):
+            by_partition: dict[TopicPartition, list[RawRecord]] = {}
+            for event in events:
+                raw = _raw(event)
+                by_partition.setdefault(TopicPartition(raw.topic, raw.partition), []).append(raw)
+            prepared: list[tuple[TopicPartition, list[RawRecord], list[Decoded]]] = [
+                (tp, raws, applier.decode(raws)) for tp, raws in by_partition.items()
+            ]
+            backoff = 0.5
+            # Nothing downstream can proceed without the database, so the batch is retried until
+            # it commits; faust acknowledges the events only after that.
+            while True:
+                try:
+                    await apply_with_checkpoints(pool, applier, prepared)
+                    break
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning(
+                        "reaction batch failed",
+                        reaction=applier.projection.name,
+                        error=f"{type(exc).__name__}: {exc}",
+                        retry_in=backoff,
+                    )
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+
+    return agent
+
+
+def reaction_app(
+    settings: Settings, pool: asyncpg.Pool, store: EventStore, reactions: Sequence[Reaction]
+) -> faust.App:
+    """A faust app whose agents run the service's reactions. Its topics all come from the
+    catalogue: faust declares none of its own (no leader topic, no tables)."""
+    app = faust.App(
+        f"{settings.topic_prefix}huigong.{settings.service}.reactions",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        autodiscover=False,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        stream_wait_empty=False,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    for reaction in reactions:
+        reaction.bind(store)
+        topic = app.topic(
+            *(t.qualified(settings.topic_prefix) for t in reaction.topics),
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        app.agent(topic, name=reaction.name)(_agent(pool, Applier(reaction, settings.service)))
+    return app
