@@ -17,9 +17,11 @@ ensure_secrets() {
     var="HUIGONG_${svc^^}_DB_PASSWORD"
     grep -q "^$var=" "$file" || echo "$var=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$file"
   done
-  # The HMAC key that turns ID numbers into member keys (intake); also per machine.
-  grep -q "^HUIGONG_MEMBER_KEY_SECRET=" "$file" ||
-    echo "HUIGONG_MEMBER_KEY_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$file"
+  # Intake's keys: the HMAC secret that turns ID numbers into member keys, and the key that
+  # wraps the per-member data keys sealing name and phone. Also per machine.
+  for var in HUIGONG_MEMBER_KEY_SECRET HUIGONG_PERSONAL_DATA_KEK; do
+    grep -q "^$var=" "$file" || echo "$var=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$file"
+  done
 }
 
 # Exports the stack's connection settings and the secrets into this shell.

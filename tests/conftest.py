@@ -62,6 +62,7 @@ class Stack:
         """Environment for a service process of this run."""
         return {
             **os.environ,
+            **{k: v for k, v in self.env.items() if k.startswith("HUIGONG_")},
             "HUIGONG_SERVICE": service,
             "HUIGONG_DATABASE_URL": self.dsn(service),
             "HUIGONG_KAFKA_BOOTSTRAP": self.bootstrap,

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from huigong_intake.settings import IntakeSettings
 from huigong_platform.settings import Settings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_setting_is_in_the_readme_configuration_table() -> None:
-    for name in Settings.model_fields:
-        assert f"| `HUIGONG_{name.upper()}` |" in README, name
+    for cls in (Settings, IntakeSettings):
+        for name in cls.model_fields:
+            assert f"| `HUIGONG_{name.upper()}` |" in README, name
 
 
 def test_the_two_commands_are_documented() -> None:

@@ -114,7 +114,7 @@ EVENT_TYPES: Final[dict[str, type[DomainEvent]]] = _build_catalogue()
 """Every event class by its `type` name (which is the class name)."""
 
 
-class UnknownEventType(KeyError):  # noqa: N818 - the name the callers expect
+class UnknownEventType(KeyError):
     """A `type` name that no event class in the catalogue carries."""
 
     def __init__(self, type_name: str) -> None:

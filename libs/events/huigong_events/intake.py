@@ -46,8 +46,8 @@ class ApplicationSubmitted(DomainEvent):
 
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = "application"
-    # v2 split 试点时间 into period_start/period_end (see versions.py).
-    schema_version: ClassVar[int] = 2
+    # v2 split 试点时间 into period_start/period_end; v3 added receipt_no (see versions.py).
+    schema_version: ClassVar[int] = 3
 
     type: Literal["ApplicationSubmitted"] = Field(
         default="ApplicationSubmitted", title=_TYPE_TITLE, description="申报已提交"
@@ -60,6 +60,12 @@ class ApplicationSubmitted(DomainEvent):
     submitter: SubmitterCode = Field(
         title="申报区市或单位",
         description="报送的区市总工会（GB/T 2260 代码）或市直、驻青单位工会（单位代码）",
+    )
+    receipt_no: str | None = Field(
+        default=None,
+        title="受理编号",
+        description="受理时发给申报单位的编号，格式“年度-区市或单位代码-序号”，如 2024-370202-00012",
+        max_length=40,
     )
     form: ApplicationForm = Field(
         title="申报表", description="完整的申报表内容，按 form_kind 区分附件3、4、5"

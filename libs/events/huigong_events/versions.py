@@ -5,6 +5,9 @@ History so far:
   试点时间 was one free-text field `pilot_period`, written as on paper ("2022年7月至2025年6月").
   v2 splits it into `period_start` / `period_end` (YYYY-MM) so the period can be validated and
   compared. Annex 4 and 5 forms have no period and pass through unchanged.
+- ApplicationSubmitted v3 (intake service, 2026): carries the 受理编号 issued at submission
+  (`receipt_no`), so receipts are rebuilt by replay like everything else. Older submissions had
+  none: they upcast with `receipt_no = None`.
 """
 
 from __future__ import annotations
@@ -37,3 +40,8 @@ def _form_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 upcaster("ApplicationSubmitted", 1)(_form_v1_to_v2)
 upcaster("ApplicationAmended", 1)(_form_v1_to_v2)
+
+
+@upcaster("ApplicationSubmitted", 2)
+def _submitted_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "receipt_no": None}

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from faust.contrib.asgi import faust_app_running
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import logs
+from . import errors, logs
 from .database import create_pool
 from .eventstore import EventStore
 from .health import Readiness
@@ -68,6 +68,7 @@ def build_app(
     reactions: Sequence[Reaction] = (),
     routers: Sequence[APIRouter] = (),
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
+    union_tags: frozenset[str] = frozenset(),
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -164,6 +165,7 @@ def build_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    errors.install(app, union_tags)
     for router in routers:
         app.include_router(router)
     return app

@@ -1,21 +1,51 @@
-"""Wiring of the intake service: settings, projections, routers; `huigong-intake` runs it."""
+"""Wiring of the intake service: settings, projections, handlers and routers; `huigong-intake`
+runs it."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from huigong_platform.service import build_app, serve
-from huigong_platform.settings import Settings
+from huigong_platform.service import Runtime, build_app, serve
+
+from .adapters.vault import Vault
+from .api.routes import router
+from .handlers import Intake
+from .projections.applications import ApplicationsProjection
+from .settings import IntakeSettings
+
+# The tags of the form and plan unions, which pydantic would otherwise put in error paths.
+UNION_TAGS = frozenset({"pilot", "service_base", "welfare_partner", "three_year", "annual"})
 
 TITLE = "惠工 · 受理服务 (intake)"
-DESCRIPTION = "区市总工会和集团工会报送申报表、建设方案、设施、合规事实和新就业形态劳动者入会。"
+DESCRIPTION = (
+    "区市总工会和集团工会报送申报表、建设方案、设施、服务项目、合规事实和新就业形态劳动者入会。"
+    "每个写操作都需要 Idempotency-Key；字段错误以中文和英文返回。"
+)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings(service="intake")
-    return build_app(settings, title=TITLE, description=DESCRIPTION)
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or IntakeSettings(service="intake")
+
+    async def on_start(runtime: Runtime) -> None:
+        runtime.extras["intake"] = Intake(
+            store=runtime.store,
+            vault=Vault(settings.kek()),
+            member_secret=settings.member_secret(),
+            topic_prefix=settings.topic_prefix,
+            batch_limit=settings.enrolment_batch_limit,
+        )
+
+    return build_app(
+        settings,
+        title=TITLE,
+        description=DESCRIPTION,
+        projections=[ApplicationsProjection()],
+        routers=[router],
+        on_start=on_start,
+        union_tags=UNION_TAGS,
+    )
 
 
 def main() -> None:
-    settings = Settings(service="intake")
+    settings = IntakeSettings(service="intake")
     serve(create_app(settings), settings)

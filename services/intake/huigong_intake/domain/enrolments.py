@@ -1,0 +1,473 @@
+"""Gig-worker enrolment sheets (新就业形态劳动者入会报送表): reading one row as union staff write
+it, and judging a whole batch from one district or group union.
+
+Personal data stays here, at the edge: a parsed or accepted row holds the raw ID number, name
+and phone in memory only (hidden from `repr`), and a rejection names the row and the column but
+never repeats a cell's value. Not even harmless-looking columns are echoed, because staff do
+paste an ID number into the wrong column.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Final, NoReturn, TypeVar
+
+from huigong_events.reference import CITY_NAME, DISTRICTS, GROUP_UNIONS, SUBMITTERS, Occupation
+
+from .errors import FieldError, InvalidCommand
+from .identity import IdentityError, birth_date_of, check_id_number, check_mobile, china_today, member_key
+
+
+class Column(StrEnum):
+    """The columns of an enrolment sheet, exactly as union staff head them."""
+
+    姓名 = "姓名"
+    身份证号 = "身份证号"
+    手机号 = "手机号"
+    职业类别 = "职业类别"
+    平台企业 = "平台企业"
+    所属区市 = "所属区市"
+    入会日期 = "入会日期"
+    是否参加互助保障 = "是否参加互助保障"
+
+
+COLUMNS: Final[tuple[Column, ...]] = tuple(Column)
+MAX_BATCH_ROWS: Final = 10_000
+NAME_MAX_LENGTH: Final = 50
+PLATFORM_MAX_LENGTH: Final = 100  # the events' Name type
+MIN_WORKING_AGE: Final = 16  # 劳动法 第十五条: no one under 16 may be employed
+
+RawRow = Mapping[str, object]
+"""One row of a sheet: column header → cell value (str, number, bool, date or None)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRow:
+    """A row whose every cell is valid, with values normalised. Lives at the edge only."""
+
+    row_number: int
+    id_number: str = field(repr=False)
+    name: str = field(repr=False)
+    phone: str = field(repr=False)
+    occupation: Occupation
+    platform: str
+    district: str  # the code in SUBMITTERS
+    joined_on: date
+    mutual_aid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RowRejection:
+    """Why a row was not accepted: one FieldError per problem, `field` being the column header."""
+
+    row_number: int
+    errors: tuple[FieldError, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedRow:
+    """A row that becomes an enrolment: the ID number is already replaced by its member key;
+    name and phone are still in clear, to be sealed before they leave the edge."""
+
+    row_number: int
+    member_key: str
+    name: str = field(repr=False)
+    phone: str = field(repr=False)
+    occupation: Occupation
+    platform: str
+    district: str
+    joined_on: date
+    mutual_aid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BatchJudgement:
+    accepted: list[AcceptedRow]
+    rejected: list[RowRejection]
+
+
+# --------------------------------------------------------------------------------------------
+# One row
+# --------------------------------------------------------------------------------------------
+
+
+class _Refused(Exception):  # an internal signal, never leaves this module
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.zh = zh
+        self.en = en
+
+
+def _refuse(zh: str, en: str) -> NoReturn:
+    raise _Refused(zh, en)
+
+
+@dataclass(slots=True)
+class _Draft:
+    """What could be read of a row; fields stay None where the cell was refused."""
+
+    errors: list[FieldError] = field(default_factory=list)
+    id_number: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    occupation: Occupation | None = None
+    platform: str | None = None
+    district: str | None = None
+    joined_on: date | None = None
+    mutual_aid: bool | None = None
+
+
+def parse_row(row_number: int, raw: RawRow, *, today: date | None = None) -> ParsedRow | RowRejection:
+    """Read one row; every problem of the row is reported at once, so staff fix it in one go."""
+    draft = _parse(raw, today or china_today())
+    if draft.errors:
+        return RowRejection(row_number, tuple(draft.errors))
+    assert draft.id_number is not None and draft.name is not None and draft.phone is not None
+    assert draft.occupation is not None and draft.platform is not None and draft.district is not None
+    assert draft.joined_on is not None and draft.mutual_aid is not None
+    return ParsedRow(
+        row_number=row_number,
+        id_number=draft.id_number,
+        name=draft.name,
+        phone=draft.phone,
+        occupation=draft.occupation,
+        platform=draft.platform,
+        district=draft.district,
+        joined_on=draft.joined_on,
+        mutual_aid=draft.mutual_aid,
+    )
+
+
+def _parse(raw: RawRow, today: date) -> _Draft:
+    draft = _Draft()
+
+    def read(column: Column, parse: Callable[[object], object]) -> object:
+        if column not in raw:
+            draft.errors.append(FieldError(column, f"缺少“{column}”列", f"the column “{column}” is missing"))
+            return None
+        value = raw[column]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            draft.errors.append(FieldError(column, f"“{column}”未填写", f"“{column}” is empty"))
+            return None
+        try:
+            return parse(value)
+        except _Refused as refused:
+            draft.errors.append(FieldError(column, refused.zh, refused.en))
+        except IdentityError as refused:
+            draft.errors.append(FieldError(column, refused.zh, refused.en))
+        return None
+
+    draft.name = _as(str, read(Column.姓名, _name))
+    draft.id_number = _as(str, read(Column.身份证号, lambda value: _id_number(value, today)))
+    draft.phone = _as(str, read(Column.手机号, _phone))
+    draft.occupation = _as(Occupation, read(Column.职业类别, _occupation))
+    draft.platform = _as(str, read(Column.平台企业, _platform))
+    draft.district = _as(str, read(Column.所属区市, _district))
+    draft.joined_on = _as(date, read(Column.入会日期, lambda value: _joined_on(value, today)))
+    draft.mutual_aid = _as(bool, read(Column.是否参加互助保障, _mutual_aid))
+    if (
+        draft.id_number is not None
+        and draft.joined_on is not None
+        and draft.joined_on < _sixteenth_birthday(birth_date_of(draft.id_number))
+    ):
+        draft.errors.append(
+            FieldError(
+                Column.入会日期.value,
+                "入会日期早于劳动者年满16周岁，请核对入会日期和身份证号",
+                "the joining date is before the worker turned 16; please check it and the ID number",
+            )
+        )
+        draft.joined_on = None
+    return draft
+
+
+_T = TypeVar("_T")
+
+
+def _as(kind: type[_T], value: object) -> _T | None:
+    return value if isinstance(value, kind) else None
+
+
+def _sixteenth_birthday(born: date) -> date:
+    try:
+        return born.replace(year=born.year + MIN_WORKING_AGE)
+    except ValueError:  # born on 29 February
+        return date(born.year + MIN_WORKING_AGE, 3, 1)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, str):
+        return unicodedata.normalize("NFKC", value).strip()
+    _refuse("应填写文字", "should be text")
+
+
+def _integral_digits(value: object) -> str | None:
+    """The digits of a whole number a sheet stored as a number (Excel does so for long digit
+    strings unless the column is formatted as text)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return None
+
+
+def _name(value: object) -> str:
+    # Chinese names carry no NFKC folding: keep exactly what was written, only trimmed.
+    if not isinstance(value, str):
+        _refuse("姓名应填写文字", "the name should be text")
+    name = value.strip()
+    if len(name) > NAME_MAX_LENGTH:
+        _refuse(f"姓名不能超过{NAME_MAX_LENGTH}个字", f"a name has at most {NAME_MAX_LENGTH} characters")
+    # Names registered in China have no digits; digits here mean the columns got shifted.
+    if any(char.isdigit() for char in name):
+        _refuse("姓名中不应有数字，请检查各列是否错位", "a name has no digits; are the columns shifted?")
+    return name
+
+
+# Excel keeps 15 significant digits; an 18-digit number typed into a number cell has lost its
+# last digits, and guessing them back would enrol the wrong person.
+_EXACT_DIGITS: Final = 15
+
+
+def _id_number(value: object, today: date) -> str:
+    digits = _integral_digits(value)
+    if digits is not None and len(digits.lstrip("-")) > _EXACT_DIGITS:
+        _refuse(
+            "身份证号被存成了数字，末几位可能已丢失；请将“身份证号”列设置为文本格式后重新录入",
+            "the ID number was stored as a number and may have lost its last digits; "
+            "format the column as text and enter the numbers again",
+        )
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return check_id_number(digits or "", today=today)
+    return check_id_number(_text(value), today=today)
+
+
+def _phone(value: object) -> str:
+    digits = _integral_digits(value)
+    return check_mobile(digits if digits is not None else _text(value))
+
+
+def _occupation(value: object) -> Occupation:
+    text = _text(value)
+    try:
+        return Occupation(text)
+    except ValueError:
+        allowed = "、".join(Occupation)
+        _refuse(f"职业类别应为{allowed}之一", f"the occupation must be one of {', '.join(Occupation)}")
+
+
+def _platform(value: object) -> str:
+    platform = _text(value)
+    if len(platform) > PLATFORM_MAX_LENGTH:
+        _refuse(
+            f"平台企业名称不能超过{PLATFORM_MAX_LENGTH}个字",
+            f"a platform name has at most {PLATFORM_MAX_LENGTH} characters",
+        )
+    return platform
+
+
+def _district_names() -> dict[str, str]:
+    names = {code: code for code in SUBMITTERS}
+    for code, name in SUBMITTERS.items():
+        names[name] = code
+        names[CITY_NAME + name] = code  # "青岛市市南区"
+    # 西海岸新区 is the old 黄岛区 and is still often written so; the code never changed.
+    names["黄岛区"] = names[CITY_NAME + "黄岛区"] = "370211"
+    return names
+
+
+_DISTRICT_NAMES: Final = _district_names()
+
+
+def _district(value: object) -> str:
+    digits = _integral_digits(value)
+    text = digits if digits is not None else _text(value)
+    try:
+        return _DISTRICT_NAMES[text]
+    except KeyError:
+        _refuse(
+            "所属区市无法识别，请填写区市或单位名称（如“市南区”）或区划代码（如“370202”）",
+            "unknown district: write its name (e.g. 市南区) or its code (e.g. 370202)",
+        )
+
+
+_DATE: Final = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"  # CSV exports of Excel dates add "0:00:00"
+    r"|(\d{4})(\d{2})(\d{2})"
+)
+
+
+def _joined_on(value: object, today: date) -> date:
+    if isinstance(value, datetime):
+        joined = value.date()
+    elif isinstance(value, date):
+        joined = value
+    elif isinstance(value, str):
+        joined = _parse_date(_text(value))
+    else:
+        _refuse(
+            "入会日期应填写日期，如 2023-05-01（若为数字，请将该列设置为日期格式）",
+            "the joining date should be a date such as 2023-05-01",
+        )
+    if joined > today:
+        _refuse("入会日期不能晚于今天", "the joining date is in the future")
+    return joined
+
+
+def _parse_date(text: str) -> date:
+    match = _DATE.fullmatch(text)
+    if match:
+        parts = match.groups()
+        year, month, day = parts[:3] if parts[0] is not None else parts[3:]
+        try:
+            return date(int(year), int(month), int(day))
+        except ValueError:
+            pass
+    _refuse(
+        "入会日期无法识别，请按 2023-05-01、2023/5/1 或 2023年5月1日 的格式填写",
+        "the joining date is not a valid date; write it as 2023-05-01, 2023/5/1 or 2023年5月1日",
+    )
+
+
+_YES: Final = frozenset({"是", "Y", "YES", "TRUE", "1"})
+_NO: Final = frozenset({"否", "N", "NO", "FALSE", "0"})
+
+
+def _mutual_aid(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    digits = _integral_digits(value)
+    text = (digits if digits is not None else _text(value)).upper()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    _refuse("是否参加互助保障应填写“是”或“否”", "mutual aid should be 是 (yes) or 否 (no)")
+
+
+# --------------------------------------------------------------------------------------------
+# A batch
+# --------------------------------------------------------------------------------------------
+
+
+_ALREADY_ENROLLED: Final = FieldError(
+    Column.身份证号.value, "该区市已报送此人", "this submitter has already enrolled this worker"
+)
+
+
+def may_report(submitter: str, district: str) -> bool:
+    """Whether `submitter` may enrol a worker of `district`.
+
+    A district federation enrols the workers of its own district only: the yearly targets are
+    counted by district and two districts must not both claim one worker. Group unions (市直/
+    中央、省驻青单位工会) are organised by employer, not by territory: their workers live and
+    work all over the city, so their sheets name the worker's district (or the group itself),
+    though never another group union.
+    """
+    if submitter in DISTRICTS:
+        return district == submitter
+    return submitter in GROUP_UNIONS and (district in DISTRICTS or district == submitter)
+
+
+def is_blank(raw: RawRow) -> bool:
+    """A row with nothing in it: spreadsheets keep such rows between and after the data."""
+    return all(value is None or (isinstance(value, str) and not value.strip()) for value in raw.values())
+
+
+def judge_batch(
+    rows: Sequence[RawRow],
+    *,
+    submitter: str,
+    secret: bytes,
+    already_enrolled: Callable[[str], bool] | AbstractSet[str],
+    today: date | None = None,
+    first_row_number: int = 1,
+) -> BatchJudgement:
+    """Judge every row of one uploaded sheet from `submitter`.
+
+    Rows are numbered from `first_row_number` in the order given; blank rows keep their number
+    but are neither accepted nor rejected. `already_enrolled` answers, for a member key, whether
+    this submitter has enrolled that worker before. A row is accepted only if nothing is wrong
+    with it; otherwise its rejection lists every problem found. Raises InvalidCommand when the
+    batch as a whole cannot be taken (unknown submitter, no rows, more than MAX_BATCH_ROWS).
+    """
+    if submitter not in SUBMITTERS:
+        raise InvalidCommand(
+            FieldError("submitter", "报送单位不是区市总工会或市直单位工会", "unknown submitter")
+        )
+    if len(rows) > MAX_BATCH_ROWS:
+        raise InvalidCommand(
+            FieldError(
+                "rows",
+                f"一次最多报送{MAX_BATCH_ROWS}行，本批次有{len(rows)}行，请分批报送",
+                f"a batch has at most {MAX_BATCH_ROWS} rows, this one has {len(rows)}; split it",
+            )
+        )
+    if all(is_blank(raw) for raw in rows):
+        raise InvalidCommand(FieldError("rows", "报送表中没有数据行", "the sheet has no rows"))
+    if not secret:
+        raise ValueError("judge_batch needs the member-key secret")
+    enrolled = (
+        already_enrolled.__contains__ if isinstance(already_enrolled, AbstractSet) else already_enrolled
+    )
+    day = today or china_today()
+
+    accepted: list[AcceptedRow] = []
+    rejected: list[RowRejection] = []
+    first_rows: dict[str, int] = {}  # member key → the row it first appeared in
+    for index, raw in enumerate(rows):
+        row_number = first_row_number + index
+        if is_blank(raw):
+            continue
+        draft = _parse(raw, day)
+        errors = draft.errors
+        if draft.district is not None and not may_report(submitter, draft.district):
+            errors.append(
+                FieldError(
+                    Column.所属区市.value,
+                    "所属区市与报送单位不符：区市总工会只能报送本区市的劳动者",
+                    "the district is not the submitter's: a district can only enrol its own workers",
+                )
+            )
+        key = member_key(draft.id_number, secret) if draft.id_number is not None else None
+        if key is not None:
+            first = first_rows.setdefault(key, row_number)
+            if first != row_number:
+                errors.append(
+                    FieldError(
+                        Column.身份证号.value,
+                        f"本批次中重复（与第{first}行相同）",
+                        f"duplicate within this batch (same as row {first})",
+                    )
+                )
+            elif enrolled(key):
+                errors.append(_ALREADY_ENROLLED)
+        if errors:
+            rejected.append(RowRejection(row_number, tuple(errors)))
+            continue
+        assert key is not None and draft.name is not None and draft.phone is not None
+        assert draft.occupation is not None and draft.platform is not None and draft.district is not None
+        assert draft.joined_on is not None and draft.mutual_aid is not None
+        accepted.append(
+            AcceptedRow(
+                row_number=row_number,
+                member_key=key,
+                name=draft.name,
+                phone=draft.phone,
+                occupation=draft.occupation,
+                platform=draft.platform,
+                district=draft.district,
+                joined_on=draft.joined_on,
+                mutual_aid=draft.mutual_aid,
+            )
+        )
+    return BatchJudgement(accepted, rejected)

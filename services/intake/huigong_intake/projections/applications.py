@@ -1,0 +1,143 @@
+"""受理 receipts and status per application, and what review has decided so far.
+
+Built from intake's application events and review's decisions. The status a district sees:
+已提交 → 已受理 / 不予受理 → 评审中 → 批准建设 / 不予批准, or 已撤回.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+from huigong_events import intake as ev
+from huigong_events import review as rv
+from huigong_events.base import DomainEvent
+from huigong_events.envelope import RecordedEvent
+from huigong_events.forms import PilotForm
+from huigong_events.topics import Topic, topic_for_aggregate
+from huigong_platform.database import DbConnection
+from huigong_platform.subscriptions import Projection
+
+STATUS_LABELS: Final[dict[str, str]] = {
+    "submitted": "已提交",
+    "withdrawn": "已撤回",
+    "accepted": "已受理",
+    "rejected": "不予受理",
+    "scoring": "评审中",
+    "approved": "批准建设",
+    "declined": "不予批准",
+}
+
+
+def form_name(form: object) -> str:
+    return form.pilot_name if isinstance(form, PilotForm) else str(getattr(form, "name", ""))
+
+
+class ApplicationsProjection(Projection):
+    name: ClassVar[str] = "intake.applications"
+    topics: ClassVar[tuple[Topic, ...]] = (
+        topic_for_aggregate("application"),
+        topic_for_aggregate("review"),
+    )
+    handles: ClassVar[frozenset[str]] = frozenset(
+        {
+            "ApplicationSubmitted",
+            "ApplicationAmended",
+            "ApplicationWithdrawn",
+            "PlanSubmitted",
+            "ApplicationAccepted",
+            "ApplicationRejected",
+            "ReviewScored",
+            "ConstructionApproved",
+            "ConstructionDeclined",
+        }
+    )
+
+    async def apply(self, conn: DbConnection, event: DomainEvent, record: RecordedEvent) -> None:
+        at = record.occurred_at
+        match event:
+            case ev.ApplicationSubmitted():
+                # Review's topic may be read ahead of ours: start from what review decided already.
+                await conn.execute(
+                    """INSERT INTO applications_view (application_id, receipt_no, year, programme,
+                           submitter, name, status, submitted_at, updated_at)
+                       VALUES ($1, $2, $3, $4, $5, $6,
+                           coalesce((SELECT CASE WHEN approved THEN 'approved'
+                                                 WHEN declined THEN 'declined'
+                                                 WHEN scored THEN 'scoring'
+                                                 WHEN rejected THEN 'rejected'
+                                                 WHEN accepted THEN 'accepted' END
+                                     FROM review_progress WHERE application_id = $1), 'submitted'),
+                           $7, $7)""",
+                    event.application_id,
+                    event.receipt_no,
+                    event.year,
+                    event.programme.value,
+                    event.submitter,
+                    form_name(event.form),
+                    at,
+                )
+                await conn.execute(
+                    "INSERT INTO review_progress (application_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                    event.application_id,
+                )
+            case ev.ApplicationAmended():
+                await conn.execute(
+                    """UPDATE applications_view SET name = $2, amendments = amendments + 1,
+                       updated_at = $3 WHERE application_id = $1""",
+                    event.application_id,
+                    form_name(event.form),
+                    at,
+                )
+            case ev.ApplicationWithdrawn():
+                await self._status(conn, event.application_id, "withdrawn", at)
+            case ev.PlanSubmitted():
+                await conn.execute(
+                    "UPDATE applications_view SET plans = plans + 1, updated_at = $2 "
+                    "WHERE application_id = $1",
+                    event.application_id,
+                    at,
+                )
+            case rv.ApplicationAccepted():
+                await self._progress(conn, event.application_id, "accepted")
+                await self._status(conn, event.application_id, "accepted", at)
+            case rv.ApplicationRejected():
+                await self._progress(conn, event.application_id, "rejected")
+                await self._status(conn, event.application_id, "rejected", at)
+            case rv.ReviewScored():
+                await self._progress(conn, event.application_id, "scored")
+                await self._status(conn, event.application_id, "scoring", at)
+            case rv.ConstructionApproved():
+                await conn.execute(
+                    """INSERT INTO review_progress (application_id, approved, period_start, period_end)
+                       VALUES ($1, true, $2, $3)
+                       ON CONFLICT (application_id) DO UPDATE
+                       SET approved = true, period_start = $2, period_end = $3""",
+                    event.application_id,
+                    event.period_start,
+                    event.period_end,
+                )
+                await self._status(conn, event.application_id, "approved", at)
+            case rv.ConstructionDeclined():
+                await self._progress(conn, event.application_id, "declined")
+                await self._status(conn, event.application_id, "declined", at)
+
+    @staticmethod
+    async def _status(conn: DbConnection, application_id: object, status: str, at: object) -> None:
+        await conn.execute(
+            "UPDATE applications_view SET status = $2, updated_at = $3 WHERE application_id = $1",
+            application_id,
+            status,
+            at,
+        )
+
+    @staticmethod
+    async def _progress(conn: DbConnection, application_id: object, flag: str) -> None:
+        assert flag in {"accepted", "rejected", "scored", "declined"}
+        await conn.execute(
+            f"""INSERT INTO review_progress (application_id, {flag}) VALUES ($1, true)
+                ON CONFLICT (application_id) DO UPDATE SET {flag} = true""",
+            application_id,
+        )
+
+    async def reset(self, conn: DbConnection) -> None:
+        await conn.execute("TRUNCATE applications_view, review_progress")
