@@ -10,6 +10,7 @@ each in Chinese (for union staff) and English (for integrators).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any, Final
 
 import asyncpg
@@ -77,9 +78,7 @@ def _field(loc: tuple[Any, ...], union_tags: frozenset[str]) -> str:
     return ".".join(parts) or "body"
 
 
-def validation_errors(
-    raw: list[dict[str, Any]], union_tags: frozenset[str] = frozenset()
-) -> list[FieldError]:
+def validation_errors(raw: Iterable[Any], union_tags: frozenset[str] = frozenset()) -> list[FieldError]:
     result = []
     for error in raw:
         ctx = {k: v for k, v in (error.get("ctx") or {}).items()}

@@ -10,7 +10,7 @@ import gc
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +47,11 @@ class Runtime:
     readiness: Readiness
     subscriptions: list[Subscription] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    background: list[tuple[asyncio.Task[None], Callable[[], Awaitable[None]]]] = field(default_factory=list)
+
+    def spawn(self, name: str, work: Coroutine[Any, Any, None], stop: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` for the life of the service; `stop` asks it to finish at shutdown."""
+        self.background.append((asyncio.create_task(work, name=name), stop))
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -121,6 +126,9 @@ def build_app(
         finally:
             await exits.aclose()
             log.info("service stopping")
+            for task, stop in runtime.background:
+                await stop()
+                tasks.append(task)
             await relay.stop()
             for s in runtime.subscriptions:
                 await s.stop()

@@ -7,14 +7,13 @@ from fastapi import FastAPI
 
 from huigong_platform.service import Runtime, build_app, serve
 
+from .adapters.inbound import InboundConsumer
 from .adapters.vault import Vault
 from .api.routes import router
+from .commands import UNION_TAGS
 from .handlers import Intake
 from .projections.applications import ApplicationsProjection
 from .settings import IntakeSettings
-
-# The tags of the form and plan unions, which pydantic would otherwise put in error paths.
-UNION_TAGS = frozenset({"pilot", "service_base", "welfare_partner", "three_year", "annual"})
 
 TITLE = "惠工 · 受理服务 (intake)"
 DESCRIPTION = (
@@ -27,13 +26,17 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings(service="intake")
 
     async def on_start(runtime: Runtime) -> None:
-        runtime.extras["intake"] = Intake(
+        intake = Intake(
             store=runtime.store,
             vault=Vault(settings.kek()),
             member_secret=settings.member_secret(),
             topic_prefix=settings.topic_prefix,
             batch_limit=settings.enrolment_batch_limit,
         )
+        runtime.extras["intake"] = intake
+        inbound = InboundConsumer(intake, runtime.pool, settings.kafka_bootstrap, settings.topic_prefix)
+        runtime.extras["inbound"] = inbound
+        runtime.spawn("inbound", inbound.run(), inbound.stop)
 
     return build_app(
         settings,

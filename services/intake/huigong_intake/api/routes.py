@@ -9,9 +9,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field
 
-from huigong_events.forms import ApplicationForm, ConstructionPlan, ShortText, SubmitterCode, Year
 from huigong_events.intake import ComplianceFactReported, FacilityReported, ServiceProjectProposed
 from huigong_events.reference import Programme
 from huigong_platform import idempotency
@@ -20,6 +19,17 @@ from huigong_platform.refusals import FieldError
 from huigong_platform.service import correlation_id_of, runtime_of
 
 from ..adapters.sheets import SheetFormatError, read_rows
+from ..commands import (
+    AmendRequest,
+    ApplicationRequest,
+    EnrolmentBatch,
+    FacilityRequest,
+    FactRequest,
+    PlanRequest,
+    ProjectRequest,
+    WindowRequest,
+    WithdrawRequest,
+)
 from ..domain.cycle import OpenSubmissionWindow
 from ..domain.errors import InvalidCommand
 from ..handlers import Intake
@@ -45,68 +55,6 @@ async def run(request: Request, caller: Principal, key: str, payload: Any, work:
         work,
     )
     return respond(outcome)
-
-
-# --- request bodies ----------------------------------------------------------------------------
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ApplicationRequest(Strict):
-    """一份申报：附件3、4或5的申报表。"""
-
-    application_id: uuid.UUID | None = Field(
-        default=None, title="申报编号", description="可由区市系统指定；缺省时由平台生成"
-    )
-    year: Year = Field(title="申报年度")
-    programme: Programme = Field(title="工作任务")
-    submitter: SubmitterCode | None = Field(
-        default=None, title="申报区市或单位", description="仅市总工会代为报送时填写"
-    )
-    form: ApplicationForm = Field(title="申报表")
-
-
-class AmendRequest(Strict):
-    form: ApplicationForm = Field(title="申报表", description="修改后的完整申报表")
-    reason: ShortText = Field(title="修改原因")
-
-
-class WithdrawRequest(Strict):
-    reason: ShortText = Field(title="撤回原因")
-
-
-class PlanRequest(Strict):
-    plan: ConstructionPlan = Field(title="建设方案", description="三年规划或年度实施方案")
-
-
-class WindowRequest(Strict):
-    year: Year = Field(title="申报年度")
-    opens_at: datetime = Field(title="开放时间")
-    closes_at: datetime = Field(title="关闭时间")
-    submitter: SubmitterCode | None = Field(
-        default=None, title="区市或单位", description="缺省时对所有区市和单位开放"
-    )
-    reason: ShortText = Field(title="原因")
-
-
-# Reports are the events themselves, with the id optional (generated when absent).
-FacilityRequest = create_model(
-    "FacilityRequest",
-    __base__=FacilityReported,
-    report_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="报送编号")),
-)
-ProjectRequest = create_model(
-    "ProjectRequest",
-    __base__=ServiceProjectProposed,
-    proposal_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="推荐编号")),
-)
-FactRequest = create_model(
-    "FactRequest",
-    __base__=ComplianceFactReported,
-    fact_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="事实编号")),
-)
 
 
 # --- applications ------------------------------------------------------------------------------
@@ -267,13 +215,6 @@ async def report_fact(
 
 
 # --- enrolments --------------------------------------------------------------------------------
-
-
-class EnrolmentBatch(Strict):
-    rows: list[dict[str, Any]] = Field(
-        title="入会报送行",
-        description="每行以中文列名为键：姓名、身份证号、手机号、职业类别、平台企业、所属区市、入会日期、是否参加互助保障",
-    )
 
 
 @router.post("/enrolments", tags=["新就业形态劳动者入会"], summary="批量报送入会（JSON）")
