@@ -273,7 +273,11 @@ class PartnerRegistered(DomainEvent):
     area: AreaCode = Field(
         title="所属区市或单位", description="推荐该伙伴的区市或单位；市总工会直接联系的为 370200"
     )
-    credit_code: CreditCode = Field(title="统一社会信用代码", description="公益伙伴的统一社会信用代码")
+    credit_code: CreditCode | None = Field(
+        default=None,
+        title="统一社会信用代码",
+        description="公益伙伴的统一社会信用代码；2022年试点名单（附件2）未载明的为空，待补登",
+    )
     registered_on: date = Field(title="登记日期", description="纳入纽带计划的日期")
     origin: PartnerOrigin = Field(title="来源", description="2022年试点（附件2）或经申报确定")
     application_id: UUID | None = Field(default=None, title="申报编号", description="来源为申报时对应的申报")

@@ -7,13 +7,18 @@ from fastapi import FastAPI
 from huigong_platform.service import build_app, serve
 from huigong_platform.settings import Settings
 
+from .api.routes import router
+from .projections.units import UnitsProjection
+
 TITLE = "惠工 · 登记与认定服务 (registry)"
 DESCRIPTION = "单位、认定与撤销、设施、公益伙伴、服务项目库和会员名册。"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings(service="registry")
-    return build_app(settings, title=TITLE, description=DESCRIPTION)
+    return build_app(
+        settings, title=TITLE, description=DESCRIPTION, projections=[UnitsProjection()], routers=[router]
+    )
 
 
 def main() -> None:

@@ -1,0 +1,140 @@
+"""Registry HTTP API: registering units and partners (registrars and the city federation), and
+listing them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, create_model
+
+from huigong_events.reference import Programme
+from huigong_events.registry import PartnerRegistered, UnitRegistered
+from huigong_platform import idempotency
+from huigong_platform.database import DbConnection
+from huigong_platform.eventstore import Metadata
+from huigong_platform.idempotency import MAX_KEY_LENGTH, Outcome
+from huigong_platform.principals import Principal, Role, principal
+from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.service import correlation_id_of, runtime_of
+
+from ..domain.units import decide_register
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(principal)]
+IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH)]
+
+UnitRequest = create_model(
+    "UnitRequest",
+    __base__=UnitRegistered,
+    unit_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="建设单位编号")),
+)
+PartnerRequest = create_model(
+    "PartnerRequest",
+    __base__=PartnerRegistered,
+    partner_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="伙伴编号")),
+)
+
+
+class Forbidden(Refusal):
+    status = 403
+
+
+def registrar_only(caller: Principal) -> None:
+    if caller.role not in (Role.REGISTRAR, Role.CITY):
+        raise Forbidden(FieldError("principal", "只有登记人员或市总工会可以登记", "only registrars register"))
+
+
+async def register(
+    request: Request,
+    caller: Principal,
+    key: str,
+    event: UnitRegistered | PartnerRegistered,
+    aggregate_id: str,
+) -> JSONResponse:
+    registrar_only(caller)
+    runtime = runtime_of(request)
+    meta = Metadata(actor=caller.id, source="registry", correlation_id=correlation_id_of(request))
+
+    async def work(conn: DbConnection) -> Outcome:
+        stream = await runtime.store.read(type(event).aggregate_type, aggregate_id, conn=conn)
+        events = decide_register(stream.version, event)
+        recorded = await runtime.store.append(aggregate_id, events, stream.version, meta, conn=conn)
+        return Outcome(201, {"id": aggregate_id, "event_id": str(recorded[0].id)})
+
+    outcome = await idempotency.once(
+        runtime.pool, caller.id, key, idempotency.request_hash(event.model_dump(mode="json")), work
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+
+
+@router.post("/units", status_code=201, tags=["建设单位"], summary="登记建设单位")
+async def register_unit(
+    body: UnitRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> JSONResponse:
+    event = UnitRegistered.model_validate(body.model_dump())
+    return await register(request, caller, key, event, str(event.unit_id))
+
+
+@router.post("/partners", status_code=201, tags=["公益伙伴"], summary="登记关爱职工公益伙伴")
+async def register_partner(
+    body: PartnerRequest,
+    request: Request,
+    caller: Caller,
+    key: IdempotencyKey,
+) -> JSONResponse:
+    event = PartnerRegistered.model_validate(body.model_dump())
+    return await register(request, caller, key, event, str(event.partner_id))
+
+
+class UnitItem(BaseModel):
+    unit_id: uuid.UUID
+    name: str
+    programme: Programme
+    area: str
+    origin: str
+    status: str
+    registered_on: date
+
+
+@router.get("/units", tags=["建设单位"], summary="建设单位列表")
+async def list_units(
+    request: Request,
+    programme: Programme | None = None,
+    area: str | None = None,
+    origin: str | None = None,
+    page: int = Query(default=1, ge=1),
+    page_size: int = Query(default=100, ge=1, le=500),
+) -> dict[str, Any]:
+    where, args = ["true"], []
+    for column, value in (
+        ("programme", programme.value if programme else None),
+        ("area", area),
+        ("origin", origin),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    pool = runtime_of(request).pool
+    clause = " AND ".join(where)
+    total = await pool.fetchval(f"SELECT count(*) FROM units_view WHERE {clause}", *args)
+    rows = await pool.fetch(
+        f"SELECT * FROM units_view WHERE {clause} ORDER BY registered_on, name "
+        f"LIMIT {page_size} OFFSET {(page - 1) * page_size}",
+        *args,
+    )
+    return {
+        "total": total,
+        "page": page,
+        "items": [UnitItem(**dict(r)).model_dump(mode="json") for r in rows],
+    }
+
+
+@router.get("/partners", tags=["公益伙伴"], summary="公益伙伴列表")
+async def list_partners(request: Request) -> dict[str, Any]:
+    rows = await runtime_of(request).pool.fetch("SELECT * FROM partners_view ORDER BY registered_on, name")
+    return {"total": len(rows), "items": [{**dict(r), "partner_id": str(r["partner_id"])} for r in rows]}
