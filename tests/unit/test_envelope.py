@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from huigong_events.envelope import EnvelopeError, from_kafka, to_kafka
+from huigong_events.envelope import EnvelopeError, canonical_json, from_kafka, to_kafka
 
 from ..factories import enrolment, recorded
 
@@ -76,3 +76,11 @@ def test_a_forged_value_on_the_topic_is_detected() -> None:
 def test_broken_records_say_what_is_wrong(value: bytes, headers: list, message: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(EnvelopeError, match=message):
         from_kafka(value, headers)
+
+
+@pytest.mark.parametrize("text", ["普通中文", "\u2028", "\x7f", "a/b", "\x00", "😀", "é", "“引号”"])
+def test_the_canonical_encoding_is_the_documented_one(text: str) -> None:
+    """The hash is over a documented encoding, so other systems can verify it with any JSON library."""
+    value = {"b": [1, text, None, True], "a": {"z": "2024-06-30", "y": "12.50"}}
+    reference = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    assert canonical_json(value) == reference

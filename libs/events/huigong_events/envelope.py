@@ -13,7 +13,6 @@ district systems with CloudEvents tooling read and write it without knowing our 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +39,10 @@ def canonical_time(value: datetime) -> str:
 
 
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    """Sorted keys, no spaces, UTF-8 without escaping non-ASCII: byte-identical to
+    json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")), several times
+    faster (tests/unit/test_envelope.py checks the two agree)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 class RecordedEvent(BaseModel):
@@ -123,7 +125,7 @@ def seal(
 ) -> RecordedEvent:
     """Wrap a new domain event in its envelope and compute its hash."""
     # Round-trip through JSON text so the hashed data is exactly what a reader will parse back.
-    data = json.loads(canonical_json(event.to_data()))
+    data = orjson.loads(canonical_json(event.to_data()))
     fields: dict[str, Any] = {
         "id": event_id,
         "type": event.type,
