@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import uuid
 
 import httpx
@@ -67,6 +68,18 @@ def load(registry_url: str) -> dict[str, int]:
             if response.status_code not in (200, 201):
                 raise RuntimeError(f"{path} {body['name']}: {response.status_code} {response.text}")
             counts["already" if response.headers.get("Idempotent-Replayed") else "new"] += 1
+        # Recorded is not yet visible: wait (bounded) until the registry's read model has caught
+        # up, so the dashboard shows the cohort when bin/run prints its URL.
+        units = len(SERVICE_CENTRES) + len(HAPPY_ENTERPRISES) + len(SERVICE_BASES)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen_units = client.get("/units", params={"page_size": 1}).json()["total"]
+            seen_partners = client.get("/partners").json()["total"]
+            if seen_units >= units and seen_partners >= len(PARTNERS):
+                break
+            time.sleep(0.3)
+        else:
+            raise RuntimeError("the registry did not show the cohort within 60 s; see its log")
     return counts
 
 
