@@ -48,16 +48,18 @@ class Vault:
             fresh = {
                 m: DataKey(f"dk-{uuid.uuid4().hex}", AESGCM.generate_key(bit_length=256)) for m in missing
             }
-            await conn.execute(
+            inserted = await conn.fetch(
                 """INSERT INTO member_data_keys (member_key, key_id, wrapped_key)
                    SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
-                   ON CONFLICT (member_key) DO NOTHING""",
+                   ON CONFLICT (member_key) DO NOTHING RETURNING member_key""",
                 missing,
                 [fresh[m].key_id for m in missing],
                 [self._wrap(m, fresh[m].key) for m in missing],
             )
-            # A concurrent batch may have created some of them first: read back what won.
-            found.update(await self._load(conn, missing))
+            ours = {r[0] for r in inserted}
+            found.update({m: fresh[m] for m in ours})
+            # A concurrent batch created the others first: use what won.
+            found.update(await self._load(conn, [m for m in missing if m not in ours]))
         return found
 
     async def _load(self, conn: DbConnection, member_keys: list[str]) -> dict[str, DataKey]:
