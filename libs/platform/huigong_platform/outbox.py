@@ -22,7 +22,7 @@ from huigong_events.envelope import to_kafka
 
 from . import logs, telemetry
 from .database import DbConnection
-from .eventstore import _row_to_event
+from .eventstore import row_to_event
 from .kafka import producer as make_producer
 
 log = logs.get(__name__)
@@ -128,7 +128,7 @@ class OutboxRelay:
         producer = await self._ensure_producer()
         futures = []
         for row in rows:
-            key, value, headers = to_kafka(_row_to_event(row))
+            key, value, headers = to_kafka(row_to_event(row))
             futures.append(await producer.send(row["topic"], value=value, key=key, headers=headers))
         # Mark only the unbroken prefix that the broker acknowledged: a later event is never
         # marked while an earlier one must be sent again.

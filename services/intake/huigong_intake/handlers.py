@@ -9,9 +9,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import orjson
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent, seal
@@ -28,7 +25,7 @@ from huigong_events.topics import topic_for_aggregate
 from huigong_events.upcasting import decode
 from huigong_platform import telemetry
 from huigong_platform.database import DbConnection
-from huigong_platform.eventstore import ANY_VERSION, EventStore, Metadata, insert_recorded
+from huigong_platform.eventstore import ANY_VERSION, EventStore, Metadata, insert_recorded, row_to_event
 from huigong_platform.idempotency import Outcome
 from huigong_platform.principals import Principal, Role
 
@@ -93,7 +90,7 @@ class Intake:
         )
         windows = []
         for row in rows:
-            event = decode(_recorded(row))
+            event = decode(row_to_event(row))
             assert isinstance(event, SubmissionWindowOpened)
             windows.append(event)
         return windows
@@ -426,24 +423,3 @@ class Intake:
         for event in events:
             telemetry.EVENTS_APPENDED.labels("intake", event.type).inc()
         return recorded
-
-
-def _recorded(row: Any) -> RecordedEvent:
-    data = row["data"]
-    return RecordedEvent(
-        id=row["id"],
-        type=row["type"],
-        schema_version=row["schema_version"],
-        aggregate_type=row["aggregate_type"],
-        aggregate_id=row["aggregate_id"],
-        aggregate_version=row["aggregate_version"],
-        occurred_at=row["occurred_at"],
-        recorded_at=row["recorded_at"],
-        actor=row["actor"],
-        source=row["source"],
-        correlation_id=row["correlation_id"],
-        causation_id=row["causation_id"],
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-        data=orjson.loads(data) if isinstance(data, str) else data,
-    )
