@@ -151,17 +151,22 @@ async def dispatch(
             return await intake.submit_plan(conn, principal, correlation_id, application_id, body.plan)
         case EnrolmentBatch():
             return await intake.enrol(conn, principal, correlation_id, body.rows)
-        case _:
-            event: DomainEvent
-            if isinstance(body, FacilityReported):
-                event = FacilityReported.model_validate(body.model_dump())
-                aggregate_id = str(event.report_id)
-            elif isinstance(body, ServiceProjectProposed):
-                event = ServiceProjectProposed.model_validate(body.model_dump())
-                aggregate_id = str(event.proposal_id)
-            elif isinstance(body, ComplianceFactReported):
-                event = ComplianceFactReported.model_validate(body.model_dump())
-                aggregate_id = str(event.fact_id)
-            else:
-                raise TypeError(f"no handler for {name}")
+        case FacilityReported() | ServiceProjectProposed() | ComplianceFactReported():
+            event, aggregate_id = report_event(body)
             return await intake.report(conn, principal, correlation_id, event, aggregate_id)
+        case _:
+            raise TypeError(f"no handler for {name}")
+
+
+def report_event(body: BaseModel) -> tuple[DomainEvent, str]:
+    """The event a report request records (the request model extends it with an optional id)."""
+    if isinstance(body, FacilityReported):
+        facility = FacilityReported.model_validate(body.model_dump())
+        return facility, str(facility.report_id)
+    if isinstance(body, ServiceProjectProposed):
+        project = ServiceProjectProposed.model_validate(body.model_dump())
+        return project, str(project.proposal_id)
+    if isinstance(body, ComplianceFactReported):
+        fact = ComplianceFactReported.model_validate(body.model_dump())
+        return fact, str(fact.fact_id)
+    raise TypeError(f"{type(body).__name__} is not a report")

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from huigong_events.intake import ComplianceFactReported, FacilityReported, ServiceProjectProposed
 from huigong_events.reference import Programme
 from huigong_platform import idempotency
 from huigong_platform.principals import Principal, principal
@@ -29,6 +28,7 @@ from ..commands import (
     ProjectRequest,
     WindowRequest,
     WithdrawRequest,
+    dispatch,
 )
 from ..domain.cycle import OpenSubmissionWindow
 from ..domain.errors import InvalidCommand
@@ -57,6 +57,26 @@ async def run(request: Request, caller: Principal, key: str, payload: Any, work:
     return respond(outcome)
 
 
+async def command(
+    request: Request,
+    caller: Principal,
+    key: str,
+    name: str,
+    body: BaseModel,
+    application_id: uuid.UUID | None = None,
+) -> JSONResponse:
+    """Run a command through the same dispatch as the Kafka inbound consumer."""
+    intake = intake_of(request)
+    correlation = correlation_id_of(request)
+    return await run(
+        request,
+        caller,
+        key,
+        body,
+        lambda conn: dispatch(intake, conn, caller, correlation, name, body, application_id),
+    )
+
+
 # --- applications ------------------------------------------------------------------------------
 
 
@@ -64,56 +84,21 @@ async def run(request: Request, caller: Principal, key: str, payload: Any, work:
 async def submit_application(
     body: ApplicationRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> JSONResponse:
-    intake = intake_of(request)
-    correlation = correlation_id_of(request)
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: intake.submit_application(
-            conn,
-            caller,
-            correlation,
-            year=body.year,
-            programme=body.programme,
-            form=body.form,
-            submitter=body.submitter,
-            application_id=body.application_id,
-        ),
-    )
+    return await command(request, caller, key, "submit_application", body)
 
 
 @router.put("/applications/{application_id}", tags=["申报"], summary="修改申报（评审开始前）")
 async def amend_application(
     application_id: uuid.UUID, body: AmendRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> JSONResponse:
-    intake = intake_of(request)
-    correlation = correlation_id_of(request)
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: intake.amend_application(
-            conn, caller, correlation, application_id, body.form, body.reason
-        ),
-    )
+    return await command(request, caller, key, "amend_application", body, application_id)
 
 
 @router.post("/applications/{application_id}/withdrawal", tags=["申报"], summary="撤回申报（评审开始前）")
 async def withdraw_application(
     application_id: uuid.UUID, body: WithdrawRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> JSONResponse:
-    intake = intake_of(request)
-    correlation = correlation_id_of(request)
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: intake.withdraw_application(conn, caller, correlation, application_id, body.reason),
-    )
+    return await command(request, caller, key, "withdraw_application", body, application_id)
 
 
 @router.post(
@@ -125,15 +110,7 @@ async def withdraw_application(
 async def submit_plan(
     application_id: uuid.UUID, body: PlanRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> JSONResponse:
-    intake = intake_of(request)
-    correlation = correlation_id_of(request)
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: intake.submit_plan(conn, caller, correlation, application_id, body.plan),
-    )
+    return await command(request, caller, key, "submit_plan", body, application_id)
 
 
 @router.post("/submission-windows", status_code=201, tags=["申报"], summary="开放补报窗口（市总工会）")
@@ -159,59 +136,23 @@ async def open_window(
 
 @router.post("/facilities", status_code=201, tags=["设施与项目"], summary="报送建成设施")
 async def report_facility(
-    body: FacilityRequest,
-    request: Request,
-    caller: Caller,
-    key: IdempotencyKey,
+    body: FacilityRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> JSONResponse:
-    event = FacilityReported.model_validate(body.model_dump())
-    intake = intake_of(request)
-    correlation = correlation_id_of(request)
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: intake.report(conn, caller, correlation, event, str(event.report_id)),
-    )
+    return await command(request, caller, key, "report_facility", body)
 
 
 @router.post("/service-projects", status_code=201, tags=["设施与项目"], summary="推荐服务职工项目（项目库）")
 async def propose_project(
-    body: ProjectRequest,
-    request: Request,
-    caller: Caller,
-    key: IdempotencyKey,
+    body: ProjectRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> JSONResponse:
-    event = ServiceProjectProposed.model_validate(body.model_dump())
-    intake = intake_of(request)
-    correlation = correlation_id_of(request)
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: intake.report(conn, caller, correlation, event, str(event.proposal_id)),
-    )
+    return await command(request, caller, key, "propose_project", body)
 
 
 @router.post("/compliance-facts", status_code=201, tags=["合规事实"], summary="报送合规事实（数据交换）")
 async def report_fact(
-    body: FactRequest,
-    request: Request,
-    caller: Caller,
-    key: IdempotencyKey,
+    body: FactRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> JSONResponse:
-    event = ComplianceFactReported.model_validate(body.model_dump())
-    intake = intake_of(request)
-    correlation = correlation_id_of(request)
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: intake.report(conn, caller, correlation, event, str(event.fact_id)),
-    )
+    return await command(request, caller, key, "report_fact", body)
 
 
 # --- enrolments --------------------------------------------------------------------------------
