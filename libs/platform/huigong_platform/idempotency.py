@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 
 from .database import DbConnection
 
@@ -76,6 +77,6 @@ async def once(
             principal,
             key,
             outcome.status_code,
-            json.dumps(outcome.body, ensure_ascii=False, default=str),
+            orjson.dumps(outcome.body, default=str).decode(),
         )
         return outcome

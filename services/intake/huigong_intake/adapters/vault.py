@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from huigong_platform.database import DbConnection
@@ -45,8 +45,11 @@ class Vault:
         found = await self._load(conn, wanted)
         missing = [m for m in wanted if m not in found]
         if missing:
+            # One read of the system's randomness for all new keys and their ids.
+            raw = os.urandom(48 * len(missing))
             fresh = {
-                m: DataKey(f"dk-{uuid.uuid4().hex}", AESGCM.generate_key(bit_length=256)) for m in missing
+                m: DataKey(f"dk-{raw[48 * i : 48 * i + 16].hex()}", raw[48 * i + 16 : 48 * i + 48])
+                for i, m in enumerate(missing)
             }
             inserted = await conn.fetch(
                 """INSERT INTO member_data_keys (member_key, key_id, wrapped_key)
@@ -73,9 +76,20 @@ class Vault:
 
     @staticmethod
     def seal(key: DataKey, member_key: str, name: str, phone: str) -> str:
-        nonce = os.urandom(_NONCE)
-        plain = json.dumps({"姓名": name, "手机号": phone}, ensure_ascii=False).encode()
-        return base64.b64encode(nonce + AESGCM(key.key).encrypt(nonce, plain, member_key.encode())).decode()
+        return Vault.seal_many([(key, member_key, name, phone)])[0]
+
+    @staticmethod
+    def seal_many(items: Sequence[tuple[DataKey, str, str, str]]) -> list[str]:
+        """Seal (key, member key, name, phone) tuples; nonces come from one randomness read."""
+        nonces = os.urandom(_NONCE * len(items))
+        sealed = []
+        for i, (key, member_key, name, phone) in enumerate(items):
+            nonce = nonces[_NONCE * i : _NONCE * (i + 1)]
+            plain = orjson.dumps({"姓名": name, "手机号": phone})
+            sealed.append(
+                base64.b64encode(nonce + AESGCM(key.key).encrypt(nonce, plain, member_key.encode())).decode()
+            )
+        return sealed
 
     @staticmethod
     def unseal(key: DataKey, member_key: str, sealed: str) -> dict[str, str]:
