@@ -64,7 +64,7 @@ def row_to_event(row: asyncpg.Record) -> RecordedEvent:
     """An event as stored. Its columns are typed by PostgreSQL and were validated when it was
     appended, so it is not validated again (the relay and replays read many of these)."""
     data = row["data"]
-    return RecordedEvent.model_construct(
+    return RecordedEvent.trusted(
         id=row["id"],
         type=row["type"],
         schema_version=row["schema_version"],
