@@ -7,12 +7,13 @@ from pathlib import Path
 
 from huigong_intake.settings import IntakeSettings
 from huigong_platform.settings import Settings
+from huigong_review.settings import ReviewSettings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_setting_is_in_the_readme_configuration_table() -> None:
-    for cls in (Settings, IntakeSettings):
+    for cls in (Settings, IntakeSettings, ReviewSettings):
         for name in cls.model_fields:
             assert f"| `HUIGONG_{name.upper()}` |" in README, name
 

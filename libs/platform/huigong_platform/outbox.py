@@ -5,8 +5,8 @@ An HTTP 2xx means the event is in PostgreSQL with an outbox row; this relay is w
 retrying with backoff and catches up when it is back. A crash between the broker's ack and the
 row being marked published re-sends that event later: consumers drop it by aggregate version.
 
-Only one relay per service publishes at a time (a PostgreSQL advisory lock), so per-aggregate
-order on the topic is the order of the store.
+Only one relay per service publishes at a time (a PostgreSQL advisory lock keyed by the service;
+service), so per-aggregate order on the topic is the order of the store.
 """
 
 from __future__ import annotations
@@ -76,7 +76,10 @@ class OutboxRelay:
         # A dedicated connection holds the advisory lock and listens for append notifications.
         conn: DbConnection = await asyncpg.connect(self._dsn, server_settings={"search_path": self._service})
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+            # Per service: all services share one database, and each must have its own relay.
+            while not await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", _RELAY_LOCK, self._service
+            ):
                 if self._stopping.is_set():
                     return
                 await asyncio.sleep(1.0)  # another replica relays; stand by

@@ -12,8 +12,10 @@ commit cannot decide anything twice.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import asyncpg
@@ -124,8 +126,13 @@ def reaction_app(
 ) -> faust.App:
     """A faust app whose agents run the service's reactions. Its topics all come from the
     catalogue: faust declares none of its own (no leader topic, no tables)."""
+    app_id = f"{settings.topic_prefix}huigong.{settings.service}.reactions"
+    # faust keeps a data directory even with in-memory tables; never in the working directory.
+    datadir = Path(tempfile.gettempdir()) / "huigong-faust" / app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        f"{settings.topic_prefix}huigong.{settings.service}.reactions",
+        app_id,
+        datadir=str(datadir),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         web_enabled=False,

@@ -1,21 +1,44 @@
-"""Wiring of the review service: settings, projections, routers; `huigong-review` runs it."""
+"""Wiring of the review service: settings, the screening reaction, the queue projection and the
+API; `huigong-review` runs it."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from huigong_platform.service import build_app, serve
-from huigong_platform.settings import Settings
+from huigong_platform.service import Runtime, build_app, serve
+
+from .api.routes import router
+from .handlers import Review
+from .projections.queue import QueueProjection
+from .reactions.screening import ScreeningReaction
+from .settings import ReviewSettings
 
 TITLE = "惠工 · 评审服务 (review)"
-DESCRIPTION = "不予受理筛查、专家评分和建设决定。"
+DESCRIPTION = (
+    "不予受理筛查、专家评分和建设决定。每份提交的申报自动按企业不予受理情形 E1–E7 筛查（申报声明和部门数据交换报送的合规事实），"
+    "评审专家认定服务中心类情形 C1–C5 并打分，领导小组负责人作出建设决定。"
+    "每个写操作都需要 Idempotency-Key；字段错误以中文和英文返回。"
+)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings(service="review")
-    return build_app(settings, title=TITLE, description=DESCRIPTION)
+def create_app(settings: ReviewSettings | None = None) -> FastAPI:
+    settings = settings or ReviewSettings(service="review")
+    policy = settings.policy()  # a bad policy stops the service here, with the reason
+
+    async def on_start(runtime: Runtime) -> None:
+        runtime.extras["review"] = Review(store=runtime.store, policy=policy)
+
+    return build_app(
+        settings,
+        title=TITLE,
+        description=DESCRIPTION,
+        projections=[QueueProjection()],
+        reactions=[ScreeningReaction()],
+        routers=[router],
+        on_start=on_start,
+    )
 
 
 def main() -> None:
-    settings = Settings(service="review")
+    settings = ReviewSettings(service="review")
     serve(create_app(settings), settings)

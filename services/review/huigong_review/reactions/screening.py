@@ -1,0 +1,105 @@
+"""Automatic screening (自动筛查) as a faust-streaming agent: every submitted application is screened
+against E1–E7 with its declared facts and the data exchange's facts, and every fact reported later
+is screened against the applications of the enterprise it names.
+
+Triggers and what they decide (domain/screening.py says why):
+- ApplicationSubmitted: the first screening. ExclusionFound (受理前) for every hit and
+  ApplicationRejected listing them, or ApplicationAccepted (and findings of facts that occurred
+  after submission).
+- ApplicationAmended: the form is replaced and the application screened again; once accepted,
+  only findings not recorded before.
+- ApplicationWithdrawn: recorded; nothing is decided.
+- ComplianceFactReported: stored for applications still to come, and screened against each
+  application of that credit code: part of the screening while pending, otherwise one
+  ExclusionFound at the current stage (受理后, 建设中, 认定后) when it hits.
+- UnitRegistered, UnitCertified: recorded, so a later finding names the stage it was made at.
+
+Exactly once in effect: the runner applies each trigger once (checkpoint and aggregate-version
+fence, same transaction as the append). Should a trigger come through again all the same, the
+inputs are stored with ON CONFLICT DO NOTHING, finding ids are uuid5 of (application, rule,
+fact), and the domain emits nothing it has recorded before and never a second acceptance or
+rejection. The decisions' actor is `system:review`, their cause the trigger's event id.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from uuid import UUID
+
+from huigong_events.base import DomainEvent
+from huigong_events.intake import (
+    ApplicationAmended,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+    ComplianceFactReported,
+)
+from huigong_events.registry import UnitCertified, UnitRegistered
+from huigong_events.topics import Topic, topic_for_aggregate
+from huigong_platform import logs, telemetry
+from huigong_platform.reactions import Reaction, ReactionContext
+
+from ..adapters import inputs
+from ..domain.screening import ScreeningSubject, screen, screen_later_fact
+from ..domain.state import ReviewStage
+
+log = logs.get(__name__)
+
+
+class ScreeningReaction(Reaction):
+    name: ClassVar[str] = "review.screening"
+    service: ClassVar[str] = "review"
+    topics: ClassVar[tuple[Topic, ...]] = (
+        topic_for_aggregate("application"),
+        topic_for_aggregate("compliance-fact"),
+        topic_for_aggregate("unit"),
+    )
+    handles: ClassVar[frozenset[str]] = frozenset(
+        {
+            "ApplicationSubmitted",
+            "ApplicationAmended",
+            "ApplicationWithdrawn",
+            "ComplianceFactReported",
+            "UnitRegistered",
+            "UnitCertified",
+        }
+    )
+
+    async def react(self, context: ReactionContext, event: DomainEvent) -> None:
+        conn = context.conn
+        match event:
+            case ApplicationSubmitted() | ApplicationAmended() | ApplicationWithdrawn():
+                await inputs.lock(conn, event.application_id)
+                await inputs.record_application_event(conn, event, context.trigger)
+                if not isinstance(event, ApplicationWithdrawn):
+                    await self._screen(context, event.application_id, None)
+            case ComplianceFactReported():
+                await inputs.record_fact(conn, event, context.trigger)
+                for application_id in await inputs.applications_screening(conn, event.credit_code):
+                    await inputs.lock(conn, application_id)
+                    await self._screen(context, application_id, event)
+            case UnitRegistered() | UnitCertified():
+                await inputs.record_unit_event(conn, event, context.trigger)
+
+    async def _screen(
+        self, context: ReactionContext, application_id: UUID, fact: ComplianceFactReported | None
+    ) -> None:
+        loaded = await inputs.load(context.conn, self.store, application_id)
+        state = loaded.state
+        if state is None:
+            return
+        events: list[DomainEvent]
+        if fact is None or state.stage is ReviewStage.待筛查:
+            events = screen(ScreeningSubject.of(state), [fact] if fact is not None else []).events
+        else:
+            events = list(screen_later_fact(state, fact))
+        if not events:
+            return
+        await context.append(str(application_id), events, loaded.version)
+        for decided in events:
+            telemetry.EVENTS_APPENDED.labels("review", decided.type).inc()
+        log.info(
+            "application screened",
+            application_id=str(application_id),
+            trigger=context.trigger.type,
+            decided=[e.type for e in events],
+        )
