@@ -452,14 +452,14 @@ async def test_deviation_flag_findings_clearance_and_decline(
 ) -> None:
     application_id, _ = await accepted_application(intake, review_db)
     base = f"/applications/{application_id}"
-    # Each total is compared with the mean of the OTHER totals: only the 40 is more than 15 off.
+    # Each total is compared with the median of all totals (80): only the 40 is more than 15 off.
     for who, total in (("city/a", 80), ("370203/b", 81), ("G-HAIER/d", 80), ("370211/c", 40)):
         response = await review.post(f"{base}/scores", json=scores(total), headers={**reviewer(who), **key()})
         assert response.status_code == 201, response.text
     panel = (await review.get(f"{base}/panel", headers=chair("city/chair"))).json()
     assert panel["flagged"] == ["370211/c"]
     entry = next(e for e in panel["entries"] if e["reviewer"] == "370211/c")
-    assert entry["deviation"] == "40.33" and entry["others_mean"] == "80.33"
+    assert entry["deviation"] == "40.00" and entry["panel_median"] == "80.00"
     item = await queue_item(review, application_id, "awaiting_decision", scored=4)
     assert item["flagged"] == ["370211/c"] and item["average"] == "70.25"
 

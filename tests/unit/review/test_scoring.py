@@ -113,7 +113,7 @@ def test_only_an_accepted_undecided_application_is_scored() -> None:
         assert_errors(error, Conflict, "application_id")
 
 
-def test_the_panel_summarises_and_flags_the_outlier_against_the_others_mean() -> None:
+def test_the_panel_summarises_and_flags_the_outlier_against_the_median() -> None:
     state = scored(accepted(), 80, 80, 80, 50)
 
     summary = panel(state)
@@ -124,8 +124,8 @@ def test_the_panel_summarises_and_flags_the_outlier_against_the_others_mean() ->
     assert summary.std_dev == Decimal("12.99")  # population σ of 80, 80, 80, 50
     assert summary.flagged == ("reviewer.4",)
     low = summary.entries[3]
-    assert (low.others_mean, low.deviation) == (Decimal(80), Decimal(30))
-    assert summary.entries[0].deviation == Decimal(10) and not summary.entries[0].flagged
+    assert (low.panel_median, low.deviation) == (Decimal(80), Decimal(30))
+    assert summary.entries[0].deviation == Decimal(0) and not summary.entries[0].flagged
     assert summary.dimension_means["总体思路"] == Decimal("72.50")
 
 
@@ -133,6 +133,11 @@ def test_the_deviation_must_exceed_the_threshold() -> None:
     assert panel(scored(accepted(), 80, 80, 65)).flagged == ()  # exactly 15 points
     assert panel(scored(accepted(), 80, 80, 64)).flagged == ("reviewer.3",)
     assert panel(scored(accepted(), 80, 80, 64), ScoringPolicy(deviation_threshold=Decimal(20))).flagged == ()
+
+
+def test_with_the_quorum_of_three_only_the_outlier_is_flagged() -> None:
+    # Against the mean of the others, 80 and 82 would each be more than 15 from (the other, 40).
+    assert panel(scored(accepted(), 80, 82, 40)).flagged == ("reviewer.3",)
 
 
 def test_no_flags_before_three_scores() -> None:

@@ -74,7 +74,7 @@ def panel_view(summary: PanelSummary, policy: ScoringPolicy) -> dict[str, Any]:
             {
                 "reviewer": entry.reviewer,
                 "total": str(entry.total),
-                "others_mean": _decimal(entry.others_mean),
+                "panel_median": _decimal(entry.panel_median),
                 "deviation": _decimal(entry.deviation),
                 "flagged": entry.flagged,
             }

@@ -43,7 +43,7 @@ class ScoringPolicy:
     refusal: `scale_max` is the top of every dimension's scale and of the weighted total (at most
     100, which the event's Score allows); `weights` cover exactly the five dimensions and sum to
     1; `quorum` scores are needed before the chair decides; a reviewer is flagged whose total is
-    more than `deviation_threshold` points from the mean of the other reviewers' totals."""
+    more than `deviation_threshold` points from the median of all the panel's totals."""
 
     scale_max: Decimal = Decimal(100)
     weights: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
@@ -171,14 +171,27 @@ def _score_errors(scores: Mapping[str, tuple[Decimal, str]], policy: ScoringPoli
 # --------------------------------------------------------------------------------------------
 
 
+def deviations(totals: Mapping[str, Decimal]) -> tuple[Decimal, dict[str, Decimal]] | None:
+    """The median of the weighted totals and each reviewer's distance from it, or None with
+    fewer than three scores. The median, not the mean of the others: with the quorum of three, one
+    extreme score pulls the others' mean so far that every reviewer would look like an outlier
+    (80, 82 and 40 would flag all three); the median leaves only the 40 out of line."""
+    if len(totals) < MIN_SCORES_TO_FLAG:
+        return None
+    ordered = sorted(totals.values())
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return median, {reviewer: abs(total - median) for reviewer, total in totals.items()}
+
+
 @dataclass(frozen=True)
 class PanelEntry:
-    """One reviewer's total and how far it is from the mean of the other reviewers' totals
-    (None with fewer than three scores, when no outlier can be told)."""
+    """One reviewer's total and how far it is from the median of the panel's totals (None with
+    fewer than three scores, when no outlier can be told)."""
 
     reviewer: str
     total: Decimal
-    others_mean: Decimal | None
+    panel_median: Decimal | None
     deviation: Decimal | None
     flagged: bool
 
@@ -206,8 +219,8 @@ class PanelSummary:
 
 def panel(state: ReviewState, policy: ScoringPolicy = DEFAULT_POLICY) -> PanelSummary:
     """Count, mean, spread and population standard deviation of the weighted totals, the mean of
-    each dimension, and the reviewers whose total deviates from the mean of the OTHER reviewers
-    by more than the policy's threshold (with at least three scores)."""
+    each dimension, and the reviewers whose total deviates from the median of all totals by more
+    than the policy's threshold (with at least three scores)."""
     scored = list(state.scores.values())
     totals = [event.weighted_total for event in scored]
     count = len(totals)
@@ -216,18 +229,19 @@ def panel(state: ReviewState, policy: ScoringPolicy = DEFAULT_POLICY) -> PanelSu
     total_sum = sum(totals, Decimal(0))
     mean = total_sum / count
     variance = sum(((t - mean) ** 2 for t in totals), Decimal(0)) / count
+    spread_from = deviations({event.reviewer: event.weighted_total for event in scored})
     entries: list[PanelEntry] = []
     for event in scored:
-        if count < MIN_SCORES_TO_FLAG:
+        if spread_from is None:
             entries.append(PanelEntry(event.reviewer, event.weighted_total, None, None, False))
             continue
-        others_mean = (total_sum - event.weighted_total) / (count - 1)
-        deviation = abs(event.weighted_total - others_mean)
+        median, distance = spread_from
+        deviation = distance[event.reviewer]
         entries.append(
             PanelEntry(
                 event.reviewer,
                 event.weighted_total,
-                _cents(others_mean),
+                _cents(median),
                 _cents(deviation),
                 deviation > policy.deviation_threshold,
             )

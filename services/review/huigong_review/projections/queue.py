@@ -34,7 +34,7 @@ from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_platform.database import DbConnection
 from huigong_platform.subscriptions import Projection
 
-from ..domain.scoring import CENTS, MIN_SCORES_TO_FLAG
+from ..domain.scoring import CENTS, deviations
 from ..domain.state import Form, unit_of
 
 QUEUE_STAGES: Final[dict[str, str]] = {
@@ -71,8 +71,7 @@ def form_name(form: Form) -> str:
 @dataclass(frozen=True)
 class Totals:
     """Mean, spread and flagged reviewers of the weighted totals, as `domain.scoring.panel`
-    computes them: a reviewer is flagged, with at least three scores, whose total is more than
-    `threshold` from the mean of the OTHER reviewers' totals."""
+    computes them (`domain.scoring.deviations`)."""
 
     count: int
     mean: Decimal | None
@@ -87,12 +86,9 @@ def summarise(totals: Mapping[str, Decimal], threshold: Decimal) -> Totals:
         return Totals(0, None, None, ())
     total = sum(values, Decimal(0))
     flagged: tuple[str, ...] = ()
-    if count >= MIN_SCORES_TO_FLAG:
-        flagged = tuple(
-            reviewer
-            for reviewer, value in totals.items()
-            if abs(value - (total - value) / (count - 1)) > threshold
-        )
+    spread_from = deviations(totals)
+    if spread_from is not None:
+        flagged = tuple(reviewer for reviewer, distance in spread_from[1].items() if distance > threshold)
     mean = (total / count).quantize(CENTS, rounding=ROUND_HALF_UP)
     return Totals(count, mean, max(values) - min(values), flagged)
 
