@@ -29,7 +29,7 @@ class ReviewSettings(Settings):
     )
     review_deviation_threshold: Decimal = Field(
         default=DEFAULT_POLICY.deviation_threshold,
-        description="Points from the mean of the other reviewers' totals beyond which a score is flagged",
+        description="Points from the median of the panel's totals beyond which a score is flagged",
     )
 
     def policy(self) -> ScoringPolicy:

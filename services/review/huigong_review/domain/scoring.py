@@ -32,8 +32,8 @@ DEFAULT_WEIGHTS: Final[Mapping[str, Decimal]] = {
 CENTS: Final = Decimal("0.01")
 MIN_COMMENT_LENGTH: Final = 2
 MAX_COMMENT_LENGTH: Final = 500  # forms.ShortText
-# With two scores "the mean of the others" is the other score, so both would deviate equally and
-# neither can be called the outlier; three is the fewest that can single one out.
+# With two scores both are equally far from their median, so neither can be called the outlier;
+# three is the fewest that can single one out.
 MIN_SCORES_TO_FLAG: Final = 3
 
 
