@@ -1,6 +1,6 @@
-"""`huigong`: platform set-up commands used by bin/run, docker-compose's migration job and tests.
-
-(The auditors' ops CLI grows here too: replay, audit, verify, streams, dead letters.)
+"""`huigong`: platform set-up commands used by bin/run, docker-compose's migration job and tests,
+and the auditors' and operators' commands (`verify`, `audit`, `streams`, `dead-letters`; see
+`huigong_platform.ops` for what each does and how it is configured).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import typer
 
 from . import database, logs
 from .kafka import ensure_topics
+from .ops import commands as ops_commands
 from .settings import SERVICES
 
 app = typer.Typer(help="惠工平台运维命令 / Huigong platform commands", no_args_is_help=True)
@@ -19,6 +20,7 @@ db_app = typer.Typer(help="数据库：角色、模式、迁移 / database roles
 topics_app = typer.Typer(help="Kafka 主题 / Kafka topics")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
+ops_commands.install(app)
 
 
 def _env(name: str) -> str:
