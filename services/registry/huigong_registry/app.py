@@ -7,8 +7,13 @@ from fastapi import FastAPI
 from huigong_platform.service import build_app, serve
 from huigong_platform.settings import Settings
 
+from .api.public import router as public_router
 from .api.routes import router
+from .api.units import router as units_router
+from .projections.members import RosterProjection
 from .projections.units import UnitsProjection
+from .reactions.members import MembersReaction
+from .reactions.review import ReviewDecisionsReaction
 
 TITLE = "惠工 · 登记与认定服务 (registry)"
 DESCRIPTION = "单位、认定与撤销、设施、公益伙伴、服务项目库和会员名册。"
@@ -17,7 +22,12 @@ DESCRIPTION = "单位、认定与撤销、设施、公益伙伴、服务项目�
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings(service="registry")
     return build_app(
-        settings, title=TITLE, description=DESCRIPTION, projections=[UnitsProjection()], routers=[router]
+        settings,
+        title=TITLE,
+        description=DESCRIPTION,
+        projections=[UnitsProjection(), RosterProjection()],
+        reactions=[MembersReaction(), ReviewDecisionsReaction()],
+        routers=[router, units_router, public_router],
     )
 
 

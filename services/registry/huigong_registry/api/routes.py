@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -99,22 +100,45 @@ class UnitItem(BaseModel):
     origin: str
     status: str
     registered_on: date
+    application_id: uuid.UUID | None = None
+    certificate_no: str | None = None
+    title: str | None = None
+    certified_on: date | None = None
+    valid_until: date | None = None
+    recheck_due: date | None = None
+    revoked_on: date | None = None
+    exited_on: date | None = None
+    status_reason: str | None = None
+
+
+class UnitStatusFilter(StrEnum):
+    approved = "approved"
+    certified = "certified"
+    revoked = "revoked"
+    exited = "exited"
 
 
 @router.get("/units", tags=["建设单位"], summary="建设单位列表")
 async def list_units(
     request: Request,
-    programme: Programme | None = None,
-    area: str | None = None,
+    programme: Annotated[Programme | None, Query(description="工作任务（同 type）")] = None,
+    type: Annotated[Programme | None, Query(description="工作任务（同 programme）")] = None,
+    area: Annotated[str | None, Query(description="所属区市或单位代码（同 district）")] = None,
+    district: Annotated[str | None, Query(description="所属区市或单位代码（同 area）")] = None,
+    status: UnitStatusFilter | None = None,
+    year: int | None = Query(default=None, ge=2000, le=2100, description="登记年度"),
     origin: str | None = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=100, ge=1, le=500),
 ) -> dict[str, Any]:
+    kind = programme or type
     where, args = ["true"], []
     for column, value in (
-        ("programme", programme.value if programme else None),
-        ("area", area),
+        ("programme", kind.value if kind else None),
+        ("area", area or district),
         ("origin", origin),
+        ("status", status.value if status else None),
+        ("extract(year FROM registered_on)::int", year),
     ):
         if value is not None:
             args.append(value)
@@ -123,13 +147,14 @@ async def list_units(
     clause = " AND ".join(where)
     total = await pool.fetchval(f"SELECT count(*) FROM units_view WHERE {clause}", *args)
     rows = await pool.fetch(
-        f"SELECT * FROM units_view WHERE {clause} ORDER BY registered_on, name "
+        f"SELECT * FROM units_view WHERE {clause} ORDER BY registered_on, name, unit_id "
         f"LIMIT {page_size} OFFSET {(page - 1) * page_size}",
         *args,
     )
     return {
         "total": total,
         "page": page,
+        "page_size": page_size,
         "items": [UnitItem(**dict(r)).model_dump(mode="json") for r in rows],
     }
 

@@ -1,4 +1,6 @@
-"""Units and partners as the registry lists them."""
+"""Units and partners as the registry lists them, and the certificates anyone can verify.
+
+A unit's status: approved (建设中) → certified (已认定) → revoked (已撤销) or exited (已退出)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,13 @@ from typing import ClassVar
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
-from huigong_events.registry import PartnerRegistered, UnitRegistered
+from huigong_events.registry import (
+    CertificationRevoked,
+    PartnerRegistered,
+    UnitCertified,
+    UnitExited,
+    UnitRegistered,
+)
 from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_platform.database import DbConnection
 from huigong_platform.subscriptions import Projection
@@ -15,7 +23,9 @@ from huigong_platform.subscriptions import Projection
 class UnitsProjection(Projection):
     name: ClassVar[str] = "registry.units"
     topics: ClassVar[tuple[Topic, ...]] = (topic_for_aggregate("unit"), topic_for_aggregate("partner"))
-    handles: ClassVar[frozenset[str]] = frozenset({"UnitRegistered", "PartnerRegistered"})
+    handles: ClassVar[frozenset[str]] = frozenset(
+        {"UnitRegistered", "PartnerRegistered", "UnitCertified", "CertificationRevoked", "UnitExited"}
+    )
 
     async def apply(self, conn: DbConnection, event: DomainEvent, record: RecordedEvent) -> None:
         match event:
@@ -49,5 +59,56 @@ class UnitsProjection(Projection):
                     event.registered_on,
                 )
 
+            case UnitCertified():
+                await conn.execute(
+                    """UPDATE units_view SET status = 'certified', certificate_no = $2, title = $3,
+                           certified_on = $4, valid_until = $5, recheck_due = $6
+                       WHERE unit_id = $1""",
+                    event.unit_id,
+                    event.certificate_no,
+                    event.title,
+                    event.certified_on,
+                    event.valid_until,
+                    event.recheck_due,
+                )
+                await conn.execute(
+                    """INSERT INTO certificates_view (certificate_no, unit_id, unit_name, programme, title,
+                           certified_on, valid_until, status)
+                       SELECT $1, unit_id, name, programme, $2, $3, $4, 'certified'
+                       FROM units_view WHERE unit_id = $5""",
+                    event.certificate_no,
+                    event.title,
+                    event.certified_on,
+                    event.valid_until,
+                    event.unit_id,
+                )
+            case CertificationRevoked():
+                await conn.execute(
+                    """UPDATE units_view SET status = 'revoked', revoked_on = $2, status_reason = $3
+                       WHERE unit_id = $1""",
+                    event.unit_id,
+                    event.revoked_on,
+                    event.reason,
+                )
+                await conn.execute(
+                    "UPDATE certificates_view SET status = 'revoked', revoked_on = $2 WHERE certificate_no = $1",
+                    event.certificate_no,
+                    event.revoked_on,
+                )
+            case UnitExited():
+                await conn.execute(
+                    """UPDATE units_view SET status = 'exited', exited_on = $2, status_reason = $3
+                       WHERE unit_id = $1""",
+                    event.unit_id,
+                    event.exited_on,
+                    event.reason,
+                )
+                await conn.execute(
+                    """UPDATE certificates_view SET status = 'exited', exited_on = $2
+                       WHERE unit_id = $1 AND status = 'certified'""",
+                    event.unit_id,
+                    event.exited_on,
+                )
+
     async def reset(self, conn: DbConnection) -> None:
-        await conn.execute("TRUNCATE units_view, partners_view")
+        await conn.execute("TRUNCATE units_view, partners_view, certificates_view")

@@ -1,0 +1,315 @@
+"""A unit's life after registration: assessment (评估), certification (认定), revocation (撤销) and
+exit (退出). Pure: state from events, decisions as events or refusals.
+
+Rules:
+- Criteria per programme: the seven areas of a 幸福企业 and the eight lines of work of a 服务职工综合体
+  (reference.py); a 服务职工基地 is assessed on `SERVICE_BASE_CRITERIA` below (the plan names no
+  list; these restate what its 服务职工基地 paragraph asks of a base). A 公益伙伴 receives no title.
+- An assessment may cover some criteria; a later assessment of a criterion replaces the earlier.
+- Certification needs every criterion of the programme assessed and met; otherwise it is refused
+  (422) with one error per criterion unmet or not assessed. Only a unit under construction
+  (approved) can be assessed or certified; a certified unit is not certified twice, and a
+  revoked or exited unit never again (409): a new cycle is a new application, hence a new unit.
+- The title is exactly reference.TITLES of the programme; the certificate is valid for three
+  years (the day before the third anniversary) and re-checked yearly (first on the anniversary).
+- Revocation: of a certified unit only, by a registrar with a reason, or automatically when
+  review finds an exclusion (ExclusionFound) against the unit's application.
+- Exit (退出): a 服务职工基地 only, under construction or certified, with a reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Final
+
+from huigong_events.base import DomainEvent
+from huigong_events.reference import (
+    HAPPY_ENTERPRISE_CRITERIA,
+    SERVICE_COMPLEX_CRITERIA,
+    TITLES,
+    Programme,
+)
+from huigong_events.registry import (
+    CertificationRevoked,
+    CriterionResult,
+    UnitAssessed,
+    UnitCertified,
+    UnitExited,
+    UnitOrigin,
+    UnitRegistered,
+)
+from huigong_events.review import ConstructionApproved, ExclusionFound
+from huigong_platform.refusals import FieldError, Refusal
+
+from .dates import add_years, period_end
+
+AGGREGATE: Final = "unit"
+# The unit built from an approved application has id uuid5(APPLICATION_UNITS, application id).
+APPLICATION_UNITS: Final = uuid.UUID("8a3f5c2e-6b1d-4e7a-9c0f-2d4b6e8a1c3f")
+VALIDITY_YEARS: Final = 3
+RECHECK_YEARS: Final = 1
+
+SERVICE_BASE_CRITERIA: Final[tuple[str, ...]] = (
+    "服务场所和设施",  # a fixed place and facilities open to workers
+    "服务项目和内容",  # services for workers: training, health, culture, legal aid…
+    "服务制度和队伍",  # rules, staff and volunteers to run the services
+    "职工满意度",  # workers' satisfaction (the exit mechanism's yardstick)
+    "公益属性",  # free or low-cost, not mainly commercial
+)
+
+CRITERIA: Final[dict[Programme, tuple[str, ...]]] = {
+    Programme.幸福企业: HAPPY_ENTERPRISE_CRITERIA,
+    Programme.服务职工综合体: SERVICE_COMPLEX_CRITERIA,
+    Programme.服务职工基地: SERVICE_BASE_CRITERIA,
+}
+
+# Certificate numbers: QDGH-<year of certification>-<programme code>-<4-digit sequence>, the
+# sequence counted per year and programme from 0001 (e.g. QDGH-2027-FQ-0001).
+CERTIFICATE_CODES: Final[dict[Programme, str]] = {
+    Programme.幸福企业: "FQ",
+    Programme.服务职工综合体: "ZH",
+    Programme.服务职工基地: "JD",
+}
+
+
+class UnitStatus(StrEnum):
+    approved = "approved"  # 建设中
+    certified = "certified"  # 已认定
+    revoked = "revoked"  # 已撤销
+    exited = "exited"  # 已退出
+
+
+class Conflict(Refusal):
+    status = 409
+
+
+class NotFound(Refusal):
+    status = 404
+
+
+class Forbidden(Refusal):
+    status = 403
+
+
+@dataclass
+class UnitState:
+    unit_id: uuid.UUID
+    name: str
+    programme: Programme
+    area: str
+    origin: UnitOrigin
+    application_id: uuid.UUID | None
+    status: UnitStatus = UnitStatus.approved
+    results: dict[str, CriterionResult] = field(default_factory=dict)
+    certificate_no: str | None = None
+    revoked_by_findings: set[uuid.UUID] = field(default_factory=set)
+
+
+def evolve(state: UnitState | None, event: DomainEvent) -> UnitState | None:
+    match event:
+        case UnitRegistered():
+            return UnitState(
+                event.unit_id,
+                event.name,
+                event.programme,
+                event.area,
+                event.origin,
+                event.application_id,
+            )
+        case UnitAssessed() if state is not None:
+            for result in event.results:
+                state.results[result.criterion] = result
+        case UnitCertified() if state is not None:
+            state.status = UnitStatus.certified
+            state.certificate_no = event.certificate_no
+        case CertificationRevoked() if state is not None:
+            state.status = UnitStatus.revoked
+            if event.finding_id is not None:
+                state.revoked_by_findings.add(event.finding_id)
+        case UnitExited() if state is not None:
+            state.status = UnitStatus.exited
+    return state
+
+
+def fold(events: Iterable[DomainEvent]) -> UnitState | None:
+    state: UnitState | None = None
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def unit_id_of_application(application_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(APPLICATION_UNITS, str(application_id))
+
+
+def criteria_of(programme: Programme) -> tuple[str, ...]:
+    return CRITERIA.get(programme, ())
+
+
+def certificate_no(programme: Programme, year: int, sequence: int) -> str:
+    return f"QDGH-{year}-{CERTIFICATE_CODES[programme]}-{sequence:04d}"
+
+
+# --- from review's decisions -------------------------------------------------------------------
+
+
+def decide_on_approval(exists: bool, approval: ConstructionApproved, on: date) -> list[DomainEvent]:
+    """Every approved application becomes a unit, once."""
+    if exists:
+        return []
+    return [
+        UnitRegistered(
+            unit_id=unit_id_of_application(approval.application_id),
+            name=approval.unit_name,
+            programme=approval.programme,
+            area=approval.submitter,
+            credit_code=approval.credit_code,
+            origin=UnitOrigin.申报,
+            application_id=approval.application_id,
+            registered_on=on,
+        )
+    ]
+
+
+def decide_on_finding(state: UnitState | None, finding: ExclusionFound, on: date) -> list[DomainEvent]:
+    """A finding against the application of a certified unit revokes its title, once."""
+    if state is None or state.status is not UnitStatus.certified or state.certificate_no is None:
+        return []
+    if finding.finding_id in state.revoked_by_findings:
+        return []
+    reason = f"发现不予受理情形 {finding.rule.value}：{finding.rule_text}"
+    return [
+        CertificationRevoked(
+            unit_id=state.unit_id,
+            certificate_no=state.certificate_no,
+            revoked_on=on,
+            reason=reason[:500],
+            finding_id=finding.finding_id,
+            automatic=True,
+        )
+    ]
+
+
+# --- registrars' commands ----------------------------------------------------------------------
+
+
+def _existing(state: UnitState | None) -> UnitState:
+    if state is None:
+        raise NotFound(FieldError("unit_id", "没有该建设单位", "no such unit"))
+    return state
+
+
+def _under_construction(state: UnitState, action_zh: str, action_en: str) -> None:
+    if state.status is UnitStatus.approved:
+        return
+    if state.status is UnitStatus.certified:
+        raise Conflict(
+            FieldError("status", f"该单位已认定，不能{action_zh}", f"already certified; cannot {action_en}")
+        )
+    raise Conflict(
+        FieldError(
+            "status",
+            f"该单位称号已撤销或已退出，不能{action_zh}；重新认定须重新申报",
+            f"the unit was revoked or exited; cannot {action_en}: a new cycle is a new application",
+        )
+    )
+
+
+def decide_assess(
+    state: UnitState | None, results: list[CriterionResult], assessed_on: date
+) -> list[DomainEvent]:
+    unit = _existing(state)
+    _under_construction(unit, "评估", "assess")
+    known = criteria_of(unit.programme)
+    if not known:
+        raise Conflict(
+            FieldError(
+                "programme", f"{unit.programme.label}没有认定称号", f"{unit.programme.value} is not certified"
+            )
+        )
+    errors = [
+        FieldError(
+            f"results.{i}.criterion",
+            f"{unit.programme.label}无此认定标准：{r.criterion}",
+            "unknown criterion",
+        )
+        for i, r in enumerate(results)
+        if r.criterion not in known
+    ]
+    if errors:
+        raise Refusal(*errors)
+    return [
+        UnitAssessed(unit_id=unit.unit_id, programme=unit.programme, assessed_on=assessed_on, results=results)
+    ]
+
+
+def missing_criteria(state: UnitState) -> list[FieldError]:
+    """Each criterion of the programme not assessed or not met, in the programme's order."""
+    errors: list[FieldError] = []
+    for criterion in criteria_of(state.programme):
+        result = state.results.get(criterion)
+        if result is None:
+            errors.append(FieldError(f"criteria.{criterion}", f"未评估：{criterion}", "not assessed"))
+        elif not result.met:
+            errors.append(FieldError(f"criteria.{criterion}", f"未达到：{criterion}", "not met"))
+    return errors
+
+
+def check_certifiable(state: UnitState | None) -> UnitState:
+    """Refuses unless the unit may be certified now; the number is allocated only after this."""
+    unit = _existing(state)
+    _under_construction(unit, "认定", "certify")
+    if unit.programme not in TITLES:
+        raise Conflict(
+            FieldError(
+                "programme", f"{unit.programme.label}没有认定称号", f"{unit.programme.value} is not certified"
+            )
+        )
+    missing = missing_criteria(unit)
+    if missing:
+        raise Refusal(*missing)
+    return unit
+
+
+def decide_certify(state: UnitState | None, number: str, certified_on: date) -> list[DomainEvent]:
+    unit = check_certifiable(state)
+    return [
+        UnitCertified(
+            unit_id=unit.unit_id,
+            title=TITLES[unit.programme],
+            certificate_no=number,
+            certified_on=certified_on,
+            valid_until=period_end(certified_on, VALIDITY_YEARS),
+            recheck_due=add_years(certified_on, RECHECK_YEARS),
+        )
+    ]
+
+
+def decide_revoke(state: UnitState | None, reason: str, on: date) -> list[DomainEvent]:
+    unit = _existing(state)
+    if unit.status is not UnitStatus.certified or unit.certificate_no is None:
+        raise Conflict(
+            FieldError("status", "只能撤销已认定单位的称号", "only a certified unit can be revoked")
+        )
+    return [
+        CertificationRevoked(
+            unit_id=unit.unit_id,
+            certificate_no=unit.certificate_no,
+            revoked_on=on,
+            reason=reason,
+            automatic=False,
+        )
+    ]
+
+
+def decide_exit(state: UnitState | None, reason: str, on: date) -> list[DomainEvent]:
+    unit = _existing(state)
+    if unit.programme is not Programme.服务职工基地:
+        raise Conflict(FieldError("programme", "只有服务职工基地可以退出", "only a service base can exit"))
+    if unit.status in (UnitStatus.revoked, UnitStatus.exited):
+        raise Conflict(FieldError("status", "该单位已撤销或已退出", "already revoked or exited"))
+    return [UnitExited(unit_id=unit.unit_id, reason=reason, exited_on=on)]

@@ -1,0 +1,111 @@
+"""The gig-worker roster: one person is one member, however many districts report them.
+
+A member is the aggregate "member" whose id is the member key (the keyed hash of the ID number
+that intake computes); the registry never sees a name, phone or ID number.
+
+- The first EnrolmentRequested of a member key gives MemberEnrolled (counted in the targets);
+  every later report, by any district, gives MemberReportedAgain (recorded, not counted again).
+- A report asking for mutual aid (互助保障) gives MutualAidGranted once per member and policy
+  year. The policy year is the year of the join date (入会日期) the report gives (2022 for a
+  join date before the programme began).
+- Who pays: for policy year 2022 the city federation gifted the cover ("市总工会赠送", the plan's
+  2022 campaign). From 2023 on the plan names no payer; the registry records the federation of
+  the district (or the group union) that reported the member, e.g. "市南区总工会", "海尔集团工会".
+- A redelivered report (an enrolment id already recorded on the member) decides nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Final
+
+from huigong_events.base import DomainEvent
+from huigong_events.intake import EnrolmentRequested
+from huigong_events.reference import DISTRICTS, GROUP_UNIONS
+from huigong_events.registry import MemberEnrolled, MemberReportedAgain, MutualAidGranted
+
+AGGREGATE: Final = "member"
+GIFT_YEAR: Final = 2022
+CITY_GIFT: Final = "市总工会赠送"
+
+
+@dataclass
+class MemberState:
+    enrolled: bool = False
+    enrolments: set[str] = field(default_factory=set)
+    aid_years: set[int] = field(default_factory=set)
+
+
+def evolve(state: MemberState, event: DomainEvent) -> MemberState:
+    match event:
+        case MemberEnrolled():
+            state.enrolled = True
+            state.enrolments.add(str(event.enrolment_id))
+        case MemberReportedAgain():
+            state.enrolments.add(str(event.enrolment_id))
+        case MutualAidGranted():
+            state.aid_years.add(event.policy_year)
+    return state
+
+
+def fold(events: Iterable[DomainEvent]) -> MemberState:
+    state = MemberState()
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def policy_year(joined_on: date) -> int:
+    """The year of the join date; a member who joined before the programme is covered from 2022."""
+    return max(joined_on.year, GIFT_YEAR)
+
+
+def payer(policy_year: int, reporter: str) -> str:
+    """Who pays the mutual-aid cover of a policy year (see the module's rules)."""
+    if policy_year == GIFT_YEAR:
+        return CITY_GIFT
+    if reporter in DISTRICTS:
+        return f"{DISTRICTS[reporter]}总工会"
+    if reporter in GROUP_UNIONS:
+        return f"{GROUP_UNIONS[reporter]}工会"
+    return f"{reporter}工会"
+
+
+def decide_enrolment(state: MemberState, request: EnrolmentRequested, reported_on: date) -> list[DomainEvent]:
+    if str(request.enrolment_id) in state.enrolments:
+        return []  # the same report again: nothing new
+    events: list[DomainEvent] = []
+    if not state.enrolled:
+        events.append(
+            MemberEnrolled(
+                member_key=request.member_key,
+                key_id=request.key_id,
+                enrolment_id=request.enrolment_id,
+                district=request.district,
+                occupation=request.occupation,
+                platform=request.platform,
+                joined_on=request.joined_on,
+            )
+        )
+    else:
+        events.append(
+            MemberReportedAgain(
+                member_key=request.member_key,
+                enrolment_id=request.enrolment_id,
+                district=request.district,
+                reported_on=reported_on,
+            )
+        )
+    year = policy_year(request.joined_on)
+    if request.mutual_aid and year not in state.aid_years:
+        events.append(
+            MutualAidGranted(
+                member_key=request.member_key,
+                policy_year=year,
+                paid_by=payer(year, request.district),
+                granted_on=request.joined_on,
+            )
+        )
+    return events

@@ -1,0 +1,73 @@
+"""The member roster's rules: one person, one member; mutual aid once per policy year."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from huigong_events.intake import EnrolmentRequested
+from huigong_events.registry import MemberEnrolled, MemberReportedAgain, MutualAidGranted
+from huigong_registry.domain.members import CITY_GIFT, decide_enrolment, fold, payer, policy_year
+
+KEY = "a" * 64
+
+
+def request(
+    district: str = "370202", joined: date = date(2022, 7, 1), aid: bool = True
+) -> EnrolmentRequested:
+    return EnrolmentRequested(
+        enrolment_id=uuid.uuid4(),
+        batch_id=uuid.uuid4(),
+        row_number=1,
+        member_key=KEY,
+        personal_sealed="c2VhbGVkc2VhbGVkc2VhbGVkc2VhbGVkc2VhbGVk",
+        key_id="k1",
+        occupation="快递员",
+        platform="京东物流",
+        district=district,
+        joined_on=joined,
+        mutual_aid=aid,
+    )
+
+
+def test_first_report_enrols_and_2022_aid_is_the_city_gift() -> None:
+    events = decide_enrolment(fold([]), request(), date(2022, 7, 2))
+    assert [type(e) for e in events] == [MemberEnrolled, MutualAidGranted]
+    enrolled, aid = events
+    assert isinstance(enrolled, MemberEnrolled) and enrolled.district == "370202"
+    assert isinstance(aid, MutualAidGranted) and aid.policy_year == 2022 and aid.paid_by == CITY_GIFT
+    assert "personal_sealed" not in enrolled.model_dump()
+
+
+def test_a_second_district_is_recorded_not_counted_and_aid_is_not_granted_twice() -> None:
+    first = decide_enrolment(fold([]), request(), date(2022, 7, 2))
+    second = request(district="370203")
+    events = decide_enrolment(fold(first), second, date(2022, 8, 1))
+    assert len(events) == 1 and isinstance(events[0], MemberReportedAgain)
+    assert events[0].district == "370203" and events[0].reported_on == date(2022, 8, 1)
+
+
+def test_the_same_report_again_decides_nothing() -> None:
+    once = request()
+    first = decide_enrolment(fold([]), once, date(2022, 7, 2))
+    assert decide_enrolment(fold(first), once, date(2022, 7, 2)) == []
+
+
+def test_later_years_are_paid_by_the_reporting_federation_once_per_year() -> None:
+    first = decide_enrolment(fold([]), request(joined=date(2024, 3, 1), aid=False), date(2024, 3, 2))
+    assert [type(e) for e in first] == [MemberEnrolled]
+    again = decide_enrolment(
+        fold(first), request(district="370203", joined=date(2024, 5, 1)), date(2024, 5, 2)
+    )
+    assert [e.type for e in again] == ["MemberReportedAgain", "MutualAidGranted"]
+    aid = again[1]
+    assert isinstance(aid, MutualAidGranted) and aid.paid_by == "市北区总工会" and aid.policy_year == 2024
+    third = decide_enrolment(fold([*first, *again]), request(joined=date(2024, 9, 1)), date(2024, 9, 2))
+    assert [type(e) for e in third] == [MemberReportedAgain]
+
+
+def test_payer_and_policy_year() -> None:
+    assert payer(2022, "G-HAIER") == CITY_GIFT
+    assert payer(2023, "G-HAIER") == "海尔集团工会"
+    assert payer(2025, "370281") == "胶州市总工会"
+    assert policy_year(date(2021, 12, 31)) == 2022
