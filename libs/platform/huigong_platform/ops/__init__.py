@@ -33,5 +33,8 @@ every service schema; dead-letter actions also write the service's schema). Long
 progress bar with records/s on stderr, so `--json`, `jsonl` and `csv` output on stdout stays
 clean. Exit codes: 0 fine, 1 a failed check or action, 2 bad usage or configuration.
 
-`replay` (rebuild projections into a shadow schema and compare) is added by a later change.
+huigong replay --service S [--consumer C]… [--as-of YYYY-MM-DD | --until-offset N] [--swap] [--keep] [--json]
+    Rebuild each projection of the service from its topics from offset 0 into a shadow schema
+    and compare with the live tables by row count and checksum (exit 1 on a difference, except
+    with --as-of); --swap replaces the live tables atomically. See `ops/replay.py`.
 """

@@ -1,7 +1,7 @@
 """The Typer commands of the ops CLI (see `huigong_platform.ops` for the overview).
 
-Installed on the `huigong` app by `install(app)`: `verify`, `audit`, `streams` and the
-`dead-letters` group. Each command only parses options, runs one async function of the ops
+Installed on the `huigong` app by `install(app)`: `verify`, `audit`, `streams`, `replay` and
+the `dead-letters` group. Each command only parses options, runs one async function of the ops
 modules and renders its result; the work itself is testable without the CLI.
 """
 
@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Coroutine
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -26,6 +27,7 @@ from huigong_events.topics import EVENT_TOPICS
 from ..settings import SERVICES
 from . import audit as audit_mod
 from . import deadletters
+from . import replay as replay_mod
 from . import streams as streams_mod
 from . import verify as verify_mod
 from .common import OpsConfig, OpsError, check_service, select_topics
@@ -476,6 +478,145 @@ def _render_streams(report: streams_mod.StreamsReport) -> None:
         console.print(Text(note, style="yellow"))
 
 
+# --- replay --------------------------------------------------------------------------------
+
+
+def replay(
+    service: ServiceOpt,
+    consumer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--consumer",
+            "-c",
+            help="只重放该投影（可重复，默认该服务全部投影）/ only this projection (repeatable; default all "
+            "of the service's)",
+            show_default=False,
+        ),
+    ] = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="只计入业务时间截至该日（上海时间）末的事件；与在线不同属预期，退出码 0 / only events whose "
+            "occurred_at is up to the end of that day in Asia/Shanghai; differences from live are expected",
+            show_default=False,
+        ),
+    ] = None,
+    until_offset: Annotated[
+        int | None,
+        typer.Option(
+            "--until-offset",
+            help="每个分区只读到该偏移之前 / read each partition up to (excluding) this offset",
+            show_default=False,
+        ),
+    ] = None,
+    do_swap: Annotated[
+        bool,
+        typer.Option(
+            "--swap",
+            help="在一个事务中用重放结果替换在线投影表（请先停止服务）/ replace the live tables atomically "
+            "(stop the service first)",
+        ),
+    ] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="保留影子模式 / keep the shadow schema for inspection")
+    ] = False,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema", help="在线模式，默认同服务名 / live schema (default: the service's)", hidden=True
+        ),
+    ] = None,
+    json_output: JsonOpt = False,
+    progress: ProgressOpt = True,
+    bootstrap: BootstrapOpt = None,
+    prefix: PrefixOpt = None,
+    dsn: DsnOpt = None,
+) -> None:
+    """从 Kafka 重建投影并与在线投影逐表比对 / rebuild projections from Kafka and compare with live.
+
+    在影子模式中从偏移 0 重放，按行数与校验和逐表比对 / replays from offset 0 into a shadow schema, compares table by table by row count and checksum.
+
+    任何表不同时退出码为 1（--as-of 除外）；--swap 以重放结果原子替换在线表。
+
+    Each projection of the service is rebuilt in its own shadow schema <service>_replay_<id> (the service's migrations), from its topics from offset 0 to their end at the start (or to --until-offset, or only events up to the end of the --as-of day, Asia/Shanghai business time). Exits 1 when any table differs, except with --as-of. --swap replaces the live tables and the consumer's checkpoints in one transaction; stop the service first (or restart it after).
+    """
+    _quiet_logs()
+    config = OpsConfig.resolve(bootstrap, prefix, dsn)
+    try:
+        url = config.require_dsn()
+        check_service(service)
+    except OpsError as exc:
+        raise _fail(str(exc)) from exc
+    day: date | None = as_of.date() if as_of else None
+    with RichReporter(progress and not json_output) as reporter:
+        report = _run(
+            replay_mod.replay(
+                url,
+                config.bootstrap,
+                config.prefix,
+                service,
+                consumer or [],
+                as_of=day,
+                until_offset=until_offset,
+                do_swap=do_swap,
+                keep=keep,
+                live_schema=schema,
+                reporter=reporter,
+            )
+        )
+    if json_output:
+        _print_json(report.to_json())
+    else:
+        _render_replay(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _render_replay(report: replay_mod.ReplayReport) -> None:
+    console = stdout_console()
+    cut = ""
+    if report.as_of:
+        cut = f" as of {report.as_of.isoformat()} (occurred_at < {replay_mod.cutoff_of(report.as_of).isoformat()})"
+    elif report.until_offset is not None:
+        cut = f" until offset {report.until_offset}"
+    for c in report.consumers:
+        table = Table(
+            title=f"重放 replay {report.service}/{c.consumer}{cut}: {c.records:,} 条 records, applied "
+            f"{c.applied:,}, duplicates {c.duplicates:,}, dead letters {c.dead_lettered:,}, cut {c.cut:,} "
+            f"（{c.elapsed:.2f} s, {c.rate:,.0f} 条/s records/s）",
+            title_justify="left",
+        )
+        for column in (
+            "表 table",
+            "在线行数 live rows",
+            "重放行数 replayed rows",
+            "校验和一致 checksum equal",
+        ):
+            table.add_column(column, justify="left" if column.startswith("表") else "right")
+        for t in c.tables:
+            mark = Text("✓", style="green") if t.equal else Text("✗", style="yellow" if report.cut else "red")
+            table.add_row(
+                t.table, "-" if t.live_rows is None else f"{t.live_rows:,}", f"{t.replay_rows:,}", mark
+            )
+        if not c.tables:
+            table.add_row("（无 none）", "", "", "")
+        console.print(table)
+        if c.kept:
+            console.print(Text(f"影子模式已保留 shadow schema kept: {c.shadow_schema}", style="yellow"))
+        if c.swapped:
+            console.print(Text(f"✓ 已替换在线表 live tables swapped for {c.consumer}", style="green"))
+    if report.equal:
+        console.print(Text("✓ 重放与在线一致 replay equals live", style="green"))
+    elif report.cut:
+        console.print(
+            Text("截止重放与在线不同属预期 a cut-off replay differs from live as expected", style="yellow")
+        )
+    else:
+        console.print(Text("✗ 重放与在线不同 replay differs from live", style="bold red"))
+
+
 # --- dead letters --------------------------------------------------------------------------
 
 dead_letters_app = typer.Typer(
@@ -691,4 +832,5 @@ def install(app: typer.Typer) -> None:
     app.command("verify")(verify)
     app.command("audit")(audit)
     app.command("streams")(streams)
+    app.command("replay")(replay)
     app.add_typer(dead_letters_app, name="dead-letters")

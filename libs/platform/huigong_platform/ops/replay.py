@@ -1,0 +1,422 @@
+"""`huigong replay`: rebuild a service's projections from Kafka into a shadow schema and compare.
+
+For each projection (consumer) of the service:
+1. a shadow schema `<service>_replay_<id>` is created with the admin DSN and the service's
+   migrations (platform's, then the service's) are run in it with `search_path` set to it; live
+   tables that no migration creates (ad-hoc tables of plug-in or test projections) are copied
+   with `CREATE TABLE … (LIKE live.t INCLUDING ALL)`;
+2. the consumer's topics are read from offset 0 to a snapshot of their end (`scan.py`) and fed,
+   one batch per partition read, through a fresh instance of the projection and the runner's own
+   `apply_with_checkpoints`/`Applier` (same version dedupe, dead-lettering and checkpoints as the
+   live runner) with `search_path` = shadow schema;
+3. every table the projection owns is compared with the live one by row count and checksum
+   (`md5` of the rows' text, sorted). The tables a projection owns: its `tables` attribute when it
+   has one (or `table`), otherwise every shadow table whose content the replay changed, minus the
+   platform's bookkeeping tables (checkpoints, applied_versions, dead letters, parked, events,
+   outbox, idempotency keys, schema_migrations). A projection table the replay left empty is
+   therefore not compared unless declared;
+4. the shadow schema is dropped unless `keep`.
+
+Cut-offs: `until_offset` N reads offsets below N in every partition; `as_of` a date reads events
+whose business time (`occurred_at`) is before the end of that day in Asia/Shanghai (00:00 of the
+next day, +08:00). An as-of replay is expected to differ from live: it reports, it does not fail.
+
+`swap` replaces the live tables in one transaction: the consumer's live checkpoint rows are
+locked (the running consumer waits at its next batch), the swap is refused if live is already
+past the replayed end on any partition, the live projection tables are locked, truncated and
+filled from the shadow ones, and the consumer's `checkpoints`/`applied_versions` rows are set to
+the replay's, so the runner resumes after the replayed end. Stop the service (or restart it after
+the swap) to be safe: a running consumer keeps its in-memory Kafka position. Not with `as_of`
+(records after the cut would never be applied).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from aiokafka import TopicPartition
+
+from ..database import DbConnection, migrations_for
+from ..subscriptions import Applier, Decoded, Projection, RawRecord, _Decoded, apply_with_checkpoints
+from .common import NullReporter, OpsError, Reporter, Stopwatch, check_service
+from .registry import ProjectionFactory, discover, factory_for
+from .scan import PartitionRange, open_consumer, partition_ranges, scan
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+BOOKKEEPING = frozenset(
+    {
+        "checkpoints",
+        "applied_versions",
+        "dead_letters",
+        "parked",
+        "dead_letter_actions",
+        "events",
+        "outbox",
+        "idempotency_keys",
+        "schema_migrations",
+    }
+)
+
+
+def cutoff_of(as_of: date) -> datetime:
+    """The first instant after `as_of` in Asia/Shanghai: events before it belong to that day."""
+    return datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class TableComparison:
+    table: str
+    live_rows: int | None
+    replay_rows: int
+    live_checksum: str | None
+    replay_checksum: str
+
+    @property
+    def equal(self) -> bool:
+        return self.live_rows == self.replay_rows and self.live_checksum == self.replay_checksum
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "live_rows": self.live_rows,
+            "replay_rows": self.replay_rows,
+            "equal": self.equal,
+            "live_checksum": self.live_checksum,
+            "replay_checksum": self.replay_checksum,
+        }
+
+
+@dataclass
+class ConsumerReplay:
+    consumer: str
+    shadow_schema: str
+    records: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    cut: int = 0
+    elapsed: float = 0.0
+    tables: list[TableComparison] = field(default_factory=list)
+    swapped: bool = False
+    kept: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def equal(self) -> bool:
+        return all(t.equal for t in self.tables)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "consumer": self.consumer,
+            "shadow_schema": self.shadow_schema if self.kept else None,
+            "records": self.records,
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "dead_lettered": self.dead_lettered,
+            "cut": self.cut,
+            "elapsed_s": round(self.elapsed, 3),
+            "records_per_s": round(self.rate, 1),
+            "equal": self.equal,
+            "swapped": self.swapped,
+            "tables": [t.to_json() for t in self.tables],
+        }
+
+
+@dataclass
+class ReplayReport:
+    service: str
+    live_schema: str
+    as_of: date | None
+    until_offset: int | None
+    consumers: list[ConsumerReplay] = field(default_factory=list)
+
+    @property
+    def cut(self) -> bool:
+        return self.as_of is not None
+
+    @property
+    def equal(self) -> bool:
+        return all(c.equal for c in self.consumers)
+
+    @property
+    def ok(self) -> bool:
+        """Exit 0: equal, or an as-of replay (a difference from live is expected)."""
+        return self.cut or self.equal
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "live_schema": self.live_schema,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "cutoff": cutoff_of(self.as_of).isoformat() if self.as_of else None,
+            "until_offset": self.until_offset,
+            "equal": self.equal,
+            "ok": self.ok,
+            "consumers": [c.to_json() for c in self.consumers],
+        }
+
+
+def service_consumers(service: str) -> list[str]:
+    """The projections (not the reactions) a service has, by consumer name."""
+    found, errors = discover()
+    package = f"huigong_{service}.projections"
+    names = sorted(n for n, cls in found.items() if cls.__module__.startswith(package))
+    if not names:
+        extra = f" (import errors: {'; '.join(errors)})" if errors else ""
+        raise OpsError(f"服务没有投影 service {service!r} has no projections{extra}")
+    return names
+
+
+def owned_tables(projection: Projection) -> list[str] | None:
+    tables = getattr(projection, "tables", None)
+    if isinstance(tables, (list, tuple, frozenset, set)) and tables:
+        return sorted(str(t) for t in tables)
+    table = getattr(projection, "table", None)
+    if isinstance(table, str) and table:
+        return [table]
+    return None
+
+
+async def _tables(conn: DbConnection, schema: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename", schema
+    )
+    return [r[0] for r in rows]
+
+
+async def checksum(conn: DbConnection, schema: str, table: str) -> tuple[int, str]:
+    """Row count and md5 of the rows' text in sorted order: equal content, equal checksum."""
+    row = await conn.fetchrow(
+        f"""SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))
+            FROM {quote_ident(schema)}.{quote_ident(table)} t"""
+    )
+    assert row is not None
+    return int(row[0]), str(row[1])
+
+
+async def create_shadow(conn: DbConnection, service: str, live_schema: str, shadow: str) -> None:
+    """The shadow schema with the service's migrations, plus copies of the live tables no
+    migration creates."""
+    await conn.execute(f"CREATE SCHEMA {quote_ident(shadow)}")
+    await conn.execute(f"SET search_path = {quote_ident(shadow)}")
+    try:
+        for migration in migrations_for(service):
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+    finally:
+        await conn.execute("RESET search_path")
+    have = set(await _tables(conn, shadow))
+    for table in await _tables(conn, live_schema):
+        if table not in have:
+            await conn.execute(
+                f"CREATE TABLE {quote_ident(shadow)}.{quote_ident(table)} "
+                f"(LIKE {quote_ident(live_schema)}.{quote_ident(table)} INCLUDING ALL)"
+            )
+
+
+async def drop_shadow(conn: DbConnection, shadow: str) -> None:
+    await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(shadow)} CASCADE")
+
+
+def _keep(item: Decoded, cutoff: datetime | None) -> bool:
+    if cutoff is None or not isinstance(item, _Decoded):
+        return True  # undecodable records are dead-lettered as the live runner would
+    return item.record.occurred_at < cutoff
+
+
+async def _feed(
+    pool: asyncpg.Pool,
+    applier: Applier,
+    bootstrap: str,
+    topic_names: Sequence[str],
+    result: ConsumerReplay,
+    reporter: Reporter,
+    cutoff: datetime | None,
+    until_offset: int | None,
+) -> None:
+    async with open_consumer(bootstrap, "huigong-ops-replay") as consumer:
+        found, missing = await partition_ranges(consumer, topic_names)
+        if missing:
+            raise OpsError(f"主题不存在 topics missing on the broker: {', '.join(missing)}")
+        ranges: list[PartitionRange] = []
+        for parts in found.values():
+            for r in parts:
+                end = r.end if until_offset is None else max(min(r.end, until_offset), r.begin)
+                ranges.append(PartitionRange(r.topic, r.partition, r.begin, end))
+        reporter.start(f"重放 replay {result.consumer}", sum(r.records for r in ranges))
+        async for topic, partition, records in scan(consumer, ranges, reporter):
+            raws = [RawRecord.of(r) for r in records]
+            decoded = applier.decode(raws)
+            result.records += len(raws)
+            kept = [i for i, d in enumerate(decoded) if _keep(d, cutoff)]
+            result.cut += len(raws) - len(kept)
+            if not kept:
+                continue
+            prepared = [
+                (TopicPartition(topic, partition), [raws[i] for i in kept], [decoded[i] for i in kept])
+            ]
+            outcome, _ = await apply_with_checkpoints(pool, applier, prepared)
+            result.applied += outcome.applied
+            result.duplicates += outcome.duplicates
+            result.dead_lettered += outcome.dead_lettered + outcome.parked
+        reporter.finish()
+
+
+async def _compare(
+    conn: DbConnection,
+    projection: Projection,
+    live_schema: str,
+    shadow: str,
+    baseline: Mapping[str, tuple[int, str]],
+) -> list[TableComparison]:
+    live = set(await _tables(conn, live_schema))
+    declared = owned_tables(projection)
+    shadow_tables = [t for t in await _tables(conn, shadow) if t not in BOOKKEEPING]
+    comparisons: list[TableComparison] = []
+    for table in shadow_tables:
+        replayed = await checksum(conn, shadow, table)
+        if declared is not None:
+            if table not in declared:
+                continue
+        elif replayed == baseline.get(table):
+            continue  # not touched by this projection
+        if table in live:
+            live_rows, live_sum = await checksum(conn, live_schema, table)
+            comparisons.append(TableComparison(table, live_rows, replayed[0], live_sum, replayed[1]))
+        else:
+            comparisons.append(TableComparison(table, None, replayed[0], None, replayed[1]))
+    return comparisons
+
+
+async def swap(
+    conn: DbConnection, consumer: str, live_schema: str, shadow: str, tables: Sequence[str]
+) -> None:
+    """Replace the live tables and the consumer's bookkeeping with the shadow's, atomically."""
+    live, sh = quote_ident(live_schema), quote_ident(shadow)
+    async with conn.transaction():
+        live_points = await conn.fetch(
+            f"""SELECT topic, partition, next_offset FROM {live}.checkpoints
+                WHERE consumer = $1 FOR UPDATE""",
+            consumer,
+        )
+        replayed = {
+            (r[0], r[1]): r[2]
+            for r in await conn.fetch(
+                f"SELECT topic, partition, next_offset FROM {sh}.checkpoints WHERE consumer = $1", consumer
+            )
+        }
+        ahead = [
+            f"{r[0]}[{r[1]}] {r[2]} > {replayed.get((r[0], r[1]), 0)}"
+            for r in live_points
+            if r[2] > replayed.get((r[0], r[1]), 0)
+        ]
+        if ahead:
+            raise OpsError(
+                "在线投影已越过重放终点，请重新重放或先停止服务 / live is past the replayed end, replay "
+                "again (or stop the service first): " + ", ".join(ahead)
+            )
+        if tables:
+            names = ", ".join(f"{live}.{quote_ident(t)}" for t in tables)
+            await conn.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
+            await conn.execute(f"TRUNCATE {names}")
+            for t in tables:
+                await conn.execute(f"INSERT INTO {live}.{quote_ident(t)} SELECT * FROM {sh}.{quote_ident(t)}")
+        for book in ("checkpoints", "applied_versions"):
+            await conn.execute(f"DELETE FROM {live}.{book} WHERE consumer = $1", consumer)
+            await conn.execute(
+                f"INSERT INTO {live}.{book} SELECT * FROM {sh}.{book} WHERE consumer = $1", consumer
+            )
+
+
+@contextlib.asynccontextmanager
+async def _admin(dsn: str) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
+    try:
+        conn = await asyncpg.connect(dsn)
+    except Exception as exc:
+        raise OpsError(f"数据库无法连接 cannot connect to PostgreSQL: {exc}") from exc
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def replay(
+    dsn: str,
+    bootstrap: str,
+    prefix: str,
+    service: str,
+    consumers: Sequence[str] = (),
+    as_of: date | None = None,
+    until_offset: int | None = None,
+    do_swap: bool = False,
+    keep: bool = False,
+    live_schema: str | None = None,
+    reporter: Reporter | None = None,
+    extra: Mapping[str, ProjectionFactory] | None = None,
+) -> ReplayReport:
+    check_service(service)
+    if as_of is not None and until_offset is not None:
+        raise OpsError("--as-of 与 --until-offset 只能选一个 / use either --as-of or --until-offset")
+    if do_swap and as_of is not None:
+        raise OpsError("--swap 不能与 --as-of 同用 / --swap cannot be combined with --as-of")
+    reporter = reporter or NullReporter()
+    live_schema = live_schema or service
+    names = list(consumers) or service_consumers(service)
+    factories = {name: factory_for(name, extra) for name in names}
+    cutoff = cutoff_of(as_of) if as_of else None
+    report = ReplayReport(service, live_schema, as_of, until_offset)
+    async with _admin(dsn) as conn:
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", live_schema):
+            raise OpsError(f"模式不存在 schema {live_schema!r} does not exist")
+        for name in names:
+            projection = factories[name]()
+            shadow = f"{service}_replay_{uuid.uuid4().hex[:8]}"
+            result = ConsumerReplay(name, shadow, kept=keep)
+            report.consumers.append(result)
+            await create_shadow(conn, service, live_schema, shadow)
+            try:
+                baseline = {t: await checksum(conn, shadow, t) for t in await _tables(conn, shadow)}
+                pool = await asyncpg.create_pool(
+                    dsn, min_size=1, max_size=2, server_settings={"search_path": shadow}
+                )
+                assert pool is not None
+                watch = Stopwatch()
+                try:
+                    await _feed(
+                        pool,
+                        Applier(projection, service),
+                        bootstrap,
+                        [t.qualified(prefix) for t in projection.topics],
+                        result,
+                        reporter,
+                        cutoff,
+                        until_offset,
+                    )
+                finally:
+                    await pool.close()
+                result.elapsed = watch.elapsed
+                result.tables = await _compare(conn, projection, live_schema, shadow, baseline)
+                if do_swap:
+                    missing = [t.table for t in result.tables if t.live_rows is None]
+                    if missing:
+                        raise OpsError(f"在线模式缺少表 live schema lacks tables: {', '.join(missing)}")
+                    await swap(conn, name, live_schema, shadow, [t.table for t in result.tables])
+                    result.swapped = True
+            finally:
+                if not keep:
+                    await drop_shadow(conn, shadow)
+    return report
