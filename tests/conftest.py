@@ -123,6 +123,18 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that stop the broker or the database run last, so a slow recovery cannot make an
-    unrelated test fail."""
-    items.sort(key=lambda item: item.get_closest_marker("outage") is not None)
+    """Modules with tests that stop the broker or the database run last, each such test at the end
+    of its module, so a slow recovery cannot make an unrelated test fail. Modules stay whole:
+    split, a module's fixtures (service processes on fixed ports) would be set up twice."""
+    first_seen: dict[str, int] = {}
+    with_outage: set[str] = set()
+    for index, item in enumerate(items):
+        first_seen.setdefault(item.nodeid.split("::")[0], index)
+        if item.get_closest_marker("outage") is not None:
+            with_outage.add(item.nodeid.split("::")[0])
+
+    def order(item: pytest.Item) -> tuple[bool, int, bool]:
+        module = item.nodeid.split("::")[0]
+        return (module in with_outage, first_seen[module], item.get_closest_marker("outage") is not None)
+
+    items.sort(key=order)

@@ -43,9 +43,19 @@ GOLDEN = Path(__file__).resolve().parents[2] / "libs/events/golden"
 Item = RecordedEvent | tuple[bytes, bytes, list[tuple[str, bytes]]]
 
 
+# The broker and database of this run, as an operator's environment would name them: the CLI's
+# defaults are the local stack's standard ports, which a run on other ports must not reach.
+CLI_ENV: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def cli_environment(stack: Stack) -> None:
+    CLI_ENV.update({"HUIGONG_KAFKA_BOOTSTRAP": stack.bootstrap, "HUIGONG_PG_ADMIN_DSN": stack.admin_dsn})
+
+
 async def cli(*args: str) -> Result:
     def invoke() -> Result:
-        return CliRunner().invoke(app, list(args), env={"COLUMNS": "220"})
+        return CliRunner().invoke(app, list(args), env={"COLUMNS": "220", **CLI_ENV})
 
     return await asyncio.to_thread(invoke)
 

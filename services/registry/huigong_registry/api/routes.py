@@ -160,6 +160,35 @@ async def list_units(
 
 
 @router.get("/partners", tags=["公益伙伴"], summary="公益伙伴列表")
-async def list_partners(request: Request) -> dict[str, Any]:
-    rows = await runtime_of(request).pool.fetch("SELECT * FROM partners_view ORDER BY registered_on, name")
-    return {"total": len(rows), "items": [{**dict(r), "partner_id": str(r["partner_id"])} for r in rows]}
+async def list_partners(
+    request: Request,
+    area: Annotated[str | None, Query(description="所属区市或单位代码（同 district）")] = None,
+    district: Annotated[str | None, Query(description="所属区市或单位代码（同 area）")] = None,
+    category: str | None = None,
+    year: int | None = Query(default=None, ge=2000, le=2100, description="登记年度"),
+    page: int = Query(default=1, ge=1),
+    page_size: int = Query(default=100, ge=1, le=500),
+) -> dict[str, Any]:
+    where, args = ["true"], []
+    for column, value in (
+        ("area", area or district),
+        ("category", category),
+        ("extract(year FROM registered_on)::int", year),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    pool = runtime_of(request).pool
+    clause = " AND ".join(where)
+    total = await pool.fetchval(f"SELECT count(*) FROM partners_view WHERE {clause}", *args)
+    rows = await pool.fetch(
+        f"SELECT * FROM partners_view WHERE {clause} ORDER BY registered_on, name, partner_id "
+        f"LIMIT {page_size} OFFSET {(page - 1) * page_size}",
+        *args,
+    )
+    return {
+        "total": total,
+        "page": page,
+        "page_size": page_size,
+        "items": [{**dict(r), "partner_id": str(r["partner_id"])} for r in rows],
+    }
