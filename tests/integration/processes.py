@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +78,27 @@ class ServiceProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+@asynccontextmanager
+async def running(
+    stack: Stack, names: Sequence[str], port_offset: int, label: str
+) -> AsyncIterator[tuple[ServiceProcess, ...]]:
+    """Real service processes of this test run, ready, killed on exit. Each test module uses its
+    own `port_offset` so modules never fight over a port."""
+    procs = tuple(
+        ServiceProcess(name, TEST_PORTS[name] + port_offset, artefacts_dir() / f"{label}-{name}.log")
+        for name in names
+    )
+    try:
+        for proc in procs:
+            proc.start(stack)
+        for proc in procs:
+            await proc.wait_status(200)
+        yield procs
+    finally:
+        for proc in reversed(procs):
+            proc.kill()
 
 
 def artefacts_dir() -> Path:

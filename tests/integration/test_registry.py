@@ -28,7 +28,7 @@ from huigong_platform.eventstore import EventStore
 from huigong_registry.domain.certification import unit_id_of_application
 
 from ..conftest import Stack
-from .processes import TEST_PORTS, ServiceProcess, artefacts_dir
+from .processes import ServiceProcess, running
 from .test_review import (
     D,
     accepted_application,
@@ -48,45 +48,8 @@ Services = tuple[ServiceProcess, ServiceProcess, ServiceProcess]
 
 @pytest.fixture(scope="module")
 async def services(stack: Stack) -> AsyncIterator[Services]:
-    logs = artefacts_dir()
-    procs = tuple(
-        ServiceProcess(name, TEST_PORTS[name] + 500, logs / f"registry-test-{name}.log")
-        for name in ("intake", "review", "registry")
-    )
-    try:
-        for proc in procs:
-            proc.start(stack)
-        for proc in procs:
-            await proc.wait_status(200)
+    async with running(stack, ("intake", "review", "registry"), 500, "registry-test") as procs:
         yield procs  # type: ignore[misc]
-    finally:
-        for proc in reversed(procs):
-            proc.kill()
-
-
-@pytest.fixture
-async def intake(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services[0].url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture
-async def review(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services[1].url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture
-async def registry(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services[2].url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture
-async def review_db(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(stack.dsn("review"), "review")
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

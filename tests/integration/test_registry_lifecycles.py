@@ -19,16 +19,13 @@ import pytest
 from huigong_events.forms import Organisation
 from huigong_events.reference import DISTRICTS, SERVICE_COMPLEX_CRITERIA, TITLES, Programme
 from huigong_intake.domain.identity import credit_check_char
-from huigong_platform.database import create_pool
 from huigong_registry.domain.certification import SERVICE_BASE_CRITERIA, unit_id_of_application
 
 from ..conftest import Stack
 from ..forms import complex_form, opinion, service_base_form, variant
-from .processes import TEST_PORTS, ServiceProcess, artefacts_dir
-from .test_registry import REGISTRAR, certificate, unit_item
+from .processes import running
+from .test_registry import REGISTRAR, Services, certificate, unit_item
 from .test_review import YEAR, chair, enterprise_code, key, reviewer, scores, screened, today, types
-
-Services = tuple[ServiceProcess, ServiceProcess, ServiceProcess]
 
 COMPLEX_DISTRICT = "370212"  # 崂山区
 BASE_DISTRICT = "370214"  # 城阳区
@@ -36,45 +33,9 @@ BASE_DISTRICT = "370214"  # 城阳区
 
 @pytest.fixture(scope="module")
 async def services(stack: Stack) -> AsyncIterator[Services]:
-    logs = artefacts_dir()
-    procs = tuple(
-        ServiceProcess(name, TEST_PORTS[name] + 700, logs / f"registry-lifecycles-{name}.log")
-        for name in ("intake", "review", "registry")
-    )
-    try:
-        for proc in procs:
-            proc.start(stack)
-        for proc in procs:
-            await proc.wait_status(200)
+    # The client fixtures of tests/integration/conftest.py talk to these processes.
+    async with running(stack, ("intake", "review", "registry"), 700, "registry-lifecycles") as procs:
         yield procs  # type: ignore[misc]
-    finally:
-        for proc in reversed(procs):
-            proc.kill()
-
-
-@pytest.fixture
-async def intake(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services[0].url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture
-async def review(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services[1].url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture
-async def registry(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services[2].url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture
-async def review_db(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(stack.dsn("review"), "review")
-    yield pool
-    await pool.close()
 
 
 # --- forms of each district --------------------------------------------------------------------

@@ -32,7 +32,7 @@ from huigong_review.reactions.screening import ScreeningReaction
 
 from ..conftest import Stack
 from ..forms import complex_form, happy_form, variant
-from .processes import TEST_PORTS, ServiceProcess, artefacts_dir
+from .processes import ServiceProcess, running
 
 YEAR = datetime.now(UTC).year + 1  # open now: its 30 June deadline is ahead
 DISTRICT = "370202"
@@ -65,38 +65,10 @@ def chair(code: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-async def services(stack: Stack) -> AsyncIterator[tuple[ServiceProcess, ServiceProcess]]:
-    logs = artefacts_dir()
-    intake = ServiceProcess("intake", TEST_PORTS["intake"] + 400, logs / "review-intake.log")
-    review = ServiceProcess("review", TEST_PORTS["review"] + 400, logs / "review.log")
-    try:
-        intake.start(stack)
-        review.start(stack)
-        await intake.wait_status(200)
-        await review.wait_status(200)
-        yield intake, review
-    finally:
-        review.kill()
-        intake.kill()
-
-
-@pytest.fixture
-async def intake(services: tuple[ServiceProcess, ServiceProcess]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services[0].url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture
-async def review(services: tuple[ServiceProcess, ServiceProcess]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services[1].url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture
-async def review_db(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(stack.dsn("review"), "review")
-    yield pool
-    await pool.close()
+async def services(stack: Stack) -> AsyncIterator[tuple[ServiceProcess, ...]]:
+    # The client fixtures of tests/integration/conftest.py talk to these processes.
+    async with running(stack, ("intake", "review"), 400, "review-test") as procs:
+        yield procs
 
 
 @pytest.fixture
