@@ -10,6 +10,11 @@ It speaks the wire protocol by hand on purpose, using only the standard library:
 must work before `uv sync` has created .venv (bin/setup order, fresh CI machines), and any
 python3 >= 3.8 will do.
 
+With `--api-versions-only` it stops after ApiVersions: a SASL listener (HUIGONG_KAFKA_SECURITY=scram)
+answers that before authentication and closes the connection on anything else, so bin/stack
+then leaves the cluster id and broker checks to `huigong kafka principals`, which logs in as
+admin anyway.
+
 Exit status: 0 ready, 1 not ready yet (the caller retries), 2 wrong cluster (do not retry).
 """
 
@@ -80,7 +85,9 @@ class _Reader:
         return s
 
 
-def probe(host: str, port: int, timeout: float) -> tuple[str | None, list[tuple[int, str, int]]]:
+def probe(
+    host: str, port: int, timeout: float, api_versions_only: bool = False
+) -> tuple[str | None, list[tuple[int, str, int]]]:
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.settimeout(timeout)
 
@@ -96,6 +103,8 @@ def probe(host: str, port: int, timeout: float) -> tuple[str | None, list[tuple[
         lo, hi = ranges.get(API_METADATA, (0, -1))
         if not lo <= METADATA_VERSION <= hi:
             raise NotReadyError(f"broker does not serve Metadata v{METADATA_VERSION} (has {lo}..{hi})")
+        if api_versions_only:
+            return None, []
 
         # Metadata v4 with an empty topic list: brokers and cluster id only.
         body = struct.pack(">ib", 0, 0)  # topics=[], allow_auto_topic_creation=false
@@ -118,16 +127,24 @@ def main() -> int:
     parser.add_argument("--cluster-id", help="fail (exit 2) if the broker reports another id")
     parser.add_argument("--timeout", type=float, default=2.0, help="socket timeout, seconds")
     parser.add_argument("--quiet", action="store_true", help="print nothing while not ready")
+    parser.add_argument(
+        "--api-versions-only",
+        action="store_true",
+        help="only check that the listener answers ApiVersions (SASL listeners before login)",
+    )
     args = parser.parse_args()
 
     host, _, port_s = args.bootstrap.rpartition(":")
     try:
-        cluster_id, brokers = probe(host, int(port_s), args.timeout)
+        cluster_id, brokers = probe(host, int(port_s), args.timeout, args.api_versions_only)
     except (OSError, NotReadyError, struct.error) as exc:
         if not args.quiet:
             print(f"not ready: {exc}", file=sys.stderr)
         return 1
 
+    if args.api_versions_only:
+        print(f"listening: {args.bootstrap} answers ApiVersions")
+        return 0
     if args.cluster_id and cluster_id != args.cluster_id:
         print(
             f"{args.bootstrap} answers for cluster {cluster_id!r}, expected {args.cluster_id!r}"

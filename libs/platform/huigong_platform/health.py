@@ -10,6 +10,7 @@ import asyncpg
 from aiokafka import AIOKafkaClient
 
 from .database import pending_migrations
+from .kafka import client_options
 
 CHECK_TIMEOUT = 3.0
 
@@ -46,6 +47,7 @@ class Readiness:
                     client = AIOKafkaClient(
                         bootstrap_servers=self._bootstrap,
                         client_id=f"huigong-{self._service}-ready",
+                        **client_options(),
                     )
                     await client.bootstrap()
                     self._client = client

@@ -1,10 +1,15 @@
 """Kafka clients with the settings every service shares, and topic provisioning from the
-catalogue in `huigong_events.topics`."""
+catalogue in `huigong_events.topics`.
+
+Every client logs in as the process's own principal (`KafkaAuth`, from HUIGONG_KAFKA_USERNAME and
+HUIGONG_KAFKA_PASSWORD) unless it is handed other credentials; what that principal may read and
+write is declared in `kafka_acls.py`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -13,16 +18,33 @@ from aiokafka.errors import TopicAlreadyExistsError
 from huigong_events.topics import TOPICS, Topic
 
 from . import logs
+from .settings import KafkaAuth
 
 log = logs.get(__name__)
 
 
-def producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+def client_options(auth: KafkaAuth | None = None) -> dict[str, Any]:
+    """Keyword arguments that make any aiokafka client (producer, consumer, admin, bare client)
+    log in as `auth`, by default the principal named in this process's environment."""
+    auth = KafkaAuth() if auth is None else auth
+    if auth.username is None or auth.password is None:
+        return {"security_protocol": "PLAINTEXT"}
+    return {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": auth.sasl_mechanism,
+        "sasl_plain_username": auth.username,
+        "sasl_plain_password": auth.password.get_secret_value(),
+    }
+
+
+def producer(bootstrap: str, client_id: str, auth: KafkaAuth | None = None) -> AIOKafkaProducer:
     # Idempotence (implies acks=all) keeps each partition free of duplicates and in order across
-    # the producer's own retries; the outbox covers the rest.
+    # the producer's own retries; the outbox covers the rest. Under ACLs it needs no cluster
+    # right: Write on a topic implies IdempotentWrite (KIP-679).
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
+        **client_options(auth),
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
@@ -32,13 +54,16 @@ def producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
-def consumer(bootstrap: str, group_id: str | None, client_id: str) -> AIOKafkaConsumer:
+def consumer(
+    bootstrap: str, group_id: str | None, client_id: str, auth: KafkaAuth | None = None
+) -> AIOKafkaConsumer:
     # Offsets live in PostgreSQL with the projection rows; Kafka's committed offsets are only a
     # mirror for lag tooling, so auto-commit stays off.
     return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group_id,
         client_id=client_id,
+        **client_options(auth),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
@@ -48,9 +73,19 @@ def consumer(bootstrap: str, group_id: str | None, client_id: str) -> AIOKafkaCo
     )
 
 
-async def ensure_topics(bootstrap: str, prefix: str = "", topics: tuple[Topic, ...] = TOPICS) -> list[str]:
-    """Create every catalogue topic that is missing; returns the names created. Idempotent."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="huigong-provision")
+def admin_client(bootstrap: str, client_id: str, auth: KafkaAuth | None = None) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id, **client_options(auth))
+
+
+async def ensure_topics(
+    bootstrap: str,
+    prefix: str = "",
+    topics: tuple[Topic, ...] = TOPICS,
+    auth: KafkaAuth | None = None,
+) -> list[str]:
+    """Create every catalogue topic that is missing; returns the names created. Idempotent.
+    Under ACLs only admin may create topics."""
+    admin = admin_client(bootstrap, "huigong-provision", auth)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

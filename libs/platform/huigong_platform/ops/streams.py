@@ -21,10 +21,10 @@ from typing import Any
 
 import asyncpg
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from huigong_events.topics import TOPICS, Topic
 
+from ..kafka import admin_client
 from ..settings import SERVICES
 from .common import OpsError
 from .scan import open_consumer, partition_ranges
@@ -200,7 +200,7 @@ def _with_unread_partitions(
 
 
 async def _group_positions(bootstrap: str, prefix: str, all_groups: bool) -> list[PositionLag]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="huigong-ops-streams")
+    admin = admin_client(bootstrap, "huigong-ops-streams")
     try:
         await asyncio.wait_for(admin.start(), 30)
     except Exception as exc:
