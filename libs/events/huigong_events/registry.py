@@ -289,6 +289,20 @@ class PartnerRegistered(DomainEvent):
         return self
 
 
+class PartnerExited(DomainEvent):
+    """公益伙伴已退出：一家关爱职工公益合作伙伴退出纽带计划，不再列为在册伙伴。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "partner"
+
+    type: Literal["PartnerExited"] = Field(
+        default="PartnerExited", title=_TYPE_TITLE, description="公益伙伴已退出"
+    )
+    partner_id: UUID = Field(title="伙伴编号", description="退出的公益伙伴")
+    reason: ShortText = Field(title="退出原因", description="退出纽带计划的原因")
+    exited_on: date = Field(title="退出日期", description="退出纽带计划的日期")
+
+
 # --------------------------------------------------------------------------------------------
 # aggregate "service-project"
 # --------------------------------------------------------------------------------------------

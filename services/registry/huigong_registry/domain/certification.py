@@ -158,7 +158,10 @@ def certificate_no(programme: Programme, year: int, sequence: int) -> str:
 
 
 def decide_on_approval(exists: bool, approval: ConstructionApproved, on: date) -> list[DomainEvent]:
-    """Every approved application becomes a unit, once."""
+    """An approved application of a 幸福企业, 服务职工综合体 or 服务职工基地 becomes a unit, once
+    (a 公益伙伴 becomes a partner: domain/applications.py and partners.py)."""
+    if approval.programme is Programme.公益伙伴:
+        raise ValueError("a 公益伙伴 is registered as a partner, never as a unit")
     if exists:
         return []
     return [

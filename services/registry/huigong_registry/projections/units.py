@@ -1,6 +1,7 @@
 """Units and partners as the registry lists them, and the certificates anyone can verify.
 
-A unit's status: approved (建设中) → certified (已认定) → revoked (已撤销) or exited (已退出)."""
+A unit's status: approved (建设中) → certified (已认定) → revoked (已撤销) or exited (已退出).
+A partner's: active (在册) → exited (已退出)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
 from huigong_events.registry import (
     CertificationRevoked,
+    PartnerExited,
     PartnerRegistered,
     UnitCertified,
     UnitExited,
@@ -24,7 +26,14 @@ class UnitsProjection(Projection):
     name: ClassVar[str] = "registry.units"
     topics: ClassVar[tuple[Topic, ...]] = (topic_for_aggregate("unit"), topic_for_aggregate("partner"))
     handles: ClassVar[frozenset[str]] = frozenset(
-        {"UnitRegistered", "PartnerRegistered", "UnitCertified", "CertificationRevoked", "UnitExited"}
+        {
+            "UnitRegistered",
+            "PartnerRegistered",
+            "PartnerExited",
+            "UnitCertified",
+            "CertificationRevoked",
+            "UnitExited",
+        }
     )
 
     async def apply(self, conn: DbConnection, event: DomainEvent, record: RecordedEvent) -> None:
@@ -49,14 +58,25 @@ class UnitsProjection(Projection):
                 )
             case PartnerRegistered():
                 await conn.execute(
-                    """INSERT INTO partners_view (partner_id, name, category, area, origin, registered_on)
-                       VALUES ($1, $2, $3, $4, $5, $6)""",
+                    """INSERT INTO partners_view (partner_id, name, category, area, origin, registered_on,
+                           credit_code, application_id, status)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active')""",
                     event.partner_id,
                     event.name,
                     event.category.value,
                     event.area,
                     event.origin.value,
                     event.registered_on,
+                    event.credit_code,
+                    event.application_id,
+                )
+            case PartnerExited():
+                await conn.execute(
+                    """UPDATE partners_view SET status = 'exited', exited_on = $2, status_reason = $3
+                       WHERE partner_id = $1""",
+                    event.partner_id,
+                    event.exited_on,
+                    event.reason,
                 )
 
             case UnitCertified():
