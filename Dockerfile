@@ -1,3 +1,10 @@
+# The dashboard's chart library and Chinese font (metrics serves them itself: no CDN), installed
+# from npm exactly as services/metrics/package-lock.json pins them.
+FROM node:20-bookworm-slim AS dashboard-assets
+WORKDIR /web
+COPY services/metrics/package.json services/metrics/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
 # One image for all four services and the set-up job; the command picks which one runs.
 FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_PROJECT_ENVIRONMENT=/opt/venv UV_COMPILE_BYTECODE=1
@@ -14,6 +21,7 @@ COPY services/metrics/pyproject.toml services/metrics/pyproject.toml
 RUN uv sync --frozen --no-dev --no-install-workspace
 COPY libs libs
 COPY services services
+COPY --from=dashboard-assets /web/node_modules services/metrics/node_modules
 RUN uv sync --frozen --no-dev
 ENV PATH=/opt/venv/bin:$PATH
 RUN useradd --system --uid 10001 huigong

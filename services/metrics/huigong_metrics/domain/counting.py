@@ -1,0 +1,646 @@
+"""Which event counts toward which target: the one place that says so (issue 7, item 2).
+
+Every figure of the metrics service is built from *counters*: a net number per counter, area
+(district, group union, or 370200 for the city's own) and day. The tables below say which event
+moves which counter, by how much, in which area and on which day; `count` applies them, purely.
+
+| event | counter(s) | area | day |
+|---|---|---|---|
+| ApplicationSubmitted | applications_submitted +1 | submitter | recorded (Beijing day) |
+| ConstructionApproved | constructions_approved +1 | submitter | recorded (Beijing day) |
+| UnitRegistered | by programme (REGISTERED) +1: 幸福企业 → happy_enterprise_pilots, 服务职工基地 → service_bases, 服务职工综合体 → service_complexes, 公益伙伴 → welfare_partners | unit's area | registered_on |
+| UnitCertified | by programme (CERTIFIED) +1 | unit's area | certified_on |
+| CertificationRevoked | the certified counter −1 (if certified) | unit's area | revoked_on |
+| UnitExited | the registered counter −1, and the certified one −1 if certified | unit's area | exited_on |
+| FacilityOpened | by kind (OPENED) +1 | facility's area | opened_on |
+| FacilityClosed | the facility's counter −1 (if open) | facility's area | closed_on |
+| PartnerRegistered | welfare_partners +1 | partner's area | registered_on |
+| PartnerExited | welfare_partners −1 (if counted and not exited) | partner's area | exited_on |
+| ServiceProjectListed | service_projects +1 | project's area | listed_on |
+| MemberEnrolled | members_enrolled +1 (once per person: the registry dedupes) | reporting district | joined_on |
+| MutualAidGranted | mutual_aid +1 for the member's first grant only (people insured, not policy years) | member's district | granted_on |
+| MatterReceived | matters_received +1; matters_fell_due +1 on the day after its deadline | first-responder centre's area | received_on; deadline + 1 |
+| MatterTransferred | matters_transferred +1 | area of the unit that transferred it | transferred_on |
+| MatterClosed | matters_closed_on_time or matters_closed_late +1; matters_due_settled +1 | first-responder centre's area | closed_on; the later of closed_on and deadline + 1 |
+| MatterRated | matters_rated +1, matters_satisfaction_points + the score (1–5) | first-responder centre's area | rated_on |
+
+Facts are counted on the business date the event states (开业、认定、撤销、入会日期…), so the 2022
+cohort that the seed loads years later still counts in 2022, and "as of" a date means the state of
+the world on that date. Events that state no date (applications, approvals) count on the Beijing
+day they were recorded.
+
+A revocation, exit or closure takes back exactly what was counted: the service remembers each
+unit, facility and partner it counted (`Counted`), with its area and whether it was simulated, and
+each member until they are insured (their district places the insurance).
+
+Simulated data (演示数据): an event whose actor is the district simulator (`simulator:<code>`), or a
+decision a service took on such an event (`simulator:<service>`, see huigong_platform.reactions),
+is counted in the same counters and also in their `simulated` part, so the dashboard can label it.
+A take-back is simulated when the thing it takes back was. A unit that the panel approved from a
+simulated application counts as real: a real chair approved it.
+
+Service matters (联动服务) are counted for the centre that received them (首问责任制: it answers for
+the matter to the end), transfers for the unit that made them. Overdue is a level, not an event: a
+matter falls due the day after its deadline and is settled by its closure, so the matters overdue
+at the end of day D are matters_fell_due − matters_due_settled up to D (domain/matters.py).
+
+Metrics (`METRICS`) read the counters: most are a counter's net total (SUM); two are read across
+areas: how many of the 11 service centres have a 职工智慧健康驿站 (COVERAGE), and the share of the
+10 district centres that formed a certified 服务职工综合体 (SHARE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any, Final, NamedTuple
+
+from huigong_events.base import DomainEvent
+from huigong_events.intake import ApplicationSubmitted
+from huigong_events.matters import MatterClosed, MatterRated, MatterReceived, MatterTransferred
+from huigong_events.reference import CITY_CODE, DISTRICTS, FacilityKind, Programme
+from huigong_events.registry import (
+    CertificationRevoked,
+    FacilityClosed,
+    FacilityOpened,
+    MemberEnrolled,
+    MutualAidGranted,
+    PartnerExited,
+    PartnerRegistered,
+    ServiceProjectListed,
+    UnitCertified,
+    UnitExited,
+    UnitRegistered,
+)
+from huigong_events.review import ConstructionApproved
+
+BEIJING: Final = timezone(timedelta(hours=8))
+SIMULATOR_PREFIX: Final = "simulator:"
+
+# --- counters -------------------------------------------------------------------------------------
+
+APPLICATIONS: Final = "applications_submitted"
+APPROVALS: Final = "constructions_approved"
+HAPPY_STARTED: Final = "happy_enterprise_pilots"
+HAPPY_CERTIFIED: Final = "happy_enterprises_certified"
+BASES: Final = "service_bases"
+BASES_CERTIFIED: Final = "service_bases_certified"
+COMPLEXES: Final = "service_complexes"
+COMPLEXES_CERTIFIED: Final = "service_complexes_certified"
+PARTNERS: Final = "welfare_partners"
+PROJECTS: Final = "service_projects"
+SHARED_HOMES: Final = "shared_workers_homes"
+HUIGONG_HOMES: Final = "huigong_homes"
+CENTRE_STATIONS: Final = "health_station_centre_facilities"
+ENTERPRISE_STATIONS: Final = "health_stations_enterprises"
+BASE_FACILITIES: Final = "service_base_facilities"
+MEMBERS: Final = "members_enrolled"
+MUTUAL_AID: Final = "mutual_aid"
+# 联动服务, per first-responder centre (transfers: per transferring unit's area).
+MATTERS_RECEIVED: Final = "matters_received"
+MATTERS_TRANSFERRED: Final = "matters_transferred"
+MATTERS_ON_TIME: Final = "matters_closed_on_time"
+MATTERS_LATE: Final = "matters_closed_late"
+MATTERS_FELL_DUE: Final = "matters_fell_due"
+MATTERS_DUE_SETTLED: Final = "matters_due_settled"
+MATTERS_RATED: Final = "matters_rated"
+MATTERS_POINTS: Final = "matters_satisfaction_points"
+
+# A unit counts toward its programme from registration (a 2022 pilot, or an approved application;
+# an approved 公益伙伴 application is a unit too) until it exits.
+REGISTERED: Final[dict[Programme, str]] = {
+    Programme.幸福企业: HAPPY_STARTED,
+    Programme.服务职工基地: BASES,
+    Programme.服务职工综合体: COMPLEXES,
+    Programme.公益伙伴: PARTNERS,
+}
+# A certified unit counts while it holds its title (公益伙伴 receive none).
+CERTIFIED: Final[dict[Programme, str]] = {
+    Programme.幸福企业: HAPPY_CERTIFIED,
+    Programme.服务职工基地: BASES_CERTIFIED,
+    Programme.服务职工综合体: COMPLEXES_CERTIFIED,
+}
+# A facility counts while open. Facility reports of kind 服务职工基地 are kept apart from the
+# 服务职工基地 units (the target's pilots and selected bases), so that one base is never counted
+# twice; they are shown as their own figure.
+OPENED: Final[dict[FacilityKind, str]] = {
+    FacilityKind.区域共享职工之家: SHARED_HOMES,
+    FacilityKind.青岛惠工家: HUIGONG_HOMES,
+    FacilityKind.智慧健康驿站_中心: CENTRE_STATIONS,
+    FacilityKind.智慧健康驿站_企业: ENTERPRISE_STATIONS,
+    FacilityKind.服务职工基地: BASE_FACILITIES,
+}
+
+
+# --- what the counting remembers -------------------------------------------------------------------
+# Named tuples, not dataclasses: the projection counts hundreds of thousands of member events, and
+# building these is on that path.
+
+
+class Subject(StrEnum):
+    """Kinds of counted things whose count a later event may take back or read."""
+
+    UNIT = "unit"
+    FACILITY = "facility"
+    PARTNER = "partner"
+    MEMBER = "member"
+    MATTER = "matter"
+
+
+SubjectKey = tuple[Subject, str]
+
+
+class Counted(NamedTuple):
+    """A counted unit, facility or member. `category` is the programme or facility kind;
+    `active`: not exited / still open; `flagged`: certified (unit) or insured (member)."""
+
+    subject: Subject
+    key: str
+    category: str
+    area: str
+    simulated: bool
+    active: bool = True
+    flagged: bool = False
+
+
+class Delta(NamedTuple):
+    counter: str
+    area: str
+    day: date
+    amount: int
+    simulated: bool
+
+
+class Outcome(NamedTuple):
+    counted: Counted | None  # the subject's new state; None when unchanged or not remembered
+    deltas: tuple[Delta, ...] = ()
+
+
+UNCHANGED: Final = Outcome(None)
+
+
+class NotCounted(LookupError):
+    """An event about a unit, facility or member this service never counted: its stream is out of
+    order or incomplete. The runner dead-letters the record with this reason."""
+
+
+def beijing_day(at: datetime) -> date:
+    return at.astimezone(BEIJING).date()
+
+
+def is_simulated(actor: str) -> bool:
+    return actor.startswith(SIMULATOR_PREFIX)
+
+
+# The remembered thing each kind of event creates or reads: its kind and key.
+SUBJECTS: Final[dict[type[DomainEvent], tuple[Subject, Callable[[Any], str]]]] = {
+    UnitRegistered: (Subject.UNIT, lambda e: str(e.unit_id)),
+    UnitCertified: (Subject.UNIT, lambda e: str(e.unit_id)),
+    CertificationRevoked: (Subject.UNIT, lambda e: str(e.unit_id)),
+    UnitExited: (Subject.UNIT, lambda e: str(e.unit_id)),
+    FacilityOpened: (Subject.FACILITY, lambda e: str(e.facility_id)),
+    FacilityClosed: (Subject.FACILITY, lambda e: str(e.facility_id)),
+    PartnerRegistered: (Subject.PARTNER, lambda e: str(e.partner_id)),
+    PartnerExited: (Subject.PARTNER, lambda e: str(e.partner_id)),
+    MemberEnrolled: (Subject.MEMBER, lambda e: e.member_key),
+    MutualAidGranted: (Subject.MEMBER, lambda e: e.member_key),
+    MatterReceived: (Subject.MATTER, lambda e: str(e.matter_id)),
+    MatterClosed: (Subject.MATTER, lambda e: str(e.matter_id)),
+    MatterRated: (Subject.MATTER, lambda e: str(e.matter_id)),
+}
+# The first event of its subject: nothing can be remembered of it before.
+CREATING: Final[frozenset[type[DomainEvent]]] = frozenset(
+    {UnitRegistered, FacilityOpened, PartnerRegistered, MemberEnrolled, MatterReceived}
+)
+
+
+def subject_of(event: DomainEvent) -> SubjectKey | None:
+    """The remembered thing an event creates or reads, if any."""
+    found = SUBJECTS.get(type(event))
+    return (found[0], found[1](event)) if found else None
+
+
+def creates_subject(event: DomainEvent) -> bool:
+    return type(event) in CREATING
+
+
+def remembered(counted: Counted) -> bool:
+    """Whether a counted thing is kept. A member is kept only until insured: nothing later can
+    count them again (later policy years are not counted), and most members come insured, so
+    the 400,000 of the plan leave few rows behind."""
+    return not (counted.subject is Subject.MEMBER and counted.flagged)
+
+
+def _require(known: Counted | None, event: DomainEvent) -> Counted:
+    if known is None:
+        subject = subject_of(event)
+        what = f"{subject[0].value} {subject[1]}" if subject else "its subject"
+        raise NotCounted(f"{event.type} for {what}, which was never counted (its first event is missing)")
+    return known
+
+
+# One rule per event type: (event, what is remembered of its subject, simulated, recorded at).
+
+
+def _application(e: ApplicationSubmitted, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    return Outcome(None, (Delta(APPLICATIONS, e.submitter, beijing_day(at), 1, sim),))
+
+
+def _approval(e: ConstructionApproved, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    return Outcome(None, (Delta(APPROVALS, e.submitter, beijing_day(at), 1, sim),))
+
+
+def _partner(e: PartnerRegistered, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    if known is not None:
+        return UNCHANGED
+    partner = Counted(Subject.PARTNER, str(e.partner_id), e.category.value, e.area, sim)
+    return Outcome(partner, (Delta(PARTNERS, e.area, e.registered_on, 1, sim),))
+
+
+def _partner_exited(e: PartnerExited, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    partner = _require(known, e)
+    if not partner.active:
+        return UNCHANGED
+    return Outcome(
+        partner._replace(active=False), (Delta(PARTNERS, partner.area, e.exited_on, -1, partner.simulated),)
+    )
+
+
+def _project(e: ServiceProjectListed, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    return Outcome(None, (Delta(PROJECTS, e.area, e.listed_on, 1, sim),))
+
+
+def _unit_registered(e: UnitRegistered, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    if known is not None:
+        return UNCHANGED
+    unit = Counted(Subject.UNIT, str(e.unit_id), e.programme.value, e.area, sim)
+    return Outcome(unit, (Delta(REGISTERED[e.programme], e.area, e.registered_on, 1, sim),))
+
+
+def _unit_certified(e: UnitCertified, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    unit = _require(known, e)
+    counter = CERTIFIED.get(Programme(unit.category))
+    if unit.flagged or not unit.active or counter is None:
+        return UNCHANGED
+    return Outcome(
+        unit._replace(flagged=True), (Delta(counter, unit.area, e.certified_on, 1, unit.simulated),)
+    )
+
+
+def _revoked(e: CertificationRevoked, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    unit = _require(known, e)
+    counter = CERTIFIED.get(Programme(unit.category))
+    if not unit.flagged or counter is None:
+        return UNCHANGED
+    return Outcome(
+        unit._replace(flagged=False), (Delta(counter, unit.area, e.revoked_on, -1, unit.simulated),)
+    )
+
+
+def _exited(e: UnitExited, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    unit = _require(known, e)
+    if not unit.active:
+        return UNCHANGED
+    programme = Programme(unit.category)
+    deltas = [Delta(REGISTERED[programme], unit.area, e.exited_on, -1, unit.simulated)]
+    certified = CERTIFIED.get(programme)
+    if unit.flagged and certified is not None:
+        deltas.append(Delta(certified, unit.area, e.exited_on, -1, unit.simulated))
+    return Outcome(unit._replace(active=False, flagged=False), tuple(deltas))
+
+
+def _opened(e: FacilityOpened, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    if known is not None:
+        return UNCHANGED
+    facility = Counted(Subject.FACILITY, str(e.facility_id), e.kind.value, e.area, sim)
+    return Outcome(facility, (Delta(OPENED[e.kind], e.area, e.opened_on, 1, sim),))
+
+
+def _closed(e: FacilityClosed, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    facility = _require(known, e)
+    if not facility.active:
+        return UNCHANGED
+    counter = OPENED[FacilityKind(facility.category)]
+    return Outcome(
+        facility._replace(active=False), (Delta(counter, facility.area, e.closed_on, -1, facility.simulated),)
+    )
+
+
+def _enrolled(e: MemberEnrolled, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    if known is not None:
+        return UNCHANGED
+    member = Counted(Subject.MEMBER, e.member_key, "", e.district, sim)
+    return Outcome(member, (Delta(MEMBERS, e.district, e.joined_on, 1, sim),))
+
+
+def _insured(e: MutualAidGranted, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    # An insured member is no longer remembered (`remembered`): unknown here means insured before,
+    # and a later policy year of someone already insured is not counted again.
+    member = known
+    if member is None or member.flagged:
+        return UNCHANGED
+    return Outcome(
+        member._replace(flagged=True), (Delta(MUTUAL_AID, member.area, e.granted_on, 1, member.simulated),)
+    )
+
+
+# A matter is remembered with its service category and first-responder area; `flagged`: closed,
+# `active`: not rated yet.
+_NEXT_DAY: Final = timedelta(days=1)
+
+
+def _matter_received(e: MatterReceived, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    if known is not None:
+        return UNCHANGED
+    matter = Counted(Subject.MATTER, str(e.matter_id), e.category.value, e.area, sim)
+    return Outcome(
+        matter,
+        (
+            Delta(MATTERS_RECEIVED, e.area, e.received_on, 1, sim),
+            Delta(MATTERS_FELL_DUE, e.area, e.deadline + _NEXT_DAY, 1, sim),
+        ),
+    )
+
+
+def _matter_transferred(e: MatterTransferred, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    return Outcome(None, (Delta(MATTERS_TRANSFERRED, e.from_area, e.transferred_on, 1, sim),))
+
+
+def _matter_closed(e: MatterClosed, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    matter = _require(known, e)
+    if matter.flagged:
+        return UNCHANGED
+    closed = MATTERS_ON_TIME if e.on_time else MATTERS_LATE
+    settled = max(e.closed_on, e.deadline + _NEXT_DAY)
+    return Outcome(
+        matter._replace(flagged=True),
+        (
+            Delta(closed, matter.area, e.closed_on, 1, matter.simulated),
+            Delta(MATTERS_DUE_SETTLED, matter.area, settled, 1, matter.simulated),
+        ),
+    )
+
+
+def _matter_rated(e: MatterRated, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+    matter = _require(known, e)
+    if not matter.active:
+        return UNCHANGED  # rated once: the registry refuses a second rating
+    return Outcome(
+        matter._replace(active=False),
+        (
+            Delta(MATTERS_RATED, matter.area, e.rated_on, 1, matter.simulated),
+            Delta(MATTERS_POINTS, matter.area, e.rated_on, e.score, matter.simulated),
+        ),
+    )
+
+
+Rule = Callable[[Any, Counted | None, bool, datetime], Outcome]
+RULES: Final[dict[type[DomainEvent], Rule]] = {
+    ApplicationSubmitted: _application,
+    ConstructionApproved: _approval,
+    UnitRegistered: _unit_registered,
+    UnitCertified: _unit_certified,
+    CertificationRevoked: _revoked,
+    UnitExited: _exited,
+    FacilityOpened: _opened,
+    FacilityClosed: _closed,
+    PartnerRegistered: _partner,
+    PartnerExited: _partner_exited,
+    ServiceProjectListed: _project,
+    MemberEnrolled: _enrolled,
+    MutualAidGranted: _insured,
+    MatterReceived: _matter_received,
+    MatterTransferred: _matter_transferred,
+    MatterClosed: _matter_closed,
+    MatterRated: _matter_rated,
+}
+COUNTED_EVENT_TYPES: Final = frozenset(cls.__name__ for cls in RULES)
+
+
+def count(event: DomainEvent, known: Counted | None, *, simulated: bool, recorded_at: datetime) -> Outcome:
+    """The counters an event moves, and the new state of the thing it is about.
+
+    `known`: what was remembered of the event's subject (`subject_of`); `simulated`: whether the
+    event itself is simulated data; `recorded_at`: its envelope's time (events that state no
+    business date count on its Beijing day)."""
+    rule = RULES.get(type(event))
+    return rule(event, known, simulated, recorded_at) if rule else UNCHANGED
+
+
+# --- metrics: what the progress API shows, read from the counters ----------------------------------
+
+
+class Aggregation(StrEnum):
+    SUM = "sum"  # the counter's net total (in an area, or over all of them for the city)
+    COVERAGE = "coverage"  # how many of `areas` have a positive counter
+    SHARE = "share"  # coverage as a fraction of `areas` (0.6 = 60 %)
+
+
+class YearMeasure(StrEnum):
+    """What a metric's per-year target means."""
+
+    IN_YEAR = "in_year"  # 当年新增: counted during that year ("≥12 per year")
+    BY_YEAR_END = "by_year_end"  # 年底累计: the level reached by 31 December ("12万 by end 2022")
+
+
+P_CENTRES: Final = "职工服务中心赋能增效"
+P_HAPPY: Final = "职工生活幸福型企业"
+P_PARTNERS: Final = "关爱职工公益伙伴纽带计划"
+P_GIG: Final = "新就业形态劳动者温暖行动"
+P_CYCLE: Final = "申报与评审"
+
+# The 11 service centres: the city's (370200) and the ten districts'.
+CENTRES: Final[tuple[str, ...]] = (CITY_CODE, *DISTRICTS)
+DISTRICT_CENTRES: Final[tuple[str, ...]] = tuple(DISTRICTS)
+
+
+@dataclass(frozen=True)
+class Metric:
+    code: str
+    title: str
+    programme: str
+    unit: str
+    counter: str
+    counted_from: str  # in plain words, for the API and the dashboard's tooltips
+    aggregation: Aggregation = Aggregation.SUM
+    areas: tuple[str, ...] = ()  # COVERAGE and SHARE: the areas counted
+    year_measure: YearMeasure = YearMeasure.BY_YEAR_END
+
+    @property
+    def kind(self) -> str:
+        return "share" if self.aggregation is Aggregation.SHARE else "count"
+
+    def applies_to(self, area: str) -> bool:
+        """Whether an area has a figure of its own (a group union has no service centre)."""
+        return self.aggregation is Aggregation.SUM or area == CITY_CODE or area in self.areas
+
+
+METRICS: Final[tuple[Metric, ...]] = (
+    Metric(
+        SHARED_HOMES,
+        "新时代区域共享职工之家",
+        P_CENTRES,
+        "家",
+        SHARED_HOMES,
+        "登记建成的新时代区域共享职工之家（FacilityOpened），减去已关闭的",
+    ),
+    Metric(
+        HUIGONG_HOMES,
+        "“青岛·惠工家”",
+        P_CENTRES,
+        "家",
+        HUIGONG_HOMES,
+        "登记建成的“青岛·惠工家”（FacilityOpened），减去已关闭的",
+    ),
+    Metric(
+        BASES,
+        "服务职工基地",
+        P_CENTRES,
+        "家",
+        BASES,
+        "2022年试点及经申报批准的服务职工基地（UnitRegistered），减去已退出的",
+    ),
+    Metric(
+        "health_station_centres",
+        "建有职工智慧健康驿站的职工服务中心",
+        P_CENTRES,
+        "个",
+        CENTRE_STATIONS,
+        "市及10个区市职工服务中心中，至少有一处在用职工智慧健康驿站的中心数",
+        Aggregation.COVERAGE,
+        CENTRES,
+    ),
+    Metric(
+        "service_complex_share",
+        "形成服务职工综合体的区市职工服务中心",
+        P_CENTRES,
+        "%",
+        COMPLEXES_CERTIFIED,
+        "10个区市中，有服务职工综合体获认定示范单位（且未撤销）的区市所占比例",
+        Aggregation.SHARE,
+        DISTRICT_CENTRES,
+    ),
+    Metric(
+        ENTERPRISE_STATIONS,
+        "企业职工智慧健康驿站",
+        P_HAPPY,
+        "家",
+        ENTERPRISE_STATIONS,
+        "登记建成的企业职工智慧健康驿站（FacilityOpened），减去已关闭的",
+        year_measure=YearMeasure.IN_YEAR,
+    ),
+    Metric(
+        HAPPY_STARTED,
+        "幸福企业试点（开展建设）",
+        P_HAPPY,
+        "家",
+        HAPPY_STARTED,
+        "2022年试点及经申报批准开展建设的幸福企业（UnitRegistered）",
+        year_measure=YearMeasure.IN_YEAR,
+    ),
+    Metric(
+        HAPPY_CERTIFIED,
+        "幸福企业完成建设（示范单位）",
+        P_HAPPY,
+        "家",
+        HAPPY_CERTIFIED,
+        "获认定“青岛市职工生活幸福型企业创建示范单位”的企业（UnitCertified），减去撤销的",
+    ),
+    Metric(
+        PARTNERS,
+        "关爱职工公益合作伙伴",
+        P_PARTNERS,
+        "家",
+        PARTNERS,
+        "登记的公益合作伙伴（PartnerRegistered）及经申报批准的公益伙伴（UnitRegistered），减去退出的",
+        year_measure=YearMeasure.IN_YEAR,
+    ),
+    Metric(
+        PROJECTS,
+        "服务职工项目库项目",
+        P_PARTNERS,
+        "个",
+        PROJECTS,
+        "列入服务职工项目库的项目（ServiceProjectListed）",
+    ),
+    Metric(
+        MEMBERS,
+        "新就业形态劳动者入会",
+        P_GIG,
+        "人",
+        MEMBERS,
+        "首次入会的新就业形态劳动者（MemberEnrolled，每人只计一次），按入会日期",
+    ),
+    Metric(
+        MUTUAL_AID,
+        "新就业形态劳动者互助保障",
+        P_GIG,
+        "人",
+        MUTUAL_AID,
+        "获得互助保障的成员（MutualAidGranted，每人只计一次），按参保日期",
+    ),
+    Metric(
+        COMPLEXES,
+        "服务职工综合体建设单位",
+        P_CENTRES,
+        "个",
+        COMPLEXES,
+        "市、区市职工服务中心及经申报批准建设的服务职工综合体（UnitRegistered）",
+    ),
+    Metric(
+        COMPLEXES_CERTIFIED,
+        "服务职工综合体示范单位",
+        P_CENTRES,
+        "个",
+        COMPLEXES_CERTIFIED,
+        "获认定服务职工综合体创建示范单位的（UnitCertified），减去撤销的",
+    ),
+    Metric(
+        BASES_CERTIFIED,
+        "服务职工基地示范单位",
+        P_CENTRES,
+        "家",
+        BASES_CERTIFIED,
+        "获认定职工服务基地创建示范单位的（UnitCertified），减去撤销、退出的",
+    ),
+    Metric(
+        BASE_FACILITIES,
+        "服务职工基地（设施报送）",
+        P_CENTRES,
+        "家",
+        BASE_FACILITIES,
+        "区市报送建成的服务职工基地设施（FacilityOpened），减去已关闭的；不计入服务职工基地目标",
+    ),
+    Metric(
+        CENTRE_STATIONS,
+        "职工服务中心职工智慧健康驿站（设施）",
+        P_CENTRES,
+        "家",
+        CENTRE_STATIONS,
+        "登记建成的职工服务中心职工智慧健康驿站（FacilityOpened），减去已关闭的",
+    ),
+    Metric(
+        APPLICATIONS,
+        "申报",
+        P_CYCLE,
+        "份",
+        APPLICATIONS,
+        "提交的申报（ApplicationSubmitted），按提交日",
+        year_measure=YearMeasure.IN_YEAR,
+    ),
+    Metric(
+        APPROVALS,
+        "批准建设",
+        P_CYCLE,
+        "份",
+        APPROVALS,
+        "批准建设的申报（ConstructionApproved），按批准日",
+        year_measure=YearMeasure.IN_YEAR,
+    ),
+)
+
+METRICS_BY_CODE: Final[dict[str, Metric]] = {m.code: m for m in METRICS}
+assert len(METRICS_BY_CODE) == len(METRICS), "metric codes must be unique"
+COUNTERS: Final[frozenset[str]] = frozenset(m.counter for m in METRICS)

@@ -1,0 +1,86 @@
+"""The actuals: every counted event moves its counters per area and day (domain/counting.py says
+which), applied by the platform's exactly-once runner. A batch is counted in memory, in order,
+and written with one COPY of the newly counted things, one update of the changed ones and one
+upsert of the day sums, in the runner's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import ClassVar
+
+from huigong_events.base import DomainEvent
+from huigong_events.envelope import RecordedEvent
+from huigong_events.topics import Topic, topic_for_aggregate
+from huigong_platform.database import DbConnection
+from huigong_platform.subscriptions import Projection
+
+from ..adapters import store
+from ..domain.counting import (
+    COUNTED_EVENT_TYPES,
+    Counted,
+    SubjectKey,
+    count,
+    creates_subject,
+    is_simulated,
+    remembered,
+    subject_of,
+)
+
+
+class ActualsProjection(Projection):
+    name: ClassVar[str] = "metrics.actuals"
+    topics: ClassVar[tuple[Topic, ...]] = (
+        topic_for_aggregate("application"),
+        topic_for_aggregate("review"),
+        topic_for_aggregate("unit"),
+        topic_for_aggregate("facility"),
+        topic_for_aggregate("member"),
+        topic_for_aggregate("matter"),
+    )
+    handles: ClassVar[frozenset[str]] = COUNTED_EVENT_TYPES
+    tables: ClassVar[tuple[str, ...]] = ("actuals", "counted")
+
+    async def apply(self, conn: DbConnection, event: DomainEvent, record: RecordedEvent) -> None:
+        await self.apply_batch(conn, [(event, record)])
+
+    async def apply_batch(
+        self, conn: DbConnection, items: Sequence[tuple[DomainEvent, RecordedEvent]]
+    ) -> None:
+        subjects = [subject_of(event) for event, _ in items]
+        # Only subjects whose first event here is not their creation can have a stored state
+        # (the runner passes each aggregate's events once and in order).
+        needed: set[SubjectKey] = set()
+        seen: set[SubjectKey] = set()
+        for (event, _), subject in zip(items, subjects, strict=True):
+            if subject is not None and subject not in seen:
+                seen.add(subject)
+                if not creates_subject(event):
+                    needed.add(subject)
+        known: dict[SubjectKey, Counted] = await store.load_counted(conn, needed)
+        stored = set(known)
+        changed: dict[SubjectKey, Counted] = {}
+        sums: dict[tuple[str, str, date], tuple[int, int]] = {}
+        for (event, record), subject in zip(items, subjects, strict=True):
+            outcome = count(
+                event,
+                known.get(subject) if subject else None,
+                simulated=is_simulated(record.actor),
+                recorded_at=record.occurred_at,
+            )
+            if outcome.counted is not None and subject is not None:
+                known[subject] = changed[subject] = outcome.counted
+            for delta in outcome.deltas:
+                key = (delta.counter, delta.area, delta.day)
+                amount, simulated = sums.get(key, (0, 0))
+                sums[key] = (amount + delta.amount, simulated + delta.amount * delta.simulated)
+        await store.save_counted(
+            conn,
+            new=[c for k, c in changed.items() if k not in stored and remembered(c)],
+            changed=[c for k, c in changed.items() if k in stored and remembered(c)],
+            gone=[k for k, c in changed.items() if k in stored and not remembered(c)],
+        )
+        await store.add_actuals(conn, sums)
+
+    async def reset(self, conn: DbConnection) -> None:
+        await store.reset_actuals(conn)

@@ -1,0 +1,288 @@
+"""Which event counts toward which target (pure): a known history of units, facilities, partners,
+projects and members gives the expected counters per area and day, revocations, exits and
+closures take back exactly what was counted, and simulated data stays marked."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+
+import pytest
+
+from huigong_events.base import DomainEvent
+from huigong_events.catalogue import EVENT_TYPES
+from huigong_events.forms import PartnerCategory, ServiceField
+from huigong_events.intake import ApplicationSubmitted
+from huigong_events.reference import FacilityKind, Occupation, Programme
+from huigong_events.registry import (
+    CertificationRevoked,
+    FacilityClosed,
+    FacilityOpened,
+    MemberEnrolled,
+    MemberReportedAgain,
+    MutualAidGranted,
+    PartnerExited,
+    PartnerOrigin,
+    PartnerRegistered,
+    ServiceProjectListed,
+    UnitCertified,
+    UnitExited,
+    UnitOrigin,
+    UnitRegistered,
+)
+from huigong_metrics.domain import counting
+from huigong_metrics.domain.counting import (
+    CERTIFIED,
+    COUNTED_EVENT_TYPES,
+    COUNTERS,
+    METRICS,
+    OPENED,
+    REGISTERED,
+    Counted,
+    NotCounted,
+    SubjectKey,
+    count,
+    is_simulated,
+    remembered,
+    subject_of,
+)
+
+RECORDED = date(2026, 1, 5)
+# 23:30 on 4 January UTC is 5 January in Beijing: the recorded day is the Beijing day.
+RECORDED_AT = datetime(2026, 1, 4, 23, 30, tzinfo=UTC)
+KEY = "a" * 64
+
+
+class Book:
+    """Counts a history the way the projection does, keeping the per-(counter, area, day) sums."""
+
+    def __init__(self) -> None:
+        self.known: dict[SubjectKey, Counted] = {}
+        self.sums: dict[tuple[str, str, date], list[int]] = defaultdict(lambda: [0, 0])
+
+    def apply(self, events: Iterable[DomainEvent], simulated: bool = False) -> None:
+        for event in events:
+            subject = subject_of(event)
+            outcome = count(
+                event,
+                self.known.get(subject) if subject else None,
+                simulated=simulated,
+                recorded_at=RECORDED_AT,
+            )
+            if outcome.counted is not None and subject is not None:
+                self.known[subject] = outcome.counted
+            for d in outcome.deltas:
+                self.sums[(d.counter, d.area, d.day)][0] += d.amount
+                self.sums[(d.counter, d.area, d.day)][1] += d.amount if d.simulated else 0
+
+    def total(self, counter: str, area: str | None = None, until: date = date.max) -> int:
+        return sum(
+            v[0] for (c, a, d), v in self.sums.items() if c == counter and (area in (None, a)) and d <= until
+        )
+
+    def simulated(self, counter: str) -> int:
+        return sum(v[1] for (c, _, _), v in self.sums.items() if c == counter)
+
+
+def unit(programme: Programme, area: str = "370202", on: date = date(2022, 6, 28)) -> UnitRegistered:
+    return UnitRegistered(
+        unit_id=uuid.uuid4(), name="青岛某某有限公司", programme=programme, area=area,
+        origin=UnitOrigin.试点2022, registered_on=on,
+    )  # fmt: skip
+
+
+def certified(unit_id: uuid.UUID, on: date) -> UnitCertified:
+    return UnitCertified(
+        unit_id=unit_id, title="青岛市职工生活幸福型企业创建示范单位", certificate_no="QDGH-2024-FQ-0001",
+        certified_on=on, valid_until=date(on.year + 3, on.month, 1), recheck_due=date(on.year + 1, on.month, 1),
+    )  # fmt: skip
+
+
+def revoked(unit_id: uuid.UUID, on: date) -> CertificationRevoked:
+    return CertificationRevoked(
+        unit_id=unit_id,
+        certificate_no="QDGH-2024-FQ-0001",
+        revoked_on=on,
+        reason="拖欠职工工资",
+        automatic=False,
+    )
+
+
+def facility(kind: FacilityKind, area: str, on: date) -> FacilityOpened:
+    return FacilityOpened(
+        facility_id=uuid.uuid4(), kind=kind, name="某设施", area=area, host_unit="某单位", opened_on=on
+    )
+
+
+def enrolled(district: str, joined: date, key: str = KEY) -> MemberEnrolled:
+    return MemberEnrolled(
+        member_key=key, key_id="k1", enrolment_id=uuid.uuid4(), district=district,
+        occupation=Occupation.快递员, platform="顺丰", joined_on=joined,
+    )  # fmt: skip
+
+
+def aid(year: int, on: date, key: str = KEY) -> MutualAidGranted:
+    return MutualAidGranted(member_key=key, policy_year=year, paid_by="市总工会赠送", granted_on=on)
+
+
+def test_units_count_by_programme_on_their_registration_day() -> None:
+    book = Book()
+    book.apply([unit(Programme.幸福企业) for _ in range(3)])
+    book.apply([unit(Programme.服务职工基地, "370203"), unit(Programme.服务职工综合体, "370200")])
+    book.apply([unit(Programme.公益伙伴, "370213", date(2024, 3, 1))])
+    assert book.total("happy_enterprise_pilots", "370202", until=date(2022, 6, 28)) == 3
+    assert book.total("happy_enterprise_pilots", until=date(2022, 6, 27)) == 0
+    assert book.total("service_bases", "370203") == 1
+    assert book.total("service_complexes", "370200") == 1
+    # An approved 公益伙伴 application is a unit, and counts as a partner.
+    assert book.total("welfare_partners", "370213", until=date(2024, 3, 1)) == 1
+
+
+def test_a_revocation_takes_back_the_certification_once_on_its_day() -> None:
+    book = Book()
+    happy = unit(Programme.幸福企业, "370212")
+    book.apply([happy, certified(happy.unit_id, date(2024, 5, 1))])
+    assert book.total("happy_enterprises_certified", "370212") == 1
+    book.apply([revoked(happy.unit_id, date(2025, 2, 1)), revoked(happy.unit_id, date(2025, 3, 1))])
+    assert book.total("happy_enterprises_certified") == 0
+    # As of a day between certification and revocation it still counted.
+    assert book.total("happy_enterprises_certified", until=date(2025, 1, 31)) == 1
+    # Building started stays counted: a revocation ends the title, not the fact of building.
+    assert book.total("happy_enterprise_pilots") == 1
+
+
+def test_an_exit_ends_a_base_and_its_title() -> None:
+    book = Book()
+    base = unit(Programme.服务职工基地, "370285")
+    book.apply([base])
+    book.apply([
+        UnitCertified(
+            unit_id=base.unit_id, title="青岛市职工服务基地创建示范单位", certificate_no="QDGH-2023-JD-0001",
+            certified_on=date(2023, 6, 1), valid_until=date(2026, 5, 31), recheck_due=date(2024, 6, 1),
+        ),
+        UnitExited(unit_id=base.unit_id, reason="满意度评价不达标", exited_on=date(2024, 7, 1)),
+        UnitExited(unit_id=base.unit_id, reason="再次", exited_on=date(2024, 8, 1)),
+    ])  # fmt: skip
+    assert book.total("service_bases", until=date(2024, 6, 30)) == 1
+    assert book.total("service_bases") == 0
+    assert book.total("service_bases_certified") == 0
+    assert book.total("service_bases_certified", until=date(2024, 6, 30)) == 1
+
+
+def test_facilities_count_by_kind_net_of_closures() -> None:
+    book = Book()
+    homes = [facility(FacilityKind.区域共享职工之家, "370213", date(2023, 3, 1)) for _ in range(2)]
+    station = facility(FacilityKind.智慧健康驿站_中心, "370200", date(2023, 9, 1))
+    book.apply([*homes, station, facility(FacilityKind.智慧健康驿站_企业, "G-HAIER", date(2023, 4, 1))])
+    book.apply(
+        [FacilityClosed(facility_id=homes[0].facility_id, closed_on=date(2023, 10, 1), reason="场地收回")]
+    )
+    book.apply(
+        [FacilityClosed(facility_id=homes[0].facility_id, closed_on=date(2023, 11, 1), reason="again")]
+    )
+    assert book.total("shared_workers_homes", "370213", until=date(2023, 9, 30)) == 2
+    assert book.total("shared_workers_homes", "370213") == 1
+    assert book.total("health_station_centre_facilities", "370200") == 1
+    assert book.total("health_stations_enterprises", "G-HAIER") == 1
+
+
+def test_partners_and_projects_count_on_their_dates_net_of_exits() -> None:
+    book = Book()
+    partner = uuid.uuid4()
+    book.apply([
+        PartnerRegistered(
+            partner_id=partner, name="青岛红十字蓝天救援中心", category=PartnerCategory.公益慈善,
+            area="370214", registered_on=date(2022, 6, 28), origin=PartnerOrigin.试点2022,
+        ),
+        ServiceProjectListed(
+            project_id=uuid.uuid4(), name="职工心理疏导", field=ServiceField.心理疏导, provider="某中心",
+            provider_credit_code="91370202MA3C4LXX3X", area="370202", listed_on=date(2024, 2, 2),
+        ),
+    ])  # fmt: skip
+    assert book.total("welfare_partners", "370214") == 1
+    assert book.total("service_projects", "370202", until=date(2024, 2, 2)) == 1
+    book.apply([PartnerExited(partner_id=partner, reason="不再开展合作", exited_on=date(2025, 1, 1))] * 2)
+    assert book.total("welfare_partners") == 0
+    assert book.total("welfare_partners", until=date(2024, 12, 31)) == 1
+
+
+def test_a_member_counts_once_and_their_mutual_aid_once_in_their_district() -> None:
+    book = Book()
+    book.apply([enrolled("370211", date(2022, 8, 1)), aid(2022, date(2022, 8, 1))])
+    # Reported again by another district with cover for a new year: still one person insured.
+    again = MemberReportedAgain(
+        member_key=KEY, enrolment_id=uuid.uuid4(), district="370202", reported_on=date(2023, 3, 1)
+    )
+    book.apply([again, aid(2023, date(2023, 3, 1))])
+    assert book.total("members_enrolled") == 1
+    assert book.total("members_enrolled", "370211", until=date(2022, 8, 1)) == 1
+    assert book.total("mutual_aid") == 1
+    assert book.total("mutual_aid", "370211") == 1
+
+
+def test_simulated_data_is_counted_and_marked_and_so_is_its_take_back() -> None:
+    book = Book()
+    opened = facility(FacilityKind.青岛惠工家, "370202", date(2024, 1, 1))
+    book.apply([opened], simulated=True)
+    book.apply([facility(FacilityKind.青岛惠工家, "370202", date(2024, 1, 2))])
+    assert book.total("huigong_homes") == 2
+    assert book.simulated("huigong_homes") == 1
+    # A registrar (real) closes the simulated facility: the simulated part goes down with it.
+    book.apply(
+        [FacilityClosed(facility_id=opened.facility_id, closed_on=date(2024, 2, 1), reason="演示结束")]
+    )
+    assert book.total("huigong_homes") == 1
+    assert book.simulated("huigong_homes") == 0
+    assert is_simulated("simulator:370202") and is_simulated("simulator:registry")
+    assert not is_simulated("system:registry") and not is_simulated("district:370202")
+
+
+def test_events_that_state_no_date_count_on_the_day_they_were_recorded() -> None:
+    from tests.forms import happy_form
+
+    book = Book()
+    book.apply([
+        ApplicationSubmitted(
+            application_id=uuid.uuid4(), year=2026, programme=Programme.幸福企业, submitter="370203",
+            form=happy_form(),
+        )
+    ])  # fmt: skip
+    assert book.sums[("applications_submitted", "370203", RECORDED)] == [1, 0]
+
+
+def test_an_event_about_something_never_counted_is_refused_with_its_reason() -> None:
+    with pytest.raises(NotCounted, match="FacilityClosed for facility"):
+        count(
+            FacilityClosed(facility_id=uuid.uuid4(), closed_on=date(2024, 1, 1), reason="关闭"),
+            None,
+            simulated=False,
+            recorded_at=RECORDED_AT,
+        )
+    with pytest.raises(NotCounted):
+        count(revoked(uuid.uuid4(), date(2024, 1, 1)), None, simulated=False, recorded_at=RECORDED_AT)
+
+
+def test_a_member_is_remembered_until_insured_and_not_counted_again_after() -> None:
+    enrolled_only = count(
+        enrolled("370202", date(2023, 1, 1)), None, simulated=False, recorded_at=RECORDED_AT
+    )
+    member = enrolled_only.counted
+    assert member is not None and remembered(member)
+    insured = count(aid(2023, date(2023, 2, 1)), member, simulated=False, recorded_at=RECORDED_AT)
+    assert insured.counted is not None and not remembered(insured.counted)
+    assert [d.counter for d in insured.deltas] == ["mutual_aid"]
+    # Forgotten once insured: a later policy year finds nothing and counts nothing.
+    assert count(aid(2024, date(2024, 2, 1)), None, simulated=False, recorded_at=RECORDED_AT).deltas == ()
+
+
+def test_the_mapping_is_complete() -> None:
+    # Every counted type exists, every counter is shown by a metric, every programme and facility
+    # kind is mapped, and the module's table names every counted event.
+    assert set(EVENT_TYPES) >= COUNTED_EVENT_TYPES
+    assert set(REGISTERED.values()) | set(CERTIFIED.values()) | set(OPENED.values()) <= COUNTERS
+    assert set(REGISTERED) == set(Programme)
+    assert set(OPENED) == set(FacilityKind)
+    assert all(f"| {name} |" in (counting.__doc__ or "") for name in COUNTED_EVENT_TYPES)
+    assert len({m.code for m in METRICS}) == len(METRICS)
