@@ -24,6 +24,18 @@ from .intake import (
     ServiceProjectProposed,
     SubmissionWindowOpened,
 )
+from .matters import (
+    MatterAccepted,
+    MatterClosed,
+    MatterRated,
+    MatterReceived,
+    MatterRequesterErased,
+    MatterStepDone,
+    MatterTransferred,
+    ServiceItemChanged,
+    ServiceItemListed,
+    ServiceItemWithdrawn,
+)
 from .metrics import TargetChanged
 from .registry import (
     CertificationRevoked,
@@ -33,6 +45,7 @@ from .registry import (
     MemberErased,
     MemberReportedAgain,
     MutualAidGranted,
+    PartnerExited,
     PartnerRegistered,
     ServiceProjectListed,
     UnitAssessed,
@@ -78,11 +91,23 @@ AnyEvent = Annotated[
     | FacilityOpened
     | FacilityClosed
     | PartnerRegistered
+    | PartnerExited
     | ServiceProjectListed
     | MemberEnrolled
     | MemberReportedAgain
     | MutualAidGranted
     | MemberErased
+    # registry: 联动服务 (matters.py)
+    | ServiceItemListed
+    | ServiceItemChanged
+    | ServiceItemWithdrawn
+    | MatterReceived
+    | MatterTransferred
+    | MatterAccepted
+    | MatterStepDone
+    | MatterClosed
+    | MatterRated
+    | MatterRequesterErased
     # metrics
     | TargetChanged,
     Field(discriminator="type"),

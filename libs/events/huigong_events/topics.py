@@ -99,6 +99,14 @@ EVENT_TOPICS: Final[tuple[Topic, ...]] = (
         description="会员名册、互助保障、删除",
     ),
     Topic(
+        "huigong.registry.matters",
+        "registry",
+        TopicKind.EVENTS,
+        3,
+        ("service-item", "matter"),
+        description="服务事项目录；服务事项的受理、转办、接收、办理、办结、评价",
+    ),
+    Topic(
         "huigong.metrics.targets",
         "metrics",
         TopicKind.EVENTS,

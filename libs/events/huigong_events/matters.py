@@ -1,0 +1,385 @@
+"""Events of the linked service system (联动服务), owned by the registry: the service catalogue
+(服务事项目录) and the life of each service matter (服务事项) that the 11 service centres and the
+服务职工基地 handle for workers (annex 1; 服务项目标准化 · 服务手段智能化 of programme 1).
+
+Two aggregates:
+- "service-item": one entry of the catalogue: its category, the units (centres or service bases)
+  that provide it, its time limit in working days (限时办结制) and its process steps;
+- "matter": one worker's request, from its receipt at a centre's 综合服务窗口 to its closure and
+  the worker's rating. The centre that received it (首问责任单位) is named on every later event's
+  aggregate and stays responsible until it is closed (首问责任制).
+
+Personal data: the requester's name, phone and the request in their words travel only sealed
+(`requester_sealed`, AES-256-GCM under a per-matter data key the registry keeps outside the event
+log, like the gig workers' data), so destroying that key (MatterRequesterErased) honours a
+deletion request although the log is immutable. The free-text fields that are stored in clear
+(reasons, notes, comments) refuse anything that looks like a mobile or ID number.
+
+Overdue is not an event: it follows from the deadline recorded at receipt and the day one asks
+about (see the registry's domain/matters.py), so "as of any date" needs no timer.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, ClassVar, Final, Literal, Self
+from uuid import UUID
+
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
+
+from .base import DomainEvent
+from .forms import AreaCode, KeyId, Name, SealedPersonal, ShortText
+from .reference import CITY_CODE, DISTRICTS
+
+OWNER: Final = "registry"
+_TYPE_TITLE: Final = "事件类型"
+
+# --------------------------------------------------------------------------------------------
+# Vocabularies
+# --------------------------------------------------------------------------------------------
+
+
+class ServiceCategory(StrEnum):
+    """服务事项的类别（市、区市职工服务中心和服务职工基地面向职工提供的服务）。"""
+
+    法律援助 = "legal_aid"
+    困难帮扶 = "hardship_relief"
+    心理咨询 = "counselling"
+    健康服务 = "health"
+    托育服务 = "childcare"
+    技能培训 = "training"
+    婚恋交友 = "matchmaking"
+    就业服务 = "employment"
+    文体活动 = "culture_sports"
+    权益维护 = "rights_protection"
+    其他 = "other"
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+class Channel(StrEnum):
+    """受理渠道：综合服务窗口（现场）、服务电话或“齐鲁工惠”App。"""
+
+    窗口 = "walk_in"
+    电话 = "phone"
+    App = "app"
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+class MatterOutcome(StrEnum):
+    """办结结果。"""
+
+    已办结 = "resolved"  # 按流程办理完毕，诉求已解决
+    不予办理 = "declined"  # 不符合条件，已向职工说明
+    申请人撤回 = "withdrawn"
+    转其他部门 = "referred"  # 不属工会职责，已转交其他部门并告知职工
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+class HandlerKind(StrEnum):
+    """承办单位的类型：市或区市职工服务中心，或服务职工基地。"""
+
+    职工服务中心 = "centre"
+    服务职工基地 = "service_base"
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+# --------------------------------------------------------------------------------------------
+# Constrained types
+# --------------------------------------------------------------------------------------------
+
+# A mainland mobile number or an 18-character resident ID number, standing alone in a text.
+_RAW_NUMBER: Final = re.compile(r"(?<![0-9])(?:1[3-9][0-9]{9}|[0-9]{17}[0-9Xx])(?![0-9])")
+
+
+def _no_raw_numbers(value: str) -> str:
+    if _RAW_NUMBER.search(re.sub(r"[\s-]", "", value)):
+        raise ValueError(
+            "请勿填写手机号或身份证号（looks like a phone or ID number; personal data is sealed）"
+        )
+    return value
+
+
+ClearText = Annotated[ShortText, AfterValidator(_no_raw_numbers)]
+"""Free text stored in clear in an event: a reason, a note, a comment; never a phone or ID number."""
+
+TimeLimit = Annotated[int, Field(ge=1, le=60)]
+"""限时办结：working days from receipt."""
+
+
+def _centre_area(code: str) -> str:
+    if code != CITY_CODE and code not in DISTRICTS:
+        raise ValueError(f"不是市或区市职工服务中心所在区市：{code!r}（not a service centre's area）")
+    return code
+
+
+CentreArea = Annotated[
+    str,
+    AfterValidator(_centre_area),
+    Field(json_schema_extra={"enum": [CITY_CODE, *DISTRICTS]}),
+]
+"""The area of one of the 11 service centres: the city (370200) or a district."""
+
+
+MatterNo = Annotated[str, StringConstraints(pattern=r"^FW-20[0-9]{2}-[0-9]{6}-[0-9]{5,}$")]
+"""受理编号 FW-<年>-<首问中心区市代码>-<序号, at least five digits>, e.g. FW-2026-370202-00001."""
+
+
+def _unique_steps(steps: list[str]) -> list[str]:
+    if len(set(steps)) != len(steps):
+        raise ValueError("办理环节重复（a step appears twice）")
+    return steps
+
+
+def _unique_units(units: list[UUID]) -> list[UUID]:
+    if len(set(units)) != len(units):
+        raise ValueError("提供单位重复（a provider appears twice）")
+    return units
+
+
+Steps = Annotated[list[Name], Field(min_length=1, max_length=20), AfterValidator(_unique_steps)]
+"""The process steps of a service item, in order."""
+
+Providers = Annotated[list[UUID], Field(min_length=1, max_length=200), AfterValidator(_unique_units)]
+"""The registry units (service centres, service bases) that provide a service item."""
+
+
+# --------------------------------------------------------------------------------------------
+# aggregate "service-item" (服务事项目录)
+# --------------------------------------------------------------------------------------------
+
+
+class ServiceItemListed(DomainEvent):
+    """服务事项已列入目录：一项服务的类别、提供单位、办结时限（工作日）和办理环节。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "service-item"
+
+    type: Literal["ServiceItemListed"] = Field(
+        default="ServiceItemListed", title=_TYPE_TITLE, description="服务事项已列入目录"
+    )
+    item_id: UUID = Field(title="服务事项编号", description="服务事项目录条目的唯一标识（聚合标识）")
+    name: Name = Field(title="服务事项名称", description="服务事项的名称，如“劳动争议法律咨询”")
+    category: ServiceCategory = Field(title="服务类别", description="服务事项所属类别")
+    providers: Providers = Field(
+        title="提供单位", description="提供该服务的市、区市职工服务中心或服务职工基地（登记单位编号）"
+    )
+    time_limit_days: TimeLimit = Field(
+        title="办结时限（工作日）", description="限时办结制：自受理次日起计算的工作日数"
+    )
+    steps: Steps = Field(title="办理环节", description="按顺序列出的办理环节")
+    commitment: ShortText | None = Field(
+        default=None, title="服务承诺", description="服务承诺制：向职工公开承诺的内容，如有"
+    )
+    listed_on: date = Field(title="列入日期", description="列入服务事项目录的日期")
+
+
+class ServiceItemChanged(DomainEvent):
+    """服务事项已调整：目录条目的新内容（全部字段）；已受理的事项仍按受理时的时限和环节办理。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "service-item"
+
+    type: Literal["ServiceItemChanged"] = Field(
+        default="ServiceItemChanged", title=_TYPE_TITLE, description="服务事项已调整"
+    )
+    item_id: UUID = Field(title="服务事项编号", description="调整的服务事项")
+    name: Name = Field(title="服务事项名称", description="调整后的名称")
+    category: ServiceCategory = Field(title="服务类别", description="调整后的类别")
+    providers: Providers = Field(title="提供单位", description="调整后的提供单位（登记单位编号）")
+    time_limit_days: TimeLimit = Field(title="办结时限（工作日）", description="调整后的办结时限")
+    steps: Steps = Field(title="办理环节", description="调整后的办理环节")
+    commitment: ShortText | None = Field(default=None, title="服务承诺", description="调整后的服务承诺，如有")
+    changed_on: date = Field(title="调整日期", description="调整生效的日期")
+    reason: ClearText = Field(title="调整原因", description="调整目录条目的原因")
+
+
+class ServiceItemWithdrawn(DomainEvent):
+    """服务事项已撤出目录：不再受理新的事项；已受理的继续办理至办结。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "service-item"
+
+    type: Literal["ServiceItemWithdrawn"] = Field(
+        default="ServiceItemWithdrawn", title=_TYPE_TITLE, description="服务事项已撤出目录"
+    )
+    item_id: UUID = Field(title="服务事项编号", description="撤出的服务事项")
+    reason: ClearText = Field(title="撤出原因", description="撤出目录的原因")
+    withdrawn_on: date = Field(title="撤出日期", description="撤出目录的日期")
+
+
+# --------------------------------------------------------------------------------------------
+# aggregate "matter" (服务事项办理)
+# --------------------------------------------------------------------------------------------
+
+_MATTER_TITLE: Final = "事项编号"
+_MATTER_DESCRIPTION: Final = "服务事项办理的唯一标识（聚合标识）"
+
+
+class MatterReceived(DomainEvent):
+    """服务事项已受理：职工的诉求在某职工服务中心综合服务窗口受理，该中心为首问责任单位。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "matter"
+
+    type: Literal["MatterReceived"] = Field(
+        default="MatterReceived", title=_TYPE_TITLE, description="服务事项已受理"
+    )
+    matter_id: UUID = Field(title=_MATTER_TITLE, description=_MATTER_DESCRIPTION)
+    matter_no: MatterNo = Field(
+        title="受理编号", description="告知职工的受理编号：FW-年度-首问中心区市代码-序号"
+    )
+    item_id: UUID = Field(title="服务事项编号", description="所申请的服务事项（目录条目）")
+    item_name: Name = Field(title="服务事项名称", description="受理时服务事项的名称")
+    category: ServiceCategory = Field(title="服务类别", description="受理时服务事项的类别")
+    centre_id: UUID = Field(title="首问责任中心", description="受理该事项的职工服务中心（登记单位编号）")
+    centre_name: Name = Field(title="首问责任中心名称", description="受理该事项的职工服务中心名称")
+    area: CentreArea = Field(title="所属区市", description="首问责任中心所在区市；市职工服务中心为 370200")
+    channel: Channel = Field(title="受理渠道", description="窗口、电话或 App")
+    requester_sealed: SealedPersonal = Field(
+        title="加密个人信息",
+        description="职工姓名、联系电话和诉求加密后的密文（base64，AEAD 含随机数和校验标签）",
+    )
+    key_id: KeyId = Field(
+        title="密钥标识", description="加密个人信息所用数据密钥的标识（密钥保存在事件日志之外）"
+    )
+    received_on: date = Field(title="受理日期", description="受理的日期（北京时间）")
+    time_limit_days: TimeLimit = Field(
+        title="办结时限（工作日）", description="受理时该服务事项的办结时限，此后目录调整不影响"
+    )
+    steps: Steps = Field(title="办理环节", description="受理时该服务事项的办理环节")
+    deadline: date = Field(title="办结期限", description="按工作日计算的最后办结日期（含法定节假日和调休）")
+    deadline_provisional: bool = Field(
+        default=False,
+        title="期限暂定",
+        description="期限跨入节假日日历尚未发布的年度，按周一至周五计算，日历更新后以实际安排为准",
+    )
+
+    @model_validator(mode="after")
+    def _deadline_after_receipt(self) -> Self:
+        if self.deadline <= self.received_on:
+            raise ValueError("办结期限须晚于受理日期（deadline must be after received_on）")
+        return self
+
+
+class MatterTransferred(DomainEvent):
+    """服务事项已转办：当前承办单位将事项转给另一职工服务中心或服务职工基地，须说明原因。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "matter"
+
+    type: Literal["MatterTransferred"] = Field(
+        default="MatterTransferred", title=_TYPE_TITLE, description="服务事项已转办"
+    )
+    matter_id: UUID = Field(title=_MATTER_TITLE, description=_MATTER_DESCRIPTION)
+    from_unit: UUID = Field(title="转出单位", description="转出事项的承办单位（登记单位编号）")
+    from_name: Name = Field(title="转出单位名称", description="转出单位的名称")
+    from_area: AreaCode = Field(title="转出单位所属区市", description="转出单位所在区市或单位")
+    to_unit: UUID = Field(
+        title="接收单位", description="接收事项的职工服务中心或服务职工基地（登记单位编号）"
+    )
+    to_name: Name = Field(title="接收单位名称", description="接收单位的名称")
+    to_area: AreaCode = Field(title="接收单位所属区市", description="接收单位所在区市或单位")
+    to_kind: HandlerKind = Field(title="接收单位类型", description="职工服务中心或服务职工基地")
+    reason: ClearText = Field(title="转办原因", description="转办的原因，如“本中心不提供该服务”")
+    transferred_on: date = Field(title="转办日期", description="转办的日期")
+
+    @model_validator(mode="after")
+    def _to_another_unit(self) -> Self:
+        if self.to_unit == self.from_unit:
+            raise ValueError("不能转给自己（cannot transfer to the same unit）")
+        return self
+
+
+class MatterAccepted(DomainEvent):
+    """转办已接收：接收单位确认接收，成为当前承办单位。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "matter"
+
+    type: Literal["MatterAccepted"] = Field(
+        default="MatterAccepted", title=_TYPE_TITLE, description="转办已接收"
+    )
+    matter_id: UUID = Field(title=_MATTER_TITLE, description=_MATTER_DESCRIPTION)
+    unit_id: UUID = Field(title="接收单位", description="接收事项的单位（登记单位编号）")
+    accepted_on: date = Field(title="接收日期", description="确认接收的日期")
+
+
+class MatterStepDone(DomainEvent):
+    """办理环节已完成：当前承办单位完成服务事项的一个办理环节。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "matter"
+
+    type: Literal["MatterStepDone"] = Field(
+        default="MatterStepDone", title=_TYPE_TITLE, description="办理环节已完成"
+    )
+    matter_id: UUID = Field(title=_MATTER_TITLE, description=_MATTER_DESCRIPTION)
+    step: Name = Field(title="办理环节", description="完成的办理环节（受理时确定的环节之一）")
+    unit_id: UUID = Field(title="承办单位", description="完成该环节的单位（登记单位编号）")
+    note: ClearText | None = Field(default=None, title="办理说明", description="办理情况说明，如有")
+    done_on: date = Field(title="完成日期", description="完成该环节的日期")
+
+
+class MatterClosed(DomainEvent):
+    """服务事项已办结：承办单位办结事项并记录结果；是否按期以受理时的办结期限为准。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "matter"
+
+    type: Literal["MatterClosed"] = Field(
+        default="MatterClosed", title=_TYPE_TITLE, description="服务事项已办结"
+    )
+    matter_id: UUID = Field(title=_MATTER_TITLE, description=_MATTER_DESCRIPTION)
+    unit_id: UUID = Field(title="承办单位", description="办结事项的单位（登记单位编号）")
+    outcome: MatterOutcome = Field(title="办结结果", description="已办结、不予办理、申请人撤回或转其他部门")
+    note: ClearText | None = Field(default=None, title="办结说明", description="办结情况说明，如有")
+    closed_on: date = Field(title="办结日期", description="办结的日期")
+    deadline: date = Field(title="办结期限", description="受理时确定的办结期限")
+    on_time: bool = Field(title="是否按期办结", description="办结日期不晚于办结期限")
+
+    @model_validator(mode="after")
+    def _on_time_follows_the_dates(self) -> Self:
+        if self.on_time != (self.closed_on <= self.deadline):
+            raise ValueError("是否按期须与办结日期和期限一致（on_time must equal closed_on <= deadline）")
+        return self
+
+
+class MatterRated(DomainEvent):
+    """职工已评价：职工对办结的服务事项给出满意度评价（1–5分）和意见。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "matter"
+
+    type: Literal["MatterRated"] = Field(default="MatterRated", title=_TYPE_TITLE, description="职工已评价")
+    matter_id: UUID = Field(title=_MATTER_TITLE, description=_MATTER_DESCRIPTION)
+    score: int = Field(ge=1, le=5, title="满意度", description="1（很不满意）至 5（很满意）")
+    comment: ClearText | None = Field(default=None, title="评价意见", description="职工的意见，如有")
+    rated_on: date = Field(title="评价日期", description="评价的日期")
+
+
+class MatterRequesterErased(DomainEvent):
+    """求助职工个人信息已删除：按删除请求销毁该事项的个人信息密钥，其密文不可再解密。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "matter"
+
+    type: Literal["MatterRequesterErased"] = Field(
+        default="MatterRequesterErased", title=_TYPE_TITLE, description="求助职工个人信息已删除"
+    )
+    matter_id: UUID = Field(title=_MATTER_TITLE, description=_MATTER_DESCRIPTION)
+    erased_on: date = Field(title="删除日期", description="执行删除的日期")
+    request_ref: ClearText = Field(title="删除请求编号", description="个人信息删除请求的编号")
