@@ -10,14 +10,15 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from huigong_events.envelope import from_kafka
-from huigong_events.intake import ApplicationWithdrawn
+from huigong_events.envelope import from_kafka, to_kafka
+from huigong_events.intake import ApplicationWithdrawn, EnrolmentRequested
 from huigong_events.topics import topic_for_aggregate
 from huigong_platform.database import create_pool
-from huigong_platform.eventstore import ConcurrencyError, EventStore, Metadata
-from huigong_platform.outbox import OutboxRelay
+from huigong_platform.eventstore import ConcurrencyError, EventStore, Metadata, row_to_event
+from huigong_platform.outbox import OutboxRelay, partition_of
 
 from ..conftest import Stack
+from ..factories import enrolment
 from .stackctl import stack as stackctl
 
 
@@ -60,6 +61,119 @@ async def test_stale_expected_version_is_a_typed_conflict(stack: Stack, pool: as
     with pytest.raises(ConcurrencyError) as info:
         await store.append(str(app_id), [withdrawn(app_id, 0)], 3, META)
     assert (info.value.expected, info.value.actual) == (3, 0)
+
+
+async def test_many_new_aggregates_are_recorded_at_once_each_sealed_with_its_outbox_row(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    store = EventStore(pool, stack.topic_prefix)
+    batch = [(str(e.enrolment_id), e.to_data()) for e in (enrolment() for _ in range(300))]
+    async with pool.acquire() as conn, conn.transaction():
+        await store.start_many(conn, EnrolmentRequested, batch, META)
+    for aggregate_id, data in batch:
+        [event] = (await store.read("enrolment", aggregate_id)).events
+        assert (event.type, event.aggregate_version, event.prev_hash) == ("EnrolmentRequested", 1, None)
+        assert event.data == data and event.actor == META.actor and event.source == META.source
+        assert event.hash_is_valid()
+    topics = await pool.fetch(
+        "SELECT o.topic FROM outbox o JOIN events e USING (position) WHERE e.aggregate_id = ANY($1::text[])",
+        [a for a, _ in batch],
+    )
+    assert [t["topic"] for t in topics] == [
+        topic_for_aggregate("enrolment").qualified(stack.topic_prefix)
+    ] * 300
+
+    # One aggregate that exists already: nothing of that batch is recorded.
+    again = [(str(e.enrolment_id), e.to_data()) for e in (enrolment() for _ in range(5))] + batch[:1]
+    with pytest.raises(ConcurrencyError):
+        async with pool.acquire() as conn, conn.transaction():
+            await store.start_many(conn, EnrolmentRequested, again, META)
+    assert not await pool.fetchval(
+        "SELECT count(*) FROM events WHERE aggregate_id = ANY($1::text[])", [a for a, _ in again[:5]]
+    )
+
+
+async def test_the_relay_publishes_each_event_once_in_order_on_the_partition_of_its_key(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    store = EventStore(pool, stack.topic_prefix)
+    enrolments = [(str(e.enrolment_id), e.to_data()) for e in (enrolment() for _ in range(2500))]
+    app_ids = [uuid.uuid4() for _ in range(3)]
+    async with pool.acquire() as conn, conn.transaction():
+        await store.start_many(conn, EnrolmentRequested, enrolments[:1200], META)
+    for app_id in app_ids:  # 70 events in one append: the COPY path
+        await store.append(str(app_id), [withdrawn(app_id, n) for n in range(70)], 0, META)
+    async with pool.acquire() as conn, conn.transaction():
+        await store.start_many(conn, EnrolmentRequested, enrolments[1200:], META)
+    caused = Metadata(actor="city:staff01", source="370200", correlation_id="c-1", causation_id="cause-1")
+    for app_id in app_ids:
+        await store.append(str(app_id), [withdrawn(app_id, 70)], 70, caused)
+
+    relay = OutboxRelay(pool, stack.dsn("intake"), stack.bootstrap, "intake", poll_interval=0.1)
+    task = asyncio.create_task(relay.run())
+    mine = [a for a, _ in enrolments] + [str(a) for a in app_ids]
+    try:
+        for _ in range(240):
+            if not await pool.fetchval(
+                "SELECT count(*) FROM outbox o JOIN events e USING (position) "
+                "WHERE o.published_at IS NULL AND e.aggregate_id = ANY($1::text[])",
+                mine,
+            ):
+                break
+            await asyncio.sleep(0.25)
+        else:
+            pytest.fail("outbox not drained")
+    finally:
+        await relay.stop()
+        await asyncio.wait_for(task, 30)
+
+    stored = await stored_records(pool, mine)
+    for aggregate_type, count in (("enrolment", 2500), ("application", 3)):
+        topic = topic_for_aggregate(aggregate_type)
+        records = await raw_records(stack, topic.qualified(stack.topic_prefix), set(stored))
+        per_key: dict[bytes, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = {}
+        for partition, key, value, headers in records:
+            # The partition the Kafka clients pick for the key, so an aggregate stays on one.
+            assert partition == partition_of(key, topic.partitions)
+            per_key.setdefault(key, []).append((key, value, headers))
+        assert len(per_key) == count
+        for key, published in per_key.items():
+            # Every event once, in order, byte for byte what the envelope's binding makes of it.
+            assert published == stored[key.decode()]
+
+
+async def stored_records(
+    pool: asyncpg.Pool, aggregate_ids: list[str]
+) -> dict[str, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]]:
+    """Each aggregate's events as stored, in order, as the envelope's binding puts them on Kafka."""
+    rows = await pool.fetch(
+        "SELECT * FROM events WHERE aggregate_id = ANY($1::text[]) ORDER BY position", aggregate_ids
+    )
+    stored: dict[str, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = {}
+    for row in rows:
+        stored.setdefault(row["aggregate_id"], []).append(to_kafka(row_to_event(row)))
+    return stored
+
+
+async def raw_records(
+    stack: Stack, topic: str, keys: set[str]
+) -> list[tuple[int, bytes, bytes, list[tuple[str, bytes]]]]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=stack.bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    found: list[tuple[int, bytes, bytes, list[tuple[str, bytes]]]] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=1000):
+            for records in batch.values():
+                found += [
+                    (r.partition, r.key, r.value, list(r.headers))
+                    for r in records
+                    if r.key is not None and r.value is not None and r.key.decode() in keys
+                ]
+    finally:
+        await consumer.stop()
+    return found
 
 
 async def read_topic(

@@ -5,14 +5,14 @@ inbound consumer both call these handlers, so a command means the same whichever
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from huigong_events.base import DomainEvent
-from huigong_events.envelope import RecordedEvent, seal
+from huigong_events.envelope import RecordedEvent
 from huigong_events.forms import ApplicationForm, ConstructionPlan
 from huigong_events.intake import (
     ComplianceFactReported,
@@ -22,31 +22,45 @@ from huigong_events.intake import (
     SubmissionWindowOpened,
 )
 from huigong_events.reference import Programme
-from huigong_events.topics import topic_for_aggregate
 from huigong_events.upcasting import decode
 from huigong_platform import telemetry
 from huigong_platform.database import DbConnection
-from huigong_platform.eventstore import ANY_VERSION, EventStore, Metadata, insert_recorded, row_to_event
+from huigong_platform.eventstore import ANY_VERSION, EventStore, Metadata, new_ids, row_to_event
 from huigong_platform.idempotency import Outcome
 from huigong_platform.principals import Principal, Role
 
 from .adapters.vault import Vault
 from .domain import applications as apps
 from .domain import cycle
-from .domain.enrolments import Column, judge_batch
+from .domain.enrolments import AcceptedRow, judge_read, read_batch
 from .domain.errors import Conflict, FieldError, InvalidCommand
-from .domain.identity import IdentityError, check_id_number, member_key
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def random_uuids(count: int) -> list[uuid.UUID]:
-    """Version-4 UUIDs from one read of the system's randomness: uuid4() reads it once per id,
-    which costs more than everything else about an enrolment row."""
-    raw = os.urandom(16 * count)
-    return [uuid.UUID(bytes=raw[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
+def enrolment_requested(
+    row: AcceptedRow, enrolment_id: str, batch_id: str, personal_sealed: str, key_id: str
+) -> dict[str, Any]:
+    """The data of the EnrolmentRequested of an accepted row, exactly as
+    `EnrolmentRequested(…).to_data()` gives it (tests/unit/intake/test_enrolment_events.py checks
+    the two agree), built without a pydantic model per row: the row's values were checked by the
+    domain, which is stricter than the event's contract, and `EventStore.start_many` validates
+    the first event of each batch against the class."""
+    return {
+        "enrolment_id": enrolment_id,
+        "batch_id": batch_id,
+        "row_number": row.row_number,
+        "member_key": row.member_key,
+        "personal_sealed": personal_sealed,
+        "key_id": key_id,
+        "occupation": row.occupation.value,
+        "platform": row.platform,
+        "district": row.district,
+        "joined_on": row.joined_on.isoformat(),
+        "mutual_aid": row.mutual_aid,
+    }
 
 
 def forbidden(zh: str, en: str, field: str = "principal") -> InvalidCommand:
@@ -85,7 +99,6 @@ class Intake:
     store: EventStore
     vault: Vault
     member_secret: bytes
-    topic_prefix: str = ""
     batch_limit: int = 10_000
 
     # --- applications -----------------------------------------------------------------------
@@ -327,85 +340,54 @@ class Intake:
                     f"at most {self.batch_limit} rows per batch, got {len(rows)}",
                 )
             )
-        batch_id = batch_id or uuid.uuid4()
+        batch = str(batch_id or uuid.uuid4())
+        read = read_batch(rows, submitter=who, secret=self.member_secret)
         # Which of these people did this submitter enrol already? One query for the batch.
-        keys = []
-        for raw in rows:
-            try:
-                keys.append(
-                    member_key(check_id_number(str(raw.get(Column.身份证号, ""))), self.member_secret)
-                )
-            except IdentityError:
-                continue
         enrolled = {
             r[0]
             for r in await conn.fetch(
                 "SELECT member_key FROM enrolled_members "
                 "WHERE submitter = $1 AND member_key = ANY($2::text[])",
                 who,
-                keys,
+                read.member_keys,
             )
         }
-        judgement = judge_batch(rows, submitter=who, secret=self.member_secret, already_enrolled=enrolled)
+        judgement = judge_read(read, enrolled)
         accepted = judgement.accepted
-        data_keys = await self.vault.keys_for(conn, [a.member_key for a in accepted])
-        recorded_at = now()
-        sealed: list[RecordedEvent] = []
-        ids = random_uuids(len(accepted))
-        event_ids = random_uuids(len(accepted))
-        personal = self.vault.seal_many(
-            [(data_keys[a.member_key], a.member_key, a.name, a.phone) for a in accepted]
-        )
-        for row, enrolment_id, event_id, sealed_personal in zip(
-            accepted, ids, event_ids, personal, strict=True
-        ):
-            key = data_keys[row.member_key]
-            event = EnrolmentRequested(
-                enrolment_id=enrolment_id,
-                batch_id=batch_id,
-                row_number=row.row_number,
-                member_key=row.member_key,
-                personal_sealed=sealed_personal,
-                key_id=key.key_id,
-                occupation=row.occupation,
-                platform=row.platform,
-                district=row.district,
-                joined_on=row.joined_on,
-                mutual_aid=row.mutual_aid,
+        enrolment_ids = [str(i) for i in new_ids(len(accepted))]
+        if accepted:
+            data_keys = await self.vault.keys_for(conn, [a.member_key for a in accepted])
+            key_ids = [data_keys[a.member_key].key_id for a in accepted]
+            personal = self.vault.seal_many(
+                [(data_keys[a.member_key], a.member_key, a.name, a.phone) for a in accepted]
             )
-            sealed.append(
-                seal(
-                    event=event,
-                    event_id=event_id,
-                    aggregate_id=str(enrolment_id),
-                    aggregate_version=1,
-                    occurred_at=recorded_at,
-                    recorded_at=recorded_at,
-                    actor=principal.id,
-                    source=who,
-                    correlation_id=correlation_id,
-                    causation_id=None,
-                    prev_hash=None,
-                )
+            await self.store.start_many(
+                conn,
+                EnrolmentRequested,
+                [
+                    (enrolment_id, enrolment_requested(row, enrolment_id, batch, sealed, key_id))
+                    for row, enrolment_id, sealed, key_id in zip(
+                        accepted, enrolment_ids, personal, key_ids, strict=True
+                    )
+                ],
+                meta(principal, correlation_id, who),
             )
-        if sealed:
-            await insert_recorded(conn, sealed, topic_for_aggregate("enrolment").qualified(self.topic_prefix))
-            await conn.execute(
-                """INSERT INTO enrolled_members (member_key, submitter, enrolment_id)
-                   SELECT k, $1, e FROM unnest($2::text[], $3::uuid[]) AS t(k, e)""",
-                who,
-                [a.member_key for a in accepted],
-                ids,
+            await conn.copy_records_to_table(
+                "enrolled_members",
+                # In key order, as the table's index keeps them (see new_ids).
+                records=sorted((a.member_key, who, i) for a, i in zip(accepted, enrolment_ids, strict=True)),
+                columns=("member_key", "submitter", "enrolment_id"),
             )
-            telemetry.EVENTS_APPENDED.labels("intake", "EnrolmentRequested").inc(len(sealed))
+            telemetry.EVENTS_APPENDED.labels("intake", "EnrolmentRequested").inc(len(accepted))
         return Outcome(
             200,
             {
-                "batch_id": str(batch_id),
+                "batch_id": batch,
                 "submitter": who,
                 "rows": len(rows),
                 "accepted": [
-                    {"row": a.row_number, "enrolment_id": str(i)} for a, i in zip(accepted, ids, strict=True)
+                    {"row": a.row_number, "enrolment_id": i}
+                    for a, i in zip(accepted, enrolment_ids, strict=True)
                 ],
                 "rejected": [
                     {

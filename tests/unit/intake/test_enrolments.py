@@ -19,8 +19,10 @@ from huigong_intake.domain.enrolments import (
     RawRow,
     RowRejection,
     judge_batch,
+    judge_read,
     may_report,
     parse_row,
+    read_batch,
 )
 from huigong_intake.domain.errors import InvalidCommand
 from huigong_intake.domain.identity import id_check_char, member_key
@@ -356,3 +358,22 @@ def test_column_headers_are_the_chinese_ones() -> None:
         "入会日期",
         "是否参加互助保障",
     ]
+
+
+def test_a_name_or_platform_of_blanks_is_an_empty_cell() -> None:
+    # Blanks of every kind staff paste: spaces, the ideographic space, a no-break space, a tab.
+    for blank in ("   ", "\u3000", "\u00a0", "\t"):
+        assert rejected(row(1, 姓名=blank)) == [("姓名", "“姓名”未填写")]
+        assert rejected(row(1, 平台企业=blank)) == [("平台企业", "“平台企业”未填写")]
+
+
+def test_reading_first_and_judging_after_the_lookup_is_judge_batch() -> None:
+    rows = mixed_batch()
+    enrolled = frozenset({member_key(id_number(6), SECRET)})
+    read = read_batch(rows, submitter=SHINAN, secret=SECRET, today=TODAY)
+    # What to look up: each readable ID number once (rows 4 and 10 repeat row 1; row 2's check
+    # character is wrong; row 8 is blank).
+    assert read.member_keys == [member_key(id_number(n), SECRET) for n in (1, 3, 5, 6, 7, 9)]
+    assert judge_read(read, enrolled) == judge(rows, enrolled=enrolled)
+    # Judging leaves the read batch as it was: judged again, the answer is the same.
+    assert judge_read(read, enrolled) == judge(rows, enrolled=enrolled)

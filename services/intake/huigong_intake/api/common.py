@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import hashlib
+from typing import Annotated, Any, TypeVar
 
+import orjson
 from fastapi import Header
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
 
 from huigong_platform.idempotency import MAX_KEY_LENGTH, Outcome
 
@@ -21,9 +25,16 @@ IdempotencyKey = Annotated[
 ]
 
 
-def respond(outcome: Outcome) -> JSONResponse:
+def respond(outcome: Outcome) -> Response:
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+    # orjson renders what JSONResponse would (compact, UTF-8), several times faster: an
+    # enrolment answer lists up to 10,000 rows.
+    return Response(
+        orjson.dumps(outcome.body),
+        status_code=outcome.status_code,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 def jsonable(value: Any) -> Any:
@@ -31,3 +42,29 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     return value
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def parse_json_body(model: type[Body], raw: bytes) -> Body:
+    """A JSON request body read with orjson and validated by `model`, refused as FastAPI refuses
+    a body parameter (RequestValidationError, so the same 422 with field errors). For bodies of
+    several MB, where FastAPI's json.loads costs twice orjson's."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}
+        raise RequestValidationError([{**error, "ctx": {"error": exc.msg}}]) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+def request_fingerprint(path: str, body: Any) -> str:
+    """What an Idempotency-Key is bound to: SHA-256 of the path and the parsed body as JSON with
+    sorted keys, so a retry that spells the same JSON differently is still the same request."""
+    canonical = orjson.dumps({"path": path, "body": body}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()

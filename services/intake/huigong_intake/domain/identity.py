@@ -68,6 +68,7 @@ class BadMobile(IdentityError):
 ID_LENGTH: Final = 18
 _ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS: Final = "10X98765432"
+_ZERO_WEIGHT: Final = ord("0") * sum(_ID_WEIGHTS)
 _EARLIEST_BIRTH: Final = date(1900, 1, 1)
 
 
@@ -80,7 +81,9 @@ def id_check_char(first17: str) -> str:
     """The check character (0-9 or X) of the first 17 digits of an ID number."""
     if len(first17) != ID_LENGTH - 1 or not first17.isascii() or not first17.isdigit():
         raise ValueError("id_check_char needs exactly 17 ASCII digits")
-    total = sum(map(operator.mul, map(int, first17), _ID_WEIGHTS))
+    # Weighting the ASCII codes and taking off what the code of "0" adds is the same sum as
+    # weighting the digits, without an int() per digit (a batch checks 10,000 numbers).
+    total = sum(map(operator.mul, first17.encode(), _ID_WEIGHTS)) - _ZERO_WEIGHT
     return _ID_CHECK_CHARS[total % 11]
 
 
@@ -150,6 +153,8 @@ def check_mobile(text: str) -> str:
     Staff write numbers as "138-1234-5678", "+86 138 1234 5678" or "8613812345678"; all of
     them are the same number.
     """
+    if _MOBILE.fullmatch(text) and text.isascii():
+        return text  # already as it is kept; most sheets write it so
     number = _MOBILE_SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
     for prefix in _COUNTRY_PREFIXES:
         # Stripped only when exactly 11 digits follow, so a mistyped 11-digit number that
