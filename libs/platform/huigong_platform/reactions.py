@@ -12,8 +12,9 @@ commit cannot decide anything twice.
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,8 +28,8 @@ from huigong_events.envelope import RecordedEvent
 
 from . import logs
 from .database import DbConnection
-from .eventstore import EventStore, Metadata
-from .settings import Settings
+from .eventstore import EventStore, Metadata, PendingAppend
+from .settings import KafkaAuth, Settings
 from .subscriptions import Applier, Decoded, Projection, RawRecord, apply_with_checkpoints
 
 log = logs.get(__name__)
@@ -60,20 +61,92 @@ class ReactionContext:
         return (await self.store.read(aggregate_type, aggregate_id, conn=self.conn)).version
 
 
+SIMULATED_ACTOR_PREFIX = "simulator:"
+
+
+def reaction_actor(service: str, trigger: RecordedEvent) -> str:
+    """Who a reaction's events are recorded as: the service itself (`system:<service>`), or
+    `simulator:<service>` when the trigger came from the district simulator, so that decisions on
+    simulated data stay marked as such (the metrics service counts them as 演示数据)."""
+    if trigger.actor.startswith(SIMULATED_ACTOR_PREFIX):
+        return f"{SIMULATED_ACTOR_PREFIX}{service}"
+    return f"system:{service}"
+
+
+@dataclass
+class BatchContext:
+    """What a reaction may do with a whole batch: read and append in its service's store, inside
+    the batch's transaction; `meta` records each trigger as the cause of what it decided."""
+
+    conn: DbConnection
+    store: EventStore
+    service: str
+
+    def meta(self, trigger: RecordedEvent) -> Metadata:
+        return Metadata(
+            actor=reaction_actor(self.service, trigger),
+            source=self.service,
+            correlation_id=trigger.correlation_id,
+            causation_id=str(trigger.id),
+        )
+
+    async def append_many(
+        self,
+        aggregate_type: str,
+        appends: Sequence[PendingAppend],
+        heads: Mapping[str, tuple[int, str | None]] | None = None,
+    ) -> list[RecordedEvent]:
+        """`EventStore.append_many` with the batch's connection (`heads`: see there)."""
+        return await self.store.append_many(self.conn, aggregate_type, appends, heads)
+
+
+# Set to 0 to make every reaction decide event by event (the path a failing batch falls back
+# to); for comparing the two, and as a way back should the batch path misbehave.
+BATCH_ENV = "HUIGONG_REACTION_BATCHES"
+
+
 class Reaction(Projection):
-    """Subclasses implement `react`; the runner supplies the context."""
+    """Subclasses implement `react`, and may implement `react_batch` to decide a whole batch with
+    set-based reads and one append; the runner supplies the context.
+
+    A batch goes to `react_batch` inside a savepoint. Should it raise, the runner (`Applier`)
+    rolls the savepoint back and applies the batch again event by event through `react`, so a
+    poison trigger is dead-lettered alone and the others are decided as usual. `react_batch` must
+    therefore decide exactly what `react` would, in trigger order."""
 
     service: ClassVar[str]
     store: EventStore
+    batched: bool = os.environ.get(BATCH_ENV, "1") != "0"
+    # Triggers per batch (one transaction). A reaction with a set-based `react_batch` may take
+    # more, spreading each batch's fixed round trips over more triggers.
+    batch_size: ClassVar[int] = 500
 
     def bind(self, store: EventStore) -> None:
         self.store = store
 
     async def apply(self, conn: DbConnection, event: DomainEvent, record: RecordedEvent) -> None:
-        context = ReactionContext(conn, self.store, record, f"system:{self.service}", self.service)
+        context = ReactionContext(
+            conn, self.store, record, reaction_actor(self.service, record), self.service
+        )
         await self.react(context, event)
 
+    async def apply_batch(
+        self, conn: DbConnection, items: Sequence[tuple[DomainEvent, RecordedEvent]]
+    ) -> None:
+        if not items:
+            return
+        if not self.batched or type(self).react_batch is Reaction.react_batch:
+            await super().apply_batch(conn, items)
+            return
+        await self.react_batch(BatchContext(conn, self.store, self.service), items)
+
     async def react(self, context: ReactionContext, event: DomainEvent) -> None:
+        raise NotImplementedError
+
+    async def react_batch(
+        self, context: BatchContext, items: Sequence[tuple[DomainEvent, RecordedEvent]]
+    ) -> None:
+        """Optional: decide all of `items` (trigger order) at once."""
         raise NotImplementedError
 
 
@@ -93,7 +166,8 @@ def _raw(event: Any) -> RawRecord:  # a faust Event; its message carries the Kaf
 
 def _agent(pool: asyncpg.Pool, applier: Applier) -> Callable[[Any], Coroutine[Any, Any, None]]:
     async def agent(stream: Any) -> None:  # a faust Stream of raw records
-        async for events in stream.take_events(500, within=0.2):
+        size = getattr(applier.projection, "batch_size", 500)
+        async for events in stream.take_events(size, within=0.2):
             by_partition: dict[TopicPartition, list[RawRecord]] = {}
             for event in events:
                 raw = _raw(event)
@@ -121,6 +195,18 @@ def _agent(pool: asyncpg.Pool, applier: Applier) -> Callable[[Any], Coroutine[An
     return agent
 
 
+def broker_credentials(auth: KafkaAuth | None = None) -> faust.SASLCredentials | None:
+    """The faust app logs in as its service, like the service's other Kafka clients
+    (`huigong_platform.kafka.client_options`); its group is `<prefix>huigong.<service>.reactions`,
+    inside the service's consumer-group ACL."""
+    auth = KafkaAuth() if auth is None else auth
+    if auth.username is None or auth.password is None:
+        return None
+    return faust.SASLCredentials(
+        username=auth.username, password=auth.password.get_secret_value(), mechanism=auth.sasl_mechanism
+    )
+
+
 def reaction_app(
     settings: Settings, pool: asyncpg.Pool, store: EventStore, reactions: Sequence[Reaction]
 ) -> faust.App:
@@ -134,6 +220,7 @@ def reaction_app(
         app_id,
         datadir=str(datadir),
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=broker_credentials(),
         store="memory://",
         web_enabled=False,
         autodiscover=False,
