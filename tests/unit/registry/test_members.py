@@ -5,9 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+import pytest
+
 from huigong_events.intake import EnrolmentRequested
-from huigong_events.registry import MemberEnrolled, MemberReportedAgain, MutualAidGranted
-from huigong_registry.domain.members import CITY_GIFT, decide_enrolment, fold, payer, policy_year
+from huigong_events.registry import MemberEnrolled, MemberErased, MemberReportedAgain, MutualAidGranted
+from huigong_registry.domain.certification import Conflict, NotFound
+from huigong_registry.domain.members import (
+    CITY_GIFT,
+    decide_enrolment,
+    decide_erasure,
+    fold,
+    payer,
+    policy_year,
+)
 
 KEY = "a" * 64
 
@@ -71,3 +81,25 @@ def test_payer_and_policy_year() -> None:
     assert payer(2023, "G-HAIER") == "海尔集团工会"
     assert payer(2025, "370281") == "胶州市总工会"
     assert policy_year(date(2021, 12, 31)) == 2022
+
+
+# --- erasure (个人信息删除) ------------------------------------------------------------------------
+
+
+def test_erasure_is_recorded_once_and_a_later_report_counts_nothing_new() -> None:
+    enrolled = decide_enrolment(fold([]), request(), date(2022, 7, 2))
+    erased = decide_erasure(fold(enrolled), KEY, "SC-2024-0001", date(2024, 2, 1))
+    assert len(erased) == 1 and isinstance(erased[0], MemberErased)
+    assert erased[0].erased_on == date(2024, 2, 1) and erased[0].request_ref == "SC-2024-0001"
+    state = fold([*enrolled, *erased])
+    assert state.erased and state.enrolled and state.aid_years == {2022}
+    with pytest.raises(Conflict):
+        decide_erasure(state, KEY, "SC-2024-0002", date(2024, 2, 2))
+    # The same person reported again after erasure: recorded, not enrolled or insured twice.
+    again = decide_enrolment(state, request(district="370203"), date(2024, 3, 1))
+    assert [type(e) for e in again] == [MemberReportedAgain]
+
+
+def test_an_unknown_member_cannot_be_erased() -> None:
+    with pytest.raises(NotFound):
+        decide_erasure(fold([]), KEY, "SC-2024-0001", date(2024, 2, 1))

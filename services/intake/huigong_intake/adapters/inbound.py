@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -41,13 +42,22 @@ log = logs.get(__name__)
 PERSONAL_COLUMNS = frozenset({Column.姓名.value, Column.身份证号.value, Column.手机号.value})
 REDACTED = "[已删除]"
 DEAD_LETTER_TOPIC = DEAD_LETTER_TOPICS[0]
+# An ID number or a mobile number anywhere else (a misnamed column, a note, a record that is not
+# JSON at all) is replaced too: the districts' mistakes must not carry personal data further.
+RAW_NUMBER = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|1[3-9][0-9]{9})(?![0-9])")
+
+
+def scrub(text: str) -> str:
+    return RAW_NUMBER.sub(REDACTED, text)
 
 
 def redact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: (REDACTED if k in PERSONAL_COLUMNS else redact(v)) for k, v in value.items()}
+        return {scrub(str(k)): (REDACTED if k in PERSONAL_COLUMNS else redact(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
+    if isinstance(value, str):
+        return scrub(value)
     return value
 
 
@@ -116,6 +126,16 @@ class InboundConsumer:
             await self._dead_letter(
                 producer, record, submitter, "invalid command envelope", validation_errors(exc.errors())
             )
+            return
+        if RAW_NUMBER.search(command.command_id):
+            # The command id becomes the idempotency key and the events' correlation id (kept in
+            # PostgreSQL, Kafka and the logs): it must not be a worker's phone or ID number.
+            error = FieldError(
+                "command_id",
+                "命令编号不得含手机号或身份证号",
+                "command_id must not contain a phone or ID number",
+            )
+            await self._dead_letter(producer, record, submitter, "invalid command id", [error])
             return
         model = BODIES.get(command.command)
         if model is None:
@@ -192,7 +212,7 @@ class InboundConsumer:
         try:
             original: Any = redact(json.loads(record.value or b""))
         except ValueError:
-            original = (record.value or b"").decode("utf-8", "replace")[:10_000]
+            original = scrub((record.value or b"").decode("utf-8", "replace")[:10_000])
         if row is not None and isinstance(original, dict):
             rows = original.get("body", {}).get("rows", [])
             original = {
@@ -216,7 +236,7 @@ class InboundConsumer:
         await producer.send_and_wait(
             DEAD_LETTER_TOPIC.qualified(self._prefix),
             value=json.dumps(letter, ensure_ascii=False).encode(),
-            key=record.key,
+            key=scrub(record.key.decode("utf-8", "replace")).encode() if record.key else None,
             headers=[("huigong-reason", reason.encode()), ("huigong-source", submitter.encode())],
         )
         self.dead_lettered += 1

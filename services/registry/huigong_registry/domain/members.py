@@ -12,6 +12,12 @@ that intake computes); the registry never sees a name, phone or ID number.
   2022 campaign). From 2023 on the plan names no payer; the registry records the federation of
   the district (or the group union) that reported the member, e.g. "市南区总工会", "海尔集团工会".
 - A redelivered report (an enrolment id already recorded on the member) decides nothing.
+- Erasure (个人信息删除): a registrar's request, with the reference of the worker's request,
+  gives MemberErased once; intake then destroys the member's data key, so the sealed name and
+  phone in every copy of EnrolmentRequested become unreadable. The member stays on the roster,
+  marked 已删除: the counts are facts about the programme (someone enrolled in that district on
+  that day), not personal data, so they do not change. A later report of the same person is
+  recorded as MemberReportedAgain like any other and counts nothing new.
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ from typing import Final
 from huigong_events.base import DomainEvent
 from huigong_events.intake import EnrolmentRequested
 from huigong_events.reference import DISTRICTS, GROUP_UNIONS
-from huigong_events.registry import MemberEnrolled, MemberReportedAgain, MutualAidGranted
+from huigong_events.registry import MemberEnrolled, MemberErased, MemberReportedAgain, MutualAidGranted
+from huigong_platform.refusals import FieldError
+
+from .certification import Conflict, NotFound
 
 AGGREGATE: Final = "member"
 GIFT_YEAR: Final = 2022
@@ -36,6 +45,11 @@ class MemberState:
     enrolled: bool = False
     enrolments: set[str] = field(default_factory=set)
     aid_years: set[int] = field(default_factory=set)
+    erased_on: date | None = None
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_on is not None
 
 
 def evolve(state: MemberState, event: DomainEvent) -> MemberState:
@@ -47,6 +61,8 @@ def evolve(state: MemberState, event: DomainEvent) -> MemberState:
             state.enrolments.add(str(event.enrolment_id))
         case MutualAidGranted():
             state.aid_years.add(event.policy_year)
+        case MemberErased():
+            state.erased_on = event.erased_on
     return state
 
 
@@ -109,3 +125,12 @@ def decide_enrolment(state: MemberState, request: EnrolmentRequested, reported_o
             )
         )
     return events
+
+
+def decide_erasure(state: MemberState, member_key: str, request_ref: str, on: date) -> list[DomainEvent]:
+    """MemberErased for an enrolled member not erased yet; unknown 404, erased already 409."""
+    if not state.enrolled:
+        raise NotFound(FieldError("member_key", "没有该成员", "no such member"))
+    if state.erased:
+        raise Conflict(FieldError("member_key", "该成员的个人信息已删除", "personal data already erased"))
+    return [MemberErased(member_key=member_key, erased_on=on, request_ref=request_ref)]

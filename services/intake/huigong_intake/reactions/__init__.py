@@ -1,0 +1,1 @@
+"""Intake's answers to other services' events: erasure of a member's data key on MemberErased."""
