@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent, from_kafka, to_kafka
@@ -26,7 +26,7 @@ from huigong_platform.service import tune_gc
 from huigong_platform.subscriptions import Projection, Subscription
 from tests.factories import enrolment, recorded
 
-from .common import Env, Stopwatch, bench_env, figure
+from .common import CpuClock, Env, Stopwatch, bench_env, figure, publish
 
 
 class DistrictCounts(Projection):
@@ -57,33 +57,23 @@ class DistrictCounts(Projection):
 
 
 async def produce(env: Env, topic: str, count: int) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=env.bootstrap,
-        linger_ms=20,
-        max_batch_size=512 * 1024,
-        acks=1,
-        compression_type=None,
-    )
-    await producer.start()
     districts = ["370202", "370203", "370213", "370212", "370214", "370211", "370215", "370281"]
     # A pool of distinct encoded records, re-keyed per message so every aggregate is new.
     template = [recorded(enrolment(districts[i % len(districts)])) for i in range(1000)]
-    try:
-        watch = Stopwatch()
+
+    def records() -> Iterator[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]:
         for i in range(count):
             base = template[i % len(template)]
             record = base.model_copy(update={"aggregate_id": f"{base.aggregate_id}-{i}"})
-            key, value, headers = to_kafka(record)
-            await producer.send(topic, value=value, key=key, headers=headers)
-            if i % 50_000 == 0 and i:
-                await producer.flush()
-        await producer.flush()
-        figure("produce (setup, not a goal)", count, watch.seconds)
-    finally:
-        await producer.stop()
+            yield (topic, *to_kafka(record))
+
+    watch = Stopwatch()
+    await publish(env, records())
+    figure("produce (setup, not a goal)", count, watch.seconds)
 
 
-async def consume(env: Env, topic: str, count: int, handle: object = None) -> float:
+async def consume(env: Env, topic: str, count: int, handle: object = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) to read `count` records, handing each batch to `handle`."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=env.bootstrap,
@@ -97,14 +87,14 @@ async def consume(env: Env, topic: str, count: int, handle: object = None) -> fl
     await consumer.start()
     seen = 0
     try:
-        watch = Stopwatch()
+        watch, cpu = Stopwatch(), CpuClock()
         while seen < count:
             batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
             for records in batches.values():
                 seen += len(records)
                 if handle is not None:
                     handle(records)  # type: ignore[operator]
-        return watch.seconds
+        return watch.seconds, cpu.seconds
     finally:
         await consumer.stop()
 
@@ -116,8 +106,7 @@ async def main(count: int) -> None:
         print(f"projection runner benchmark: {count:,} EnrolmentRequested events on {topic}")
         await produce(env, topic, count)
 
-        raw_s = await consume(env, topic, count)
-        raw = figure("1. raw aiokafka consume-and-discard", count, raw_s)
+        raw = figure("1. raw aiokafka consume-and-discard", count, *await consume(env, topic, count))
 
         memory: Counter[tuple[str, str]] = Counter()
 
@@ -128,7 +117,9 @@ async def main(count: int) -> None:
                 memory[(event.district, event.occupation.value)] += 1
 
         mem = figure(
-            "2. decode + apply to an in-memory projection", count, await consume(env, topic, count, in_memory)
+            "2. decode + apply to an in-memory projection",
+            count,
+            *await consume(env, topic, count, in_memory),
         )
 
         pool = await create_pool(env.dsn("intake"), "intake", max_size=4)
@@ -138,16 +129,16 @@ async def main(count: int) -> None:
         )
         projection = DistrictCounts()
         sub = Subscription(projection, pool, env.bootstrap, "intake", env.prefix, batch_size=5000)
-        watch = Stopwatch()
+        watch, cpu = Stopwatch(), CpuClock()
         task = asyncio.create_task(sub.run())
         while sub.applied < count:
             await asyncio.sleep(0.05)
             if task.done():
                 task.result()
-        pg_s = watch.seconds
+        pg_s, pg_cpu = watch.seconds, cpu.seconds
         await sub.stop()
         await task
-        pg = figure("3. runner into PostgreSQL (exactly-once)", count, pg_s)
+        pg = figure("3. runner into PostgreSQL (exactly-once)", count, pg_s, pg_cpu)
         total = await pool.fetchval("SELECT sum(members) FROM bench_counts")
         await pool.close()
         assert total == count == sum(memory.values()), (total, count)

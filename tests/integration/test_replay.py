@@ -17,12 +17,15 @@ import asyncpg
 import pytest
 
 from huigong_events.envelope import RecordedEvent
+from huigong_events.topics import topic_for_aggregate
 from huigong_intake.projections.applications import ApplicationsProjection
 from huigong_platform.ops import replay as replay_mod
 from huigong_platform.subscriptions import Subscription
+from huigong_registry.projections.units import UnitsProjection
 
 from ..conftest import Stack
-from .test_ops import cli, fresh_prefix, publish, run_until, sealed_golden
+from .projections import EnrolmentCounts
+from .test_ops import chain, cli, fresh_prefix, publish, run_until, sealed_golden
 
 T0 = datetime(2027, 5, 10, 1, 0, tzinfo=UTC)
 
@@ -199,3 +202,163 @@ async def test_as_of_counts_only_events_up_to_that_day(
 
     refused = await cli(*args(stack, prefix, schema, "--as-of", "2027-06-05", "--swap"))
     assert refused.exit_code == 2
+
+
+def unit_history() -> list[RecordedEvent]:
+    """Two units of 2027 certified: one revoked automatically after a finding, one exited."""
+    corr = str(uuid.uuid4())
+    events: list[RecordedEvent] = []
+    for n, ending in enumerate(("CertificationRevoked", "UnitExited"), start=1):
+        unit = str(uuid.uuid4())
+        certificate = f"QDGH-2027-FQ-{uuid.uuid4().int % 10000:04d}"
+        registered = sealed_golden(
+            "UnitRegistered", 1, unit, 1, None, None, T0, "system:registry", "registry", corr,
+            unit_id=unit, name=f"青岛测试{n}有限公司",
+        )  # fmt: skip
+        certified = sealed_golden(
+            "UnitCertified", 1, unit, 2, registered, None, T0 + timedelta(days=60), "registrar:city/r1",
+            "registry", corr, unit_id=unit, certificate_no=certificate,
+        )  # fmt: skip
+        changes: dict[str, object] = {"unit_id": unit}
+        if ending == "CertificationRevoked":
+            changes["certificate_no"] = certificate
+        last = sealed_golden(
+            ending, 1, unit, 3, certified, None, T0 + timedelta(days=120), "system:registry", "registry", corr,
+            **changes,
+        )  # fmt: skip
+        events += [registered, certified, last]
+    return events
+
+
+async def test_one_pass_replays_several_services_and_equals_live_through_revocations(
+    stack: Stack, live: tuple[str, str, asyncpg.Pool]
+) -> None:
+    """intake's applications (upcast, amended, withdrawn) and the registry's units (certified,
+    revoked, exited), both running live, replayed together in one pass over their topics."""
+    prefix, intake_schema, _ = live
+    registry_schema = f"registry_t{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(stack.admin_dsn)
+    await replay_mod.create_shadow(conn, "registry", "registry", registry_schema)
+    pool = await asyncpg.create_pool(stack.admin_dsn, server_settings={"search_path": registry_schema})
+    assert pool is not None
+    try:
+        units = unit_history()
+        await publish(stack, prefix, [*units, units[2]])  # the revocation published twice by the relay
+        sub = Subscription(UnitsProjection(), pool, stack.bootstrap, "registry", prefix, batch_size=2)
+
+        async def caught_up() -> bool:
+            return sub.applied >= len(units)
+
+        await run_until(sub, caught_up)
+        statuses = {
+            r[0]: r[1] for r in await pool.fetch("SELECT certificate_no, status FROM certificates_view")
+        }
+        assert sorted(statuses.values()) == ["exited", "revoked"]
+
+        reports = await replay_mod.replay_services(
+            stack.admin_dsn,
+            stack.bootstrap,
+            prefix,
+            {"intake": ["intake.applications"], "registry": ["registry.units"]},
+            live_schemas={"intake": intake_schema, "registry": registry_schema},
+        )
+        intake, registry = reports
+        assert intake.equal and registry.equal, [r.to_json() for r in reports]
+        (applications,) = intake.consumers
+        (unit_replay,) = registry.consumers
+        assert (applications.records, applications.applied, applications.duplicates) == (5, 4, 1)
+        assert (unit_replay.records, unit_replay.applied, unit_replay.duplicates) == (7, 6, 1)
+        assert unit_replay.dead_lettered == 0
+        compared = {t.table: t for t in unit_replay.tables}
+        assert {"units_view", "certificates_view"} <= set(compared)
+        assert compared["certificates_view"].replay_rows == 2
+    finally:
+        await pool.close()
+        await replay_mod.drop_shadow(conn, registry_schema)
+        await conn.close()
+
+
+async def test_replay_dead_letters_parks_and_skips_exactly_as_the_live_runner(stack: Stack) -> None:
+    """A poison event (its aggregate's later event parked behind it), an undecodable record, a
+    version gap and relay duplicates: the replay, which keeps versions and dead letters in memory,
+    ends with the same counts, dead letters, parked records, versions and checkpoints as the live
+    runner that met them batch by batch."""
+    prefix = await fresh_prefix(stack, (topic_for_aggregate("enrolment"),))
+    schema = f"intake_t{uuid.uuid4().hex[:8]}"
+    name, table = f"replay_dl_{uuid.uuid4().hex[:6]}", f"counts_{uuid.uuid4().hex[:6]}"
+    poisoned = chain(3, platform="POISON")  # v1 fails: v2 and v3 are parked behind it
+    healthy = [*chain(2), *chain(1), *chain(3)]
+    gapped = chain(3)
+    del gapped[1]  # v2 never arrives: v3 is a gap
+    garbage = (b"garbage", b"{not json", [("ce_specversion", b"1.0")])
+    await publish(
+        stack, prefix, [healthy[0], *poisoned[:2], garbage, *healthy[1:], healthy[0], *gapped, poisoned[2]]
+    )
+    conn = await asyncpg.connect(stack.admin_dsn)
+    await replay_mod.create_shadow(conn, "intake", "intake", schema)
+    pool = await asyncpg.create_pool(stack.admin_dsn, server_settings={"search_path": schema})
+    assert pool is not None
+    projection = EnrolmentCounts(name, table)
+    shadow = ""
+    try:
+        async with pool.acquire() as c:
+            await projection.create(c)
+        sub = Subscription(projection, pool, stack.bootstrap, "intake", prefix, batch_size=3)
+
+        async def caught_up() -> bool:
+            return bool(sub.lag) and sum(sub.lag.values()) == 0 and sub.applied >= len(healthy) + 1
+
+        await run_until(sub, caught_up)
+        (report,) = await replay_mod.replay_services(
+            stack.admin_dsn,
+            stack.bootstrap,
+            prefix,
+            {"intake": [name]},
+            live_schemas={"intake": schema},
+            keep=True,
+            extra={name: lambda: EnrolmentCounts(name, table)},
+        )
+        (result,) = report.consumers
+        shadow = result.shadow_schema
+        assert report.equal, report.to_json()
+        assert (result.records, result.applied, result.duplicates, result.dead_lettered) == (13, 7, 1, 5)
+
+        async def books(at: str) -> list[list[tuple[object, ...]]]:
+            queries = [
+                f"""SELECT topic, partition, "offset", aggregate_id, aggregate_version, reason, status
+                    FROM {at}.dead_letters WHERE consumer = $1""",
+                f"""SELECT p.topic, p.partition, p."offset", p.aggregate_id, p.aggregate_version, d."offset"
+                    FROM {at}.parked p JOIN {at}.dead_letters d ON d.id = p.dead_letter_id
+                    WHERE p.consumer = $1""",
+                f"SELECT aggregate_id, aggregate_version FROM {at}.applied_versions WHERE consumer = $1",
+                f"SELECT topic, partition, next_offset FROM {at}.checkpoints WHERE consumer = $1",
+            ]
+            return [sorted(tuple(r) for r in await conn.fetch(q, name)) for q in queries]
+
+        live_books, replayed_books = await books(schema), await books(shadow)
+        assert live_books == replayed_books
+        letters, parked, _, _ = live_books
+        assert len(letters) == 3 and len(parked) == 2  # poison, garbage, gap; v2 and v3 of the poisoned
+    finally:
+        await pool.close()
+        await replay_mod.drop_shadow(conn, schema)
+        if shadow:
+            await replay_mod.drop_shadow(conn, shadow)
+        await conn.close()
+
+
+async def test_the_command_replays_several_services_in_one_pass(stack: Stack) -> None:
+    prefix = await fresh_prefix(stack)
+    await publish(stack, prefix, unit_history())
+    common = ["--prefix", prefix, "--dsn", stack.admin_dsn, "--bootstrap", stack.bootstrap, "--no-progress"]
+    result = await cli("replay", "-s", "registry", "-s", "intake", "--json", *common)
+    assert result.exit_code in (0, 1), result.output  # live is the shared schemas: any verdict
+    reports = json.loads(result.stdout)
+    assert [r["service"] for r in reports] == ["registry", "intake"]
+    consumers = {c["consumer"]: c for r in reports for c in r["consumers"]}
+    assert {"intake.applications", "registry.units", "registry.roster"} <= set(consumers)
+    assert consumers["registry.units"]["records"] == 6 and consumers["registry.units"]["applied"] == 6
+    assert consumers["intake.applications"]["records"] == 0
+
+    refused = await cli("replay", "-s", "all", "--consumer", "registry.units", *common)
+    assert refused.exit_code == 2 and "single service" in refused.output

@@ -13,7 +13,7 @@ district systems with CloudEvents tooling read and write it without knowing our 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -214,14 +214,26 @@ def to_kafka(event: RecordedEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]
 
 
 def from_kafka(value: bytes | None, headers: Iterable[tuple[str, bytes]]) -> RecordedEvent:
-    """Rebuild the envelope from a record; EnvelopeError says what is missing or malformed."""
-    found: dict[str, str] = {}
-    for name, raw in headers:
-        try:
-            found[name] = raw.decode()
-        except UnicodeDecodeError as exc:
-            raise EnvelopeError(f"header {name} is not UTF-8") from exc
-    if found.get("ce_specversion") != CE_SPEC_VERSION:
+    """Rebuild the envelope from a record; EnvelopeError says what is missing or malformed.
+
+    On every projection's path, once per record: the headers go straight into the envelope's
+    fields, and pydantic validates them in one call (UUID, integers, timestamps, lengths, hash
+    patterns), as strictly as before."""
+    fields: dict[str, Any] = {}
+    spec: str | None = None
+    name = ""
+    try:
+        for name, raw in headers:
+            attribute = _ATTRIBUTE_OF.get(name)
+            if attribute is not None:
+                fields[attribute] = raw.decode()
+            elif name == "ce_specversion":
+                spec = raw.decode()
+            else:
+                raw.decode()  # every header must be UTF-8, even those we do not read
+    except UnicodeDecodeError as exc:
+        raise EnvelopeError(f"header {name} is not UTF-8") from exc
+    if spec != CE_SPEC_VERSION:
         raise EnvelopeError("not a CloudEvents 1.0 record (ce_specversion)")
     if value is None:
         raise EnvelopeError("record has no value")
@@ -231,15 +243,14 @@ def from_kafka(value: bytes | None, headers: Iterable[tuple[str, bytes]]) -> Rec
         raise EnvelopeError(f"value is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise EnvelopeError("value is not a JSON object")
-    fields: dict[str, Any] = {"data": data}
-    for header, attribute in _HEADER_FIELDS:
-        if header in found:
-            fields[attribute] = found[header]
-        elif attribute not in _OPTIONAL:
-            raise EnvelopeError(f"missing header {header}")
+    if len(fields) < len(_HEADER_FIELDS):
+        for header, attribute in _HEADER_FIELDS:
+            if attribute not in fields and attribute not in _OPTIONAL:
+                raise EnvelopeError(f"missing header {header}")
+    fields["data"] = data
     try:
         # pydantic parses the UUID, integers and timestamps from the header strings.
-        return RecordedEvent.model_validate(fields)
+        return _validate_envelope(fields)
     except ValueError as exc:
         raise EnvelopeError(f"malformed envelope: {exc}") from exc
 
@@ -261,3 +272,8 @@ _HEADER_FIELDS: tuple[tuple[str, str], ...] = (
     ("ce_hash", "hash"),
 )
 _OPTIONAL = frozenset({"causation_id", "prev_hash"})
+_ATTRIBUTE_OF: dict[str, str] = dict(_HEADER_FIELDS)
+# RecordedEvent.model_validate without its Python wrapper: the same validation, once per record.
+_validate_envelope: Callable[[dict[str, Any]], RecordedEvent] = (
+    RecordedEvent.__pydantic_validator__.validate_python
+)

@@ -59,10 +59,23 @@ def _catalogue() -> ModuleType:
     return catalogue
 
 
+@cache
+def _reader(event_type: str) -> tuple[int, Callable[[Any], DomainEvent]]:
+    """The current schema version of a type and its class's validator. Cached: looked up once per
+    record on every read path. An unknown type raises KeyError and is not cached."""
+    cls: type[DomainEvent] = _catalogue().event_class(event_type)
+    return cls.schema_version, cls.__pydantic_validator__.validate_python
+
+
 def decode(event: RecordedEvent) -> DomainEvent:
     """The typed, current-version domain event of a recorded one."""
-    cls: type[DomainEvent] = _catalogue().event_class(event.type)
-    data = upcast(event.type, event.schema_version, cls.schema_version, event.data)
+    current, validate = _reader(event.type)
+    data = event.data
+    if event.schema_version != current:
+        data = upcast(event.type, event.schema_version, current, data)
     # The class is known from the envelope, so validate against it directly rather than
-    # through the discriminated union (same result, a third faster on the replay path).
-    return cls.model_validate({**data, "type": event.type})
+    # through the discriminated union (same result, a third faster on the replay path). Stored
+    # data has no `type` (the envelope carries it) and the field defaults to the class's own.
+    if "type" in data:
+        data = {**data, "type": event.type}
+    return validate(data)

@@ -19,9 +19,9 @@ import asyncio
 import contextlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -40,10 +40,15 @@ log = logs.get(__name__)
 
 AggregateKey = tuple[str, str]
 
+# Records decoded between two yields to the event loop (about 3 ms of CPU).
+DECODE_SLICE = 200
 
-@dataclass(frozen=True)
-class RawRecord:
-    """A Kafka record as the runner needs it; also rebuilt from dead-letter and parked rows."""
+
+class RawRecord(NamedTuple):
+    """A Kafka record as the runner needs it; also rebuilt from dead-letter and parked rows.
+
+    A named tuple: one is made per record consumed, and a frozen dataclass costs several times
+    more to build."""
 
     topic: str
     partition: int
@@ -54,13 +59,14 @@ class RawRecord:
 
     @classmethod
     def of(cls, record: ConsumerRecord[Any, Any]) -> RawRecord:
+        headers = record.headers
         return cls(
             record.topic,
             record.partition,
             record.offset,
             record.key,
             record.value,
-            tuple(record.headers or ()),
+            headers if isinstance(headers, tuple) else tuple(headers or ()),
         )
 
     def headers_json(self) -> str:
@@ -113,15 +119,17 @@ class Projection(ABC):
         raise NotImplementedError(f"{self.name} cannot be reset")
 
 
-@dataclass(slots=True)
 class _Decoded:
-    raw: RawRecord
-    record: RecordedEvent
-    event: DomainEvent
+    """A record with its envelope and typed event; `aggregate` is computed once, as the runner
+    asks for it several times per record."""
 
-    @property
-    def aggregate(self) -> AggregateKey:
-        return (self.record.aggregate_type, self.record.aggregate_id)
+    __slots__ = ("aggregate", "event", "raw", "record")
+
+    def __init__(self, raw: RawRecord, record: RecordedEvent, event: DomainEvent) -> None:
+        self.raw = raw
+        self.record = record
+        self.event = event
+        self.aggregate: AggregateKey = (record.aggregate_type, record.aggregate_id)
 
 
 Decoded = _Decoded | tuple[RawRecord, Exception]
@@ -139,23 +147,33 @@ class Outcome:
 class Applier:
     """Applies raw records to one projection inside a caller's transaction.
 
-    Used by the live subscription and by dead-letter retry, so both obey the same rules.
+    Used by the live subscription, by dead-letter retry and by replay, so all obey the same rules.
+
+    `exclusive`: this applier is the only writer of its consumer's bookkeeping, which starts
+    empty (a replay into a fresh shadow schema). The last applied versions and the open dead
+    letters are then known from memory instead of read back per batch, and the versions are
+    written once, in key order, by `flush_versions` at the end. A transaction that fails leaves
+    the memory ahead of the database: an exclusive applier is discarded with its shadow then.
     """
 
-    def __init__(self, projection: Projection, service: str) -> None:
+    def __init__(self, projection: Projection, service: str, *, exclusive: bool = False) -> None:
         self.projection = projection
         self.service = service
+        self.exclusive = exclusive
+        self._known_versions: dict[AggregateKey, int] = {}
+        self._known_blocked: dict[AggregateKey, int] = {}
 
     @staticmethod
     def decode(raws: Sequence[RawRecord]) -> list[Decoded]:
         """Pure CPU work, no I/O: done for the next batch while the database applies this one."""
         decoded: list[Decoded] = []
+        append = decoded.append
         for raw in raws:
             try:
                 record = from_kafka(raw.value, raw.headers)
-                decoded.append(_Decoded(raw, record, decode(record)))
+                append(_Decoded(raw, record, decode(record)))
             except Exception as exc:
-                decoded.append((raw, exc))
+                append((raw, exc))
         return decoded
 
     async def process(
@@ -165,16 +183,22 @@ class Applier:
         if decoded is None:
             decoded = self.decode(raws)
 
-        keys = {d.aggregate for d in decoded if isinstance(d, _Decoded)}
-        keys |= {h for d in decoded if isinstance(d, tuple) and (h := d[0].aggregate_hint())}
-        versions = await self._versions(conn, keys)
-        blocked = await self._open_dead_letters(conn, keys)
+        if self.exclusive:
+            versions, blocked = self._known_versions, self._known_blocked
+        else:
+            keys: set[AggregateKey] = set()
+            for d in decoded:
+                if isinstance(d, _Decoded):
+                    keys.add(d.aggregate)
+                elif hint := d[0].aggregate_hint():
+                    keys.add(hint)
+            versions, blocked = await self._lookup(conn, keys)
 
         # Plan sequentially: the order within a partition is the order of each aggregate.
         plan: list[_Decoded] = []
         new_versions: dict[AggregateKey, int] = {}
         for item in decoded:
-            if isinstance(item, tuple):
+            if not isinstance(item, _Decoded):
                 raw, failure = item
                 hint = raw.aggregate_hint()
                 if hint and hint in blocked:
@@ -188,11 +212,13 @@ class Applier:
                 continue
             key = item.aggregate
             version = item.record.aggregate_version
-            if key in blocked:
+            if blocked and key in blocked:
                 await self._park(conn, item.raw, blocked[key], key, version)
                 outcome.parked += 1
                 continue
-            current = new_versions.get(key, versions.get(key, 0))
+            current = new_versions.get(key)
+            if current is None:
+                current = versions.get(key, 0)
             if version <= current:
                 outcome.duplicates += 1
                 continue
@@ -207,25 +233,31 @@ class Applier:
             new_versions[key] = version
             plan.append(item)
 
-        wanted = [d for d in plan if self.projection.wants(d.record.type)]
+        projection = self.projection
+        wants = projection.wants
+        wanted = [d for d in plan if wants(d.record.type)]
         applied: list[_Decoded] = []
         try:
             async with conn.transaction():  # savepoint: a failing batch is retried one by one
-                await self.projection.apply_batch(conn, [(d.event, d.record) for d in wanted])
+                await projection.apply_batch(conn, [(d.event, d.record) for d in wanted])
             applied = wanted
         except Exception:
             wanted_ids = {id(d) for d in wanted}
+            # Only a failure met here blocks what follows. Every item in the plan was planned
+            # before any block of its aggregate (planning parks whatever comes after one), even
+            # when a later record of the aggregate was dead-lettered during planning (a gap).
+            failed: dict[AggregateKey, int] = {}
             for item in plan:
                 key = item.aggregate
-                if key in blocked:  # an earlier event of this aggregate failed in this batch
-                    await self._park(conn, item.raw, blocked[key], key, item.record.aggregate_version)
+                if key in failed:  # an earlier event of this aggregate failed in this batch
+                    await self._park(conn, item.raw, failed[key], key, item.record.aggregate_version)
                     outcome.parked += 1
                     continue
                 if id(item) not in wanted_ids:
                     continue
                 try:
                     async with conn.transaction():
-                        await self.projection.apply(conn, item.event, item.record)
+                        await projection.apply(conn, item.event, item.record)
                     applied.append(item)
                 except Exception as exc:
                     # The aggregate stays at the version before the failing event.
@@ -234,52 +266,57 @@ class Applier:
                         new_versions[key] = previous
                     else:
                         new_versions.pop(key, None)
-                    blocked[key] = await self._dead_letter(conn, item.raw, item.record, exc, key)
+                    failed[key] = blocked[key] = await self._dead_letter(
+                        conn, item.raw, item.record, exc, key
+                    )
                     outcome.dead_lettered += 1
         outcome.applied = len(applied)
+        per_topic = outcome.per_topic
         for item in applied:
-            outcome.per_topic[item.raw.topic] = outcome.per_topic.get(item.raw.topic, 0) + 1
+            topic = item.raw.topic
+            per_topic[topic] = per_topic.get(topic, 0) + 1
         await self._store_versions(conn, new_versions, versions)
         return outcome
 
-    async def _versions(self, conn: DbConnection, keys: Iterable[AggregateKey]) -> dict[AggregateKey, int]:
-        keys = list(keys)
-        if not keys:
-            return {}
-        rows = await conn.fetch(
-            """SELECT v.aggregate_type, v.aggregate_id, v.aggregate_version
-               FROM applied_versions v
-               JOIN unnest($2::text[], $3::text[]) AS k(t, i)
-                 ON v.aggregate_type = k.t AND v.aggregate_id = k.i
-               WHERE v.consumer = $1""",
-            self.projection.name,
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-        )
-        return {(r[0], r[1]): r[2] for r in rows}
-
-    async def _open_dead_letters(
+    async def _lookup(
         self, conn: DbConnection, keys: Iterable[AggregateKey]
-    ) -> dict[AggregateKey, int]:
+    ) -> tuple[dict[AggregateKey, int], dict[AggregateKey, int]]:
+        """The last applied version of each aggregate, and the oldest open dead letter of those
+        that have one, in one round trip."""
         keys = list(keys)
         if not keys:
-            return {}
+            return {}, {}
+        columns, types, ids = key_columns([k[0] for k in keys], [k[1] for k in keys])
+        # One index probe per key (LATERAL … LIMIT 1 keeps the planner from hashing the whole
+        # table instead, which it prefers for a few thousand keys and which grows with it).
         rows = await conn.fetch(
-            """SELECT d.aggregate_type, d.aggregate_id, min(d.id) AS id
-               FROM dead_letters d
-               JOIN unnest($2::text[], $3::text[]) AS k(t, i)
-                 ON d.aggregate_type = k.t AND d.aggregate_id = k.i
+            f"""WITH k(t, i) AS MATERIALIZED (SELECT * FROM unnest({columns}))
+               SELECT false, k.t, k.i, v.aggregate_version::bigint
+               FROM k CROSS JOIN LATERAL (
+                   SELECT a.aggregate_version FROM applied_versions a
+                   WHERE a.consumer = $1 AND a.aggregate_type = k.t AND a.aggregate_id = k.i
+                   LIMIT 1) v
+               UNION ALL
+               SELECT true, d.aggregate_type, d.aggregate_id, min(d.id)
+               FROM dead_letters d JOIN k ON d.aggregate_type = k.t AND d.aggregate_id = k.i
                WHERE d.consumer = $1 AND d.status = 'open'
                GROUP BY d.aggregate_type, d.aggregate_id""",
             self.projection.name,
-            [k[0] for k in keys],
-            [k[1] for k in keys],
+            types,
+            ids,
         )
-        return {(r[0], r[1]): r[2] for r in rows}
+        versions: dict[AggregateKey, int] = {}
+        blocked: dict[AggregateKey, int] = {}
+        for dead, kind, ident, value in rows:
+            (blocked if dead else versions)[(kind, ident)] = value
+        return versions, blocked
 
     async def _store_versions(
         self, conn: DbConnection, versions: dict[AggregateKey, int], stored: dict[AggregateKey, int]
     ) -> None:
+        if self.exclusive:
+            stored.update(versions)  # `stored` is the memory itself
+            return
         name = self.projection.name
         updates = {k: v for k, v in versions.items() if k in stored}
         # Aggregates never seen before (most of them: an enrolment is a one-event aggregate) are
@@ -294,15 +331,31 @@ class Applier:
                 columns=["consumer", "aggregate_type", "aggregate_id", "aggregate_version"],
             )
         if updates:
-            await conn.execute(
-                """UPDATE applied_versions a SET aggregate_version = k.v
-                   FROM unnest($2::text[], $3::text[], $4::int[]) AS k(t, i, v)
-                   WHERE a.consumer = $1 AND a.aggregate_type = k.t AND a.aggregate_id = k.i""",
-                name,
-                [k[0] for k in updates],
-                [k[1] for k in updates],
-                list(updates.values()),
-            )
+            columns, types, ids = key_columns([k[0] for k in updates], [k[1] for k in updates])
+            async with index_probes(conn):
+                await conn.execute(
+                    f"""UPDATE applied_versions a SET aggregate_version = k.v
+                       FROM unnest({columns}, $4::int[]) AS k(t, i, v)
+                       WHERE a.consumer = $1 AND a.aggregate_type = k.t AND a.aggregate_id = k.i""",
+                    name,
+                    types,
+                    ids,
+                    list(updates.values()),
+                )
+
+    async def flush_versions(self, conn: DbConnection) -> int:
+        """Write an exclusive applier's versions (once, at the end of a replay), in key order so
+        the index grows at its right edge. Returns the number of rows."""
+        if not self.exclusive or not self._known_versions:
+            return 0
+        name = self.projection.name
+        rows = [(name, k[0], k[1], v) for k, v in sorted(self._known_versions.items())]
+        await conn.copy_records_to_table(
+            "applied_versions",
+            records=rows,
+            columns=["consumer", "aggregate_type", "aggregate_id", "aggregate_version"],
+        )
+        return len(rows)
 
     async def _dead_letter(
         self,
@@ -387,6 +440,37 @@ def _reason(exc: BaseException) -> str:
     return text[:2000]
 
 
+@contextlib.asynccontextmanager
+async def index_probes(conn: DbConnection) -> AsyncIterator[None]:
+    """Statements inside join a batch's keys to a big table by one index probe per key.
+
+    For a few thousand keys PostgreSQL's planner prefers to hash the whole table (its default
+    costs assume index pages come from disk), which takes several times longer when the table is
+    in memory, and longer as it grows. Other joins are off inside (SET LOCAL: a failure that rolls
+    the transaction or savepoint back restores them too)."""
+    await conn.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+    yield
+    await conn.execute("RESET enable_hashjoin; RESET enable_mergejoin")
+
+
+KEY_SEPARATOR = "\x1f"  # ASCII unit separator: in no aggregate type or id the platform makes
+
+
+def key_columns(types: list[str], ids: list[str]) -> tuple[str, str | list[str], str | list[str]]:
+    """Two text columns as SQL parameters $2 and $3: the arguments of `unnest(…)` that yield them,
+    and the two values. Each column goes as one string that PostgreSQL splits, which asyncpg sends
+    some twenty times faster than a text array (it checks every element of an array in Python);
+    as arrays should a value contain the separator."""
+    joined_types, joined_ids = KEY_SEPARATOR.join(types), KEY_SEPARATOR.join(ids)
+    if joined_types.count(KEY_SEPARATOR) == joined_ids.count(KEY_SEPARATOR) == len(ids) - 1:
+        return (
+            "string_to_array($2::text, chr(31)), string_to_array($3::text, chr(31))",
+            joined_types,
+            joined_ids,
+        )
+    return "$2::text[], $3::text[]", types, ids
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, subscription: Subscription) -> None:
         self._sub = subscription
@@ -425,6 +509,8 @@ class Subscription:
         self.applied = 0
         self.started = asyncio.Event()
         self.lag: dict[TopicPartition, int] = {}
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committing: asyncio.Task[None] | None = None
 
     @property
     def topic_names(self) -> list[str]:
@@ -496,11 +582,17 @@ class Subscription:
                 await self._report_lag(consumer)
             if in_flight is not None:
                 await in_flight
+            if self._committing is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._committing, 10)
         finally:
-            if in_flight is not None and not in_flight.done():
-                in_flight.cancel()
-                with contextlib.suppress(BaseException):
-                    await in_flight
+            for task in (in_flight, self._committing):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+            self._committing = None
+            self._uncommitted = {}
             self._consumer = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(consumer.stop(), 10)
@@ -514,9 +606,11 @@ class Subscription:
                 continue
             raws = [RawRecord.of(r) for r in records]
             decoded: list[Decoded] = []
-            for start in range(0, len(raws), 500):
-                decoded.extend(self.applier.decode(raws[start : start + 500]))
-                await asyncio.sleep(0)  # let the in-flight batch's database round trips proceed
+            # In slices, yielding between them, so the in-flight batch's database round trips
+            # are answered within a few milliseconds rather than after the whole decode.
+            for start in range(0, len(raws), DECODE_SLICE):
+                decoded.extend(self.applier.decode(raws[start : start + DECODE_SLICE]))
+                await asyncio.sleep(0)
             prepared.append((tp, raws, decoded))
         return prepared
 
@@ -528,9 +622,21 @@ class Subscription:
         async with self.batch_lock:
             outcome, ends = await apply_with_checkpoints(self._pool, self.applier, prepared)
         self.applied += outcome.applied
-        # Mirror positions into Kafka for lag tooling; the truth is the checkpoint table.
-        with contextlib.suppress(Exception):
-            await consumer.commit(dict(ends))
+        self._mirror(consumer, ends)
+
+    def _mirror(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
+        """Mirror positions into Kafka for lag tooling (the truth is the checkpoint table), off
+        the batch's path: the next batch does not wait for the broker's answer, and positions
+        that arrive meanwhile go in the following commit."""
+        self._uncommitted.update(ends)
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit(consumer))
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        while self._uncommitted:
+            positions, self._uncommitted = self._uncommitted, {}
+            with contextlib.suppress(Exception):
+                await consumer.commit(positions)
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
@@ -556,45 +662,79 @@ async def apply_with_checkpoints(
     Shared by the projection subscriptions and the faust reaction agents, so both are
     exactly-once in effect in the same way. Returns the outcome and the next offset per partition.
     """
-    name = applier.projection.name
-    service = applier.service
     async with pool.acquire() as conn, conn.transaction():
-        raws: list[RawRecord] = []
-        decoded: list[Decoded] = []
-        ends: dict[TopicPartition, int] = {}
-        for tp, records, items in prepared:
-            if not records:
-                continue
-            await conn.execute(
-                """INSERT INTO checkpoints (consumer, topic, partition, next_offset)
-                   VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING""",
-                name,
-                tp.topic,
-                tp.partition,
-            )
-            stored: int = await conn.fetchval(
-                """SELECT next_offset FROM checkpoints
-                   WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE""",
-                name,
-                tp.topic,
-                tp.partition,
-            )
-            # Below the stored offset: applied already (by us before a crash, or by another
-            # consumer during a rebalance). Dropped, never applied twice.
-            fresh = [i for i, r in enumerate(records) if r.offset >= stored]
-            if len(fresh) < len(records):
-                telemetry.EVENTS_SKIPPED.labels(service, name).inc(len(records) - len(fresh))
-            raws.extend(records[i] for i in fresh)
-            decoded.extend(items[i] for i in fresh)
-            ends[tp] = max(records[-1].offset + 1, stored)
-        outcome = await applier.process(conn, raws, decoded)
-        await conn.executemany(
-            """UPDATE checkpoints SET next_offset = $4, updated_at = now()
-               WHERE consumer = $1 AND topic = $2 AND partition = $3""",
-            [(name, tp.topic, tp.partition, end) for tp, end in ends.items()],
-        )
+        outcome, ends = await apply_in_transaction(conn, applier, prepared)
+    count_outcome(applier, outcome)
+    return outcome, ends
+
+
+def count_outcome(applier: Applier, outcome: Outcome) -> None:
+    """The metrics of a committed batch."""
+    service, name = applier.service, applier.projection.name
     for topic, count in outcome.per_topic.items():
         telemetry.EVENTS_APPLIED.labels(service, name, topic).inc(count)
     if outcome.duplicates:
         telemetry.EVENTS_SKIPPED.labels(service, name).inc(outcome.duplicates)
+
+
+async def apply_in_transaction(
+    conn: DbConnection, applier: Applier, prepared: PreparedBatch
+) -> tuple[Outcome, dict[TopicPartition, int]]:
+    """`apply_with_checkpoints` inside the caller's transaction (which must commit or roll back
+    the whole: the checkpoints and the rows they cover are one unit)."""
+    name = applier.projection.name
+    service = applier.service
+    parts = [(tp, records, items) for tp, records, items in prepared if records]
+    topics = [tp.topic for tp, _, _ in parts]
+    partitions = [tp.partition for tp, _, _ in parts]
+    stored: dict[tuple[str, int], int] = {}
+    if parts:
+        await conn.execute(
+            """INSERT INTO checkpoints (consumer, topic, partition, next_offset)
+               SELECT $1, k.t, k.p, 0 FROM unnest($2::text[], $3::int[]) AS k(t, p)
+               ON CONFLICT DO NOTHING""",
+            name,
+            topics,
+            partitions,
+        )
+        # Locked in a fixed order, so two consumers sharing partitions during a rebalance wait
+        # for each other instead of deadlocking.
+        rows = await conn.fetch(
+            """SELECT c.topic, c.partition, c.next_offset FROM checkpoints c
+               JOIN unnest($2::text[], $3::int[]) AS k(t, p) ON c.topic = k.t AND c.partition = k.p
+               WHERE c.consumer = $1
+               ORDER BY c.topic, c.partition
+               FOR UPDATE OF c""",
+            name,
+            topics,
+            partitions,
+        )
+        stored = {(r[0], r[1]): r[2] for r in rows}
+    raws: list[RawRecord] = []
+    decoded: list[Decoded] = []
+    ends: dict[TopicPartition, int] = {}
+    for tp, records, items in parts:
+        start = stored[(tp.topic, tp.partition)]
+        # Below the stored offset: applied already (by us before a crash, or by another
+        # consumer during a rebalance). Dropped, never applied twice.
+        if records[0].offset >= start:
+            raws.extend(records)
+            decoded.extend(items)
+        else:
+            fresh = [i for i, r in enumerate(records) if r.offset >= start]
+            telemetry.EVENTS_SKIPPED.labels(service, name).inc(len(records) - len(fresh))
+            raws.extend(records[i] for i in fresh)
+            decoded.extend(items[i] for i in fresh)
+        ends[tp] = max(records[-1].offset + 1, start)
+    outcome = await applier.process(conn, raws, decoded)
+    if ends:
+        await conn.execute(
+            """UPDATE checkpoints c SET next_offset = k.o, updated_at = now()
+               FROM unnest($2::text[], $3::int[], $4::bigint[]) AS k(t, p, o)
+               WHERE c.consumer = $1 AND c.topic = k.t AND c.partition = k.p""",
+            name,
+            [tp.topic for tp in ends],
+            [tp.partition for tp in ends],
+            list(ends.values()),
+        )
     return outcome, ends

@@ -5,10 +5,16 @@ For each projection (consumer) of the service:
    migrations (platform's, then the service's) are run in it with `search_path` set to it; live
    tables that no migration creates (ad-hoc tables of plug-in or test projections) are copied
    with `CREATE TABLE … (LIKE live.t INCLUDING ALL)`;
-2. the consumer's topics are read from offset 0 to a snapshot of their end (`scan.py`) and fed,
-   one batch per partition read, through a fresh instance of the projection and the runner's own
-   `apply_with_checkpoints`/`Applier` (same version dedupe, dead-lettering and checkpoints as the
-   live runner) with `search_path` = shadow schema;
+2. the topics of all the consumers replayed together (one service's, or several services' with
+   `replay_services`) are read once from offset 0 to a snapshot of their end (`scan.py`), each
+   record is decoded once and fed, in batches, through a fresh instance of every projection that
+   reads its topic, with the runner's own `apply_with_checkpoints`/`Applier` (same version
+   dedupe, dead-lettering and checkpoints as the live runner) and `search_path` = its shadow
+   schema. The consumers apply a batch concurrently, each in its own transaction on its own
+   connection, while the next batch is read and decoded. Their appliers are exclusive: the
+   shadow is new and only the replay writes to it, so versions and open dead letters are kept
+   in memory and `applied_versions` is written once at the end, in key order (only for `swap`
+   or `keep`: nothing else reads it);
 3. every table the projection owns is compared with the live one by row count and checksum
    (`md5` of the rows' text, sorted). The tables a projection owns: its `tables` attribute when it
    has one (or `table`), otherwise every shadow table whose content the replay changed, minus the
@@ -32,6 +38,7 @@ the swap) to be safe: a running consumer keeps its in-memory Kafka position. Not
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -238,16 +245,76 @@ def _keep(item: Decoded, cutoff: datetime | None) -> bool:
     return item.record.occurred_at < cutoff
 
 
+# Records decoded between two yields to the event loop, and records per applied batch: a batch
+# is one transaction per consumer; the next ones are read and decoded while it commits.
+DECODE_SLICE = 200
+BATCH_RECORDS = 5_000
+QUEUED_BATCHES = 1  # per consumer, besides the batch it applies: more only holds more records alive
+
+
+@dataclass
+class _Target:
+    """One consumer being replayed: its projection, exclusive applier and shadow schema."""
+
+    service: str
+    projection: Projection
+    applier: Applier
+    topics: frozenset[str]
+    result: ConsumerReplay
+    live_schema: str
+    pool: asyncpg.Pool | None = None
+    baseline: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+Pending = dict[TopicPartition, tuple[list[RawRecord], list[Decoded]]]
+
+
+async def _decode(raws: list[RawRecord]) -> list[Decoded]:
+    decoded: list[Decoded] = []
+    for start in range(0, len(raws), DECODE_SLICE):
+        decoded.extend(Applier.decode(raws[start : start + DECODE_SLICE]))
+        await asyncio.sleep(0)  # let the batch in flight exchange with PostgreSQL meanwhile
+    return decoded
+
+
+async def _apply(target: _Target, batches: asyncio.Queue[Pending | None]) -> None:
+    """One consumer's worker: each batch into its shadow, in order, one transaction per batch.
+    Every consumer has its own, on its own connection, so PostgreSQL works for several at once
+    and a consumer with more to do in a batch does not hold the others back."""
+    assert target.pool is not None
+    while (pending := await batches.get()) is not None:
+        prepared = [(tp, raws, items) for tp, (raws, items) in pending.items() if tp.topic in target.topics]
+        if not prepared:
+            continue
+        outcome, _ = await apply_with_checkpoints(target.pool, target.applier, prepared)
+        target.result.applied += outcome.applied
+        target.result.duplicates += outcome.duplicates
+        target.result.dead_lettered += outcome.dead_lettered + outcome.parked
+
+
+async def _hand(
+    queue: asyncio.Queue[Pending | None], item: Pending | None, worker: asyncio.Task[None]
+) -> None:
+    """Queue `item` for `worker`, or raise its error should it fail while its queue is full."""
+    put = asyncio.ensure_future(queue.put(item))
+    await asyncio.wait({put, worker}, return_when=asyncio.FIRST_COMPLETED)
+    if not put.done():
+        put.cancel()
+        worker.result()
+        raise OpsError(f"重放中止 replay worker stopped early: {worker.get_name()}")
+
+
 async def _feed(
-    pool: asyncpg.Pool,
-    applier: Applier,
+    targets: Sequence[_Target],
     bootstrap: str,
-    topic_names: Sequence[str],
-    result: ConsumerReplay,
     reporter: Reporter,
     cutoff: datetime | None,
     until_offset: int | None,
 ) -> None:
+    """Read the union of the consumers' topics once, from offset 0 to the snapshot end, decode
+    each record once, and apply it to every consumer that reads its topic, through the runner's
+    own `apply_with_checkpoints`/`Applier`."""
+    topic_names = sorted({t for target in targets for t in target.topics})
     async with open_consumer(bootstrap, "huigong-ops-replay") as consumer:
         found, missing = await partition_ranges(consumer, topic_names)
         if missing:
@@ -257,23 +324,58 @@ async def _feed(
             for r in parts:
                 end = r.end if until_offset is None else max(min(r.end, until_offset), r.begin)
                 ranges.append(PartitionRange(r.topic, r.partition, r.begin, end))
-        reporter.start(f"重放 replay {result.consumer}", sum(r.records for r in ranges))
-        async for topic, partition, records in scan(consumer, ranges, reporter):
-            raws = [RawRecord.of(r) for r in records]
-            decoded = applier.decode(raws)
-            result.records += len(raws)
-            kept = [i for i, d in enumerate(decoded) if _keep(d, cutoff)]
-            result.cut += len(raws) - len(kept)
-            if not kept:
-                continue
-            prepared = [
-                (TopicPartition(topic, partition), [raws[i] for i in kept], [decoded[i] for i in kept])
-            ]
-            outcome, _ = await apply_with_checkpoints(pool, applier, prepared)
-            result.applied += outcome.applied
-            result.duplicates += outcome.duplicates
-            result.dead_lettered += outcome.dead_lettered + outcome.parked
+        names = ", ".join(t.result.consumer for t in targets)
+        reporter.start(f"重放 replay {names}", sum(r.records for r in ranges))
+        readers = {topic: [t for t in targets if topic in t.topics] for topic in topic_names}
+        queues: list[asyncio.Queue[Pending | None]] = [asyncio.Queue(QUEUED_BATCHES) for _ in targets]
+        workers = [
+            asyncio.create_task(_apply(t, q), name=t.result.consumer)
+            for t, q in zip(targets, queues, strict=True)
+        ]
+        pending: Pending = {}
+        size = 0
+        try:
+            async for topic, partition, records in scan(consumer, ranges, reporter):
+                raws = [RawRecord.of(r) for r in records]
+                decoded = await _decode(raws)
+                kept = [i for i, d in enumerate(decoded) if _keep(d, cutoff)]
+                for target in readers[topic]:
+                    target.result.records += len(raws)
+                    target.result.cut += len(raws) - len(kept)
+                if not kept:
+                    continue
+                if len(kept) < len(raws):
+                    raws = [raws[i] for i in kept]
+                    decoded = [decoded[i] for i in kept]
+                tp = TopicPartition(topic, partition)
+                if tp in pending:
+                    pending[tp][0].extend(raws)
+                    pending[tp][1].extend(decoded)
+                else:
+                    pending[tp] = (raws, decoded)
+                size += len(raws)
+                if size >= BATCH_RECORDS:
+                    for queue, worker in zip(queues, workers, strict=True):
+                        await _hand(queue, pending, worker)
+                    pending, size = {}, 0
+            for queue, worker in zip(queues, workers, strict=True):
+                if pending:
+                    await _hand(queue, pending, worker)
+                await _hand(queue, None, worker)
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                if not worker.done():
+                    worker.cancel()
+                    with contextlib.suppress(BaseException):
+                        await worker
         reporter.finish()
+
+
+async def _flush(target: _Target) -> None:
+    if target.pool is not None:
+        async with target.pool.acquire() as conn, conn.transaction():
+            await target.applier.flush_versions(conn)
 
 
 async def _compare(
@@ -368,55 +470,104 @@ async def replay(
     reporter: Reporter | None = None,
     extra: Mapping[str, ProjectionFactory] | None = None,
 ) -> ReplayReport:
-    check_service(service)
+    """Replay the projections of one service (or the named ones of it)."""
+    (report,) = await replay_services(
+        dsn,
+        bootstrap,
+        prefix,
+        {service: consumers},
+        as_of=as_of,
+        until_offset=until_offset,
+        do_swap=do_swap,
+        keep=keep,
+        live_schemas={service: live_schema} if live_schema else None,
+        reporter=reporter,
+        extra=extra,
+    )
+    return report
+
+
+async def replay_services(
+    dsn: str,
+    bootstrap: str,
+    prefix: str,
+    selection: Mapping[str, Sequence[str]],
+    as_of: date | None = None,
+    until_offset: int | None = None,
+    do_swap: bool = False,
+    keep: bool = False,
+    live_schemas: Mapping[str, str] | None = None,
+    reporter: Reporter | None = None,
+    extra: Mapping[str, ProjectionFactory] | None = None,
+) -> list[ReplayReport]:
+    """Replay the projections of several services in one pass over their topics: `selection`
+    maps each service to the consumers to replay (empty: all of the service's). One report per
+    service, in the order given."""
+    for service in selection:
+        check_service(service)
     if as_of is not None and until_offset is not None:
         raise OpsError("--as-of 与 --until-offset 只能选一个 / use either --as-of or --until-offset")
     if do_swap and as_of is not None:
         raise OpsError("--swap 不能与 --as-of 同用 / --swap cannot be combined with --as-of")
     reporter = reporter or NullReporter()
-    live_schema = live_schema or service
-    names = list(consumers) or service_consumers(service)
-    factories = {name: factory_for(name, extra) for name in names}
     cutoff = cutoff_of(as_of) if as_of else None
-    report = ReplayReport(service, live_schema, as_of, until_offset)
-    async with _admin(dsn) as conn:
-        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", live_schema):
-            raise OpsError(f"模式不存在 schema {live_schema!r} does not exist")
-        for name in names:
-            projection = factories[name]()
-            shadow = f"{service}_replay_{uuid.uuid4().hex[:8]}"
-            result = ConsumerReplay(name, shadow, kept=keep)
+    reports: list[ReplayReport] = []
+    targets: list[_Target] = []
+    for service, consumers in selection.items():
+        live = (live_schemas or {}).get(service) or service
+        report = ReplayReport(service, live, as_of, until_offset)
+        reports.append(report)
+        for name in list(consumers) or service_consumers(service):
+            projection = factory_for(name, extra)()
+            result = ConsumerReplay(name, f"{service}_replay_{uuid.uuid4().hex[:8]}", kept=keep)
             report.consumers.append(result)
-            await create_shadow(conn, service, live_schema, shadow)
-            try:
-                baseline = {t: await checksum(conn, shadow, t) for t in await _tables(conn, shadow)}
-                pool = await asyncpg.create_pool(
+            topics = frozenset(t.qualified(prefix) for t in projection.topics)
+            # Exclusive: the shadow schema is new and only this replay writes to it.
+            applier = Applier(projection, service, exclusive=True)
+            targets.append(_Target(service, projection, applier, topics, result, live))
+    async with _admin(dsn) as conn:
+        for live in dict.fromkeys(t.live_schema for t in targets):
+            if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", live):
+                raise OpsError(f"模式不存在 schema {live!r} does not exist")
+        created: list[_Target] = []
+        try:
+            for target in targets:
+                shadow = target.result.shadow_schema
+                await create_shadow(conn, target.service, target.live_schema, shadow)
+                created.append(target)
+                target.baseline = {t: await checksum(conn, shadow, t) for t in await _tables(conn, shadow)}
+                target.pool = await asyncpg.create_pool(
                     dsn, min_size=1, max_size=2, server_settings={"search_path": shadow}
                 )
-                assert pool is not None
-                watch = Stopwatch()
-                try:
-                    await _feed(
-                        pool,
-                        Applier(projection, service),
-                        bootstrap,
-                        [t.qualified(prefix) for t in projection.topics],
-                        result,
-                        reporter,
-                        cutoff,
-                        until_offset,
-                    )
-                finally:
-                    await pool.close()
-                result.elapsed = watch.elapsed
-                result.tables = await _compare(conn, projection, live_schema, shadow, baseline)
+            watch = Stopwatch()
+            await _feed(targets, bootstrap, reporter, cutoff, until_offset)
+            if do_swap or keep:  # otherwise the shadow's bookkeeping is dropped unread
+                await asyncio.gather(*(_flush(t) for t in targets))
+            elapsed = watch.elapsed
+            for target in targets:
+                target.result.elapsed = elapsed
+            for target in targets:
+                result = target.result
+                result.tables = await _compare(
+                    conn, target.projection, target.live_schema, result.shadow_schema, target.baseline
+                )
                 if do_swap:
                     missing = [t.table for t in result.tables if t.live_rows is None]
                     if missing:
                         raise OpsError(f"在线模式缺少表 live schema lacks tables: {', '.join(missing)}")
-                    await swap(conn, name, live_schema, shadow, [t.table for t in result.tables])
+                    await swap(
+                        conn,
+                        result.consumer,
+                        target.live_schema,
+                        result.shadow_schema,
+                        [t.table for t in result.tables],
+                    )
                     result.swapped = True
-            finally:
-                if not keep:
-                    await drop_shadow(conn, shadow)
-    return report
+        finally:
+            for target in targets:
+                if target.pool is not None:
+                    await target.pool.close()
+            if not keep:
+                for target in created:
+                    await drop_shadow(conn, target.result.shadow_schema)
+    return reports
