@@ -41,6 +41,58 @@ service_dsn() {
   printf 'postgresql://huigong_%s:%s@%s:%s/%s' "$svc" "${!var}" "$HUIGONG_PG_HOST" "$HUIGONG_PG_PORT" "$HUIGONG_PG_DATABASE"
 }
 
+# With a secured broker (HUIGONG_KAFKA_SECURITY=scram, from stack.env) every process logs in to
+# Kafka as its own principal (huigong_platform/kafka_acls.py), whose password bin/stack keeps in
+# secrets.env as HUIGONG_KAFKA_<NAME>_PASSWORD.
+kafka_password_var() { echo "HUIGONG_KAFKA_$(tr 'a-z-' 'A-Z_' <<<"$1")_PASSWORD"; }
+
+kafka_check_login() {
+  [ "${HUIGONG_KAFKA_SECURITY:-none}" != none ] || return 0
+  local var
+  var="$(kafka_password_var "$1")"
+  [ -n "${!var:-}" ] || die "$var missing from $LOCAL_DIR/secrets.env (bin/stack start creates it)"
+}
+
+# Changes the current shell, so call it in a subshell: forgets every Kafka password loaded from
+# secrets.env and logs in as principal $1, so a service never holds another's (or admin's).
+kafka_login() {
+  local principal="$1" var password=""
+  if [ "${HUIGONG_KAFKA_SECURITY:-none}" != none ]; then
+    var="$(kafka_password_var "$principal")"
+    password="${!var:-}"
+  fi
+  for var in $(compgen -v HUIGONG_KAFKA_); do
+    case "$var" in
+      *_PASSWORD | HUIGONG_KAFKA_USERNAME) unset "$var" ;;
+    esac
+  done
+  if [ -n "$password" ]; then
+    export HUIGONG_KAFKA_USERNAME="$principal" HUIGONG_KAFKA_PASSWORD="$password"
+  fi
+}
+
+# Runs a command as Kafka principal $1: `as_kafka admin huigong topics ensure`.
+as_kafka() {
+  kafka_check_login "$1"
+  (
+    kafka_login "$1"
+    shift
+    exec "$@"
+  )
+}
+
+# API keys of the platform's own clients (the seed registers as a registrar; the simulator sends
+# as each district, group union and reporting department), in a git-ignored keyring (mode 600).
+# Only missing or no longer valid keys are issued, so a second run issues none.
+KEYRING="$LOCAL_DIR/keyring.json"
+ensure_keys() {
+  local principals
+  # shellcheck disable=SC2207
+  principals=($("$REPO_ROOT/.venv/bin/python" -c 'from huigong_intake.simulator import principals; print(*principals())'))
+  "$REPO_ROOT/.venv/bin/huigong" keys ensure "$KEYRING" registrar:seed-2022 "${principals[@]}" \
+    --actor bin/run --label "bin/run: seed and simulator"
+}
+
 service_running() {
   pid_alive "$(read_pid "$RUN_DIR/$1.pid")" "huigong-$1"
 }
@@ -52,8 +104,13 @@ start_service() {
     log "$svc already running (pid $(read_pid "$RUN_DIR/$svc.pid"))"
     return
   fi
-  HUIGONG_SERVICE="$svc" HUIGONG_DATABASE_URL="$(service_dsn "$svc")" HUIGONG_HTTP_PORT="$port" \
-    nohup "$REPO_ROOT/.venv/bin/huigong-$svc" >>"$LOGS_DIR/$svc.log" 2>&1 9>&- </dev/null &
+  kafka_check_login "$svc"
+  # The subshell execs the service, so $! is the service's own pid.
+  (
+    kafka_login "$svc"
+    export HUIGONG_SERVICE="$svc" HUIGONG_DATABASE_URL="$(service_dsn "$svc")" HUIGONG_HTTP_PORT="$port"
+    exec nohup "$REPO_ROOT/.venv/bin/huigong-$svc" >>"$LOGS_DIR/$svc.log" 2>&1 9>&- </dev/null
+  ) &
   echo $! >"$RUN_DIR/$svc.pid"
   log "$svc started (pid $!, log $LOGS_DIR/$svc.log)"
 }

@@ -1,18 +1,28 @@
 """Session fixtures: attach to the real Kafka broker and PostgreSQL started by `bin/stack`, and
-isolate this run in its own database and topic prefix, so runs never see each other's data."""
+isolate this run in its own database and topic prefix, so runs never see each other's data.
+
+Who makes a request: tests write it the way a reader thinks of it, `X-Huigong-Principal:
+district:370202` on the request. The services do not read that header (they authenticate API
+keys); the test clients' `PrincipalKeys` auth issues a real key for that principal in this run's
+database on first use (through `huigong_platform.credentials`, as `huigong keys create` does),
+replaces the header with `Authorization: Bearer <key>`, and reuses the key for the session.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+import httpx
 import pytest
 
-from huigong_platform import database
+from huigong_platform import credentials, database
 from huigong_platform.kafka import ensure_topics
 from huigong_platform.settings import SERVICES
 
@@ -58,6 +68,11 @@ class Stack:
     def dsn(self, service: str) -> str:
         return database.with_credentials(self.admin_dsn, database.role_name(service), self.password(service))
 
+    @property
+    def keys(self) -> PrincipalKeys:
+        """The API keys of this run's principals (one auth object per run, shared by clients)."""
+        return _KEYS.setdefault(self.database, PrincipalKeys(self.admin_dsn))
+
     def service_env(self, service: str, port: int) -> dict[str, str]:
         """Environment for a service process of this run."""
         return {
@@ -69,6 +84,44 @@ class Stack:
             "HUIGONG_TOPIC_PREFIX": self.topic_prefix,
             "HUIGONG_HTTP_PORT": str(port),
         }
+
+
+PRINCIPAL_HEADER = "X-Huigong-Principal"
+# Stands for a principal no key can be issued for (e.g. `reviewer:nowhere/a`): well formed, unknown.
+NO_SUCH_KEY = "hg_" + "a" * 16 + "_" + "A" * 43
+
+
+class PrincipalKeys(httpx.Auth):
+    """httpx auth of the test clients: a request naming its principal in `X-Huigong-Principal`
+    is sent with a real API key of that principal instead (issued once per run); a request naming
+    none is sent without credentials, as the public sends it."""
+
+    def __init__(self, admin_dsn: str) -> None:
+        self.admin_dsn = admin_dsn
+        self.issued: dict[str, str] = {}
+
+    async def key_for(self, principal: str) -> str:
+        key = self.issued.get(principal)
+        if key is None:
+            conn = await asyncpg.connect(self.admin_dsn)
+            try:
+                issued = await credentials.issue(conn, principal, actor="tests", label="pytest")
+                key = issued.key
+            except ValueError:
+                key = NO_SUCH_KEY  # no key can name such a principal: the service must refuse it
+            finally:
+                await conn.close()
+            self.issued[principal] = key
+        return key
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        principal = request.headers.pop(PRINCIPAL_HEADER, None)
+        if principal is not None:
+            request.headers["Authorization"] = f"Bearer {await self.key_for(principal)}"
+        yield request
+
+
+_KEYS: dict[str, PrincipalKeys] = {}
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +160,24 @@ async def stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
     yield s
     await database.drop_database(admin_root, s.database)
     await delete_topics(s.bootstrap, s.topic_prefix)
+
+
+@asynccontextmanager
+async def isolated_stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
+    """A database and topic prefix of its own, removed on exit: for a module whose requests
+    (generated or many) would change the figures other modules of the run count on."""
+    s = Stack(stack_env, uuid.uuid4().hex[:10])
+    root = stack_env["HUIGONG_PG_ADMIN_DSN"]
+    await database.create_database(root, s.database)
+    try:
+        await database.provision(s.admin_dsn, {svc: s.password(svc) for svc in SERVICES})
+        for svc in SERVICES:
+            await database.migrate(s.dsn(svc), svc)
+        await asyncio.wait_for(ensure_topics(s.bootstrap, s.topic_prefix), 60)
+        yield s
+    finally:
+        await database.drop_database(root, s.database)
+        await delete_topics(s.bootstrap, s.topic_prefix)
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:

@@ -1,5 +1,7 @@
 """Clients of the service processes a module starts: each module defines its own `services`
-fixture (its own ports), and these fixtures talk to whichever processes that module started."""
+fixture (its own ports), and these fixtures talk to whichever processes that module started.
+Each request is made as the principal it names in `X-Huigong-Principal` (a real API key is sent
+for it, see tests/conftest.py), or without credentials when it names none."""
 
 from __future__ import annotations
 
@@ -23,19 +25,19 @@ def _by_name(services: Services, name: str) -> ServiceProcess:
 
 @pytest.fixture
 async def intake(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=_by_name(services, "intake").url, timeout=60) as client:
+    async with _by_name(services, "intake").client() as client:
         yield client
 
 
 @pytest.fixture
 async def review(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=_by_name(services, "review").url, timeout=60) as client:
+    async with _by_name(services, "review").client() as client:
         yield client
 
 
 @pytest.fixture
 async def registry(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=_by_name(services, "registry").url, timeout=60) as client:
+    async with _by_name(services, "registry").client() as client:
         yield client
 
 

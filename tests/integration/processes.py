@@ -26,12 +26,14 @@ class ServiceProcess:
     port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    stack: Stack | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, stack: Stack, extra_env: dict[str, str] | None = None) -> None:
+        self.stack = stack
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**stack.service_env(self.service, self.port), **(extra_env or {})}
         script = Path(sys.executable).parent / f"huigong-{self.service}"
@@ -39,6 +41,12 @@ class ServiceProcess:
             self.proc = subprocess.Popen(
                 [str(script)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
             )
+
+    def client(self, timeout: float = 60) -> httpx.AsyncClient:
+        """A client of this process whose requests are made as the principal each names in
+        `X-Huigong-Principal` (see tests/conftest.py), or as the public when they name none."""
+        assert self.stack is not None, "start the process first"
+        return httpx.AsyncClient(base_url=self.url, timeout=timeout, auth=self.stack.keys)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -74,6 +82,18 @@ class ServiceProcess:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
 
+    def stop(self, timeout: float = 20) -> None:
+        """SIGTERM, then SIGKILL if it has not exited in `timeout` seconds. A clean stop leaves
+        the Kafka consumer groups at once, so the next process of this run to join a group (most
+        modules start a registry) need not wait for the dead member's session to expire."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -82,23 +102,27 @@ class ServiceProcess:
 
 @asynccontextmanager
 async def running(
-    stack: Stack, names: Sequence[str], port_offset: int, label: str
+    stack: Stack,
+    names: Sequence[str],
+    port_offset: int,
+    label: str,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[ServiceProcess, ...]]:
-    """Real service processes of this test run, ready, killed on exit. Each test module uses its
-    own `port_offset` so modules never fight over a port."""
+    """Real service processes of this test run, ready, stopped on exit (SIGTERM, SIGKILL after
+    20 s). Each test module uses its own `port_offset` so modules never fight over a port."""
     procs = tuple(
         ServiceProcess(name, TEST_PORTS[name] + port_offset, artefacts_dir() / f"{label}-{name}.log")
         for name in names
     )
     try:
         for proc in procs:
-            proc.start(stack)
+            proc.start(stack, extra_env)
         for proc in procs:
             await proc.wait_status(200)
         yield procs
     finally:
         for proc in reversed(procs):
-            proc.kill()
+            await asyncio.to_thread(proc.stop)
 
 
 def artefacts_dir() -> Path:

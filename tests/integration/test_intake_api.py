@@ -52,7 +52,7 @@ async def intake(stack: Stack) -> AsyncIterator[ServiceProcess]:
 
 @pytest.fixture
 async def client(intake: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=intake.url, timeout=60) as client:
+    async with intake.client() as client:
         yield client
 
 

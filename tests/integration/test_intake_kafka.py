@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -199,7 +198,7 @@ async def test_submissions_while_the_broker_is_down_are_accepted_and_reach_kafka
     app_ids = [uuid.uuid4() for _ in range(5)]
     await stackctl("stop", "kafka")
     try:
-        async with httpx.AsyncClient(base_url=intake.url, timeout=30) as client:
+        async with intake.client(timeout=30) as client:
             for app_id in app_ids:
                 body = {
                     "year": YEAR,

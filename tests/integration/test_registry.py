@@ -87,7 +87,7 @@ async def approved_application(
 async def unit_item(registry: httpx.AsyncClient, unit_id: str, status: str) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         response = await registry.get(
-            "/units", params={"origin": "application", "status": status, "page_size": 500}
+            "/units", params={"origin": "application", "status": status, "page_size": 500}, headers=REGISTRAR
         )
         assert response.status_code == 200, response.text
         return next((dict(i) for i in response.json()["items"] if i["unit_id"] == unit_id), None)

@@ -49,13 +49,13 @@ async def services(stack: Stack) -> AsyncIterator[Services]:
 
 @pytest.fixture
 async def intake(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services[0].url, timeout=60) as client:
+    async with services[0].client() as client:
         yield client
 
 
 @pytest.fixture
 async def registry(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services[1].url, timeout=60) as client:
+    async with services[1].client() as client:
         yield client
 
 
@@ -77,7 +77,7 @@ async def report_facility(
 
 
 async def listed(registry: httpx.AsyncClient, facility_id: uuid.UUID) -> dict[str, Any] | None:
-    response = await registry.get(f"/facilities/{facility_id}")
+    response = await registry.get(f"/facilities/{facility_id}", headers=REGISTRAR)
     return response.json() if response.status_code == 200 else None
 
 
@@ -95,7 +95,11 @@ async def test_a_reported_facility_is_open_and_a_registrar_closes_it_once(
     assert facility["opened_on"] == opened_on.isoformat()
     assert facility["report_id"] == str(report_id)
 
-    page = (await registry.get("/facilities", params={"area": DISTRICT, "year": opened_on.year})).json()
+    page = (
+        await registry.get(
+            "/facilities", params={"area": DISTRICT, "year": opened_on.year}, headers=REGISTRAR
+        )
+    ).json()
     assert [item["facility_id"] for item in page["items"]] == [str(facility_id)]
     assert page["total"] == 1
 
@@ -122,7 +126,11 @@ async def test_a_reported_facility_is_open_and_a_registrar_closes_it_once(
     )
     assert unknown.status_code == 404, unknown.text
 
-    open_only = (await registry.get("/facilities", params={"year": opened_on.year, "status": "open"})).json()
+    open_only = (
+        await registry.get(
+            "/facilities", params={"year": opened_on.year, "status": "open"}, headers=REGISTRAR
+        )
+    ).json()
     assert open_only["total"] == 0
 
 
@@ -144,7 +152,9 @@ async def test_a_proposed_service_project_is_listed(
 
     async def in_library() -> dict[str, Any] | None:
         page = (
-            await registry.get("/service-projects", params={"field": "counselling", "area": DISTRICT})
+            await registry.get(
+                "/service-projects", params={"field": "counselling", "area": DISTRICT}, headers=REGISTRAR
+            )
         ).json()
         return next((item for item in page["items"] if item["project_id"] == project_id), None)
 
@@ -168,7 +178,7 @@ async def test_facilities_are_counted_per_kind_and_area(
     ids = [await report_facility(intake, kind, date(year, 3, 1), area) for kind, area in reported]
 
     async def all_open() -> bool:
-        page = (await registry.get("/facilities", params={"year": year})).json()
+        page = (await registry.get("/facilities", params={"year": year}, headers=REGISTRAR)).json()
         return bool(page["total"] == len(ids))
 
     await eventually(all_open, "all facilities opened")
@@ -188,5 +198,7 @@ async def test_facilities_are_counted_per_kind_and_area(
         FacilityKind.智慧健康驿站_中心.value: 1,
         FacilityKind.智慧健康驿站_企业.value: 1,
     }
-    paged = (await registry.get("/facilities", params={"year": year, "page": 2, "page_size": 3})).json()
+    paged = (
+        await registry.get("/facilities", params={"year": year, "page": 2, "page_size": 3}, headers=REGISTRAR)
+    ).json()
     assert (paged["total"], len(paged["items"])) == (4, 1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from huigong_platform.settings import SERVICES
@@ -32,16 +31,17 @@ async def services(stack: Stack) -> AsyncIterator[dict[str, ServiceProcess]]:
 async def test_every_service_is_alive_ready_and_exposes_metrics(
     services: dict[str, ServiceProcess],
 ) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
-        for name, proc in services.items():
-            alive = await client.get(f"{proc.url}/healthz")
+    for name, proc in services.items():
+        async with proc.client(timeout=10) as client:
+            alive = await client.get("/healthz")
             assert alive.json() == {"status": "alive", "service": name}
             code, body = await proc.ready()
             assert code == 200 and body["checks"] == {"postgres": "ok", "kafka": "ok"}
-            metrics = await client.get(f"{proc.url}/metrics")
+            # Prometheus scrapes with a viewer key.
+            metrics = await client.get("/metrics", headers={"X-Huigong-Principal": "viewer:prometheus"})
             assert "huigong_outbox_pending" in metrics.text
             # Every response carries the correlation id it was given (or a new one).
-            tagged = await client.get(f"{proc.url}/healthz", headers={"X-Correlation-ID": "abc-123"})
+            tagged = await client.get("/healthz", headers={"X-Correlation-ID": "abc-123"})
             assert tagged.headers["X-Correlation-ID"] == "abc-123"
 
 

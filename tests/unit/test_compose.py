@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from huigong_platform.settings import DEFAULT_PORTS, SERVICES, Settings
+from huigong_platform import kafka_acls
+from huigong_platform.settings import DEFAULT_PORTS, SERVICES, KafkaAuth, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,7 +33,8 @@ def settings_class(service: str) -> type[Settings]:
 
 
 def settings_variables(service: str) -> set[str]:
-    return {f"HUIGONG_{name.upper()}" for name in settings_class(service).model_fields}
+    kafka_login = {f"HUIGONG_KAFKA_{name.upper()}" for name in KafkaAuth.model_fields}
+    return {f"HUIGONG_{name.upper()}" for name in settings_class(service).model_fields} | kafka_login
 
 
 def test_every_service_is_deployed_with_its_own_command_port_and_database_role() -> None:
@@ -92,3 +94,59 @@ def test_kafka_is_the_official_image_of_the_version_we_run_locally_in_kraft_mode
     env = kafka["environment"]
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def image_property(variable: str) -> str:
+    """The server.properties key the apache/kafka image makes of a KAFKA_* variable (its
+    utility's ConvertKey: "_" is ".", "__" is "_", "___" is "-", lower case)."""
+    key = re.sub(r"[^_]_[^_]", lambda m: m.group().replace("_", "."), variable.removeprefix("KAFKA_"))
+    return key.replace("___", "-").replace("__", "_").lower()
+
+
+def overlay() -> dict[str, str]:
+    lines = (REPO / "infra/kafka/security-scram.properties").read_text().splitlines()
+    pairs = (line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def test_kafka_runs_with_the_security_settings_of_the_local_stack() -> None:
+    kafka = compose()["services"]["kafka"]
+    properties = {
+        image_property(k): str(v) for k, v in kafka["environment"].items() if k.startswith("KAFKA_")
+    }
+    for key, value in overlay().items():
+        if key.endswith(".sasl.jaas.config"):
+            continue  # in the JAAS file the entrypoint writes (the image drops values with "=")
+        assert properties.get(key) == value, key
+    assert properties["allow.everyone.if.no.acl.found"] == "false"
+    assert properties["super.users"] == "User:admin"
+    script = kafka["command"][0]
+    assert "client.KafkaServer" in script and "ScramLoginModule" in script
+    assert "controller.KafkaServer" in script and 'user_admin="$$HUIGONG_KAFKA_ADMIN_PASSWORD"' in script
+    assert "-Djava.security.auth.login.config=" in script
+    assert kafka["environment"]["HUIGONG_KAFKA_ADMIN_PASSWORD"].startswith("${HUIGONG_KAFKA_ADMIN_PASSWORD:?")
+    # No listener is left unauthenticated.
+    protocols = {entry.split(":")[1] for entry in properties["listener.security.protocol.map"].split(",")}
+    assert protocols == {"SASL_PLAINTEXT"}
+
+
+def test_each_service_logs_in_to_kafka_as_itself() -> None:
+    for name in SERVICES:
+        env = compose()["services"][name]["environment"]
+        assert env["HUIGONG_KAFKA_USERNAME"] == name
+        password = kafka_acls.principal(name).password_variable
+        assert env["HUIGONG_KAFKA_PASSWORD"] == f"${{{password}:?}}"
+        others = {k for k in env if k.startswith("HUIGONG_KAFKA_") and k.endswith("_PASSWORD")}
+        assert others == {"HUIGONG_KAFKA_PASSWORD"}, f"{name} must hold no other principal's password"
+
+
+def test_setup_job_creates_every_kafka_principal_before_the_topics() -> None:
+    setup = compose()["services"]["setup"]
+    env = setup["environment"]
+    for p in kafka_acls.principals(local=False):
+        assert p.password_variable in env, p.name
+    assert not any(p.password_variable in env for p in kafka_acls.PRINCIPALS if p.local_only)
+    command = " ".join(setup["command"])
+    assert "huigong kafka principals --controller kafka:9093" in command
+    assert command.index("kafka principals") < command.index("topics ensure")
+    assert env["HUIGONG_KAFKA_USERNAME"] == kafka_acls.ADMIN

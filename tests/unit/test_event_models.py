@@ -19,7 +19,7 @@ from uuid import UUID, uuid5
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from huigong_events import intake, metrics, registry, review
+from huigong_events import intake, matters, metrics, registry, review
 from huigong_events.base import DomainEvent
 from huigong_events.catalogue import (
     EVENT_ADAPTER,
@@ -59,11 +59,13 @@ from huigong_events.reference import (
 )
 from huigong_events.review import EvidenceSource, ExclusionEvidence, FindingStage
 
-EVENT_MODULES: dict[str, ModuleType] = {
-    "intake": intake,
-    "review": review,
-    "registry": registry,
-    "metrics": metrics,
+# Each module of events and the service that owns them (the registry's 联动服务 events have their own).
+EVENT_MODULES: dict[ModuleType, str] = {
+    intake: "intake",
+    review: "review",
+    registry: "registry",
+    matters: "registry",
+    metrics: "metrics",
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
 NS = UUID("00000000-0000-0000-0000-000000000001")
@@ -355,6 +357,9 @@ def sample_events() -> list[DomainEvent]:
             registered_on=date(2022, 6, 28),
             origin=registry.PartnerOrigin.试点2022,
         ),
+        registry.PartnerExited(
+            partner_id=uid("partner"), reason="经协商退出纽带计划", exited_on=date(2025, 12, 31)
+        ),
         registry.ServiceProjectListed(
             project_id=uid("project"),
             name="职工子女暑期托管",
@@ -387,6 +392,7 @@ def sample_events() -> list[DomainEvent]:
             granted_on=date(2022, 8, 15),
         ),
         registry.MemberErased(member_key=MEMBER_KEY, erased_on=date(2024, 2, 1), request_ref="DEL-2024-0001"),
+        *matter_samples(),
         metrics.TargetChanged(
             metric="members_enrolled",
             area="370200",
@@ -398,11 +404,82 @@ def sample_events() -> list[DomainEvent]:
     ]
 
 
+def matter_samples() -> list[DomainEvent]:
+    """联动服务: a catalogue item, and one matter transferred to a base, closed, rated, erased."""
+    steps = ["登记诉求", "律师咨询", "出具意见"]
+    item = dict(
+        item_id=uid("service-item"),
+        name="劳动争议法律咨询",
+        category=matters.ServiceCategory.法律援助,
+        providers=[uid("centre-370202"), uid("base-370203")],
+        time_limit_days=5,
+        steps=steps,
+    )
+    matter = uid("matter")
+    return [
+        matters.ServiceItemListed(**item, commitment="五个工作日内给出书面意见", listed_on=date(2025, 1, 2)),
+        matters.ServiceItemChanged(**item, changed_on=date(2025, 6, 1), reason="律师值班安排调整"),
+        matters.ServiceItemWithdrawn(
+            item_id=uid("service-item"), reason="并入综合服务", withdrawn_on=date(2026, 1, 1)
+        ),
+        matters.MatterReceived(
+            matter_id=matter,
+            matter_no="FW-2025-370202-00001",
+            item_id=uid("service-item"),
+            item_name="劳动争议法律咨询",
+            category=matters.ServiceCategory.法律援助,
+            centre_id=uid("centre-370202"),
+            centre_name="市南区职工服务中心",
+            area="370202",
+            channel=matters.Channel.电话,
+            requester_sealed=SEALED,
+            key_id="mk-0011223344556677",
+            received_on=date(2025, 9, 30),
+            time_limit_days=5,
+            steps=steps,
+            deadline=date(2025, 10, 14),
+        ),
+        matters.MatterTransferred(
+            matter_id=matter,
+            from_unit=uid("centre-370202"),
+            from_name="市南区职工服务中心",
+            from_area="370202",
+            to_unit=uid("base-370203"),
+            to_name="青岛市市北区时代国际广场",
+            to_area="370203",
+            to_kind=matters.HandlerKind.服务职工基地,
+            reason="本中心本周无值班律师",
+            transferred_on=date(2025, 9, 30),
+        ),
+        matters.MatterAccepted(matter_id=matter, unit_id=uid("base-370203"), accepted_on=date(2025, 10, 9)),
+        matters.MatterStepDone(
+            matter_id=matter,
+            step="登记诉求",
+            unit_id=uid("base-370203"),
+            note=None,
+            done_on=date(2025, 10, 9),
+        ),
+        matters.MatterClosed(
+            matter_id=matter,
+            unit_id=uid("base-370203"),
+            outcome=matters.MatterOutcome.不予办理,
+            note="不属于劳动争议",
+            closed_on=date(2025, 10, 15),
+            deadline=date(2025, 10, 14),
+            on_time=False,
+        ),
+        matters.MatterRated(matter_id=matter, score=4, comment="说明清楚", rated_on=date(2025, 10, 16)),
+        matters.MatterRequesterErased(
+            matter_id=matter, erased_on=date(2026, 3, 1), request_ref="DEL-2026-0001"
+        ),
+    ]
+
+
 SAMPLES = sample_events()
 
 
 def declared_events() -> Iterator[type[DomainEvent]]:
-    for module in EVENT_MODULES.values():
+    for module in EVENT_MODULES:
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, DomainEvent) and cls.__module__ == module.__name__:
                 yield cls
@@ -428,7 +505,7 @@ def test_every_event_type_has_a_sample() -> None:
 def test_event_class_declares_owner_aggregate_and_chinese_docstring(
     cls: type[DomainEvent],
 ) -> None:
-    module_owner = next(o for o, m in EVENT_MODULES.items() if m.__name__ == cls.__module__)
+    module_owner = next(o for m, o in EVENT_MODULES.items() if m.__name__ == cls.__module__)
     assert cls.owner == module_owner
     assert re.fullmatch(r"[a-z]+(-[a-z]+)*", cls.aggregate_type)
     assert cls.schema_version >= 1
@@ -657,3 +734,31 @@ def test_registry_member_events_carry_no_ciphertext() -> None:
     for cls in declared_events():
         if cls.owner == "registry" and "member_key" in cls.model_fields:
             assert "personal_sealed" not in cls.model_fields, cls.__name__
+
+
+# --- 联动服务: the requester's personal data -------------------------------------------------------
+
+MATTER_EVENTS = [e for e in SAMPLES if type(e).aggregate_type == "matter"]
+
+
+@pytest.mark.parametrize("clear", ["张三", "13800138000", "张三 13800138000", "MTM4MDAxMzgwMDA="])
+def test_a_matter_carries_its_requester_only_sealed(clear: str) -> None:
+    received = next(e for e in MATTER_EVENTS if isinstance(e, matters.MatterReceived))
+    with pytest.raises(ValidationError, match="requester_sealed"):
+        matters.MatterReceived.model_validate(
+            {**received.to_data(), "type": received.type, "requester_sealed": clear}
+        )
+
+
+@pytest.mark.parametrize("field", ["name", "phone", "requester", "id_number"])
+@pytest.mark.parametrize("event", MATTER_EVENTS, ids=[e.type for e in MATTER_EVENTS])
+def test_matter_events_have_no_place_for_personal_data(event: DomainEvent, field: str) -> None:
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        type(event).model_validate({**event.to_data(), "type": event.type, field: "张三"})
+
+
+@pytest.mark.parametrize("text", ["请回电 13800138000", "请回电 138-0013-8000", "身份证 370202199001011234"])
+def test_clear_text_of_a_matter_refuses_phone_and_id_numbers(text: str) -> None:
+    rated = next(e for e in MATTER_EVENTS if isinstance(e, matters.MatterRated))
+    with pytest.raises(ValidationError, match="comment"):
+        matters.MatterRated.model_validate({**rated.to_data(), "type": rated.type, "comment": text})

@@ -204,6 +204,7 @@ def test_registry_finds_the_services_projections_and_names_unknown_consumers() -
         ["verify"],
         ["audit"],
         ["streams"],
+        ["scan-personal"],
         ["dead-letters"],
         ["dead-letters", "list"],
         ["dead-letters", "show"],

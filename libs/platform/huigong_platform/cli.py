@@ -1,19 +1,32 @@
 """`huigong`: platform set-up commands used by bin/run, docker-compose's migration job and tests,
-and the auditors' and operators' commands (`verify`, `audit`, `streams`, `dead-letters`; see
-`huigong_platform.ops` for what each does and how it is configured).
+the auditors' and operators' commands (`verify`, `audit`, `streams`, `dead-letters`; see
+`huigong_platform.ops` for what each does and how it is configured), and `keys` to issue, list,
+rotate and revoke API keys (`huigong_platform.credentials`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, TypeVar
 
+import asyncpg
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from . import database, logs
+from . import credentials, database, kafka_acls, logs
 from .kafka import ensure_topics
 from .ops import commands as ops_commands
+from .principals import Role
 from .settings import SERVICES
+
+T = TypeVar("T")
 
 app = typer.Typer(help="惠工平台运维命令 / Huigong platform commands", no_args_is_help=True)
 db_app = typer.Typer(help="数据库：角色、模式、迁移 / database roles, schemas, migrations")
@@ -75,3 +88,406 @@ def topics_ensure() -> None:
     prefix = os.environ.get("HUIGONG_TOPIC_PREFIX", "")
     created = asyncio.run(ensure_topics(bootstrap, prefix))
     typer.echo(f"topics: {len(created)} created")
+
+
+# --- API keys ------------------------------------------------------------------------------------
+
+keys_app = typer.Typer(
+    help="API 密钥：签发、列出、轮换、吊销（均留审计记录）/ API keys: create, list, rotate, revoke (audited)",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+DsnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dsn",
+        envvar="HUIGONG_PG_ADMIN_DSN",
+        help="管理员 PostgreSQL 连接 / admin PostgreSQL DSN (default: HUIGONG_PG_ADMIN_DSN)",
+        show_default=False,
+    ),
+]
+ActorOption = Annotated[
+    str, typer.Option("--actor", help="操作人（记入审计）/ who acts (recorded for auditors)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")]
+KeyringOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--keyring",
+        help="把密钥写入该文件（JSON，权限 600）而不打印；文件里已有该主体的有效密钥时保留它 / store the key "
+        "in this keyring file (JSON, mode 600) instead of printing it; a valid key already there is kept",
+        show_default=False,
+    ),
+]
+_DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd]?)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 3600}
+
+
+def duration(text: str) -> timedelta:
+    """ "90s", "30m", "24h", "7d"; a bare number is hours."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise typer.BadParameter("时长格式如 30m、24h、7d / a duration such as 30m, 24h, 7d")
+    return timedelta(seconds=float(match["n"]) * _UNITS[match["unit"]])
+
+
+def _dsn(dsn: str | None) -> str:
+    if not dsn:
+        typer.secho(
+            "错误 error: 需要 HUIGONG_PG_ADMIN_DSN 或 --dsn / set HUIGONG_PG_ADMIN_DSN or pass --dsn",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return dsn
+
+
+async def _with_conn(dsn: str, work: Callable[[asyncpg.Connection[asyncpg.Record]], Awaitable[T]]) -> T:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+def _keys_run(dsn: str | None, work: Callable[[asyncpg.Connection[asyncpg.Record]], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(_with_conn(_dsn(dsn), work))
+    except (credentials.KeyOperationError, ValueError) as exc:
+        typer.secho(f"错误 error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+
+
+def _echo_json(value: object) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _hand_over(issued: credentials.IssuedKey, keyring: Path | None, json_output: bool) -> None:
+    now = datetime.now(UTC)
+    if keyring is not None:
+        ring = credentials.Keyring.load(keyring)
+        ring.put(issued.record.principal, issued.key)
+        ring.save()
+        if json_output:
+            _echo_json({**issued.record.to_json(now), "keyring": str(keyring)})
+        else:
+            typer.echo(f"{issued.record.key_id}  {issued.record.principal}  → {keyring}")
+        return
+    if json_output:
+        _echo_json({"key": issued.key, **issued.record.to_json(now)})
+        return
+    typer.echo(f"密钥编号 key id: {issued.record.key_id}    调用主体 principal: {issued.record.principal}")
+    typer.echo(
+        "密钥只显示这一次，请交给该系统妥善保存 / the key is shown this once; hand it over and keep it safe:"
+    )
+    typer.echo(issued.key)
+
+
+async def _holds_valid(
+    conn: asyncpg.Connection[asyncpg.Record], ring: credentials.Keyring, principal: str
+) -> bool:
+    """Whether `ring` has a key of `principal` that is still active."""
+    held = ring.get(principal)
+    parts = credentials.split(held) if held else None
+    record = await credentials.find(conn, parts[0]) if parts else None
+    return (
+        record is not None and record.principal == principal and record.state(datetime.now(UTC)) == "active"
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="角色 / role: " + " | ".join(r.value for r in Role))],
+    code: Annotated[
+        str,
+        typer.Option(
+            "--code",
+            help="区市或单位代码、账号 / district or group code, or account (reviewer: <area>/<name>)",
+        ),
+    ],
+    actor: ActorOption,
+    label: Annotated[str, typer.Option("--label", help="用途说明 / what the key is for")] = "",
+    expires_in: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-in", help="有效期，如 90d / lifetime, e.g. 90d (default: none)", show_default=False
+        ),
+    ] = None,
+    keyring: KeyringOption = None,
+    json_output: JsonOption = False,
+    dsn: DsnOption = None,
+) -> None:
+    """签发 API 密钥，绑定一个调用主体 / issue an API key bound to one principal.
+
+    密钥只打印一次；数据库只保存其 SHA-256 / the key is printed once; only its SHA-256 is stored.
+    """
+    principal = f"{role}:{code}"
+    expires_at = datetime.now(UTC) + duration(expires_in) if expires_in else None
+
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> credentials.IssuedKey | None:
+        if keyring is not None and await _holds_valid(conn, credentials.Keyring.load(keyring), principal):
+            return None
+        return await credentials.issue(conn, principal, actor=actor, label=label, expires_at=expires_at)
+
+    issued = _keys_run(dsn, work)
+    if issued is None:
+        typer.echo(f"{principal}: {keyring} 中已有有效密钥，保留 / a valid key is already in {keyring}; kept")
+        return
+    _hand_over(issued, keyring, json_output)
+
+
+@keys_app.command("list")
+def keys_list(
+    role: Annotated[str | None, typer.Option("--role", help="只看该角色 / only this role")] = None,
+    code: Annotated[str | None, typer.Option("--code", help="只看该代码 / only this code")] = None,
+    all_keys: Annotated[
+        bool, typer.Option("--all", help="包括已吊销和已过期的 / include revoked and expired keys")
+    ] = False,
+    json_output: JsonOption = False,
+    dsn: DsnOption = None,
+) -> None:
+    """列出密钥（从不显示密钥本身）/ list keys (never the secrets)."""
+
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> list[credentials.KeyRecord]:
+        return await credentials.list_keys(conn, role=role, code=code, include_ended=all_keys)
+
+    records = _keys_run(dsn, work)
+    now = datetime.now(UTC)
+    if json_output:
+        _echo_json([r.to_json(now) for r in records])
+        return
+    table = Table(title=f"API 密钥 keys: {len(records)}", title_justify="left")
+    for column in (
+        "编号 key id",
+        "调用主体 principal",
+        "用途 label",
+        "状态 state",
+        "签发 created",
+        "到期 expires",
+        "最近使用 last used",
+    ):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        table.add_row(
+            r.key_id,
+            r.principal,
+            r.label,
+            r.state(now),
+            f"{r.created_at:%Y-%m-%d %H:%M} {r.created_by}",
+            f"{r.expires_at:%Y-%m-%d %H:%M}" if r.expires_at else "—",
+            f"{r.last_used_at:%Y-%m-%d %H:%M}" if r.last_used_at else "—",
+        )
+    Console(width=200).print(table)
+
+
+@keys_app.command("show")
+def keys_show(
+    key_id: Annotated[str, typer.Argument(help="密钥编号 / key id", show_default=False)],
+    json_output: JsonOption = False,
+    dsn: DsnOption = None,
+) -> None:
+    """查看一个密钥及其全部操作记录 / one key and every operation on it."""
+
+    async def work(
+        conn: asyncpg.Connection[asyncpg.Record],
+    ) -> tuple[credentials.KeyRecord, list[dict[str, object]]]:
+        record = await credentials.find(conn, key_id)
+        if record is None:
+            raise credentials.KeyOperationError(f"没有该密钥 no key {key_id!r}")
+        return record, await credentials.history(conn, key_id)
+
+    record, events = _keys_run(dsn, work)
+    shown = {**record.to_json(datetime.now(UTC)), "history": events}
+    if json_output:
+        _echo_json(shown)
+        return
+    for name, value in shown.items():
+        if name != "history":
+            typer.echo(f"{name}: {value if value is not None else '—'}")
+    for event in events:
+        typer.echo(f"  {event['at']}  {event['action']}  {event['actor']}  {event['reason'] or ''}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str, typer.Argument(help="要轮换的密钥编号 / key id to rotate", show_default=False)],
+    actor: ActorOption,
+    grace: Annotated[
+        str,
+        typer.Option(
+            "--grace",
+            help="旧密钥继续有效的时长，0 为立即吊销 / how long the old key keeps working; 0 revokes it at once",
+        ),
+    ] = "24h",
+    keyring: KeyringOption = None,
+    json_output: JsonOption = False,
+    dsn: DsnOption = None,
+) -> None:
+    """轮换：为同一调用主体签发新密钥，旧密钥在宽限期后失效 / issue a successor for the same principal;
+    the old key ends after the grace period."""
+    period = duration(grace)
+
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> credentials.IssuedKey:
+        return await credentials.rotate(conn, key_id, actor=actor, grace=period)
+
+    issued = _keys_run(dsn, work)
+    when = "立即失效 revoked now" if period <= timedelta(0) else f"{grace} 后失效 ends in {grace}"
+    typer.echo(f"旧密钥 old key {key_id}: {when}", err=True)
+    _hand_over(issued, keyring, json_output)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="密钥编号 / key id", show_default=False)],
+    actor: ActorOption,
+    reason: Annotated[str, typer.Option("--reason", help="理由（记入审计）/ why (recorded for auditors)")],
+    json_output: JsonOption = False,
+    dsn: DsnOption = None,
+) -> None:
+    """立即吊销密钥（各服务在缓存时间内生效，默认 5 秒）/ revoke a key now (every service refuses it
+    within HUIGONG_AUTH_CACHE_SECONDS, 5 s by default)."""
+
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> credentials.KeyRecord:
+        return await credentials.revoke(conn, key_id, actor=actor, reason=reason)
+
+    record = _keys_run(dsn, work)
+    if json_output:
+        _echo_json(record.to_json(datetime.now(UTC)))
+        return
+    typer.echo(f"已吊销 revoked {record.key_id} ({record.principal}): {reason}")
+
+
+# --- Kafka users and ACLs ----------------------------------------------------------------------
+
+kafka_app = typer.Typer(
+    help="Kafka 用户与访问控制 / Kafka users and ACLs (HUIGONG_KAFKA_SECURITY=scram)", no_args_is_help=True
+)
+app.add_typer(kafka_app, name="kafka")
+
+LocalOption = Annotated[
+    bool,
+    typer.Option(
+        "--local", help="包括仅用于开发的用户（模拟器）/ include development-only principals (the simulator)"
+    ),
+]
+
+
+@kafka_app.command("secrets")
+def kafka_secrets(
+    path: Annotated[
+        Path, typer.Argument(help="要补全的 KEY=value 文件 / file to complete, e.g. .local/secrets.env")
+    ],
+    local: LocalOption = False,
+) -> None:
+    """为缺少密码的 Kafka 用户生成密码（已有的不变）/ generate a password for each Kafka principal
+    that has none in the file (existing ones are kept)."""
+    added = kafka_acls.ensure_secrets(path, kafka_acls.principals(local))
+    typer.echo(f"kafka passwords: {len(added)} generated in {path}")
+
+
+@kafka_app.command("principals")
+def kafka_principals(
+    controller: Annotated[
+        str | None,
+        typer.Option(
+            help="控制器监听地址 / controller listener host:port: set admin's credentials through it first"
+        ),
+    ] = None,
+    cluster_id: Annotated[
+        str | None, typer.Option(help="拒绝其他集群的 broker / refuse a broker of another cluster (exit 2)")
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(help="等待 broker 接受 admin 登录的秒数 / seconds to wait for the broker")
+    ] = 60.0,
+    local: LocalOption = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="只列出用户和 ACL / print the principals and ACLs, change nothing"),
+    ] = False,
+) -> None:
+    """按声明表创建 Kafka 用户和 ACL（幂等）/ make the broker's users and ACLs those of
+    huigong_platform/kafka_acls.py (idempotent).
+
+    Reads HUIGONG_KAFKA_BOOTSTRAP, HUIGONG_TOPIC_PREFIX (ACLs name prefixed topics and groups),
+    HUIGONG_KAFKA_ADMIN_PASSWORD and each principal's HUIGONG_KAFKA_<NAME>_PASSWORD; a principal
+    without a password gets no user and no ACLs."""
+    logs.configure("huigong-cli")
+    bootstrap = os.environ.get("HUIGONG_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    prefix = os.environ.get("HUIGONG_TOPIC_PREFIX", "")
+    table = kafka_acls.principals(local)
+    if dry_run:
+        for p in table:
+            typer.echo(f"{p.name} ({p.role.value}, {p.password_variable}): {p.description}")
+            for acl in sorted(kafka_acls.acls_of(p, prefix)):
+                typer.echo(f"    {acl.describe()}")
+        return
+    passwords = kafka_acls.passwords_from_env(table)
+    admin_password = _env(kafka_acls.principal(kafka_acls.ADMIN).password_variable)
+    try:
+        outcome = asyncio.run(
+            kafka_acls.apply(
+                bootstrap,
+                admin_password,
+                table=table,
+                passwords=passwords,
+                prefix=prefix,
+                controller=controller,
+                cluster_id=cluster_id,
+                wait=wait,
+            )
+        )
+    except kafka_acls.WrongClusterError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    except kafka_acls.KafkaSecurityError as exc:
+        typer.echo(f"kafka principals: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"kafka: cluster {outcome.cluster_id}, broker {', '.join(outcome.brokers)}, prefix {prefix!r}")
+    typer.echo(f"kafka users: admin and {len(outcome.users)} more ({kafka_acls.MECHANISM})")
+    if outcome.without_password:
+        typer.echo(f"kafka users without a password (no access): {', '.join(outcome.without_password)}")
+    typer.echo(
+        f"kafka ACLs: {outcome.acls_wanted} granted, {len(outcome.acls_added)} added, "
+        f"{len(outcome.acls_removed)} removed"
+    )
+    for acl in outcome.acls_removed:
+        typer.echo(f"    removed: {acl.describe()}")
+
+
+@keys_app.command("ensure")
+def keys_ensure(
+    keyring: Annotated[
+        Path, typer.Argument(help="密钥文件 / keyring file (JSON, mode 600)", show_default=False)
+    ],
+    principals: Annotated[
+        list[str], typer.Argument(help="调用主体，如 simulator:370202 / principals, e.g. simulator:370202")
+    ],
+    actor: ActorOption,
+    label: Annotated[str, typer.Option("--label", help="用途说明 / what the keys are for")] = "",
+    dsn: DsnOption = None,
+) -> None:
+    """确保密钥文件里有每个调用主体的有效密钥，缺的才签发 / make sure the keyring holds a valid key of
+    each principal, issuing only the missing ones (bin/run; safe to run again)."""
+
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> list[str]:
+        ring = credentials.Keyring.load(keyring)
+        issued = []
+        for principal in principals:
+            if await _holds_valid(conn, ring, principal):
+                continue
+            new = await credentials.issue(conn, principal, actor=actor, label=label)
+            ring.put(principal, new.key)
+            issued.append(principal)
+        ring.save()
+        return issued
+
+    issued = _keys_run(dsn, work)
+    typer.echo(f"{keyring}: {len(issued)} 个新密钥 issued, {len(principals) - len(issued)} 个保留 kept")
+
+
+@keys_app.command("policy")
+def keys_policy() -> None:
+    """打印每个接口的访问规则（Markdown 表）/ print who may call each endpoint (a Markdown table)."""
+    from .authorization import markdown
+
+    typer.echo(markdown(SERVICES))

@@ -105,6 +105,53 @@ def migrations_for(service: str) -> list[Migration]:
     return platform_migrations() + _files(service_migrations_dir(service), service)
 
 
+# The `auth` schema (API keys) is shared by every service: the admin owns it and applies its
+# migrations in `provision`; each service role may read the keys and stamp when one was last used.
+AUTH_SCHEMA = "auth"
+_AUTH_GRANTS = (
+    "GRANT USAGE ON SCHEMA auth TO {role}",
+    "GRANT SELECT ON auth.schema_migrations TO {role}",
+    "GRANT SELECT, UPDATE (last_used_at) ON auth.api_keys TO {role}",
+)
+
+
+def auth_migrations() -> list[Migration]:
+    directory = Path(str(resources.files("huigong_platform") / "sql" / AUTH_SCHEMA))
+    return _files(directory, AUTH_SCHEMA)
+
+
+async def _migrate_auth(conn: DbConnection, roles: list[str]) -> None:
+    await conn.execute("CREATE SCHEMA IF NOT EXISTS auth")
+    await conn.execute("REVOKE ALL ON SCHEMA auth FROM PUBLIC")
+    await conn.execute(
+        """CREATE TABLE IF NOT EXISTS auth.schema_migrations (
+               name text PRIMARY KEY,
+               checksum text NOT NULL,
+               applied_at timestamptz NOT NULL DEFAULT now())"""
+    )
+    done = {
+        r["name"]: r["checksum"]
+        for r in await conn.fetch("SELECT name, checksum FROM auth.schema_migrations")
+    }
+    for migration in auth_migrations():
+        if migration.name in done:
+            if done[migration.name] != migration.checksum:
+                raise MigrationError(
+                    f"{migration.name} was edited after it was applied; add a new migration instead"
+                )
+            continue
+        await conn.execute(migration.sql)
+        await conn.execute(
+            "INSERT INTO auth.schema_migrations (name, checksum) VALUES ($1, $2)",
+            migration.name,
+            migration.checksum,
+        )
+        log.info("migration applied", migration=migration.name)
+    for role in roles:
+        for grant in _AUTH_GRANTS:
+            await conn.execute(grant.format(role=_ident(role)))
+
+
 async def create_database(admin_dsn: str, database: str) -> None:
     conn = await asyncpg.connect(with_credentials_keep(admin_dsn, "postgres"))
     try:
@@ -155,6 +202,7 @@ async def provision(admin_dsn: str, passwords: dict[str, str]) -> None:
                 await conn.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {role}')
                 await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(service)} AUTHORIZATION {role}")
                 await conn.execute(f"REVOKE ALL ON SCHEMA {service} FROM PUBLIC")
+            await _migrate_auth(conn, [role_name(s) for s in passwords])
     finally:
         await conn.close()
     log.info("database provisioned", database=database, services=sorted(passwords))
@@ -202,12 +250,15 @@ async def migrate(service_dsn: str, service: str) -> list[str]:
 
 
 async def pending_migrations(conn: DbConnection, service: str) -> list[str]:
-    """Names not yet applied (readiness: a service is not ready on an old schema)."""
+    """Names not yet applied, the shared `auth` schema's included (readiness: a service is not
+    ready on an old schema)."""
     exists = await conn.fetchval("SELECT to_regclass($1)", f"{_ident(service)}.schema_migrations")
     done: set[str] = set()
     if exists:
         done = {r["name"] for r in await conn.fetch(f"SELECT name FROM {service}.schema_migrations")}
-    return [m.name for m in migrations_for(service) if m.name not in done]
+    if await conn.fetchval("SELECT to_regclass('auth.schema_migrations')"):
+        done |= {r["name"] for r in await conn.fetch("SELECT name FROM auth.schema_migrations")}
+    return [m.name for m in auth_migrations() + migrations_for(service) if m.name not in done]
 
 
 async def create_pool(dsn: str, service: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

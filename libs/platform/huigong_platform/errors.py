@@ -1,7 +1,10 @@
 """How refusals and outages reach an HTTP caller: always a JSON body with a list of field errors,
 each in Chinese (for union staff) and English (for integrators).
 
-- 422: a request that breaks the contract or a rule (field-level messages);
+- 401 / 403 / 413 / 429: refused by the access guard (`authorization.py`) before the endpoint
+  runs, in the same format; 401 carries `WWW-Authenticate`, 429 `Retry-After`;
+- 422: a request that breaks the contract or a rule (field-level messages), including a value
+  PostgreSQL cannot hold (a NUL character, a number out of range) that no model rule caught;
 - 409: a write that conflicts with the current state (concurrent append, review started…);
 - 503 with Retry-After: PostgreSQL cannot durably record the request right now. Nothing was
   recorded; the same request (with the same Idempotency-Key) may be sent again.
@@ -110,7 +113,19 @@ def install(app: FastAPI, union_tags: frozenset[str] = frozenset()) -> None:
         log.info(
             "request refused", path=request.url.path, status=exc.status, fields=[e.field for e in exc.errors]
         )
-        return JSONResponse(body(list(exc.errors)), status_code=exc.status)
+        headers = {"WWW-Authenticate": 'Bearer realm="huigong"'} if exc.status == 401 else None
+        return JSONResponse(body(list(exc.errors)), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(asyncpg.DataError)
+    async def unstorable(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # The message quotes the offending value, which may be personal data: log the class only.
+        log.warning("request refused", path=request.url.path, status=422, error=type(exc).__name__)
+        error = FieldError(
+            "body",
+            "数据无法保存：含有不允许的字符（如 NUL）或数值超出范围",
+            "a value cannot be stored: a character that is not allowed (such as NUL) or a number out of range",
+        )
+        return JSONResponse(body([error]), status_code=422)
 
     @app.exception_handler(ConcurrencyError)
     async def conflict(request: Request, exc: ConcurrencyError) -> JSONResponse:

@@ -1,21 +1,31 @@
 """Who is calling. Every write records its principal as the event's actor.
 
-Until credentials arrive (issue 9: API keys stored hashed, with a CLI to issue, rotate and revoke
-them) the principal is read from the `X-Huigong-Principal` header as `<role>:<code>`, e.g.
-`district:370202`, `group:G-HAIER`, `city:staff01`, `exchange:人社`. This is the one place that
-turns a request into a principal, so replacing it changes no endpoint.
+A principal is `<role>:<code>`, e.g. `district:370202`, `group:G-HAIER`, `city:staff01`,
+`exchange:hrss`, `reviewer:370202/zhang.san`. It is never sent by the caller: the caller presents
+an API key (`credentials.py`), the key is bound to one principal when it is issued, and the
+authorization guard (`authorization.py`) puts that principal on the request. Endpoints take it
+with `Caller = Annotated[Principal, Depends(principal)]`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
-from huigong_events.reference import DISTRICTS, GROUP_UNIONS
+from huigong_events.reference import CITY_CODE, DISTRICTS, GROUP_UNIONS
 
-HEADER = "X-Huigong-Principal"
+from .refusals import FieldError, Refusal
+
+# Refusals about the caller's credentials name this field.
+HEADER: Final = "Authorization"
+
+# Account names: letters, digits, dot, dash, underscore; principals appear in events and logs.
+_ACCOUNT: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_CODE_LENGTH: Final = 64
 
 
 class Role(StrEnum):
@@ -23,18 +33,35 @@ class Role(StrEnum):
     GROUP = "group"  # 集团工会 / 市直、驻青单位工会 system, bound to one group code
     CITY = "city"  # 市总工会 staff: opens exception windows, submits on the city's behalf
     EXCHANGE = "exchange"  # 数据交换: other departments reporting compliance facts
-    REVIEWER = "reviewer"
-    CHAIR = "chair"
-    REGISTRAR = "registrar"
-    OPS = "ops"
-    VIEWER = "viewer"
-    SIMULATOR = "simulator"  # the district simulator: its records are marked 演示数据
+    REVIEWER = "reviewer"  # 评审专家, `<area>/<name>`
+    CHAIR = "chair"  # 领导小组负责人, `<area>/<name>`
+    REGISTRAR = "registrar"  # 登记人员: registers units, assesses, certifies, revokes
+    OPS = "ops"  # 运维与审计: reads everything, changes nothing over HTTP
+    VIEWER = "viewer"  # 看板: dashboards and Prometheus
+    SIMULATOR = "simulator"  # the district simulator, bound to one district or group code; 演示数据
+
+
+ROLE_NAMES: Final[dict[Role, str]] = {
+    Role.DISTRICT: "区市总工会",
+    Role.GROUP: "集团工会",
+    Role.CITY: "市总工会",
+    Role.EXCHANGE: "数据交换部门",
+    Role.REVIEWER: "评审专家",
+    Role.CHAIR: "领导小组负责人",
+    Role.REGISTRAR: "登记人员",
+    Role.OPS: "运维审计人员",
+    Role.VIEWER: "看板查看人员",
+    Role.SIMULATOR: "区市模拟器",
+}
 
 
 @dataclass(frozen=True)
 class Principal:
     role: Role
     code: str
+    # The API key the request presented (its public half), for logs; not part of the identity, so
+    # a rotated key acts as the same principal (same idempotency scope, same actor).
+    key_id: str | None = field(default=None, compare=False)
 
     @property
     def id(self) -> str:
@@ -43,9 +70,7 @@ class Principal:
     @property
     def submitter(self) -> str | None:
         """The district or group code this principal submits for, if any."""
-        if self.role in (Role.DISTRICT, Role.GROUP):
-            return self.code
-        if self.role is Role.SIMULATOR and (self.code in DISTRICTS or self.code in GROUP_UNIONS):
+        if self.role in (Role.DISTRICT, Role.GROUP, Role.SIMULATOR):
             return self.code
         return None
 
@@ -54,27 +79,45 @@ class Principal:
         return self.role is Role.SIMULATOR
 
 
+def _area(text: str) -> bool:
+    return text in ("city", CITY_CODE) or text in DISTRICTS or text in GROUP_UNIONS
+
+
 def parse(value: str) -> Principal:
+    """`<role>:<code>` checked the way a key is checked when it is issued; ValueError says why."""
     role_text, sep, code = value.partition(":")
     try:
         role = Role(role_text)
     except ValueError:
-        raise ValueError(f"unknown role {role_text!r}") from None
-    if not sep or not code or len(code) > 64:
-        raise ValueError("expected <role>:<code>")
+        raise ValueError(f"unknown role {role_text!r}; one of {', '.join(r.value for r in Role)}") from None
+    if not sep or not code or len(code) > MAX_CODE_LENGTH:
+        raise ValueError(f"expected <role>:<code> with a code of 1 to {MAX_CODE_LENGTH} characters")
     if role is Role.DISTRICT and code not in DISTRICTS:
-        raise ValueError(f"{code!r} is not a district code")
+        raise ValueError(f"{code!r} is not a district code (GB/T 2260)")
     if role is Role.GROUP and code not in GROUP_UNIONS:
         raise ValueError(f"{code!r} is not a group union code")
+    if role is Role.SIMULATOR and code not in DISTRICTS and code not in GROUP_UNIONS:
+        raise ValueError(f"a simulator acts for one district or group union, not {code!r}")
+    if role in (Role.REVIEWER, Role.CHAIR):
+        area, _, name = code.partition("/")
+        if not _area(area) or not _ACCOUNT.match(name):
+            raise ValueError(
+                f"a {role.value} is <area>/<name>: a district code, a group union code or city, "
+                f"then an account name, e.g. {role.value}:370202/zhang.san"
+            )
+    elif role not in (Role.DISTRICT, Role.GROUP, Role.SIMULATOR) and not _ACCOUNT.match(code):
+        raise ValueError(f"{code!r} is not an account name (letters, digits, '.', '-', '_')")
     return Principal(role, code)
 
 
+class Unauthenticated(Refusal):
+    status = 401
+
+
 def principal(request: Request) -> Principal:
-    """FastAPI dependency: the calling principal, or 401."""
-    value = request.headers.get(HEADER)
-    if not value:
-        raise HTTPException(401, detail={"zh": "未提供调用主体", "en": f"missing {HEADER} header"})
-    try:
-        return parse(value)
-    except ValueError as exc:
-        raise HTTPException(401, detail={"zh": "调用主体无效", "en": str(exc)}) from None
+    """FastAPI dependency: the principal the authorization guard authenticated, or 401 (an
+    endpoint open to the public that asks who calls gets nobody)."""
+    found: Principal | None = getattr(request.state, "principal", None)
+    if found is None:
+        raise Unauthenticated(FieldError(HEADER, "需要凭据", "credentials required"))
+    return found

@@ -1,6 +1,8 @@
 """What every service process shares: the FastAPI app with /healthz, /readyz and /metrics,
-a correlation id on every request, the outbox relay and the projection subscriptions started
-and stopped with the app, and a clean stop on SIGTERM (uvicorn drives the lifespan)."""
+a correlation id on every request, the access guard in front of every route (API keys, the
+authorization rules, rate and size limits: `authorization.py`), the outbox relay and the
+projection subscriptions started and stopped with the app, and a clean stop on SIGTERM (uvicorn
+drives the lifespan)."""
 
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ from fastapi.responses import JSONResponse
 from faust.contrib.asgi import faust_app_running
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import errors, logs
+from . import authorization, errors, logs
+from .credentials import KeyVerifier
 from .database import create_pool
 from .eventstore import EventStore
 from .health import Readiness
-from .outbox import OutboxRelay
+from .outbox import RelayProcess
 from .reactions import Reaction, reaction_app
 from .settings import Settings
 from .subscriptions import Projection, Subscription
@@ -43,8 +46,9 @@ class Runtime:
     settings: Settings
     pool: asyncpg.Pool
     store: EventStore
-    relay: OutboxRelay
+    relay: RelayProcess
     readiness: Readiness
+    keys: KeyVerifier
     subscriptions: list[Subscription] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     background: list[tuple[asyncio.Task[None], Callable[[], Awaitable[None]]]] = field(default_factory=list)
@@ -78,12 +82,13 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url, settings.service, max_size=20)
-        relay = OutboxRelay(
-            pool,
+        # The relay runs in a child process, on a core of its own (see outbox.RelayProcess).
+        relay = RelayProcess(
+            settings.service,
             settings.database_url,
             settings.kafka_bootstrap,
-            settings.service,
-            batch_size=settings.relay_batch_size,
+            settings.relay_batch_size,
+            settings.log_level,
         )
         runtime = Runtime(
             settings=settings,
@@ -91,6 +96,7 @@ def build_app(
             store=EventStore(pool, settings.topic_prefix),
             relay=relay,
             readiness=Readiness(pool, settings.kafka_bootstrap, settings.service),
+            keys=KeyVerifier(pool, settings.auth_cache_seconds),
             subscriptions=[
                 Subscription(
                     p,
@@ -143,6 +149,18 @@ def build_app(
             log.info("service stopped")
 
     app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
+    # Added before the correlation middleware, so it runs inside it: refusals carry the
+    # correlation id, and their log lines too.
+    app.add_middleware(
+        authorization.AccessGuard,
+        service=settings.service,
+        limits=authorization.Limits(
+            body_bytes=settings.max_body_bytes,
+            upload_bytes=settings.max_upload_bytes,
+            per_second=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+        ),
+    )
 
     @app.middleware("http")
     async def correlation(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -176,13 +194,26 @@ def build_app(
     errors.install(app, union_tags)
     for router in routers:
         app.include_router(router)
+
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = authorization.document(plain_openapi(), settings.service)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
 def tune_gc() -> None:
     """Consumers allocate many short-lived objects per record; with CPython's default gen-0
-    threshold (700) the collector runs every few records and costs a fifth of decode time."""
-    gc.set_threshold(50_000, 20, 20)
+    threshold (700) the collector runs every few records and costs a fifth of decode time. The
+    batches in flight hold some 300,000 of them (about 30 per record; one batch of 5,000 decoded
+    while the one before commits): below that, every collection walks live objects only to
+    promote them, which cost the projection runner a quarter of its CPU at 50,000
+    (bench/bench_projection_runner.py)."""
+    gc.set_threshold(500_000, 20, 20)
 
 
 def serve(app: FastAPI, settings: Settings) -> None:

@@ -7,9 +7,9 @@ another.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("intake", "review", "registry", "metrics")
@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     consumer_batch_size: int = Field(
         default=2000, description="Kafka records applied to projections per transaction"
     )
+    # Access (huigong_platform.authorization): key cache, body size and per-principal rate limits.
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, description="Seconds a key's state is cached; a revocation applies within it"
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1, description="Largest request body (bytes)")
+    max_upload_bytes: int = Field(
+        default=16_777_216, ge=1, description="Largest enrolment batch body, JSON or sheet (bytes)"
+    )
+    rate_limit_per_second: float = Field(
+        default=50.0, gt=0, description="Requests per second per principal (token bucket refill)"
+    )
+    rate_limit_burst: int = Field(default=200, ge=1, description="Requests a principal may send at once")
 
     @property
     def port(self) -> int:
@@ -49,3 +61,36 @@ class Settings(BaseSettings):
     def db_schema(self) -> str:
         """The PostgreSQL schema the service owns; named after the service."""
         return self.service
+
+
+KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256"]
+
+
+class KafkaAuth(BaseSettings):
+    """Who this process is on Kafka. Each process is one principal (a service, an operator, a
+    district system, the simulator), so its credentials come from its own environment and every
+    Kafka client it builds (`huigong_platform.kafka`) uses them. Without a user name the client
+    speaks PLAINTEXT, as the development broker of `bin/stack` does by default; with one, SASL
+    over the client listener (`HUIGONG_KAFKA_SECURITY=scram`, docker-compose)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUIGONG_KAFKA_", extra="ignore", frozen=True)
+
+    username: str | None = Field(
+        default=None, description="Kafka SCRAM user this process logs in as (none: PLAINTEXT)"
+    )
+    password: SecretStr | None = Field(default=None, description="Password of HUIGONG_KAFKA_USERNAME")
+    sasl_mechanism: KafkaSaslMechanism = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism of the Kafka login"
+    )
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if (self.username is None) != (self.password is None):
+            raise ValueError(
+                "HUIGONG_KAFKA_USERNAME and HUIGONG_KAFKA_PASSWORD are set together or not at all"
+            )
+        return self
+
+    @property
+    def secured(self) -> bool:
+        return self.username is not None

@@ -13,6 +13,7 @@ from .api.routes import router
 from .commands import UNION_TAGS
 from .handlers import Intake
 from .projections.applications import ApplicationsProjection
+from .reactions.erasures import ErasuresReaction
 from .settings import IntakeSettings
 
 TITLE = "惠工 · 受理服务 (intake)"
@@ -30,7 +31,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             store=runtime.store,
             vault=Vault(settings.kek()),
             member_secret=settings.member_secret(),
-            topic_prefix=settings.topic_prefix,
             batch_limit=settings.enrolment_batch_limit,
         )
         runtime.extras["intake"] = intake
@@ -42,7 +42,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         settings,
         title=TITLE,
         description=DESCRIPTION,
-        projections=[ApplicationsProjection()],
+        projections=[ApplicationsProjection(), ErasuresReaction()],
         routers=[router],
         on_start=on_start,
         union_tags=UNION_TAGS,

@@ -6,9 +6,11 @@ What it sends: applications of all four programmes (with some amendments and wit
 construction plans for approved applications, facilities, service projects, compliance facts of
 the data exchange, and gig-worker enrolment sheets up to the 400,000 of the 2025 target.
 
-Simulated data is always marked: over HTTP a district's commands carry the principal
-``simulator:<code>`` (the data exchange's carry ``X-Huigong-Simulated: true``), over Kafka every
-command carries ``"simulated": true``.
+Simulated data is always marked: over HTTP a district's commands are sent with the API key of
+the principal ``simulator:<code>`` (the data exchange's, ``exchange:<department>``, carry
+``X-Huigong-Simulated: true``), over Kafka every command carries ``"simulated": true``. The keys
+come from a keyring file (``HUIGONG_KEYRING``, default ``.local/keyring.json``) that bin/run
+writes with ``huigong keys create --keyring``.
 
 The same seed gives the same traffic, command ids included: a rerun with the same seed is a
 replay that the service answers from its idempotency records. The core is importable
@@ -28,7 +30,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -82,6 +84,7 @@ from huigong_events.reference import (
     Programme,
 )
 from huigong_events.topics import inbound_topic
+from huigong_platform.credentials import Keyring, default_keyring_path
 
 from .domain.applications import Form, Plan
 from .domain.cycle import SHANGHAI, deadline
@@ -91,7 +94,6 @@ from .simulator_data import enrolment_rows, fake_credit_code, fake_name
 
 DEFAULT_INTAKE_URL: Final = "http://127.0.0.1:8101"
 DEFAULT_BOOTSTRAP: Final = "127.0.0.1:19092"
-PRINCIPAL_HEADER: Final = "X-Huigong-Principal"
 SIMULATED_HEADER: Final = "X-Huigong-Simulated"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 # Gateways and a service shedding load answer 502–504; everything else is the answer.
@@ -101,6 +103,14 @@ FIRST_PLAN_YEAR: Final = date(2022, 7, 1)  # the work plan dates from 28 June 20
 
 
 T = TypeVar("T")
+
+
+def principals() -> list[str]:
+    """Every principal the simulator may send as over HTTP, i.e. the keys its keyring needs
+    (bin/run issues them): each district and group union, and each reporting department."""
+    return [f"simulator:{code}" for code in (*DISTRICTS, *GROUP_UNIONS)] + [
+        f"exchange:{department.value}" for department in ReportingDepartment
+    ]
 
 
 class SimulatorError(RuntimeError):
@@ -1175,6 +1185,11 @@ class Target:
     attempts: int = 5
     http_transport: httpx.AsyncBaseTransport | None = None
     producer_factory: Callable[[], Any] | None = None
+    # API keys by principal; None: the keyring file (HUIGONG_KEYRING or .local/keyring.json).
+    keyring: Mapping[str, str] | None = None
+
+    def keys(self) -> Mapping[str, str]:
+        return self.keyring if self.keyring is not None else Keyring.load(default_keyring_path())
 
 
 class _Unavailable(Exception):
@@ -1236,7 +1251,9 @@ class HttpTransport:
         attempts: int = 5,
         sheet_format: SheetFormat = SheetFormat.JSON,
         transport: httpx.AsyncBaseTransport | None = None,
+        keys: Mapping[str, str] | None = None,
     ) -> None:
+        self.keys: Mapping[str, str] = keys if keys is not None else {}
         self.client = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -1249,9 +1266,20 @@ class HttpTransport:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    def credentials(self, principal: str) -> dict[str, str]:
+        """The Authorization header of `principal`'s API key; SimulatorError when the keyring
+        has none (nothing is sent without a key)."""
+        try:
+            return {"Authorization": f"Bearer {self.keys[principal]}"}
+        except KeyError:
+            raise SimulatorError(
+                f"密钥文件中没有 {principal} 的 API 密钥（no API key for {principal} in the keyring; run bin/run, "
+                f"or huigong keys create --role {principal.replace(':', ' --code ', 1)} --actor <you> --keyring <file>）"
+            ) from None
+
     def _request(self, command: Command) -> httpx.Request:
         method, path = command.route
-        headers = {PRINCIPAL_HEADER: command.principal, IDEMPOTENCY_HEADER: command.command_id}
+        headers = {**self.credentials(command.principal), IDEMPOTENCY_HEADER: command.command_id}
         if command.name is CommandName.REPORT_FACT:
             headers[SIMULATED_HEADER] = "true"
         if command.name is CommandName.ENROL and self.sheet_format is SheetFormat.CSV:
@@ -1306,9 +1334,7 @@ class HttpTransport:
 
     async def get_json(self, path: str, principal: str, params: dict[str, Any]) -> Any:
         response = await self.request(
-            lambda: self.client.build_request(
-                "GET", path, params=params, headers={PRINCIPAL_HEADER: principal}
-            )
+            lambda: self.client.build_request("GET", path, params=params, headers=self.credentials(principal))
         )
         if not response.is_success:
             raise SimulatorError(
@@ -1322,9 +1348,14 @@ def kafka_producer(bootstrap: str) -> Any:
     about 2.3 MB to about 300 kB, under the broker's default 1 MB."""
     from aiokafka import AIOKafkaProducer
 
+    from huigong_platform.kafka import client_options
+
+    # Logs in as HUIGONG_KAFKA_USERNAME when the broker is secured: `simulator` on a development
+    # stack, or one district's own principal, which may write only that district's topic.
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id="huigong-simulator",
+        **client_options(),
         enable_idempotence=True,
         acks="all",
         compression_type="gzip",
@@ -1367,6 +1398,7 @@ async def connect(target: Target, sheet_format: SheetFormat = SheetFormat.JSON) 
             attempts=target.attempts,
             sheet_format=sheet_format,
             transport=target.http_transport,
+            keys=target.keys(),
         )
         try:
             yield http
@@ -1845,7 +1877,9 @@ async def send_plans(
                 plan_commands(str(uuid.UUID(application_id)), submitters[0], plan_year, "建设单位", rng)
             )
     else:
-        query = HttpTransport(target.intake_url, timeout=target.timeout, transport=target.http_transport)
+        query = HttpTransport(
+            target.intake_url, timeout=target.timeout, transport=target.http_transport, keys=target.keys()
+        )
         try:
             for submitter in submitters:
                 for receipt in await approved_applications(query, submitter, year):

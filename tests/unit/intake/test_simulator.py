@@ -326,6 +326,21 @@ def test_four_hundred_thousand_rows_are_generated_well_under_a_minute() -> None:
 # --- HTTP --------------------------------------------------------------------------------------
 
 
+class EveryPrincipal(dict[str, str]):
+    """A keyring holding a (made-up) key for every principal, so tests see who each request is
+    sent as."""
+
+    def __missing__(self, principal: str) -> str:
+        return f"key-of-{principal}"
+
+
+KEYS = EveryPrincipal()
+
+
+def sent_as(request: httpx.Request) -> str:
+    return request.headers["Authorization"].removeprefix("Bearer key-of-")
+
+
 def enrolment_reply(request: httpx.Request) -> httpx.Response:
     rows = orjson.loads(request.content)["rows"]
     accepted = [{"row": n, "enrolment_id": "x"} for n in range(2, len(rows) + 1)]
@@ -341,7 +356,7 @@ async def test_enrolments_over_http_are_marked_bounded_and_counted() -> None:
     async def handler(request: httpx.Request) -> httpx.Response:
         nonlocal in_flight, most
         assert request.url.path == "/enrolments"
-        assert request.headers["X-Huigong-Principal"] in {"simulator:370202", "simulator:370211"}
+        assert sent_as(request) in {"simulator:370202", "simulator:370211"}
         keys.add(request.headers["Idempotency-Key"])
         in_flight += 1
         most = max(most, in_flight)
@@ -349,7 +364,7 @@ async def test_enrolments_over_http_are_marked_bounded_and_counted() -> None:
         in_flight -= 1
         return enrolment_reply(request)
 
-    target = Target(http_transport=httpx.MockTransport(handler))
+    target = Target(keyring=KEYS, http_transport=httpx.MockTransport(handler))
     summary = await send_enrolments(9_000, target=target, districts=["370202", "370211"], seed=5, batch=1_000)
     assert most == 2  # the default for enrolments over HTTP
     # 4,500 rows a district in sheets of at most 1,000: five sheets each.
@@ -371,7 +386,7 @@ async def test_csv_uploads_carry_the_same_rows() -> None:
         uploaded.append(read_rows(sheet, "simulator.csv"))
         return httpx.Response(200, json={"accepted": [], "rejected": []})
 
-    target = Target(http_transport=httpx.MockTransport(handler))
+    target = Target(keyring=KEYS, http_transport=httpx.MockTransport(handler))
     summary = await send_enrolments(
         50, target=target, districts=["370215"], seed=2, sheet_format=SheetFormat.CSV
     )
@@ -392,7 +407,7 @@ async def test_http_retries_503_honouring_retry_after_but_never_a_4xx() -> None:
             return httpx.Response(422, json={"errors": [{"field": "name"}]})
         return httpx.Response(201, json={"id": "x"})
 
-    target = Target(http_transport=httpx.MockTransport(handler))
+    target = Target(keyring=KEYS, http_transport=httpx.MockTransport(handler))
     summary = await send_facilities(2, target=target, districts=["370202"], seed=1, concurrency=1)
     assert sorted(calls.values()) == [1, 2]  # the 503 was retried once, the 422 not at all
     assert summary.ok == 1 and summary.failed == 1
@@ -401,12 +416,12 @@ async def test_http_retries_503_honouring_retry_after_but_never_a_4xx() -> None:
 
 async def test_a_withdrawal_is_not_sent_when_its_submission_was_refused() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        assert request.headers["X-Huigong-Principal"].startswith("simulator:")
+        assert sent_as(request).startswith("simulator:")
         if request.method == "POST" and request.url.path == "/applications":
             return httpx.Response(409, json={"errors": []})
         raise AssertionError(f"unexpected {request.method} {request.url.path}")
 
-    target = Target(http_transport=httpx.MockTransport(handler))
+    target = Target(keyring=KEYS, http_transport=httpx.MockTransport(handler))
     summary = await send_applications(
         10, YEAR, target=target, seed=1, amend_rate=0.5, withdraw_rate=0.5, today=TODAY
     )
@@ -421,18 +436,27 @@ async def test_compliance_facts_come_from_the_exchange_marked_simulated() -> Non
         seen.append(request.headers)
         return httpx.Response(201, json={"id": "x"})
 
-    target = Target(http_transport=httpx.MockTransport(handler))
+    target = Target(keyring=KEYS, http_transport=httpx.MockTransport(handler))
     summary = await send_facts(6, target=target, seed=4)
     assert summary.ok == 6
     assert all(h["X-Huigong-Simulated"] == "true" for h in seen)
-    assert all(h["X-Huigong-Principal"].startswith("exchange:") for h in seen)
+    assert all(h["Authorization"].startswith("Bearer key-of-exchange:") for h in seen)
+
+
+async def test_nothing_is_sent_without_a_key_for_the_principal() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("sent without a key")
+
+    target = Target(keyring={}, http_transport=httpx.MockTransport(handler))
+    with pytest.raises(SimulatorError, match="simulator:370202"):
+        await send_facilities(1, target=target, districts=["370202"], seed=1)
 
 
 async def test_an_unreachable_intake_stops_the_run() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    target = Target(http_transport=httpx.MockTransport(handler), attempts=2)
+    target = Target(keyring=KEYS, http_transport=httpx.MockTransport(handler), attempts=2)
     with pytest.raises(SimulatorError):
         await send_projects(3, target=target, seed=1)
 

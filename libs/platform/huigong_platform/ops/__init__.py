@@ -17,6 +17,10 @@ huigong audit AGGREGATE_ID [--type application|review|unit|member|…] [--format
 huigong streams [--all-groups] [--max-lag N] [--json]
     Topics with partitions and end offsets, Kafka consumer groups with their lag, and each
     service's PostgreSQL checkpoints (where projections keep their offsets) with their lag.
+huigong scan-personal [--log FILE]… [--json]
+    Look for raw ID numbers (valid province, birth date and check character) and mobile numbers in
+    every topic of the prefix but the districts' inbound topics, every table of the database and
+    the given log files; findings are shown masked; exit 1 on any. See `ops/personal.py`.
 huigong dead-letters list [--service S] [--status open|retried|skipped|all] [--json]
 huigong dead-letters show ID --service S [--json]
 huigong dead-letters retry ID --service S --actor NAME --reason TEXT
@@ -33,8 +37,10 @@ every service schema; dead-letter actions also write the service's schema). Long
 progress bar with records/s on stderr, so `--json`, `jsonl` and `csv` output on stdout stays
 clean. Exit codes: 0 fine, 1 a failed check or action, 2 bad usage or configuration.
 
-huigong replay --service S [--consumer C]… [--as-of YYYY-MM-DD | --until-offset N] [--swap] [--keep] [--json]
-    Rebuild each projection of the service from its topics from offset 0 into a shadow schema
+huigong replay --service S… | --service all [--consumer C]… [--as-of YYYY-MM-DD | --until-offset N] [--swap] [--keep] [--json]
+    Rebuild each projection of the services from its topics from offset 0 into a shadow schema
     and compare with the live tables by row count and checksum (exit 1 on a difference, except
-    with --as-of); --swap replaces the live tables atomically. See `ops/replay.py`.
+    with --as-of); --swap replaces the live tables atomically. Several services are replayed in
+    one pass over their topics (each record read and decoded once); --consumer only with one
+    service. See `ops/replay.py`.
 """

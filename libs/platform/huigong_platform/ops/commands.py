@@ -27,6 +27,7 @@ from huigong_events.topics import EVENT_TOPICS
 from ..settings import SERVICES
 from . import audit as audit_mod
 from . import deadletters
+from . import personal as personal_mod
 from . import replay as replay_mod
 from . import streams as streams_mod
 from . import verify as verify_mod
@@ -482,7 +483,15 @@ def _render_streams(report: streams_mod.StreamsReport) -> None:
 
 
 def replay(
-    service: ServiceOpt,
+    services: Annotated[
+        list[str],
+        typer.Option(
+            "--service",
+            "-s",
+            help="服务（可重复，all 为全部服务；多个服务一次读取各主题）/ service (repeatable, or all: "
+            "several services are replayed in one pass over their topics): " + " | ".join(SERVICES),
+        ),
+    ],
     consumer: Annotated[
         list[str] | None,
         typer.Option(
@@ -543,34 +552,44 @@ def replay(
     Each projection of the service is rebuilt in its own shadow schema <service>_replay_<id> (the service's migrations), from its topics from offset 0 to their end at the start (or to --until-offset, or only events up to the end of the --as-of day, Asia/Shanghai business time). Exits 1 when any table differs, except with --as-of. --swap replaces the live tables and the consumer's checkpoints in one transaction; stop the service first (or restart it after).
     """
     _quiet_logs()
+    from ..service import tune_gc
+
+    tune_gc()  # as the services do: a replay decodes as many records as they consume
     config = OpsConfig.resolve(bootstrap, prefix, dsn)
+    chosen = list(dict.fromkeys(s for name in services for s in (SERVICES if name == "all" else [name])))
     try:
         url = config.require_dsn()
-        check_service(service)
+        for service in chosen:
+            check_service(service)
+        if len(chosen) > 1 and (consumer or schema):
+            raise OpsError(
+                "--consumer 与 --schema 只能用于单个服务 / --consumer and --schema need a single service"
+            )
     except OpsError as exc:
         raise _fail(str(exc)) from exc
     day: date | None = as_of.date() if as_of else None
     with RichReporter(progress and not json_output) as reporter:
-        report = _run(
-            replay_mod.replay(
+        reports = _run(
+            replay_mod.replay_services(
                 url,
                 config.bootstrap,
                 config.prefix,
-                service,
-                consumer or [],
+                {service: consumer or [] for service in chosen},
                 as_of=day,
                 until_offset=until_offset,
                 do_swap=do_swap,
                 keep=keep,
-                live_schema=schema,
+                live_schemas={chosen[0]: schema} if schema else None,
                 reporter=reporter,
             )
         )
     if json_output:
-        _print_json(report.to_json())
+        # One service: its report; several: the list of them.
+        _print_json(reports[0].to_json() if len(reports) == 1 else [r.to_json() for r in reports])
     else:
-        _render_replay(report)
-    if not report.ok:
+        for report in reports:
+            _render_replay(report)
+    if not all(report.ok for report in reports):
         raise typer.Exit(1)
 
 
@@ -827,10 +846,74 @@ def dl_skip(
     _resolve("skip", letter_id, service, actor, reason, json_output, dsn, prefix)
 
 
+# --- scan-personal -------------------------------------------------------------------------------
+
+
+def scan_personal(
+    log_file: Annotated[
+        list[Path] | None,
+        typer.Option("--log", help="也扫描这些日志文件（可重复）/ also scan these log files (repeatable)"),
+    ] = None,
+    json_output: JsonOpt = False,
+    progress: ProgressOpt = True,
+    bootstrap: BootstrapOpt = None,
+    prefix: PrefixOpt = None,
+    dsn: DsnOpt = None,
+) -> None:
+    """扫描明文身份证号和手机号 / look for ID numbers and mobile numbers in clear.
+
+    读取前缀下全部主题（区市入站主题除外）、数据库全部表和指定日志，查找校验位正确的身份证号和手机号；找到则退出码为 1，结果只显示掩码。
+
+    Reads every topic of the prefix (but the districts' inbound topics, which carry their
+    commands by design), every table of the database and the given logs, looking for ID numbers
+    with a correct check character and mobile numbers standing alone; exit 1 on any, shown masked.
+    """
+    _quiet_logs()
+    config = OpsConfig.resolve(bootstrap, prefix, dsn)
+    if not config.dsn:
+        raise _fail("需要 --dsn 或 HUIGONG_PG_ADMIN_DSN / --dsn or HUIGONG_PG_ADMIN_DSN is required")
+    matcher = personal_mod.Patterns()
+    report = personal_mod.ScanReport()
+
+    async def work(reporter: RichReporter, dsn: str) -> None:
+        await personal_mod.scan_topics(config.bootstrap, config.prefix, matcher, report, reporter)
+        await personal_mod.scan_tables(dsn, matcher, report)
+
+    with RichReporter(progress and not json_output) as reporter:
+        _run(work(reporter, config.dsn))
+    personal_mod.scan_files(log_file or [], matcher, report)
+    if json_output:
+        _print_json(
+            {
+                "clean": report.clean,
+                "scanned": report.scanned,
+                "skipped": report.skipped,
+                "findings": [f.__dict__ for f in report.findings],
+            }
+        )
+    else:
+        console = stdout_console()
+        console.print(
+            f"已扫描 scanned {len(report.scanned)} 处 places, {sum(report.scanned.values()):,} 条 items"
+        )
+        for skipped in report.skipped:
+            console.print(f"跳过 skipped {skipped}")
+        table = Table("位置 where", "类型 kind", "掩码 masked")
+        for finding in report.findings:
+            table.add_row(finding.where, finding.kind, finding.masked)
+        if report.findings:
+            console.print(table)
+        else:
+            console.print("未发现明文身份证号或手机号 no raw ID number or phone number found")
+    if not report.clean:
+        raise typer.Exit(1)
+
+
 def install(app: typer.Typer) -> None:
     """Add the ops commands to the `huigong` app."""
     app.command("verify")(verify)
     app.command("audit")(audit)
     app.command("streams")(streams)
     app.command("replay")(replay)
+    app.command("scan-personal")(scan_personal)
     app.add_typer(dead_letters_app, name="dead-letters")

@@ -1,4 +1,4 @@
-"""Who acts in review, read from the caller's principal (`X-Huigong-Principal`).
+"""Who acts in review, read from the caller's principal (the one its API key is bound to).
 
 Panel reviewers (评审专家) and the chair (领导小组负责人) are named `<role>:<area>/<name>`:
 

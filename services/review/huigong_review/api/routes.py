@@ -2,8 +2,8 @@
 review queue, the dossier of one application and its panel. Every write takes an
 Idempotency-Key; a refusal is 4xx with field errors in Chinese and English.
 
-Reviewers and the chair are named by `X-Huigong-Principal: reviewer:<area>/<name>` or
-`chair:<area>/<name>` (see `people.py`).
+Reviewers and the chair are the principals `reviewer:<area>/<name>` or `chair:<area>/<name>` of
+their API keys (see `people.py`).
 """
 
 from __future__ import annotations

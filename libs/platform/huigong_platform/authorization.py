@@ -1,0 +1,563 @@
+"""Who may call what: the one table of access rules of every endpoint of every service, and the
+guard that enforces it in front of every route (`build_app` installs it).
+
+**The rules.** `POLICY` maps (service, method, route path) to a `Rule`: the roles allowed, or
+public. An endpoint without a rule is refused to everyone (deny by default), and
+`tests/unit/test_authorization.py` fails when any route of any service lacks one.
+
+**Own records.** A district or group union system (and the simulator acting for one) submits,
+reads and amends only its own records. Where the rule says `own`, the record's submitter is only
+known inside the handler, which narrows every query to the principal's code and answers a request
+about another's record exactly as it answers one about no record: 404 for one record, an empty
+list for a listing, 403 when the request itself names another submitter or area. So nothing tells
+a district that another's record exists.
+
+**The guard** (an ASGI middleware, so it runs before the body is read: an unauthenticated caller
+cannot make a service parse 16 MB, and a refusal comes before any validation message):
+
+1. finds the route the router will pick; a path no route serves passes through (404/405);
+2. public rule: no key needed; otherwise the API key (`Authorization: Bearer hg_…` or
+   `X-API-Key`) must be valid, unexpired and unrevoked, else 401 with `WWW-Authenticate`;
+3. the key's role must be allowed, else 403;
+4. the caller's token bucket must not be empty, else 429 with `Retry-After` (health checks and
+   /metrics are never limited);
+5. the body must fit the limit (`HUIGONG_MAX_BODY_BYTES`, or `HUIGONG_MAX_UPLOAD_BYTES` for the
+   enrolment batches), else 413.
+
+Each refusal is a JSON list of field errors in Chinese and English (like every refusal of the
+platform), says nothing about any record, and is logged with the principal, key id, route,
+reason and correlation id, never the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import asyncpg
+import orjson
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from starlette._utils import get_route_path
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import logs
+from .credentials import KeyVerifier, Rejected
+from .principals import HEADER, ROLE_NAMES, Principal, Role
+from .rate_limits import RateLimits
+
+log = logs.get(__name__)
+
+API_KEY_HEADER: Final = "X-API-Key"
+REALM: Final = 'Bearer realm="huigong"'
+RETRY_AFTER_SECONDS: Final = 5
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[Role] = frozenset()
+    public: bool = False
+    own: bool = False  # districts, group unions and the simulator: their own records only
+    bulk: bool = False  # a batch upload: the larger body limit
+    probe: bool = False  # health checks and /metrics: never rate-limited
+
+    def allows(self, role: Role) -> bool:
+        return self.public or role in self.roles
+
+    def describe(self) -> str:
+        if self.public:
+            return "public"
+        names = ", ".join(sorted(r.value for r in self.roles))
+        return f"{names} (district, group, simulator: their own records)" if self.own else names
+
+
+def roles(*members: Role) -> frozenset[Role]:
+    return frozenset(members)
+
+
+PUBLIC: Final = Rule(public=True)
+SUBMITTERS: Final = roles(Role.DISTRICT, Role.GROUP, Role.SIMULATOR)
+# Application records: the submitter its own, the city federation, the panel, registrars, ops.
+RECORD_READERS: Final = SUBMITTERS | roles(Role.CITY, Role.REVIEWER, Role.CHAIR, Role.REGISTRAR, Role.OPS)
+# Listings that are not application records (units, partners, facilities, projects, targets):
+# every role but the data exchange.
+READERS: Final = RECORD_READERS | roles(Role.VIEWER)
+
+_SUBMIT: Final = Rule(SUBMITTERS | roles(Role.CITY), own=True)
+_READ_OWN: Final = Rule(RECORD_READERS, own=True)
+_REGISTRAR: Final = Rule(roles(Role.REGISTRAR))
+_READ: Final = Rule(READERS)
+# 联动服务: the service centres act (districts for theirs and their bases, the city for its own).
+_CENTRES: Final = Rule(roles(Role.DISTRICT, Role.CITY), own=True)
+_MATTER_READERS: Final = Rule(
+    roles(Role.DISTRICT, Role.CITY, Role.REGISTRAR, Role.OPS, Role.VIEWER), own=True
+)
+
+# Every service serves these.
+COMMON: Final[dict[tuple[str, str], Rule]] = {
+    ("GET", "/healthz"): Rule(public=True, probe=True),
+    ("GET", "/readyz"): Rule(public=True, probe=True),
+    # Prometheus scrapes with a viewer key (bearer_token in its scrape config).
+    ("GET", "/metrics"): Rule(roles(Role.OPS, Role.VIEWER), probe=True),
+    # The API's contract and its documentation pages hold no data.
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+}
+
+POLICY: Final[dict[str, dict[tuple[str, str], Rule]]] = {
+    "intake": {
+        ("POST", "/applications"): _SUBMIT,
+        ("PUT", "/applications/{application_id}"): _SUBMIT,
+        ("POST", "/applications/{application_id}/withdrawal"): _SUBMIT,
+        ("POST", "/applications/{application_id}/plans"): _SUBMIT,
+        ("POST", "/submission-windows"): Rule(roles(Role.CITY)),
+        ("POST", "/facilities"): _SUBMIT,
+        ("POST", "/service-projects"): _SUBMIT,
+        ("POST", "/compliance-facts"): Rule(roles(Role.EXCHANGE, Role.CITY)),
+        ("POST", "/enrolments"): Rule(SUBMITTERS, own=True, bulk=True),
+        ("POST", "/enrolments/upload"): Rule(SUBMITTERS, own=True, bulk=True),
+        ("GET", "/applications"): _READ_OWN,
+    },
+    "review": {
+        ("POST", "/applications/{application_id}/findings"): Rule(roles(Role.REVIEWER, Role.CHAIR)),
+        ("POST", "/applications/{application_id}/findings/{finding_id}/clearance"): Rule(
+            roles(Role.REVIEWER, Role.CHAIR)
+        ),
+        ("POST", "/applications/{application_id}/scores"): Rule(roles(Role.REVIEWER)),
+        ("POST", "/applications/{application_id}/decision"): Rule(roles(Role.CHAIR)),
+        ("GET", "/applications/{application_id}"): _READ_OWN,
+        ("GET", "/applications/{application_id}/panel"): _READ_OWN,
+        ("GET", "/queue"): _READ_OWN,
+    },
+    "registry": {
+        ("POST", "/units"): _REGISTRAR,
+        ("POST", "/partners"): _REGISTRAR,
+        ("POST", "/units/{unit_id}/assessment"): _REGISTRAR,
+        ("POST", "/units/{unit_id}/certification"): _REGISTRAR,
+        ("POST", "/units/{unit_id}/revocation"): _REGISTRAR,
+        ("POST", "/units/{unit_id}/exit"): _REGISTRAR,
+        ("POST", "/partners/{partner_id}/exit"): _REGISTRAR,
+        ("POST", "/facilities/{facility_id}/closure"): _REGISTRAR,
+        ("GET", "/units"): _READ,
+        ("GET", "/partners"): _READ,
+        ("GET", "/facilities"): _READ,
+        ("GET", "/facilities/{facility_id}"): _READ,
+        ("GET", "/service-projects"): _READ,
+        # Published figures: counts only, no names, no personal data.
+        ("GET", "/facilities/counts"): PUBLIC,
+        ("GET", "/service-projects/counts"): PUBLIC,
+        ("GET", "/members/counts"): PUBLIC,
+        # One member: no personal data (the registry holds none), but who was enrolled where and
+        # whether they asked to be erased is for the roster's keepers and auditors.
+        ("GET", "/members/{member_key}"): Rule(roles(Role.REGISTRAR, Role.CITY, Role.OPS)),
+        # 个人信息删除: a registrar acts on the worker's request (MemberErased; intake shreds the key).
+        ("POST", "/members/{member_key}/erasure"): _REGISTRAR,
+        # Anyone holding a certificate may have it verified.
+        ("GET", "/certificates/{certificate_no}"): PUBLIC,
+        # 联动服务: registrars keep the 服务事项目录, which is public (服务承诺制); a district acts for
+        # its district's centre and service bases, the city federation for the city centre (the
+        # handler narrows to the units the caller acts for: huigong_registry/domain/matters.py).
+        ("POST", "/service-items"): _REGISTRAR,
+        ("PUT", "/service-items/{item_id}"): _REGISTRAR,
+        ("POST", "/service-items/{item_id}/withdrawal"): _REGISTRAR,
+        ("GET", "/service-items"): PUBLIC,
+        ("GET", "/service-items/{item_id}"): PUBLIC,
+        ("POST", "/matters"): _CENTRES,
+        ("POST", "/matters/{matter_id}/transfers"): _CENTRES,
+        ("POST", "/matters/{matter_id}/acceptance"): _CENTRES,
+        ("POST", "/matters/{matter_id}/steps"): _CENTRES,
+        ("POST", "/matters/{matter_id}/closure"): _CENTRES,
+        ("POST", "/matters/{matter_id}/rating"): _CENTRES,
+        ("POST", "/matters/{matter_id}/erasure"): _CENTRES,
+        # Districts read the matters that passed through them; the city federation (联动运营部),
+        # registrars, ops and viewers all of them (personal data only to the units involved).
+        ("GET", "/matters"): _MATTER_READERS,
+        ("GET", "/matters/{matter_id}"): _MATTER_READERS,
+    },
+    "metrics": {
+        # What the published figures measure and where: the dashboard reads them.
+        ("GET", "/api/metrics"): PUBLIC,
+        ("GET", "/api/areas"): PUBLIC,
+        # 联动服务 figures per service centre and district: counts and averages, no names.
+        ("GET", "/api/matters"): PUBLIC,
+        # Targets with who changed them and why; only the city federation changes them.
+        ("GET", "/api/targets"): _READ,
+        ("PUT", "/api/targets/{metric}"): Rule(roles(Role.CITY)),
+        # The 看板 dashboard page and its assets.
+        ("GET", "/"): PUBLIC,
+        ("GET", "/static/{name}"): PUBLIC,
+        ("GET", "/vendor/echarts.min.js"): PUBLIC,
+        ("GET", "/vendor/noto-sans-sc/{path:path}"): PUBLIC,
+    },
+}
+
+# Route families whose every member shares one rule: the path itself and anything below it.
+PREFIXES: Final[dict[str, dict[tuple[str, str], Rule]]] = {
+    # The published figures: progress of every target, by area and year, and their series.
+    "metrics": {("GET", "/api/progress"): PUBLIC},
+}
+
+_CONVERTOR: Final = re.compile(r"\{([^}:]+):[^}]+\}")
+
+
+def template(path: str) -> str:
+    """A route path without convertors: "/files/{path:path}" → "/files/{path}"."""
+    return _CONVERTOR.sub(r"{\1}", path)
+
+
+def _index(service: str) -> dict[tuple[str, str], Rule]:
+    return {(m, template(p)): rule for (m, p), rule in {**COMMON, **POLICY.get(service, {})}.items()}
+
+
+_INDEXES: Final[dict[str, dict[tuple[str, str], Rule]]] = {}
+
+
+def rule_for(service: str, method: str, path: str) -> Rule | None:
+    """The rule of one endpoint (`path` as the route declares it), or None: refused to all."""
+    method = "GET" if method == "HEAD" else method
+    wanted = template(path)
+    index = _INDEXES.get(service)
+    if index is None:
+        index = _INDEXES[service] = _index(service)
+    rule = index.get((method, wanted))
+    if rule is not None:
+        return rule
+    for (m, prefix), family in PREFIXES.get(service, {}).items():
+        if m == method and (wanted == prefix or wanted.startswith(prefix + "/")):
+            return family
+    return None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # as the route declares it
+    rule: Rule | None
+
+
+def endpoints(app: FastAPI, service: str) -> list[Endpoint]:
+    """Every (method, route) the app serves, with its rule, in the router's order."""
+    found: list[Endpoint] = []
+    for route in iter_route_contexts(app.routes):
+        path = route.path
+        if path is None:
+            continue
+        for method in sorted(route.methods or ()):
+            if method == "HEAD" and "GET" in (route.methods or ()):
+                continue
+            found.append(Endpoint(method, path, rule_for(service, method, path)))
+    return found
+
+
+# --- the guard -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    body_bytes: int
+    upload_bytes: int
+    per_second: float
+    burst: int
+
+
+def _body(field: str, zh: str, en: str) -> bytes:
+    return orjson.dumps({"errors": [{"field": field, "zh": zh, "en": en}]})
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1_048_576:g} MiB"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class AccessGuard:
+    """ASGI middleware enforcing `POLICY` for one service. The key verifier comes from the running
+    service (`app.state.runtime.keys`), created with its database pool."""
+
+    def __init__(self, app: ASGIApp, service: str, limits: Limits) -> None:
+        self.app = app
+        self.service = service
+        self.limits = limits
+        self.rates = RateLimits(limits.per_second, limits.burst)
+        self._too_large = {
+            bulk: _body(
+                "body",
+                f"请求内容超过上限 {_megabytes(limit)}",
+                f"the request body is larger than the limit of {_megabytes(limit)}",
+            )
+            for bulk, limit in ((False, limits.body_bytes), (True, limits.upload_bytes))
+        }
+        # Per route, in the router's order: its pattern, and per method the name used in logs and
+        # the rule. Built on the first request, when every router is included.
+        self._routes: list[tuple[re.Pattern[str], dict[str, tuple[str, Rule | None]]]] | None = None
+
+    def _match(self, scope: Scope) -> tuple[str, Rule | None] | None:
+        """The route the router will pick ("POST /applications/{application_id}") and its rule;
+        None when no route serves this method and path."""
+        if self._routes is None:
+            self._routes = [
+                (
+                    compile_path(route.path)[0],
+                    {
+                        m: (f"{m} {template(route.path)}", rule_for(self.service, m, route.path))
+                        for m in route.methods or ()
+                    },
+                )
+                for route in iter_route_contexts(scope["app"].routes)
+                if route.path is not None
+            ]
+        path = get_route_path(scope)
+        method = scope["method"]
+        for regex, methods in self._routes:
+            if method in methods and regex.match(path):
+                return methods[method]
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        matched = self._match(scope)
+        if matched is None:
+            await self.app(scope, receive, send)  # the router answers 404 or 405
+            return
+        route, rule = matched
+        refusal = await self._refusal(scope, route, rule)
+        if refusal is not None:
+            status, headers, body = refusal
+            await _respond(send, status, body, headers)
+            return
+        assert rule is not None
+        await self._within_limit(scope, receive, send, route, rule)
+
+    async def _refusal(
+        self, scope: Scope, route: str, rule: Rule | None
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        if rule is None:
+            log.error("access refused", status=403, reason="no access rule", route=route)
+            return (
+                403,
+                {},
+                _body(
+                    HEADER,
+                    "该接口未配置访问规则，拒绝所有调用",
+                    "this endpoint has no access rule, so it is refused to everyone",
+                ),
+            )
+        principal: Principal | None = None
+        if not rule.public:
+            outcome = await self._authenticate(scope, route)
+            if not isinstance(outcome, Principal):
+                return outcome
+            principal = outcome
+            if not rule.allows(principal.role):
+                log.warning(
+                    "access refused",
+                    status=403,
+                    reason="role not allowed",
+                    principal=principal.id,
+                    key_id=principal.key_id,
+                    route=route,
+                )
+                allowed = sorted(rule.roles, key=lambda r: r.value)
+                return (
+                    403,
+                    {},
+                    _body(
+                        HEADER,
+                        f"{ROLE_NAMES[principal.role]}无权调用该接口；可调用的角色：{'、'.join(ROLE_NAMES[r] for r in allowed)}",
+                        f"a {principal.role.value} may not call {route}; allowed: {', '.join(r.value for r in allowed)}",
+                    ),
+                )
+            scope.setdefault("state", {})["principal"] = principal
+        if not rule.probe:
+            caller = principal.id if principal is not None else f"address:{_client(scope)}"
+            wait = self.rates.take(caller)
+            if wait:
+                log.warning(
+                    "access refused",
+                    status=429,
+                    reason="rate limit",
+                    principal=principal.id if principal else None,
+                    route=route,
+                )
+                return (
+                    429,
+                    {"Retry-After": str(wait)},
+                    _body(
+                        "rate_limit",
+                        f"请求过于频繁，请{wait}秒后重试（每个调用主体每秒{self.limits.per_second:g}次，可短时突发{self.limits.burst}次）",
+                        f"too many requests: {self.limits.per_second:g} per second per caller "
+                        f"(bursts of {self.limits.burst}); retry after {wait} s",
+                    ),
+                )
+        return None
+
+    async def _authenticate(self, scope: Scope, route: str) -> Principal | tuple[int, dict[str, str], bytes]:
+        presented = _presented_key(scope)
+        if presented is None:
+            log.warning("access refused", status=401, reason="no key", route=route)
+            return (
+                401,
+                {"WWW-Authenticate": REALM},
+                _body(
+                    HEADER,
+                    "需要凭据：请以 Authorization: Bearer <API 密钥> 调用",
+                    "credentials required: send your API key as Authorization: Bearer <key>",
+                ),
+            )
+        verifier: KeyVerifier = scope["app"].state.runtime.keys
+        try:
+            outcome = await verifier.verify(presented)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("access check unavailable", route=route, error=type(exc).__name__)
+            return (
+                503,
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+                _body(
+                    "service",
+                    f"暂时无法核验凭据，请求未被处理，请{RETRY_AFTER_SECONDS}秒后重试",
+                    "credentials cannot be checked right now; nothing was done; retry later",
+                ),
+            )
+        if isinstance(outcome, Rejected):
+            log.warning(
+                "access refused", status=401, reason=outcome.reason, key_id=outcome.key_id, route=route
+            )
+            return (
+                401,
+                {"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
+                _body(
+                    HEADER,
+                    "凭据无效、已过期或已被吊销",
+                    "the API key is invalid, expired or revoked",
+                ),
+            )
+        return outcome
+
+    async def _within_limit(self, scope: Scope, receive: Receive, send: Send, route: str, rule: Rule) -> None:
+        limit = self.limits.upload_bytes if rule.bulk else self.limits.body_bytes
+        refusal = self._too_large[rule.bulk]
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > limit:
+                log.warning("request refused", status=413, reason="body too large", route=route)
+                await _respond(send, 413, refusal, {})
+                return
+            # The server delivers no more than Content-Length says.
+            await self.app(scope, receive, send)
+            return
+        if _header(scope, b"transfer-encoding") is None:
+            await self.app(scope, receive, send)  # neither length nor chunks: no body
+            return
+        received = 0
+        exceeded = False
+        started = False
+
+        async def counted() -> Message:
+            # A body without Content-Length (chunked) is counted as it arrives.
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise _TooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # FastAPI turns an error while reading the body into its own 400; answer 413 instead.
+            nonlocal started
+            if exceeded and not started:
+                if message["type"] == "http.response.start":
+                    started = True
+                    log.warning("request refused", status=413, reason="body too large", route=route)
+                    await _respond(send, 413, refusal, {})
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded_send)
+        except _TooLarge:
+            if not started:
+                await _respond(send, 413, refusal, {})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1")).strip()
+    return None
+
+
+def _presented_key(scope: Scope) -> str | None:
+    authorization = _header(scope, b"authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        return ""  # present but not a bearer token: invalid, not missing
+    api_key = _header(scope, API_KEY_HEADER.lower().encode())
+    return api_key if api_key else None
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: Mapping[str, str]) -> None:
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+# --- the rules in the OpenAPI document -------------------------------------------------------------
+
+
+SECURITY_SCHEME: Final = "apiKey"
+
+
+def document(schema: dict[str, Any], service: str) -> dict[str, Any]:
+    """Mark each operation of `schema` with its rule: the API-key scheme and the roles allowed,
+    or no security for public ones."""
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "hg_<key_id>_<secret>",
+        "description": "API 密钥，由运维以 huigong keys create 签发 / an API key issued with `huigong keys create`",
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            rule = rule_for(service, method.upper(), path)
+            if rule is None or rule.public:
+                operation["security"] = []
+            else:
+                operation["security"] = [{SECURITY_SCHEME: []}]
+            operation["x-huigong-access"] = rule.describe() if rule else "refused"
+    return schema
+
+
+def markdown(services: Iterable[str]) -> str:
+    """The rules as a Markdown table (for the README)."""
+    lines = ["| service | endpoint | who |", "|---|---|---|"]
+    for service in services:
+        for (method, path), rule in POLICY.get(service, {}).items():
+            lines.append(f"| {service} | `{method} {template(path)}` | {rule.describe()} |")
+        for (method, path), rule in PREFIXES.get(service, {}).items():
+            lines.append(f"| {service} | `{method} {path}…` | {rule.describe()} |")
+    for (method, path), rule in COMMON.items():
+        lines.append(f"| every service | `{method} {path}` | {rule.describe()} |")
+    return "\n".join(lines)

@@ -1,0 +1,264 @@
+"""The access rules as data: every route of every service has one, none is stale, and the rules say
+what issue 9 asks (reviewers cannot submit, only the chair decides, only registrars certify, ops
+change nothing, the public sees only certificate verification and published figures). Also the
+pure parts of credentials: principals, key format, token buckets, the OpenAPI marking."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+from fastapi import FastAPI
+
+from huigong_intake.app import create_app as intake_app
+from huigong_intake.settings import IntakeSettings
+from huigong_metrics.app import create_app as metrics_app
+from huigong_platform import authorization, credentials
+from huigong_platform.authorization import COMMON, POLICY, PREFIXES, Rule, endpoints, rule_for, template
+from huigong_platform.principals import Principal, Role, parse
+from huigong_platform.rate_limits import RateLimits
+from huigong_platform.settings import Settings
+from huigong_registry.app import create_app as registry_app
+from huigong_review.app import create_app as review_app
+from huigong_review.settings import ReviewSettings
+
+DSN = "postgresql://nobody@127.0.0.1:1/none"
+
+
+def service_apps() -> dict[str, FastAPI]:
+    """Each service's app as its process builds it (nothing is connected until it starts)."""
+    return {
+        "intake": intake_app(
+            IntakeSettings(
+                service="intake",
+                database_url=DSN,
+                member_key_secret="00" * 32,
+                personal_data_kek="00" * 32,
+            )
+        ),
+        "review": review_app(ReviewSettings(service="review", database_url=DSN)),
+        "registry": registry_app(Settings(service="registry", database_url=DSN)),
+        "metrics": metrics_app(Settings(service="metrics", database_url=DSN)),
+    }
+
+
+APPS = service_apps()
+
+
+@pytest.mark.parametrize("service", list(APPS))
+def test_every_route_has_an_access_rule(service: str) -> None:
+    missing = [f"{e.method} {e.path}" for e in endpoints(APPS[service], service) if e.rule is None]
+    assert not missing, f"{service}: add these to huigong_platform.authorization.POLICY: {missing}"
+
+
+def test_every_rule_names_a_route() -> None:
+    served = {
+        (service, e.method, template(e.path))
+        for service, app in APPS.items()
+        for e in endpoints(app, service)
+    }
+    stale = [
+        f"{service} {method} {path}"
+        for service, table in POLICY.items()
+        for method, path in table
+        if (service, method, template(path)) not in served
+    ]
+    stale += [
+        f"{service} {method} {path}"
+        for service in APPS
+        for method, path in COMMON
+        if (service, method, path) not in served
+    ]
+    assert not stale, f"rules for routes no service serves: {stale}"
+
+
+def all_rules() -> list[tuple[str, str, str, Rule]]:
+    rows = [(s, m, p, r) for s, table in POLICY.items() for (m, p), r in table.items()]
+    rows += [(s, m, p, r) for s, table in PREFIXES.items() for (m, p), r in table.items()]
+    return rows + [("*", m, p, r) for (m, p), r in COMMON.items()]
+
+
+def test_ops_auditors_and_viewers_read_and_change_nothing() -> None:
+    for service, method, path, rule in all_rules():
+        if method != "GET":
+            assert not rule.allows(Role.OPS), (service, method, path)
+            assert not rule.allows(Role.VIEWER), (service, method, path)
+
+
+def test_ops_read_everything_that_is_not_public() -> None:
+    for service, method, path, rule in all_rules():
+        if method == "GET":
+            assert rule.allows(Role.OPS), (service, method, path)
+
+
+# What the public (no key) may read beyond probes and the API documents: each a deliberate choice.
+PUBLISHED: Final = {
+    "registry GET /certificates/{certificate_no}",  # certificate verification
+    "registry GET /facilities/counts",  # published figures: counts, no names
+    "registry GET /service-projects/counts",
+    "registry GET /members/counts",
+    "registry GET /service-items",  # the 服务事项目录 is published (服务承诺制)
+    "registry GET /service-items/{item_id}",
+    "metrics GET /api/progress",  # the dashboard's figures and what they measure
+    "metrics GET /api/metrics",
+    "metrics GET /api/areas",
+    "metrics GET /api/matters",
+    "metrics GET /",  # the dashboard page and its assets
+    "metrics GET /static/{name}",
+    "metrics GET /vendor/echarts.min.js",
+    "metrics GET /vendor/noto-sans-sc/{path:path}",
+}
+
+
+def test_the_public_sees_certificate_verification_and_published_figures_only() -> None:
+    public = {f"{s} {m} {p}" for s, m, p, r in all_rules() if r.public and s != "*"}
+    assert public <= PUBLISHED, f"public without a decision recorded here: {sorted(public - PUBLISHED)}"
+    common = {f"{m} {p}" for m, p in COMMON if COMMON[(m, p)].public}
+    assert common == {
+        "GET /healthz",
+        "GET /readyz",
+        "GET /openapi.json",
+        "GET /docs",
+        "GET /docs/oauth2-redirect",
+        "GET /redoc",
+    }
+    assert "metrics GET /api/targets" not in public  # who changed a target, and why
+
+
+def test_reviewers_cannot_submit_only_the_chair_decides_only_registrars_certify() -> None:
+    # ...and only the city federation opens exception windows and changes targets.
+    assert POLICY["intake"][("POST", "/submission-windows")].roles == {Role.CITY}
+    assert POLICY["metrics"][("PUT", "/api/targets/{metric}")].roles == {Role.CITY}
+    for (method, _path), rule in POLICY["intake"].items():
+        if method != "GET":
+            assert not rule.allows(Role.REVIEWER) and not rule.allows(Role.CHAIR)
+    decision = POLICY["review"][("POST", "/applications/{application_id}/decision")]
+    assert decision.roles == {Role.CHAIR}
+    for (method, path), rule in POLICY["registry"].items():
+        if method != "GET" and path.startswith(("/units", "/partners", "/facilities")):
+            assert rule.roles == {Role.REGISTRAR}, path
+    for (method, path), rule in POLICY["review"].items():
+        if method != "GET":
+            assert rule.roles <= {Role.REVIEWER, Role.CHAIR}, path
+
+
+def test_districts_act_on_application_records_only_as_their_own() -> None:
+    for service in ("intake", "review"):
+        for (method, path), rule in POLICY[service].items():
+            if rule.allows(Role.DISTRICT) and "application" in path:
+                assert rule.own, (service, method, path)
+
+
+def test_the_data_exchange_only_reports_facts() -> None:
+    allowed = [(s, m, p) for s, m, p, r in all_rules() if not r.public and r.allows(Role.EXCHANGE)]
+    assert allowed == [("intake", "POST", "/compliance-facts")]
+
+
+def test_head_follows_get_and_families_share_a_rule() -> None:
+    assert rule_for("registry", "HEAD", "/certificates/{certificate_no}") == authorization.PUBLIC
+    assert rule_for("metrics", "GET", "/api/progress/{district}") == authorization.PUBLIC
+    assert rule_for("metrics", "GET", "/api/progressive") is None
+    assert rule_for("intake", "DELETE", "/applications") is None
+
+
+def test_the_openapi_document_marks_each_operation() -> None:
+    schema = APPS["registry"].openapi()
+    assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    assert schema["paths"]["/certificates/{certificate_no}"]["get"]["security"] == []
+    units = schema["paths"]["/units"]["post"]
+    assert units["security"] == [{"apiKey": []}] and units["x-huigong-access"] == "registrar"
+
+
+# --- principals -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "district:370202",
+        "group:G-HAIER",
+        "city:staff01",
+        "exchange:human_resources_social_security",
+        "reviewer:370202/zhang.san",
+        "reviewer:city/wang",
+        "chair:370200/zhao",
+        "registrar:city01",
+        "ops:li",
+        "viewer:prometheus",
+        "simulator:370211",
+        "simulator:G-HAIER",
+    ],
+)
+def test_a_principal_is_a_role_and_a_code(text: str) -> None:
+    assert parse(text).id == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "370202",
+        "mayor:370202",
+        "district:379999",
+        "district:",
+        "group:G-NOWHERE",
+        "simulator:demo",  # a simulator acts for one district, else it would read them all
+        "reviewer:zhang",
+        "reviewer:nowhere/a",
+        "chair:370202/",
+        "ops:li si",
+        "city:" + "x" * 65,
+    ],
+)
+def test_a_malformed_principal_gets_no_key(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse(text)
+
+
+def test_only_districts_group_unions_and_the_simulator_submit() -> None:
+    assert Principal(Role.DISTRICT, "370202").submitter == "370202"
+    assert Principal(Role.SIMULATOR, "370211").submitter == "370211"
+    assert Principal(Role.CITY, "staff01").submitter is None
+    assert Principal(Role.DISTRICT, "370202", "keyA") == Principal(Role.DISTRICT, "370202", "keyB")
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+def test_a_key_is_an_id_and_a_secret_and_only_the_secret_hash_is_kept() -> None:
+    key, key_id, digest = credentials.new_key()
+    assert key.startswith(f"hg_{key_id}_") and len(key) == 3 + 16 + 1 + 43
+    assert credentials.split(key) == (key_id, key[20:])
+    assert digest == credentials._digest(key[20:]) and key[20:].encode() not in digest
+    other, other_id, _ = credentials.new_key()
+    assert other_id != key_id and other != key
+    for bad in ("", "hg_", key + "x", key.replace("hg_", "hk_"), key[:-1], "Bearer " + key):
+        assert credentials.split(bad) is None
+
+
+# --- rate limits ----------------------------------------------------------------------------------
+
+
+def test_a_token_bucket_allows_a_burst_then_the_rate() -> None:
+    limits = RateLimits(per_second=2, burst=3)
+    assert [limits.take("district:370202", now=100.0) for _ in range(4)] == [0, 0, 0, 1]
+    assert limits.take("district:370203", now=100.0) == 0  # another principal has its own bucket
+    assert limits.take("district:370202", now=100.5) == 0  # half a second: one token back
+    assert limits.take("district:370202", now=100.5) == 1
+    assert limits.take("district:370202", now=200.0) == 0  # refilled, never beyond the burst
+    assert [limits.take("district:370202", now=200.0) for _ in range(3)] == [0, 0, 1]
+
+
+def test_a_slow_rate_asks_for_a_longer_wait() -> None:
+    limits = RateLimits(per_second=0.1, burst=1)
+    assert limits.take("ops:li", now=0.0) == 0
+    assert limits.take("ops:li", now=0.0) == 10
+    assert limits.take("ops:li", now=5.0) == 5
+
+
+def test_buckets_of_callers_who_stopped_are_forgotten() -> None:
+    limits = RateLimits(per_second=1, burst=1)
+    limits.MAX_BUCKETS = 10  # type: ignore[misc]
+    for n in range(10):
+        limits.take(f"address:10.0.0.{n}", now=0.0)
+    limits.take("address:10.0.1.1", now=60.0)  # the others have long refilled
+    assert len(limits._buckets) == 1
