@@ -206,38 +206,8 @@ def service_env(env: Env, service: str, port: int) -> dict[str, str]:
 @asynccontextmanager
 async def service(env: Env, name: str, port: int) -> AsyncIterator[str]:
     """A real service process of this benchmark's environment; yields its base URL."""
-    import asyncio
-    import subprocess
-    import sys
-
-    import httpx
-
-    log = open(LOCAL / f"bench-{name}.log", "ab")  # noqa: SIM115 - outlives this block, closed in finally
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / f"huigong-{name}")],
-        env=service_env(env, name, port),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            for _ in range(120):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited; see {LOCAL / f'bench-{name}.log'}")
-                try:
-                    if (await client.get(f"{url}/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.5)
-            else:
-                raise RuntimeError(f"{name} not ready")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
+    async with service_process(env, name, port) as running:
+        yield running.url
 
 
 @dataclass(frozen=True)
