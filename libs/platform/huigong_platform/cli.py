@@ -62,8 +62,8 @@ def provision() -> None:
     async def go() -> None:
         await database.create_database(admin, database.database_of(admin))
         await database.provision(admin, passwords)
-        for service, password in passwords.items():
-            applied = await database.migrate(service_dsn(admin, service, password), service)
+        for service in database.migration_order(passwords):
+            applied = await database.migrate(service_dsn(admin, service, passwords[service]), service)
             typer.echo(f"{service}: {len(applied)} migration(s) applied")
 
     asyncio.run(go())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -206,6 +207,13 @@ async def provision(admin_dsn: str, passwords: dict[str, str]) -> None:
     finally:
         await conn.close()
     log.info("database provisioned", database=database, services=sorted(passwords))
+
+
+def migration_order(services: Iterable[str]) -> list[str]:
+    """The order `provision` migrates services in: the registry's first, because intake's
+    0003 hands the member data keys it held to the registry's `member_data_keys_issue`
+    (registry 0007). A fresh database would do in any order."""
+    return sorted(services, key=lambda service: service != "registry")
 
 
 async def migrate(service_dsn: str, service: str) -> list[str]:

@@ -18,6 +18,7 @@ import orjson
 
 from .database import DbConnection
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
 
 

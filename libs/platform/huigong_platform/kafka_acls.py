@@ -9,8 +9,8 @@ not granted (`allow.everyone.if.no.acl.found=false`). The principals:
 - one per service (`intake`, `review`, `registry`, `metrics`): Read on the topics its
   projections and reactions consume, Write on the topics it owns, Read on its own consumer
   groups (`<prefix>huigong.<service>.…`, which also covers its faust app). Nothing else: review
-  cannot write intake's topics; intake reads of the registry's only the member topic (it
-  destroys a member's data key on MemberErased).
+  cannot write intake's topics, and reads none of the registry's (the registry destroys a
+  member's data key itself when it records MemberErased).
 - `ops`: Read on the event and dead-letter topics, Describe on the inbound topics (offsets and
   lag only: they carry raw personal data) and on our consumer groups. No Write anywhere.
 - one per district and group union (`district-370202`, `group-g-haier`): Write on its own
@@ -184,8 +184,6 @@ SERVICE_READS: Final[dict[str, tuple[Topic, ...]]] = {
         *INBOUND_TOPICS,
         _topic("huigong.intake.applications"),
         _topic("huigong.review.reviews"),
-        # MemberErased: intake holds the data keys and shreds the erased member's.
-        _topic("huigong.registry.members"),
     ),
     "review": (
         _topic("huigong.intake.applications"),

@@ -1,8 +1,8 @@
 """What every service process shares: the FastAPI app with /healthz, /readyz and /metrics,
-a correlation id on every request, the access guard in front of every route (API keys, the
-authorization rules, rate and size limits: `authorization.py`), the outbox relay and the
-projection subscriptions started and stopped with the app, and a clean stop on SIGTERM (uvicorn
-drives the lifespan)."""
+a correlation id on every request (and the refusal of stored headers holding a worker's phone or
+ID number), the access guard in front of every route (API keys, the authorization rules, rate
+and size limits: `authorization.py`), the outbox relay and the projection subscriptions started
+and stopped with the app, and a clean stop on SIGTERM (uvicorn drives the lifespan)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import gc
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,17 +26,29 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import authorization, errors, logs
 from .credentials import KeyVerifier
-from .database import create_pool
+from .database import DbConnection, create_pool
 from .eventstore import EventStore
-from .health import Readiness
+from .health import CHECK_TIMEOUT, Check, Readiness
+from .idempotency import IDEMPOTENCY_HEADER
+from .ops.personal import Patterns
 from .outbox import RelayProcess
 from .reactions import Reaction, reaction_app
+from .refusals import FieldError
 from .settings import Settings
 from .subscriptions import Projection, Subscription
 
 log = logs.get(__name__)
 
 CORRELATION_HEADER = "X-Correlation-ID"
+# Headers kept as sent: the idempotency key in PostgreSQL, the correlation id in every event's
+# envelope (PostgreSQL, Kafka) and on every log line.
+STORED_HEADERS = (IDEMPOTENCY_HEADER, CORRELATION_HEADER)
+# What `huigong scan-personal` looks for (a valid ID number, a mobile number, standing alone), so a
+# header this lets through is one the scan would not report either. A UUID or hex id never matches.
+_PERSONAL = Patterns()
+
+# A service's own readiness question about its database: None when fine, else the reason.
+DatabaseCheck = Callable[[DbConnection], Awaitable[str | None]]
 
 
 @dataclass
@@ -68,6 +80,23 @@ def correlation_id_of(request: Request) -> str:
     return value
 
 
+def personal_data_in_headers(headers: Iterable[tuple[str, str]]) -> list[FieldError]:
+    """The stored headers that hold a worker's phone or ID number (the value is never repeated).
+    `headers` as (name, value) pairs, any case, a header sent twice included."""
+    holding = {
+        name.lower() for name, value in headers if value and next(_PERSONAL.find(value), None) is not None
+    }
+    return [
+        FieldError(
+            name,
+            f"请求头 {name} 不得含手机号或身份证号",
+            f"the {name} header must not contain a phone or ID number",
+        )
+        for name in STORED_HEADERS
+        if name.lower() in holding
+    ]
+
+
 def build_app(
     settings: Settings,
     *,
@@ -78,7 +107,12 @@ def build_app(
     routers: Sequence[APIRouter] = (),
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
     union_tags: frozenset[str] = frozenset(),
+    database_checks: Sequence[DatabaseCheck] = (),
 ) -> FastAPI:
+    """`database_checks`: what else the service needs of PostgreSQL to be ready (intake: the
+    registry's key function); a failing one makes /readyz answer 503 with its reason under
+    `postgres`."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url, settings.service, max_size=20)
@@ -164,6 +198,17 @@ def build_app(
 
     @app.middleware("http")
     async def correlation(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        refused = personal_data_in_headers(request.headers.items())
+        if refused:
+            # Before anything can store, log or echo the value: the refusal gets an id of its own.
+            correlation_id = str(uuid.uuid4())
+            with logs.bound_contextvars(correlation_id=correlation_id):
+                log.info(
+                    "request refused", path=request.url.path, status=422, fields=[e.field for e in refused]
+                )
+            return JSONResponse(
+                errors.body(refused), status_code=422, headers={CORRELATION_HEADER: correlation_id}
+            )
         correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
         request.state.correlation_id = correlation_id
         with logs.bound_contextvars(correlation_id=correlation_id):
@@ -179,6 +224,8 @@ def build_app(
     async def readyz(request: Request) -> JSONResponse:
         runtime = runtime_of(request)
         pg, kafka = await asyncio.gather(runtime.readiness.postgres(), runtime.readiness.kafka())
+        if pg.ok and database_checks:
+            pg = await _database_checks(runtime.pool, database_checks)
         ready = pg.ok and kafka.ok
         body = {
             "status": "ready" if ready else "unready",
@@ -204,6 +251,15 @@ def build_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+async def _database_checks(pool: asyncpg.Pool, checks: Sequence[DatabaseCheck]) -> Check:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT), pool.acquire() as conn:
+            problems = [p for p in [await check(conn) for check in checks] if p]
+    except Exception as exc:
+        return Check(False, f"{type(exc).__name__}: {exc}")
+    return Check(False, "; ".join(problems)) if problems else Check(True, "ok")
 
 
 def tune_gc() -> None:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from huigong_platform import logs
 from huigong_platform.service import Runtime, build_app, serve
 
 from .adapters.inbound import InboundConsumer
-from .adapters.vault import Vault
+from .adapters.vault import Vault, issue_unavailable
 from .api.routes import router
 from .commands import UNION_TAGS
 from .handlers import Intake
 from .projections.applications import ApplicationsProjection
-from .reactions.erasures import ErasuresReaction
 from .settings import IntakeSettings
+
+log = logs.get(__name__)
 
 TITLE = "惠工 · 受理服务 (intake)"
 DESCRIPTION = (
@@ -27,6 +29,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings(service="intake")
 
     async def on_start(runtime: Runtime) -> None:
+        # The registry holds the members' data keys; without its function no enrolment can be
+        # sealed. Said at start-up here, and by /readyz until it is there.
+        async with runtime.pool.acquire() as conn:
+            missing = await issue_unavailable(conn)
+        if missing:
+            log.error("member data keys unavailable", reason=missing)
         intake = Intake(
             store=runtime.store,
             vault=Vault(settings.kek()),
@@ -42,7 +50,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         settings,
         title=TITLE,
         description=DESCRIPTION,
-        projections=[ApplicationsProjection(), ErasuresReaction()],
+        projections=[ApplicationsProjection()],
+        database_checks=[issue_unavailable],
         routers=[router],
         on_start=on_start,
         union_tags=UNION_TAGS,

@@ -1,10 +1,11 @@
 """The member roster over HTTP: one member by member key, and erasure of a member's personal data.
 
-Erasure (个人信息删除) is a registrar's command: the registry records MemberErased, and intake,
-which holds the member's data key because it seals name and phone at the edge, destroys that key
-when it reads the event (huigong_intake/reactions/erasures.py). The roster keeps the member, so
-every count stays as it was, and shows it as 已删除. The registry never held a name, phone or ID
-number, so a member is shown with its key, district, occupation, platform and dates only."""
+Erasure (个人信息删除) is a registrar's command: in one transaction the registry records
+MemberErased and destroys the member's data key, which it holds (adapters/member_keys.py), so the
+key is gone when the 201 is sent and their sealed name and phone cannot be opened any more. The
+roster keeps the member, so every count stays as it was, and shows it as 已删除. The registry never
+saw a name, phone or ID number in clear, so a member is shown with its key, district, occupation,
+platform and dates only."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from huigong_platform.principals import Principal, principal
 from huigong_platform.refusals import FieldError
 from huigong_platform.service import correlation_id_of, runtime_of
 
+from ..adapters import member_keys
 from ..adapters.units import lock
 from ..domain.certification import NotFound
 from ..domain.members import AGGREGATE, decide_erasure, fold
@@ -64,18 +66,23 @@ async def erase_member(
     meta = Metadata(actor=caller.id, source="registry", correlation_id=correlation_id_of(request))
     fingerprint = idempotency.request_hash({"path": request.url.path, "body": body.model_dump(mode="json")})
 
+    shredded = False
+
     async def work(conn: DbConnection) -> Outcome:
+        nonlocal shredded
         # The same lock the enrolment reaction takes: a report being decided finishes first.
         await lock(conn, AGGREGATE, member_key)
         stream = await runtime.store.read(AGGREGATE, member_key, conn=conn)
         state = fold(decode(record) for record in stream.events)
         events = decide_erasure(state, member_key, body.request_ref, today())
         recorded = await runtime.store.append(member_key, events, stream.version, meta, conn=conn)
+        # Same transaction: the event and the key's destruction stand or fall together.
+        shredded = await member_keys.destroy(conn, member_key)
         return Outcome(201, {**events[-1].model_dump(mode="json"), "event_id": str(recorded[-1].id)})
 
     outcome = await idempotency.once(runtime.pool, caller.id, key, fingerprint, work)
     if not outcome.replayed and outcome.status_code == 201:
-        log.info("member erased", member_key=member_key, actor=caller.id)
+        log.info("member erased", member_key=member_key, actor=caller.id, data_key_destroyed=shredded)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
