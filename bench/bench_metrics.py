@@ -44,7 +44,7 @@ from huigong_platform.database import DbConnection, create_pool
 from huigong_platform.service import tune_gc
 from huigong_platform.subscriptions import Projection, Subscription
 
-from .common import Env, Stopwatch, api_key, bench_env, figure, service
+from .common import CpuClock, Env, Stopwatch, api_key, bench_env, figure, service
 
 AREAS = [*DISTRICTS, *GROUP_UNIONS]
 FIRST_DAY = date(2022, 1, 1)
@@ -145,7 +145,9 @@ async def throughput(env: Env, events: int) -> None:
     members = events // 2
     print(f"1. metrics projection: {2 * members:,} member events (enrolled + insured) on {topic}")
     await produce(env, topic, members)
-    raw = figure("raw aiokafka consume-and-discard", 2 * members, await consume(env, topic, 2 * members))
+    clock = CpuClock()
+    seconds = await consume(env, topic, 2 * members)
+    raw = figure("raw aiokafka consume-and-discard", 2 * members, seconds, clock.seconds)
 
     known: dict[Any, Counted] = {}
     sums: Counter[str] = Counter()
@@ -160,24 +162,23 @@ async def throughput(env: Env, events: int) -> None:
             for delta in outcome.deltas:
                 sums[delta.counter] += delta.amount
 
-    mem = figure(
-        "decode + count in memory (no database)",
-        2 * members,
-        await consume(env, topic, 2 * members, in_memory),
-    )
+    clock = CpuClock()
+    seconds = await consume(env, topic, 2 * members, in_memory)
+    mem = figure("decode + count in memory (no database)", 2 * members, seconds, clock.seconds)
     known.clear()
 
     pool = await create_pool(env.dsn("metrics"), "metrics", max_size=4)
     try:
         # The runner's own cost (decode, versions, checkpoints) with a projection that writes
         # nothing: the floor any projection starts from, measured in this run too.
-        floor = figure(
-            "runner alone, projection writing nothing",
-            2 * members,
-            await run(Floor(), pool, env, 2 * members),
-        )
+        clock = CpuClock()
+        seconds = await run(Floor(), pool, env, 2 * members)
+        floor = figure("runner alone, projection writing nothing", 2 * members, seconds, clock.seconds)
+        clock = CpuClock()
         seconds = await run(ActualsProjection(), pool, env, 2 * members)
-        applied = figure("metrics projection into PostgreSQL (exactly-once)", 2 * members, seconds)
+        applied = figure(
+            "metrics projection into PostgreSQL (exactly-once)", 2 * members, seconds, clock.seconds
+        )
         rows = await pool.fetch("SELECT counter, sum(amount)::bigint FROM actuals GROUP BY counter")
         stored = {r[0]: r[1] for r in rows}
     finally:

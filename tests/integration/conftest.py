@@ -42,6 +42,12 @@ async def registry(services: Services) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
+async def metrics(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    async with _by_name(services, "metrics").client() as client:
+        yield client
+
+
+@pytest.fixture
 async def review_db(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(stack.dsn("review"), "review")
     yield pool

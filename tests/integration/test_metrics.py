@@ -69,27 +69,7 @@ async def services(own_stack: Stack) -> AsyncIterator[Services]:
         yield procs
 
 
-def _process(services: Services, name: str) -> ServiceProcess:
-    return next(p for p in services if p.service == name)
-
-
-# Requests name their principal in X-Huigong-Principal; the clients send that principal's API key.
-@pytest.fixture
-async def intake(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with _process(services, "intake").client() as client:
-        yield client
-
-
-@pytest.fixture
-async def registry(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with _process(services, "registry").client() as client:
-        yield client
-
-
-@pytest.fixture
-async def metrics(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with _process(services, "metrics").client() as client:
-        yield client
+# The intake, registry and metrics clients are tests/integration/conftest.py's, of these processes.
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -507,8 +507,11 @@ def replay(
         typer.Option(
             "--as-of",
             formats=["%Y-%m-%d"],
-            help="只计入业务时间截至该日（上海时间）末的事件；与在线不同属预期，退出码 0 / only events whose "
-            "occurred_at is up to the end of that day in Asia/Shanghai; differences from live are expected",
+            help="只计入截至该日的事件：投影按事实日期（入会日期、认定日期等）计数时按该日期，否则按业务时间"
+            "（上海时间）；并列出该日的指标；与在线不同属预期，退出码 0 / only events dated up to that day: "
+            "the business day the projection counts them on when it declares one (metrics: 入会日期, "
+            "认定日期…), otherwise occurred_at in Asia/Shanghai; prints the figures of that day; "
+            "differences from live are expected",
             show_default=False,
         ),
     ] = None,
@@ -549,7 +552,7 @@ def replay(
 
     任何表不同时退出码为 1（--as-of 除外）；--swap 以重放结果原子替换在线表。
 
-    Each projection of the service is rebuilt in its own shadow schema <service>_replay_<id> (the service's migrations), from its topics from offset 0 to their end at the start (or to --until-offset, or only events up to the end of the --as-of day, Asia/Shanghai business time). Exits 1 when any table differs, except with --as-of. --swap replaces the live tables and the consumer's checkpoints in one transaction; stop the service first (or restart it after).
+    Each projection of the service is rebuilt in its own shadow schema <service>_replay_<id> (the service's migrations), from its topics from offset 0 to their end at the start (or to --until-offset, or only events dated up to the --as-of day: on the business day the projection counts them on, e.g. the metrics' 入会日期, else by occurred_at in Asia/Shanghai; the metrics' figures of that day are printed, as GET /api/progress?as_of= gives them). Exits 1 when any table differs, except with --as-of. --swap replaces the live tables and the consumer's checkpoints in one transaction; stop the service first (or restart it after).
     """
     _quiet_logs()
     from ..service import tune_gc
@@ -596,11 +599,13 @@ def replay(
 def _render_replay(report: replay_mod.ReplayReport) -> None:
     console = stdout_console()
     cut = ""
-    if report.as_of:
-        cut = f" as of {report.as_of.isoformat()} (occurred_at < {replay_mod.cutoff_of(report.as_of).isoformat()})"
-    elif report.until_offset is not None:
+    if report.until_offset is not None:
         cut = f" until offset {report.until_offset}"
     for c in report.consumers:
+        if report.as_of and c.cut_on == "business_day":
+            cut = f" as of {report.as_of.isoformat()} (事实日期 business day ≤ {report.as_of.isoformat()})"
+        elif report.as_of:
+            cut = f" as of {report.as_of.isoformat()} (occurred_at < {replay_mod.cutoff_of(report.as_of).isoformat()})"
         table = Table(
             title=f"重放 replay {report.service}/{c.consumer}{cut}: {c.records:,} 条 records, applied "
             f"{c.applied:,}, duplicates {c.duplicates:,}, dead letters {c.dead_lettered:,}, cut {c.cut:,} "
@@ -622,6 +627,17 @@ def _render_replay(report: replay_mod.ReplayReport) -> None:
         if not c.tables:
             table.add_row("（无 none）", "", "", "")
         console.print(table)
+        if c.out_of_order:
+            console.print(
+                Text(
+                    f"日期早于截止日但排在更晚事实之后的事件 {c.out_of_order:,} 条已随之截去（在线按其日期计数）/ "
+                    f"{c.out_of_order:,} events dated on or before the day follow a later-dated event of "
+                    "their aggregate and were cut with it (live counts them on their date)",
+                    style="yellow",
+                )
+            )
+        if c.figures and report.as_of:
+            _render_figures(c.figures, report.as_of)
         if c.kept:
             console.print(Text(f"影子模式已保留 shadow schema kept: {c.shadow_schema}", style="yellow"))
         if c.swapped:
@@ -634,6 +650,26 @@ def _render_replay(report: replay_mod.ReplayReport) -> None:
         )
     else:
         console.print(Text("✗ 重放与在线不同 replay differs from live", style="bold red"))
+
+
+def _render_figures(figures: Sequence[replay_mod.Figure], as_of: date) -> None:
+    """The replayed figures of the day: city-wide, and the areas with a figure other than 0."""
+    table = Table(
+        title=f"截至 {as_of.isoformat()} 的指标（重放结果）figures as of {as_of.isoformat()}, from the replay",
+        title_justify="left",
+    )
+    table.add_column("指标 figure")
+    table.add_column("名称 title")
+    table.add_column("全市 city", justify="right")
+    table.add_column("各区市/单位 by area (≠ 0)")
+    for f in figures:
+        areas = " · ".join(f"{area} {_figure_value(value)}" for area, value in f.by_area.items() if value)
+        table.add_row(f.name, f.title, _figure_value(f.value), areas)
+    stdout_console().print(table)
+
+
+def _figure_value(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
 
 
 # --- dead letters --------------------------------------------------------------------------

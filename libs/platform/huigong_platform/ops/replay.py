@@ -23,9 +23,25 @@ For each projection (consumer) of the service:
    therefore not compared unless declared;
 4. the shadow schema is dropped unless `keep`.
 
-Cut-offs: `until_offset` N reads offsets below N in every partition; `as_of` a date reads events
-whose business time (`occurred_at`) is before the end of that day in Asia/Shanghai (00:00 of the
-next day, +08:00). An as-of replay is expected to differ from live: it reports, it does not fail.
+Cut-offs: `until_offset` N reads offsets below N in every partition. `as_of` a date D keeps the
+events dated up to D, on the date the projection itself goes by:
+- a projection that counts facts on the business date they state (metrics: 入会日期, 认定日期,
+  开业日期…) declares it with `business_day(event, record) -> date | None` (`DatedProjection`), and
+  the replay asks it for every event it handles: kept when that day is D or earlier. So the
+  replay at D holds exactly the facts `GET /api/progress?as_of=D` sums, not the ones recorded by
+  D: the registry records a member when the report arrives, whatever 入会日期 it gives, and the
+  seed registers the 2022 cohort years later. An aggregate's history is cut as a whole from its
+  first event dated after D (later events depend on it, and a hole would be a version gap); its
+  events the projection does not handle are kept up to there, as they change none of its tables.
+  An event dated D or earlier that follows one dated later (a date running backwards, e.g. a
+  second report giving an earlier 入会日期) is cut with it and counted in `out_of_order`: the
+  live figures count it on its date, so a figure that differs is explained there;
+- any other projection keeps the events whose `occurred_at` is before the end of D in
+  Asia/Shanghai (00:00 of the next day, +08:00).
+An as-of replay is expected to differ from live: it reports, it does not fail. A projection with
+`figures(conn, as_of) -> list[Figure]` (`FigureProjection`) reports the figures of D read from its
+shadow tables (metrics: every metric's actual city-wide and per area, as the progress API gives
+them for D), so an auditor compares them with what the service reported for that date.
 
 `swap` replaces the live tables in one transaction: the consumer's live checkpoint rows are
 locked (the running consumer waits at its next batch), the swap is refused if live is already
@@ -44,14 +60,25 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiokafka import TopicPartition
 
+from huigong_events.base import DomainEvent
+from huigong_events.envelope import RecordedEvent
+
 from ..database import DbConnection, migrations_for
-from ..subscriptions import Applier, Decoded, Projection, RawRecord, _Decoded, apply_with_checkpoints
+from ..subscriptions import (
+    AggregateKey,
+    Applier,
+    Decoded,
+    Projection,
+    RawRecord,
+    _Decoded,
+    apply_with_checkpoints,
+)
 from .common import NullReporter, OpsError, Reporter, Stopwatch, check_service
 from .registry import ProjectionFactory, discover, factory_for
 from .scan import PartitionRange, open_consumer, partition_ranges, scan
@@ -75,6 +102,45 @@ BOOKKEEPING = frozenset(
 def cutoff_of(as_of: date) -> datetime:
     """The first instant after `as_of` in Asia/Shanghai: events before it belong to that day."""
     return datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+
+
+@runtime_checkable
+class DatedProjection(Protocol):
+    """A projection that counts each event on the business day it states: an as-of replay cuts on
+    that day (None: the event is not counted, and is kept)."""
+
+    def business_day(self, event: DomainEvent, record: RecordedEvent) -> date | None: ...
+
+
+class Figure(Protocol):
+    """One figure of a projection as of the replayed day, read from the shadow tables: its value
+    city-wide and per area (area code → value). A named tuple of the service's does."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def by_area(self) -> Mapping[str, float]: ...
+
+
+def figure_json(figure: Figure) -> dict[str, Any]:
+    return {
+        "name": figure.name,
+        "title": figure.title,
+        "value": figure.value,
+        "by_area": dict(figure.by_area),
+    }
+
+
+@runtime_checkable
+class FigureProjection(Protocol):
+    """A projection that reports its figures as of a day from its tables (`conn`'s search_path is
+    the schema to read)."""
+
+    async def figures(self, conn: DbConnection, as_of: date) -> Sequence[Figure]: ...
 
 
 def quote_ident(name: str) -> str:
@@ -115,6 +181,9 @@ class ConsumerReplay:
     cut: int = 0
     elapsed: float = 0.0
     tables: list[TableComparison] = field(default_factory=list)
+    cut_on: str | None = None  # as of a day: "business_day" (the projection's dates) or "occurred_at"
+    out_of_order: int = 0
+    figures: Sequence[Figure] = ()
     swapped: bool = False
     kept: bool = False
 
@@ -135,11 +204,14 @@ class ConsumerReplay:
             "duplicates": self.duplicates,
             "dead_lettered": self.dead_lettered,
             "cut": self.cut,
+            "cut_on": self.cut_on,
+            "out_of_order": self.out_of_order,
             "elapsed_s": round(self.elapsed, 3),
             "records_per_s": round(self.rate, 1),
             "equal": self.equal,
             "swapped": self.swapped,
             "tables": [t.to_json() for t in self.tables],
+            "figures": [figure_json(f) for f in self.figures],
         }
 
 
@@ -239,10 +311,35 @@ async def drop_shadow(conn: DbConnection, shadow: str) -> None:
     await conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(shadow)} CASCADE")
 
 
-def _keep(item: Decoded, cutoff: datetime | None) -> bool:
-    if cutoff is None or not isinstance(item, _Decoded):
-        return True  # undecodable records are dead-lettered as the live runner would
-    return item.record.occurred_at < cutoff
+class _Cut:
+    """Which records an as-of replay keeps for one consumer (see the module's docstring)."""
+
+    def __init__(self, projection: Projection, as_of: date) -> None:
+        self.as_of = as_of
+        self.cutoff = cutoff_of(as_of)
+        self.dated = projection if isinstance(projection, DatedProjection) else None
+        self.wants = projection.wants
+        self.closed: set[AggregateKey] = set()  # aggregates cut from an event dated after as_of
+        self.out_of_order = 0
+
+    def keep(self, item: Decoded) -> bool:
+        if not isinstance(item, _Decoded):
+            return True  # undecodable records are dead-lettered as the live runner would
+        if self.dated is None:
+            return item.record.occurred_at < self.cutoff
+        handled = self.wants(item.record.type)
+        if item.aggregate in self.closed:
+            if handled:
+                day = self.dated.business_day(item.event, item.record)
+                self.out_of_order += day is not None and day <= self.as_of
+            return False
+        if not handled:
+            return True
+        day = self.dated.business_day(item.event, item.record)
+        if day is None or day <= self.as_of:
+            return True
+        self.closed.add(item.aggregate)
+        return False
 
 
 # Records decoded between two yields to the event loop, and records per applied batch: a batch
@@ -250,6 +347,9 @@ def _keep(item: Decoded, cutoff: datetime | None) -> bool:
 DECODE_SLICE = 200
 BATCH_RECORDS = 5_000
 QUEUED_BATCHES = 1  # per consumer, besides the batch it applies: more only holds more records alive
+
+
+Pending = dict[TopicPartition, tuple[list[RawRecord], list[Decoded]]]
 
 
 @dataclass
@@ -262,11 +362,30 @@ class _Target:
     topics: frozenset[str]
     result: ConsumerReplay
     live_schema: str
+    cut: _Cut | None = None
     pool: asyncpg.Pool | None = None
     baseline: dict[str, tuple[int, str]] = field(default_factory=dict)
+    pending: Pending = field(default_factory=dict)  # read and decoded, not yet handed to `_apply`
 
-
-Pending = dict[TopicPartition, tuple[list[RawRecord], list[Decoded]]]
+    def take(self, tp: TopicPartition, raws: list[RawRecord], decoded: list[Decoded]) -> None:
+        """Count a chunk read from one of its topics and add what it keeps to `pending`."""
+        self.result.records += len(raws)
+        if self.cut is not None:
+            kept = [i for i, d in enumerate(decoded) if self.cut.keep(d)]
+            self.result.cut += len(raws) - len(kept)
+            self.result.out_of_order = self.cut.out_of_order
+            if not kept:
+                return
+            if len(kept) < len(raws):
+                raws = [raws[i] for i in kept]
+                decoded = [decoded[i] for i in kept]
+        # New lists: every consumer reading the topic extends its own.
+        found = self.pending.get(tp)
+        if found is None:
+            self.pending[tp] = (list(raws), list(decoded))
+        else:
+            found[0].extend(raws)
+            found[1].extend(decoded)
 
 
 async def _decode(raws: list[RawRecord]) -> list[Decoded]:
@@ -283,9 +402,7 @@ async def _apply(target: _Target, batches: asyncio.Queue[Pending | None]) -> Non
     and a consumer with more to do in a batch does not hold the others back."""
     assert target.pool is not None
     while (pending := await batches.get()) is not None:
-        prepared = [(tp, raws, items) for tp, (raws, items) in pending.items() if tp.topic in target.topics]
-        if not prepared:
-            continue
+        prepared = [(tp, raws, items) for tp, (raws, items) in pending.items()]
         outcome, _ = await apply_with_checkpoints(target.pool, target.applier, prepared)
         target.result.applied += outcome.applied
         target.result.duplicates += outcome.duplicates
@@ -308,7 +425,6 @@ async def _feed(
     targets: Sequence[_Target],
     bootstrap: str,
     reporter: Reporter,
-    cutoff: datetime | None,
     until_offset: int | None,
 ) -> None:
     """Read the union of the consumers' topics once, from offset 0 to the snapshot end, decode
@@ -332,35 +448,27 @@ async def _feed(
             asyncio.create_task(_apply(t, q), name=t.result.consumer)
             for t, q in zip(targets, queues, strict=True)
         ]
-        pending: Pending = {}
         size = 0
+
+        async def hand_pending() -> None:
+            for target, queue, worker in zip(targets, queues, workers, strict=True):
+                if target.pending:
+                    await _hand(queue, target.pending, worker)
+                    target.pending = {}
+
         try:
             async for topic, partition, records in scan(consumer, ranges, reporter):
                 raws = [RawRecord.of(r) for r in records]
                 decoded = await _decode(raws)
-                kept = [i for i, d in enumerate(decoded) if _keep(d, cutoff)]
-                for target in readers[topic]:
-                    target.result.records += len(raws)
-                    target.result.cut += len(raws) - len(kept)
-                if not kept:
-                    continue
-                if len(kept) < len(raws):
-                    raws = [raws[i] for i in kept]
-                    decoded = [decoded[i] for i in kept]
                 tp = TopicPartition(topic, partition)
-                if tp in pending:
-                    pending[tp][0].extend(raws)
-                    pending[tp][1].extend(decoded)
-                else:
-                    pending[tp] = (raws, decoded)
+                for target in readers[topic]:
+                    target.take(tp, raws, decoded)
                 size += len(raws)
                 if size >= BATCH_RECORDS:
-                    for queue, worker in zip(queues, workers, strict=True):
-                        await _hand(queue, pending, worker)
-                    pending, size = {}, 0
+                    await hand_pending()
+                    size = 0
+            await hand_pending()
             for queue, worker in zip(queues, workers, strict=True):
-                if pending:
-                    await _hand(queue, pending, worker)
                 await _hand(queue, None, worker)
             await asyncio.gather(*workers)
         finally:
@@ -510,7 +618,6 @@ async def replay_services(
     if do_swap and as_of is not None:
         raise OpsError("--swap 不能与 --as-of 同用 / --swap cannot be combined with --as-of")
     reporter = reporter or NullReporter()
-    cutoff = cutoff_of(as_of) if as_of else None
     reports: list[ReplayReport] = []
     targets: list[_Target] = []
     for service, consumers in selection.items():
@@ -524,7 +631,10 @@ async def replay_services(
             topics = frozenset(t.qualified(prefix) for t in projection.topics)
             # Exclusive: the shadow schema is new and only this replay writes to it.
             applier = Applier(projection, service, exclusive=True)
-            targets.append(_Target(service, projection, applier, topics, result, live))
+            cut = _Cut(projection, as_of) if as_of is not None else None
+            if cut is not None:
+                result.cut_on = "occurred_at" if cut.dated is None else "business_day"
+            targets.append(_Target(service, projection, applier, topics, result, live, cut))
     async with _admin(dsn) as conn:
         for live in dict.fromkeys(t.live_schema for t in targets):
             if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", live):
@@ -540,12 +650,16 @@ async def replay_services(
                     dsn, min_size=1, max_size=2, server_settings={"search_path": shadow}
                 )
             watch = Stopwatch()
-            await _feed(targets, bootstrap, reporter, cutoff, until_offset)
+            await _feed(targets, bootstrap, reporter, until_offset)
             if do_swap or keep:  # otherwise the shadow's bookkeeping is dropped unread
                 await asyncio.gather(*(_flush(t) for t in targets))
             elapsed = watch.elapsed
             for target in targets:
                 target.result.elapsed = elapsed
+                if as_of is not None and isinstance(target.projection, FigureProjection):
+                    assert target.pool is not None
+                    async with target.pool.acquire() as shadow_conn:
+                        target.result.figures = await target.projection.figures(shadow_conn, as_of)
             for target in targets:
                 result = target.result
                 result.tables = await _compare(

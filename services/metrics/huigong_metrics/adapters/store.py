@@ -27,12 +27,17 @@ TARGETS_FILE = "targets.toml"
 
 
 async def load_counted(conn: DbConnection, keys: Collection[SubjectKey]) -> dict[SubjectKey, Counted]:
+    """What is remembered of `keys`: one index probe per key, as the runner reads versions
+    (`Applier._lookup`). The LATERAL … LIMIT 1 is a probe per key whatever the planner's
+    estimates, so the table (hundreds of thousands of members) is never hashed whole for a batch's
+    keys; `subscriptions.index_probes` would only add two round trips to it."""
     if not keys:
         return {}
     rows = await conn.fetch(
-        """SELECT c.subject, c.key, c.category, c.area, c.simulated, c.active, c.flagged
-           FROM counted c JOIN unnest($1::text[], $2::text[]) AS k(s, k)
-             ON c.subject = k.s AND c.key = k.k""",
+        """WITH k(s, k) AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[]))
+           SELECT c.subject, c.key, c.category, c.area, c.simulated, c.active, c.flagged
+           FROM k CROSS JOIN LATERAL (
+               SELECT * FROM counted c WHERE c.subject = k.s AND c.key = k.k LIMIT 1) c""",
         [k[0].value for k in keys],
         [k[1] for k in keys],
     )

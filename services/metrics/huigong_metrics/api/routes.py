@@ -31,7 +31,16 @@ from huigong_platform.service import correlation_id_of, runtime_of
 
 from ..adapters import store
 from ..domain.counting import BEIJING, METRICS, Aggregation, Metric
-from ..domain.progress import CITY_OWN, Figures, Levels, figures_of, milestones, points_for, series
+from ..domain.progress import (
+    CITY_OWN,
+    Figures,
+    Levels,
+    by_area_codes,
+    figures_of,
+    milestones,
+    points_for,
+    series,
+)
 from ..domain.targets import (
     AGGREGATE,
     CUMULATIVE_DEADLINE,
@@ -91,16 +100,6 @@ def checked_area(area: str) -> str:
             )
         ) from None
     return area
-
-
-def by_area_codes(metric: Metric) -> tuple[str, ...]:
-    """The areas a city-wide figure breaks down into: districts, then group unions, then the city's
-    own (市本级); a service-centre figure has the centres only."""
-    if metric.aggregation is Aggregation.SHARE:
-        return tuple(DISTRICTS)
-    if metric.aggregation is Aggregation.COVERAGE:
-        return (*DISTRICTS, CITY_CODE)
-    return (*DISTRICTS, *GROUP_UNIONS, CITY_CODE)
 
 
 def _number(value: float | None, digits: int) -> int | float | None:

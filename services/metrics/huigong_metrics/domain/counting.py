@@ -27,7 +27,13 @@ moves which counter, by how much, in which area and on which day; `count` applie
 Facts are counted on the business date the event states (开业、认定、撤销、入会日期…), so the 2022
 cohort that the seed loads years later still counts in 2022, and "as of" a date means the state of
 the world on that date. Events that state no date (applications, approvals) count on the Beijing
-day they were recorded.
+day they were recorded. `counted_on` is that day, the "day" column above (a matter's falling due,
+deadline + 1, follows from its receipt); every rule counts on the day it gives, and the as-of
+replay (`huigong replay -s metrics --as-of D`, huigong_platform/ops/replay.py) asks the projection
+for the same day to decide which events it keeps. So the replay at D and `GET
+/api/progress?as_of=D` cut the history on the same date, and the same figures come out. The
+envelope's `occurred_at` is not that date: the registry records MemberEnrolled when the report
+arrives, whatever 入会日期 it gives, and the seed registers the 2022 cohort years later.
 
 A revocation, exit or closure takes back exactly what was counted: the service remembers each
 unit, facility and partner it counted (`Counted`), with its area and whether it was simulated, and
@@ -241,109 +247,131 @@ def _require(known: Counted | None, event: DomainEvent) -> Counted:
     return known
 
 
-# One rule per event type: (event, what is remembered of its subject, simulated, recorded at).
+# The day each counted event counts on: the date it states. Events that state none count on the
+# Beijing day they were recorded (`counted_on`).
+STATED_DAY: Final[dict[type[DomainEvent], Callable[[Any], date]]] = {
+    UnitRegistered: lambda e: e.registered_on,
+    UnitCertified: lambda e: e.certified_on,
+    CertificationRevoked: lambda e: e.revoked_on,
+    UnitExited: lambda e: e.exited_on,
+    FacilityOpened: lambda e: e.opened_on,
+    FacilityClosed: lambda e: e.closed_on,
+    PartnerRegistered: lambda e: e.registered_on,
+    PartnerExited: lambda e: e.exited_on,
+    ServiceProjectListed: lambda e: e.listed_on,
+    MemberEnrolled: lambda e: e.joined_on,
+    MutualAidGranted: lambda e: e.granted_on,
+    MatterReceived: lambda e: e.received_on,
+    MatterTransferred: lambda e: e.transferred_on,
+    MatterClosed: lambda e: e.closed_on,
+    MatterRated: lambda e: e.rated_on,
+}
+RECORDED_DAY: Final[frozenset[type[DomainEvent]]] = frozenset({ApplicationSubmitted, ConstructionApproved})
 
 
-def _application(e: ApplicationSubmitted, known: Counted | None, sim: bool, at: datetime) -> Outcome:
-    return Outcome(None, (Delta(APPLICATIONS, e.submitter, beijing_day(at), 1, sim),))
+def _day(event: DomainEvent, recorded_at: datetime) -> date:
+    stated = STATED_DAY.get(type(event))
+    return stated(event) if stated is not None else beijing_day(recorded_at)
 
 
-def _approval(e: ConstructionApproved, known: Counted | None, sim: bool, at: datetime) -> Outcome:
-    return Outcome(None, (Delta(APPROVALS, e.submitter, beijing_day(at), 1, sim),))
+# One rule per event type: (event, what is remembered of its subject, simulated, the day it counts
+# on: `counted_on`).
 
 
-def _partner(e: PartnerRegistered, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _application(e: ApplicationSubmitted, known: Counted | None, sim: bool, day: date) -> Outcome:
+    return Outcome(None, (Delta(APPLICATIONS, e.submitter, day, 1, sim),))
+
+
+def _approval(e: ConstructionApproved, known: Counted | None, sim: bool, day: date) -> Outcome:
+    return Outcome(None, (Delta(APPROVALS, e.submitter, day, 1, sim),))
+
+
+def _partner(e: PartnerRegistered, known: Counted | None, sim: bool, day: date) -> Outcome:
     if known is not None:
         return UNCHANGED
     partner = Counted(Subject.PARTNER, str(e.partner_id), e.category.value, e.area, sim)
-    return Outcome(partner, (Delta(PARTNERS, e.area, e.registered_on, 1, sim),))
+    return Outcome(partner, (Delta(PARTNERS, e.area, day, 1, sim),))
 
 
-def _partner_exited(e: PartnerExited, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _partner_exited(e: PartnerExited, known: Counted | None, sim: bool, day: date) -> Outcome:
     partner = _require(known, e)
     if not partner.active:
         return UNCHANGED
     return Outcome(
-        partner._replace(active=False), (Delta(PARTNERS, partner.area, e.exited_on, -1, partner.simulated),)
+        partner._replace(active=False), (Delta(PARTNERS, partner.area, day, -1, partner.simulated),)
     )
 
 
-def _project(e: ServiceProjectListed, known: Counted | None, sim: bool, at: datetime) -> Outcome:
-    return Outcome(None, (Delta(PROJECTS, e.area, e.listed_on, 1, sim),))
+def _project(e: ServiceProjectListed, known: Counted | None, sim: bool, day: date) -> Outcome:
+    return Outcome(None, (Delta(PROJECTS, e.area, day, 1, sim),))
 
 
-def _unit_registered(e: UnitRegistered, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _unit_registered(e: UnitRegistered, known: Counted | None, sim: bool, day: date) -> Outcome:
     if known is not None:
         return UNCHANGED
     unit = Counted(Subject.UNIT, str(e.unit_id), e.programme.value, e.area, sim)
-    return Outcome(unit, (Delta(REGISTERED[e.programme], e.area, e.registered_on, 1, sim),))
+    return Outcome(unit, (Delta(REGISTERED[e.programme], e.area, day, 1, sim),))
 
 
-def _unit_certified(e: UnitCertified, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _unit_certified(e: UnitCertified, known: Counted | None, sim: bool, day: date) -> Outcome:
     unit = _require(known, e)
     counter = CERTIFIED.get(Programme(unit.category))
     if unit.flagged or not unit.active or counter is None:
         return UNCHANGED
-    return Outcome(
-        unit._replace(flagged=True), (Delta(counter, unit.area, e.certified_on, 1, unit.simulated),)
-    )
+    return Outcome(unit._replace(flagged=True), (Delta(counter, unit.area, day, 1, unit.simulated),))
 
 
-def _revoked(e: CertificationRevoked, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _revoked(e: CertificationRevoked, known: Counted | None, sim: bool, day: date) -> Outcome:
     unit = _require(known, e)
     counter = CERTIFIED.get(Programme(unit.category))
     if not unit.flagged or counter is None:
         return UNCHANGED
-    return Outcome(
-        unit._replace(flagged=False), (Delta(counter, unit.area, e.revoked_on, -1, unit.simulated),)
-    )
+    return Outcome(unit._replace(flagged=False), (Delta(counter, unit.area, day, -1, unit.simulated),))
 
 
-def _exited(e: UnitExited, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _exited(e: UnitExited, known: Counted | None, sim: bool, day: date) -> Outcome:
     unit = _require(known, e)
     if not unit.active:
         return UNCHANGED
     programme = Programme(unit.category)
-    deltas = [Delta(REGISTERED[programme], unit.area, e.exited_on, -1, unit.simulated)]
+    deltas = [Delta(REGISTERED[programme], unit.area, day, -1, unit.simulated)]
     certified = CERTIFIED.get(programme)
     if unit.flagged and certified is not None:
-        deltas.append(Delta(certified, unit.area, e.exited_on, -1, unit.simulated))
+        deltas.append(Delta(certified, unit.area, day, -1, unit.simulated))
     return Outcome(unit._replace(active=False, flagged=False), tuple(deltas))
 
 
-def _opened(e: FacilityOpened, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _opened(e: FacilityOpened, known: Counted | None, sim: bool, day: date) -> Outcome:
     if known is not None:
         return UNCHANGED
     facility = Counted(Subject.FACILITY, str(e.facility_id), e.kind.value, e.area, sim)
-    return Outcome(facility, (Delta(OPENED[e.kind], e.area, e.opened_on, 1, sim),))
+    return Outcome(facility, (Delta(OPENED[e.kind], e.area, day, 1, sim),))
 
 
-def _closed(e: FacilityClosed, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _closed(e: FacilityClosed, known: Counted | None, sim: bool, day: date) -> Outcome:
     facility = _require(known, e)
     if not facility.active:
         return UNCHANGED
     counter = OPENED[FacilityKind(facility.category)]
     return Outcome(
-        facility._replace(active=False), (Delta(counter, facility.area, e.closed_on, -1, facility.simulated),)
+        facility._replace(active=False), (Delta(counter, facility.area, day, -1, facility.simulated),)
     )
 
 
-def _enrolled(e: MemberEnrolled, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _enrolled(e: MemberEnrolled, known: Counted | None, sim: bool, day: date) -> Outcome:
     if known is not None:
         return UNCHANGED
     member = Counted(Subject.MEMBER, e.member_key, "", e.district, sim)
-    return Outcome(member, (Delta(MEMBERS, e.district, e.joined_on, 1, sim),))
+    return Outcome(member, (Delta(MEMBERS, e.district, day, 1, sim),))
 
 
-def _insured(e: MutualAidGranted, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _insured(e: MutualAidGranted, known: Counted | None, sim: bool, day: date) -> Outcome:
     # An insured member is no longer remembered (`remembered`): unknown here means insured before,
     # and a later policy year of someone already insured is not counted again.
     member = known
     if member is None or member.flagged:
         return UNCHANGED
-    return Outcome(
-        member._replace(flagged=True), (Delta(MUTUAL_AID, member.area, e.granted_on, 1, member.simulated),)
-    )
+    return Outcome(member._replace(flagged=True), (Delta(MUTUAL_AID, member.area, day, 1, member.simulated),))
 
 
 # A matter is remembered with its service category and first-responder area; `flagged`: closed,
@@ -351,52 +379,52 @@ def _insured(e: MutualAidGranted, known: Counted | None, sim: bool, at: datetime
 _NEXT_DAY: Final = timedelta(days=1)
 
 
-def _matter_received(e: MatterReceived, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _matter_received(e: MatterReceived, known: Counted | None, sim: bool, day: date) -> Outcome:
     if known is not None:
         return UNCHANGED
     matter = Counted(Subject.MATTER, str(e.matter_id), e.category.value, e.area, sim)
     return Outcome(
         matter,
         (
-            Delta(MATTERS_RECEIVED, e.area, e.received_on, 1, sim),
+            Delta(MATTERS_RECEIVED, e.area, day, 1, sim),
             Delta(MATTERS_FELL_DUE, e.area, e.deadline + _NEXT_DAY, 1, sim),
         ),
     )
 
 
-def _matter_transferred(e: MatterTransferred, known: Counted | None, sim: bool, at: datetime) -> Outcome:
-    return Outcome(None, (Delta(MATTERS_TRANSFERRED, e.from_area, e.transferred_on, 1, sim),))
+def _matter_transferred(e: MatterTransferred, known: Counted | None, sim: bool, day: date) -> Outcome:
+    return Outcome(None, (Delta(MATTERS_TRANSFERRED, e.from_area, day, 1, sim),))
 
 
-def _matter_closed(e: MatterClosed, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _matter_closed(e: MatterClosed, known: Counted | None, sim: bool, day: date) -> Outcome:
     matter = _require(known, e)
     if matter.flagged:
         return UNCHANGED
     closed = MATTERS_ON_TIME if e.on_time else MATTERS_LATE
-    settled = max(e.closed_on, e.deadline + _NEXT_DAY)
+    settled = max(day, e.deadline + _NEXT_DAY)
     return Outcome(
         matter._replace(flagged=True),
         (
-            Delta(closed, matter.area, e.closed_on, 1, matter.simulated),
+            Delta(closed, matter.area, day, 1, matter.simulated),
             Delta(MATTERS_DUE_SETTLED, matter.area, settled, 1, matter.simulated),
         ),
     )
 
 
-def _matter_rated(e: MatterRated, known: Counted | None, sim: bool, at: datetime) -> Outcome:
+def _matter_rated(e: MatterRated, known: Counted | None, sim: bool, day: date) -> Outcome:
     matter = _require(known, e)
     if not matter.active:
         return UNCHANGED  # rated once: the registry refuses a second rating
     return Outcome(
         matter._replace(active=False),
         (
-            Delta(MATTERS_RATED, matter.area, e.rated_on, 1, matter.simulated),
-            Delta(MATTERS_POINTS, matter.area, e.rated_on, e.score, matter.simulated),
+            Delta(MATTERS_RATED, matter.area, day, 1, matter.simulated),
+            Delta(MATTERS_POINTS, matter.area, day, e.score, matter.simulated),
         ),
     )
 
 
-Rule = Callable[[Any, Counted | None, bool, datetime], Outcome]
+Rule = Callable[[Any, Counted | None, bool, date], Outcome]
 RULES: Final[dict[type[DomainEvent], Rule]] = {
     ApplicationSubmitted: _application,
     ConstructionApproved: _approval,
@@ -417,6 +445,7 @@ RULES: Final[dict[type[DomainEvent], Rule]] = {
     MatterRated: _matter_rated,
 }
 COUNTED_EVENT_TYPES: Final = frozenset(cls.__name__ for cls in RULES)
+assert set(RULES) == set(STATED_DAY) | RECORDED_DAY, "every counted event has the day it counts on"
 
 
 def count(event: DomainEvent, known: Counted | None, *, simulated: bool, recorded_at: datetime) -> Outcome:
@@ -426,7 +455,14 @@ def count(event: DomainEvent, known: Counted | None, *, simulated: bool, recorde
     event itself is simulated data; `recorded_at`: its envelope's time (events that state no
     business date count on its Beijing day)."""
     rule = RULES.get(type(event))
-    return rule(event, known, simulated, recorded_at) if rule else UNCHANGED
+    return rule(event, known, simulated, _day(event, recorded_at)) if rule else UNCHANGED
+
+
+def counted_on(event: DomainEvent, recorded_at: datetime) -> date | None:
+    """The business day `event` counts on, the day `count` gives its rule (None: no metric counts
+    it). The as-of replay keeps an event when this day is on or before its date, as the progress
+    API sums the days up to it."""
+    return _day(event, recorded_at) if type(event) in RULES else None
 
 
 # --- metrics: what the progress API shows, read from the counters ----------------------------------

@@ -29,7 +29,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-from huigong_events.reference import CITY_CODE
+from huigong_events.reference import CITY_CODE, DISTRICTS, GROUP_UNIONS
 
 from .counting import Aggregation, Metric, YearMeasure
 from .targets import CUMULATIVE_DEADLINE, TargetKey
@@ -109,6 +109,42 @@ class Levels:
             real += total - simulated > 0
         scale = len(centres) if metric.aggregation is Aggregation.SHARE and centres else 1
         return Value(covered / scale, (covered - real) / scale)
+
+
+def by_area_codes(metric: Metric) -> tuple[str, ...]:
+    """The areas a city-wide figure breaks down into: districts, then group unions, then the city's
+    own (市本级, as 370200); a service-centre figure has the centres only."""
+    if metric.aggregation is Aggregation.SHARE:
+        return tuple(DISTRICTS)
+    if metric.aggregation is Aggregation.COVERAGE:
+        return (*DISTRICTS, CITY_CODE)
+    return (*DISTRICTS, *GROUP_UNIONS, CITY_CODE)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A metric's value at the end of a day, city-wide and in each area of its breakdown."""
+
+    metric: Metric
+    city: Value
+    by_area: tuple[tuple[str, Value], ...]
+
+
+def standings(metrics: Iterable[Metric], levels: Levels, day: date) -> list[Standing]:
+    """What the cumulative view of `GET /api/progress?as_of=day` reports as `actual`, city-wide
+    and `by_area` (370200 there: the city's own); the as-of replay prints the same from its
+    shadow tables."""
+    return [
+        Standing(
+            metric,
+            levels.value(metric, CITY_CODE, day),
+            tuple(
+                (code, levels.value(metric, CITY_OWN if code == CITY_CODE else code, day))
+                for code in by_area_codes(metric)
+            ),
+        )
+        for metric in metrics
+    ]
 
 
 # --- views -----------------------------------------------------------------------------------------

@@ -1,13 +1,18 @@
 """The actuals: every counted event moves its counters per area and day (domain/counting.py says
 which), applied by the platform's exactly-once runner. A batch is counted in memory, in order,
 and written with one COPY of the newly counted things, one update of the changed ones and one
-upsert of the day sums, in the runner's transaction."""
+upsert of the day sums, in the runner's transaction.
+
+For auditors (`huigong replay -s metrics --as-of D`): `business_day` tells the replay the day each
+event counts on (`counting.counted_on`, the day `count` itself uses), so the replay keeps exactly
+the facts dated D or earlier; `figures` reads every metric's actual as of D from the replayed
+tables, computed as `GET /api/progress?as_of=D` computes its `actual` and `by_area`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
@@ -18,14 +23,27 @@ from huigong_platform.subscriptions import Projection
 from ..adapters import store
 from ..domain.counting import (
     COUNTED_EVENT_TYPES,
+    METRICS,
+    Aggregation,
     Counted,
     SubjectKey,
     count,
+    counted_on,
     creates_subject,
     is_simulated,
     remembered,
     subject_of,
 )
+from ..domain.progress import Levels, standings
+
+
+class MetricFigure(NamedTuple):
+    """A metric's actual as of a day, city-wide and per area (what `huigong replay` prints)."""
+
+    name: str
+    title: str
+    value: float
+    by_area: dict[str, float]
 
 
 class ActualsProjection(Projection):
@@ -84,3 +102,29 @@ class ActualsProjection(Projection):
 
     async def reset(self, conn: DbConnection) -> None:
         await store.reset_actuals(conn)
+
+    def business_day(self, event: DomainEvent, record: RecordedEvent) -> date | None:
+        """The day `event` counts on: an as-of replay keeps it when that is its day or earlier."""
+        return counted_on(event, record.occurred_at)
+
+    async def figures(self, conn: DbConnection, as_of: date) -> list[MetricFigure]:
+        """Every metric's actual at the end of `as_of`, city-wide and per area, rounded as the
+        progress API rounds them."""
+        levels = Levels(await store.levels_at(conn, {as_of}))
+        found: list[MetricFigure] = []
+        for standing in standings(METRICS, levels, as_of):
+            digits = 4 if standing.metric.aggregation is Aggregation.SHARE else 0
+            found.append(
+                MetricFigure(
+                    standing.metric.code,
+                    standing.metric.title,
+                    _rounded(standing.city.actual, digits),
+                    {area: _rounded(value.actual, digits) for area, value in standing.by_area},
+                )
+            )
+        return found
+
+
+def _rounded(value: float, digits: int) -> float:
+    rounded = round(value, digits)
+    return int(rounded) if rounded == int(rounded) else rounded
