@@ -147,10 +147,14 @@ def install(app: FastAPI, union_tags: frozenset[str] = frozenset()) -> None:
 
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+        # A connection lost during COMMIT leaves the outcome unknown to us too: the answer
+        # cannot promise "not recorded". A retry with the same Idempotency-Key is always safe:
+        # it records the request once, or answers what was recorded the first time.
         error = FieldError(
             "service",
-            f"暂时无法保存，请求未被记录，请{RETRY_AFTER_SECONDS}秒后重试",
-            "the request could not be durably recorded and was not; retry later",
+            f"数据库暂时不可用，无法确认请求已保存；请{RETRY_AFTER_SECONDS}秒后以相同的幂等键重试（不会重复记录）",
+            "the database is unavailable and the request cannot be confirmed as recorded; retry "
+            "with the same Idempotency-Key (it is never recorded twice)",
         )
         return JSONResponse(body([error]), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
@@ -162,5 +166,8 @@ def install(app: FastAPI, union_tags: frozenset[str] = frozenset()) -> None:
         asyncpg.ConnectionDoesNotExistError,
         asyncpg.TooManyConnectionsError,
         asyncpg.AdminShutdownError,
+        # What asyncpg raises when the server goes away in the middle of an operation (seen
+        # when PostgreSQL stopped just as a transaction committed: tests/reliability).
+        asyncpg.InternalClientError,
     ):
         app.add_exception_handler(outage, unavailable)

@@ -229,6 +229,11 @@ def reaction_app(
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",
         stream_wait_empty=False,
+        # faust waits 60 s by default before the group gives up on a member that stopped
+        # heartbeating; a service restarted after a crash (SIGKILL, OOM) would stand still that
+        # long. 10 s (the broker's minimum is 6 s) with a heartbeat every 3 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         key_serializer="raw",
         value_serializer="raw",
     )

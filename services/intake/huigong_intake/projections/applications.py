@@ -2,6 +2,13 @@
 
 Built from intake's application events and review's decisions. The status a district sees:
 已提交 → 已受理 / 不予受理 → 评审中 → 批准建设 / 不予批准, or 已撤回.
+
+The two topics are read side by side, and how their records interleave depends on fetch timing
+(a restart, a rebalance, a replay all interleave them differently). So nothing here may depend on
+that order: a status only ever moves forward along `STATUS_ORDER` (a withdrawal is final, even
+against a screening that had not yet seen it), and `updated_at` is the latest business time seen.
+A replay then reproduces the live table exactly, whatever the interleaving
+(tests/reliability found the last-writer-wins version differing after a restart).
 """
 
 from __future__ import annotations
@@ -26,6 +33,18 @@ STATUS_LABELS: Final[dict[str, str]] = {
     "approved": "批准建设",
     "declined": "不予批准",
 }
+
+
+# Later is stronger: a status is never replaced by one earlier in this list.
+STATUS_ORDER: Final[tuple[str, ...]] = (
+    "submitted",
+    "accepted",
+    "rejected",
+    "scoring",
+    "declined",
+    "approved",
+    "withdrawn",
+)
 
 
 def form_name(form: object) -> str:
@@ -67,7 +86,8 @@ class ApplicationsProjection(Projection):
                                                  WHEN rejected THEN 'rejected'
                                                  WHEN accepted THEN 'accepted' END
                                      FROM review_progress WHERE application_id = $1), 'submitted'),
-                           $7, $7)""",
+                           $7,
+                           greatest($7, (SELECT updated_at FROM review_progress WHERE application_id = $1)))""",
                     event.application_id,
                     event.receipt_no,
                     event.year,
@@ -83,7 +103,7 @@ class ApplicationsProjection(Projection):
             case ev.ApplicationAmended():
                 await conn.execute(
                     """UPDATE applications_view SET name = $2, amendments = amendments + 1,
-                       updated_at = $3 WHERE application_id = $1""",
+                       updated_at = greatest(updated_at, $3) WHERE application_id = $1""",
                     event.application_id,
                     form_name(event.form),
                     at,
@@ -92,51 +112,60 @@ class ApplicationsProjection(Projection):
                 await self._status(conn, event.application_id, "withdrawn", at)
             case ev.PlanSubmitted():
                 await conn.execute(
-                    "UPDATE applications_view SET plans = plans + 1, updated_at = $2 "
+                    "UPDATE applications_view SET plans = plans + 1, updated_at = greatest(updated_at, $2) "
                     "WHERE application_id = $1",
                     event.application_id,
                     at,
                 )
             case rv.ApplicationAccepted():
-                await self._progress(conn, event.application_id, "accepted")
+                await self._progress(conn, event.application_id, "accepted", at)
                 await self._status(conn, event.application_id, "accepted", at)
             case rv.ApplicationRejected():
-                await self._progress(conn, event.application_id, "rejected")
+                await self._progress(conn, event.application_id, "rejected", at)
                 await self._status(conn, event.application_id, "rejected", at)
             case rv.ReviewScored():
-                await self._progress(conn, event.application_id, "scored")
+                await self._progress(conn, event.application_id, "scored", at)
                 await self._status(conn, event.application_id, "scoring", at)
             case rv.ConstructionApproved():
                 await conn.execute(
-                    """INSERT INTO review_progress (application_id, approved, period_start, period_end)
-                       VALUES ($1, true, $2, $3)
+                    """INSERT INTO review_progress (application_id, approved, period_start, period_end, updated_at)
+                       VALUES ($1, true, $2, $3, $4)
                        ON CONFLICT (application_id) DO UPDATE
-                       SET approved = true, period_start = $2, period_end = $3""",
+                       SET approved = true, period_start = $2, period_end = $3,
+                           updated_at = greatest(review_progress.updated_at, $4)""",
                     event.application_id,
                     event.period_start,
                     event.period_end,
+                    at,
                 )
                 await self._status(conn, event.application_id, "approved", at)
             case rv.ConstructionDeclined():
-                await self._progress(conn, event.application_id, "declined")
+                await self._progress(conn, event.application_id, "declined", at)
                 await self._status(conn, event.application_id, "declined", at)
 
     @staticmethod
     async def _status(conn: DbConnection, application_id: object, status: str, at: object) -> None:
         await conn.execute(
-            "UPDATE applications_view SET status = $2, updated_at = $3 WHERE application_id = $1",
+            """UPDATE applications_view
+               SET status = CASE WHEN array_position($4::text[], $2) >= array_position($4::text[], status)
+                                 THEN $2 ELSE status END,
+                   updated_at = greatest(updated_at, $3)
+               WHERE application_id = $1""",
             application_id,
             status,
             at,
+            list(STATUS_ORDER),
         )
 
     @staticmethod
-    async def _progress(conn: DbConnection, application_id: object, flag: str) -> None:
+    async def _progress(conn: DbConnection, application_id: object, flag: str, at: object) -> None:
         assert flag in {"accepted", "rejected", "scored", "declined"}
         await conn.execute(
-            f"""INSERT INTO review_progress (application_id, {flag}) VALUES ($1, true)
-                ON CONFLICT (application_id) DO UPDATE SET {flag} = true""",
+            f"""INSERT INTO review_progress (application_id, {flag}, updated_at) VALUES ($1, true, $2)
+                ON CONFLICT (application_id) DO UPDATE
+                SET {flag} = true, updated_at = greatest(review_progress.updated_at, $2)""",
             application_id,
+            at,
         )
 
     async def reset(self, conn: DbConnection) -> None:

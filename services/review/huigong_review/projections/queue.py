@@ -3,7 +3,8 @@ it stands, its scores so far and whether a score is flagged.
 
 Built by the projection runner from intake's application events (receipt, name, submission time,
 withdrawal) and review's own events (screening, findings, scores, decision). The two topics are
-read independently, so either may arrive first: every event upserts only the columns it knows.
+read independently, so either may arrive first: every event upserts only the columns it knows,
+and `updated_at` is the latest business time seen, so the row never depends on the interleaving.
 
 The queue stage is computed when read, with the configured quorum, so changing the quorum
 re-sorts the queue without a replay:
@@ -125,7 +126,8 @@ class QueueProjection(Projection):
                            name, unit_name, submitted_at, updated_at)
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
                        ON CONFLICT (application_id) DO UPDATE SET receipt_no = $2, year = $3,
-                           programme = $4, submitter = $5, name = $6, unit_name = $7, submitted_at = $8""",
+                           programme = $4, submitter = $5, name = $6, unit_name = $7, submitted_at = $8,
+                           updated_at = greatest(review_queue.updated_at, $8)""",
                     event.application_id,
                     event.receipt_no,
                     event.year,
@@ -201,7 +203,10 @@ class QueueProjection(Projection):
             application_id,
             at,
         )
-        assignments = f"{changes}, updated_at = $2" if changes else "updated_at = $2"
+        # The latest business time seen, not the last applied: the two topics interleave
+        # differently on every restart and replay, and the row must not depend on it.
+        latest = "updated_at = greatest(updated_at, $2)"
+        assignments = f"{changes}, {latest}" if changes else latest
         await conn.execute(
             f"UPDATE review_queue SET {assignments} WHERE application_id = $1", application_id, at, *args
         )
