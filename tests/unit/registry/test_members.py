@@ -100,6 +100,17 @@ def test_erasure_is_recorded_once_and_a_later_report_counts_nothing_new() -> Non
     assert [type(e) for e in again] == [MemberReportedAgain]
 
 
+def test_a_person_reported_again_after_erasure_can_be_erased_again() -> None:
+    """The new report sealed their name and phone under a new key: that key must be destroyable."""
+    enrolled = decide_enrolment(fold([]), request(), date(2022, 7, 2))
+    erased = decide_erasure(fold(enrolled), KEY, "SC-2024-0001", date(2024, 2, 1))
+    again = decide_enrolment(fold([*enrolled, *erased]), request(district="370203"), date(2024, 3, 1))
+    second = decide_erasure(fold([*enrolled, *erased, *again]), KEY, "SC-2024-0009", date(2024, 4, 1))
+    assert [type(e) for e in second] == [MemberErased] and second[0].request_ref == "SC-2024-0009"
+    with pytest.raises(Conflict):
+        decide_erasure(fold([*enrolled, *erased, *again, *second]), KEY, "SC-2024-0010", date(2024, 4, 2))
+
+
 def test_an_unknown_member_cannot_be_erased() -> None:
     with pytest.raises(NotFound):
         decide_erasure(fold([]), KEY, "SC-2024-0001", date(2024, 2, 1))

@@ -13,11 +13,13 @@ that intake computes); the registry never sees a name, phone or ID number.
   the district (or the group union) that reported the member, e.g. "市南区总工会", "海尔集团工会".
 - A redelivered report (an enrolment id already recorded on the member) decides nothing.
 - Erasure (个人信息删除): a registrar's request, with the reference of the worker's request,
-  gives MemberErased once; intake then destroys the member's data key, so the sealed name and
-  phone in every copy of EnrolmentRequested become unreadable. The member stays on the roster,
+  gives MemberErased, and the registry destroys the member's data key in the same transaction, so
+  the sealed name and phone in every copy of EnrolmentRequested become unreadable. The member stays on the roster,
   marked 已删除: the counts are facts about the programme (someone enrolled in that district on
   that day), not personal data, so they do not change. A later report of the same person is
-  recorded as MemberReportedAgain like any other and counts nothing new.
+  recorded as MemberReportedAgain like any other and counts nothing new; it brings their name and
+  phone again (sealed under a new key), so the person may ask for erasure again, and a second
+  MemberErased destroys that key too.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class MemberState:
     enrolments: set[str] = field(default_factory=set)
     aid_years: set[int] = field(default_factory=set)
     erased_on: date | None = None
+    # Reported again since the last erasure: personal data is held again, erasable again.
+    reported_since_erasure: bool = False
 
     @property
     def erased(self) -> bool:
@@ -59,10 +63,12 @@ def evolve(state: MemberState, event: DomainEvent) -> MemberState:
             state.enrolments.add(str(event.enrolment_id))
         case MemberReportedAgain():
             state.enrolments.add(str(event.enrolment_id))
+            state.reported_since_erasure = state.erased
         case MutualAidGranted():
             state.aid_years.add(event.policy_year)
         case MemberErased():
             state.erased_on = event.erased_on
+            state.reported_since_erasure = False
     return state
 
 
@@ -128,9 +134,10 @@ def decide_enrolment(state: MemberState, request: EnrolmentRequested, reported_o
 
 
 def decide_erasure(state: MemberState, member_key: str, request_ref: str, on: date) -> list[DomainEvent]:
-    """MemberErased for an enrolled member not erased yet; unknown 404, erased already 409."""
+    """MemberErased for an enrolled member holding personal data: never erased, or reported again
+    since the last erasure; unknown 404, erased with nothing reported since 409."""
     if not state.enrolled:
         raise NotFound(FieldError("member_key", "没有该成员", "no such member"))
-    if state.erased:
+    if state.erased and not state.reported_since_erasure:
         raise Conflict(FieldError("member_key", "该成员的个人信息已删除", "personal data already erased"))
     return [MemberErased(member_key=member_key, erased_on=on, request_ref=request_ref)]

@@ -110,12 +110,14 @@ class RosterProjection(Projection):
 
 
 async def _erase(conn: DbConnection, erased: Sequence[tuple[str, date, str]]) -> None:
-    """Mark members erased; the first erasure stands (the registry records one per member)."""
+    """Mark members erased. A person reported again after an erasure may be erased again: the
+    latest erasure is shown (a member's events arrive in order, so the last one of the batch)."""
+    latest = list({e[0]: e for e in erased}.values())
     await conn.execute(
         """UPDATE members_view m SET erased_on = e.erased_on, erasure_ref = e.ref
            FROM unnest($1::text[], $2::date[], $3::text[]) AS e(member_key, erased_on, ref)
-           WHERE m.member_key = e.member_key AND m.erased_on IS NULL""",
-        [e[0] for e in erased],
-        [e[1] for e in erased],
-        [e[2] for e in erased],
+           WHERE m.member_key = e.member_key""",
+        [e[0] for e in latest],
+        [e[1] for e in latest],
+        [e[2] for e in latest],
     )
