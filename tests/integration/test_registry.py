@@ -320,3 +320,31 @@ async def test_one_person_enrolled_by_two_districts_is_one_member_with_mutual_ai
     )
     assert [e["type"] for e in await member_events()] == [e["type"] for e in before]
     assert await counted() == item
+
+
+async def test_a_registration_retried_without_an_id_is_answered_the_first_id(
+    registry: httpx.AsyncClient, stack: Stack
+) -> None:
+    """A registrar's tool that lets the server pick the id and retries after a timeout must get
+    the unit it created, not a refusal nor a second unit."""
+    body = {
+        "name": "青岛重试幸福企业有限公司",
+        "programme": "happy_enterprise",
+        "area": "370203",
+        "origin": "pilot_2022",
+        "registered_on": "2024-01-10",
+    }
+    headers = {**REGISTRAR, "Idempotency-Key": f"retry-{uuid.uuid4()}"}
+    first = await registry.post("/units", json=body, headers=headers)
+    again = await registry.post("/units", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true", again.text
+    assert again.json()["id"] == first.json()["id"]
+    conn = await asyncpg.connect(stack.dsn("registry"))
+    try:
+        registered = await conn.fetchval(
+            "SELECT count(*) FROM events WHERE type = 'UnitRegistered' AND data->>'name' = $1", body["name"]
+        )
+    finally:
+        await conn.close()
+    assert registered == 1

@@ -60,6 +60,7 @@ async def register(
     key: str,
     event: UnitRegistered | PartnerRegistered,
     aggregate_id: str,
+    body: BaseModel,
 ) -> JSONResponse:
     registrar_only(caller)
     runtime = runtime_of(request)
@@ -71,9 +72,12 @@ async def register(
         recorded = await runtime.store.append(aggregate_id, events, stream.version, meta, conn=conn)
         return Outcome(201, {"id": aggregate_id, "event_id": str(recorded[0].id)})
 
-    outcome = await idempotency.once(
-        runtime.pool, caller.id, key, idempotency.request_hash(event.model_dump(mode="json")), work
+    # The request as sent: a retry that leaves the id to the server gets a fresh default each
+    # time, which must not make it a different request (it is answered the first id).
+    fingerprint = idempotency.request_hash(
+        {"path": request.url.path, "body": body.model_dump(mode="json", exclude_unset=True)}
     )
+    outcome = await idempotency.once(runtime.pool, caller.id, key, fingerprint, work)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
@@ -83,7 +87,7 @@ async def register_unit(
     body: UnitRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> JSONResponse:
     event = UnitRegistered.model_validate(body.model_dump())
-    return await register(request, caller, key, event, str(event.unit_id))
+    return await register(request, caller, key, event, str(event.unit_id), body)
 
 
 @router.post("/partners", status_code=201, tags=["公益伙伴"], summary="登记关爱职工公益伙伴")
@@ -94,7 +98,7 @@ async def register_partner(
     key: IdempotencyKey,
 ) -> JSONResponse:
     event = PartnerRegistered.model_validate(body.model_dump())
-    return await register(request, caller, key, event, str(event.partner_id))
+    return await register(request, caller, key, event, str(event.partner_id), body)
 
 
 class UnitItem(BaseModel):
