@@ -28,6 +28,7 @@ async def main(enrolments: int, rate: float, soak_seconds: float, soak_rate: flo
             deployment,
             Traffic(enrolments=enrolments, batch=1000, rate=rate, applications=max(16, enrolments // 2000)),
             soak_plan=Soak(soak_seconds, soak_rate) if soak_seconds > 0 else None,
+            announce=lambda r: print(r.render() + "\n\nsoak running…", flush=True),
         )
     text = report.render()
     print(text)

@@ -499,7 +499,9 @@ async def consumer_lag(deployment: Deployment) -> dict[str, int]:
     try:
         rows = []
         for schema in SCHEMAS.values():
-            rows += await conn.fetch(f'SELECT consumer, topic, partition, "offset" FROM {schema}.checkpoints')
+            rows += await conn.fetch(
+                f"SELECT consumer, topic, partition, next_offset FROM {schema}.checkpoints"
+            )
     finally:
         await conn.close()
     consumers = discover()[0]
@@ -510,7 +512,7 @@ async def consumer_lag(deployment: Deployment) -> dict[str, int]:
         ranges = (await partition_ranges(consumer, names))[0]
     finally:
         await consumer.stop()
-    done = {(r["consumer"], r["topic"], r["partition"]): int(r["offset"]) for r in rows}
+    done = {(r["consumer"], r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}
     return {
         name: sum(
             max(0, r.end - done.get((name, r.topic, r.partition), r.begin))
@@ -860,6 +862,7 @@ class Report:
     dead_lettered: dict[str, Any]
     http: dict[str, Any]
     faults: list[dict[str, Any]]
+    lag: dict[str, int]  # records each consumer had not applied when the figures settled
     replay: dict[str, Any]
     soak: dict[str, Any] = field(default_factory=dict)
 
@@ -920,6 +923,10 @@ class Report:
             )
         )
         lines.extend(f"  {d[:400]}" for d in self.replay.get("differences", []))
+        behind = {k: v for k, v in self.lag.items() if v}
+        lines.append(
+            f"consumer lag when the figures settled: {behind if behind else f'0 for all {len(self.lag)} consumers'}"
+        )
         if self.soak:
             k = self.soak
             lines.append("")
@@ -959,6 +966,7 @@ class Report:
             and self.http["unavailable_without_retry_after"] == 0
             and self.http["unavailable_outside_outage"] == 0
             and not self.http["refusals"]
+            and not any(self.lag.values())
         )
 
 
@@ -1008,6 +1016,7 @@ async def verdict(
     ledger = driver.ledger
     counts = await settle(deployment, ledger, len(ledger.applications))
     letters = await dead_letters(deployment, poison)
+    lag = await consumer_lag(deployment)
     code, replays = await replay_all(deployment)
     differing = [
         f"{c['consumer']}.{t['table']}"
@@ -1090,6 +1099,7 @@ async def verdict(
             "kafka_wire_duplicates": counts.kafka_enrolments - counts.kafka_enrolments_distinct,
         },
         faults=[asdict(f) for f in platform.faults],
+        lag=lag,
         replay={
             "exit": code,
             "equal": code == 0 and not differing,
@@ -1180,6 +1190,7 @@ async def scenario(
     *,
     down: float = 3.0,
     soak_plan: Soak | None = None,
+    announce: Callable[[Report], None] | None = None,
 ) -> Report:
     """The fault run of issue 10: ingest `traffic` and, spread over it, SIGKILL each service in
     turn, all at once, stop the broker, stop the database, and poison every topic; then audit.
@@ -1211,6 +1222,8 @@ async def scenario(
         driver.allowance = float("inf")
         await ingest
         report = await verdict(deployment, platform, driver, poison, traffic)
+        if announce is not None:
+            announce(report)  # the fault run's report, before a long soak begins
         if soak_plan is not None:
             report.soak = await soak(deployment, platform, soak_plan, traffic, keys)
         return report

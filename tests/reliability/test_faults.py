@@ -72,6 +72,8 @@ async def test_nothing_is_lost_or_counted_twice_through_kills_outages_and_poison
     letters = report.dead_lettered
     assert letters["missing"] == [] and letters["inbound_missing"] == [], text
     assert letters["unexpected"] == [] and letters["parked"] == 0, text
+    # Every consumer, projections and reactions, caught up: nothing left behind a fault.
+    assert report.lag and not any(report.lag.values()), text
     # An auditor's clean replay equals every live projection.
     assert report.replay["equal"], text
 
