@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -23,7 +23,10 @@ from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent, hash_input, seal
 from huigong_events.topics import topic_for_aggregate
 
+from . import logs
 from .database import DbConnection
+
+log = logs.get(__name__)
 
 # Append "whatever the current version is": for streams where order matters but no decision
 # depends on the previous state (e.g. a fact report that only ever has one event).
@@ -211,18 +214,15 @@ class EventStore:
             meta.correlation_id,
             meta.causation_id,
         )
-        dumps = orjson.dumps
         positions = await _draw_positions(conn, len(aggregates))
-        rows: list[tuple[Any, ...]] = []
-        for position, event_id, (aggregate_id, data) in zip(
-            positions, new_ids(len(aggregates)), aggregates, strict=True
-        ):
-            fields = {
-                "id": event_id,
+        # Every envelope field but the id, the aggregate id and the data is the same for the whole
+        # call, so the canonical text that is hashed is a template with three holes; the data's
+        # canonical text is also what the events table stores (jsonb ignores key order).
+        template = _HashTemplate(
+            {
                 "type": type_name,
                 "schema_version": schema_version,
                 "aggregate_type": aggregate_type,
-                "aggregate_id": aggregate_id,
                 "aggregate_version": 1,
                 "occurred_at": occurred_at,
                 "recorded_at": recorded_at,
@@ -231,10 +231,14 @@ class EventStore:
                 "correlation_id": correlation_id,
                 "causation_id": causation_id,
                 "prev_hash": None,
-                "data": data,
             }
-            # The envelope's own hash function, so the chain verifies like any sealed event's.
-            digest = hashlib.sha256(hash_input(fields)).hexdigest()
+        )
+        digest_of = template.digest
+        rows: list[tuple[Any, ...]] = []
+        for position, event_id, (aggregate_id, data) in zip(
+            positions, new_ids(len(aggregates)), aggregates, strict=True
+        ):
+            digest, text = digest_of(event_id, aggregate_id, data)
             rows.append(
                 (
                     position,
@@ -252,7 +256,7 @@ class EventStore:
                     causation_id,
                     None,
                     digest,
-                    dumps(data).decode(),
+                    text,
                 )
             )
         try:
@@ -260,6 +264,56 @@ class EventStore:
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyError(aggregate_type, "(one of many new)", 0, -1) from exc
         await conn.execute("SELECT pg_notify('huigong_outbox', '')")
+
+
+class _HashTemplate:
+    """The envelope hash (`huigong_events.envelope.hash_input`, SHA-256) of events that share
+    every field but their id, aggregate id and data, without building and encoding the
+    envelope's dict for each: its canonical text is cut once where those three go (in sorted key
+    order: aggregate_id, data, id), and each event's text is joined from the pieces. The first
+    event is hashed both ways; should they differ (hash_input changed), hash_input is used."""
+
+    _HOLE: ClassVar[str] = "\x00hole\x00"  # no envelope field holds this text
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self._fields = dict(fields)
+        hole = self._HOLE
+        text = hash_input({**self._fields, "id": hole, "aggregate_id": hole, "data": hole})
+        pieces = text.split(orjson.dumps(hole))
+        self._pieces = tuple(pieces) if len(pieces) == 4 else None
+        self._checked = False
+
+    def digest(self, event_id: UUID, aggregate_id: str, data: Mapping[str, Any]) -> tuple[str, str]:
+        """(hash, canonical JSON text of the data) of one event."""
+        canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+        if self._pieces is None:
+            return self._hash(event_id, aggregate_id, data), canonical.decode()
+        head, before_data, before_id, tail = self._pieces
+        digest = hashlib.sha256(
+            b"".join(
+                (
+                    head,
+                    orjson.dumps(aggregate_id),
+                    before_data,
+                    canonical,
+                    before_id,
+                    b'"%s"' % str(event_id).encode(),
+                    tail,
+                )
+            )
+        ).hexdigest()
+        if not self._checked:
+            self._checked = True
+            expected = self._hash(event_id, aggregate_id, data)
+            if digest != expected:
+                log.error("event hash template differs from huigong_events.envelope.hash_input; using it")
+                self._pieces = None
+                digest = expected
+        return digest, canonical.decode()
+
+    def _hash(self, event_id: UUID, aggregate_id: str, data: Mapping[str, Any]) -> str:
+        fields = {**self._fields, "id": event_id, "aggregate_id": aggregate_id, "data": data}
+        return hashlib.sha256(hash_input(fields)).hexdigest()
 
 
 def _type_name(event_type: type[DomainEvent]) -> str:

@@ -274,6 +274,13 @@ def test_joining_before_16_is_refused() -> None:
     assert field == "入会日期" and "16" in zh
 
 
+def test_someone_born_on_29_february_may_join_on_their_16th_birthday() -> None:
+    leapling = id_number(1, born="20080229")
+    assert parsed(row(1, 身份证号=leapling, 入会日期="2024-02-29")).joined_on == date(2024, 2, 29)
+    [(field, _)] = rejected(row(1, 身份证号=leapling, 入会日期="2024-02-28"))
+    assert field == "入会日期"
+
+
 @pytest.mark.parametrize(
     ("cell", "expected"),
     [("是", True), ("否", False), ("Y", True), ("n", False), ("true", True), ("FALSE", False), ("1", True),

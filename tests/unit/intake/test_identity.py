@@ -14,6 +14,7 @@ from huigong_intake.domain.identity import (
     BadLength,
     BadMobile,
     IdentityError,
+    MemberKeyer,
     birth_date_of,
     check_credit_code,
     check_id_number,
@@ -200,6 +201,21 @@ def test_member_key_is_a_keyed_hash_of_the_normalised_number() -> None:
     assert member_key(PUBLISHED, b"secret-2") != key
     assert member_key(valid_id("37021419850615301"), b"secret-1") != key
     assert PUBLISHED not in key
+
+
+def test_a_batch_keys_members_as_member_key_does() -> None:
+    numbers = [
+        PUBLISHED,
+        "11010519491231002x",
+        " １１０１０５１９４９１２３１００２Ｘ ",
+        valid_id("37021419850615301"),
+    ]
+    # Secrets shorter than, as long as and longer than SHA-256's block (which HMAC hashes first).
+    for secret in (b"s", b"k" * 32, b"b" * 64, b"L" * 65, bytes(range(200))):
+        keyer = MemberKeyer(secret)
+        assert [keyer(n) for n in numbers] == [member_key(n, secret) for n in numbers]
+    with pytest.raises(ValueError):
+        MemberKeyer(b"")
 
 
 def test_member_key_needs_a_secret() -> None:

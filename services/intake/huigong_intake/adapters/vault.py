@@ -14,11 +14,11 @@ key, every sealed copy, in every topic and replay, is unreadable (crypto-shreddi
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -26,6 +26,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from huigong_platform.database import DbConnection
 
 _NONCE: Final = 12
+# The sealed plaintext is the JSON object {"姓名": …, "手机号": …}; its fixed parts, encoded once.
+_NAME_FIELD: Final = '{"姓名":'.encode()
+_PHONE_FIELD: Final = ',"手机号":'.encode()
 # The registry's schema is named after the service, as every service's is.
 ISSUE_FUNCTION: Final = "registry.member_data_keys_issue"
 ISSUE_SIGNATURE: Final = f"{ISSUE_FUNCTION}(text[], text[], bytea[])"
@@ -38,8 +41,9 @@ class KeyCustodyError(RuntimeError):
     """The registry answered no key for some members (should not happen; the batch is undone)."""
 
 
-@dataclass(frozen=True)
-class DataKey:
+class DataKey(NamedTuple):
+    # A named tuple rather than a frozen dataclass: a batch makes 10,000 of these, and a frozen
+    # dataclass is built field by field through object.__setattr__, several times slower.
     key_id: str
     key: bytes
 
@@ -133,11 +137,15 @@ class Vault:
         """Seal (key, member key, name, phone) tuples; nonces come from one randomness read."""
         nonces = os.urandom(_NONCE * len(items))
         sealed = []
+        dumps, b64 = orjson.dumps, binascii.b2a_base64
         for i, (key, member_key, name, phone) in enumerate(items):
             nonce = nonces[_NONCE * i : _NONCE * (i + 1)]
-            plain = orjson.dumps({"姓名": name, "手机号": phone})
+            # orjson.dumps({"姓名": name, "手机号": phone}), without a dict per row.
+            plain = b"".join((_NAME_FIELD, dumps(name), _PHONE_FIELD, dumps(phone), b"}"))
             sealed.append(
-                base64.b64encode(nonce + AESGCM(key.key).encrypt(nonce, plain, member_key.encode())).decode()
+                b64(
+                    nonce + AESGCM(key.key).encrypt(nonce, plain, member_key.encode()), newline=False
+                ).decode()
             )
         return sealed
 
