@@ -17,7 +17,7 @@ import sys
 from bench.common import LOCAL, bench_env, machine_line
 from tests.reliability.harness import Deployment, Soak, Traffic, scenario
 
-BASE_PORT = 18901
+BASE_PORT = 29101  # above every port the test modules use, so both may run at once
 
 
 async def main(enrolments: int, rate: float, soak_seconds: float, soak_rate: float) -> int:

@@ -316,10 +316,19 @@ class Driver:
     with applications in between. Every command is retried until answered (the idempotency key
     and the command id make that safe), as a district system must."""
 
-    def __init__(self, deployment: Deployment, traffic: Traffic, keys: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        traffic: Traffic,
+        keys: Mapping[str, str],
+        people: set[str] | None = None,
+    ) -> None:
         self.deployment = deployment
         self.traffic = traffic
         self.keys = keys
+        # ID numbers already used: a later driver on the same platform (the soak) enrols new
+        # people only, or the roster would rightly count a repeat as MemberReportedAgain.
+        self.people = people if people is not None else set()
         self.ledger = Ledger()
         self.done = asyncio.Event()
         # Rows the driver may send so far: a fault scenario raises it step by step, so that each
@@ -342,7 +351,9 @@ class Driver:
         await producer.start()
         kafka = KafkaTransport(producer, self.deployment.prefix)
         chains = application_chains(t.applications, default_year(), list(t.submitters), rng)
-        commands = enrolment_commands(t.enrolments, list(t.submitters), rng, batch=t.batch)
+        commands = enrolment_commands(
+            t.enrolments, list(t.submitters), rng, batch=t.batch, seen_ids=self.people
+        )
         every = max(1, (t.enrolments // t.batch) // max(1, t.applications))
         queue: asyncio.Queue[Sequence[Command] | None] = asyncio.Queue(maxsize=t.concurrency)
         self.started_at = now()
@@ -1127,7 +1138,12 @@ class Soak:
 
 
 async def soak(
-    deployment: Deployment, platform: Platform, plan: Soak, traffic: Traffic, keys: Mapping[str, str]
+    deployment: Deployment,
+    platform: Platform,
+    plan: Soak,
+    traffic: Traffic,
+    keys: Mapping[str, str],
+    people: set[str],
 ) -> dict[str, Any]:
     """A steady ingest for `plan.seconds`: each service's memory at the start and the end, and the
     consumers' lag sampled throughout; then every row it was told was accepted must be counted."""
@@ -1141,7 +1157,7 @@ async def soak(
         submitters=traffic.submitters,
         seed=traffic.seed + 1,  # other people than the fault run's
     )
-    driver = Driver(deployment, steady, keys)
+    driver = Driver(deployment, steady, keys, people)
     ingest = asyncio.create_task(driver.run())
     await asyncio.sleep(min(30.0, plan.seconds / 10))  # past start-up: caches, pools, JIT-less warm-up
     rss_start = platform.rss()
@@ -1225,5 +1241,5 @@ async def scenario(
         if announce is not None:
             announce(report)  # the fault run's report, before a long soak begins
         if soak_plan is not None:
-            report.soak = await soak(deployment, platform, soak_plan, traffic, keys)
+            report.soak = await soak(deployment, platform, soak_plan, traffic, keys, driver.people)
         return report
