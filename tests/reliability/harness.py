@@ -946,6 +946,12 @@ class Report:
                 f"{k['accepted']:,}, counted {k['counted']}; consumer lag (all consumers, records) max "
                 f"{k['max_lag']:,}, at the end of the ingest {k['end_lag']:,}"
             )
+            samples = k["lag_samples"]
+            if samples:
+                lines.append(
+                    f"  lag sampled {len(samples)} times: first {samples[0]:,}, median "
+                    f"{sorted(samples)[len(samples) // 2]:,}, last {samples[-1]:,}"
+                )
             lines.append(
                 f"  {'process':<12}{'RSS start MiB':>15}{'RSS end MiB':>13}{'relay start':>13}{'relay end':>11}"
             )
@@ -954,13 +960,6 @@ class Report:
                     f"  {name:<12}{start[0] / 1024:>15.1f}{end[0] / 1024:>13.1f}{start[1] / 1024:>13.1f}{end[1] / 1024:>11.1f}"
                 )
 
-            lines.append(
-                f"  {'process':<20}{'RSS start MiB':>15}{'RSS end MiB':>13}{'relay start':>13}{'relay end':>11}"
-            )
-            for name, (start, end) in self.soak["rss"].items():
-                lines.append(
-                    f"  {name:<20}{start[0] / 1024:>15.0f}{end[0] / 1024:>13.0f}{start[1] / 1024:>13.0f}{end[1] / 1024:>11.0f}"
-                )
         return "\n".join(lines)
 
     @property
