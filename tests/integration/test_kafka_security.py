@@ -130,6 +130,12 @@ async def services(stack: Stack, secured: SecuredKafka) -> AsyncIterator[tuple[S
         for svc in ("intake", "review")
     )
     try:
+        # Intake seals members' data with keys the registry holds (registry.member_data_keys_issue):
+        # the registry's migrations come first, as `huigong db provision` runs them.
+        registry_dsn = database.with_credentials(
+            admin_dsn, database.role_name("registry"), stack.password("registry")
+        )
+        await database.migrate(registry_dsn, "registry")
         for proc in procs:
             dsn = database.with_credentials(
                 admin_dsn, database.role_name(proc.service), stack.password(proc.service)
