@@ -149,7 +149,7 @@ async def stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
     try:
         await database.create_database(admin_root, s.database)
         await database.provision(s.admin_dsn, {svc: s.password(svc) for svc in SERVICES})
-        for svc in SERVICES:
+        for svc in database.migration_order(SERVICES):
             await database.migrate(s.dsn(svc), svc)
     except OSError as exc:
         pytest.fail(f"PostgreSQL is not reachable ({exc}); is bin/stack start running?", pytrace=False)
@@ -171,7 +171,7 @@ async def isolated_stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
     await database.create_database(root, s.database)
     try:
         await database.provision(s.admin_dsn, {svc: s.password(svc) for svc in SERVICES})
-        for svc in SERVICES:
+        for svc in database.migration_order(SERVICES):
             await database.migrate(s.dsn(svc), svc)
         await asyncio.wait_for(ensure_topics(s.bootstrap, s.topic_prefix), 60)
         yield s

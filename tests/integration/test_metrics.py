@@ -27,16 +27,13 @@ from huigong_events.envelope import to_kafka
 from huigong_events.reference import HAPPY_ENTERPRISE_CRITERIA, FacilityKind
 from huigong_events.topics import topic_for_aggregate
 from huigong_intake.simulator_data import enrolment_rows
-from huigong_platform import database
 from huigong_platform.database import create_pool
 from huigong_platform.eventstore import row_to_event
-from huigong_platform.kafka import ensure_topics
 from huigong_platform.ops.replay import replay
-from huigong_platform.settings import SERVICES
 from huigong_registry import seed
 from huigong_registry.domain.facilities import facility_id_of_report
 
-from ..conftest import Stack, delete_topics
+from ..conftest import Stack, isolated_stack
 from .processes import ServiceProcess, running
 from .test_review import enterprise_code, eventually, key
 
@@ -49,18 +46,8 @@ Services = tuple[ServiceProcess, ...]
 @pytest.fixture(scope="module")
 async def own_stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
     """A database and topic prefix for this module alone."""
-    s = Stack(stack_env, uuid.uuid4().hex[:10])
-    root = stack_env["HUIGONG_PG_ADMIN_DSN"]
-    await database.create_database(root, s.database)
-    try:
-        await database.provision(s.admin_dsn, {svc: s.password(svc) for svc in SERVICES})
-        for svc in SERVICES:
-            await database.migrate(s.dsn(svc), svc)
-        await asyncio.wait_for(ensure_topics(s.bootstrap, s.topic_prefix), 60)
+    async with isolated_stack(stack_env) as s:
         yield s
-    finally:
-        await database.drop_database(root, s.database)
-        await delete_topics(s.bootstrap, s.topic_prefix)
 
 
 @pytest.fixture(scope="module")
