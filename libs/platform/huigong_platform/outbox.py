@@ -53,6 +53,11 @@ log = logs.get(__name__)
 
 _RELAY_LOCK = 0x52454C41  # "RELA"
 _COUNT_EVERY = 1.0  # seconds between counts of a backlog (for the pending gauge)
+# An idempotent producer never expires a batch whose partition has a known leader: it retries
+# until the broker answers. Should a connection never come back to life, the round would wait
+# forever and the outbox with it; past this deadline the round is abandoned, the producer
+# replaced and the unacknowledged rows sent again (consumers drop a second copy by version).
+_ROUND_DEADLINE = 30.0  # seconds; twice the producer's request timeout
 
 
 class OutboxRelay:
@@ -64,6 +69,7 @@ class OutboxRelay:
         service: str,
         batch_size: int = 1000,
         poll_interval: float = 0.2,
+        round_deadline: float = _ROUND_DEADLINE,
     ) -> None:
         self._pool = pool
         self._dsn = dsn
@@ -71,6 +77,7 @@ class OutboxRelay:
         self._service = service
         self._batch_size = batch_size
         self._poll = poll_interval
+        self._round_deadline = round_deadline
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
@@ -186,7 +193,7 @@ class OutboxRelay:
             batch_of_row.append(index)
         # Submitted in the order started, so a partition's batches keep the store's order.
         futures = [await producer.send_batch(b, t, partition=p) for t, p, b in batches]
-        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        outcomes = await acknowledgements(futures, self._round_deadline)
         # Mark only the unbroken prefix that the broker acknowledged: a later event is never
         # marked while an earlier one must be sent again.
         acked: list[int] = []
@@ -206,6 +213,27 @@ class OutboxRelay:
         if failure is not None:
             raise failure
         return len(rows)
+
+
+async def acknowledgements(
+    futures: Sequence[asyncio.Future[Any]], deadline: float
+) -> list[BaseException | None]:
+    """Each batch's outcome: None when the broker acknowledged it, else the error (a
+    TimeoutError for one still unanswered at the deadline). The producer's futures are left
+    alone, not cancelled: they belong to its sender until the producer is closed."""
+    if futures:
+        await asyncio.wait(futures, timeout=deadline)
+    outcomes: list[BaseException | None] = []
+    for future in futures:
+        if not future.done():
+            # Its outcome, when the closed producer settles it, is of no interest any more.
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            outcomes.append(TimeoutError(f"no acknowledgement from the broker within {deadline:g} s"))
+        elif future.cancelled():
+            outcomes.append(asyncio.CancelledError())
+        else:
+            outcomes.append(future.exception())
+    return outcomes
 
 
 # The columns in the order `kafka_records` unpacks them.
