@@ -220,7 +220,9 @@ async def run(projection: Projection, pool: asyncpg.Pool, env: Env, count: int) 
 
 # --- 2. latency ----------------------------------------------------------------------------------------
 
-PORTS = {"intake": 19101, "registry": 19102, "metrics": 19103}
+# Above every port the test modules use (18101 + offsets up to +1700) and bench/reliability's
+# 29101-29104, so a benchmark may run while the suite does.
+PORTS = {"intake": 29201, "registry": 29202, "metrics": 29203}
 SATURATION_AREA = "370202"  # the maximum-rate run
 PACED_AREA = "370203"  # the paced run
 PACED_FIRST_DAY = date(2021, 1, 1)  # every row's holder is 16 or older by then (born ≤ 2004)
