@@ -27,6 +27,9 @@ class ServiceProcess:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     stack: Stack | None = field(default=None, repr=False)
+    # The log is appended to (a restarted process keeps its earlier life in it); tails start at
+    # this object's first start, not in an earlier test run's lines.
+    log_from: int | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -35,6 +38,8 @@ class ServiceProcess:
     def start(self, stack: Stack, extra_env: dict[str, str] | None = None) -> None:
         self.stack = stack
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.log_from is None:
+            self.log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
         env = {**stack.service_env(self.service, self.port), **(extra_env or {})}
         script = Path(sys.executable).parent / f"huigong-{self.service}"
         with self.log_path.open("ab") as log:
@@ -50,7 +55,10 @@ class ServiceProcess:
 
     def log_tail(self, lines: int = 30) -> str:
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            with self.log_path.open("rb") as log:
+                log.seek(self.log_from or 0)
+                text = log.read().decode(errors="replace")
+            return "\n".join(text.splitlines()[-lines:])
         except OSError:
             return "(no log)"
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.conn import create_conn
@@ -29,6 +30,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAuthorization
 
 from huigong_events.topics import INBOUND_TOPICS, inbound_topic, topic_for_aggregate
 from huigong_platform import database, kafka_acls
+from huigong_platform.kafka import admin_client as make_admin
 from huigong_platform.kafka import client_options, ensure_topics
 from huigong_platform.kafka import consumer as make_consumer
 from huigong_platform.kafka import producer as make_producer
@@ -194,6 +196,46 @@ async def events_of(
     return seen
 
 
+async def where_it_stopped(
+    stack: Stack, kafka: SecuredKafka, services: tuple[ServiceProcess, ...], application_id: uuid.UUID
+) -> str:
+    """A failure report that says which hop stalled: the command on its topic and intake's
+    committed offset there (inbound consumer), the events in intake's and review's stores with
+    their outbox state (relay), and every line each service logged (pytest would cut a repr)."""
+    lines = [f"application {application_id} did not make it through:"]
+    inbound = kafka.topic(inbound_topic(SHINAN).name)
+    admin = make_admin(kafka.bootstrap, "huigong-test-ops", kafka.auth("admin"))
+    try:
+        await admin.start()
+        committed = await admin.list_consumer_group_offsets(f"{kafka.prefix}huigong.intake.inbound")
+        mine = [o.offset for tp, o in committed.items() if tp.topic == inbound]
+        lines.append(
+            f"  {inbound}: end offset {await end_offsets(kafka, inbound)}, "
+            f"intake's committed offset {mine[0] if mine else 'none'}"
+        )
+    except Exception as exc:  # the report must not hide the failure it reports
+        lines.append(f"  offsets unreadable: {type(exc).__name__}: {exc}")
+    finally:
+        await admin.close()
+    dsn = database.with_credentials_keep(stack.env["HUIGONG_PG_ADMIN_DSN"], f"{stack.database}_kafka_scram")
+    conn = await asyncpg.connect(dsn)
+    try:
+        for schema in ("intake", "review"):
+            rows = await conn.fetch(
+                f"SELECT e.position, e.type, o.topic, o.published_at FROM {schema}.events e "
+                f"LEFT JOIN {schema}.outbox o USING (position) WHERE e.aggregate_id = $1 ORDER BY 1",
+                str(application_id),
+            )
+            lines.append(f"  {schema}'s store: {[dict(r) for r in rows] or 'nothing'}")
+            pending = await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
+            lines.append(f"  {schema}'s outbox: {pending} unpublished")
+    finally:
+        await conn.close()
+    for proc in services:
+        lines.append(f"--- {proc.service} log ---\n{proc.log_tail(200)}")
+    return "\n".join(lines)
+
+
 def submit_command(application_id: uuid.UUID) -> tuple[bytes, bytes]:
     command_id = uuid.uuid4().hex
     value: dict[str, Any] = {
@@ -264,7 +306,7 @@ async def test_a_district_producing_to_another_districts_topic_is_refused(secure
 
 
 async def test_a_district_command_on_its_own_topic_becomes_intakes_event_and_reviews_decision(
-    secured: SecuredKafka, services: tuple[ServiceProcess, ...]
+    stack: Stack, secured: SecuredKafka, services: tuple[ServiceProcess, ...]
 ) -> None:
     application_id = uuid.uuid4()
     producer = make_producer(secured.bootstrap, "huigong-test-district", secured.auth(f"district-{SHINAN}"))
@@ -283,14 +325,16 @@ async def test_a_district_command_on_its_own_topic_becomes_intakes_event_and_rev
         str(application_id),
         {"ApplicationSubmitted"},
     )
-    assert "ApplicationSubmitted" in submitted, [p.log_tail() for p in services]
+    if "ApplicationSubmitted" not in submitted:
+        pytest.fail(await where_it_stopped(stack, secured, services, application_id), pytrace=False)
     decided = await events_of(
         secured,
         secured.topic(topic_for_aggregate("review").name),
         str(application_id),
         {"ApplicationAccepted"},
     )
-    assert "ApplicationAccepted" in decided, [p.log_tail() for p in services]
+    if "ApplicationAccepted" not in decided:
+        pytest.fail(await where_it_stopped(stack, secured, services, application_id), pytrace=False)
 
 
 @pytest.mark.parametrize(

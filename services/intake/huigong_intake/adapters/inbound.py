@@ -192,6 +192,14 @@ class InboundConsumer:
             await self._dead_letter(producer, record, submitter, "refused", list(exc.errors))
             return
         self.executed += 1
+        log.info(
+            "inbound command executed",
+            command=command.command,
+            command_id=command.command_id,
+            submitter=submitter,
+            offset=record.offset,
+            replayed=outcome.replayed,
+        )
         # Rows of an enrolment batch are judged one by one: each rejected row is a dead letter
         # of its own, so the district sees exactly which rows to fix (without personal data).
         for rejected in outcome.body.get("rejected", []) if not outcome.replayed else []:
