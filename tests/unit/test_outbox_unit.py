@@ -8,11 +8,13 @@ import asyncio
 import random
 import uuid
 
+import pytest
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
-from huigong_platform.outbox import acknowledgements, murmur2, partition_of
+from huigong_platform import outbox
+from huigong_platform.outbox import OutboxRelay, acknowledgements, murmur2, partition_of
 
 
 def keys() -> list[bytes]:
@@ -61,3 +63,38 @@ async def test_a_round_ends_as_soon_as_every_batch_is_answered() -> None:
     started = loop.time()
     assert await acknowledgements(futures, deadline=30) == [None, None, None]
     assert loop.time() - started < 5
+
+
+class ProducerWithoutId:
+    """A producer whose start() never ends, as aiokafka's does while InitProducerId keeps being
+    answered COORDINATOR_LOAD_IN_PROGRESS."""
+
+    def __init__(self, *_: object, **__: object) -> None:
+        self.stopped = False
+
+    async def start(self) -> None:
+        await asyncio.Event().wait()
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+async def test_a_producer_that_gets_no_id_does_not_hold_the_relay(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[ProducerWithoutId] = []
+
+    def make(*_: object, **__: object) -> ProducerWithoutId:
+        made.append(ProducerWithoutId())
+        return made[-1]
+
+    monkeypatch.setattr(outbox, "make_producer", make)
+    relay = OutboxRelay(None, "", "127.0.0.1:1", "intake", round_deadline=0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    # Without the relay's own bound this would wait for ever: the outer 10 s only ends the test.
+    with pytest.raises(TimeoutError, match=r"no producer id within 0\.3 s"):
+        await asyncio.wait_for(relay._ensure_producer(), 10)
+    assert 0.3 <= loop.time() - started < 5
+    assert made[0].stopped  # closed, and the next round starts a fresh one
+    with pytest.raises(TimeoutError):
+        await relay._ensure_producer()
+    assert len(made) == 2

@@ -73,6 +73,22 @@ def consumer(
     )
 
 
+async def start_producer(producer: AIOKafkaProducer, within: float) -> None:
+    """Start `producer`, or close it and raise TimeoutError after `within` seconds.
+
+    An idempotent producer's start() also fetches its producer id, and aiokafka asks again,
+    silently and for ever, while the broker answers that it is still loading (a broker just
+    started or restarted). Bounded, the caller's usual retry with a fresh producer takes over."""
+    try:
+        await asyncio.wait_for(producer.start(), within)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.stop(), 10)
+        if isinstance(exc, TimeoutError):
+            raise TimeoutError(f"the broker gave no producer id within {within:g} s") from exc
+        raise
+
+
 def admin_client(bootstrap: str, client_id: str, auth: KafkaAuth | None = None) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id, **client_options(auth))
 

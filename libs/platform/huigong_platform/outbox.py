@@ -47,6 +47,7 @@ from . import logs, telemetry
 from .database import DbConnection
 from .eventstore import row_to_event
 from .kafka import producer as make_producer
+from .kafka import start_producer
 from .settings import Settings
 
 log = logs.get(__name__)
@@ -136,12 +137,7 @@ class OutboxRelay:
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = make_producer(self._bootstrap, f"huigong-{self._service}-relay")
-            try:
-                await producer.start()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                raise
+            await start_producer(producer, self._round_deadline)
             self._producer = producer
         return self._producer
 

@@ -29,6 +29,7 @@ from huigong_platform import idempotency, logs
 from huigong_platform.errors import validation_errors
 from huigong_platform.kafka import consumer as make_consumer
 from huigong_platform.kafka import producer as make_producer
+from huigong_platform.kafka import start_producer
 from huigong_platform.principals import Principal, Role
 from huigong_platform.refusals import FieldError, Refusal
 
@@ -42,6 +43,9 @@ log = logs.get(__name__)
 PERSONAL_COLUMNS = frozenset({Column.姓名.value, Column.身份证号.value, Column.手机号.value})
 REDACTED = "[已删除]"
 DEAD_LETTER_TOPIC = DEAD_LETTER_TOPICS[0]
+# The dead-letter producer starts before the consumer: a broker that gives it no producer id
+# must not keep the districts' commands waiting unseen (the consumer retries with a fresh one).
+PRODUCER_START_DEADLINE = 30.0  # seconds
 # An ID number or a mobile number anywhere else (a misnamed column, a note, a record that is not
 # JSON at all) is replaced too: the districts' mistakes must not carry personal data further.
 RAW_NUMBER = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|1[3-9][0-9]{9})(?![0-9])")
@@ -102,7 +106,7 @@ class InboundConsumer:
         )
         consumer.subscribe([t.qualified(self._prefix) for t in INBOUND_TOPICS])
         producer: AIOKafkaProducer = make_producer(self._bootstrap, "huigong-intake-dead-letters")
-        await producer.start()
+        await start_producer(producer, PRODUCER_START_DEADLINE)
         try:
             await consumer.start()
             while not self._stopping.is_set():
