@@ -176,9 +176,11 @@ async def end_offsets(kafka: SecuredKafka, topic: str) -> int:
 
 
 async def events_of(
-    kafka: SecuredKafka, topic: str, subject: str, want: set[str], timeout: float = 60
+    kafka: SecuredKafka, topic: str, subject: str, want: set[str], timeout: float = 90
 ) -> set[str]:
-    """Event types recorded for aggregate `subject` on `topic`, read as ops, until `want` are seen."""
+    """Event types recorded for aggregate `subject` on `topic`, read as ops, until `want` are seen.
+    The broker is fresh: a producer it keeps waiting for an id is replaced after 30 s
+    (`kafka.start_producer`), and the wait leaves room for that once."""
     consumer = make_consumer(kafka.bootstrap, None, "huigong-test-ops", kafka.auth("ops"))
     consumer.subscribe([topic])
     await consumer.start()
