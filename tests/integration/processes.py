@@ -17,7 +17,10 @@ import httpx
 from ..conftest import Stack
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_PORTS = {"intake": 18101, "review": 18102, "registry": 18103, "metrics": 18104}
+# The first of the four services' ports; the modules offset from it. Another working copy's suite
+# running beside this one on the same machine moves it (and its stack's ports, see bin/test).
+_BASE = int(os.environ.get("HUIGONG_TEST_SERVICE_PORT_BASE", "18101"))
+TEST_PORTS = {"intake": _BASE, "review": _BASE + 1, "registry": _BASE + 2, "metrics": _BASE + 3}
 
 
 @dataclass
