@@ -30,6 +30,10 @@ def read_env() -> dict[str, str]:
                 key, _, value = line.partition("=")
                 env[key.strip()] = value.strip()
     env.update({k: v for k, v in os.environ.items() if k.startswith("HUIGONG_")})
+    # The services' event keys, for the events a benchmark makes and the runners it starts in
+    # this process (huigong_events.authenticity reads them from the environment).
+    if "HUIGONG_EVENT_KEYS" in env:
+        os.environ["HUIGONG_EVENT_KEYS"] = env["HUIGONG_EVENT_KEYS"]
     return env
 
 

@@ -22,6 +22,16 @@ ensure_secrets() {
   for var in HUIGONG_MEMBER_KEY_SECRET HUIGONG_PERSONAL_DATA_KEK; do
     grep -q "^$var=" "$file" || echo "$var=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$file"
   done
+  # Each service's event key (docs/security-events.md): it tags every event the service records,
+  # and every consumer checks the tag. `<service>.<version>:<hex>`, comma-separated; rotation adds
+  # the next version (`huigong events keys rotate`), so nothing here replaces an existing line.
+  if ! grep -q "^HUIGONG_EVENT_KEYS=" "$file"; then
+    local keys=""
+    for svc in "${SERVICES[@]}"; do
+      keys+="${keys:+,}$svc.1:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    done
+    echo "HUIGONG_EVENT_KEYS=$keys" >>"$file"
+  fi
 }
 
 # Exports the stack's connection settings and the secrets into this shell.

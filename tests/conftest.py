@@ -22,6 +22,7 @@ import asyncpg
 import httpx
 import pytest
 
+from huigong_events.authenticity import ENVIRONMENT_VARIABLE, new_secret
 from huigong_platform import credentials, database
 from huigong_platform.kafka import ensure_topics
 from huigong_platform.settings import SERVICES
@@ -38,6 +39,20 @@ def read_env_file(path: Path) -> dict[str, str]:
             key, _, value = line.partition("=")
             values[key.strip()] = value.strip()
     return values
+
+
+def _event_keys() -> None:
+    """The services' event keys (huigong_events.authenticity) in this process's environment, so
+    that events the tests make and the services they start use the same keys: those of the stack
+    (secrets.env), or fresh ones for a run without a stack (unit tests)."""
+    if os.environ.get(ENVIRONMENT_VARIABLE):
+        return
+    secrets = LOCAL / "secrets.env"
+    known = read_env_file(secrets).get(ENVIRONMENT_VARIABLE) if secrets.exists() else None
+    os.environ[ENVIRONMENT_VARIABLE] = known or ",".join(f"{s}.1:{new_secret()}" for s in SERVICES)
+
+
+_event_keys()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import os
 import uuid
 from datetime import UTC, date, datetime
 
+from huigong_events.authenticity import default_keys
 from huigong_events.envelope import RecordedEvent, seal
 from huigong_events.intake import EnrolmentRequested
 from huigong_events.reference import Occupation
@@ -45,17 +46,25 @@ def recorded(
     version: int = 1,
     prev_hash: str | None = None,
 ) -> RecordedEvent:
+    """Sealed and tagged with the owning service's key, as the service's event store does."""
     now = datetime.now(UTC)
-    return seal(
-        event=event,
-        event_id=uuid.uuid4(),
-        aggregate_id=aggregate_id or str(event.enrolment_id),
-        aggregate_version=version,
-        occurred_at=now,
-        recorded_at=now,
-        actor="test",
-        source=event.district,
-        correlation_id=str(uuid.uuid4()),
-        causation_id=None,
-        prev_hash=prev_hash,
+    return authentic(
+        seal(
+            event=event,
+            event_id=uuid.uuid4(),
+            aggregate_id=aggregate_id or str(event.enrolment_id),
+            aggregate_version=version,
+            occurred_at=now,
+            recorded_at=now,
+            actor="test",
+            source=event.district,
+            correlation_id=str(uuid.uuid4()),
+            causation_id=None,
+            prev_hash=prev_hash,
+        )
     )
+
+
+def authentic(event: RecordedEvent) -> RecordedEvent:
+    """The event tagged with its owning service's key from this process's environment."""
+    return default_keys().tag(event)

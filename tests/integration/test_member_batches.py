@@ -25,7 +25,7 @@ from huigong_platform.subscriptions import Applier, Outcome, RawRecord, apply_wi
 from huigong_registry.reactions.members import MembersReaction
 
 from ..conftest import Stack
-from ..factories import enrolment, recorded
+from ..factories import authentic, enrolment, recorded
 
 
 class Members(MembersReaction):
@@ -56,10 +56,10 @@ async def apply(
 ) -> Outcome:
     """One batch of one partition, as the faust agent hands it to the runner."""
     reaction.bind(store)
-    tp = TopicPartition(f"test.enrolments.{uuid.uuid4().hex[:8]}", 0)
+    tp = TopicPartition(f"test{uuid.uuid4().hex[:8]}.huigong.intake.enrolments", 0)
     raws = []
     for offset, trigger in enumerate(triggers):
-        key, value, headers = to_kafka(trigger)
+        key, value, headers = to_kafka(authentic(trigger))
         raws.append(RawRecord(tp.topic, 0, offset, key, value, tuple(headers)))
     applier = Applier(reaction, "registry")
     outcome, _ = await apply_with_checkpoints(pool, applier, [(tp, raws, applier.decode(raws))])

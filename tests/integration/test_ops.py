@@ -35,7 +35,7 @@ from huigong_platform.ops import registry
 from huigong_platform.subscriptions import Subscription
 
 from ..conftest import Stack
-from ..factories import enrolment, recorded
+from ..factories import authentic, enrolment, recorded
 from .projections import TABLE_SQL, EnrolmentCounts
 
 GOLDEN = Path(__file__).resolve().parents[2] / "libs/events/golden"
@@ -72,7 +72,7 @@ async def publish(stack: Stack, prefix: str, items: Sequence[Item], topic: Topic
     try:
         for item in items:
             if isinstance(item, RecordedEvent):
-                key, value, headers = to_kafka(item)
+                key, value, headers = to_kafka(authentic(item))
                 target = topic or topic_for_aggregate(item.aggregate_type)
             else:
                 key, value, headers = item

@@ -40,6 +40,7 @@ from huigong_registry.domain.dates import beijing_day
 from huigong_registry.domain.partners import partner_id_of_application
 
 from ..conftest import Stack, delete_topics
+from ..factories import authentic
 from ..forms import opinion, partner_form, variant
 from .processes import TEST_PORTS, ServiceProcess, artefacts_dir, running
 from .test_review import YEAR, chair, eventually, key, reviewer, scores, screened, today, types
@@ -237,7 +238,7 @@ async def publish(stack: Stack, record: RecordedEvent) -> tuple[str, int, int]:
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True)
     await producer.start()
     try:
-        record_key, value, headers = to_kafka(record)
+        record_key, value, headers = to_kafka(authentic(record))
         sent = await producer.send_and_wait(topic, value=value, key=record_key, headers=headers)
     finally:
         await producer.stop()

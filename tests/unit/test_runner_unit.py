@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from huigong_events.authenticity import NotAuthentic, default_keys, message
 from huigong_events.envelope import EnvelopeError, RecordedEvent, from_kafka, to_kafka
 from huigong_events.upcasting import decode
 from huigong_platform.subscriptions import Applier, RawRecord, key_columns
@@ -54,10 +55,24 @@ def test_every_header_is_still_checked(change: tuple[str, bytes], message: str) 
 def test_a_broken_record_becomes_a_failure_with_its_record_not_an_exception() -> None:
     good = recorded(enrolment())
     _, value, headers = to_kafka(good)
+    topic = "t1.huigong.intake.enrolments"
     raws = [
-        RawRecord("t", 0, 0, b"k", value, tuple(headers)),
-        RawRecord("t", 0, 1, b"k", b"{", tuple(headers)),
+        RawRecord(topic, 0, 0, b"k", value, tuple(headers)),
+        RawRecord(topic, 0, 1, b"k", b"{", tuple(headers)),
+        RawRecord(topic, 0, 2, b"k", b"{", tuple(headers[:-2])),
     ]
-    ok, broken = Applier.decode(raws)
+    ok, altered, untagged = Applier.decode(raws)
     assert not isinstance(ok, tuple) and ok.aggregate == ("enrolment", good.aggregate_id)
-    assert isinstance(broken, tuple) and broken[0] is raws[1] and isinstance(broken[1], EnvelopeError)
+    assert isinstance(altered, tuple) and altered[0] is raws[1] and isinstance(altered[1], NotAuthentic)
+    assert isinstance(untagged, tuple) and isinstance(untagged[1], NotAuthentic)
+
+
+def test_a_tagged_record_that_is_not_an_envelope_is_still_refused() -> None:
+    """The tag proves who wrote a record, not that it is well formed: decoding stays as strict."""
+    good = recorded(enrolment())
+    _, _, headers = to_kafka(good)
+    key = default_keys().signing_key("intake")
+    covered = [*headers[:-1], ("ce_authtag", b"")]
+    tagged = [*headers[:-1], ("ce_authtag", key.mac(message(b"{", covered)).hex().encode())]
+    (broken,) = Applier.decode([RawRecord("huigong.intake.enrolments", 0, 0, b"k", b"{", tuple(tagged))])
+    assert isinstance(broken, tuple) and isinstance(broken[1], EnvelopeError)

@@ -75,6 +75,10 @@ class RecordedEvent(BaseModel):
     # Not re-validated item by item: every constructor passes a parsed JSON object (from_kafka
     # checks it is one), and the typed payload is validated by `decode`.
     data: SkipValidation[dict[str, Any]] = Field(title="事件数据")
+    # Proof that the owning service wrote it (huigong_events.authenticity): the key's name and
+    # HMAC-SHA-256 over the Kafka record. Outside the chain hash, which the tag covers.
+    auth_key: str | None = Field(default=None, title="认证密钥", max_length=80)
+    auth_tag: str | None = Field(default=None, title="认证标签", pattern=r"^[0-9a-f]{64}$")
 
     @field_validator("occurred_at", "recorded_at")
     @classmethod
@@ -88,6 +92,8 @@ class RecordedEvent(BaseModel):
         """Build from values that are already of the right types (sealed here, or read from our
         own store), skipping validation. What pydantic's model_construct does, without its
         per-field default handling, which costs more than sealing the event on the hot paths."""
+        if "auth_tag" not in fields:
+            fields["auth_key"] = fields["auth_tag"] = None
         event = cls.__new__(cls)
         object.__setattr__(event, "__dict__", fields)
         object.__setattr__(event, "__pydantic_fields_set__", set(fields))
@@ -206,6 +212,10 @@ def to_kafka(event: RecordedEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]
         headers.append(("ce_causationid", event.causation_id))
     if event.prev_hash is not None:
         headers.append(("ce_prevhash", event.prev_hash))
+    if event.auth_tag is not None and event.auth_key is not None:
+        # Last, in this order: the tag covers every header before it (authenticity.message).
+        headers.append(("ce_authkey", event.auth_key))
+        headers.append(("ce_authtag", event.auth_tag))
     return (
         event.aggregate_id.encode(),
         canonical_json(event.data),
@@ -243,7 +253,7 @@ def from_kafka(value: bytes | None, headers: Iterable[tuple[str, bytes]]) -> Rec
         raise EnvelopeError(f"value is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise EnvelopeError("value is not a JSON object")
-    if len(fields) < len(_HEADER_FIELDS):
+    if len(fields) < len(_ATTRIBUTE_OF):
         for header, attribute in _HEADER_FIELDS:
             if attribute not in fields and attribute not in _OPTIONAL:
                 raise EnvelopeError(f"missing header {header}")
@@ -272,7 +282,11 @@ _HEADER_FIELDS: tuple[tuple[str, str], ...] = (
     ("ce_hash", "hash"),
 )
 _OPTIONAL = frozenset({"causation_id", "prev_hash"})
-_ATTRIBUTE_OF: dict[str, str] = dict(_HEADER_FIELDS)
+_ATTRIBUTE_OF: dict[str, str] = {
+    **dict(_HEADER_FIELDS),
+    "ce_authkey": "auth_key",
+    "ce_authtag": "auth_tag",
+}
 # RecordedEvent.model_validate without its Python wrapper: the same validation, once per record.
 _validate_envelope: Callable[[dict[str, Any]], RecordedEvent] = (
     RecordedEvent.__pydantic_validator__.validate_python

@@ -19,6 +19,7 @@ import asyncpg
 import orjson
 from asyncpg.pgproto import pgproto
 
+from huigong_events.authenticity import default_keys
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent, hash_input, seal
 from huigong_events.topics import topic_for_aggregate
@@ -86,6 +87,8 @@ def row_to_event(row: asyncpg.Record) -> RecordedEvent:
         prev_hash=row["prev_hash"],
         hash=row["hash"],
         data=orjson.loads(data) if isinstance(data, str) else data,
+        auth_key=row["auth_key"],
+        auth_tag=row["auth_tag"],
     )
 
 
@@ -176,11 +179,10 @@ class EventStore:
             prev_hash = record.hash
             sealed.append(record)
         try:
-            await insert_recorded(conn, sealed, topic)
+            return await insert_recorded(conn, sealed, topic)
         except asyncpg.UniqueViolationError as exc:
             # A concurrent writer took the version between our read and our insert.
             raise ConcurrencyError(aggregate_type, aggregate_id, expected_version, -1) from exc
-        return sealed
 
     async def start_many(
         self,
@@ -234,11 +236,31 @@ class EventStore:
             }
         )
         digest_of = template.digest
+        tag, trusted = default_keys().tag, RecordedEvent.trusted
         rows: list[tuple[Any, ...]] = []
         for position, event_id, (aggregate_id, data) in zip(
             positions, new_ids(len(aggregates)), aggregates, strict=True
         ):
             digest, text = digest_of(event_id, aggregate_id, data)
+            tagged = tag(
+                trusted(
+                    id=event_id,
+                    type=type_name,
+                    schema_version=schema_version,
+                    aggregate_type=aggregate_type,
+                    aggregate_id=aggregate_id,
+                    aggregate_version=1,
+                    occurred_at=occurred_at,
+                    recorded_at=recorded_at,
+                    actor=actor,
+                    source=source,
+                    correlation_id=correlation_id,
+                    causation_id=causation_id,
+                    prev_hash=None,
+                    hash=digest,
+                    data=data,
+                )
+            )
             rows.append(
                 (
                     position,
@@ -257,6 +279,8 @@ class EventStore:
                     None,
                     digest,
                     text,
+                    tagged.auth_key,
+                    tagged.auth_tag,
                 )
             )
         try:
@@ -352,6 +376,8 @@ _COLUMNS = (
     "prev_hash",
     "hash",
     "data",
+    "auth_key",
+    "auth_tag",
 )
 # Above this many events two binary COPYs beat one INSERT … SELECT unnest(…) several times over.
 _COPY_FROM = 64
@@ -374,6 +400,8 @@ def _row(r: RecordedEvent) -> tuple[Any, ...]:
         r.prev_hash,
         r.hash,
         orjson.dumps(r.data).decode(),
+        r.auth_key,
+        r.auth_tag,
     )
 
 
@@ -398,8 +426,14 @@ async def _copy_with_outbox(
     )
 
 
-async def insert_recorded(conn: DbConnection, records: Sequence[RecordedEvent], topic: str) -> None:
-    """Insert sealed events and their outbox rows, in order, inside the caller's transaction."""
+async def insert_recorded(
+    conn: DbConnection, records: Sequence[RecordedEvent], topic: str
+) -> list[RecordedEvent]:
+    """Insert sealed events and their outbox rows, in order, inside the caller's transaction.
+    Each is tagged here with its owning service's key (huigong_events.authenticity), as it
+    will go to Kafka; returns them tagged."""
+    keys = default_keys()
+    records = [keys.tag(r) for r in records]
     if len(records) >= _COPY_FROM:
         positions = await _draw_positions(conn, len(records))
         rows = [(p, *_row(r)) for p, r in zip(positions, records, strict=True)]
@@ -411,19 +445,21 @@ async def insert_recorded(conn: DbConnection, records: Sequence[RecordedEvent], 
             WITH inserted AS (
                 INSERT INTO events (id, type, schema_version, aggregate_type, aggregate_id,
                     aggregate_version, occurred_at, recorded_at, actor, source, correlation_id,
-                    causation_id, prev_hash, hash, data)
+                    causation_id, prev_hash, hash, data, auth_key, auth_tag)
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[],
                     $6::int[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[],
-                    $11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[])
+                    $11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[],
+                    $16::text[], $17::text[])
                 RETURNING position
             )
-            INSERT INTO outbox (position, topic) SELECT position, $16 FROM inserted
+            INSERT INTO outbox (position, topic) SELECT position, $18 FROM inserted
             """,
             *(list(column) for column in zip(*rows, strict=True)),
             topic,
         )
     # Wake the relay now rather than at its next poll.
     await conn.execute("SELECT pg_notify('huigong_outbox', '')")
+    return records
 
 
 def event_ids(records: Sequence[RecordedEvent]) -> list[UUID]:
@@ -504,7 +540,6 @@ async def append_many(
         current[pending.aggregate_id] = (actual + len(pending.events), prev_hash)
     topic = topic_for_aggregate(aggregate_type).qualified(topic_prefix)
     try:
-        await insert_recorded(conn, sealed, topic)
+        return await insert_recorded(conn, sealed, topic)
     except asyncpg.UniqueViolationError as exc:
         raise ConcurrencyError(aggregate_type, "(one of many)", -1, -1) from exc
-    return sealed

@@ -34,6 +34,7 @@ import uvloop
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from huigong_events.authenticity import NotAuthentic, default_keys
 from huigong_events.envelope import (
     CE_SPEC_VERSION,
     CONTENT_TYPE,
@@ -173,8 +174,23 @@ class OutboxRelay:
         batches: list[tuple[str, int, BatchBuilder]] = []  # in the order they were started
         filling: dict[tuple[str, int], int] = {}  # (topic, partition) → its batch being filled
         batch_of_row: list[int] = []
+        keys = default_keys()
         for row, (key, value, headers) in zip(rows, kafka_records(rows), strict=True):
             topic = row["topic"]
+            try:
+                keys.check(topic, value, headers)
+            except NotAuthentic as exc:
+                # Written into the store by someone without the key. Published all the same:
+                # every consumer refuses it as a dead letter naming it, and holding it back
+                # would stop every later event of the service behind it.
+                telemetry.RECORDS_NOT_AUTHENTIC.labels(self._service, "outbox-relay").inc()
+                log.error(
+                    "ALERT event in the store is not authentic",
+                    alert="not_authentic",
+                    topic=topic,
+                    position=row["position"],
+                    reason=str(exc),
+                )
             partition = partition_of(key, counts[topic])
             index = filling.get((topic, partition))
             if (
@@ -236,7 +252,7 @@ async def acknowledgements(
 _UNPUBLISHED = """
     SELECT o.topic, o.position, e.id, e.type, e.schema_version, e.aggregate_type, e.aggregate_id,
            e.aggregate_version, e.occurred_at, e.recorded_at, e.actor, e.source, e.correlation_id,
-           e.causation_id, e.prev_hash, e.hash, e.data
+           e.causation_id, e.prev_hash, e.hash, e.data, e.auth_key, e.auth_tag
     FROM outbox o JOIN events e USING (position)
     WHERE o.published_at IS NULL ORDER BY o.position LIMIT $1"""
 
@@ -312,6 +328,8 @@ def kafka_records(rows: Sequence[asyncpg.Record]) -> list[KafkaRecord]:
             prev_hash,
             digest,
             data,
+            auth_key,
+            auth_tag,
         ) = row
         common = (
             source,
@@ -340,6 +358,9 @@ def kafka_records(rows: Sequence[asyncpg.Record]) -> list[KafkaRecord]:
         ]
         if prev_hash is not None:
             headers.append(("ce_prevhash", prev_hash.encode()))
+        if auth_tag is not None and auth_key is not None:
+            headers.append(("ce_authkey", auth_key.encode()))
+            headers.append(("ce_authtag", auth_tag.encode()))
         records.append((key, canonical_json(loads(data) if isinstance(data, str) else data), headers))
     if records[0] != to_kafka(row_to_event(rows[0])):
         log.error("relay's Kafka encoding differs from huigong_events.envelope.to_kafka; using it")

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         description="HTTP port; default 8101 intake, 8102 review, 8103 registry, 8104 metrics",
     )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR)")
+    event_keys: SecretStr = Field(
+        description="Every service's event keys, `intake.1:<64 hex>,review.1:<64 hex>,…`: a service "
+        "tags its events with its highest version and checks every record it consumes "
+        "(docs/security-events.md)"
+    )
     relay_batch_size: int = Field(default=1000, description="Outbox rows published per round")
     consumer_batch_size: int = Field(
         default=2000, description="Kafka records applied to projections per transaction"

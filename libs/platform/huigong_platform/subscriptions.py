@@ -27,6 +27,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from huigong_events.authenticity import NotAuthentic, default_keys
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import EnvelopeError, RecordedEvent, from_kafka
 from huigong_events.topics import Topic
@@ -168,8 +169,10 @@ class Applier:
         """Pure CPU work, no I/O: done for the next batch while the database applies this one."""
         decoded: list[Decoded] = []
         append = decoded.append
+        check = default_keys().check
         for raw in raws:
             try:
+                check(raw.topic, raw.value, raw.headers)  # written by the topic's owner?
                 record = from_kafka(raw.value, raw.headers)
                 append(_Decoded(raw, record, decode(record)))
             except Exception as exc:
@@ -390,6 +393,19 @@ class Applier:
             type(exc).__name__,
         )
         telemetry.DEAD_LETTERS.labels(self.service, self.projection.name).inc()
+        if isinstance(exc, NotAuthentic):
+            telemetry.RECORDS_NOT_AUTHENTIC.labels(self.service, self.projection.name).inc()
+            log.error(
+                "ALERT record not authentic",
+                alert="not_authentic",
+                consumer=self.projection.name,
+                topic=raw.topic,
+                partition=raw.partition,
+                offset=raw.offset,
+                aggregate_type=aggregate[0] if aggregate else None,
+                reason=reason,
+                dead_letter_id=dl_id,
+            )
         # Reason and position only: a dead letter may hold personal data in its value.
         log.warning(
             "record dead-lettered",
@@ -432,6 +448,8 @@ class Applier:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, NotAuthentic):
+        return f"not authentic: {exc}"
     if isinstance(exc, EnvelopeError):
         return f"undecodable envelope: {exc}"
     if isinstance(exc, KeyError):

@@ -35,3 +35,8 @@ CONSUMER_LAG = Gauge(
     "Records between a consumer's position and the partition's end",
     ["service", "consumer", "topic", "partition"],
 )
+RECORDS_NOT_AUTHENTIC = Counter(
+    "huigong_records_not_authentic_total",
+    "Records refused because they carry no valid tag of their owning service (forged or altered)",
+    ["service", "consumer"],
+)

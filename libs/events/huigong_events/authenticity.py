@@ -1,0 +1,214 @@
+"""Proof that a record was written by the service that owns its topic.
+
+The chain hash (`envelope.RecordedEvent.hash`) is SHA-256 over public fields: anyone who can write
+to a topic or a table can recompute it. So each event also carries a tag, HMAC-SHA-256 under a key
+of its owning service, over the record as transmitted on Kafka: every header but the tag itself,
+names and values, and the value. Only processes holding the key can make one; every consumer
+checks it on the raw record, before decoding it (`RecordKeys.check`).
+
+Keys are named `<service>.<version>` (`intake.1`, `intake.2`, …) and configured as one secret
+setting, `HUIGONG_EVENT_KEYS`: `intake.1:<64 hex>,review.1:<64 hex>,…`. A service tags with the
+highest version of its own keys and accepts every version of every service, so a key is rotated
+by adding the next version: old records still verify under the key named in their `ce_authkey`.
+
+The message, in bytes (`message`): the names of every header, joined by NUL, then 0x01, then the
+value of every header but the last (`ce_authtag`), joined by NUL, then NUL and the record value.
+Header names are fixed ASCII, and a value holding a NUL is refused, so the message reads back in
+exactly one way. `ce_authkey` comes second to last and `ce_authtag` last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .envelope import RecordedEvent, to_kafka
+from .topics import EVENT_TOPICS, topic_for_aggregate
+
+KEY_HEADER = "ce_authkey"
+TAG_HEADER = "ce_authtag"
+ENVIRONMENT_VARIABLE = "HUIGONG_EVENT_KEYS"
+_BLOCK = 64  # SHA-256's block size: HMAC pads its key to it
+
+
+class NotAuthentic(ValueError):
+    """A record without a valid tag of its topic's owning service."""
+
+
+@dataclass(frozen=True, repr=False)
+class RecordKey:
+    """One service's key of one version. Its repr names the key, never the secret."""
+
+    key_id: str
+    service: str
+    version: int
+    secret: bytes
+
+    def __post_init__(self) -> None:
+        # HMAC's two padded key states, hashed once: a tag then costs two copies of a hash state
+        # and no key schedule (RFC 2104; the same result as hmac.digest, checked below).
+        key = self.secret.ljust(_BLOCK, b"\0")
+        object.__setattr__(self, "_inner", hashlib.sha256(bytes(b ^ 0x36 for b in key)))
+        object.__setattr__(self, "_outer", hashlib.sha256(bytes(b ^ 0x5C for b in key)))
+        if self.mac(b"huigong") != hmac.digest(self.secret, b"huigong", "sha256"):
+            raise AssertionError("HMAC states differ from hmac.digest")
+
+    def __repr__(self) -> str:
+        return f"RecordKey({self.key_id})"
+
+    def mac(self, message: bytes) -> bytes:
+        inner = self._inner.copy()  # type: ignore[attr-defined]
+        inner.update(message)
+        outer = self._outer.copy()  # type: ignore[attr-defined]
+        outer.update(inner.digest())
+        digest: bytes = outer.digest()
+        return digest
+
+
+def message(value: bytes, headers: Sequence[tuple[str, bytes]]) -> bytes:
+    """The bytes a tag covers (see the module's docstring); `headers` end with the tag's."""
+    names, values = zip(*headers, strict=True)
+    covered = b"\0".join(values[:-1])
+    if covered.count(0) != len(values) - 2:
+        raise NotAuthentic("a header value holds a NUL byte")
+    return "\0".join(names).encode() + b"\x01" + covered + b"\0" + value
+
+
+class RecordKeys:
+    """The keys of every service: tags records of `service`, checks records of all."""
+
+    def __init__(self, keys: Sequence[RecordKey]) -> None:
+        self._by_id: dict[bytes, RecordKey] = {k.key_id.encode(): k for k in keys}
+        self._signing: dict[str, RecordKey] = {}
+        for key in keys:
+            current = self._signing.get(key.service)
+            if current is None or key.version > current.version:
+                self._signing[key.service] = key
+        self._owners: dict[str, str | None] = {}
+
+    @classmethod
+    def parse(cls, text: str) -> RecordKeys:
+        """`intake.1:<hex>,intake.2:<hex>,review.1:<hex>` (whitespace ignored)."""
+        keys: list[RecordKey] = []
+        for item in text.replace("\n", ",").split(","):
+            item = item.strip()
+            if not item:
+                continue
+            key_id, sep, secret = item.partition(":")
+            service, dot, version = key_id.partition(".")
+            if not (sep and dot and service and version.isdigit()):
+                raise ValueError(
+                    f"{ENVIRONMENT_VARIABLE}: expected <service>.<version>:<hex>, got {key_id!r}"
+                )
+            try:
+                raw = bytes.fromhex(secret.strip())
+            except ValueError:
+                raise ValueError(f"{ENVIRONMENT_VARIABLE}: key {key_id} is not hex") from None
+            if len(raw) < 32:
+                raise ValueError(f"{ENVIRONMENT_VARIABLE}: key {key_id} is shorter than 32 bytes")
+            keys.append(RecordKey(key_id, service, int(version), raw))
+        if not keys:
+            raise ValueError(f"{ENVIRONMENT_VARIABLE} holds no key")
+        return cls(keys)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> RecordKeys:
+        text = (os.environ if environ is None else environ).get(ENVIRONMENT_VARIABLE)
+        if not text:
+            raise ValueError(
+                f"{ENVIRONMENT_VARIABLE} is not set: the services' event keys "
+                "(bin/stack and bin/run generate them into .local/secrets.env)"
+            )
+        return cls.parse(text)
+
+    @property
+    def key_ids(self) -> list[str]:
+        return sorted(k.decode() for k in self._by_id)
+
+    def signing_key(self, service: str) -> RecordKey:
+        try:
+            return self._signing[service]
+        except KeyError:
+            raise ValueError(f"{ENVIRONMENT_VARIABLE} holds no key of {service}") from None
+
+    def tag(self, event: RecordedEvent) -> RecordedEvent:
+        """The event with its owning service's current key's tag over its Kafka form."""
+        key = self.signing_key(topic_for_aggregate(event.aggregate_type).owner)
+        fields: dict[str, Any] = dict(event.__dict__)
+        fields["auth_key"] = key.key_id
+        fields["auth_tag"] = "0" * 64  # a placeholder: the tag covers the header's name only
+        untagged = RecordedEvent.trusted(**fields)
+        _, value, headers = to_kafka(untagged)
+        fields["auth_tag"] = key.mac(message(value, headers)).hex()
+        return RecordedEvent.trusted(**fields)
+
+    def owner_of(self, topic: str) -> str | None:
+        """The service owning an event topic, whatever the prefix (`t1.huigong.registry.units`)."""
+        owner = self._owners.get(topic, "")
+        if owner == "":
+            owner = None
+            for candidate in EVENT_TOPICS:
+                if topic == candidate.name or topic.endswith("." + candidate.name):
+                    owner = candidate.owner
+                    break
+            self._owners[topic] = owner
+        return owner
+
+    def check(self, topic: str, value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> str:
+        """Raise NotAuthentic unless the record carries a valid tag of the owner of `topic`.
+        Returns the key id. On every consumer's path, once per record, before decoding: the
+        message is hashed in pieces as `message` lays it out, without building it."""
+        try:
+            names, values = zip(*headers, strict=False)  # each header is a pair
+        except ValueError:
+            raise NotAuthentic("no authentication tag (no headers)") from None
+        if names[-1] != TAG_HEADER or len(names) < 3 or names[-2] != KEY_HEADER:
+            raise NotAuthentic("no authentication tag (ce_authkey, ce_authtag last)")
+        key = self._by_id.get(values[-2])
+        if key is None:
+            raise NotAuthentic(f"unknown key {bytes(values[-2]).decode(errors='replace')[:40]!r}")
+        owner = self._owners.get(topic, "")
+        if owner == "":
+            owner = self.owner_of(topic)
+        if key.service != owner:
+            raise NotAuthentic(f"key {key.key_id} is not a key of {owner or 'no service'}, owner of {topic}")
+        if value is None:
+            raise NotAuthentic("record has no value")
+        try:
+            joined = b"\0".join(values)
+            claimed = bytes.fromhex(values[-1].decode())
+        except (TypeError, ValueError, UnicodeDecodeError):  # a null header, a tag not hex
+            raise NotAuthentic("a header has no value or the tag is not hex") from None
+        if joined.count(0) != len(values) - 1:
+            raise NotAuthentic("a header value holds a NUL byte")
+        inner = key._inner.copy()  # type: ignore[attr-defined]
+        inner.update("\0".join(names).encode())
+        inner.update(b"\x01")
+        inner.update(memoryview(joined)[: len(joined) - len(values[-1])])  # up to the tag's NUL
+        inner.update(value)
+        outer = key._outer.copy()  # type: ignore[attr-defined]
+        outer.update(inner.digest())
+        if not hmac.compare_digest(outer.digest(), claimed):
+            raise NotAuthentic(f"tag does not match (key {key.key_id})")
+        return key.key_id
+
+
+_default: tuple[str, RecordKeys] | None = None
+
+
+def default_keys() -> RecordKeys:
+    """The keys of this process's environment (`HUIGONG_EVENT_KEYS`), parsed once per value."""
+    global _default
+    text = os.environ.get(ENVIRONMENT_VARIABLE, "")
+    if _default is None or _default[0] != text:
+        _default = (text, RecordKeys.from_environment())
+    return _default[1]
+
+
+def new_secret() -> str:
+    """A fresh key's secret: 32 random bytes, hex."""
+    return os.urandom(32).hex()

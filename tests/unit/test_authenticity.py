@@ -1,0 +1,136 @@
+"""Authentic records: the forgeries an admin Kafka principal can make, refused on the raw record."""
+
+from __future__ import annotations
+
+import hashlib
+
+import orjson
+import pytest
+
+from huigong_events.authenticity import NotAuthentic, RecordKey, RecordKeys, new_secret
+from huigong_events.envelope import RecordedEvent, from_kafka, hash_input, to_kafka
+
+from ..factories import enrolment, recorded
+
+TOPIC = "t9.huigong.intake.enrolments"
+
+
+def keys(*ids: str) -> RecordKeys:
+    return RecordKeys.parse(",".join(f"{i}:{new_secret()}" for i in ids))
+
+
+KEYS = keys("intake.1", "review.1", "registry.1", "metrics.1")
+
+
+def record(k: RecordKeys = KEYS) -> tuple[RecordedEvent, bytes, list[tuple[str, bytes]]]:
+    event = k.tag(recorded(enrolment()))
+    _, value, headers = to_kafka(event)
+    return event, value, headers
+
+
+def with_header(headers: list[tuple[str, bytes]], name: str, value: bytes) -> list[tuple[str, bytes]]:
+    return [(n, value if n == name else v) for n, v in headers]
+
+
+def test_a_record_tagged_by_its_topics_owner_passes_and_names_the_key() -> None:
+    event, value, headers = record()
+    assert event.auth_key == "intake.1"
+    assert headers[-2:] == [("ce_authkey", b"intake.1"), ("ce_authtag", event.auth_tag.encode())]  # type: ignore[union-attr]
+    assert KEYS.check(TOPIC, value, headers) == "intake.1"
+    assert from_kafka(value, headers) == event  # the tag travels into the envelope
+
+
+def test_content_altered_with_the_hash_copied_is_refused() -> None:
+    _, value, headers = record()
+    data = orjson.loads(value)
+    data["district"] = "370203"
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, orjson.dumps(data), headers)
+
+
+def test_a_next_version_with_the_chain_hash_recomputed_is_refused() -> None:
+    """Anyone can recompute the SHA-256 chain; no one without the key can recompute the tag."""
+    event, _, _ = record()
+    forged_fields = {
+        **event.__dict__,
+        "aggregate_version": 2,
+        "prev_hash": event.hash,
+        "data": {**event.data, "platform": "伪造"},
+    }
+    forged_fields["hash"] = hashlib.sha256(hash_input(forged_fields)).hexdigest()
+    forged = RecordedEvent.trusted(**forged_fields)
+    assert forged.hash_is_valid()
+    _, value, headers = to_kafka(forged)  # keeps the original's tag headers
+    with pytest.raises(NotAuthentic):
+        KEYS.check(TOPIC, value, headers)
+    untagged = RecordedEvent.trusted(**{**forged_fields, "auth_key": None, "auth_tag": None})
+    _, value, headers = to_kafka(untagged)
+    with pytest.raises(NotAuthentic, match="no authentication tag"):
+        KEYS.check(TOPIC, value, headers)
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [("ce_actor", b"registrar:forger"), ("ce_aggregateversion", b"7"), ("ce_type", b"MemberEnrolled")],
+)
+def test_any_header_altered_is_refused(header: str, value: bytes) -> None:
+    _, body, headers = record()
+    with pytest.raises(NotAuthentic):
+        KEYS.check(TOPIC, body, with_header(headers, header, value))
+
+
+def test_headers_renamed_in_place_are_refused() -> None:
+    """Swapping two headers' names (actor ↔ source) keeps every value where it was."""
+    _, value, headers = record()
+    renamed = [
+        ("ce_actor" if n == "ce_source" else "ce_source" if n == "ce_actor" else n, v) for n, v in headers
+    ]
+    with pytest.raises(NotAuthentic):
+        KEYS.check(TOPIC, value, renamed)
+
+
+def test_a_value_boundary_moved_across_a_nul_is_refused() -> None:
+    _, value, headers = record()
+    with pytest.raises(NotAuthentic, match="NUL"):
+        KEYS.check(TOPIC, value, with_header(headers, "ce_actor", b"test\0x"))
+
+
+def test_another_services_key_does_not_make_a_record_of_this_topic() -> None:
+    """The registry cannot write intake's events: its key is not intake's."""
+    _, value, headers = record()
+    for topic in ("huigong.registry.members", "huigong.inbound.370202", "elsewhere"):
+        with pytest.raises(NotAuthentic, match="is not a key of"):
+            KEYS.check(topic, value, headers)
+
+
+def test_a_key_unknown_to_the_consumer_is_refused() -> None:
+    _, value, headers = record(keys("intake.1"))  # another installation's key, same name
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, value, headers)
+    with pytest.raises(NotAuthentic, match="unknown key"):
+        KEYS.check(TOPIC, value, with_header(headers, "ce_authkey", b"intake.9"))
+
+
+def test_rotation_tags_with_the_newest_key_and_still_accepts_the_old() -> None:
+    old_secret = new_secret()
+    before = RecordKeys.parse(f"intake.1:{old_secret}")
+    after = RecordKeys.parse(f"intake.1:{old_secret},intake.2:{new_secret()}")
+    _, old_value, old_headers = record(before)
+    event, value, headers = record(after)
+    assert event.auth_key == "intake.2"
+    assert after.check(TOPIC, old_value, old_headers) == "intake.1"
+    assert after.check(TOPIC, value, headers) == "intake.2"
+    with pytest.raises(NotAuthentic, match="unknown key"):
+        before.check(TOPIC, value, headers)
+
+
+def test_keys_never_show_their_secret_and_bad_settings_are_refused() -> None:
+    secret = new_secret()
+    parsed = RecordKeys.parse(f" intake.1:{secret} ,\nreview.1:{new_secret()}")
+    assert secret not in repr(parsed.signing_key("intake")) and parsed.key_ids == ["intake.1", "review.1"]
+    assert repr(RecordKey("intake.1", "intake", 1, bytes(32))) == "RecordKey(intake.1)"
+    for text in ("", "intake:" + secret, "intake.1:zz", "intake.1:abcd", "intake.x:" + secret):
+        with pytest.raises(ValueError):
+            RecordKeys.parse(text)
+    with pytest.raises(ValueError, match="HUIGONG_EVENT_KEYS is not set"):
+        RecordKeys.from_environment({})
