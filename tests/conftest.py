@@ -166,6 +166,7 @@ async def stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
         await database.provision(s.admin_dsn, {svc: s.password(svc) for svc in SERVICES})
         for svc in database.migration_order(SERVICES):
             await database.migrate(s.dsn(svc), svc)
+        await database.protect_event_stores(s.admin_dsn, SERVICES)
     except OSError as exc:
         pytest.fail(f"PostgreSQL is not reachable ({exc}); is bin/stack start running?", pytrace=False)
     try:
@@ -188,6 +189,7 @@ async def isolated_stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
         await database.provision(s.admin_dsn, {svc: s.password(svc) for svc in SERVICES})
         for svc in database.migration_order(SERVICES):
             await database.migrate(s.dsn(svc), svc)
+        await database.protect_event_stores(s.admin_dsn, SERVICES)
         await asyncio.wait_for(ensure_topics(s.bootstrap, s.topic_prefix), 60)
         yield s
     finally:

@@ -6,7 +6,9 @@ This module runs in a database and topic prefix of its own: its figures are abso
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -16,9 +18,11 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from typer.testing import CliRunner
 
 from huigong_events.envelope import RecordedEvent, hash_input, to_kafka
 from huigong_events.topics import topic_for_aggregate
+from huigong_platform.cli import app
 from huigong_platform.database import create_pool
 from huigong_platform.eventstore import row_to_event
 
@@ -79,6 +83,24 @@ async def publish(stack: Stack, records: list[RecordedEvent]) -> list[tuple[str,
     finally:
         await producer.stop()
     return sent
+
+
+async def verify(stack: Stack, *args: str) -> tuple[int, dict[str, Any]]:
+    """`huigong verify` of this module's topics and event stores, as an operator runs it."""
+    env = {
+        "HUIGONG_KAFKA_BOOTSTRAP": stack.bootstrap,
+        "HUIGONG_PG_ADMIN_DSN": stack.admin_dsn,
+        "COLUMNS": "220",
+    }
+    argv = ["verify", "--prefix", stack.topic_prefix, "--json", "--no-progress", "--limit", "0", *args]
+    result = await asyncio.to_thread(CliRunner().invoke, app, argv, env=env)
+    assert result.exit_code in (0, 1), result.output
+    report: dict[str, Any] = json.loads(result.stdout)
+    return result.exit_code, report
+
+
+def findings(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [p for p in report["problems"] if p["kind"] == kind]
 
 
 async def members(metrics: httpx.AsyncClient, area: str) -> int:
@@ -145,3 +167,142 @@ async def test_forged_member_records_are_never_counted_and_each_is_a_dead_letter
     log = metrics_process.log_path.read_text(errors="replace")
     assert log.count('"ALERT record not authentic"') >= len(forged)
     assert genuine.auth_tag not in log  # the alert names the record, not its tag
+
+    # verify reads the topics and every event store: the three forgeries, named by position,
+    # and nothing else (the genuine events are on both sides, alike).
+    code, report = await verify(own_stack)
+    assert code == 1 and report["ok"] is False
+    forged_found = {(p["topic"], p["partition"], p["offset"]) for p in findings(report, "forged")}
+    assert forged_found == set(forged)
+    assert {s["service"] for s in report["stores"]} == {"intake", "review", "registry", "metrics"}
+    assert set(report["failures"]) == {"forged", "altered"}, report["failures"]
+    assert {p["aggregate_id"] for p in findings(report, "altered")} == {other_member}  # hash copied
+
+
+async def test_database_edits_are_refused_to_the_owner_and_found_when_made_as_superuser(
+    own_stack: Stack,
+    intake: httpx.AsyncClient,
+    metrics: httpx.AsyncClient,
+    registry_db: asyncpg.Pool,
+    metrics_db: asyncpg.Pool,
+) -> None:
+    area = "370213"
+    await enrol(intake, f"district:{area}", area, [date(2024, 4, 1), date(2024, 4, 2), date(2024, 4, 3)])
+    await figure_reaches(metrics, "members_enrolled", 3, "three members", area=area)
+    rows = await registry_db.fetch(
+        """SELECT * FROM events WHERE type = 'MemberEnrolled' AND data->>'district' = $1
+           ORDER BY position""",
+        area,
+    )
+    altered, deleted, swapped = (row_to_event(r) for r in rows)
+    chained = await registry_db.fetch(
+        "SELECT * FROM events WHERE aggregate_type = 'member' AND aggregate_id = $1 ORDER BY aggregate_version",
+        swapped.aggregate_id,
+    )
+    assert len(chained) >= 2, "an enrolled member with mutual aid has two events"
+
+    # The service's own login: neither change nor delete, nor disable the guard, nor drop it.
+    async with registry_db.acquire() as conn:
+        for sql in (
+            "UPDATE events SET actor = 'x' WHERE id = $1",
+            "DELETE FROM events WHERE id = $1",
+        ):
+            with pytest.raises(asyncpg.PostgresError):
+                await conn.execute(sql, altered.id)
+        for sql in (
+            "ALTER TABLE events DISABLE TRIGGER events_no_update",
+            "DROP TRIGGER events_no_update ON events",
+            "DROP TABLE events CASCADE",
+            "TRUNCATE events",
+        ):
+            with pytest.raises(asyncpg.PostgresError):
+                await conn.execute(sql)
+
+    # The superuser can: it bypasses the trigger. Each edit is found by verify.
+    superuser = await asyncpg.connect(own_stack.admin_dsn)
+    try:
+        await superuser.execute("SET session_replication_role = replica")
+        data = {**altered.data, "district": "370203"}
+        fields = {**altered.__dict__, "data": data}
+        await superuser.execute(
+            "UPDATE registry.events SET data = $2::jsonb, hash = $3 WHERE id = $1",
+            altered.id,
+            json.dumps(data),
+            hashlib.sha256(hash_input(fields)).hexdigest(),
+        )
+        await superuser.execute("DELETE FROM registry.outbox WHERE position = $1", rows[1]["position"])
+        await superuser.execute("DELETE FROM registry.events WHERE id = $1", deleted.id)
+        first, second = chained[0], chained[1]
+        # Two events of one member swapped: each takes the other's version (via a free one).
+        await superuser.execute(
+            "UPDATE registry.events SET aggregate_version = 1000000 WHERE id = $1", first["id"]
+        )
+        await superuser.execute(
+            "UPDATE registry.events SET aggregate_version = $2 WHERE id = $1",
+            second["id"],
+            first["aggregate_version"],
+        )
+        await superuser.execute(
+            "UPDATE registry.events SET aggregate_version = $2 WHERE id = $1",
+            first["id"],
+            second["aggregate_version"],
+        )
+        # A new event written straight into the store and its outbox: the relay publishes it.
+        forged_id = uuid.uuid4()
+        member = hashlib.sha256(forged_id.bytes).hexdigest()
+        inserted = rehashed(
+            altered,
+            id=forged_id,
+            aggregate_id=member,
+            data={**altered.data, "member_key": member},
+            auth_tag=None,
+            auth_key=None,
+        )
+        position = await superuser.fetchval(
+            """INSERT INTO registry.events (id, type, schema_version, aggregate_type, aggregate_id,
+                   aggregate_version, occurred_at, recorded_at, actor, source, correlation_id,
+                   causation_id, prev_hash, hash, data)
+               SELECT $5::uuid, type, schema_version, aggregate_type, $2, 1, occurred_at, recorded_at,
+                   actor, source, correlation_id, causation_id, NULL, $3, $4::jsonb
+               FROM registry.events WHERE id = $1 RETURNING position""",
+            altered.id,
+            member,
+            inserted.hash,
+            json.dumps(inserted.data),
+            forged_id,
+        )
+        await superuser.execute(
+            "INSERT INTO registry.outbox (position, topic) VALUES ($1, $2)",
+            position,
+            topic_for_aggregate("member").qualified(own_stack.topic_prefix),
+        )
+        await superuser.execute("SELECT pg_notify('huigong_outbox', '')")
+    finally:
+        await superuser.close()
+
+    async def refused() -> bool:
+        return bool(
+            await metrics_db.fetchval(
+                "SELECT true FROM dead_letters WHERE consumer = 'metrics.actuals' AND aggregate_id = $1 "
+                "AND reason LIKE 'not authentic%'",
+                member,
+            )
+        )
+
+    await eventually(refused, "the inserted event is a dead letter of the metrics projection")
+    assert await members(metrics, area) == 3  # nothing counted
+
+    code, report = await verify(own_stack)
+    assert code == 1
+    store = [p for p in report["problems"] if p["topic"] == "registry.events"]
+    by_kind = {(p["kind"], p["event_id"]) for p in store}
+    assert ("forged", str(altered.id)) in by_kind and ("copies_differ", str(altered.id)) in by_kind
+    assert ("forged", str(first["id"])) in by_kind and ("forged", str(second["id"])) in by_kind
+    assert ("forged", str(forged_id)) in by_kind
+    missing = findings(report, "missing_in_store")
+    assert [p["event_id"] for p in missing] == [str(deleted.id)]
+    # --since: only what was recorded from then on, the edited events included.
+    code, recent = await verify(own_stack, "--since", (altered.recorded_at).strftime("%Y-%m-%dT%H:%M:%S"))
+    assert code == 1 and ("forged", str(altered.id)) in {
+        (p["kind"], p["event_id"]) for p in recent["problems"]
+    }

@@ -108,9 +108,19 @@ async def test_service_role_cannot_write_another_services_schema(stack: Stack) -
 
 
 async def test_events_table_is_append_only(stack: Stack) -> None:
+    # The service's login may only append and read: the records role owns the table.
     conn = await asyncpg.connect(stack.dsn("intake"))
     try:
-        with pytest.raises(asyncpg.RaiseError, match="immutable"):
-            await conn.execute("DELETE FROM events")
+        for sql in ("DELETE FROM events", "UPDATE events SET actor = 'x'", "TRUNCATE events"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(sql)
     finally:
         await conn.close()
+    # Even the owner meets the guard trigger.
+    admin = await asyncpg.connect(stack.admin_dsn)
+    try:
+        await admin.execute("SET ROLE huigong_intake_records")
+        with pytest.raises(asyncpg.RaiseError, match="immutable"):
+            await admin.execute("DELETE FROM intake.events")
+    finally:
+        await admin.close()

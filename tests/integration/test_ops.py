@@ -72,7 +72,7 @@ async def publish(stack: Stack, prefix: str, items: Sequence[Item], topic: Topic
     try:
         for item in items:
             if isinstance(item, RecordedEvent):
-                key, value, headers = to_kafka(authentic(item))
+                key, value, headers = to_kafka(item if item.auth_tag else authentic(item))
                 target = topic or topic_for_aggregate(item.aggregate_type)
             else:
                 key, value, headers = item
@@ -140,7 +140,7 @@ async def test_verify_passes_on_clean_chains_and_counts_relay_duplicates_as_info
     # The relay published one event twice (crash between the broker's ack and marking the row).
     await publish(stack, prefix, [*interleaved, chains[0][1]])
 
-    result = await cli("verify", "--prefix", prefix, "--json", "--no-progress")
+    result = await cli("verify", "--prefix", prefix, "--kafka-only", "--json", "--no-progress")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["ok"] is True
@@ -151,7 +151,9 @@ async def test_verify_passes_on_clean_chains_and_counts_relay_duplicates_as_info
     assert {t["topic"] for t in report["topics"]} == {t.qualified(prefix) for t in EVENT_TOPICS}
     assert report["records_per_s"] > 0
 
-    table = await cli("verify", "--prefix", prefix, "--topic", "intake.enrolments", "--no-progress")
+    table = await cli(
+        "verify", "--prefix", prefix, "--kafka-only", "--topic", "intake.enrolments", "--no-progress"
+    )
     assert table.exit_code == 0, table.output
     assert "every chain is intact" in table.stdout and "records/s" in table.stdout
 
@@ -185,7 +187,9 @@ async def test_verify_reports_an_altered_record_a_gap_and_reordering(stack: Stac
         ],
     )
 
-    result = await cli("verify", "--prefix", prefix, "--json", "--no-progress", "--limit", "0")
+    result = await cli(
+        "verify", "--prefix", prefix, "--kafka-only", "--json", "--no-progress", "--limit", "0"
+    )
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
     assert report["ok"] is False
@@ -195,16 +199,20 @@ async def test_verify_reports_an_altered_record_a_gap_and_reordering(stack: Stac
     assert ("reordered", reordered[0].aggregate_id, 1) in found
     assert any(kind == "invalid_envelope" for kind, _, _ in found)
     assert clean[0].aggregate_id not in {p["aggregate_id"] for p in report["problems"]}
-    assert report["failures"] == {"altered": 1, "gap": 1, "reordered": 1, "invalid_envelope": 1}
+    # The altered copy kept the original's tag and the junk has none: both are forged too.
+    assert ("forged", tampered[1].aggregate_id, 2) in found
+    assert report["failures"] == {"altered": 1, "gap": 1, "reordered": 1, "invalid_envelope": 1, "forged": 2}
 
-    table = await cli("verify", "--prefix", prefix, "--no-progress")
+    table = await cli("verify", "--prefix", prefix, "--kafka-only", "--no-progress")
     assert table.exit_code == 1
     assert "altered" in table.stdout and "verification failed" in table.stdout
     assert tampered[1].aggregate_id in table.stdout
 
 
 async def test_verify_fails_when_the_topics_are_not_there(stack: Stack) -> None:
-    result = await cli("verify", "--prefix", f"nothing{uuid.uuid4().hex[:6]}.", "--json", "--no-progress")
+    result = await cli(
+        "verify", "--prefix", f"nothing{uuid.uuid4().hex[:6]}.", "--kafka-only", "--json", "--no-progress"
+    )
     assert result.exit_code == 1
     assert len(json.loads(result.stdout)["missing_topics"]) == len(EVENT_TOPICS)
 

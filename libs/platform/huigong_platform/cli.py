@@ -54,7 +54,8 @@ def service_dsn(admin_dsn: str, service: str, password: str) -> str:
 
 @db_app.command("provision")
 def provision() -> None:
-    """建库、建角色和模式，并执行全部迁移 / create roles and schemas, then migrate all services."""
+    """建库、建角色和模式，执行全部迁移，并保护事件库 / create roles and schemas, migrate all services,
+    then hand each event store to a role no service logs in as."""
     logs.configure("huigong-cli")
     admin = _env("HUIGONG_PG_ADMIN_DSN")
     passwords = service_passwords()
@@ -65,6 +66,8 @@ def provision() -> None:
         for service in database.migration_order(passwords):
             applied = await database.migrate(service_dsn(admin, service, passwords[service]), service)
             typer.echo(f"{service}: {len(applied)} migration(s) applied")
+        protected = await database.protect_event_stores(admin, passwords)
+        typer.echo(f"event stores owned by their records roles: {', '.join(protected)}")
 
     asyncio.run(go())
 

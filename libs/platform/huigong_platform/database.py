@@ -209,6 +209,56 @@ async def provision(admin_dsn: str, passwords: dict[str, str]) -> None:
     log.info("database provisioned", database=database, services=sorted(passwords))
 
 
+def records_role(service: str) -> str:
+    """The role owning a service's event store: no one logs in as it."""
+    return f"huigong_{service}_records"
+
+
+# What a service's login may do with its event store once `protect_event_stores` handed it to
+# the records role: append and read events, write outbox rows and mark them published.
+_RECORD_GRANTS = (
+    "GRANT USAGE, CREATE ON SCHEMA {schema} TO {login}",
+    "GRANT SELECT, INSERT ON {schema}.events TO {login}",
+    "GRANT SELECT, INSERT, UPDATE (published_at) ON {schema}.outbox TO {login}",
+    "GRANT USAGE, SELECT ON SEQUENCE {schema}.events_position_seq TO {login}",
+)
+
+
+async def protect_event_stores(admin_dsn: str, services: Iterable[str]) -> list[str]:
+    """Hand each migrated service's event store (its `events` and `outbox` tables, the guard
+    function, and the schema itself) to `huigong_<service>_records`, a role without login, and
+    grant the service's login only what appending needs. Only an owner may disable, replace or
+    drop the guard trigger, and only a schema's or table's owner may drop a table, so the login
+    the service runs as can no longer do any of it. Run after the migrations, by the admin (as
+    `huigong db provision` does); safe to run again. Returns the services protected.
+
+    A later platform migration that alters `events` or `outbox` must be applied by the admin,
+    since the service's login no longer owns them. A superuser still can do anything: see
+    docs/security-events.md for what the tags and signed checkpoints show of it."""
+    done: list[str] = []
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            for service in services:
+                schema, login, owner = _ident(service), role_name(service), records_role(service)
+                if not await conn.fetchval("SELECT to_regclass($1)", f"{schema}.events"):
+                    continue  # not migrated yet
+                if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", owner):
+                    await conn.execute(f"CREATE ROLE {owner} NOLOGIN")
+                await conn.execute(f"ALTER SCHEMA {schema} OWNER TO {owner}")
+                for table in ("events", "outbox"):
+                    await conn.execute(f"ALTER TABLE {schema}.{table} OWNER TO {owner}")
+                await conn.execute(f"ALTER FUNCTION {schema}.events_are_immutable() OWNER TO {owner}")
+                for grant in _RECORD_GRANTS:
+                    await conn.execute(grant.format(schema=schema, login=login))
+                done.append(service)
+    finally:
+        await conn.close()
+    log.info("event stores protected", services=done)
+    return done
+
+
 def migration_order(services: Iterable[str]) -> list[str]:
     """The order `provision` migrates services in: the registry's first, because intake's
     0003 hands the member data keys it held to the registry's `member_data_keys_issue`

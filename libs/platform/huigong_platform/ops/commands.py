@@ -11,7 +11,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Coroutine, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -22,6 +22,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from huigong_events.authenticity import RecordKeys
 from huigong_events.topics import EVENT_TOPICS
 
 from ..settings import SERVICES
@@ -149,10 +150,25 @@ def verify(
     limit: Annotated[
         int, typer.Option("--limit", "-n", help="列出的问题条数，0 为全部 / problems listed (0: all)")
     ] = 20,
+    kafka_only: Annotated[
+        bool,
+        typer.Option(
+            "--kafka-only",
+            help="只读 Kafka，不核对各服务的事件库 / read Kafka only, not each service's event store",
+        ),
+    ] = False,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            "--since",
+            help="只核对此时刻起记录的事件（UTC，或带时区）/ only events recorded from then on (UTC unless a zone is given)",
+        ),
+    ] = None,
     json_output: JsonOpt = False,
     progress: ProgressOpt = True,
     bootstrap: BootstrapOpt = None,
     prefix: PrefixOpt = None,
+    dsn: DsnOpt = None,
 ) -> None:
     """校验每个聚合的哈希链 / verify every aggregate's hash chain.
 
@@ -160,18 +176,33 @@ def verify(
 
     从头读取全部事件主题（或 --topic 指定的主题），按聚合分组逐一核对。发现问题时退出码为 1。
 
-    Reads every event topic from offset 0 (or only --topic), groups records by aggregate and checks each hash, each version and each prev_hash link. A relay duplicate is reported as info only. Exits 1 when anything fails.
+    Reads every event topic from offset 0 (or only --topic), groups records by aggregate and checks each hash, each version and each prev_hash link, and each record's authentication tag (HUIGONG_EVENT_KEYS): a record without a valid tag of its topic's owner is `forged`. Then reads each owning service's event store (admin DSN: HUIGONG_PG_ADMIN_DSN or --dsn; skipped with --kafka-only) and checks it the same way, and the two copies against each other: `copies_differ`, `missing_on_kafka`, `missing_in_store`. A relay duplicate and an event not yet published are info only. Exits 1 when anything fails.
     """
     _quiet_logs()
-    config = OpsConfig.resolve(bootstrap, prefix)
+    config = OpsConfig.resolve(bootstrap, prefix, dsn)
     try:
         topics = select_topics(topic or [], config.prefix)
-    except OpsError as exc:
+        keys = RecordKeys.from_environment()
+    except (OpsError, ValueError) as exc:
         raise _fail(str(exc)) from exc
+    if not kafka_only and config.dsn is None:
+        raise _fail(
+            "核对事件库需要数据库连接：请设置 HUIGONG_PG_ADMIN_DSN 或 --dsn，或用 --kafka-only / "
+            "comparing with the event stores needs HUIGONG_PG_ADMIN_DSN or --dsn (or --kafka-only)"
+        )
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
     with RichReporter(progress and not json_output) as reporter:
         report = _run(
             verify_mod.verify(
-                config.bootstrap, config.prefix, topics, decode_events=decode, reporter=reporter
+                config.bootstrap,
+                config.prefix,
+                topics,
+                decode_events=decode,
+                reporter=reporter,
+                keys=keys,
+                dsn=None if kafka_only else config.dsn,
+                since=since,
             )
         )
     if json_output:
@@ -191,6 +222,8 @@ def _render_verify(report: verify_mod.VerifyReport, limit: int) -> None:
         topics.add_row(name, f"{count:,}")
     for name in report.missing_topics:
         topics.add_row(Text(name, style="red"), Text("不存在 missing", style="red"))
+    for service, count in report.stores.items():
+        topics.add_row(f"{service} 事件库 event store", f"{count:,}")
     console.print(topics)
 
     summary = Table(title="汇总 summary", title_justify="left", show_header=False)

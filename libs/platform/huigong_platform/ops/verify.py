@@ -22,19 +22,27 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
-from huigong_events.envelope import RecordedEvent, from_kafka
-from huigong_events.topics import Topic
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from huigong_events.authenticity import NotAuthentic, RecordKeys
+from huigong_events.envelope import RecordedEvent, from_kafka, to_kafka
+from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_events.upcasting import decode
 
-from .common import NullReporter, Reporter, Stopwatch, catalogue_topic
-from .scan import open_consumer, partition_ranges, scan
+from ..eventstore import row_to_event
+from .common import NullReporter, Reporter, Stopwatch, catalogue_topic, check_service
+from .scan import PartitionRange, open_consumer, partition_ranges, scan
 
 MAX_KEPT_PROBLEMS = 10_000
+_BEFORE_WINDOW = b""  # a version before --since: not read, neither missing nor checked
 
 
 class Kind(StrEnum):
@@ -46,11 +54,16 @@ class Kind(StrEnum):
     REORDERED = "reordered"
     MISPLACED = "misplaced"
     UNDECODABLE = "undecodable"
+    FORGED = "forged"
+    COPIES_DIFFER = "copies_differ"
+    MISSING_ON_KAFKA = "missing_on_kafka"
+    MISSING_IN_STORE = "missing_in_store"
     DUPLICATE = "duplicate"
+    UNPUBLISHED = "unpublished"
 
     @property
     def failure(self) -> bool:
-        return self is not Kind.DUPLICATE
+        return self not in (Kind.DUPLICATE, Kind.UNPUBLISHED)
 
     @property
     def label(self) -> str:
@@ -66,7 +79,12 @@ _LABELS = {
     Kind.REORDERED: "顺序错乱 reordered",
     Kind.MISPLACED: "主题或键不符 misplaced (topic or key)",
     Kind.UNDECODABLE: "无法解码 undecodable",
+    Kind.FORGED: "伪造（认证标签无效）forged (not authentic: no valid tag of the owning service)",
+    Kind.COPIES_DIFFER: "两份不一致 the store's and Kafka's copies differ",
+    Kind.MISSING_ON_KAFKA: "Kafka 缺失 in the event store, missing on Kafka",
+    Kind.MISSING_IN_STORE: "事件库缺失 on Kafka, missing in the event store",
     Kind.DUPLICATE: "重复投递 relay duplicate (info)",
+    Kind.UNPUBLISHED: "尚未发布 in the store, not yet published (info)",
 }
 
 
@@ -106,9 +124,23 @@ def _aggregate_key(aggregate_type: str, aggregate_id: str) -> bytes:
 class ChainChecker:
     """Feed records in topic order (`check`), then call `finish`. Pure: no I/O."""
 
-    def __init__(self, prefix: str = "", decode_events: bool = False) -> None:
+    def __init__(
+        self,
+        prefix: str = "",
+        decode_events: bool = False,
+        keys: RecordKeys | None = None,
+        windowed: bool = False,
+    ) -> None:
         self.prefix = prefix
         self.decode_events = decode_events
+        # Each record's tag is checked when keys are given; a record without a valid one is
+        # `forged` and kept out of the chains (its hash proves nothing).
+        self.keys = keys
+        # --since: an aggregate's first event in the window need not be version 1.
+        self.windowed = windowed
+        # Authentic events by id (16 bytes): (hash, topic, partition, offset), to compare with
+        # the event stores.
+        self.seen: dict[bytes, tuple[bytes, str, int, int]] = {}
         # Per aggregate, index version-1: its hash (32 bytes) + prev_hash (32 bytes, or none for
         # version 1); None for a version not seen (yet).
         self._chains: dict[bytes, list[bytes | None]] = {}
@@ -143,18 +175,36 @@ class ChainChecker:
         key: bytes | None,
         value: bytes | None,
         headers: Sequence[tuple[str, bytes]],
+        owner_topic: str | None = None,
     ) -> None:
+        """One record in order. `owner_topic`: the topic whose owner must have tagged it, when
+        `topic` only names where it was found (an event store)."""
         self.records += 1
         self.per_topic[topic] += 1
+        forged: str | None = None
+        if self.keys is not None:
+            try:
+                self.keys.check(owner_topic or topic, value, headers)
+            except NotAuthentic as exc:
+                forged = str(exc)
         try:
             record = from_kafka(value, headers)
         except ValueError as exc:
             found = dict(headers)
             subject = found.get("ce_subject", b"").decode("utf-8", "replace") or None
             atype = found.get("ce_aggregatetype", b"").decode("utf-8", "replace") or None
+            if forged is not None:
+                self._report(Problem(Kind.FORGED, topic, partition, offset, forged, atype, subject))
             self._report(Problem(Kind.INVALID, topic, partition, offset, str(exc)[:300], atype, subject))
             return
+        if forged is not None:
+            self._problem(Kind.FORGED, topic, partition, offset, record, forged)
+            if not record.hash_is_valid():
+                self._problem(Kind.ALTERED, topic, partition, offset, record, "content does not hash")
+            return
         self._check_record(topic, partition, offset, key, record)
+        if self.keys is not None:
+            self.seen[record.id.bytes] = (bytes.fromhex(record.hash), topic, partition, offset)
 
     def _problem(
         self, kind: Kind, topic: str, partition: int, offset: int | None, record: RecordedEvent, detail: str
@@ -214,7 +264,7 @@ class ChainChecker:
             chain = self._chains[aggregate] = []
         version = record.aggregate_version
         seen = len(chain)
-        if version <= seen and chain[version - 1] is not None:
+        if version <= seen and chain[version - 1]:
             earlier = chain[version - 1]
             assert earlier is not None
             if earlier[:32] == own:
@@ -233,7 +283,9 @@ class ChainChecker:
                     f"now {record.hash[:16]}…",
                 )
             return
-        if version <= seen:
+        if version <= seen and chain[version - 1] == _BEFORE_WINDOW:
+            pass  # an older event arriving late from before the window's first one
+        elif version <= seen:
             self._problem(
                 Kind.REORDERED,
                 topic,
@@ -242,6 +294,9 @@ class ChainChecker:
                 record,
                 f"version {version} arrived after version {seen}",
             )
+        elif version > seen + 1 and self.windowed and not seen:
+            chain.extend([_BEFORE_WINDOW] * (version - 1))
+            chain.append(None)
         elif version > seen + 1:
             chain.extend([None] * (version - 1 - seen))
             chain.append(None)
@@ -259,7 +314,7 @@ class ChainChecker:
                 )
         else:
             before = chain[version - 2]
-            if before is not None and prev != before[:32]:
+            if before and prev != before[:32]:
                 self._problem(
                     Kind.BROKEN_LINK,
                     topic,
@@ -271,7 +326,7 @@ class ChainChecker:
                 )
         if version < len(chain):
             after = chain[version]
-            if after is not None and after[32:] != own:
+            if after and after[32:] != own:
                 self._problem(
                     Kind.BROKEN_LINK,
                     topic,
@@ -315,6 +370,7 @@ class VerifyReport:
     ok: bool
     partitions: int = 0
     info: dict[str, int] = field(default_factory=dict)
+    stores: dict[str, int] = field(default_factory=dict)  # rows read per service's event store
 
     @property
     def rate(self) -> float:
@@ -326,6 +382,7 @@ class VerifyReport:
             "ok": self.ok,
             "topics": [{"topic": t, "records": n} for t, n in self.topics.items()],
             "missing_topics": self.missing_topics,
+            "stores": [{"service": k, "events": n} for k, n in self.stores.items()],
             "partitions": self.partitions,
             "records": self.records,
             "aggregates": self.aggregates,
@@ -345,13 +402,21 @@ async def verify(
     *,
     decode_events: bool = False,
     reporter: Reporter | None = None,
+    keys: RecordKeys | None = None,
+    dsn: str | None = None,
+    since: datetime | None = None,
 ) -> VerifyReport:
+    """Check the topics' chains and, with `keys`, every record's tag; with `dsn` (an admin DSN)
+    also each owning service's event store, its own chains and tags, and the two copies against
+    each other. `since`: only what was recorded from then on (Kafka from that time's offsets)."""
     reporter = reporter or NullReporter()
     names = [t.qualified(prefix) for t in topics]
-    checker = ChainChecker(prefix, decode_events)
+    checker = ChainChecker(prefix, decode_events, keys, windowed=since is not None)
     async with open_consumer(bootstrap, "huigong-ops-verify") as consumer:
         ranges, missing = await partition_ranges(consumer, names)
         flat = [r for name in names for r in ranges.get(name, [])]
+        if since is not None:
+            flat = await _from_time(consumer, flat, since)
         watch = Stopwatch()  # throughput of the scan itself, connecting excluded
         reporter.start("校验哈希链 verifying", sum(r.records for r in flat))
         try:
@@ -361,6 +426,12 @@ async def verify(
         finally:
             reporter.finish()
     checker.finish()
+    stores: dict[str, int] = {}
+    if dsn is not None:
+        if keys is None:
+            raise ValueError("comparing with the event stores needs the services' event keys")
+        owners = sorted({t.owner for t in topics})
+        stores = await compare_stores(dsn, owners, set(names), prefix, checker, keys, since, reporter)
     problems = sorted(checker.problems, key=lambda p: not p.failure)  # failures first, stable
     missing_failure = bool(missing)
     return VerifyReport(
@@ -373,4 +444,117 @@ async def verify(
         elapsed=watch.elapsed,
         ok=checker.ok and not missing_failure,
         partitions=len(flat),
+        stores=stores,
     )
+
+
+async def _from_time(
+    consumer: AIOKafkaConsumer, ranges: list[PartitionRange], since: datetime
+) -> list[PartitionRange]:
+    """Each partition from its first record at or after `since` (Kafka's record timestamps)."""
+    stamp = int(since.timestamp() * 1000)
+    found = await consumer.offsets_for_times({TopicPartition(r.topic, r.partition): stamp for r in ranges})
+    start: list[PartitionRange] = []
+    for r in ranges:
+        at = found.get(TopicPartition(r.topic, r.partition))
+        start.append(PartitionRange(r.topic, r.partition, r.end if at is None else at.offset, r.end))
+    return start
+
+
+# Records reach Kafka a little after they are recorded: a store read from `since` less this
+# finds the events a Kafka read from `since` holds.
+_RELAY_SLACK = timedelta(hours=1)
+
+
+async def compare_stores(
+    dsn: str,
+    services: Sequence[str],
+    topics: Set[str],
+    prefix: str,
+    checker: ChainChecker,
+    keys: RecordKeys,
+    since: datetime | None,
+    reporter: Reporter,
+) -> dict[str, int]:
+    """Read each service's event store in its order: every row's tag and chain (as the topics'
+    are checked, each store a chain of its own), then the row against Kafka's copy by event id:
+    `copies_differ`, `missing_on_kafka` (published, yet not on the topic), `unpublished` (info);
+    what the topics hold that no store row matches is `missing_in_store`. Returns rows read
+    per service."""
+    kafka = checker.seen
+    counts: dict[str, int] = {}
+    conn = await asyncpg.connect(dsn)
+    try:
+        for service in services:
+            schema = check_service(service)
+            store = ChainChecker(prefix, checker.decode_events, keys, windowed=since is not None)
+            where = "" if since is None else "WHERE e.recorded_at >= $1"
+            args: list[Any] = [] if since is None else [since - _RELAY_SLACK]
+            total = await conn.fetchval(f"SELECT count(*) FROM {schema}.events e {where}", *args)
+            reporter.start(f"核对事件库 comparing {service}'s event store", total)
+            label = f"{service}.events"
+            rows = 0
+            async with conn.transaction(readonly=True):
+                cursor = conn.cursor(
+                    f"""SELECT e.*, o.published_at, o.topic AS outbox_topic,
+                        o.position IS NOT NULL AS in_outbox
+                        FROM {schema}.events e LEFT JOIN {schema}.outbox o USING (position)
+                        {where} ORDER BY e.position""",
+                    *args,
+                    prefetch=2000,
+                )
+                async for row in cursor:
+                    rows += 1
+                    if rows % 2000 == 0:
+                        reporter.advance(2000)
+                    event = row_to_event(row)
+                    topic = row["outbox_topic"] or topic_for_aggregate(event.aggregate_type).qualified(prefix)
+                    if topic not in topics:
+                        continue  # bound for a topic not verified (another prefix, --topic)
+                    key, value, headers = to_kafka(event)
+                    store.check(label, 0, row["position"], key, value, headers, owner_topic=topic)
+                    copy = kafka.pop(event.id.bytes, None)
+                    if copy is not None:
+                        if copy[0].hex() != event.hash:
+                            store._problem(
+                                Kind.COPIES_DIFFER,
+                                label,
+                                0,
+                                row["position"],
+                                event,
+                                f"Kafka's copy ({copy[1]}[{copy[2]}]@{copy[3]}) hashes to "
+                                f"{copy[0].hex()[:16]}…, the store's to {event.hash[:16]}…",
+                            )
+                    elif row["published_at"] is not None or not row["in_outbox"]:
+                        if since is None or event.recorded_at >= since:
+                            store._problem(
+                                Kind.MISSING_ON_KAFKA,
+                                label,
+                                0,
+                                row["position"],
+                                event,
+                                f"published to {topic}, not found there",
+                            )
+                    else:
+                        store._problem(Kind.UNPUBLISHED, label, 0, row["position"], event, "in the outbox")
+            store.finish()
+            reporter.finish()
+            counts[service] = rows
+            for kind, n in store.counts.items():
+                checker.counts[kind] += n
+            checker.problems.extend(store.problems[: max(MAX_KEPT_PROBLEMS - len(checker.problems), 0)])
+    finally:
+        await conn.close()
+    for event_id, (digest, topic, partition, offset) in kafka.items():
+        if topic in topics:
+            checker._report(
+                Problem(
+                    Kind.MISSING_IN_STORE,
+                    topic,
+                    partition,
+                    offset,
+                    f"event {UUID(bytes=event_id)} (hash {digest.hex()[:16]}…) is in no event store",
+                    event_id=str(UUID(bytes=event_id)),
+                )
+            )
+    return counts
