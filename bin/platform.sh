@@ -32,6 +32,16 @@ ensure_secrets() {
     done
     echo "HUIGONG_EVENT_KEYS=$keys" >>"$file"
   fi
+  # Each service's Ed25519 checkpoint key (a 32-byte seed): it signs the service's chain
+  # checkpoints; only the public half leaves the service. On this development stack one line
+  # holds all four; docker-compose gives each service its own (HUIGONG_<SERVICE>_CHECKPOINT_KEY).
+  if ! grep -q "^HUIGONG_CHECKPOINT_KEYS=" "$file"; then
+    local seeds=""
+    for svc in "${SERVICES[@]}"; do
+      seeds+="${seeds:+,}$svc.1:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    done
+    echo "HUIGONG_CHECKPOINT_KEYS=$seeds" >>"$file"
+  fi
 }
 
 # Exports the stack's connection settings and the secrets into this shell.

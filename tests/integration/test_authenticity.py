@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -25,6 +27,7 @@ from huigong_events.topics import topic_for_aggregate
 from huigong_platform.cli import app
 from huigong_platform.database import create_pool
 from huigong_platform.eventstore import row_to_event
+from huigong_platform.ops import event_keys
 
 from ..conftest import Stack, isolated_stack
 from .processes import ServiceProcess, running
@@ -44,7 +47,11 @@ async def own_stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
 
 @pytest.fixture(scope="module")
 async def services(own_stack: Stack) -> AsyncIterator[Services]:
-    async with running(own_stack, ("intake", "registry", "metrics"), 1750, "authenticity-test") as procs:
+    # A checkpoint every second, so that the tests need not wait for one.
+    fast = {"HUIGONG_CHECKPOINT_SECONDS": "1"}
+    async with running(
+        own_stack, ("intake", "registry", "metrics"), 1750, "authenticity-test", fast
+    ) as procs:
         yield procs
 
 
@@ -92,7 +99,21 @@ async def verify(stack: Stack, *args: str) -> tuple[int, dict[str, Any]]:
         "HUIGONG_PG_ADMIN_DSN": stack.admin_dsn,
         "COLUMNS": "220",
     }
-    argv = ["verify", "--prefix", stack.topic_prefix, "--json", "--no-progress", "--limit", "0", *args]
+    # The auditor trusts the checkpoint public keys published apart from the store.
+    published = Path(tempfile.mkdtemp()) / "public-keys.json"
+    published.write_text(json.dumps(event_keys.public_keys(stack.env)))
+    argv = [
+        "verify",
+        "--prefix",
+        stack.topic_prefix,
+        "--public-keys",
+        str(published),
+        "--json",
+        "--no-progress",
+        "--limit",
+        "0",
+        *args,
+    ]
     result = await asyncio.to_thread(CliRunner().invoke, app, argv, env=env)
     assert result.exit_code in (0, 1), result.output
     report: dict[str, Any] = json.loads(result.stdout)
@@ -218,6 +239,18 @@ async def test_database_edits_are_refused_to_the_owner_and_found_when_made_as_su
             with pytest.raises(asyncpg.PostgresError):
                 await conn.execute(sql)
 
+    # A signed checkpoint covers the three enrolments, published to the registry's topic.
+    high = max(r["position"] for r in chained + rows)
+
+    async def checkpointed() -> bool:
+        return bool(
+            await registry_db.fetchval(
+                "SELECT true FROM chain_checkpoints WHERE position >= $1 AND published_at IS NOT NULL", high
+            )
+        )
+
+    await eventually(checkpointed, "a published checkpoint covers the events")
+
     # The superuser can: it bypasses the trigger. Each edit is found by verify.
     superuser = await asyncpg.connect(own_stack.admin_dsn)
     try:
@@ -277,6 +310,8 @@ async def test_database_edits_are_refused_to_the_owner_and_found_when_made_as_su
             topic_for_aggregate("member").qualified(own_stack.topic_prefix),
         )
         await superuser.execute("SELECT pg_notify('huigong_outbox', '')")
+        # And the first checkpoint removed from the store.
+        await superuser.execute("DELETE FROM registry.chain_checkpoints WHERE sequence = 1")
     finally:
         await superuser.close()
 
@@ -299,6 +334,11 @@ async def test_database_edits_are_refused_to_the_owner_and_found_when_made_as_su
     assert ("forged", str(altered.id)) in by_kind and ("copies_differ", str(altered.id)) in by_kind
     assert ("forged", str(first["id"])) in by_kind and ("forged", str(second["id"])) in by_kind
     assert ("forged", str(forged_id)) in by_kind
+    # The checkpoints signed before the edits no longer match the store; the deleted one is
+    # still on the topic.
+    mismatches = [p for p in findings(report, "checkpoint_mismatch") if p["aggregate_id"] == "registry"]
+    assert any("fold to" in p["detail"] for p in mismatches), mismatches
+    assert any("no longer in the store" in p["detail"] and p["version"] == 1 for p in mismatches)
     missing = findings(report, "missing_in_store")
     assert [p["event_id"] for p in missing] == [str(deleted.id)]
     # --since: only what was recorded from then on, the edited events included.

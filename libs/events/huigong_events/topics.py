@@ -21,6 +21,7 @@ class TopicKind(StrEnum):
     EVENTS = "events"
     INBOUND = "inbound"
     DEAD_LETTERS = "dead-letters"
+    CHECKPOINTS = "checkpoints"
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,20 @@ DEAD_LETTER_TOPICS: Final[tuple[Topic, ...]] = (
     ),
 )
 
-TOPICS: Final[tuple[Topic, ...]] = EVENT_TOPICS + INBOUND_TOPICS + DEAD_LETTER_TOPICS
+# Each service's signed chain checkpoints (huigong_events.checkpoints), kept for ever like its
+# events: an auditor compares them with the event store without any secret.
+CHECKPOINT_TOPICS: Final[tuple[Topic, ...]] = tuple(
+    Topic(
+        f"huigong.{service}.checkpoints",
+        service,
+        TopicKind.CHECKPOINTS,
+        1,
+        description="事件库签名检查点",
+    )
+    for service in ("intake", "review", "registry", "metrics")
+)
+
+TOPICS: Final[tuple[Topic, ...]] = EVENT_TOPICS + INBOUND_TOPICS + DEAD_LETTER_TOPICS + CHECKPOINT_TOPICS
 
 _BY_AGGREGATE: Final[dict[str, Topic]] = {
     aggregate: topic for topic in EVENT_TOPICS for aggregate in topic.aggregates
@@ -173,3 +187,10 @@ def submitter_of_inbound(topic_name: str, prefix: str = "") -> str:
 
 def topics_of(owner: str, kind: TopicKind = TopicKind.EVENTS) -> tuple[Topic, ...]:
     return tuple(t for t in TOPICS if t.owner == owner and t.kind == kind)
+
+
+def checkpoint_topic(service: str) -> Topic:
+    for topic in CHECKPOINT_TOPICS:
+        if topic.owner == service:
+            return topic
+    raise KeyError(f"no checkpoints topic for {service!r}")

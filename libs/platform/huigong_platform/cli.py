@@ -23,6 +23,7 @@ from rich.table import Table
 from . import credentials, database, kafka_acls, logs
 from .kafka import ensure_topics
 from .ops import commands as ops_commands
+from .ops import event_keys
 from .principals import Role
 from .settings import SERVICES
 
@@ -494,3 +495,49 @@ def keys_policy() -> None:
     from .authorization import markdown
 
     typer.echo(markdown(SERVICES))
+
+
+events_app = typer.Typer(help="事件密钥与检查点公钥 / event keys and checkpoint public keys")
+events_keys_app = typer.Typer(help="各服务的事件密钥 / the services' event keys")
+events_app.add_typer(events_keys_app, name="keys")
+app.add_typer(events_app, name="events")
+
+SecretsFile = Annotated[
+    Path, typer.Argument(help="密钥文件（KEY=value）/ secrets file, e.g. .local/secrets.env or .env")
+]
+
+
+@events_keys_app.command("ensure")
+def events_keys_ensure(path: SecretsFile) -> None:
+    """生成缺少的事件密钥和检查点密钥（已有的不变）/ generate the event keys and checkpoint keys
+    the file lacks (existing ones are kept)."""
+    added = event_keys.ensure(path)
+    typer.echo(f"event keys: {', '.join(added) or 'nothing'} added to {path}")
+
+
+@events_keys_app.command("rotate")
+def events_keys_rotate(
+    path: SecretsFile,
+    service: Annotated[str, typer.Option("--service", "-s", help="服务 / service")],
+) -> None:
+    """为服务增加下一版本的事件密钥，旧版本保留 / add the next version of a service's event key,
+    keeping the old ones (records tagged under them still verify). Restart every service after."""
+    if service not in SERVICES:
+        typer.secho(f"错误 error: unknown service {service!r}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    key_id = event_keys.rotate(path, service)
+    typer.echo(f"{key_id} added to {path}; restart every service so that all hold it")
+
+
+@events_keys_app.command("public")
+def events_keys_public(
+    json_output: Annotated[bool, typer.Option("--json", help="JSON 输出 / JSON output")] = False,
+) -> None:
+    """打印检查点公钥（供审计方核验）/ print the checkpoint public keys, to publish for auditors
+    (from HUIGONG_CHECKPOINT_KEYS and HUIGONG_<SERVICE>_CHECKPOINT_KEY)."""
+    keys = event_keys.public_keys(os.environ)
+    if json_output:
+        _echo_json(keys)
+    else:
+        for key_id, public in keys.items():
+            typer.echo(f"{key_id}  {public}")

@@ -221,11 +221,13 @@ _RECORD_GRANTS = (
     "GRANT SELECT, INSERT ON {schema}.events TO {login}",
     "GRANT SELECT, INSERT, UPDATE (published_at) ON {schema}.outbox TO {login}",
     "GRANT USAGE, SELECT ON SEQUENCE {schema}.events_position_seq TO {login}",
+    "GRANT SELECT, INSERT, UPDATE (published_at) ON {schema}.chain_checkpoints TO {login}",
 )
 
 
 async def protect_event_stores(admin_dsn: str, services: Iterable[str]) -> list[str]:
-    """Hand each migrated service's event store (its `events` and `outbox` tables, the guard
+    """Hand each migrated service's event store (its `events`, `outbox` and `chain_checkpoints`
+    tables, the guard
     function, and the schema itself) to `huigong_<service>_records`, a role without login, and
     grant the service's login only what appending needs. Only an owner may disable, replace or
     drop the guard trigger, and only a schema's or table's owner may drop a table, so the login
@@ -247,7 +249,7 @@ async def protect_event_stores(admin_dsn: str, services: Iterable[str]) -> list[
                 if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", owner):
                     await conn.execute(f"CREATE ROLE {owner} NOLOGIN")
                 await conn.execute(f"ALTER SCHEMA {schema} OWNER TO {owner}")
-                for table in ("events", "outbox"):
+                for table in ("events", "outbox", "chain_checkpoints"):
                     await conn.execute(f"ALTER TABLE {schema}.{table} OWNER TO {owner}")
                 await conn.execute(f"ALTER FUNCTION {schema}.events_are_immutable() OWNER TO {owner}")
                 for grant in _RECORD_GRANTS:

@@ -65,6 +65,7 @@ from aiokafka.protocol.types import (
 
 from huigong_events.reference import GROUP_UNIONS, SUBMITTERS
 from huigong_events.topics import (
+    CHECKPOINT_TOPICS,
     DEAD_LETTER_TOPICS,
     EVENT_TOPICS,
     INBOUND_TOPICS,
@@ -238,7 +239,7 @@ PRINCIPALS: Final[tuple[KafkaPrincipal, ...]] = (
         Role.OPS,
         "operators and auditors (huigong verify, audit, streams, replay): read, never write",
         (
-            *_read(*EVENT_TOPICS, *DEAD_LETTER_TOPICS),
+            *_read(*EVENT_TOPICS, *DEAD_LETTER_TOPICS, *CHECKPOINT_TOPICS),
             *_describe(*INBOUND_TOPICS),
             Grant(ResourceType.GROUP, "huigong.", PatternType.PREFIXED, Operation.DESCRIBE),
         ),

@@ -24,7 +24,10 @@ from fastapi.responses import JSONResponse
 from faust.contrib.asgi import faust_app_running
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from huigong_events.checkpoints import CheckpointKeys
+
 from . import authorization, errors, logs
+from .checkpoints import Checkpointer
 from .credentials import KeyVerifier
 from .database import DbConnection, create_pool
 from .eventstore import EventStore
@@ -144,6 +147,21 @@ def build_app(
             ],
         )
         app.state.runtime = runtime
+        signing = CheckpointKeys.parse(
+            settings.checkpoint_keys.get_secret_value() if settings.checkpoint_keys else ""
+        )
+        if signing.signing_key(settings.service) is not None:
+            checkpointer = Checkpointer(
+                pool,
+                settings.service,
+                signing,
+                settings.kafka_bootstrap,
+                settings.topic_prefix,
+                settings.checkpoint_seconds,
+            )
+            runtime.spawn("chain-checkpoints", checkpointer.run(), checkpointer.stop)
+        else:
+            log.warning("no checkpoint key of this service: its event store is not checkpointed")
         if on_start is not None:
             await on_start(runtime)
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
         description="HTTP port; default 8101 intake, 8102 review, 8103 registry, 8104 metrics",
     )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR)")
+    checkpoint_keys: SecretStr | None = Field(
+        default=None,
+        description="This service's Ed25519 checkpoint key(s), `intake.1:<64 hex seed>`: it signs a "
+        "chain checkpoint of its event store every HUIGONG_CHECKPOINT_SECONDS (none: no checkpoints)",
+    )
+    checkpoint_seconds: float = Field(
+        default=60.0, gt=0, description="Seconds between two signed chain checkpoints of the event store"
+    )
     event_keys: SecretStr = Field(
         description="Every service's event keys, `intake.1:<64 hex>,review.1:<64 hex>,…`: a service "
         "tags its events with its highest version and checks every record it consumes "

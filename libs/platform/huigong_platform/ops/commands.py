@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, date, datetime
@@ -23,11 +24,12 @@ from rich.table import Table
 from rich.text import Text
 
 from huigong_events.authenticity import RecordKeys
+from huigong_events.checkpoints import load_public_keys
 from huigong_events.topics import EVENT_TOPICS
 
 from ..settings import SERVICES
 from . import audit as audit_mod
-from . import deadletters
+from . import deadletters, event_keys
 from . import personal as personal_mod
 from . import replay as replay_mod
 from . import streams as streams_mod
@@ -164,6 +166,14 @@ def verify(
             help="只核对此时刻起记录的事件（UTC，或带时区）/ only events recorded from then on (UTC unless a zone is given)",
         ),
     ] = None,
+    public_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-keys",
+            help="已公布的检查点公钥文件（JSON）/ published checkpoint public keys (JSON of key id → hex; "
+            "default: derived from HUIGONG_CHECKPOINT_KEYS in the environment)",
+        ),
+    ] = None,
     json_output: JsonOpt = False,
     progress: ProgressOpt = True,
     bootstrap: BootstrapOpt = None,
@@ -183,7 +193,10 @@ def verify(
     try:
         topics = select_topics(topic or [], config.prefix)
         keys = RecordKeys.from_environment()
-    except (OpsError, ValueError) as exc:
+        trusted_keys = (
+            load_public_keys(public_keys.read_bytes()) if public_keys else event_keys.public_keys(os.environ)
+        )
+    except (OpsError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from exc
     if not kafka_only and config.dsn is None:
         raise _fail(
@@ -203,6 +216,7 @@ def verify(
                 keys=keys,
                 dsn=None if kafka_only else config.dsn,
                 since=since,
+                public_keys=trusted_keys,
             )
         )
     if json_output:

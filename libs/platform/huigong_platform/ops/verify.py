@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,10 +33,12 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from huigong_events.authenticity import NotAuthentic, RecordKeys
+from huigong_events.checkpoints import GENESIS, Checkpoint, trusted
 from huigong_events.envelope import RecordedEvent, from_kafka, to_kafka
-from huigong_events.topics import Topic, topic_for_aggregate
+from huigong_events.topics import Topic, checkpoint_topic, topic_for_aggregate
 from huigong_events.upcasting import decode
 
+from ..checkpoints import checkpoint_of
 from ..eventstore import row_to_event
 from .common import NullReporter, Reporter, Stopwatch, catalogue_topic, check_service
 from .scan import PartitionRange, open_consumer, partition_ranges, scan
@@ -58,6 +60,7 @@ class Kind(StrEnum):
     COPIES_DIFFER = "copies_differ"
     MISSING_ON_KAFKA = "missing_on_kafka"
     MISSING_IN_STORE = "missing_in_store"
+    CHECKPOINT = "checkpoint_mismatch"
     DUPLICATE = "duplicate"
     UNPUBLISHED = "unpublished"
 
@@ -83,6 +86,7 @@ _LABELS = {
     Kind.COPIES_DIFFER: "两份不一致 the store's and Kafka's copies differ",
     Kind.MISSING_ON_KAFKA: "Kafka 缺失 in the event store, missing on Kafka",
     Kind.MISSING_IN_STORE: "事件库缺失 on Kafka, missing in the event store",
+    Kind.CHECKPOINT: "检查点不符 a signed checkpoint no longer matches (or is not trusted)",
     Kind.DUPLICATE: "重复投递 relay duplicate (info)",
     Kind.UNPUBLISHED: "尚未发布 in the store, not yet published (info)",
 }
@@ -358,6 +362,74 @@ class ChainChecker:
         self._suspects.clear()
 
 
+class CheckpointAudit:
+    """One service's signed checkpoints (`huigong_events.checkpoints`) against what they sign:
+    each signature under a published public key, the checkpoints' own chain (sequence and
+    `previous`), the stored copies against the published (Kafka) ones, and, fed the store's
+    events in order (`feed`), the fold of their hashes at each checkpoint's position."""
+
+    def __init__(
+        self,
+        service: str,
+        stored: Sequence[Checkpoint] | None,
+        published: Mapping[int, Checkpoint],
+        public_keys: Mapping[str, str],
+        report: Callable[[Problem], None],
+    ) -> None:
+        self.service = service
+        self._report = report
+        self._label = f"{service}.chain_checkpoints"
+        self._digest = GENESIS
+        self._count = 0
+        copies = stored if stored is not None else sorted(published.values(), key=lambda c: c.sequence)
+        previous: Checkpoint | None = None
+        for cp in copies:
+            why = trusted(cp, public_keys)
+            if why is not None:
+                self._fail(cp, why)
+            if cp.sequence != (previous.sequence + 1 if previous else 1):
+                self._fail(cp, f"follows checkpoint {previous.sequence if previous else 0}: one is missing")
+            elif cp.previous != (previous.digest if previous else None):
+                self._fail(cp, "does not name the previous checkpoint's digest")
+            previous = cp
+            if stored is not None:
+                copy = published.get(cp.sequence)
+                if copy is None and published:
+                    self._fail(cp, "not on the checkpoints topic")
+                elif copy is not None and copy != cp:
+                    self._fail(cp, "the stored checkpoint differs from the one published")
+        if stored is not None:
+            for sequence, copy in published.items():
+                if sequence not in {c.sequence for c in stored}:
+                    self._fail(copy, "published, but no longer in the store")
+        self._pending = sorted(stored or (), key=lambda c: c.position)
+
+    def _fail(self, cp: Checkpoint, detail: str) -> None:
+        self._report(
+            Problem(
+                Kind.CHECKPOINT, self._label, 0, cp.sequence, detail, "checkpoint", self.service, cp.sequence
+            )
+        )
+
+    def feed(self, position: int, digest_hex: str) -> None:
+        while self._pending and position > self._pending[0].position:
+            self._compare(self._pending.pop(0))
+        self._digest = hashlib.sha256(self._digest + bytes.fromhex(digest_hex)).digest()
+        self._count += 1
+
+    def finish(self) -> None:
+        while self._pending:
+            self._compare(self._pending.pop(0))
+
+    def _compare(self, cp: Checkpoint) -> None:
+        if self._count != cp.events or self._digest.hex() != cp.digest:
+            self._fail(
+                cp,
+                f"the store's {self._count:,} events up to position {cp.position} fold to "
+                f"{self._digest.hex()[:16]}…, the signed checkpoint says {cp.events:,} to {cp.digest[:16]}…",
+            )
+
+
 @dataclass
 class VerifyReport:
     topics: dict[str, int]  # records read per topic
@@ -405,10 +477,13 @@ async def verify(
     keys: RecordKeys | None = None,
     dsn: str | None = None,
     since: datetime | None = None,
+    public_keys: Mapping[str, str] | None = None,
 ) -> VerifyReport:
     """Check the topics' chains and, with `keys`, every record's tag; with `dsn` (an admin DSN)
     also each owning service's event store, its own chains and tags, and the two copies against
-    each other. `since`: only what was recorded from then on (Kafka from that time's offsets)."""
+    each other. `since`: only what was recorded from then on (Kafka from that time's offsets).
+    The services' signed checkpoints are checked under `public_keys` (key id → hex), and, with
+    the stores, against the events they sign."""
     reporter = reporter or NullReporter()
     names = [t.qualified(prefix) for t in topics]
     checker = ChainChecker(prefix, decode_events, keys, windowed=since is not None)
@@ -425,13 +500,20 @@ async def verify(
                     checker.check(r.topic, r.partition, r.offset, r.key, r.value, r.headers or ())
         finally:
             reporter.finish()
+        owners = sorted({t.owner for t in topics})
+        published = await read_checkpoints(consumer, owners, prefix, checker._report)
     checker.finish()
     stores: dict[str, int] = {}
+    trusted_keys = public_keys or {}
     if dsn is not None:
         if keys is None:
             raise ValueError("comparing with the event stores needs the services' event keys")
-        owners = sorted({t.owner for t in topics})
-        stores = await compare_stores(dsn, owners, set(names), prefix, checker, keys, since, reporter)
+        stores = await compare_stores(
+            dsn, owners, set(names), prefix, checker, keys, since, reporter, published, trusted_keys
+        )
+    else:
+        for service in owners:
+            CheckpointAudit(service, None, published.get(service, {}), trusted_keys, checker._report)
     problems = sorted(checker.problems, key=lambda p: not p.failure)  # failures first, stable
     missing_failure = bool(missing)
     return VerifyReport(
@@ -475,6 +557,8 @@ async def compare_stores(
     keys: RecordKeys,
     since: datetime | None,
     reporter: Reporter,
+    published: Mapping[str, Mapping[int, Checkpoint]],
+    public_keys: Mapping[str, str],
 ) -> dict[str, int]:
     """Read each service's event store in its order: every row's tag and chain (as the topics'
     are checked, each store a chain of its own), then the row against Kafka's copy by event id:
@@ -494,6 +578,13 @@ async def compare_stores(
             reporter.start(f"核对事件库 comparing {service}'s event store", total)
             label = f"{service}.events"
             rows = 0
+            stored: list[Checkpoint] = []
+            if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.chain_checkpoints"):
+                stored = [
+                    checkpoint_of(service, r)
+                    for r in await conn.fetch(f"SELECT * FROM {schema}.chain_checkpoints ORDER BY sequence")
+                ]
+            audit = CheckpointAudit(service, stored, published.get(service, {}), public_keys, store._report)
             async with conn.transaction(readonly=True):
                 cursor = conn.cursor(
                     f"""SELECT e.*, o.published_at, o.topic AS outbox_topic,
@@ -507,6 +598,8 @@ async def compare_stores(
                     rows += 1
                     if rows % 2000 == 0:
                         reporter.advance(2000)
+                    if since is None:  # the fold needs every event from the first
+                        audit.feed(row["position"], row["hash"])
                     event = row_to_event(row)
                     topic = row["outbox_topic"] or topic_for_aggregate(event.aggregate_type).qualified(prefix)
                     if topic not in topics:
@@ -538,6 +631,8 @@ async def compare_stores(
                     else:
                         store._problem(Kind.UNPUBLISHED, label, 0, row["position"], event, "in the outbox")
             store.finish()
+            if since is None:
+                audit.finish()
             reporter.finish()
             counts[service] = rows
             for kind, n in store.counts.items():
@@ -558,3 +653,22 @@ async def compare_stores(
                 )
             )
     return counts
+
+
+async def read_checkpoints(
+    consumer: AIOKafkaConsumer, services: Sequence[str], prefix: str, report: Callable[[Problem], None]
+) -> dict[str, dict[int, Checkpoint]]:
+    """The published checkpoints of each service, by sequence, from its checkpoints topic."""
+    names = [checkpoint_topic(s).qualified(prefix) for s in services]
+    ranges, _missing = await partition_ranges(consumer, names)
+    found: dict[str, dict[int, Checkpoint]] = {s: {} for s in services}
+    flat = [r for name in names for r in ranges.get(name, [])]
+    async for topic, partition, records in scan(consumer, flat):
+        for r in records:
+            try:
+                cp = Checkpoint.model_validate_json(r.value or b"")
+            except ValueError as exc:
+                report(Problem(Kind.CHECKPOINT, topic, partition, r.offset, f"not a checkpoint: {exc}"[:300]))
+                continue
+            found.setdefault(cp.service, {})[cp.sequence] = cp
+    return found
