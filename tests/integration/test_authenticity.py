@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import tempfile
 import uuid
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -198,6 +200,71 @@ async def test_forged_member_records_are_never_counted_and_each_is_a_dead_letter
     assert {s["service"] for s in report["stores"]} == {"intake", "review", "registry", "metrics"}
     assert set(report["failures"]) == {"forged", "altered"}, report["failures"]
     assert {p["aggregate_id"] for p in findings(report, "altered")} == {other_member}  # hash copied
+
+
+def rezip(bundle: bytes, changes: dict[str, bytes]) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(bundle))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            target.writestr(name, changes.get(name, source.read(name)))
+    return out.getvalue()
+
+
+async def test_an_exported_bundle_verifies_offline_and_fails_after_a_one_byte_edit(
+    own_stack: Stack, intake: httpx.AsyncClient, metrics: httpx.AsyncClient, registry_db: asyncpg.Pool
+) -> None:
+    area = "370214"
+    await enrol(intake, f"district:{area}", area, [date(2024, 5, 1)])
+    await figure_reaches(metrics, "members_enrolled", 1, "the member is counted", area=area)
+    row = await registry_db.fetchrow(
+        "SELECT aggregate_id, position FROM events WHERE type = 'MemberEnrolled' AND data->>'district' = $1",
+        area,
+    )
+    assert row is not None
+    member = row["aggregate_id"]
+    position = await registry_db.fetchval("SELECT max(position) FROM events WHERE aggregate_id = $1", member)
+
+    async def signed() -> bool:
+        return bool(
+            await registry_db.fetchval("SELECT true FROM chain_checkpoints WHERE position >= $1", position)
+        )
+
+    await eventually(signed, "a checkpoint covers the member's events")
+    folder = Path(tempfile.mkdtemp())
+    keys = folder / "public-keys.json"
+    keys.write_text(json.dumps(event_keys.public_keys(own_stack.env)))
+    bundle = folder / "member.zip"
+    env = {"HUIGONG_PG_ADMIN_DSN": own_stack.admin_dsn, "COLUMNS": "220"}
+    argv = ["audit-export", "--aggregate", member, "--type", "member", "--out", str(bundle)]
+    exported = await asyncio.to_thread(CliRunner().invoke, app, [*argv, "--public-keys", str(keys)], env=env)
+    assert exported.exit_code == 0, exported.output
+
+    async def check(path: Path) -> tuple[int, dict[str, Any]]:
+        argv = ["audit-check-bundle", str(path), "--json"]
+        result = await asyncio.to_thread(CliRunner().invoke, app, argv, env={})  # no DSN, no keys
+        return result.exit_code, json.loads(result.stdout)
+
+    code, report = await check(bundle)
+    assert code == 0 and report["ok"], report
+    assert report["events"] >= 2 and report["covered_by_checkpoints"] >= 2  # enrolled, mutual aid
+
+    original = bundle.read_bytes()
+    events = zipfile.ZipFile(io.BytesIO(original)).read("events.jsonl")
+    at = events.index(b'"platform":"') + len(b'"platform":"')
+    edited = events[:at] + bytes([events[at] ^ 1]) + events[at + 1 :]  # one byte of one event
+    tampered = folder / "tampered.zip"
+    tampered.write_bytes(rezip(original, {"events.jsonl": edited}))
+    code, report = await check(tampered)
+    assert code == 1 and any("events.jsonl" in p for p in report["problems"])
+    # The manifest recomputed to match: the event's hash and the signed fold still refuse it.
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(original)).read("manifest.json"))
+    manifest["files"]["events.jsonl"] = hashlib.sha256(edited).hexdigest()
+    tampered.write_bytes(
+        rezip(original, {"events.jsonl": edited, "manifest.json": json.dumps(manifest).encode()})
+    )
+    code, report = await check(tampered)
+    assert code == 1 and any("does not hash" in p for p in report["problems"]), report
 
 
 async def test_database_edits_are_refused_to_the_owner_and_found_when_made_as_superuser(

@@ -29,7 +29,7 @@ from huigong_events.topics import EVENT_TOPICS
 
 from ..settings import SERVICES
 from . import audit as audit_mod
-from . import deadletters, event_keys
+from . import bundles, deadletters, event_keys
 from . import personal as personal_mod
 from . import replay as replay_mod
 from . import streams as streams_mod
@@ -992,10 +992,102 @@ def scan_personal(
         raise typer.Exit(1)
 
 
+# --- audit bundles ---------------------------------------------------------------------------
+
+
+def audit_export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="写入的包文件 / the bundle file to write (.zip)")],
+    aggregate: Annotated[
+        str | None, typer.Option("--aggregate", help="聚合编号（任意类型）/ an aggregate id (any type)")
+    ] = None,
+    aggregate_type: Annotated[
+        str | None, typer.Option("--type", help="只导出该聚合类型 / only this aggregate type")
+    ] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="单位编号：该单位的全部事件 / a unit id: its whole history")
+    ] = None,
+    since: Annotated[
+        datetime | None, typer.Option("--since", help="记录时间起（含）/ recorded from (UTC unless zoned)")
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option("--until", help="记录时间止（不含）/ recorded before (UTC unless zoned)"),
+    ] = None,
+    public_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-keys", help="检查点公钥文件 / checkpoint public keys (default: from the environment)"
+        ),
+    ] = None,
+    dsn: DsnOpt = None,
+) -> None:
+    """导出审计包：事件、签名检查点、公钥与清单，可离线核验 / export an audit bundle: the events of an
+    aggregate, a unit or a date range from every event store, with the signed checkpoints, the
+    checkpoint public keys and a manifest; `huigong audit-check-bundle` verifies it offline."""
+    _quiet_logs()
+    config = OpsConfig.resolve(None, None, dsn)
+    if unit is not None:
+        aggregate, aggregate_type = unit, "unit"
+    scope = bundles.Scope(
+        aggregate,
+        aggregate_type,
+        since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+        until.replace(tzinfo=until.tzinfo or UTC) if until else None,
+    )
+    try:
+        keys = (
+            load_public_keys(public_keys.read_bytes()) if public_keys else event_keys.public_keys(os.environ)
+        )
+        manifest = _run(bundles.export_bundle(config.require_dsn(), scope, keys, out))
+    except (OpsError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"{manifest['events']} event(s) → {out}")
+
+
+def audit_check_bundle(
+    bundle: Annotated[Path, typer.Argument(help="审计包文件 / the bundle file")],
+    json_output: JsonOpt = False,
+) -> None:
+    """离线核验审计包（无需任何密钥）/ verify an audit bundle offline, needing nothing but the file.
+
+    Checks every file against the manifest, each event's hash and links, each checkpoint's
+    signature under the bundled public keys (compare them with the published ones), each fold
+    against its checkpoint, and each event at its position in the fold. Exits 1 on any problem."""
+    result = bundles.check_bundle(bundle.read_bytes())
+    if json_output:
+        _print_json(
+            {
+                "ok": result.ok,
+                "events": result.events,
+                "covered_by_checkpoints": result.covered,
+                "problems": result.problems,
+                "notes": result.notes,
+                "public_keys": result.public_keys,
+            }
+        )
+    else:
+        console = stdout_console()
+        for key_id, public in result.public_keys.items():
+            console.print(f"公钥 public key {key_id}: {public}")
+        console.print(
+            f"事件 events: {result.events}; 已由签名检查点覆盖 covered by signed checkpoints: {result.covered}"
+        )
+        for note in result.notes:
+            console.print(Text(f"· {note}", style="yellow"))
+        for problem in result.problems:
+            console.print(Text(f"✗ {problem}", style="red"))
+        if result.ok:
+            console.print(Text("✓ 审计包完整 the bundle verifies", style="green"))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 def install(app: typer.Typer) -> None:
     """Add the ops commands to the `huigong` app."""
     app.command("verify")(verify)
     app.command("audit")(audit)
+    app.command("audit-export")(audit_export)
+    app.command("audit-check-bundle")(audit_check_bundle)
     app.command("streams")(streams)
     app.command("replay")(replay)
     app.command("scan-personal")(scan_personal)
