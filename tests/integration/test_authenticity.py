@@ -201,6 +201,15 @@ async def test_forged_member_records_are_never_counted_and_each_is_a_dead_letter
     assert set(report["failures"]) == {"forged", "altered"}, report["failures"]
     assert {p["aggregate_id"] for p in findings(report, "altered")} == {other_member}  # hash copied
 
+    # audit lists the genuine member's history with the forged next version marked as such.
+    env = {"HUIGONG_KAFKA_BOOTSTRAP": own_stack.bootstrap, "COLUMNS": "220"}
+    argv = ["audit", genuine.aggregate_id, "--prefix", own_stack.topic_prefix, "-f", "jsonl", "--no-progress"]
+    listed = await asyncio.to_thread(CliRunner().invoke, app, argv, env=env)
+    assert listed.exit_code == 0, listed.output
+    entries = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    by_version = {(e["aggregate_version"], e["authentic"]) for e in entries if e["link"] == "aggregate"}
+    assert (1, True) in by_version and (2, False) in by_version, entries
+
 
 def rezip(bundle: bytes, changes: dict[str, bytes]) -> bytes:
     source = zipfile.ZipFile(io.BytesIO(bundle))

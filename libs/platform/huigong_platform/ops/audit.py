@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from huigong_events.authenticity import NotAuthentic, RecordKeys
 from huigong_events.envelope import RecordedEvent, canonical_time, from_kafka
 from huigong_events.topics import Topic
 from huigong_events.upcasting import decode
@@ -63,6 +64,9 @@ class AuditEntry:
     data: dict[str, Any]
     decode_error: str | None = None
     copies: int = 1
+    # Why the record is not authentic (no valid tag of its topic's owner), or None; not checked
+    # (None too) without the services' event keys.
+    not_authentic: str | None = None
 
     @property
     def upcast(self) -> bool:
@@ -89,6 +93,8 @@ class AuditEntry:
             "offset": self.offset,
             "hash": self.hash,
             "hash_valid": self.hash_valid,
+            "authentic": self.not_authentic is None,
+            "not_authentic": self.not_authentic,
             "copies": self.copies,
             "decode_error": self.decode_error,
             "data": self.data,
@@ -159,8 +165,11 @@ def entry_of(record: RecordedEvent, link: str, topic: str, partition: int, offse
 class AuditCollector:
     """Feed records (`add`); `entries` lists the matches in order. Pure: no I/O."""
 
-    def __init__(self, target: str, types: Sequence[str] = (), related: bool = True) -> None:
+    def __init__(
+        self, target: str, types: Sequence[str] = (), related: bool = True, keys: RecordKeys | None = None
+    ) -> None:
         self.target = target
+        self.keys = keys
         self.types = frozenset(types) if types else None
         self.related = related
         self._needle = target.encode()
@@ -189,11 +198,20 @@ class AuditCollector:
         link = link_of(record, self.target, self.types)
         if link is None or (not self.related and link.startswith("data")):
             return
-        key = (str(record.id), record.hash)
+        forged: str | None = None
+        if self.keys is not None:
+            try:
+                self.keys.check(topic, value, headers)
+            except NotAuthentic as exc:
+                forged = str(exc)
+        # A forged copy is listed apart from the genuine event it imitates, never merged into it.
+        key = (str(record.id), record.hash if forged is None else f"forged@{topic}:{partition}:{offset}")
         if key in self._by_event:
             self._by_event[key].copies += 1
             return
-        self._by_event[key] = entry_of(record, link, topic, partition, offset)
+        entry = entry_of(record, link, topic, partition, offset)
+        entry.not_authentic = forged
+        self._by_event[key] = entry
 
     @property
     def entries(self) -> list[AuditEntry]:
@@ -225,10 +243,11 @@ async def audit(
     types: Sequence[str] = (),
     related: bool = True,
     reporter: Reporter | None = None,
+    keys: RecordKeys | None = None,
 ) -> AuditReport:
     reporter = reporter or NullReporter()
     names = [t.qualified(prefix) for t in topics]
-    collector = AuditCollector(target, types, related)
+    collector = AuditCollector(target, types, related, keys)
     async with open_consumer(bootstrap, "huigong-ops-audit") as consumer:
         ranges, missing = await partition_ranges(consumer, names)
         flat = [r for name in names for r in ranges.get(name, [])]
@@ -263,6 +282,7 @@ CSV_COLUMNS = (
     "partition",
     "offset",
     "hash_valid",
+    "authentic",
     "copies",
     "data",
 )

@@ -361,6 +361,7 @@ def audit(
                 types=types,
                 related=related,
                 reporter=reporter,
+                keys=_event_keys_or_none(),
             )
         )
     if output_format is AuditFormat.table:
@@ -382,6 +383,20 @@ def audit(
             fg=typer.colors.YELLOW,
         )
         raise typer.Exit(1)
+
+
+def _event_keys_or_none() -> RecordKeys | None:
+    """The services' event keys when the environment has them: `audit` then marks forged
+    records; without them it lists records unchecked, as before (and says so)."""
+    try:
+        return RecordKeys.from_environment()
+    except ValueError:
+        typer.secho(
+            "未设置 HUIGONG_EVENT_KEYS：未核验认证标签 / tags not checked (no HUIGONG_EVENT_KEYS)",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+        return None
 
 
 def _render_audit(report: audit_mod.AuditReport, full: bool, output: Path | None) -> None:
@@ -416,7 +431,9 @@ def _render_audit(report: audit_mod.AuditReport, full: bool, output: Path | None
             kind += f"→v{e.current_version}"
         if e.copies > 1:
             kind += f" ×{e.copies}"
-        style = "" if e.hash_valid and not e.decode_error else "red"
+        style = "" if e.hash_valid and not e.decode_error and not e.not_authentic else "red"
+        if e.not_authentic:
+            kind += " 伪造 NOT AUTHENTIC"
         skip = {"application": "application_id", "review": "application_id", "unit": "unit_id"}.get(
             e.aggregate_type
         )
