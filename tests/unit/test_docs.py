@@ -5,6 +5,7 @@ accepts, and every link between the pages leads somewhere."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -25,8 +26,10 @@ from huigong_review.settings import ReviewSettings
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 CONFIGURATION = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
-# Directories that hold no code of ours: environments, installed packages, stack data, the docs.
-NOT_CODE = {".git", ".venv", ".local", "node_modules", "__pycache__", "test-artifacts", "docs"}
+# Directories that hold no code of ours: hidden ones (.git, .venv, the stack's data in .local,
+# caches), installed packages, build output, test output and the docs themselves.
+NOT_CODE = {"node_modules", "__pycache__", "test-artifacts", "target", "dist", "build", "docs"}
+CODE_SUFFIXES = {".py", ".sh", ".yml", ".yaml", ".toml", ".properties", ""}
 VARIABLE = r"HUIGONG_[A-Z0-9_]*[A-Z0-9]"
 
 
@@ -36,11 +39,13 @@ def rows() -> set[str]:
 
 
 def code_files() -> Iterator[Path]:
-    for path in REPO.rglob("*"):
-        if NOT_CODE.intersection(path.relative_to(REPO).parts) or not path.is_file():
-            continue
-        if path.suffix in {".py", ".sh", ".yml", ".yaml", ".toml", ".properties"} or path.suffix == "":
-            yield path
+    for directory, subdirectories, files in os.walk(REPO):
+        # Pruned in place, so os.walk never descends into them (the stack's data may be unreadable).
+        subdirectories[:] = [d for d in subdirectories if not d.startswith(".") and d not in NOT_CODE]
+        for name in files:
+            path = Path(directory, name)
+            if path.suffix in CODE_SUFFIXES:
+                yield path
 
 
 def read_by_code() -> set[str]:
