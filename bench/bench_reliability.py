@@ -1,4 +1,4 @@
-"""Issue 10, long form: 100,000 enrolments (with applications) through every fault of the short
+"""The reliability run, long form: 100,000 enrolments (with applications) through every fault of the short
 form (SIGKILL of each service and of all, broker and database outages, poison in every topic),
 then a steady soak (10 minutes by default) on the same processes: memory of each service and its
 relay at the start and the end, consumer lag sampled throughout. Prints the report and writes it

@@ -1,6 +1,6 @@
 """The whole platform under faults: real service processes, the district simulator's traffic,
-and the faults of issue 10 (SIGKILL, broker and database outages, poison records), with a ledger
-of what was sent and answered and an audit of what every projection holds at the end.
+and the faults (SIGKILL, broker and database outages, poison records), with a ledger of what
+was sent and answered and an audit of what every projection holds at the end.
 
 Used by the short form in CI (`tests/reliability/test_faults.py`) and the long form with the soak
 (`bench/bench_reliability.py`); the sizes differ, the code and the end conditions do not.
@@ -1207,7 +1207,7 @@ async def scenario(
     soak_plan: Soak | None = None,
     announce: Callable[[Report], None] | None = None,
 ) -> Report:
-    """The fault run of issue 10: ingest `traffic` and, spread over it, SIGKILL each service in
+    """The fault run: ingest `traffic` and, spread over it, SIGKILL each service in
     turn, all at once, stop the broker, stop the database, and poison every topic; then audit.
     With `soak_plan`, a steady ingest follows on the same processes (the long form)."""
     keys = await issue_keys(deployment, [f"simulator:{s}" for s in traffic.submitters])

@@ -1,4 +1,4 @@
-"""Issue 10, short form: the whole platform under faults, in CI.
+"""The reliability run, short form: the whole platform under faults, in CI.
 
 Real service processes on the test stack ingest enrolments from the district simulator (over
 HTTP and over the districts' inbound topics) with applications in between; meanwhile each

@@ -284,7 +284,7 @@ def serve(app: FastAPI, settings: Settings) -> None:
         access_log=False,
         timeout_graceful_shutdown=20,
         # libuv's loop (uvloop): its socket reads, writes and callbacks cost less than asyncio's,
-        # which shows on 10,000-row enrolment batches of several MB (issue 4).
+        # which shows on 10,000-row enrolment batches of several MB.
         loop="uvloop",
     )
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler that was
