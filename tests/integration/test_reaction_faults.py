@@ -10,6 +10,7 @@ once: one MemberEnrolled, nothing twice, nothing missing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -23,18 +24,22 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from faust.contrib.asgi import faust_app_running
+from typer.testing import CliRunner, Result
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent, to_kafka
 from huigong_events.topics import topic_for_aggregate
 from huigong_platform import reactions, telemetry
+from huigong_platform.cli import app as app_cli
 from huigong_platform.database import create_pool
 from huigong_platform.eventstore import EventStore
+from huigong_platform.outcomes import OutcomeWatch
 from huigong_platform.reactions import reaction_app
 from huigong_platform.settings import Settings
 from huigong_platform.subscriptions import Applier, RawRecord, apply_in_transaction, apply_with_checkpoints
+from huigong_registry.reactions.members import MembersReaction
 
-from ..conftest import Stack
+from ..conftest import Stack, isolated_stack
 from ..factories import enrolment, recorded
 from .test_reactions import FirstReportCounts
 from .test_subscriptions import publish
@@ -284,3 +289,64 @@ async def test_a_process_killed_right_after_its_commit_decides_nothing_twice(
         again.terminate()
         await again.wait()
     assert_each_decided_once(found)
+
+
+async def test_reconcile_finds_nothing_missing_then_names_a_trigger_whose_decision_was_deleted(
+    stack_env: dict[str, str],
+) -> None:
+    """The check that makes a lost decision loud: 0 on a clean run; after a decision is deleted
+    from the store (as a database superuser can), the CLI names its trigger and exits 1, and the
+    service's own background check counts it on its gauge."""
+    async with isolated_stack(stack_env) as s:
+        pool = await create_pool(s.dsn("registry"), "registry")
+        try:
+            events = triggers(30)
+            keys = keys_of(events)
+            await publish(s, events)
+            store = EventStore(pool, s.topic_prefix)
+            app = reaction_app(settings_for(s), pool, store, [MembersReaction()])
+            async with faust_app_running(app, stop_timeout=20):
+                decided = await decided_once(store, keys)
+            # Enrolled once each (with 互助保障 where the report asked for it).
+            assert all(
+                v[0] == "MemberEnrolled" and v[1:] in ([], ["MutualAidGranted"]) for v in decided.values()
+            )
+            env = {
+                "COLUMNS": "220",
+                "HUIGONG_KAFKA_BOOTSTRAP": s.bootstrap,
+                "HUIGONG_PG_ADMIN_DSN": s.admin_dsn,
+            }
+
+            def cli(*args: str) -> Result:
+                return CliRunner().invoke(app_cli, ["reconcile", *args], env=env)
+
+            clean = await asyncio.to_thread(cli, "--service", "registry", "--json")
+            assert clean.exit_code == 0, clean.output
+            members = next(r for r in json.loads(clean.stdout) if r["reaction"] == "registry.members")
+            assert (members["triggers"], members["answered"], members["missing"]) == (30, 30, 0)
+
+            victim = events[7]
+            admin = await asyncpg.connect(s.admin_dsn)
+            try:
+                await admin.execute("SET session_replication_role = replica")  # past the trigger
+                deleted = await admin.execute(
+                    "DELETE FROM registry.events WHERE causation_id = $1 AND type = 'MemberEnrolled'",
+                    str(victim.id),
+                )
+            finally:
+                await admin.close()
+            assert deleted == "DELETE 1"
+
+            found = await asyncio.to_thread(cli, "--service", "registry")
+            assert found.exit_code == 1, found.output
+            assert str(victim.id) in found.stdout and "EnrolmentRequested" in found.stdout
+
+            watch = OutcomeWatch(
+                pool, s.bootstrap, "registry", [("registry.members", MembersReaction.outcomes)]
+            )
+            missing = await watch.check("registry.members", MembersReaction.outcomes)
+            assert [t.event_id for t in missing] == [str(victim.id)]
+            gauge = telemetry.TRIGGERS_WITHOUT_OUTCOME.labels("registry", "registry.members")
+            assert gauge._value.get() == 1
+        finally:
+            await pool.close()

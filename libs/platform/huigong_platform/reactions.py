@@ -128,6 +128,10 @@ class Reaction(Projection):
 
     service: ClassVar[str]
     store: EventStore
+    # Per trigger type, the event types one of which the reaction always records as a trigger's
+    # consequence (`causation_id` = the trigger): checked by `huigong reconcile` and each
+    # service's background check (`huigong_platform.outcomes`). Empty: no such promise.
+    outcomes: ClassVar[Mapping[str, frozenset[str]]] = {}
     batched: bool = os.environ.get(BATCH_ENV, "1") != "0"
     # Triggers per batch (one transaction). A reaction with a set-based `react_batch` may take
     # more, spreading each batch's fixed round trips over more triggers.
