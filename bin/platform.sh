@@ -88,7 +88,7 @@ KEYRING="$LOCAL_DIR/keyring.json"
 ensure_keys() {
   local principals
   # shellcheck disable=SC2207
-  principals=($("$REPO_ROOT/.venv/bin/python" -c 'from huigong_intake.simulator import principals; print(*principals())'))
+  principals=($("$REPO_ROOT/.venv/bin/python" -c 'from huigong_simulator.transports import principals; print(*principals())'))
   "$REPO_ROOT/.venv/bin/huigong" keys ensure "$KEYRING" registrar:seed-2022 "${principals[@]}" \
     --actor bin/run --label "bin/run: seed and simulator"
 }

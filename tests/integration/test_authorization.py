@@ -34,9 +34,9 @@ import httpx
 import pytest
 
 from huigong_events.reference import FacilityKind
-from huigong_intake.simulator import annual_plan, facility_report, project_proposal
 from huigong_platform import credentials
 from huigong_platform.authorization import endpoints, template
+from huigong_simulator.forms import annual_plan, facility_report, project_proposal
 
 from ..conftest import Stack, isolated_stack
 from ..forms import complex_form

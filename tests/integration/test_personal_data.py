@@ -31,9 +31,9 @@ import pytest
 
 from huigong_intake.adapters.vault import Vault
 from huigong_intake.domain.identity import member_key
-from huigong_intake.simulator_data import enrolment_rows, fake_id_number, fake_mobile
 from huigong_platform.ops import personal
 from huigong_platform.ops import replay as replay_mod
+from huigong_simulator.data import enrolment_rows, fake_id_number, fake_mobile
 
 from ..conftest import Stack
 from .processes import ServiceProcess, artefacts_dir, running

@@ -35,20 +35,13 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from huigong_events.topics import DEAD_LETTER_TOPICS, EVENT_TOPICS, inbound_topic
-from huigong_intake.simulator import (
-    Command,
-    CommandName,
-    HttpTransport,
-    KafkaTransport,
-    application_chains,
-    default_year,
-    enrolment_commands,
-    kafka_producer,
-)
 from huigong_platform import credentials, database
 from huigong_platform.ops.registry import discover
 from huigong_platform.ops.scan import partition_ranges
 from huigong_platform.settings import SERVICES
+from huigong_simulator.commands import Command, CommandName, application_chains, enrolment_commands
+from huigong_simulator.run import default_year
+from huigong_simulator.transports import HttpTransport, KafkaTransport, kafka_producer
 
 REPO = Path(__file__).resolve().parents[2]
 INSURED_COLUMN = "是否参加互助保障"

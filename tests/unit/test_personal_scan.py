@@ -8,8 +8,8 @@ import hashlib
 import random
 from collections.abc import Iterable
 
-from huigong_intake.simulator_data import fake_id_number, fake_mobile
 from huigong_platform.ops.personal import Needles, Patterns, mask
+from huigong_simulator.data import fake_id_number, fake_mobile
 
 RNG = random.Random(20221)
 ID = fake_id_number(RNG, region_code="370202")
