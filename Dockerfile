@@ -14,6 +14,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY libs/events/pyproject.toml libs/events/pyproject.toml
 COPY libs/platform/pyproject.toml libs/platform/pyproject.toml
+COPY libs/ops/pyproject.toml libs/ops/pyproject.toml
 COPY services/intake/pyproject.toml services/intake/pyproject.toml
 COPY services/review/pyproject.toml services/review/pyproject.toml
 COPY services/registry/pyproject.toml services/registry/pyproject.toml

@@ -35,9 +35,10 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from huigong_events.topics import DEAD_LETTER_TOPICS, EVENT_TOPICS, inbound_topic
-from huigong_platform import credentials, database
-from huigong_platform.ops.registry import discover
-from huigong_platform.ops.scan import partition_ranges
+from huigong_ops import keys
+from huigong_ops.registry import discover
+from huigong_ops.scan import partition_ranges
+from huigong_platform import database
 from huigong_platform.settings import SERVICES
 from huigong_simulator.commands import Command, CommandName, application_chains, enrolment_commands
 from huigong_simulator.run import default_year
@@ -297,8 +298,7 @@ async def issue_keys(deployment: Deployment, principals: Sequence[str]) -> dict[
     conn = await asyncpg.connect(deployment.admin_dsn)
     try:
         return {
-            p: (await credentials.issue(conn, p, actor="reliability", label="reliability")).key
-            for p in principals
+            p: (await keys.issue(conn, p, actor="reliability", label="reliability")).key for p in principals
         }
     finally:
         await conn.close()
