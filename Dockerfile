@@ -19,9 +19,11 @@ COPY services/intake/pyproject.toml services/intake/pyproject.toml
 COPY services/review/pyproject.toml services/review/pyproject.toml
 COPY services/registry/pyproject.toml services/registry/pyproject.toml
 COPY services/metrics/pyproject.toml services/metrics/pyproject.toml
-# The simulator is a workspace member the lock knows, but a development dependency: only its
-# pyproject comes in, so that uv resolves the workspace; --no-dev leaves it out of the image.
+# The simulator and the test kit are workspace members the lock knows, but development
+# dependencies: only their pyprojects come in, so that uv resolves the workspace; --no-dev
+# leaves them out of the image.
 COPY tools/simulator/pyproject.toml tools/simulator/pyproject.toml
+COPY tools/testkit/pyproject.toml tools/testkit/pyproject.toml
 RUN uv sync --frozen --no-dev --no-install-workspace
 COPY libs libs
 COPY services services

@@ -33,9 +33,9 @@ from huigong_ops.cli import app
 from huigong_platform.database import DbConnection, create_pool
 from huigong_platform.kafka import ensure_topics
 from huigong_platform.subscriptions import Subscription
+from huigong_testkit.factories import enrolment, recorded
 
 from ..conftest import Stack
-from ..factories import enrolment, recorded
 from .projections import TABLE_SQL, EnrolmentCounts
 
 GOLDEN = Path(__file__).resolve().parents[2] / "libs/events/golden"

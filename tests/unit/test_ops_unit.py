@@ -21,8 +21,7 @@ from huigong_ops.audit import AuditCollector, csv_text, find_mention, jsonl_line
 from huigong_ops.cli import app
 from huigong_ops.common import SEALED, OpsConfig, OpsError, mask_sealed, select_topics
 from huigong_ops.verify import ChainChecker, Kind
-
-from ..factories import enrolment, recorded
+from huigong_testkit.factories import enrolment, recorded
 
 ENROLMENTS = topic_for_aggregate("enrolment").name
 

@@ -109,3 +109,15 @@ def test_starting_every_service_loads_no_tooling() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_benchmarks_import_nothing_from_the_tests() -> None:
+    """What both need lives in huigong_testkit; a benchmark importing `tests` would run the test
+    suite's conftest machinery and tie the two together."""
+    found = [
+        f"{path.relative_to(REPO)}:{line} imports {name}"
+        for path in sorted((REPO / "bench").rglob("*.py"))
+        for line, name in imports_of(path, REPO)
+        if name == "tests" or name.startswith("tests.")
+    ]
+    assert not found, "\n".join(found)

@@ -44,7 +44,7 @@ from huigong_simulator.commands import Command, CommandName, application_chains,
 from huigong_simulator.run import default_year
 from huigong_simulator.transports import HttpTransport, KafkaTransport, kafka_producer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # tools/testkit/huigong_testkit/reliability.py
 INSURED_COLUMN = "是否参加互助保障"
 # Schemas by service (each service's role owns the schema of its name).
 SCHEMAS: Mapping[str, str] = {s: s for s in SERVICES}
