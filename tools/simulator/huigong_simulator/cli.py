@@ -26,10 +26,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from huigong_events.reference import (
-    DISTRICTS,
-    SUBMITTERS,
-)
+from huigong_events.reference import DISTRICTS, SUBMITTERS
 from huigong_intake.domain.enrolments import MAX_BATCH_ROWS
 
 from .commands import SimulatorError

@@ -16,14 +16,9 @@ from typing import Any, Final
 
 import orjson
 
-from huigong_events.forms import (
-    ReportingDepartment,
-)
+from huigong_events.forms import ReportingDepartment
 from huigong_events.intake import ComplianceFactReported, FacilityReported, ServiceProjectProposed
-from huigong_events.reference import (
-    DISTRICTS,
-    Programme,
-)
+from huigong_events.reference import DISTRICTS, Programme
 from huigong_events.topics import inbound_topic
 from huigong_intake.domain.applications import Plan
 from huigong_intake.domain.enrolments import COLUMNS, MAX_BATCH_ROWS
@@ -61,11 +56,6 @@ WITHDRAW_REASONS: Final = (
     "经研究决定下一年度再申报",
     "场地调整，申请撤回",
 )
-
-
-# ============================================================================================
-# Commands, as the HTTP API and the inbound topics carry them
-# ============================================================================================
 
 
 class CommandName(StrEnum):

@@ -16,14 +16,9 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import orjson
-from rich.progress import (
-    Progress,
-)
+from rich.progress import Progress
 
-from huigong_events.reference import (
-    DISTRICTS,
-    SUBMITTERS,
-)
+from huigong_events.reference import DISTRICTS, SUBMITTERS
 from huigong_intake.domain.cycle import SHANGHAI, deadline
 from huigong_intake.domain.enrolments import MAX_BATCH_ROWS
 
@@ -40,10 +35,6 @@ from .commands import (
     project_commands,
 )
 from .transports import HttpTransport, Reply, SheetFormat, Target, Transport, Via, connect
-
-# ============================================================================================
-# Running: send chains with bounded concurrency and count what happened
-# ============================================================================================
 
 MAX_ERRORS_KEPT: Final = 10
 

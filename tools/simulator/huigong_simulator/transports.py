@@ -17,13 +17,8 @@ import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from huigong_events.forms import (
-    ReportingDepartment,
-)
-from huigong_events.reference import (
-    DISTRICTS,
-    GROUP_UNIONS,
-)
+from huigong_events.forms import ReportingDepartment
+from huigong_events.reference import DISTRICTS, GROUP_UNIONS
 from huigong_platform.credentials import Keyring, default_keyring_path
 
 from .commands import Command, CommandName, SimulatorError, enrolment_csv
@@ -48,11 +43,6 @@ def principals() -> list[str]:
 def truncate(value: Any, limit: int = 300) -> str:
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-# ============================================================================================
-# Transports
-# ============================================================================================
 
 
 class Via(StrEnum):
