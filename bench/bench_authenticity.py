@@ -43,7 +43,7 @@ def best_of(rounds: int, work: Callable[[], object]) -> float:
 def main(count: int, rounds: int) -> None:
     tune_gc()  # as every service process does
     os.environ.setdefault(ENVIRONMENT_VARIABLE, ",".join(f"{s}.1:{new_secret()}" for s in SERVICES))
-    from tests.factories import enrolment, recorded  # reads the keys set above
+    from huigong_testkit.factories import enrolment, recorded  # reads the keys set above
 
     districts = ["370202", "370203", "370213", "370212", "370214", "370211", "370215", "370281"]
     raws = []

@@ -25,8 +25,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from huigong_events.envelope import from_kafka
 from huigong_events.reference import DISTRICTS
 from huigong_events.topics import topic_for_aggregate
-from huigong_intake.simulator_data import enrolment_rows
 from huigong_platform.kafka import producer as platform_producer
+from huigong_simulator.data import enrolment_rows
 
 from .common import (
     Env,

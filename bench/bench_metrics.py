@@ -37,12 +37,12 @@ from huigong_events.reference import DISTRICTS, GROUP_UNIONS, Occupation
 from huigong_events.registry import MemberEnrolled, MutualAidGranted
 from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_events.upcasting import decode
-from huigong_intake.simulator_data import enrolment_rows
 from huigong_metrics.domain.counting import Counted, count, subject_of
 from huigong_metrics.projections.actuals import ActualsProjection
 from huigong_platform.database import DbConnection, create_pool
 from huigong_platform.service import tune_gc
 from huigong_platform.subscriptions import Projection, Subscription
+from huigong_simulator.data import enrolment_rows
 
 from .common import CpuClock, Env, Stopwatch, api_key, bench_env, figure, service
 

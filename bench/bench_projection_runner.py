@@ -24,7 +24,7 @@ from huigong_events.upcasting import decode
 from huigong_platform.database import DbConnection, create_pool
 from huigong_platform.service import tune_gc
 from huigong_platform.subscriptions import Projection, Subscription
-from tests.factories import enrolment, recorded
+from huigong_testkit.factories import enrolment, recorded
 
 from .common import CpuClock, Env, Stopwatch, bench_env, figure, postgres_cpu_seconds, publish
 

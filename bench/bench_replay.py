@@ -36,9 +36,9 @@ from aiokafka import AIOKafkaConsumer
 from huigong_events.envelope import RecordedEvent, hash_input, to_kafka
 from huigong_events.reference import DISTRICTS, GROUP_UNIONS, Occupation
 from huigong_events.topics import topic_for_aggregate
-from huigong_platform.ops.registry import factory_for
-from huigong_platform.ops.replay import ReplayReport, replay_services, service_consumers
-from huigong_platform.ops.scan import open_consumer, partition_ranges
+from huigong_ops.registry import factory_for
+from huigong_ops.replay import ReplayReport, replay_services, service_consumers
+from huigong_ops.scan import open_consumer, partition_ranges
 from huigong_platform.service import tune_gc
 from huigong_platform.settings import SERVICES
 

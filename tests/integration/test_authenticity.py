@@ -26,10 +26,10 @@ from typer.testing import CliRunner
 
 from huigong_events.envelope import RecordedEvent, hash_input, to_kafka
 from huigong_events.topics import topic_for_aggregate
-from huigong_platform.cli import app
+from huigong_ops import event_keys
+from huigong_ops.cli import app
 from huigong_platform.database import create_pool
 from huigong_platform.eventstore import row_to_event
-from huigong_platform.ops import event_keys
 
 from ..conftest import Stack, isolated_stack
 from .processes import ServiceProcess, running

@@ -38,9 +38,9 @@ from huigong_platform.settings import SERVICES
 from huigong_registry.domain.certification import unit_id_of_application
 from huigong_registry.domain.dates import beijing_day
 from huigong_registry.domain.partners import partner_id_of_application
+from huigong_testkit.factories import authentic
 
 from ..conftest import Stack, delete_topics
-from ..factories import authentic
 from ..forms import opinion, partner_form, variant
 from .processes import TEST_PORTS, ServiceProcess, artefacts_dir, running
 from .test_review import YEAR, chair, eventually, key, reviewer, scores, screened, today, types

@@ -19,9 +19,9 @@ from huigong_events.envelope import RecordedEvent, to_kafka
 from huigong_events.topics import topic_for_aggregate
 from huigong_platform.database import create_pool
 from huigong_platform.subscriptions import Subscription
+from huigong_testkit.factories import enrolment, recorded
 
 from ..conftest import Stack
-from ..factories import enrolment, recorded
 from .projections import EnrolmentCounts
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,7 @@ import pytest
 
 from huigong_events.authenticity import NotAuthentic, RecordKey, RecordKeys, new_secret
 from huigong_events.envelope import RecordedEvent, from_kafka, hash_input, to_kafka
-
-from ..factories import enrolment, recorded
+from huigong_testkit.factories import enrolment, recorded
 
 TOPIC = "t9.huigong.intake.enrolments"
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from huigong_events.checkpoints import GENESIS, Checkpoint, CheckpointKeys, fold, new_seed, trusted
-from huigong_platform.ops.verify import CheckpointAudit, Problem
+from huigong_ops.verify import CheckpointAudit, Problem
 
 KEYS = CheckpointKeys.parse(f"registry.1:{new_seed()},intake.1:{new_seed()}")
 PUBLIC = KEYS.public_keys()

@@ -8,8 +8,7 @@ from huigong_events.authenticity import NotAuthentic, default_keys, message
 from huigong_events.envelope import EnvelopeError, RecordedEvent, from_kafka, to_kafka
 from huigong_events.upcasting import decode
 from huigong_platform.subscriptions import Applier, RawRecord, key_columns
-
-from ..factories import enrolment, recorded
+from huigong_testkit.factories import enrolment, recorded
 
 
 def test_keys_go_as_one_string_per_column_unless_a_value_holds_the_separator() -> None:

@@ -34,29 +34,28 @@ from huigong_intake.commands import (
 from huigong_intake.domain.applications import form_errors
 from huigong_intake.domain.enrolments import COLUMNS
 from huigong_intake.domain.identity import check_credit_code
-from huigong_intake.simulator import (
+from huigong_simulator.cli import app
+from huigong_simulator.commands import (
     CommandName,
-    SheetFormat,
     SimulatorError,
-    Target,
-    Via,
-    app,
     application_chains,
-    application_form,
-    default_year,
     enrolment_commands,
     facility_commands,
     fact_commands,
     plan_commands,
     project_commands,
-    retry_after,
+    spread,
+)
+from huigong_simulator.forms import application_form
+from huigong_simulator.run import (
+    default_year,
     send_applications,
     send_enrolments,
     send_facilities,
     send_facts,
     send_projects,
-    spread,
 )
+from huigong_simulator.transports import SheetFormat, Target, Via, retry_after
 
 TODAY = date(2026, 11, 24)
 YEAR = 2027

@@ -35,10 +35,9 @@ import orjson
 
 from huigong_events.checkpoints import GENESIS, Checkpoint, trusted
 from huigong_events.envelope import RecordedEvent, canonical_time
-
-from ..checkpoints import checkpoint_of
-from ..eventstore import row_to_event
-from ..settings import SERVICES
+from huigong_platform.checkpoints import checkpoint_of
+from huigong_platform.eventstore import row_to_event
+from huigong_platform.settings import SERVICES
 
 FORMAT = "huigong-audit-bundle/1"
 HASH_SIZE = 32

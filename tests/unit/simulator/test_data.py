@@ -13,7 +13,7 @@ import pytest
 from huigong_events.reference import DISTRICTS, Occupation
 from huigong_intake.domain.enrolments import COLUMNS, ParsedRow, judge_batch, parse_row
 from huigong_intake.domain.identity import birth_date_of, check_credit_code, check_id_number, check_mobile
-from huigong_intake.simulator_data import (
+from huigong_simulator.data import (
     OCCUPATION_PLATFORMS,
     enrolment_rows,
     fake_credit_code,

@@ -68,9 +68,8 @@ from aiokafka import TopicPartition
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
-
-from ..database import DbConnection, migrations_for
-from ..subscriptions import (
+from huigong_platform.database import DbConnection, migrations_for
+from huigong_platform.subscriptions import (
     AggregateKey,
     Applier,
     Decoded,
@@ -79,6 +78,7 @@ from ..subscriptions import (
     _Decoded,
     apply_with_checkpoints,
 )
+
 from .common import NullReporter, OpsError, Reporter, Stopwatch, check_service
 from .registry import ProjectionFactory, discover, factory_for
 from .scan import PartitionRange, open_consumer, partition_ranges, scan

@@ -10,9 +10,9 @@ from pathlib import Path
 from huigong_events.authenticity import ENVIRONMENT_VARIABLE as EVENT_KEYS
 from huigong_events.authenticity import RecordKeys, new_secret
 from huigong_events.checkpoints import CheckpointKeys, new_seed
+from huigong_platform.settings import SERVICES
 
-from ..kafka_acls import read_env_file
-from ..settings import SERVICES
+from .kafka_acls import read_env_file
 
 
 def checkpoint_variable(service: str) -> str:

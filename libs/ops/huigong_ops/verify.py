@@ -37,9 +37,9 @@ from huigong_events.checkpoints import GENESIS, Checkpoint, trusted
 from huigong_events.envelope import RecordedEvent, from_kafka, to_kafka
 from huigong_events.topics import Topic, checkpoint_topic, topic_for_aggregate
 from huigong_events.upcasting import decode
+from huigong_platform.checkpoints import checkpoint_of
+from huigong_platform.eventstore import row_to_event
 
-from ..checkpoints import checkpoint_of
-from ..eventstore import row_to_event
 from .common import NullReporter, Reporter, Stopwatch, catalogue_topic, check_service
 from .scan import PartitionRange, open_consumer, partition_ranges, scan
 
