@@ -1,6 +1,6 @@
 """The access rules as data: each service declares its own (`huigong_<service>/policy.py`), every
 route of every service has one, none is stale, every command has one, and the rules say what the
-plan asks (reviewers cannot submit, only the chair decides, only registrars certify, ops
+roles mean (reviewers cannot submit, only the chair decides, only registrars certify, ops
 change nothing, the public sees only certificate verification and published figures). Also the
 pure parts of credentials: principals, key format, token buckets, the OpenAPI marking."""
 
