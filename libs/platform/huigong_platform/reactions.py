@@ -173,7 +173,8 @@ def _agent(pool: asyncpg.Pool, applier: Applier) -> Callable[[Any], Coroutine[An
                 raw = _raw(event)
                 by_partition.setdefault(TopicPartition(raw.topic, raw.partition), []).append(raw)
             prepared: list[tuple[TopicPartition, list[RawRecord], list[Decoded]]] = [
-                (tp, raws, applier.decode(raws)) for tp, raws in by_partition.items()
+                (tp, raws, applier.decode(raws, applier.projection.wants))
+                for tp, raws in by_partition.items()
             ]
             backoff = 0.5
             # Nothing downstream can proceed without the database, so the batch is retried until
