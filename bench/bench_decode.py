@@ -27,6 +27,7 @@ from huigong_events.envelope import RecordedEvent, from_kafka, seal, to_kafka
 from huigong_events.reading import decode_event, decode_record, envelope_of
 from huigong_events.registry import MemberEnrolled, MutualAidGranted
 from huigong_events.upcasting import decode, upcast
+from huigong_platform.service import tune_gc
 from tests.factories import enrolment, member_key
 
 GOLDEN = Path(__file__).resolve().parents[1] / "libs/events/golden"
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
+    tune_gc()  # as every service and the runner benchmark run
     records = mix(args.records)
     envelopes = [envelope_of(value, headers) for value, headers in records]
 

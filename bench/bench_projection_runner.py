@@ -3,7 +3,7 @@
 1. raw aiokafka consume-and-discard;
 2. decode (envelope + upcast + validation) and apply to an in-memory projection;
 3. apply to PostgreSQL through the runner (checkpoints, versions, one transaction per batch).
-Goal: 3 at 30% or more of 1.
+Goal: 3 at 40% or more of 1 (the read-path goals; 14.9% before).
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ async def main(count: int, batch_size: int) -> None:
         await pool.close()
         assert total == count == sum(memory.values()), (total, count)
         print(f"  ratio in-memory / raw    {mem / raw:6.1%}")
-        print(f"  ratio PostgreSQL / raw   {pg / raw:6.1%}   (goal ≥ 30%)")
+        print(f"  ratio PostgreSQL / raw   {pg / raw:6.1%}   (goal ≥ 40%, was 14.9%)")
 
 
 if __name__ == "__main__":

@@ -95,11 +95,13 @@ def _chain(*steps: Post | None) -> Post | None:
     if len(present) == 1:
         return present[0]
 
-    def chained(value: Any) -> Any:
-        for step in present:
-            value = step(value)
-        return value
-
+    # Nested calls rather than a loop: this runs for every field of every record.
+    namespace = {f"step_{i}": step for i, step in enumerate(present)}
+    call = "value"
+    for i in range(len(present)):
+        call = f"step_{i}({call})"
+    exec(f"def chained(value):\n    return {call}", namespace)  # source built just above from the steps
+    chained: Post = namespace["chained"]
     return chained
 
 
@@ -602,6 +604,9 @@ class _Deriver:
             raise NotDerivable(f"{cls.__name__} validates unknown fields {sorted(field_checks)}")
         struct_kwargs: dict[str, Any] = {
             "kw_only": True,
+            # Transient (turned into pydantic instances at once) and acyclic: no need for the
+            # garbage collector to track them, which costs on every collection.
+            "gc": False,
             "forbid_unknown_fields": config.get("extra") == "forbid" and self.rename is None,
         }
         if self.rename is not None:
@@ -685,7 +690,7 @@ def _builder(
         namespace[f"check_{i}"] = check
         lines.append(f"    instance = check_{i}(instance)")
     lines.append("    return instance")
-    exec("\n".join(lines), namespace)
+    exec("\n".join(lines), namespace)  # source built above from the fields
     build: Post = namespace["build"]
     return build
 
