@@ -176,96 +176,9 @@ def _parse_aware_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-_CLASS_OR_CHAR: Final = re.compile(r"\[([^\]^][^\]]*)\]|\\(.)|([A-Za-z0-9_:.\- ])")
-_QUANTIFIER: Final = re.compile(r"\{(\d+)(,(\d*))?\}|([*+])")
-
-
-def _characters(body: str) -> str | None:
-    """The characters of a bracket class such as `0-9A-HJ-N._:-`; None when it has escapes or
-    anything else this reading does not cover."""
-    if "\\" in body or "[" in body:
-        return None
-    chars: list[str] = []
-    i = 0
-    while i < len(body):
-        if i + 2 < len(body) and body[i + 1] == "-":
-            low, high = body[i], body[i + 2]
-            if not (low.isascii() and high.isascii() and low <= high):
-                return None
-            chars += [chr(c) for c in range(ord(low), ord(high) + 1)]
-            i += 3
-        else:
-            chars.append(body[i])
-            i += 1
-    return "".join(chars)
-
-
-def _shape_check(pattern: str) -> Post | None:
-    """A pattern made only of character classes and counts (`^[0-9a-f]{64}$`,
-    `^[A-Za-z0-9][A-Za-z0-9._:-]*$`, the credit code's) checked with string operations, several
-    times faster than the regex; None for any other pattern (msgspec then runs the regex)."""
-    if not (pattern.startswith("^") and pattern.endswith("$")) or pattern.endswith("\\$"):
-        return None
-    body, position = pattern[1:-1], 0
-    segments: list[tuple[str, int, int | None]] = []
-    while position < len(body):
-        atom = _CLASS_OR_CHAR.match(body, position)
-        if atom is None:
-            return None
-        if atom.group(1) is not None:
-            chars = _characters(atom.group(1))
-        else:
-            chars = atom.group(2) or atom.group(3)
-            if atom.group(3) == ".":
-                return None  # an unescaped dot is any character
-        if chars is None or (atom.group(2) is not None and chars.isalnum()):
-            return None  # `\d`, `\w` and friends are classes, not characters
-        position = atom.end()
-        low, high = 1, 1
-        count = _QUANTIFIER.match(body, position)
-        if count is not None:
-            if count.group(4) == "*":
-                low, high = 0, None  # type: ignore[assignment]
-            elif count.group(4) == "+":
-                low, high = 1, None  # type: ignore[assignment]
-            else:
-                low = int(count.group(1))
-                high = low if count.group(2) is None else (int(count.group(3)) if count.group(3) else None)  # type: ignore[assignment]
-            position = count.end()
-        segments.append((chars, low, high))
-    if not segments or any(low != high for _, low, high in segments[:-1]):
-        return None  # only the last part may vary in length
-    fixed = segments[:-1]
-    tail, tail_low, tail_high = segments[-1]
-    if not all(chars.isascii() for chars, _, _ in segments):
-        return None
-    prefix = sum(low for _, low, _ in fixed)
-    shortest = prefix + tail_low
-    longest = None if tail_high is None else prefix + tail_high
-    # bytes.translate deletes the allowed characters through a 256-entry table: whatever is
-    # left was not allowed. A non-ASCII value fails to encode, which is a refusal too.
-    starts: list[tuple[int, int, bytes]] = []
-    offset = 0
-    for chars, low, _ in fixed:
-        starts.append((offset, offset + low, chars.encode()))
-        offset += low
-    tail_bytes = tail.encode()
-
-    def check(value: str) -> str:
-        size = len(value)
-        if size < shortest or (longest is not None and size > longest):
-            raise _Unsure
-        raw = value.encode("ascii")
-        for begin, end, allowed in starts:
-            if raw[begin:end].translate(None, allowed):
-                raise _Unsure
-        if raw[prefix:].translate(None, tail_bytes):
-            raise _Unsure
-        return value
-
-    return check
-
-
+# No white space at either end (Python's \s is str.isspace, a superset of what pydantic strips):
+# a value this accepts is one pydantic's stripping leaves as it is. Already in `\Z` form.
+_UNSTRIPPED_TEXT: Final = r"^(?!\s)[\s\S]*(?<!\s)\Z"
 _DECIMAL_TEXT: Final = r"^-?[0-9]{1,40}(\.[0-9]{1,40})?\Z"
 _META_KEYS: Final = ("ge", "le", "gt", "lt", "min_length", "max_length", "pattern")
 
@@ -348,7 +261,7 @@ def _meta(bounds: dict[str, Any], kind: type) -> msgspec.Meta | None:
     extra = set(bounds) - set(_META_KEYS)
     if extra:
         raise NotDerivable(f"constraints {sorted(extra)} on {kind.__name__}")
-    if "pattern" in chosen:
+    if "pattern" in chosen and chosen["pattern"] is not _UNSTRIPPED_TEXT:
         chosen["pattern"] = _python_pattern(chosen["pattern"])
     return msgspec.Meta(**chosen) if chosen else None
 
@@ -463,12 +376,15 @@ class _Deriver:
 
         if annotation is str:
             bounds = dict(found.bounds)
-            shape = _shape_check(bounds["pattern"]) if "pattern" in bounds else None
-            if shape is not None:
-                del bounds["pattern"]
+            strip_check: Post | None = None
+            if strip and "pattern" not in bounds:
+                # Checked by msgspec's own regex call, without a Python step per field.
+                bounds["pattern"] = _UNSTRIPPED_TEXT
+            elif strip:
+                strip_check = _stripped
             meta = _meta(bounds, str)
             kind = Annotated[str, meta] if meta is not None else str
-            return kind, _chain(*befores, _stripped if strip else None, shape, *afters)
+            return kind, _chain(*befores, strip_check, *afters)
 
         if annotation in (int, bool, UUID, date):
             meta = _meta(found.bounds, annotation)
@@ -575,7 +491,7 @@ class _Deriver:
             if any(type(m) is SkipValidation for m in metadata):
                 # Not validated by pydantic either (the envelope's raw data).
                 struct_fields.append((name, Any, msgspec.NODEFAULT))
-                plan.append((name, None, None, None))
+                plan.append((name, None, PydanticUndefined, None))
                 continue
             if info.discriminator is not None:
                 metadata.append(Field(discriminator=info.discriminator))
@@ -690,7 +606,8 @@ def _builder(
         namespace[f"check_{i}"] = check
         lines.append(f"    instance = check_{i}(instance)")
     lines.append("    return instance")
-    exec("\n".join(lines), namespace)  # source built above from the fields
+    namespace["SOURCE"] = "\n".join(lines)  # kept for reading when profiling
+    exec(namespace["SOURCE"], namespace)  # source built above from the fields
     build: Post = namespace["build"]
     return build
 
