@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -66,12 +66,14 @@ async def read_triggers(
     until: Mapping[TopicPartition, int],
     types: Iterable[str],
     client_id: str,
-) -> list[Trigger]:
-    """The records of the wanted types in [since, until) of each partition (headers only)."""
+    chunk: int = 20_000,
+) -> AsyncIterator[list[Trigger]]:
+    """The records of the wanted types in [since, until) of each partition (headers only), in
+    lists of up to `chunk`, so that a log of millions is checked in constant memory."""
     wanted = frozenset(types)
     ranges = {tp: (since.get(tp, 0), end) for tp, end in until.items() if end > since.get(tp, 0)}
     if not ranges:
-        return []
+        return
     consumer = make_consumer(bootstrap, None, client_id)
     await asyncio.wait_for(consumer.start(), 30)
     found: list[Trigger] = []
@@ -84,9 +86,8 @@ async def read_triggers(
             batches = await consumer.getmany(*open_ranges, timeout_ms=1000, max_records=5000)
             if not batches:
                 # Nothing more below `until` (a range whose records the broker no longer has).
-                positions = {tp: await consumer.position(tp) for tp in open_ranges}
-                for tp, position in positions.items():
-                    if position >= open_ranges[tp][1]:
+                for tp in list(open_ranges):
+                    if await consumer.position(tp) >= open_ranges[tp][1]:
                         open_ranges.pop(tp)
                 continue
             for tp, records in batches.items():
@@ -101,10 +102,14 @@ async def read_triggers(
                         found.append(Trigger(event_id, kind, tp.topic, tp.partition, record.offset))
                 if records and records[-1].offset + 1 >= end:
                     open_ranges.pop(tp, None)
+            if len(found) >= chunk:
+                yield found
+                found = []
+        if found:
+            yield found
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(consumer.stop(), 10)
-    return found
 
 
 async def without_outcome(
@@ -154,9 +159,6 @@ async def checkpoints(conn: DbConnection, consumer: str) -> dict[TopicPartition,
     return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 
-CHUNK = 20_000
-
-
 async def reconcile_slice(
     conn: DbConnection,
     bootstrap: str,
@@ -166,11 +168,10 @@ async def reconcile_slice(
     since: Mapping[TopicPartition, int],
     until: Mapping[TopicPartition, int],
 ) -> Reconciled:
-    found = await read_triggers(bootstrap, since, until, outcomes, f"huigong-{service}-reconcile")
-    result = Reconciled(reaction, service, triggers=len(found))
-    for start in range(0, len(found), CHUNK):
-        chunk = found[start : start + CHUNK]
+    result = Reconciled(reaction, service)
+    async for chunk in read_triggers(bootstrap, since, until, outcomes, f"huigong-{service}-reconcile"):
         missing, held = await without_outcome(conn, reaction, outcomes, chunk)
+        result.triggers += len(chunk)
         result.missing.extend(missing)
         result.held += held
     result.answered = result.triggers - result.held - len(result.missing)
