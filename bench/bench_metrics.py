@@ -32,11 +32,11 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from huigong_events.base import DomainEvent
-from huigong_events.envelope import RecordedEvent, from_kafka, seal, to_kafka
+from huigong_events.envelope import RecordedEvent, seal, to_kafka
+from huigong_events.reading import decode_record
 from huigong_events.reference import DISTRICTS, GROUP_UNIONS, Occupation
 from huigong_events.registry import MemberEnrolled, MutualAidGranted
 from huigong_events.topics import Topic, topic_for_aggregate
-from huigong_events.upcasting import decode
 from huigong_intake.simulator_data import enrolment_rows
 from huigong_metrics.domain.counting import Counted, count, subject_of
 from huigong_metrics.projections.actuals import ActualsProjection
@@ -154,7 +154,7 @@ async def throughput(env: Env, events: int) -> None:
 
     def in_memory(records: list[Any]) -> None:
         for r in records:
-            event = decode(from_kafka(r.value, r.headers))
+            _, event = decode_record(r.value, r.headers)
             subject = subject_of(event)
             outcome = count(event, known.get(subject), simulated=False, recorded_at=NOW)
             if outcome.counted is not None:

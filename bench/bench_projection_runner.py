@@ -17,10 +17,10 @@ from typing import ClassVar
 from aiokafka import AIOKafkaConsumer
 
 from huigong_events.base import DomainEvent
-from huigong_events.envelope import RecordedEvent, from_kafka, to_kafka
+from huigong_events.envelope import RecordedEvent, to_kafka
 from huigong_events.intake import EnrolmentRequested
+from huigong_events.reading import decode_record
 from huigong_events.topics import Topic, topic_for_aggregate
-from huigong_events.upcasting import decode
 from huigong_platform.database import DbConnection, create_pool
 from huigong_platform.service import tune_gc
 from huigong_platform.subscriptions import Projection, Subscription
@@ -112,7 +112,7 @@ async def main(count: int, batch_size: int) -> None:
 
         def in_memory(records: list) -> None:  # type: ignore[type-arg]
             for r in records:
-                event = decode(from_kafka(r.value, r.headers))
+                _, event = decode_record(r.value, r.headers)
                 assert isinstance(event, EnrolmentRequested)
                 memory[(event.district, event.occupation.value)] += 1
 

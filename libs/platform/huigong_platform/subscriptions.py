@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
@@ -155,7 +156,11 @@ class _SharedDecodes:
 
     def __init__(self, size: int = 8192) -> None:
         self.size = size
-        self._entries: dict[tuple[str, int, int], tuple[RawRecord, RecordedEvent, DomainEvent]] = {}
+        # An OrderedDict: evicting the oldest of a plain dict (`next(iter(d))`) walks the slots
+        # left by every earlier eviction until the next resize, which grew to dominate decoding.
+        self._entries: OrderedDict[tuple[str, int, int], tuple[RawRecord, RecordedEvent, DomainEvent]] = (
+            OrderedDict()
+        )
 
     def decode(self, raw: RawRecord) -> tuple[RecordedEvent, DomainEvent]:
         key = (raw.topic, raw.partition, raw.offset)
@@ -165,7 +170,7 @@ class _SharedDecodes:
             return found[1], found[2]
         record, event = decode_record(raw.value, raw.headers)
         if len(entries) >= self.size:
-            del entries[next(iter(entries))]
+            entries.popitem(last=False)
         entries[key] = (raw, record, event)
         return record, event
 
