@@ -252,7 +252,7 @@ class Applier:
     ) -> Outcome:
         outcome = Outcome()
         if decoded is None:
-            decoded = self.decode(raws)
+            decoded = self.decode(raws, self.projection.wants)
 
         if self.exclusive:
             versions, blocked = self._known_versions, self._known_blocked
