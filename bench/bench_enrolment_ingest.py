@@ -68,7 +68,7 @@ async def main(count: int, concurrency: int) -> None:
             )
         assert accepted == total, (accepted, total)
         raw = await raw_produce(env, topic, accepted)
-        print(f"  ratio ingest / raw produce  {ingest / raw:6.1%}   (goal: ingest ≥ 20,000/s)")
+        print(f"  ratio ingest / raw produce  {ingest / raw:6.1%}   (goal ≥ 60%, was 39.8%)")
 
 
 async def ingest_over_http(

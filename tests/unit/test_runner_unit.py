@@ -7,7 +7,7 @@ import pytest
 from huigong_events.authenticity import NotAuthentic, default_keys, message
 from huigong_events.envelope import EnvelopeError, RecordedEvent, from_kafka, to_kafka
 from huigong_events.upcasting import decode
-from huigong_platform.subscriptions import Applier, RawRecord, key_columns
+from huigong_platform.subscriptions import Applier, IgnoredEvent, RawRecord, _Decoded, key_columns
 from huigong_testkit.factories import enrolment, recorded
 
 
@@ -75,3 +75,51 @@ def test_a_tagged_record_that_is_not_an_envelope_is_still_refused() -> None:
     tagged = [*headers[:-1], ("ce_authtag", key.mac(message(b"{", covered)).hex().encode())]
     (broken,) = Applier.decode([RawRecord("huigong.intake.enrolments", 0, 0, b"k", b"{", tuple(tagged))])
     assert isinstance(broken, tuple) and isinstance(broken[1], EnvelopeError)
+
+
+def retagged(
+    offset: int, value: bytes, headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]
+) -> RawRecord:
+    """A record as intake would tag it, whatever its value and headers: to test decoding alone."""
+    key = default_keys().signing_key("intake")
+    untagged = [*headers[:-1], ("ce_authtag", b"")]
+    tag = key.mac(message(value, untagged)).hex().encode()
+    return RawRecord(
+        "t.huigong.intake.enrolments", 0, offset, b"k", value, (*headers[:-1], ("ce_authtag", tag))
+    )
+
+
+def test_a_type_the_projection_ignores_is_not_decoded_but_keeps_its_place() -> None:
+    good = recorded(enrolment(), version=2)
+    _, value, headers = to_kafka(good)
+    # The body is broken: a projection that reads this type dead-letters it; one that ignores
+    # the type never parses the body and still learns the aggregate's version from the headers.
+    raw = retagged(0, b"{", headers)
+    (ignored,) = Applier.decode([raw], lambda event_type: event_type != "EnrolmentRequested")
+    assert isinstance(ignored, _Decoded)
+    assert ignored.aggregate == ("enrolment", good.aggregate_id)
+    assert ignored.record.aggregate_version == 2 and ignored.record.data == {}
+    with pytest.raises(IgnoredEvent):
+        _ = ignored.event
+    (read,) = Applier.decode([raw], lambda event_type: event_type == "EnrolmentRequested")
+    assert isinstance(read, tuple) and isinstance(read[1], EnvelopeError)
+    # Broken headers are refused as before, ignored type or not.
+    bad = tuple((n, b"0" if n == "ce_aggregateversion" else v) for n, v in headers)
+    (refused,) = Applier.decode([retagged(1, value, bad)], lambda _: False)
+    assert isinstance(refused, tuple) and "malformed envelope" in str(refused[1])
+
+
+def test_a_record_is_decoded_once_however_many_projections_read_it() -> None:
+    _, value, headers = to_kafka(recorded(enrolment()))
+    raw = RawRecord("shared.huigong.intake.enrolments", 3, 17, b"k", value, tuple(headers))
+    (first,) = Applier.decode([raw])
+    (second,) = Applier.decode([RawRecord(*raw)])
+    assert isinstance(first, _Decoded) and isinstance(second, _Decoded)
+    assert second.event is first.event and second.record is first.record
+    # Another record at the same position (a topic recreated under the same name) is its own.
+    _, other_value, other_headers = to_kafka(recorded(enrolment()))
+    (third,) = Applier.decode(
+        [RawRecord("shared.huigong.intake.enrolments", 3, 17, b"k", other_value, tuple(other_headers))]
+    )
+    assert isinstance(third, _Decoded) and third.event is not first.event
+    assert third.record.id != first.record.id

@@ -494,7 +494,7 @@ def keys_ensure(
 @keys_app.command("policy")
 def keys_policy() -> None:
     """打印每个接口的访问规则（Markdown 表）/ print who may call each endpoint (a Markdown table)."""
-    from huigong_platform.authorization import markdown
+    from huigong_platform.policy import markdown
 
     typer.echo(markdown(SERVICES))
 

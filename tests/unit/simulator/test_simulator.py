@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
@@ -314,10 +313,9 @@ async def test_applications_over_kafka_keep_each_chain_in_order() -> None:
             assert value["application_id"] in seen  # never before its submission
 
 
-def test_four_hundred_thousand_rows_are_generated_well_under_a_minute() -> None:
-    started = time.perf_counter()
+def test_four_hundred_thousand_rows_come_as_sheets_shared_among_the_districts() -> None:
+    # How fast they are made is a benchmark's business, never a test's.
     commands = list(enrolment_commands(400_000, ALL_DISTRICTS, random.Random(2025), invalid_rate=0.01))
-    assert time.perf_counter() - started < 30
     assert len(commands) == 40
     assert Counter(c.submitter for c in commands) == dict.fromkeys(ALL_DISTRICTS, 4)
 
