@@ -35,8 +35,9 @@ import pytest
 
 from huigong_events.reference import FacilityKind
 from huigong_intake.simulator import annual_plan, facility_report, project_proposal
-from huigong_platform import credentials
-from huigong_platform.authorization import endpoints, template
+from huigong_platform import credentials, policy
+from huigong_platform.authorization import endpoints
+from huigong_platform.policy import template
 
 from ..conftest import Stack, isolated_stack
 from ..forms import complex_form
@@ -188,7 +189,7 @@ def served() -> list[tuple[str, str, str]]:
     rows = [
         (service, e.method, template(e.path))
         for service, app in service_apps().items()
-        for e in endpoints(app, service)
+        for e in endpoints(app, policy.of(service))
     ]
     return sorted(rows, key=lambda r: r[2].endswith("/withdrawal"))
 

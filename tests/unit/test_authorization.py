@@ -1,5 +1,6 @@
-"""The access rules as data: every route of every service has one, none is stale, and the rules say
-what the roles mean (reviewers cannot submit, only the chair decides, only registrars certify, ops
+"""The access rules as data: each service declares its own (`huigong_<service>/policy.py`), every
+route of every service has one, none is stale, every command has one, and the rules say what the
+plan asks (reviewers cannot submit, only the chair decides, only registrars certify, ops
 change nothing, the public sees only certificate verification and published figures). Also the
 pure parts of credentials: principals, key format, token buckets, the OpenAPI marking."""
 
@@ -13,8 +14,9 @@ from fastapi import FastAPI
 from huigong_intake.app import create_app as intake_app
 from huigong_intake.settings import IntakeSettings
 from huigong_metrics.app import create_app as metrics_app
-from huigong_platform import authorization, credentials
-from huigong_platform.authorization import COMMON, POLICY, PREFIXES, Rule, endpoints, rule_for, template
+from huigong_platform import credentials, policy
+from huigong_platform.authorization import endpoints
+from huigong_platform.policy import COMMON, PUBLIC, Rule, template
 from huigong_platform.principals import Principal, Role, parse
 from huigong_platform.rate_limits import RateLimits
 from huigong_platform.settings import Settings
@@ -43,19 +45,26 @@ def service_apps() -> dict[str, FastAPI]:
 
 
 APPS = service_apps()
+POLICIES = {service: policy.of(service) for service in APPS}
+POLICY = {service: p.routes for service, p in POLICIES.items()}
+PREFIXES = {service: p.prefixes for service, p in POLICIES.items()}
+
+
+def rule_for(service: str, method: str, path: str) -> Rule | None:
+    return POLICIES[service].rule_for(method, path)
 
 
 @pytest.mark.parametrize("service", list(APPS))
 def test_every_route_has_an_access_rule(service: str) -> None:
-    missing = [f"{e.method} {e.path}" for e in endpoints(APPS[service], service) if e.rule is None]
-    assert not missing, f"{service}: add these to huigong_platform.authorization.POLICY: {missing}"
+    missing = [f"{e.method} {e.path}" for e in endpoints(APPS[service], POLICIES[service]) if e.rule is None]
+    assert not missing, f"{service}: add these to huigong_{service}/policy.py: {missing}"
 
 
 def test_every_rule_names_a_route() -> None:
     served = {
         (service, e.method, template(e.path))
         for service, app in APPS.items()
-        for e in endpoints(app, service)
+        for e in endpoints(app, POLICIES[service])
     }
     stale = [
         f"{service} {method} {path}"
@@ -155,8 +164,8 @@ def test_the_data_exchange_only_reports_facts() -> None:
 
 
 def test_head_follows_get_and_families_share_a_rule() -> None:
-    assert rule_for("registry", "HEAD", "/certificates/{certificate_no}") == authorization.PUBLIC
-    assert rule_for("metrics", "GET", "/api/progress/{district}") == authorization.PUBLIC
+    assert rule_for("registry", "HEAD", "/certificates/{certificate_no}") == PUBLIC
+    assert rule_for("metrics", "GET", "/api/progress/{district}") == PUBLIC
     assert rule_for("metrics", "GET", "/api/progressive") is None
     assert rule_for("intake", "DELETE", "/applications") is None
 

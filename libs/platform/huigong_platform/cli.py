@@ -488,6 +488,6 @@ def keys_ensure(
 @keys_app.command("policy")
 def keys_policy() -> None:
     """打印每个接口的访问规则（Markdown 表）/ print who may call each endpoint (a Markdown table)."""
-    from .authorization import markdown
+    from .policy import markdown
 
     typer.echo(markdown(SERVICES))

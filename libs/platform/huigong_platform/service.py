@@ -25,6 +25,7 @@ from faust.contrib.asgi import faust_app_running
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import authorization, errors, logs
+from .application import CommandPath
 from .credentials import KeyVerifier
 from .database import DbConnection, create_pool
 from .eventstore import EventStore
@@ -33,6 +34,7 @@ from .idempotency import IDEMPOTENCY_HEADER
 from .ops.personal import Patterns
 from .outbox import RelayProcess
 from .outcomes import OutcomeWatch
+from .policy import Policy
 from .reactions import Reaction, reaction_app
 from .refusals import FieldError
 from .settings import Settings
@@ -63,6 +65,8 @@ class Runtime:
     readiness: Readiness
     keys: KeyVerifier
     subscriptions: list[Subscription] = field(default_factory=list)
+    # The service's command path, which its on_start builds (`application.py`).
+    commands: CommandPath | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     background: list[tuple[asyncio.Task[None], Callable[[], Awaitable[None]]]] = field(default_factory=list)
 
@@ -105,6 +109,7 @@ def build_app(
     description: str,
     projections: Sequence[Projection] = (),
     reactions: Sequence[Reaction] = (),
+    policy: Policy,
     routers: Sequence[APIRouter] = (),
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
     union_tags: frozenset[str] = frozenset(),
@@ -112,7 +117,8 @@ def build_app(
 ) -> FastAPI:
     """`database_checks`: what else the service needs of PostgreSQL to be ready (intake: the
     registry's key function); a failing one makes /readyz answer 503 with its reason under
-    `postgres`."""
+    `postgres`. `policy`: the service's access rules (its `policy.py`); a route it does not
+    name is refused to everyone."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,6 +153,7 @@ def build_app(
         app.state.runtime = runtime
         if on_start is not None:
             await on_start(runtime)
+        app.state.commands = runtime.commands
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
         tasks += [
             asyncio.create_task(s.run(), name=f"subscription-{s.projection.name}")
@@ -194,7 +201,7 @@ def build_app(
     # correlation id, and their log lines too.
     app.add_middleware(
         authorization.AccessGuard,
-        service=settings.service,
+        policy=policy,
         limits=authorization.Limits(
             body_bytes=settings.max_body_bytes,
             upload_bytes=settings.max_upload_bytes,
@@ -253,11 +260,17 @@ def build_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = authorization.document(plain_openapi(), settings.service)
+            documented = authorization.document(plain_openapi(), policy)
+            app.openapi_schema = errors.declare(documented, lambda m, p: _public(policy, m, p))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _public(policy: Policy, method: str, path: str) -> bool:
+    rule = policy.rule_for(method, path)
+    return rule is not None and rule.public
 
 
 async def _database_checks(pool: asyncpg.Pool, checks: Sequence[DatabaseCheck]) -> Check:

@@ -18,6 +18,7 @@ from .adapters.gauges import business_gauges
 from .adapters.matters import matter_gauges
 from .api.matters import router as matters_router
 from .api.routes import router
+from .policy import POLICY
 from .projections.actuals import ActualsProjection
 from .projections.targets import TargetsProjection
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projections=[ActualsProjection(), TargetsProjection()],
         routers=[router, matters_router, *dashboard_routers()],
         on_start=load_targets,
+        policy=POLICY,
     )
     gauges = business_gauges()
     matters = matter_gauges()

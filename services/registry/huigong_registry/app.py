@@ -14,6 +14,7 @@ from .api.members import router as members_router
 from .api.public import router as public_router
 from .api.routes import router
 from .api.units import router as units_router
+from .policy import POLICY
 from .projections.facilities import FacilitiesProjection
 from .projections.matters import MattersProjection
 from .projections.members import RosterProjection
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             matters_router,
             members_router,
         ],
+        policy=POLICY,
     )
 
 

@@ -29,13 +29,12 @@ from huigong_platform.database import DbConnection
 from huigong_platform.eventstore import Metadata
 from huigong_platform.idempotency import MAX_KEY_LENGTH, Outcome
 from huigong_platform.principals import Principal, principal
-from huigong_platform.refusals import FieldError
+from huigong_platform.refusals import FieldError, NotFound
 from huigong_platform.service import correlation_id_of, runtime_of
 
 from ..adapters.matters import Loaded, load_item, load_units
 from ..domain import catalogue
 from ..domain.catalogue import ItemState
-from ..domain.certification import NotFound
 from .facilities import row
 from .routes import registrar_only
 from .units import today

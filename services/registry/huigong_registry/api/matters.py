@@ -38,13 +38,12 @@ from huigong_platform.database import DbConnection
 from huigong_platform.eventstore import Metadata
 from huigong_platform.idempotency import MAX_KEY_LENGTH, Outcome
 from huigong_platform.principals import Principal, Role, principal
-from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.refusals import Conflict, FieldError, Forbidden, Refusal
 from huigong_platform.service import correlation_id_of, runtime_of
 
 from ..adapters.matters import Loaded, allocate_matter_no, load_handler, load_item, load_matter
 from ..adapters.requesters import Requester, vault_of
 from ..domain import matters, workdays
-from ..domain.certification import Conflict, Forbidden
 from ..domain.cohort import SERVICE_CENTRES
 from ..domain.matters import Acting, MatterState, MatterStatus
 from .facilities import row

@@ -23,12 +23,11 @@ from huigong_platform.database import DbConnection
 from huigong_platform.eventstore import Metadata
 from huigong_platform.idempotency import MAX_KEY_LENGTH, Outcome
 from huigong_platform.principals import Principal, principal
-from huigong_platform.refusals import FieldError
+from huigong_platform.refusals import FieldError, NotFound
 from huigong_platform.service import correlation_id_of, runtime_of
 
 from ..adapters import member_keys
 from ..adapters.units import lock
-from ..domain.certification import NotFound
 from ..domain.members import AGGREGATE, decide_erasure, fold
 from .units import today
 

@@ -1,22 +1,27 @@
-"""What every intake write endpoint shares: the Idempotency-Key header and the JSON answer."""
+"""What every service's HTTP entry point shares: the caller, the Idempotency-Key header, running a
+command through the service's command path, and the JSON answer. A write route parses, builds
+its command, calls `execute` and answers `respond(outcome)`: nothing else."""
 
 from __future__ import annotations
 
-import hashlib
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import orjson
-from fastapi import Header
+from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from huigong_platform.idempotency import MAX_KEY_LENGTH, Outcome
+from .application import CommandPath
+from .idempotency import IDEMPOTENCY_HEADER, MAX_KEY_LENGTH, Outcome
+from .principals import Principal, principal
+from .service import correlation_id_of
 
+Caller = Annotated[Principal, Depends(principal)]
 IdempotencyKey = Annotated[
     str,
     Header(
-        alias="Idempotency-Key",
+        alias=IDEMPOTENCY_HEADER,
         min_length=1,
         max_length=MAX_KEY_LENGTH,
         description="幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 "
@@ -25,23 +30,34 @@ IdempotencyKey = Annotated[
 ]
 
 
+def commands_of(request: Request) -> CommandPath:
+    """The service's command path (built when the service starts: `Runtime.commands`)."""
+    commands: CommandPath = request.app.state.commands
+    return commands
+
+
+async def execute(request: Request, command: BaseModel, caller: Principal, key: str) -> Outcome:
+    """Run one command of an HTTP request through the service's command path."""
+    return await commands_of(request).handle(
+        command, caller, key=key, correlation_id=correlation_id_of(request)
+    )
+
+
 def respond(outcome: Outcome) -> Response:
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     # orjson renders what JSONResponse would (compact, UTF-8), several times faster: an
     # enrolment answer lists up to 10,000 rows.
     return Response(
-        orjson.dumps(outcome.body),
+        orjson.dumps(outcome.body, default=str),
         status_code=outcome.status_code,
         headers=headers,
         media_type="application/json",
     )
 
 
-def jsonable(value: Any) -> Any:
-    """Request bodies are fingerprinted for idempotency as JSON-compatible values."""
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    return value
+async def run(request: Request, command: BaseModel, caller: Principal, key: str) -> Response:
+    """`execute`, answered."""
+    return respond(await execute(request, command, caller, key))
 
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -61,10 +77,3 @@ def parse_json_body(model: type[Body], raw: bytes) -> Body:
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
-
-
-def request_fingerprint(path: str, body: Any) -> str:
-    """What an Idempotency-Key is bound to: SHA-256 of the path and the parsed body as JSON with
-    sorted keys, so a retry that spells the same JSON differently is still the same request."""
-    canonical = orjson.dumps({"path": path, "body": body}, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()

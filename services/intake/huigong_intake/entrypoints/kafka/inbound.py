@@ -1,11 +1,12 @@
 """Commands that district systems publish to Kafka instead of calling HTTP.
 
 Each district and group union has its own inbound topic, so the topic proves the sender. A record
-is validated and executed exactly as the HTTP request would be, idempotently by its command id.
-An invalid record goes to the dead-letter topic with the original record, the reason and the
-source, and the stream moves on: one bad record never stalls a district. Only an outage of
-PostgreSQL stops the consumer, which then resumes from its last committed offset; the command ids
-make the replayed records harmless.
+becomes the same typed command an HTTP request would, and runs through the same command path
+(policy, idempotency by its command id, one transaction). An invalid or refused record goes to
+the dead-letter topic with the original record, the reason (the refusal's) and the source, and
+the stream moves on: one bad record never stalls a district. Only an outage of PostgreSQL stops
+the consumer, which then resumes from its last committed offset; the command ids make the
+replayed records harmless.
 """
 
 from __future__ import annotations
@@ -18,24 +19,24 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
 from huigong_events.reference import GROUP_UNIONS
 from huigong_events.topics import DEAD_LETTER_TOPICS, INBOUND_TOPICS, submitter_of_inbound
-from huigong_platform import idempotency, logs
+from huigong_platform import logs
+from huigong_platform.application import CommandPath
 from huigong_platform.errors import validation_errors
+from huigong_platform.idempotency import IdempotencyKeyReused
 from huigong_platform.kafka import consumer as make_consumer
 from huigong_platform.kafka import producer as make_producer
 from huigong_platform.kafka import start_producer
 from huigong_platform.principals import Principal, Role
 from huigong_platform.refusals import FieldError, Refusal
 
-from ..commands import BODIES, NEEDS_APPLICATION, UNION_TAGS, InboundCommand, dispatch
-from ..domain.enrolments import Column
-from ..handlers import Intake
+from ...commands import BODIES, NEEDS_APPLICATION, UNION_TAGS, InboundCommand, command_of
+from ...domain.enrolments import Column
 
 log = logs.get(__name__)
 
@@ -72,9 +73,8 @@ def principal_for(submitter: str, simulated: bool) -> Principal:
 
 
 class InboundConsumer:
-    def __init__(self, intake: Intake, pool: asyncpg.Pool, bootstrap: str, topic_prefix: str = "") -> None:
-        self._intake = intake
-        self._pool = pool
+    def __init__(self, commands: CommandPath, bootstrap: str, topic_prefix: str = "") -> None:
+        self._commands = commands
         self._bootstrap = bootstrap
         self._prefix = topic_prefix
         self._stopping = asyncio.Event()
@@ -161,30 +161,14 @@ class InboundConsumer:
             await self._dead_letter(producer, record, submitter, "invalid command body", errors)
             return
         principal = principal_for(submitter, command.simulated)
-        correlation_id = command.command_id
         try:
-            outcome = await idempotency.once(
-                self._pool,
-                principal.id,
-                f"kafka:{command.command_id}",
-                idempotency.request_hash(
-                    {
-                        "command": command.command,
-                        "application_id": command.application_id,
-                        "body": command.body,
-                    }
-                ),
-                lambda conn: dispatch(
-                    self._intake,
-                    conn,
-                    principal,
-                    correlation_id,
-                    command.command,
-                    body,
-                    command.application_id,
-                ),
+            outcome = await self._commands.handle(
+                command_of(command.command, body, command.application_id),
+                principal,
+                key=f"kafka:{command.command_id}",
+                correlation_id=command.command_id,
             )
-        except idempotency.IdempotencyKeyReused:
+        except IdempotencyKeyReused:
             error = FieldError(
                 "command_id",
                 "命令编号已用于另一个不同的命令",
@@ -193,7 +177,8 @@ class InboundConsumer:
             await self._dead_letter(producer, record, submitter, "command id reused", [error])
             return
         except Refusal as exc:
-            await self._dead_letter(producer, record, submitter, "refused", list(exc.errors))
+            # The same refusal an HTTP caller gets, with the same field errors.
+            await self._dead_letter(producer, record, submitter, exc.reason, list(exc.errors))
             return
         self.executed += 1
         log.info(

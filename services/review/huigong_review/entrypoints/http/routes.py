@@ -9,110 +9,43 @@ their API keys (see `people.py`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
-from huigong_events.reference import REVIEW_DIMENSIONS, ExclusionRule, Programme
-from huigong_platform import idempotency
-from huigong_platform.database import DbConnection
-from huigong_platform.idempotency import MAX_KEY_LENGTH, Outcome
-from huigong_platform.principals import Principal, Role, principal
-from huigong_platform.service import correlation_id_of, runtime_of
+from huigong_events.reference import Programme
+from huigong_platform.application import from_request
+from huigong_platform.principals import Principal
+from huigong_platform.service import runtime_of
+from huigong_platform.web import Caller, IdempotencyKey, run
 
-from ..adapters import inputs
-from ..domain.scoring import ScoringPolicy, panel
-from ..handlers import Review, finding_id_for, not_found
-from ..projections.queue import QUEUE_STAGES, STAGE_SQL, STATUS_SQL, summarise, totals_of
-from .people import parse_reviewer, visible_submitter
+from ...adapters import inputs
+from ...commands import (
+    ClearanceRequest,
+    ClearFinding,
+    Decide,
+    DecisionRequest,
+    FindingRequest,
+    RecordFinding,
+    Score,
+    ScoreRequest,
+)
+from ...domain.scoring import ScoringPolicy, panel
+from ...handlers import Review, not_found
+from ...policy import visible_submitter
+from ...projections.queue import QUEUE_STAGES, STAGE_SQL, STATUS_SQL, summarise, totals_of
 from .views import STAGE_LABELS, dossier, panel_view
 
 router = APIRouter()
-Caller = Annotated[Principal, Depends(principal)]
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=MAX_KEY_LENGTH,
-        description="幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 "
-        "(a retry with the same key returns the first outcome and records nothing new)",
-    ),
-]
 
 
 def review_of(request: Request) -> Review:
     handlers: Review = runtime_of(request).extras["review"]
     return handlers
-
-
-async def run(
-    request: Request,
-    caller: Principal,
-    key: str,
-    payload: Any,
-    work: Callable[[DbConnection], Awaitable[Outcome]],
-) -> JSONResponse:
-    runtime = runtime_of(request)
-    body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
-    outcome = await idempotency.once(
-        runtime.pool,
-        caller.id,
-        key,
-        idempotency.request_hash({"path": request.url.path, "body": body}),
-        work,
-    )
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
-
-
-# --- requests ----------------------------------------------------------------------------------
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FindingRequest(_Request):
-    rule: ExclusionRule = Field(
-        title="不予受理情形",
-        description="服务中心类情形 C1–C5（评审判断）；E1–E7 由申报声明或部门数据交换确认，不能由评审专家认定",
-    )
-    reason: str = Field(max_length=2000, title="认定理由", description="至少 10 个字符，写明依据")
-
-
-class ClearanceRequest(_Request):
-    reason: str = Field(max_length=2000, title="排除理由", description="该发现不成立或已整改的理由")
-
-
-class DimensionInput(_Request):
-    score: Decimal = Field(title="得分", description="0 至满分（默认 100），最多两位小数")
-    comment: str = Field(max_length=2000, title="评语", description="2 至 500 个字符")
-
-
-class ScoreRequest(_Request):
-    scores: dict[str, DimensionInput] = Field(
-        title="各方面得分",
-        description="五个评审方面（" + "、".join(REVIEW_DIMENSIONS) + "）各一项得分和评语",
-        json_schema_extra={"propertyNames": {"enum": list(REVIEW_DIMENSIONS)}},
-    )
-
-
-class DecisionRequest(_Request):
-    decision: Literal["approve", "decline"] = Field(
-        title="决定", description="approve 批准建设；decline 不予批准"
-    )
-    period_start: date | None = Field(
-        default=None, title="建设期开始日期", description="批准建设时必填；建设期三年，至第三个周年日前一天"
-    )
-    reasons: list[str] = Field(
-        default_factory=list, max_length=20, title="未批准理由", description="不予批准时至少一条"
-    )
 
 
 # --- writes ------------------------------------------------------------------------------------
@@ -129,19 +62,8 @@ class DecisionRequest(_Request):
 )
 async def record_finding(
     application_id: uuid.UUID, body: FindingRequest, request: Request, caller: Caller, key: IdempotencyKey
-) -> JSONResponse:
-    reviewer = parse_reviewer(caller, Role.REVIEWER, Role.CHAIR)
-    review, correlation = review_of(request), correlation_id_of(request)
-    finding_id = finding_id_for(caller, key)
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: review.record_finding(
-            conn, caller, reviewer, correlation, application_id, body.rule, body.reason, finding_id
-        ),
-    )
+) -> Response:
+    return await run(request, from_request(RecordFinding, body, application_id=application_id), caller, key)
 
 
 @router.post(
@@ -158,16 +80,9 @@ async def clear_finding(
     request: Request,
     caller: Caller,
     key: IdempotencyKey,
-) -> JSONResponse:
-    parse_reviewer(caller, Role.REVIEWER, Role.CHAIR)
-    review, correlation = review_of(request), correlation_id_of(request)
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: review.clear_finding(conn, caller, correlation, application_id, finding_id, body.reason),
-    )
+) -> Response:
+    command = from_request(ClearFinding, body, application_id=application_id, finding_id=finding_id)
+    return await run(request, command, caller, key)
 
 
 @router.post(
@@ -180,17 +95,8 @@ async def clear_finding(
 )
 async def score(
     application_id: uuid.UUID, body: ScoreRequest, request: Request, caller: Caller, key: IdempotencyKey
-) -> JSONResponse:
-    reviewer = parse_reviewer(caller, Role.REVIEWER)
-    review, correlation = review_of(request), correlation_id_of(request)
-    scores = {name: (part.score, part.comment) for name, part in body.scores.items()}
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: review.score(conn, caller, reviewer, correlation, application_id, scores),
-    )
+) -> Response:
+    return await run(request, from_request(Score, body, application_id=application_id), caller, key)
 
 
 @router.post(
@@ -203,25 +109,8 @@ async def score(
 )
 async def decide(
     application_id: uuid.UUID, body: DecisionRequest, request: Request, caller: Caller, key: IdempotencyKey
-) -> JSONResponse:
-    chair = parse_reviewer(caller, Role.CHAIR)
-    review, correlation = review_of(request), correlation_id_of(request)
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: review.decide(
-            conn,
-            caller,
-            chair,
-            correlation,
-            application_id,
-            approve=body.decision == "approve",
-            period_start=body.period_start,
-            reasons=body.reasons,
-        ),
-    )
+) -> Response:
+    return await run(request, from_request(Decide, body, application_id=application_id), caller, key)
 
 
 # --- reads -------------------------------------------------------------------------------------

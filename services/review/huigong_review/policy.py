@@ -1,4 +1,13 @@
-"""Who acts in review, read from the caller's principal (the one its API key is bound to).
+"""Who may run which review command and read which record. The HTTP guard enforces the route's
+rule before the body is read, the command path the command's rule; the own-record rules
+(`parse_reviewer`, `visible_submitter` below) are applied by the handlers and the readers:
+
+- reviewers record and clear findings and score; the chair (领导小组负责人) records and clears
+  findings and alone decides; a reviewer or chair of the applicant's own district or group union
+  stands aside (403);
+- a district reads only its own applications' review (another's is answered as none).
+
+Who acts in review is read from the caller's principal (the one its API key is bound to).
 
 Panel reviewers (评审专家) and the chair (领导小组负责人) are named `<role>:<area>/<name>`:
 
@@ -22,20 +31,41 @@ from __future__ import annotations
 from typing import Final
 
 from huigong_events.reference import CITY_CODE, DISTRICTS, GROUP_UNIONS
+from huigong_platform.policy import READ_OWN, Policy, Rule, roles
 from huigong_platform.principals import HEADER, Principal, Role
-from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.refusals import FieldError, Forbidden, Unauthenticated
 
-from ..domain.errors import Forbidden
-from ..domain.reviewers import MAX_REVIEWER_ID_LENGTH, Reviewer
+from .commands import ClearFinding, Decide, RecordFinding, Score
+from .domain.reviewers import MAX_REVIEWER_ID_LENGTH, Reviewer
+
+PANEL: Final = Rule(roles(Role.REVIEWER, Role.CHAIR))
+
+POLICY: Final = Policy(
+    "review",
+    commands={
+        RecordFinding: PANEL,
+        ClearFinding: PANEL,
+        Score: Rule(roles(Role.REVIEWER)),
+        Decide: Rule(roles(Role.CHAIR)),
+    },
+    routes={
+        ("POST", "/applications/{application_id}/findings"): RecordFinding,
+        ("POST", "/applications/{application_id}/findings/{finding_id}/clearance"): ClearFinding,
+        ("POST", "/applications/{application_id}/scores"): Score,
+        ("POST", "/applications/{application_id}/decision"): Decide,
+        ("GET", "/applications/{application_id}"): READ_OWN,
+        ("GET", "/applications/{application_id}/panel"): READ_OWN,
+        ("GET", "/queue"): READ_OWN,
+    },
+)
+
 
 CITY_ALIAS: Final = "city"
 READ_ALL: Final = frozenset({Role.REVIEWER, Role.CHAIR, Role.CITY, Role.REGISTRAR, Role.VIEWER, Role.OPS})
 
 
-class InvalidPrincipal(Refusal):
+class InvalidPrincipal(Unauthenticated):
     """The principal does not name a reviewer the way review needs (401)."""
-
-    status = 401
 
 
 ROLE_NAMES: Final[dict[Role, tuple[str, str]]] = {

@@ -5,76 +5,35 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from huigong_events.reference import Programme
-from huigong_platform import idempotency
-from huigong_platform.principals import Principal, principal
-from huigong_platform.refusals import FieldError
-from huigong_platform.service import correlation_id_of, runtime_of
+from huigong_platform.application import from_request
+from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.service import runtime_of
+from huigong_platform.web import Caller, IdempotencyKey, parse_json_body, run
 
-from ..adapters.sheets import SheetFormatError, read_rows
-from ..commands import (
+from ...adapters.sheets import SheetFormatError, read_rows
+from ...commands import (
     AmendRequest,
     ApplicationRequest,
-    EnrolmentBatch,
+    Enrol,
     FacilityRequest,
     FactRequest,
+    OpenSubmissionWindow,
     PlanRequest,
     ProjectRequest,
     WindowRequest,
     WithdrawRequest,
-    dispatch,
+    command_of,
 )
-from ..domain.cycle import OpenSubmissionWindow
-from ..domain.errors import InvalidCommand
-from ..handlers import Intake
-from ..projections.applications import STATUS_LABELS
-from .common import IdempotencyKey, jsonable, parse_json_body, request_fingerprint, respond
+from ...projections.applications import STATUS_LABELS
 
 router = APIRouter()
-Caller = Annotated[Principal, Depends(principal)]
-
-
-def intake_of(request: Request) -> Intake:
-    handlers: Intake = runtime_of(request).extras["intake"]
-    return handlers
-
-
-async def run(request: Request, caller: Principal, key: str, payload: Any, work: Any) -> Response:
-    runtime = runtime_of(request)
-    outcome = await idempotency.once(
-        runtime.pool,
-        caller.id,
-        key,
-        idempotency.request_hash({"path": request.url.path, "body": jsonable(payload)}),
-        work,
-    )
-    return respond(outcome)
-
-
-async def command(
-    request: Request,
-    caller: Principal,
-    key: str,
-    name: str,
-    body: BaseModel,
-    application_id: uuid.UUID | None = None,
-) -> Response:
-    """Run a command through the same dispatch as the Kafka inbound consumer."""
-    intake = intake_of(request)
-    correlation = correlation_id_of(request)
-    return await run(
-        request,
-        caller,
-        key,
-        body,
-        lambda conn: dispatch(intake, conn, caller, correlation, name, body, application_id),
-    )
 
 
 # --- applications ------------------------------------------------------------------------------
@@ -84,21 +43,21 @@ async def command(
 async def submit_application(
     body: ApplicationRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
-    return await command(request, caller, key, "submit_application", body)
+    return await run(request, command_of("submit_application", body), caller, key)
 
 
 @router.put("/applications/{application_id}", tags=["申报"], summary="修改申报（评审开始前）")
 async def amend_application(
     application_id: uuid.UUID, body: AmendRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
-    return await command(request, caller, key, "amend_application", body, application_id)
+    return await run(request, command_of("amend_application", body, application_id), caller, key)
 
 
 @router.post("/applications/{application_id}/withdrawal", tags=["申报"], summary="撤回申报（评审开始前）")
 async def withdraw_application(
     application_id: uuid.UUID, body: WithdrawRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
-    return await command(request, caller, key, "withdraw_application", body, application_id)
+    return await run(request, command_of("withdraw_application", body, application_id), caller, key)
 
 
 @router.post(
@@ -110,23 +69,12 @@ async def withdraw_application(
 async def submit_plan(
     application_id: uuid.UUID, body: PlanRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
-    return await command(request, caller, key, "submit_plan", body, application_id)
+    return await run(request, command_of("submit_plan", body, application_id), caller, key)
 
 
 @router.post("/submission-windows", status_code=201, tags=["申报"], summary="开放补报窗口（市总工会）")
 async def open_window(body: WindowRequest, request: Request, caller: Caller, key: IdempotencyKey) -> Response:
-    intake = intake_of(request)
-    correlation = correlation_id_of(request)
-    command = OpenSubmissionWindow(
-        year=body.year,
-        opens_at=body.opens_at,
-        closes_at=body.closes_at,
-        reason=body.reason,
-        submitter=body.submitter,
-    )
-    return await run(
-        request, caller, key, body, lambda conn: intake.open_window(conn, caller, correlation, command)
-    )
+    return await run(request, from_request(OpenSubmissionWindow, body), caller, key)
 
 
 # --- reports -----------------------------------------------------------------------------------
@@ -136,19 +84,19 @@ async def open_window(body: WindowRequest, request: Request, caller: Caller, key
 async def report_facility(
     body: FacilityRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
-    return await command(request, caller, key, "report_facility", body)
+    return await run(request, body, caller, key)
 
 
 @router.post("/service-projects", status_code=201, tags=["设施与项目"], summary="推荐服务职工项目（项目库）")
 async def propose_project(
     body: ProjectRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
-    return await command(request, caller, key, "propose_project", body)
+    return await run(request, body, caller, key)
 
 
 @router.post("/compliance-facts", status_code=201, tags=["合规事实"], summary="报送合规事实（数据交换）")
 async def report_fact(body: FactRequest, request: Request, caller: Caller, key: IdempotencyKey) -> Response:
-    return await command(request, caller, key, "report_fact", body)
+    return await run(request, body, caller, key)
 
 
 # --- enrolments --------------------------------------------------------------------------------
@@ -161,27 +109,14 @@ async def report_fact(body: FactRequest, request: Request, caller: Caller, key: 
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": EnrolmentBatch.model_json_schema()}},
+            "content": {"application/json": {"schema": Enrol.model_json_schema()}},
         }
     },
 )
 async def enrol_json(request: Request, caller: Caller, key: IdempotencyKey) -> Response:
     # The body is read here rather than declared as a parameter: a batch is up to 10,000 rows
-    # (several MB), and FastAPI's json.loads and pydantic's model_dump for the fingerprint took
-    # four times what orjson does for both.
-    body = parse_json_body(EnrolmentBatch, await request.body())
-    fingerprint = request_fingerprint(request.url.path, {"rows": body.rows})
-    intake = intake_of(request)
-    correlation = correlation_id_of(request)
-    rows = body.rows
-    outcome = await idempotency.once(
-        runtime_of(request).pool,
-        caller.id,
-        key,
-        fingerprint,
-        lambda conn: intake.enrol(conn, caller, correlation, rows),
-    )
-    return respond(outcome)
+    # (several MB), and FastAPI's json.loads costs twice what orjson does.
+    return await run(request, parse_json_body(Enrol, await request.body()), caller, key)
 
 
 @router.post(
@@ -197,13 +132,8 @@ async def enrol_upload(
     try:
         rows = read_rows(content, file.filename or file.content_type or "")
     except SheetFormatError as exc:
-        raise InvalidCommand(FieldError("file", exc.zh, exc.en)) from None
-    intake = intake_of(request)
-    correlation = correlation_id_of(request)
-    fingerprint = {"file": idempotency.request_hash(content.hex())}
-    return await run(
-        request, caller, key, fingerprint, lambda conn: intake.enrol(conn, caller, correlation, rows)
-    )
+        raise Refusal(FieldError("file", exc.zh, exc.en)) from None
+    return await run(request, Enrol(rows=rows), caller, key)
 
 
 # --- queries -----------------------------------------------------------------------------------

@@ -24,10 +24,10 @@ from huigong_events.review import (
 )
 from huigong_events.upcasting import decode
 
-from ..adapters.inputs import Loaded
-from ..domain.scoring import PanelSummary, ScoringPolicy, panel
-from ..domain.state import ReviewStage, ReviewState
-from ..projections.queue import form_name
+from ...adapters.inputs import Loaded
+from ...domain.scoring import PanelSummary, ScoringPolicy, panel
+from ...domain.state import ReviewStage, ReviewState
+from ...projections.queue import form_name
 
 STAGE_LABELS: dict[ReviewStage, str] = {stage: stage.name for stage in ReviewStage}
 
