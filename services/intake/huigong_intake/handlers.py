@@ -78,6 +78,7 @@ class Intake:
             c.AmendApplication: self.amend_application,
             c.WithdrawApplication: self.withdraw_application,
             c.SubmitPlan: self.submit_plan,
+            c.AmendPlan: self.amend_plan,
             c.OpenSubmissionWindow: self.open_window,
             c.ReportFacility: self.report,
             c.ProposeProject: self.report,
@@ -115,6 +116,9 @@ class Intake:
         application_id = command.application_id or uuid.uuid4()
         state, version, progress = await self._load(ctx, application_id)
         records = self.records(ctx.uow)
+        unit_key = apps.building_unit_key(command.form)
+        # Two submissions of the same application at once both look for the other: serialise them.
+        await ctx.uow.lock("application-key", f"{command.year}/{command.programme.value}/{who}/{unit_key}")
         decision = apps.SubmitApplication(
             application_id=application_id,
             year=command.year,
@@ -124,6 +128,9 @@ class Intake:
             now=now(),
             windows=await records.windows(command.year),
             receipt_no=None,
+            existing_receipt=apps.existing_receipt(
+                await records.applications_of(command.year, command.programme, who), command.form
+            ),
         )
         apps.decide(state, decision, progress)  # refuse before a receipt number is used up
         number = await records.next_receipt(command.year, who)
@@ -184,8 +191,27 @@ class Intake:
             201,
             {
                 "application_id": str(command.application_id),
+                "receipt_no": state.receipt_no,
                 "event_id": str(recorded[0].id),
                 "plan_kind": command.plan.plan_kind,
+                "status": "plan_submitted",
+                "status_label": "方案已报送",
+            },
+        )
+
+    async def amend_plan(self, command: c.AmendPlan, ctx: Context) -> Outcome:
+        state, version, progress = await self._owned(ctx, command.application_id)
+        events = apps.decide(state, apps.AmendPlan(plan=command.plan, reason=command.reason), progress)
+        recorded = await self._append(ctx, str(command.application_id), events, version, state.submitter)
+        return Outcome(
+            200,
+            {
+                "application_id": str(command.application_id),
+                "receipt_no": state.receipt_no,
+                "event_id": str(recorded[0].id),
+                "plan_kind": command.plan.plan_kind,
+                "status": "plan_amended",
+                "status_label": "方案已修改",
             },
         )
 

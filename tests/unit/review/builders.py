@@ -10,14 +10,22 @@ from uuid import UUID, uuid5
 import pytest
 
 from huigong_events.base import DomainEvent
-from huigong_events.forms import DeclaredFact, ReportingDepartment
-from huigong_events.intake import ApplicationSubmitted, ComplianceFactReported
+from huigong_events.forms import (
+    AnnualPlan,
+    BudgetPlan,
+    DeclaredFact,
+    PlanProject,
+    ReportingDepartment,
+    ThreeYearPlan,
+)
+from huigong_events.intake import ApplicationSubmitted, ComplianceFactReported, PlanSubmitted
 from huigong_events.reference import REVIEW_DIMENSIONS, ComplianceFactKind, Programme
 from huigong_platform.refusals import Refusal
 from huigong_review.domain.reviewers import Reviewer
 from huigong_review.domain.scoring import score
 from huigong_review.domain.screening import ScreeningSubject, screen
-from huigong_review.domain.state import Form, ReviewState, evolve
+from huigong_review.domain.selection import select
+from huigong_review.domain.state import Form, ReviewStage, ReviewState, evolve
 
 from ...forms import ENTERPRISE_CODE, happy_form, variant
 
@@ -94,6 +102,45 @@ def accepted(form: Form | None = None, programme: Programme = Programme.幸福�
     return state
 
 
+def three_year_plan(start: int = 2024) -> ThreeYearPlan:
+    return ThreeYearPlan(
+        start_year=start,
+        end_year=start + 2,
+        basic_situation="基本情况",
+        goals_and_tasks="目标任务",
+        functional_layout="功能布局",
+        main_contents="主要建设内容和任务",
+        management_mechanism="管理和运行体制机制",
+        budget=BudgetPlan(total=Decimal("1500000.00"), estimate="设施改造100万元", financing="企业自筹"),
+        policy_measures="政策保障措施",
+    )
+
+
+def annual_plan(year: int = 2024) -> AnnualPlan:
+    return AnnualPlan(
+        year=year,
+        measures="建设职工智慧健康驿站",
+        tasks="完成驿站建设",
+        funding=Decimal("300000.50"),
+        projects=[PlanProject(name="职工智慧健康驿站", implementing_unit="企业工会")],
+    )
+
+
+def with_plans(state: ReviewState) -> ReviewState:
+    """The unit's three-year plan and first annual plan, as intake records them."""
+    return fold(
+        state,
+        PlanSubmitted(application_id=state.application_id, plan=three_year_plan()),
+        PlanSubmitted(application_id=state.application_id, plan=annual_plan()),
+    )
+
+
+def selected(form: Form | None = None, programme: Programme = Programme.幸福企业) -> ReviewState:
+    """Accepted, selected as a construction unit by the chair, its plans sent: ready to score."""
+    state = accepted(form, programme)
+    return with_plans(fold(state, select(state, CHAIR)))
+
+
 def marks(*values: int | str, comment: str = "思路清晰，可行") -> dict[str, tuple[Decimal, str]]:
     assert len(values) == len(REVIEW_DIMENSIONS)
     return {
@@ -107,7 +154,10 @@ def reviewer(n: int, area: str = CITY) -> Reviewer:
 
 
 def scored(state: ReviewState, *totals: int) -> ReviewState:
-    """`state` scored by one reviewer per total, each giving that score on every dimension."""
+    """`state` scored by one reviewer per total, each giving that score on every dimension (an
+    accepted application is first selected and its plans sent, as the scores need)."""
+    if state.stage is ReviewStage.已受理:
+        state = with_plans(fold(state, select(state, CHAIR)))
     for n, total in enumerate(totals, start=len(state.scores) + 1):
         state = fold(state, score(state, reviewer(n), marks(*[total] * len(REVIEW_DIMENSIONS))))
     return state

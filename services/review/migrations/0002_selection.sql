@@ -1,0 +1,3 @@
+-- 确定建设单位: the queue knows whether the city selected an accepted application ('selected')
+-- or passed it over ('not_selected'); NULL while it awaits the selection.
+ALTER TABLE review_queue ADD COLUMN selection text CHECK (selection IN ('selected', 'not_selected'));
