@@ -169,6 +169,16 @@ async def test_a_late_submission_is_refused_and_accepted_inside_an_exception_win
     assert opened.status_code == 201, opened.text
     response = await client.post("/applications", json=body, headers={**HEADERS, **key()})
     assert response.status_code == 201, response.text
+    # Accepted inside the window after the deadline: marked 补报, naming the window.
+    late = (await client.get(f"/applications/{response.json()['receipt_no']}", headers=HEADERS)).json()[
+        "late"
+    ]
+    assert late["label"] == "补报" and late["window_ref"] == opened.json()["event_id"]
+    # The district sees the window opened for it; another district does not.
+    listed = await client.get("/submission-windows", params={"open_only": "true"}, headers=HEADERS)
+    assert opened.json()["event_id"] in [w["window_ref"] for w in listed.json()["items"]]
+    elsewhere = await client.get("/submission-windows", headers={"X-Huigong-Principal": "district:370203"})
+    assert opened.json()["event_id"] not in [w["window_ref"] for w in elsewhere.json()["items"]]
     # The window is for 370202 only: another district is still refused.
     other = await client.post(
         "/applications",

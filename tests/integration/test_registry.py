@@ -39,6 +39,7 @@ from .test_review import (
     review_events,
     reviewer,
     scores,
+    selected_with_plans,
     today,
 )
 
@@ -75,6 +76,7 @@ async def approved_application(
     """An accepted 幸福企业 application, scored by three reviewers and approved by the chair."""
     application_id, code = await accepted_application(intake, review_db)
     base = f"/applications/{application_id}"
+    await selected_with_plans(intake, review, application_id)
     for who, total in (("city/a", 80), ("370203/b", 84), ("G-HAIER/c", 83)):
         response = await review.post(f"{base}/scores", json=scores(total), headers={**reviewer(who), **key()})
         assert response.status_code == 201, response.text

@@ -25,7 +25,18 @@ from ..conftest import Stack
 from ..forms import complex_form, opinion, service_base_form, variant
 from .processes import running
 from .test_registry import REGISTRAR, Services, certificate, unit_item
-from .test_review import YEAR, chair, enterprise_code, key, reviewer, scores, screened, today, types
+from .test_review import (
+    YEAR,
+    chair,
+    enterprise_code,
+    key,
+    reviewer,
+    scores,
+    screened,
+    selected_with_plans,
+    today,
+    types,
+)
 
 COMPLEX_DISTRICT = "370212"  # 崂山区
 BASE_DISTRICT = "370214"  # 城阳区
@@ -106,6 +117,7 @@ async def certified_lifecycle(
     assert types(await screened(review_db, application_id)) == ["ApplicationAccepted"]
 
     base = f"/applications/{application_id}"
+    await selected_with_plans(intake, review, application_id, submitter)
     for who, total in (("city/a", 80), ("370203/b", 84), ("G-HAIER/c", 83)):
         assert not who.startswith(district)
         response = await review.post(f"{base}/scores", json=scores(total), headers={**reviewer(who), **key()})

@@ -42,7 +42,18 @@ from huigong_registry.domain.partners import partner_id_of_application
 from ..conftest import Stack, delete_topics
 from ..forms import opinion, partner_form, variant
 from .processes import TEST_PORTS, ServiceProcess, artefacts_dir, running
-from .test_review import YEAR, chair, eventually, key, reviewer, scores, screened, today, types
+from .test_review import (
+    YEAR,
+    chair,
+    eventually,
+    key,
+    reviewer,
+    scores,
+    screened,
+    selected_with_plans,
+    today,
+    types,
+)
 
 REGISTRAR = {"X-Huigong-Principal": "registrar:city01"}
 DISTRICT = "370283"  # 平度市: no other test submits from it
@@ -120,6 +131,7 @@ async def test_an_approved_partner_application_is_listed_as_a_partner_not_a_unit
     assert types(await screened(review_db, application_id)) == ["ApplicationAccepted"]
 
     base = f"/applications/{application_id}"
+    await selected_with_plans(intake, review, application_id, submitter)
     for who, total in (("city/a", 86), ("370203/b", 88), ("G-HAIER/c", 85)):
         response = await review.post(f"{base}/scores", json=scores(total), headers={**reviewer(who), **key()})
         assert response.status_code == 201, response.text

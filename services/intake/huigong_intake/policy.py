@@ -54,6 +54,7 @@ POLICY: Final = Policy(
         ("POST", "/applications/{application_id}/plans"): SubmitPlan,
         ("POST", "/applications/{application_id}/plans/amendments"): AmendPlan,
         ("GET", "/applications/{application_id}"): READ_OWN,
+        ("GET", "/submission-windows"): READ_OWN,
         ("POST", "/submission-windows"): OpenSubmissionWindow,
         ("POST", "/facilities"): ReportFacility,
         ("POST", "/service-projects"): ProposeProject,

@@ -10,14 +10,7 @@ from uuid import UUID, uuid5
 import pytest
 
 from huigong_events.base import DomainEvent
-from huigong_events.forms import (
-    AnnualPlan,
-    BudgetPlan,
-    DeclaredFact,
-    PlanProject,
-    ReportingDepartment,
-    ThreeYearPlan,
-)
+from huigong_events.forms import DeclaredFact, ReportingDepartment
 from huigong_events.intake import ApplicationSubmitted, ComplianceFactReported, PlanSubmitted
 from huigong_events.reference import REVIEW_DIMENSIONS, ComplianceFactKind, Programme
 from huigong_platform.refusals import Refusal
@@ -27,7 +20,7 @@ from huigong_review.domain.screening import ScreeningSubject, screen
 from huigong_review.domain.selection import select
 from huigong_review.domain.state import Form, ReviewStage, ReviewState, evolve
 
-from ...forms import ENTERPRISE_CODE, happy_form, variant
+from ...forms import ENTERPRISE_CODE, annual_plan, happy_form, three_year_plan, variant
 
 NS = UUID("00000000-0000-0000-0000-0000000000b2")
 APPLICATION = uuid5(NS, "application")
@@ -100,30 +93,6 @@ def accepted(form: Form | None = None, programme: Programme = Programme.幸福�
     state = screened(submitted(form, programme))
     assert state.accepted and not state.rejected
     return state
-
-
-def three_year_plan(start: int = 2024) -> ThreeYearPlan:
-    return ThreeYearPlan(
-        start_year=start,
-        end_year=start + 2,
-        basic_situation="基本情况",
-        goals_and_tasks="目标任务",
-        functional_layout="功能布局",
-        main_contents="主要建设内容和任务",
-        management_mechanism="管理和运行体制机制",
-        budget=BudgetPlan(total=Decimal("1500000.00"), estimate="设施改造100万元", financing="企业自筹"),
-        policy_measures="政策保障措施",
-    )
-
-
-def annual_plan(year: int = 2024) -> AnnualPlan:
-    return AnnualPlan(
-        year=year,
-        measures="建设职工智慧健康驿站",
-        tasks="完成驿站建设",
-        funding=Decimal("300000.50"),
-        projects=[PlanProject(name="职工智慧健康驿站", implementing_unit="企业工会")],
-    )
 
 
 def with_plans(state: ReviewState) -> ReviewState:

@@ -27,19 +27,18 @@ from huigong_review.policy import InvalidPrincipal, Sight, parse_reviewer, sight
 from huigong_review.projections.queue import summarise
 from huigong_review.settings import ReviewSettings
 
+from ...forms import annual_plan, three_year_plan
 from .builders import (
     APPLICATION,
     CHAIR,
     SUBMITTED_AT,
     SUBMITTER,
     accepted,
-    annual_plan,
     marks,
     reported,
     reviewer,
     scored,
     selected,
-    three_year_plan,
 )
 
 # --- principals --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from huigong_review.domain.scoring import DEFAULT_WEIGHTS, ScoringPolicy, panel,
 from huigong_review.domain.selection import select
 from huigong_review.domain.state import ReviewStage
 
-from ...forms import happy_form
+from ...forms import happy_form, three_year_plan
 from .builders import (
     APPLICATION,
     CHAIR,
@@ -33,7 +33,6 @@ from .builders import (
     screened,
     selected,
     submitted,
-    three_year_plan,
     with_plans,
 )
 

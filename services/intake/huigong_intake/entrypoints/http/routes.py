@@ -4,13 +4,14 @@ compliance facts and enrolment batches; every write takes an Idempotency-Key."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from huigong_events.intake import SubmissionWindowOpened
 from huigong_events.reference import Programme
 from huigong_events.upcasting import decode
 from huigong_platform.application import from_request
@@ -35,6 +36,7 @@ from ...commands import (
     command_of,
 )
 from ...domain import applications as apps
+from ...domain import cycle
 from ...policy import no_such_application
 from ...projections.applications import STATUS_LABELS
 from .references import ApplicationRef, resolve
@@ -268,4 +270,66 @@ async def get_application(application_id: ApplicationRef, request: Request, call
     if state is None or (caller.submitter is not None and caller.submitter != state.submitter):
         raise no_such_application()
     status = view["status"] if view is not None else "submitted"
-    return application_view(state, records, status, [(r["status"], r["at"]) for r in history])
+    windows = await _windows(request, state.year)
+    late = cycle.late_window(state.year, state.submitter, records[0].occurred_at, windows)
+    window = next((w for ref, w in windows if ref == late), None)
+    answer = application_view(state, records, status, [(r["status"], r["at"]) for r in history])
+    answer["late"] = (
+        None
+        if late is None or window is None
+        else {"label": "补报", "window_ref": late, "window_reason": window.reason}
+    )
+    return answer
+
+
+async def _windows(request: Request, year: int | None) -> list[tuple[str, SubmissionWindowOpened]]:
+    """Every exception window (of `year`, if given) with its reference: the id of the event that
+    opened it."""
+    rows = await runtime_of(request).pool.fetch(
+        """SELECT * FROM events WHERE aggregate_type = 'intake-cycle' AND type = 'SubmissionWindowOpened'
+           AND ($1::int IS NULL OR aggregate_id = $1::text) ORDER BY position""",
+        year,
+    )
+    found = []
+    for row in rows:
+        record = row_to_event(row)
+        event = decode(record)
+        assert isinstance(event, SubmissionWindowOpened)
+        found.append((str(record.id), event))
+    return found
+
+
+@router.get(
+    "/submission-windows",
+    tags=["申报"],
+    summary="补报窗口（一个区市或单位看到为其开放的和对所有开放的）",
+    description="市总工会开放的补报窗口：年度、开放和关闭时间、适用的区市或单位（空为全部）、原因，以及现在是否开放。"
+    "在窗口内、截止日期后受理的申报，在 GET /applications/{id} 中标为“补报”，并给出窗口编号。",
+)
+async def list_windows(
+    request: Request,
+    caller: Caller,
+    year: Annotated[int | None, Query(ge=2022, le=2100, description="申报年度")] = None,
+    open_only: Annotated[bool, Query(description="只列现在开放的")] = False,
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    items = []
+    for ref, window in await _windows(request, year):
+        if not cycle.window_visible(window, caller.submitter):
+            continue
+        is_open = window.opens_at <= now < window.closes_at
+        if open_only and not is_open:
+            continue
+        items.append(
+            {
+                "window_ref": ref,
+                "year": window.year,
+                "opens_at": window.opens_at.isoformat(),
+                "closes_at": window.closes_at.isoformat(),
+                "submitter": window.submitter,
+                "reason": window.reason,
+                "open": is_open,
+                "open_label": "开放中" if is_open else "未开放或已关闭",
+            }
+        )
+    return {"items": items}

@@ -41,6 +41,7 @@ from ...domain.scoring import ScoringPolicy, panel
 from ...handlers import Review, not_found
 from ...policy import Sight, sight, visible_submitter
 from ...projections.queue import QUEUE_STAGES, STAGE_SQL, STATUS_SQL, Totals, summarise, totals_of
+from .references import ApplicationRef, resolve
 from .views import STAGE_LABELS, dossier, panel_view
 
 router = APIRouter()
@@ -64,9 +65,14 @@ def review_of(request: Request) -> Review:
     "未排除的发现会阻止批准建设。",
 )
 async def record_finding(
-    application_id: uuid.UUID, body: FindingRequest, request: Request, caller: Caller, key: IdempotencyKey
+    application_id: ApplicationRef,
+    body: FindingRequest,
+    request: Request,
+    caller: Caller,
+    key: IdempotencyKey,
 ) -> Response:
-    return await run(request, from_request(RecordFinding, body, application_id=application_id), caller, key)
+    found = await resolve(request, application_id)
+    return await run(request, from_request(RecordFinding, body, application_id=found), caller, key)
 
 
 @router.post(
@@ -77,14 +83,15 @@ async def record_finding(
     "不会重新开启已不予受理或未获批准的申报）。未知发现 404，已排除 409。",
 )
 async def clear_finding(
-    application_id: uuid.UUID,
+    application_id: ApplicationRef,
     finding_id: uuid.UUID,
     body: ClearanceRequest,
     request: Request,
     caller: Caller,
     key: IdempotencyKey,
 ) -> Response:
-    command = from_request(ClearFinding, body, application_id=application_id, finding_id=finding_id)
+    found = await resolve(request, application_id)
+    command = from_request(ClearFinding, body, application_id=found, finding_id=finding_id)
     return await run(request, command, caller, key)
 
 
@@ -97,9 +104,10 @@ async def clear_finding(
     "按权重计算加权总分。每名评审专家对每份申报只能打分一次（409）；本区市或本单位的评审专家应当回避（403）。",
 )
 async def score(
-    application_id: uuid.UUID, body: ScoreRequest, request: Request, caller: Caller, key: IdempotencyKey
+    application_id: ApplicationRef, body: ScoreRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
-    return await run(request, from_request(Score, body, application_id=application_id), caller, key)
+    found = await resolve(request, application_id)
+    return await run(request, from_request(Score, body, application_id=found), caller, key)
 
 
 @router.post(
@@ -112,9 +120,14 @@ async def score(
     "无需法定人数。决定不可更改：第二次决定 409。存在未排除的不予受理发现时不能批准（409）。",
 )
 async def decide(
-    application_id: uuid.UUID, body: DecisionRequest, request: Request, caller: Caller, key: IdempotencyKey
+    application_id: ApplicationRef,
+    body: DecisionRequest,
+    request: Request,
+    caller: Caller,
+    key: IdempotencyKey,
 ) -> Response:
-    return await run(request, from_request(Decide, body, application_id=application_id), caller, key)
+    found = await resolve(request, application_id)
+    return await run(request, from_request(Decide, body, application_id=found), caller, key)
 
 
 @router.post(
@@ -127,9 +140,14 @@ async def decide(
     "每份申报只确定一次（409）；存在未排除的不予受理发现时不能确定（409）；本区市或本单位的负责人应当回避（403）。",
 )
 async def select(
-    application_id: uuid.UUID, body: SelectionRequest, request: Request, caller: Caller, key: IdempotencyKey
+    application_id: ApplicationRef,
+    body: SelectionRequest,
+    request: Request,
+    caller: Caller,
+    key: IdempotencyKey,
 ) -> Response:
-    return await run(request, from_request(Select, body, application_id=application_id), caller, key)
+    found = await resolve(request, application_id)
+    return await run(request, from_request(Select, body, application_id=found), caller, key)
 
 
 # --- reads -------------------------------------------------------------------------------------
@@ -153,8 +171,8 @@ async def _loaded(request: Request, caller: Principal, application_id: uuid.UUID
     "部门报送的合规事实；每位评审专家的打分；评审汇总；建设决定；以及按时间排列的全部事件（事件编号、时间、操作主体、来源）。"
     "直接读取事件存储，强一致。区市和集团工会只能查看本单位的申报。",
 )
-async def get_dossier(application_id: uuid.UUID, request: Request, caller: Caller) -> dict[str, Any]:
-    loaded = await _loaded(request, caller, application_id)
+async def get_dossier(application_id: ApplicationRef, request: Request, caller: Caller) -> dict[str, Any]:
+    loaded = await _loaded(request, caller, await resolve(request, application_id))
     assert loaded.state is not None
     return dossier(loaded, review_of(request).policy, sight(caller, loaded.state.scores))
 
@@ -166,8 +184,9 @@ async def get_dossier(application_id: uuid.UUID, request: Request, caller: Calle
     description="加权总分的平均分、极差（最高减最低）、总体标准差和各方面均分；至少三人打分时，"
     "某位专家的总分与其他专家平均分相差超过阈值（默认 15 分）即标记。",
 )
-async def get_panel(application_id: uuid.UUID, request: Request, caller: Caller) -> dict[str, Any]:
-    loaded = await _loaded(request, caller, application_id)
+async def get_panel(application_id: ApplicationRef, request: Request, caller: Caller) -> dict[str, Any]:
+    found = await resolve(request, application_id)
+    loaded = await _loaded(request, caller, found)
     assert loaded.state is not None
     policy: ScoringPolicy = review_of(request).policy
     seen = sight(caller, loaded.state.scores)
@@ -182,13 +201,13 @@ async def get_panel(application_id: uuid.UUID, request: Request, caller: Caller)
     if seen is Sight.未打分评审:
         # Before their own score a reviewer learns only how far the panel has got.
         return {
-            "application_id": str(application_id),
+            "application_id": str(found),
             "count": len(loaded.state.scores),
             "quorum": policy.quorum,
             "hidden": True,
             "hidden_reason": "提交本人评分后方可查看其他评审专家的评分 / others' scores are shown once yours is in",
         }
-    return {"application_id": str(application_id), **panel_view(panel(loaded.state, policy), policy)}
+    return {"application_id": str(found), **panel_view(panel(loaded.state, policy), policy)}
 
 
 class QueueItem(BaseModel):
