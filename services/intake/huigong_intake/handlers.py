@@ -24,6 +24,7 @@ from huigong_events.upcasting import decode
 from huigong_platform.application import Context, Handler
 from huigong_platform.eventstore import ANY_VERSION, new_ids
 from huigong_platform.idempotency import Outcome
+from huigong_platform.principals import Role
 from huigong_platform.refusals import FieldError, Refusal
 from huigong_platform.unit_of_work import UnitOfWork
 
@@ -31,7 +32,7 @@ from . import commands as c
 from .adapters.records import Records
 from .adapters.vault import Vault
 from .domain import applications as apps
-from .domain import cycle
+from .domain import cycle, facts
 from .domain.enrolments import AcceptedRow, judge_read, read_batch
 from .policy import check_area, may_see, no_such_application, submitter_for
 
@@ -237,6 +238,23 @@ class Intake:
         event, aggregate_id = report_event(command)
         if isinstance(event, FacilityReported | ServiceProjectProposed):
             check_area(ctx.principal, event.area)
+        if isinstance(event, ComplianceFactReported):
+            principal = ctx.principal
+            own = facts.department_of_key(principal.code) if principal.role is Role.EXCHANGE else None
+            facts.ensure_may_report(event, own, city=principal.role is Role.CITY)
+            # One evidence reference, one fact: serialise the reports about one unit.
+            await ctx.uow.lock("compliance-facts", event.credit_code)
+            first = facts.repeat_of(event, await self.records(ctx.uow).facts_about(event.credit_code))
+            if first is not None:
+                return Outcome(
+                    200,
+                    {
+                        "event_id": first[0],
+                        "id": str(first[1].fact_id),
+                        "repeat_of": str(first[1].fact_id),
+                        "status_label": "同一文号已报送，按首次报送处理",
+                    },
+                )
         recorded = await ctx.uow.append(aggregate_id, [event], 0, ctx.meta())
         ctx.counted([event])
         return Outcome(201, {"event_id": str(recorded[0].id), "id": aggregate_id})

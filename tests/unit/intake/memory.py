@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from huigong_events.intake import SubmissionWindowOpened
+from huigong_events.intake import ComplianceFactReported, SubmissionWindowOpened
 from huigong_events.reference import Programme
 from huigong_events.upcasting import decode
 from huigong_intake.adapters.vault import DataKey
@@ -61,6 +61,16 @@ class MemoryRecords:
             ):
                 states.append(state)
         return states
+
+    async def facts_about(self, credit_code: str) -> list[tuple[str, ComplianceFactReported]]:
+        found = []
+        for record in self.uow.state.events:
+            if record.type == "ComplianceFactReported":
+                event = decode(record)
+                assert isinstance(event, ComplianceFactReported)
+                if event.credit_code == credit_code:
+                    found.append((str(record.id), event))
+        return found
 
     async def progress(self, application_id: uuid.UUID) -> apps.ReviewProgress:
         return self.tables.progress.get(application_id, apps.NO_REVIEW)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from huigong_events.base import DomainEvent
-from huigong_events.intake import SubmissionWindowOpened
+from huigong_events.intake import ComplianceFactReported, SubmissionWindowOpened
 from huigong_events.reference import Programme
 from huigong_events.upcasting import decode
 from huigong_platform.database import DbConnection
@@ -28,6 +28,9 @@ class Records(Protocol):
     async def windows(self, year: int) -> list[SubmissionWindowOpened]: ...
 
     async def progress(self, application_id: uuid.UUID) -> apps.ReviewProgress: ...
+
+    async def facts_about(self, credit_code: str) -> list[tuple[str, ComplianceFactReported]]:
+        """The compliance facts recorded about this unit, with their event ids, oldest first."""
 
     async def applications_of(
         self, year: int, programme: Programme, submitter: str
@@ -81,6 +84,20 @@ class PostgresRecords:
         for row in rows:
             streams.setdefault(row["aggregate_id"], []).append(decode(row_to_event(row)))
         return [state for events in streams.values() if (state := apps.replay(events)) is not None]
+
+    async def facts_about(self, credit_code: str) -> list[tuple[str, ComplianceFactReported]]:
+        rows = await self._conn.fetch(
+            """SELECT * FROM events WHERE type = 'ComplianceFactReported' AND data->>'credit_code' = $1
+               ORDER BY position""",
+            credit_code,
+        )
+        found = []
+        for row in rows:
+            record = row_to_event(row)
+            event = decode(record)
+            assert isinstance(event, ComplianceFactReported)
+            found.append((str(record.id), event))
+        return found
 
     async def progress(self, application_id: uuid.UUID) -> apps.ReviewProgress:
         row = await self._conn.fetchrow(

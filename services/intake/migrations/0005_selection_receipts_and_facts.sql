@@ -18,3 +18,7 @@ CREATE TABLE application_status_history (
 CREATE INDEX events_application_receipt ON events ((data->>'receipt_no')) WHERE type = 'ApplicationSubmitted';
 CREATE INDEX events_application_key ON events ((data->>'submitter'), (data->>'year'), (data->>'programme'))
     WHERE type = 'ApplicationSubmitted';
+
+-- A repeated evidence reference is answered with the first fact: the facts about one unit are read
+-- on every report.
+CREATE INDEX events_fact_unit ON events ((data->>'credit_code')) WHERE type = 'ComplianceFactReported';
