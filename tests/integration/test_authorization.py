@@ -125,7 +125,7 @@ MATRIX: Final = {
     ("review", "POST", "/applications/{application_id}/decision"):    "F  F  F  F  F  F  A  F  F  F  F  U  U  U",
     ("review", "POST", "/applications/{application_id}/selection"):   "F  F  F  F  F  F  A  F  F  F  F  U  U  U",
     ("review", "GET", "/applications/{application_id}"):              "A  N  N  A  F  A  A  A  A  F  N  U  U  U",
-    ("review", "GET", "/applications/{application_id}/panel"):        "A  N  N  A  F  A  A  A  A  F  N  U  U  U",
+    ("review", "GET", "/applications/{application_id}/panel"):        "F  N  N  A  F  A  A  A  A  F  N  U  U  U",
     ("review", "GET", "/queue"):                                      "A  H  H  A  F  A  A  A  A  F  H  U  U  U",
     ("registry", "POST", "/units"):                                   "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
     ("registry", "POST", "/partners"):                                "F  F  F  F  F  F  F  A  F  F  F  U  U  U",

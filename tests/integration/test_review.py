@@ -25,6 +25,7 @@ from huigong_events.reference import REVIEW_DIMENSIONS, ComplianceFactKind
 from huigong_events.topics import topic_for_aggregate
 from huigong_events.upcasting import decode
 from huigong_intake.domain.identity import CREDIT_CODE_CHARS, credit_check_char
+from huigong_intake.simulator import FACT_DEPARTMENTS
 from huigong_platform.database import create_pool
 from huigong_platform.eventstore import EventStore
 from huigong_review.domain.dates import add_years
@@ -121,6 +122,7 @@ async def report_fact(
     settled_on: date | None = None,
 ) -> str:
     fact_id = str(uuid.uuid4())
+    department = FACT_DEPARTMENTS[kind]
     body = {
         "fact_id": fact_id,
         "credit_code": code,
@@ -128,11 +130,13 @@ async def report_fact(
         "kind": kind.value,
         "occurred_on": occurred_on.isoformat(),
         "settled_on": settled_on.isoformat() if settled_on else None,
-        "reported_by": "human_resources_social_security",
+        "reported_by": department.value,
         "reported_on": max(occurred_on, settled_on or occurred_on, today() - timedelta(days=1)).isoformat(),
-        "evidence_ref": "青人社监〔2024〕12号",
+        "evidence_ref": f"青监〔2024〕{fact_id[:8]}号",  # one inspection, one reference
     }
-    response = await intake.post("/compliance-facts", json=body, headers={**EXCHANGE, **key()})
+    # Reported by the department competent for the fact, with a key of its own.
+    exchange = {"X-Huigong-Principal": f"exchange:{department.value}"}
+    response = await intake.post("/compliance-facts", json=body, headers={**exchange, **key()})
     assert response.status_code == 201, response.text
     return fact_id
 
@@ -313,7 +317,7 @@ async def test_a_fact_reported_before_the_application_screens_it_under_its_rule(
     assert finding["credit_code"] == code
     assert finding["evidence"]["source"] == "data_exchange"
     assert finding["evidence"]["fact_id"] == fact_id
-    assert finding["evidence"]["reported_by"] == "human_resources_social_security"
+    assert finding["evidence"]["reported_by"] == FACT_DEPARTMENTS[kind].value  # the key's own
     assert [g["finding_id"] for g in rejection["findings"]] == [finding["finding_id"]]
     assert all(e["actor"] == "system:review" for e in events)
 
