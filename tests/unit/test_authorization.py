@@ -1,6 +1,6 @@
 """The access rules as data: each service declares its own (`huigong_<service>/policy.py`), every
 route of every service has one, none is stale, every command has one, and the rules say what the
-plan asks (reviewers cannot submit, only the chair decides, only registrars certify, ops
+roles mean (reviewers cannot submit, only the chair decides, only registrars certify, ops
 change nothing, the public sees only certificate verification and published figures). Also the
 pure parts of credentials: principals, key format, token buckets, the OpenAPI marking."""
 
@@ -271,3 +271,18 @@ def test_buckets_of_callers_who_stopped_are_forgotten() -> None:
         limits.take(f"address:10.0.0.{n}", now=0.0)
     limits.take("address:10.0.1.1", now=60.0)  # the others have long refilled
     assert len(limits._buckets) == 1
+
+
+@pytest.mark.parametrize("service", list(APPS))
+def test_every_operation_declares_the_refusals_it_may_answer(service: str) -> None:
+    schema = APPS[service].openapi()
+    assert "errors" in schema["components"]["schemas"]["Refusal"]["properties"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            rule = rule_for(service, method.upper(), path)
+            expected = {"404", "422"} if rule is not None and rule.public else {"401", "403", "404", "422"}
+            if method != "get":
+                expected.add("409")
+            assert expected <= set(operation["responses"]), (service, method, path)
+            answer = operation["responses"]["403" if "403" in expected else "404"]
+            assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Refusal"}

@@ -54,7 +54,7 @@ class Context:
     and the unit of work it runs in."""
 
     principal: Principal
-    key: str
+    key: str | None
     correlation_id: str
     uow: UnitOfWork
     service: str
@@ -89,20 +89,22 @@ class CommandPath:
         self._units = units
 
     async def handle(
-        self, command: BaseModel, principal: Principal, *, key: str, correlation_id: str
+        self, command: BaseModel, principal: Principal, *, key: str | None, correlation_id: str
     ) -> Outcome:
         """Run `command` for `principal` under the idempotency `key`; refusals propagate, and
-        nothing of a refused command is recorded."""
+        nothing of a refused command is recorded. Without a key (only a PUT, whose repetition
+        changes nothing more, may omit it) the command runs without being remembered."""
         self.policy.check(command, principal)
         handler = self._handlers[type(command)]
         async with self._units() as uow:
-            replayed = await uow.claim(principal.id, key, fingerprint(command))
-            if replayed is not None:
-                return replayed
-            outcome = await handler(
-                command, Context(principal, key, correlation_id, uow, self.policy.service)
-            )
-            await uow.settle(principal.id, key, outcome)
+            if key is not None:
+                replayed = await uow.claim(principal.id, key, fingerprint(command))
+                if replayed is not None:
+                    return replayed
+            context = Context(principal, key, correlation_id, uow, self.policy.service)
+            outcome = await handler(command, context)
+            if key is not None:
+                await uow.settle(principal.id, key, outcome)
         log.info(
             "command handled",
             command=type(command).__name__,

@@ -197,8 +197,8 @@ REFUSAL_SCHEMA: Final[dict[str, Any]] = {
 
 def declare(schema: dict[str, Any], public: Callable[[str, str], bool]) -> dict[str, Any]:
     """Declare in every operation of `schema` the refusals it may answer with, each with the one
-    refusal body: 401 and 403 where a key is needed (`public(method, path)` is false), 404, 409
-    and 422 everywhere."""
+    refusal body: 401 and 403 where a key is needed (`public(method, path)` is false), 409 for
+    writes, 404 and 422 everywhere."""
     schema.setdefault("components", {}).setdefault("schemas", {})["Refusal"] = REFUSAL_SCHEMA
     reference = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}}
     for path, operations in schema.get("paths", {}).items():
@@ -206,7 +206,9 @@ def declare(schema: dict[str, Any], public: Callable[[str, str], bool]) -> dict[
             if not isinstance(operation, dict):
                 continue
             responses = operation.setdefault("responses", {})
-            statuses = [404, 409, 422] if public(method.upper(), path) else [401, 403, 404, 409, 422]
+            statuses = [404, 422] if public(method.upper(), path) else [401, 403, 404, 422]
+            if method.upper() != "GET":
+                statuses.append(409)
             for status in statuses:
                 responses[str(status)] = {"description": ANSWERS[status], **reference}
     return schema

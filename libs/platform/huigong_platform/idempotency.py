@@ -83,20 +83,3 @@ async def settle(conn: DbConnection, principal: str, key: str, outcome: Outcome)
         outcome.status_code,
         orjson.dumps(outcome.body, default=str).decode(),
     )
-
-
-# Until every service runs its commands through the command path.
-def request_hash(payload: Any) -> str:
-    return hashlib.sha256(
-        json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()
-    ).hexdigest()
-
-
-async def once(pool: Any, principal: str, key: str, fingerprint: str, work: Any) -> Outcome:
-    async with pool.acquire() as conn, conn.transaction():
-        replayed = await claim(conn, principal, key, fingerprint)
-        if replayed is not None:
-            return replayed
-        outcome: Outcome = await work(conn)
-        await settle(conn, principal, key, outcome)
-        return outcome

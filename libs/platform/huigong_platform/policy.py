@@ -108,7 +108,11 @@ class Policy:
         self.prefixes = dict(prefixes or {})
         bulky = set(bulk)
         self.routes: dict[tuple[str, str], Rule] = {}
+        # The command each write route runs.
+        self.route_commands: dict[tuple[str, str], type] = {}
         for (method, path), target in routes.items():
+            if not isinstance(target, Rule):
+                self.route_commands[(method, path)] = target
             rule = target if isinstance(target, Rule) else self.commands[target]
             if (method, path) in bulky:
                 rule = replace(rule, bulk=True)

@@ -30,13 +30,26 @@ IdempotencyKey = Annotated[
 ]
 
 
+# For a PUT, whose repetition changes nothing more: the key is optional there.
+OptionalKey = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        description="幂等键（可选）：同一调用主体重复提交同一键时返回首次结果 "
+        "(optional: a retry with the same key returns the first outcome)",
+    ),
+]
+
+
 def commands_of(request: Request) -> CommandPath:
     """The service's command path (built when the service starts: `Runtime.commands`)."""
     commands: CommandPath = request.app.state.commands
     return commands
 
 
-async def execute(request: Request, command: BaseModel, caller: Principal, key: str) -> Outcome:
+async def execute(request: Request, command: BaseModel, caller: Principal, key: str | None) -> Outcome:
     """Run one command of an HTTP request through the service's command path."""
     return await commands_of(request).handle(
         command, caller, key=key, correlation_id=correlation_id_of(request)
@@ -55,7 +68,7 @@ def respond(outcome: Outcome) -> Response:
     )
 
 
-async def run(request: Request, command: BaseModel, caller: Principal, key: str) -> Response:
+async def run(request: Request, command: BaseModel, caller: Principal, key: str | None) -> Response:
     """`execute`, answered."""
     return respond(await execute(request, command, caller, key))
 

@@ -8,9 +8,11 @@ from typing import Final
 from huigong_platform.policy import PUBLIC, READ, Policy, Rule, roles
 from huigong_platform.principals import Role
 
+from .commands import ChangeTarget
+
 POLICY: Final = Policy(
     "metrics",
-    commands={},
+    commands={ChangeTarget: Rule(roles(Role.CITY))},
     routes={
         # What the published figures measure and where: the dashboard reads them.
         ("GET", "/api/metrics"): PUBLIC,
@@ -19,7 +21,7 @@ POLICY: Final = Policy(
         ("GET", "/api/matters"): PUBLIC,
         # Targets with who changed them and why; only the city federation changes them.
         ("GET", "/api/targets"): READ,
-        ("PUT", "/api/targets/{metric}"): Rule(roles(Role.CITY)),
+        ("PUT", "/api/targets/{metric}"): ChangeTarget,
         # The 看板 dashboard page and its assets.
         ("GET", "/"): PUBLIC,
         ("GET", "/static/{name}"): PUBLIC,

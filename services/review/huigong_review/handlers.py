@@ -74,6 +74,7 @@ class Review:
     async def record_finding(self, command: c.RecordFinding, ctx: Context) -> Outcome:
         reviewer = parse_reviewer(ctx.principal, Role.REVIEWER, Role.CHAIR)
         state, version = await self._state(ctx, command.application_id)
+        assert ctx.key is not None  # every POST takes one
         finding_id = finding_id_for(ctx.principal, ctx.key)
         event = findings.record_finding(state, reviewer, command.rule, command.reason, finding_id=finding_id)
         recorded = await self._append(ctx, command.application_id, [event], version)

@@ -12,9 +12,9 @@ from huigong_events.reference import CITY_CODE, DISTRICTS, area_name
 from huigong_platform.refusals import FieldError, Refusal
 from huigong_platform.service import runtime_of
 
-from ..adapters.matters import levels
-from ..domain.counting import BEIJING
-from ..domain.matters import CENTRE_AREAS, DEFINITIONS, by_centre, figures
+from ...adapters.matters import levels
+from ...domain.counting import BEIJING
+from ...domain.matters import CENTRE_AREAS, DEFINITIONS, by_centre, figures
 
 router = APIRouter(prefix="/api", tags=["联动服务"])
 

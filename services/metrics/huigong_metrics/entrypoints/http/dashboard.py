@@ -18,8 +18,8 @@ log = logs.get(__name__)
 
 router = APIRouter(tags=["看板"])
 
-WEB: Final = Path(__file__).resolve().parent.parent / "web"
-NODE_MODULES: Final = Path(__file__).resolve().parents[2] / "node_modules"
+WEB: Final = Path(__file__).resolve().parents[2] / "web"
+NODE_MODULES: Final = Path(__file__).resolve().parents[3] / "node_modules"
 
 # Only these files leave the folders below: the page's own and the two packages' runtime files,
 # never a package.json, a source map or anything a path trick could reach.

@@ -1,8 +1,7 @@
 """Facilities, the 服务项目库 and their counts.
 
 Facilities are opened by intake's reports (reactions/reports.py) and closed by a registrar
-(POST /facilities/{id}/closure, registrar or city only, with an Idempotency-Key); service
-projects are listed on proposal. The lists page, filter and count per kind or area."""
+(POST /facilities/{id}/closure); service projects are listed on proposal. The lists page, filter and count per kind or area."""
 
 from __future__ import annotations
 
@@ -11,61 +10,34 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
-from huigong_events.base import DomainEvent
-from huigong_events.forms import ServiceField, ShortText
+from huigong_events.forms import ServiceField
 from huigong_events.reference import FacilityKind
-from huigong_events.upcasting import decode
-from huigong_platform import idempotency
-from huigong_platform.database import DbConnection
-from huigong_platform.eventstore import Metadata
-from huigong_platform.idempotency import MAX_KEY_LENGTH, Outcome
-from huigong_platform.principals import Principal, principal
-from huigong_platform.service import correlation_id_of, runtime_of
+from huigong_platform.application import from_request
+from huigong_platform.refusals import FieldError, NotFound
+from huigong_platform.service import runtime_of
+from huigong_platform.web import Caller, IdempotencyKey, run
 
-from ..adapters.units import lock
-from ..domain.facilities import FACILITY, FacilityStatus, decide_close, fold
-from .routes import registrar_only
-from .units import today
+from ...commands import CloseFacility, FacilityClosureRequest
+from ...domain.facilities import FacilityStatus
 
 router = APIRouter(tags=["设施与项目库"])
-Caller = Annotated[Principal, Depends(principal)]
-IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH)]
 Page = Annotated[int, Query(ge=1)]
 PageSize = Annotated[int, Query(ge=1, le=500)]
 Year = Annotated[int | None, Query(ge=2000, le=2100, description="年度")]
 
 
-class ClosureRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    closed_on: date | None = Field(default=None, title="关闭日期", description="默认为今天（北京时间）")
-    reason: ShortText = Field(title="关闭原因", description="设施关闭的原因")
-
-
 @router.post("/facilities/{facility_id}/closure", status_code=201, summary="关闭设施（登记人员）")
 async def close_facility(
-    facility_id: uuid.UUID, body: ClosureRequest, request: Request, caller: Caller, key: IdempotencyKey
-) -> JSONResponse:
-    registrar_only(caller)
-    runtime = runtime_of(request)
-    meta = Metadata(actor=caller.id, source="registry", correlation_id=correlation_id_of(request))
-    fingerprint = idempotency.request_hash({"path": request.url.path, "body": body.model_dump(mode="json")})
-
-    async def work(conn: DbConnection) -> Outcome:
-        await lock(conn, FACILITY, str(facility_id))
-        stream = await runtime.store.read(FACILITY, str(facility_id), conn=conn)
-        state = fold(decode(record) for record in stream.events)
-        events: list[DomainEvent] = decide_close(state, body.closed_on or today(), body.reason)
-        recorded = await runtime.store.append(str(facility_id), events, stream.version, meta, conn=conn)
-        return Outcome(201, {**events[-1].model_dump(mode="json"), "event_id": str(recorded[-1].id)})
-
-    outcome = await idempotency.once(runtime.pool, caller.id, key, fingerprint, work)
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+    facility_id: uuid.UUID,
+    body: FacilityClosureRequest,
+    request: Request,
+    caller: Caller,
+    key: IdempotencyKey,
+) -> Response:
+    return await run(request, from_request(CloseFacility, body, facility_id=facility_id), caller, key)
 
 
 def where(filters: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
@@ -155,13 +127,13 @@ async def count_facilities(
 
 
 @router.get("/facilities/{facility_id}", summary="一处设施")
-async def get_facility(facility_id: uuid.UUID, request: Request) -> JSONResponse:
+async def get_facility(facility_id: uuid.UUID, request: Request) -> dict[str, Any]:
     found = await runtime_of(request).pool.fetchrow(
         "SELECT * FROM facilities_view WHERE facility_id = $1", facility_id
     )
     if found is None:
-        return JSONResponse({"detail": "no such facility"}, status_code=404)
-    return JSONResponse(row(found))
+        raise NotFound(FieldError("facility_id", "没有该设施", "no such facility"))
+    return row(found)
 
 
 class ProjectGroup(StrEnum):

@@ -1,104 +1,42 @@
-"""Registry HTTP API: registering units and partners (registrars and the city federation), a
-partner's exit (退出), and listing them."""
+"""Registry HTTP API: registering units and partners (registrars), a partner's exit (退出), and
+listing them."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
 
-from huigong_events.forms import PartnerCategory, ShortText
+from huigong_events.forms import PartnerCategory
 from huigong_events.reference import Programme
-from huigong_events.registry import PartnerOrigin, PartnerRegistered, UnitRegistered
-from huigong_events.upcasting import decode
-from huigong_platform import idempotency
-from huigong_platform.database import DbConnection
-from huigong_platform.eventstore import Metadata
-from huigong_platform.idempotency import MAX_KEY_LENGTH, Outcome
-from huigong_platform.principals import Principal, Role, principal
-from huigong_platform.refusals import FieldError, Refusal
-from huigong_platform.service import correlation_id_of, runtime_of
+from huigong_events.registry import PartnerOrigin
+from huigong_platform.application import from_request
+from huigong_platform.service import runtime_of
+from huigong_platform.web import Caller, IdempotencyKey, run
 
-from ..adapters.units import lock
-from ..domain import partners
-from ..domain.dates import BEIJING
-from ..domain.units import decide_register
+from ...commands import ExitPartner, PartnerExitRequest, RegisterPartner, RegisterUnit
+from ...domain import partners
 
 router = APIRouter()
-Caller = Annotated[Principal, Depends(principal)]
-IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH)]
-
-UnitRequest = create_model(
-    "UnitRequest",
-    __base__=UnitRegistered,
-    unit_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="建设单位编号")),
-)
-PartnerRequest = create_model(
-    "PartnerRequest",
-    __base__=PartnerRegistered,
-    partner_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="伙伴编号")),
-)
-
-
-class Forbidden(Refusal):
-    status = 403
-
-
-def registrar_only(caller: Principal) -> None:
-    if caller.role not in (Role.REGISTRAR, Role.CITY):
-        raise Forbidden(FieldError("principal", "只有登记人员或市总工会可以登记", "only registrars register"))
-
-
-async def register(
-    request: Request,
-    caller: Principal,
-    key: str,
-    event: UnitRegistered | PartnerRegistered,
-    aggregate_id: str,
-    body: BaseModel,
-) -> JSONResponse:
-    registrar_only(caller)
-    runtime = runtime_of(request)
-    meta = Metadata(actor=caller.id, source="registry", correlation_id=correlation_id_of(request))
-
-    async def work(conn: DbConnection) -> Outcome:
-        stream = await runtime.store.read(type(event).aggregate_type, aggregate_id, conn=conn)
-        events = decide_register(stream.version, event)
-        recorded = await runtime.store.append(aggregate_id, events, stream.version, meta, conn=conn)
-        return Outcome(201, {"id": aggregate_id, "event_id": str(recorded[0].id)})
-
-    # The request as sent: a retry that leaves the id to the server gets a fresh default each
-    # time, which must not make it a different request (it is answered the first id).
-    fingerprint = idempotency.request_hash(
-        {"path": request.url.path, "body": body.model_dump(mode="json", exclude_unset=True)}
-    )
-    outcome = await idempotency.once(runtime.pool, caller.id, key, fingerprint, work)
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
 @router.post("/units", status_code=201, tags=["建设单位"], summary="登记建设单位")
 async def register_unit(
-    body: UnitRequest, request: Request, caller: Caller, key: IdempotencyKey
-) -> JSONResponse:
-    event = UnitRegistered.model_validate(body.model_dump())
-    return await register(request, caller, key, event, str(event.unit_id), body)
+    body: RegisterUnit, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, body, caller, key)
 
 
 @router.post("/partners", status_code=201, tags=["公益伙伴"], summary="登记关爱职工公益伙伴")
 async def register_partner(
-    body: PartnerRequest,
-    request: Request,
-    caller: Caller,
-    key: IdempotencyKey,
-) -> JSONResponse:
-    event = PartnerRegistered.model_validate(body.model_dump())
-    return await register(request, caller, key, event, str(event.partner_id), body)
+    body: RegisterPartner, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, body, caller, key)
 
 
 class UnitItem(BaseModel):
@@ -168,34 +106,11 @@ async def list_units(
     }
 
 
-class PartnerExitRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: ShortText = Field(title="退出原因", description="退出纽带计划的原因")
-    exited_on: date | None = Field(default=None, title="退出日期", description="默认为今天（北京时间）")
-
-
 @router.post("/partners/{partner_id}/exit", status_code=201, tags=["公益伙伴"], summary="公益伙伴退出")
 async def exit_partner(
     partner_id: uuid.UUID, body: PartnerExitRequest, request: Request, caller: Caller, key: IdempotencyKey
-) -> JSONResponse:
-    registrar_only(caller)
-    runtime = runtime_of(request)
-    meta = Metadata(actor=caller.id, source="registry", correlation_id=correlation_id_of(request))
-    fingerprint = idempotency.request_hash({"path": request.url.path, "body": body.model_dump(mode="json")})
-    on = body.exited_on or datetime.now(BEIJING).date()
-
-    async def work(conn: DbConnection) -> Outcome:
-        await lock(conn, partners.AGGREGATE, str(partner_id))
-        stream = await runtime.store.read(partners.AGGREGATE, str(partner_id), conn=conn)
-        state = partners.fold(decode(record) for record in stream.events)
-        events = partners.decide_exit(state, body.reason, on)
-        recorded = await runtime.store.append(str(partner_id), events, stream.version, meta, conn=conn)
-        return Outcome(201, {**events[-1].model_dump(mode="json"), "event_id": str(recorded[-1].id)})
-
-    outcome = await idempotency.once(runtime.pool, caller.id, key, fingerprint, work)
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+) -> Response:
+    return await run(request, from_request(ExitPartner, body, partner_id=partner_id), caller, key)
 
 
 class PartnerItem(BaseModel):

@@ -2,8 +2,8 @@
 series behind a chart, the targets and their changes, and the areas.
 
 Reads answer from the projections (eventually consistent with the event log: a fact appears here
-once the metrics consumer has applied it). The one write, `PUT /api/targets/{metric}`, records a
-TargetChanged in the metrics service's own event store; the target list shows it once the
+once the metrics consumer has applied it). The one write, `PUT /api/targets/{metric}` (the
+command ChangeTarget), records a TargetChanged in the metrics service's own event store; the target list shows it once the
 metrics.targets projection has applied it.
 """
 
@@ -13,25 +13,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
 
-from huigong_events.forms import ShortText
-from huigong_events.metrics import TargetChanged
 from huigong_events.reference import CITY_CODE, CITY_NAME, DISTRICTS, GROUP_UNIONS, area_name
-from huigong_events.upcasting import decode
-from huigong_platform import idempotency
+from huigong_platform.application import from_request
 from huigong_platform.database import DbConnection
-from huigong_platform.eventstore import Metadata
-from huigong_platform.idempotency import MAX_KEY_LENGTH, Outcome
-from huigong_platform.principals import Principal, Role, principal
 from huigong_platform.refusals import FieldError, Refusal
-from huigong_platform.service import correlation_id_of, runtime_of
+from huigong_platform.service import runtime_of
+from huigong_platform.web import Caller, OptionalKey, run
 
-from ..adapters import store
-from ..domain.counting import BEIJING, METRICS, Aggregation, Metric
-from ..domain.progress import (
+from ...adapters import store
+from ...commands import ChangeTarget, TargetChangeRequest
+from ...domain.counting import BEIJING, METRICS, Aggregation, Metric
+from ...domain.progress import (
     CITY_OWN,
     Figures,
     Levels,
@@ -41,19 +36,9 @@ from ..domain.progress import (
     points_for,
     series,
 )
-from ..domain.targets import (
-    AGGREGATE,
-    CUMULATIVE_DEADLINE,
-    Forbidden,
-    TargetKey,
-    current_value,
-    decide_change,
-    metric_or_refuse,
-)
+from ...domain.targets import TargetKey, checked_area, json_number, metric_or_refuse
 
 router = APIRouter(prefix="/api")
-Caller = Annotated[Principal, Depends(principal)]
-OptionalKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH)]
 YearParam = Annotated[
     int | None,
     Query(ge=2000, le=2100, description="年度：给出时为该年度的目标与完成情况；不给出时为至2025年底的累计"),
@@ -90,29 +75,11 @@ def checked_day(field: str, day: date) -> date:
     return day
 
 
-def checked_area(area: str) -> str:
-    try:
-        area_name(area)
-    except KeyError:
-        raise Refusal(
-            FieldError(
-                "area", "未知的区市或单位代码", f"unknown area {area!r}: 370200, a district or a group code"
-            )
-        ) from None
-    return area
-
-
 def _number(value: float | None, digits: int) -> int | float | None:
     if value is None:
         return None
     rounded = round(value, digits)
     return int(rounded) if rounded == int(rounded) else rounded
-
-
-def _decimal(value: Decimal | None) -> int | float | None:
-    if value is None:
-        return None
-    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def figures_json(metric: Metric, figures: Figures) -> dict[str, Any]:
@@ -219,7 +186,7 @@ async def progress_series(
             for day, value in series(found, area, deltas, first, last)
         ],
         "targets": [
-            {"deadline": goal.deadline.isoformat(), "target": _decimal(goal.target)}
+            {"deadline": goal.deadline.isoformat(), "target": json_number(goal.target)}
             for goal in milestones(found, area, targets)
         ],
     }
@@ -270,11 +237,11 @@ async def list_targets(request: Request) -> list[dict[str, Any]]:
             "area_name": area_name(r.key.area),
             "year": r.key.year,
             "deadline": r.key.deadline.isoformat(),
-            "value": _decimal(r.value),
+            "value": json_number(r.value),
             "source": "TargetChanged" if r.changes else f"targets.toml v{r.file_version}",
             "version": r.changes,
             "file_version": r.file_version,
-            "file_value": _decimal(r.baseline),
+            "file_value": json_number(r.baseline),
             "basis": r.basis,
             "changed_by": r.changed_by,
             "reason": r.reason,
@@ -284,28 +251,6 @@ async def list_targets(request: Request) -> list[dict[str, Any]]:
     ]
 
 
-class TargetChangeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    area: str = Field(default=CITY_CODE, title="区市或单位", description="370200 为全市目标（默认）")
-    year: int | None = Field(
-        default=None,
-        title="年度",
-        description=f"目标所属年度；不填为至{CUMULATIVE_DEADLINE.year}年底的累计目标",
-    )
-    value: Decimal = Field(title="新目标值", description="数量为整数；比例为0到1之间的小数（0.6 即 60%）")
-    reason: ShortText = Field(title="调整原因", description="调整目标的原因")
-
-
-def city_only(caller: Principal) -> None:
-    if caller.role is not Role.CITY:
-        raise Forbidden(
-            FieldError(
-                "principal", "只有市总工会可以调整目标", "only the city federation (city:…) changes targets"
-            )
-        )
-
-
 @router.put("/targets/{metric}", tags=["目标"], summary="调整目标（仅市总工会）：记录调整人和原因")
 async def change_target(
     metric: str,
@@ -313,44 +258,6 @@ async def change_target(
     request: Request,
     caller: Caller,
     key: OptionalKey = None,
-) -> JSONResponse:
-    city_only(caller)
-    found = metric_or_refuse(metric)
-    target = TargetKey(found.code, checked_area(body.area), body.year)
-    runtime = runtime_of(request)
-    meta = Metadata(actor=caller.id, source="metrics", correlation_id=correlation_id_of(request))
-
-    async def work(conn: DbConnection) -> Outcome:
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"metrics:target:{target.aggregate_id}"
-        )
-        stream = await runtime.store.read(AGGREGATE, target.aggregate_id, conn=conn)
-        changes = [e for e in (decode(r) for r in stream.events) if isinstance(e, TargetChanged)]
-        current = current_value(await store.baseline_value(conn, target), changes)
-        event = decide_change(found, target, body.value, body.reason, current)
-        recorded = await runtime.store.append(target.aggregate_id, [event], stream.version, meta, conn=conn)
-        return Outcome(
-            200,
-            {
-                "metric": target.metric,
-                "area": target.area,
-                "year": target.year,
-                "old_value": _decimal(event.old_value),
-                "new_value": _decimal(event.new_value),
-                "reason": event.reason,
-                "changed_by": caller.id,
-                "version": recorded[0].aggregate_version,
-                "event_id": str(recorded[0].id),
-            },
-        )
-
-    if key is None:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            outcome = await work(conn)
-    else:
-        fingerprint = idempotency.request_hash(
-            {"path": request.url.path, "body": body.model_dump(mode="json")}
-        )
-        outcome = await idempotency.once(runtime.pool, caller.id, key, fingerprint, work)
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+) -> Response:
+    # A PUT: the key is optional (sending the same change twice records it once either way).
+    return await run(request, from_request(ChangeTarget, body, metric=metric), caller, key)
