@@ -327,7 +327,7 @@ async def test_a_fact_reported_before_the_application_screens_it_under_its_rule(
     assert dossier["screening"]["actor"] == "system:review"
     assert [f["rule"] for f in dossier["findings"]] == [rule]
     assert [f["fact_id"] for f in dossier["compliance_facts"]] == [fact_id]
-    assert dossier["compliance_facts"][0]["actor"] == "exchange:hrss"
+    assert dossier["compliance_facts"][0]["actor"] == f"exchange:{FACT_DEPARTMENTS[kind].value}"
 
 
 async def test_a_fact_declared_in_the_form_rejects_it_and_a_service_complex_is_accepted_at_once(
