@@ -223,7 +223,7 @@ async def test_as_of_counts_only_events_up_to_that_day(
     report = json.loads(result.stdout)
     assert report["cutoff"] == "2027-06-06T00:00:00+08:00"
     (consumer,) = report["consumers"]
-    assert consumer["cut"] == 3  # the amendment (twice) and the withdrawal came later
+    assert consumer["cut"] == 5  # the amendment (twice), the withdrawal, acceptance and selection came later
     tables = {t["table"]: t for t in consumer["tables"]}
     assert tables["applications_view"]["replay_rows"] == 2
     assert tables["applications_view"]["equal"] is False
@@ -294,7 +294,7 @@ async def test_one_pass_replays_several_services_and_equals_live_through_revocat
         assert intake.equal and registry.equal, [r.to_json() for r in reports]
         (applications,) = intake.consumers
         (unit_replay,) = registry.consumers
-        assert (applications.records, applications.applied, applications.duplicates) == (5, 4, 1)
+        assert (applications.records, applications.applied, applications.duplicates) == (7, 6, 1)
         assert (unit_replay.records, unit_replay.applied, unit_replay.duplicates) == (7, 6, 1)
         assert unit_replay.dead_lettered == 0
         compared = {t.table: t for t in unit_replay.tables}
