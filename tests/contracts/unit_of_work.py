@@ -13,8 +13,7 @@ from huigong_events.intake import ApplicationWithdrawn, EnrolmentRequested
 from huigong_platform.eventstore import ANY_VERSION, ConcurrencyError, Metadata
 from huigong_platform.idempotency import IdempotencyKeyReused, Outcome
 from huigong_platform.unit_of_work import UnitsOfWork
-
-from ..factories import enrolment
+from huigong_testkit.factories import enrolment
 
 META = Metadata(actor="district:370202", source="370202", correlation_id="contract")
 

@@ -34,10 +34,11 @@ import httpx
 import pytest
 
 from huigong_events.reference import FacilityKind
-from huigong_intake.simulator import annual_plan, facility_report, project_proposal
+from huigong_ops import keys
 from huigong_platform import credentials, policy
 from huigong_platform.authorization import endpoints
 from huigong_platform.policy import template
+from huigong_simulator.forms import annual_plan, facility_report, project_proposal
 
 from ..conftest import Stack, isolated_stack
 from ..forms import complex_form
@@ -276,8 +277,8 @@ async def district_application(stack: Stack, services: tuple[ServiceProcess, ...
 async def revoked_key(stack: Stack) -> str:
     conn = await asyncpg.connect(stack.admin_dsn)
     try:
-        issued = await credentials.issue(conn, f"district:{OWN}", actor="tests", label="to revoke")
-        await credentials.revoke(conn, issued.record.key_id, actor="tests", reason="matrix: a revoked key")
+        issued = await keys.issue(conn, f"district:{OWN}", actor="tests", label="to revoke")
+        await keys.revoke(conn, issued.record.key_id, actor="tests", reason="matrix: a revoked key")
     finally:
         await conn.close()
     return issued.key

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, async_playwright, expect
 
-from huigong_intake.simulator_data import enrolment_rows
+from huigong_simulator.data import enrolment_rows
 
 from ..conftest import Stack
 from .processes import ServiceProcess, artefacts_dir, running

@@ -22,7 +22,7 @@ import pytest
 
 from huigong_events.forms import Organisation
 from huigong_intake.domain.identity import credit_check_char
-from huigong_intake.simulator_data import enrolment_rows, fake_id_number
+from huigong_simulator.data import enrolment_rows, fake_id_number
 
 from ..conftest import Stack
 from ..forms import (

@@ -25,11 +25,11 @@ from huigong_events.reference import REVIEW_DIMENSIONS, ComplianceFactKind
 from huigong_events.topics import topic_for_aggregate
 from huigong_events.upcasting import decode
 from huigong_intake.domain.identity import CREDIT_CODE_CHARS, credit_check_char
-from huigong_intake.simulator import FACT_DEPARTMENTS
 from huigong_platform.database import create_pool
 from huigong_platform.eventstore import EventStore
 from huigong_review.domain.dates import add_years
 from huigong_review.reactions.screening import ScreeningReaction
+from huigong_simulator.forms import FACT_DEPARTMENTS
 
 from ..conftest import Stack
 from ..forms import annual_plan, complex_form, happy_form, three_year_plan, variant

@@ -99,9 +99,11 @@ def test_a_command_from_a_request_keeps_what_the_caller_left_out_unset() -> None
     assert fingerprint(built) == fingerprint(command())
 
 
-def test_a_handler_for_a_command_without_a_rule_is_refused_at_wiring() -> None:
-    with pytest.raises(ValueError, match="Unlisted"):
+def test_a_command_without_a_rule_or_without_a_handler_is_refused_at_wiring() -> None:
+    with pytest.raises(ValueError, match=r"without a rule.*Unlisted"):
         CommandPath(POLICY, {Withdraw: withdraw, Unlisted: withdraw}, in_memory_units(MemoryState()))
+    with pytest.raises(ValueError, match=r"without a handler.*Withdraw"):
+        CommandPath(POLICY, {}, in_memory_units(MemoryState()))
 
 
 def test_the_refusals_map_to_their_answers_and_dead_letter_reasons() -> None:

@@ -81,9 +81,12 @@ class CommandPath:
     """A service's commands, its policy and its handlers (one per command class)."""
 
     def __init__(self, policy: Policy, handlers: Mapping[type, Handler], units: UnitsOfWork) -> None:
-        missing = [c.__name__ for c in handlers if c not in policy.commands]
-        if missing:
-            raise ValueError(f"{policy.service}: commands without a rule in policy.py: {missing}")
+        unruled = [c.__name__ for c in handlers if c not in policy.commands]
+        if unruled:
+            raise ValueError(f"{policy.service}: commands without a rule in policy.py: {unruled}")
+        unhandled = [c.__name__ for c in policy.commands if c not in handlers]
+        if unhandled:
+            raise ValueError(f"{policy.service}: commands in policy.py without a handler: {unhandled}")
         self.policy = policy
         self._handlers = dict(handlers)
         self._units = units

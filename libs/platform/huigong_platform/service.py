@@ -31,10 +31,10 @@ from .database import DbConnection, create_pool
 from .eventstore import EventStore
 from .health import CHECK_TIMEOUT, Check, Readiness
 from .idempotency import IDEMPOTENCY_HEADER
-from .ops.personal import Patterns
 from .outbox import RelayProcess
 from .outcomes import OutcomeWatch
 from .policy import Policy
+from .raw_identifiers import Patterns
 from .reactions import Reaction, reaction_app
 from .refusals import FieldError
 from .settings import Settings

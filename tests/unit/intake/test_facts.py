@@ -12,8 +12,8 @@ from huigong_events.forms import ReportingDepartment as D
 from huigong_events.intake import ComplianceFactReported
 from huigong_events.reference import ComplianceFactKind as K
 from huigong_intake.domain.facts import COMPETENCE, department_of_key, ensure_may_report, repeat_of
-from huigong_intake.simulator import FACT_DEPARTMENTS
 from huigong_platform.refusals import Forbidden
+from huigong_simulator.forms import FACT_DEPARTMENTS
 
 CODE = "91370202MA3C0001XH"
 

@@ -35,23 +35,17 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from huigong_events.topics import DEAD_LETTER_TOPICS, EVENT_TOPICS, inbound_topic
-from huigong_intake.simulator import (
-    Command,
-    CommandName,
-    HttpTransport,
-    KafkaTransport,
-    application_chains,
-    default_year,
-    enrolment_commands,
-    kafka_producer,
-)
-from huigong_platform import credentials, database
-from huigong_platform.ops import reconcile as reconcile_mod
-from huigong_platform.ops.registry import discover
-from huigong_platform.ops.scan import partition_ranges
+from huigong_ops import keys
+from huigong_ops import reconcile as reconcile_mod
+from huigong_ops.registry import discover
+from huigong_ops.scan import partition_ranges
+from huigong_platform import database
 from huigong_platform.settings import SERVICES
+from huigong_simulator.commands import Command, CommandName, application_chains, enrolment_commands
+from huigong_simulator.run import default_year
+from huigong_simulator.transports import HttpTransport, KafkaTransport, kafka_producer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # tools/testkit/huigong_testkit/reliability.py
 INSURED_COLUMN = "是否参加互助保障"
 # Schemas by service (each service's role owns the schema of its name).
 SCHEMAS: Mapping[str, str] = {s: s for s in SERVICES}
@@ -305,8 +299,7 @@ async def issue_keys(deployment: Deployment, principals: Sequence[str]) -> dict[
     conn = await asyncpg.connect(deployment.admin_dsn)
     try:
         return {
-            p: (await credentials.issue(conn, p, actor="reliability", label="reliability")).key
-            for p in principals
+            p: (await keys.issue(conn, p, actor="reliability", label="reliability")).key for p in principals
         }
     finally:
         await conn.close()

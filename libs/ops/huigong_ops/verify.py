@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from huigong_events.envelope import RecordedEvent, from_kafka
+from huigong_events.envelope import RecordedEvent
+from huigong_events.reading import decode_event, envelope_of
 from huigong_events.topics import Topic
-from huigong_events.upcasting import decode
 
 from .common import NullReporter, Reporter, Stopwatch, catalogue_topic
 from .scan import open_consumer, partition_ranges, scan
@@ -147,7 +147,7 @@ class ChainChecker:
         self.records += 1
         self.per_topic[topic] += 1
         try:
-            record = from_kafka(value, headers)
+            record = envelope_of(value, headers)
         except ValueError as exc:
             found = dict(headers)
             subject = found.get("ce_subject", b"").decode("utf-8", "replace") or None
@@ -192,7 +192,7 @@ class ChainChecker:
             )
         if self.decode_events:
             try:
-                decode(record)
+                decode_event(record)
             except Exception as exc:
                 self._problem(Kind.UNDECODABLE, topic, partition, offset, record, str(exc)[:300])
 

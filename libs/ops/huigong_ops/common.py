@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from huigong_events.topics import EVENT_TOPICS, TOPICS, Topic
-
-from ..settings import SERVICES
+from huigong_platform.settings import SERVICES
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
 SEALED = "[密文已略 sealed, omitted]"

@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from types import ModuleType
 
-from ..settings import SERVICES
-from ..subscriptions import Projection
+from huigong_platform.settings import SERVICES
+from huigong_platform.subscriptions import Projection
+
 from .common import OpsError
 
 ProjectionFactory = Callable[[], Projection]

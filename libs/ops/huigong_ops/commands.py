@@ -1,4 +1,4 @@
-"""The Typer commands of the ops CLI (see `huigong_platform.ops` for the overview).
+"""The Typer commands of the ops CLI (see `huigong_ops` for the overview).
 
 Installed on the `huigong` app by `install(app)`: `verify`, `audit`, `streams`, `replay` and
 the `dead-letters` group. Each command only parses options, runs one async function of the ops
@@ -23,8 +23,9 @@ from rich.table import Table
 from rich.text import Text
 
 from huigong_events.topics import EVENT_TOPICS
+from huigong_platform.raw_identifiers import Patterns
+from huigong_platform.settings import SERVICES
 
-from ..settings import SERVICES
 from . import audit as audit_mod
 from . import deadletters
 from . import personal as personal_mod
@@ -556,7 +557,7 @@ def replay(
     Each projection of the service is rebuilt in its own shadow schema <service>_replay_<id> (the service's migrations), from its topics from offset 0 to their end at the start (or to --until-offset, or only events dated up to the --as-of day: on the business day the projection counts them on, e.g. the metrics' 入会日期, else by occurred_at in Asia/Shanghai; the metrics' figures of that day are printed, as GET /api/progress?as_of= gives them). Exits 1 when any table differs, except with --as-of. --swap replaces the live tables and the consumer's checkpoints in one transaction; stop the service first (or restart it after).
     """
     _quiet_logs()
-    from ..service import tune_gc
+    from huigong_platform.service import tune_gc
 
     tune_gc()  # as the services do: a replay decodes as many records as they consume
     config = OpsConfig.resolve(bootstrap, prefix, dsn)
@@ -909,7 +910,7 @@ def scan_personal(
     config = OpsConfig.resolve(bootstrap, prefix, dsn)
     if not config.dsn:
         raise _fail("需要 --dsn 或 HUIGONG_PG_ADMIN_DSN / --dsn or HUIGONG_PG_ADMIN_DSN is required")
-    matcher = personal_mod.Patterns()
+    matcher = Patterns()
     report = personal_mod.ScanReport()
 
     async def work(reporter: RichReporter, dsn: str) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..outcomes import Reconciled, checkpoints, reconcile_slice
-from ..reactions import Reaction
+from huigong_platform.outcomes import Reconciled, checkpoints, reconcile_slice
+from huigong_platform.reactions import Reaction
+
 from .common import OpsError
 from .registry import discover
 

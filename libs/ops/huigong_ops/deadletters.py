@@ -36,10 +36,10 @@ from typing import Any, Literal
 import asyncpg
 
 from huigong_events.envelope import canonical_time, from_kafka
+from huigong_platform.database import DbConnection, create_pool
+from huigong_platform.eventstore import EventStore
+from huigong_platform.subscriptions import Applier, RawRecord, headers_from_json
 
-from ..database import DbConnection, create_pool
-from ..eventstore import EventStore
-from ..subscriptions import Applier, RawRecord, headers_from_json
 from .common import OpsError, check_service, mask_sealed
 from .registry import ProjectionFactory, factory_for
 

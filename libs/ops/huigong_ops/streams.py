@@ -23,9 +23,9 @@ import asyncpg
 from aiokafka import TopicPartition
 
 from huigong_events.topics import TOPICS, Topic
+from huigong_platform.kafka import admin_client
+from huigong_platform.settings import SERVICES
 
-from ..kafka import admin_client
-from ..settings import SERVICES
 from .common import OpsError
 from .scan import open_consumer, partition_ranges
 

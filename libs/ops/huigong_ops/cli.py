@@ -1,7 +1,8 @@
 """`huigong`: platform set-up commands used by bin/run, docker-compose's migration job and tests,
 the auditors' and operators' commands (`verify`, `audit`, `streams`, `dead-letters`; see
-`huigong_platform.ops` for what each does and how it is configured), and `keys` to issue, list,
-rotate and revoke API keys (`huigong_platform.credentials`).
+`huigong_ops` for what each does and how it is configured), `keys` to issue, list, rotate and
+revoke API keys (`huigong_ops.keys`), and `kafka` for the broker's users and ACLs
+(`huigong_ops.kafka_acls`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import credentials, database, kafka_acls, logs
-from .kafka import ensure_topics
-from .ops import commands as ops_commands
-from .principals import Role
-from .settings import SERVICES
+from huigong_platform import credentials, database, logs
+from huigong_platform.kafka import ensure_topics
+from huigong_platform.principals import Role
+from huigong_platform.settings import SERVICES
+
+from . import commands as ops_commands
+from . import kafka_acls, keys
 
 T = TypeVar("T")
 
@@ -153,7 +156,7 @@ async def _with_conn(dsn: str, work: Callable[[asyncpg.Connection[asyncpg.Record
 def _keys_run(dsn: str | None, work: Callable[[asyncpg.Connection[asyncpg.Record]], Awaitable[T]]) -> T:
     try:
         return asyncio.run(_with_conn(_dsn(dsn), work))
-    except (credentials.KeyOperationError, ValueError) as exc:
+    except (keys.KeyOperationError, ValueError) as exc:
         typer.secho(f"错误 error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
 
@@ -162,7 +165,7 @@ def _echo_json(value: object) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def _hand_over(issued: credentials.IssuedKey, keyring: Path | None, json_output: bool) -> None:
+def _hand_over(issued: keys.IssuedKey, keyring: Path | None, json_output: bool) -> None:
     now = datetime.now(UTC)
     if keyring is not None:
         ring = credentials.Keyring.load(keyring)
@@ -189,7 +192,7 @@ async def _holds_valid(
     """Whether `ring` has a key of `principal` that is still active."""
     held = ring.get(principal)
     parts = credentials.split(held) if held else None
-    record = await credentials.find(conn, parts[0]) if parts else None
+    record = await keys.find(conn, parts[0]) if parts else None
     return (
         record is not None and record.principal == principal and record.state(datetime.now(UTC)) == "active"
     )
@@ -224,10 +227,10 @@ def keys_create(
     principal = f"{role}:{code}"
     expires_at = datetime.now(UTC) + duration(expires_in) if expires_in else None
 
-    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> credentials.IssuedKey | None:
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> keys.IssuedKey | None:
         if keyring is not None and await _holds_valid(conn, credentials.Keyring.load(keyring), principal):
             return None
-        return await credentials.issue(conn, principal, actor=actor, label=label, expires_at=expires_at)
+        return await keys.issue(conn, principal, actor=actor, label=label, expires_at=expires_at)
 
     issued = _keys_run(dsn, work)
     if issued is None:
@@ -248,8 +251,8 @@ def keys_list(
 ) -> None:
     """列出密钥（从不显示密钥本身）/ list keys (never the secrets)."""
 
-    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> list[credentials.KeyRecord]:
-        return await credentials.list_keys(conn, role=role, code=code, include_ended=all_keys)
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> list[keys.KeyRecord]:
+        return await keys.list_keys(conn, role=role, code=code, include_ended=all_keys)
 
     records = _keys_run(dsn, work)
     now = datetime.now(UTC)
@@ -290,11 +293,11 @@ def keys_show(
 
     async def work(
         conn: asyncpg.Connection[asyncpg.Record],
-    ) -> tuple[credentials.KeyRecord, list[dict[str, object]]]:
-        record = await credentials.find(conn, key_id)
+    ) -> tuple[keys.KeyRecord, list[dict[str, object]]]:
+        record = await keys.find(conn, key_id)
         if record is None:
-            raise credentials.KeyOperationError(f"没有该密钥 no key {key_id!r}")
-        return record, await credentials.history(conn, key_id)
+            raise keys.KeyOperationError(f"没有该密钥 no key {key_id!r}")
+        return record, await keys.history(conn, key_id)
 
     record, events = _keys_run(dsn, work)
     shown = {**record.to_json(datetime.now(UTC)), "history": events}
@@ -327,8 +330,8 @@ def keys_rotate(
     the old key ends after the grace period."""
     period = duration(grace)
 
-    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> credentials.IssuedKey:
-        return await credentials.rotate(conn, key_id, actor=actor, grace=period)
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> keys.IssuedKey:
+        return await keys.rotate(conn, key_id, actor=actor, grace=period)
 
     issued = _keys_run(dsn, work)
     when = "立即失效 revoked now" if period <= timedelta(0) else f"{grace} 后失效 ends in {grace}"
@@ -347,8 +350,8 @@ def keys_revoke(
     """立即吊销密钥（各服务在缓存时间内生效，默认 5 秒）/ revoke a key now (every service refuses it
     within HUIGONG_AUTH_CACHE_SECONDS, 5 s by default)."""
 
-    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> credentials.KeyRecord:
-        return await credentials.revoke(conn, key_id, actor=actor, reason=reason)
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> keys.KeyRecord:
+        return await keys.revoke(conn, key_id, actor=actor, reason=reason)
 
     record = _keys_run(dsn, work)
     if json_output:
@@ -406,7 +409,7 @@ def kafka_principals(
     ] = False,
 ) -> None:
     """按声明表创建 Kafka 用户和 ACL（幂等）/ make the broker's users and ACLs those of
-    huigong_platform/kafka_acls.py (idempotent).
+    huigong_ops/kafka_acls.py (idempotent).
 
     Reads HUIGONG_KAFKA_BOOTSTRAP, HUIGONG_TOPIC_PREFIX (ACLs name prefixed topics and groups),
     HUIGONG_KAFKA_ADMIN_PASSWORD and each principal's HUIGONG_KAFKA_<NAME>_PASSWORD; a principal
@@ -475,7 +478,7 @@ def keys_ensure(
         for principal in principals:
             if await _holds_valid(conn, ring, principal):
                 continue
-            new = await credentials.issue(conn, principal, actor=actor, label=label)
+            new = await keys.issue(conn, principal, actor=actor, label=label)
             ring.put(principal, new.key)
             issued.append(principal)
         ring.save()
@@ -488,6 +491,6 @@ def keys_ensure(
 @keys_app.command("policy")
 def keys_policy() -> None:
     """打印每个接口的访问规则（Markdown 表）/ print who may call each endpoint (a Markdown table)."""
-    from .policy import markdown
+    from huigong_platform.policy import markdown
 
     typer.echo(markdown(SERVICES))

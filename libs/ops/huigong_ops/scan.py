@@ -16,7 +16,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from ..kafka import consumer as make_consumer
+from huigong_platform.kafka import consumer as make_consumer
+
 from .common import NullReporter, OpsError, Reporter
 
 STALL_SECONDS = 30.0

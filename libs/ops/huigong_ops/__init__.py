@@ -1,4 +1,7 @@
-"""The auditors' and operators' tools behind the `huigong` command line (审计与运维).
+"""The auditors' and operators' tools behind the `huigong` command line (审计与运维): set-up
+(`cli`: database, topics), API key administration (`keys`), Kafka users and ACLs (`kafka_acls`),
+and the commands below (`commands`, one module per job). The service runtime (huigong_platform
+and the four services) imports nothing from this package; a unit test holds it to that.
 
 Commands are top-level, next to the set-up commands `huigong db …` and `huigong topics …`:
 
@@ -20,7 +23,7 @@ huigong streams [--all-groups] [--max-lag N] [--json]
 huigong scan-personal [--log FILE]… [--json]
     Look for raw ID numbers (valid province, birth date and check character) and mobile numbers in
     every topic of the prefix but the districts' inbound topics, every table of the database and
-    the given log files; findings are shown masked; exit 1 on any. See `ops/personal.py`.
+    the given log files; findings are shown masked; exit 1 on any. See `personal.py`.
 huigong dead-letters list [--service S] [--status open|retried|skipped|all] [--json]
 huigong dead-letters show ID --service S [--json]
 huigong dead-letters retry ID --service S --actor NAME --reason TEXT
@@ -42,5 +45,5 @@ huigong replay --service S… | --service all [--consumer C]… [--as-of YYYY-MM
     and compare with the live tables by row count and checksum (exit 1 on a difference, except
     with --as-of); --swap replaces the live tables atomically. Several services are replayed in
     one pass over their topics (each record read and decoded once); --consumer only with one
-    service. See `ops/replay.py`.
+    service. See `replay.py`.
 """

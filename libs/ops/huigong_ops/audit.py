@@ -28,9 +28,9 @@ from typing import Any
 
 import orjson
 
-from huigong_events.envelope import RecordedEvent, canonical_time, from_kafka
+from huigong_events.envelope import RecordedEvent, canonical_time
+from huigong_events.reading import decode_event, envelope_of
 from huigong_events.topics import Topic
-from huigong_events.upcasting import decode
 
 from .common import NullReporter, Reporter, Stopwatch, mask_sealed
 from .scan import open_consumer, partition_ranges, scan
@@ -125,7 +125,7 @@ def entry_of(record: RecordedEvent, link: str, topic: str, partition: int, offse
     current: int | None = None
     error: str | None = None
     try:
-        event = decode(record)
+        event = decode_event(record)
         current = type(event).schema_version
         data = event.to_data()
     except Exception as exc:  # shown as recorded, with the reason it could not be decoded
@@ -182,7 +182,7 @@ class AuditCollector:
         if subject != self._needle and not (self.related and value and self._needle in value):
             return
         try:
-            record = from_kafka(value, headers)
+            record = envelope_of(value, headers)
         except ValueError:
             self.invalid += 1
             return

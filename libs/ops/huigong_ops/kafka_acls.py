@@ -73,10 +73,9 @@ from huigong_events.topics import (
     TopicKind,
     inbound_topic,
 )
-
-from . import logs
-from .kafka import client_options
-from .settings import SERVICES, KafkaAuth
+from huigong_platform import logs
+from huigong_platform.kafka import client_options
+from huigong_platform.settings import SERVICES, KafkaAuth
 
 log = logs.get(__name__)
 

@@ -14,9 +14,8 @@ from datetime import date
 from typing import Final
 
 from huigong_events.reference import DISTRICTS, GROUP_UNIONS, Occupation
-
-from .domain.enrolments import Column
-from .domain.identity import CREDIT_CODE_CHARS, credit_check_char, id_check_char
+from huigong_intake.domain.enrolments import Column
+from huigong_intake.domain.identity import CREDIT_CODE_CHARS, credit_check_char, id_check_char
 
 QINGDAO_REGIONS: Final[tuple[str, ...]] = tuple(DISTRICTS)
 
