@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from huigong_events.forms import (
+    AnnualPlan,
+    BudgetPlan,
     Funding,
     Opinion,
     Organisation,
     PartnerCategory,
     PilotForm,
+    PlanProject,
     ServiceBaseForm,
     StageRow,
+    ThreeYearPlan,
     WelfarePartnerForm,
 )
 
@@ -110,4 +115,28 @@ def partner_form() -> WelfarePartnerForm:
         partner_opinion=opinion("青岛某某社会工作服务中心"),
         applicant_opinion=opinion("市南区总工会"),
         applicant_is_enterprise=False,
+    )
+
+
+def three_year_plan(start: int = 2024) -> ThreeYearPlan:
+    return ThreeYearPlan(
+        start_year=start,
+        end_year=start + 2,
+        basic_situation="基本情况",
+        goals_and_tasks="目标任务",
+        functional_layout="功能布局",
+        main_contents="主要建设内容和任务",
+        management_mechanism="管理和运行体制机制",
+        budget=BudgetPlan(total=Decimal("1500000.00"), estimate="设施改造100万元", financing="企业自筹"),
+        policy_measures="政策保障措施",
+    )
+
+
+def annual_plan(year: int = 2024) -> AnnualPlan:
+    return AnnualPlan(
+        year=year,
+        measures="建设职工智慧健康驿站",
+        tasks="完成驿站建设",
+        funding=Decimal("300000.50"),
+        projects=[PlanProject(name="职工智慧健康驿站", implementing_unit="企业工会")],
     )

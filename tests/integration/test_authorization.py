@@ -107,6 +107,10 @@ MATRIX: Final = {
     ("intake", "POST", "/applications"):                              "A  F  F  A  F  F  F  F  F  F  F  U  U  U",
     ("intake", "PUT", "/applications/{application_id}"):              "A  N  N  A  F  F  F  F  F  F  N  U  U  U",
     ("intake", "POST", "/applications/{application_id}/plans"):       "A  N  N  A  F  F  F  F  F  F  N  U  U  U",
+    ("intake", "POST", "/applications/{application_id}/plans/amendments"):
+                                                                      "A  N  N  A  F  F  F  F  F  F  N  U  U  U",
+    ("intake", "GET", "/applications/{application_id}"):              "A  N  N  A  F  A  A  A  A  F  N  U  U  U",
+    ("intake", "GET", "/submission-windows"):                         "A  A  A  A  F  A  A  A  A  F  A  U  U  U",
     ("intake", "POST", "/submission-windows"):                        "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
     ("intake", "POST", "/facilities"):                                "A  F  F  A  F  F  F  F  F  F  F  U  U  U",
     ("intake", "POST", "/service-projects"):                          "A  F  F  A  F  F  F  F  F  F  F  U  U  U",
@@ -120,8 +124,9 @@ MATRIX: Final = {
                                                                       "F  F  F  F  F  A  A  F  F  F  F  U  U  U",
     ("review", "POST", "/applications/{application_id}/scores"):      "F  F  F  F  F  A  F  F  F  F  F  U  U  U",
     ("review", "POST", "/applications/{application_id}/decision"):    "F  F  F  F  F  F  A  F  F  F  F  U  U  U",
+    ("review", "POST", "/applications/{application_id}/selection"):   "F  F  F  F  F  F  A  F  F  F  F  U  U  U",
     ("review", "GET", "/applications/{application_id}"):              "A  N  N  A  F  A  A  A  A  F  N  U  U  U",
-    ("review", "GET", "/applications/{application_id}/panel"):        "A  N  N  A  F  A  A  A  A  F  N  U  U  U",
+    ("review", "GET", "/applications/{application_id}/panel"):        "F  N  N  A  F  A  A  A  A  F  N  U  U  U",
     ("review", "GET", "/queue"):                                      "A  H  H  A  F  A  A  A  A  F  H  U  U  U",
     ("registry", "POST", "/units"):                                   "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
     ("registry", "POST", "/partners"):                                "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
@@ -316,6 +321,9 @@ def body(service: str, method: str, path: str) -> Any:
         return {"reason": "单位调整，撤回申报"}
     if path.endswith("/plans"):
         return {"plan": annual_plan(rng, YEAR, "市南区总工会").model_dump(mode="json")}
+    if path.endswith("/plans/amendments"):
+        plan = annual_plan(rng, YEAR, "市南区总工会").model_dump(mode="json")
+        return {"plan": plan, "reason": "按意见调整项目"}
     if (service, path) == ("intake", "/facilities"):
         # A "青岛·惠工家": no figure another module's test reads exactly (service bases are).
         report = next(

@@ -20,6 +20,8 @@ import httpx
 import openpyxl
 import pytest
 
+from huigong_events.forms import Organisation
+from huigong_intake.domain.identity import credit_check_char
 from huigong_simulator.data import enrolment_rows, fake_id_number
 
 from ..conftest import Stack
@@ -71,11 +73,32 @@ def application(form: Any, programme: str, year: int = YEAR) -> dict[str, Any]:
     return {"year": year, "programme": programme, "form": json.loads(form.model_dump_json())}
 
 
+def fresh_code(prefix: str) -> str:
+    """A valid credit code no other test used: one application per unit, programme and year is the
+    rule, so each test's application names a unit of its own."""
+    first17 = f"{prefix}{uuid.uuid4().int % 10**9:09d}"
+    return first17 + credit_check_char(first17)
+
+
+def fresh_complex() -> Any:
+    union = Organisation(name="市南区总工会", credit_code=fresh_code("81370202"))
+    return variant(complex_form(), undertaking_unit=union, applicant_unit=union)
+
+
+def fresh_happy() -> Any:
+    unit = Organisation(name="青岛某某有限公司", credit_code=fresh_code("91370202"))
+    return variant(happy_form(), undertaking_unit=unit, applicant_unit=unit)
+
+
 FORMS: dict[str, Callable[[], dict[str, Any]]] = {
-    "服务职工综合体": lambda: application(complex_form(), "service_complex"),
-    "幸福企业": lambda: application(happy_form(), "happy_enterprise"),
-    "服务职工基地": lambda: application(service_base_form(), "service_base"),
-    "公益伙伴": lambda: application(partner_form(), "welfare_partner"),
+    "服务职工综合体": lambda: application(fresh_complex(), "service_complex"),
+    "幸福企业": lambda: application(fresh_happy(), "happy_enterprise"),
+    "服务职工基地": lambda: application(
+        variant(service_base_form(), name=f"青岛某某心理服务职工基地{uuid.uuid4().hex[:6]}"), "service_base"
+    ),
+    "公益伙伴": lambda: application(
+        variant(partner_form(), credit_code=fresh_code("52370202")), "welfare_partner"
+    ),
 }
 
 
@@ -169,6 +192,16 @@ async def test_a_late_submission_is_refused_and_accepted_inside_an_exception_win
     assert opened.status_code == 201, opened.text
     response = await client.post("/applications", json=body, headers={**HEADERS, **key()})
     assert response.status_code == 201, response.text
+    # Accepted inside the window after the deadline: marked 补报, naming the window.
+    late = (await client.get(f"/applications/{response.json()['receipt_no']}", headers=HEADERS)).json()[
+        "late"
+    ]
+    assert late["label"] == "补报" and late["window_ref"] == opened.json()["event_id"]
+    # The district sees the window opened for it; another district does not.
+    listed = await client.get("/submission-windows", params={"open_only": "true"}, headers=HEADERS)
+    assert opened.json()["event_id"] in [w["window_ref"] for w in listed.json()["items"]]
+    elsewhere = await client.get("/submission-windows", headers={"X-Huigong-Principal": "district:370203"})
+    assert opened.json()["event_id"] not in [w["window_ref"] for w in elsewhere.json()["items"]]
     # The window is for 370202 only: another district is still refused.
     other = await client.post(
         "/applications",
@@ -217,9 +250,10 @@ async def test_a_district_cannot_submit_for_another(client: httpx.AsyncClient) -
 async def test_amend_and_withdraw_before_review_starts(
     client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    created = await client.post("/applications", json=FORMS["服务职工综合体"](), headers={**HEADERS, **key()})
+    body = FORMS["服务职工综合体"]()
+    created = await client.post("/applications", json=body, headers={**HEADERS, **key()})
     app_id = created.json()["application_id"]
-    form = json.loads(variant(complex_form(), industry="工会（修改）").model_dump_json())
+    form = {**body["form"], "industry": "工会（修改）"}
     amended = await client.put(
         f"/applications/{app_id}", json={"form": form, "reason": "补充行业信息"}, headers={**HEADERS, **key()}
     )

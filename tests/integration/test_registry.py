@@ -12,7 +12,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import httpx
@@ -39,16 +39,21 @@ from .test_review import (
     review_events,
     reviewer,
     scores,
+    selected_with_plans,
     today,
 )
 
 REGISTRAR = {"X-Huigong-Principal": "registrar:city01"}
 Services = tuple[ServiceProcess, ServiceProcess, ServiceProcess]
 
+# These modules follow a unit from approval to certification in one sitting: no minimum building
+# time (the one-year default is the domain's tests' and test_registry's certification-date test's).
+BUILT: Final = {"HUIGONG_MIN_BUILDING_YEARS": "0"}
+
 
 @pytest.fixture(scope="module")
 async def services(stack: Stack) -> AsyncIterator[Services]:
-    async with running(stack, ("intake", "review", "registry"), 500, "registry-test") as procs:
+    async with running(stack, ("intake", "review", "registry"), 500, "registry-test", BUILT) as procs:
         yield procs  # type: ignore[misc]
 
 
@@ -70,15 +75,16 @@ async def registry_db(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def approved_application(
-    intake: httpx.AsyncClient, review: httpx.AsyncClient, review_db: asyncpg.Pool
+    intake: httpx.AsyncClient, review: httpx.AsyncClient, review_db: asyncpg.Pool, start: date | None = None
 ) -> tuple[str, str]:
     """An accepted 幸福企业 application, scored by three reviewers and approved by the chair."""
     application_id, code = await accepted_application(intake, review_db)
     base = f"/applications/{application_id}"
+    await selected_with_plans(intake, review, application_id)
     for who, total in (("city/a", 80), ("370203/b", 84), ("G-HAIER/c", 83)):
         response = await review.post(f"{base}/scores", json=scores(total), headers={**reviewer(who), **key()})
         assert response.status_code == 201, response.text
-    decision = {"decision": "approve", "period_start": today().isoformat()}
+    decision = {"decision": "approve", "period_start": (start or today()).isoformat()}
     response = await review.post(f"{base}/decision", json=decision, headers={**chair("city/chair"), **key()})
     assert response.status_code == 201, response.text
     return application_id, code
@@ -118,6 +124,33 @@ def results(unmet: tuple[str, ...] = ()) -> list[dict[str, Any]]:
 
 
 # --- the lifecycle -----------------------------------------------------------------------------
+
+
+async def test_no_certification_before_the_construction_period_has_begun(
+    intake: httpx.AsyncClient, review: httpx.AsyncClient, registry: httpx.AsyncClient, review_db: asyncpg.Pool
+) -> None:
+    """Approved today for a period starting in a month: not certified today (the refusal names
+    the earliest date), and no assessment dated before the approval."""
+    start = today() + timedelta(days=30)
+    application_id, _ = await approved_application(intake, review, review_db, start)
+    unit_id = str(unit_id_of_application(uuid.UUID(application_id)))
+    await unit_item(registry, unit_id, "approved")
+    base = f"/units/{unit_id}"
+    early = {"results": results(), "assessed_on": (today() - timedelta(days=1)).isoformat()}
+    response = await registry.post(f"{base}/assessment", json=early, headers={**REGISTRAR, **key()})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "assessed_on"
+    response = await registry.post(
+        f"{base}/assessment", json={"results": results()}, headers={**REGISTRAR, **key()}
+    )
+    assert response.status_code == 201, response.text
+    response = await registry.post(f"{base}/certification", json={}, headers={**REGISTRAR, **key()})
+    assert response.status_code == 409, response.text
+    (error,) = response.json()["errors"]
+    assert (
+        error["field"] == "certified_on"
+        and start.isoformat() in error["zh"]
+        and start.isoformat() in error["en"]
+    )
 
 
 async def test_approval_assessment_certification_and_automatic_revocation(

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import httpx
@@ -25,16 +25,31 @@ from ..conftest import Stack
 from ..forms import complex_form, opinion, service_base_form, variant
 from .processes import running
 from .test_registry import REGISTRAR, Services, certificate, unit_item
-from .test_review import YEAR, chair, enterprise_code, key, reviewer, scores, screened, today, types
+from .test_review import (
+    YEAR,
+    chair,
+    enterprise_code,
+    key,
+    reviewer,
+    scores,
+    screened,
+    selected_with_plans,
+    today,
+    types,
+)
 
 COMPLEX_DISTRICT = "370212"  # 崂山区
 BASE_DISTRICT = "370214"  # 城阳区
+
+# These modules follow a unit from approval to certification in one sitting: no minimum building
+# time (the one-year default is the domain's tests' and test_registry's certification-date test's).
+BUILT: Final = {"HUIGONG_MIN_BUILDING_YEARS": "0"}
 
 
 @pytest.fixture(scope="module")
 async def services(stack: Stack) -> AsyncIterator[Services]:
     # The client fixtures of tests/integration/conftest.py talk to these processes.
-    async with running(stack, ("intake", "review", "registry"), 700, "registry-lifecycles") as procs:
+    async with running(stack, ("intake", "review", "registry"), 700, "registry-lifecycles", BUILT) as procs:
         yield procs  # type: ignore[misc]
 
 
@@ -106,6 +121,7 @@ async def certified_lifecycle(
     assert types(await screened(review_db, application_id)) == ["ApplicationAccepted"]
 
     base = f"/applications/{application_id}"
+    await selected_with_plans(intake, review, application_id, submitter)
     for who, total in (("city/a", 80), ("370203/b", 84), ("G-HAIER/c", 83)):
         assert not who.startswith(district)
         response = await review.post(f"{base}/scores", json=scores(total), headers={**reviewer(who), **key()})

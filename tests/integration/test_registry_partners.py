@@ -17,7 +17,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import httpx
@@ -43,18 +43,33 @@ from huigong_testkit.factories import authentic
 from ..conftest import Stack, delete_topics
 from ..forms import opinion, partner_form, variant
 from .processes import TEST_PORTS, ServiceProcess, artefacts_dir, running
-from .test_review import YEAR, chair, eventually, key, reviewer, scores, screened, today, types
+from .test_review import (
+    YEAR,
+    chair,
+    eventually,
+    key,
+    reviewer,
+    scores,
+    screened,
+    selected_with_plans,
+    today,
+    types,
+)
 
 REGISTRAR = {"X-Huigong-Principal": "registrar:city01"}
 DISTRICT = "370283"  # 平度市: no other test submits from it
 LONE_DISTRICT = "370285"  # 莱西市, in the registry of its own
 Services = tuple[ServiceProcess, ...]
 
+# These modules follow a unit from approval to certification in one sitting: no minimum building
+# time (the one-year default is the domain's tests' and test_registry's certification-date test's).
+BUILT: Final = {"HUIGONG_MIN_BUILDING_YEARS": "0"}
+
 
 @pytest.fixture(scope="module")
 async def services(stack: Stack) -> AsyncIterator[Services]:
     # The client fixtures of tests/integration/conftest.py talk to these processes.
-    async with running(stack, ("intake", "review", "registry"), 150, "registry-partners") as procs:
+    async with running(stack, ("intake", "review", "registry"), 150, "registry-partners", BUILT) as procs:
         yield procs
 
 
@@ -121,6 +136,7 @@ async def test_an_approved_partner_application_is_listed_as_a_partner_not_a_unit
     assert types(await screened(review_db, application_id)) == ["ApplicationAccepted"]
 
     base = f"/applications/{application_id}"
+    await selected_with_plans(intake, review, application_id, submitter)
     for who, total in (("city/a", 86), ("370203/b", 88), ("G-HAIER/c", 85)):
         response = await review.post(f"{base}/scores", json=scores(total), headers={**reviewer(who), **key()})
         assert response.status_code == 201, response.text

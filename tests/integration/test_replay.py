@@ -31,8 +31,8 @@ T0 = datetime(2027, 5, 10, 1, 0, tzinfo=UTC)
 
 
 def history() -> list[RecordedEvent]:
-    """Two applications: one submitted at schema v1 (upcast when read) and amended, one
-    submitted at v3 and withdrawn."""
+    """Two applications: one submitted at schema v1 (upcast when read), amended, accepted and
+    selected as a construction unit (review's topic), one submitted at v3 and withdrawn."""
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     corr = str(uuid.uuid4())
     a1 = sealed_golden(
@@ -78,7 +78,34 @@ def history() -> list[RecordedEvent]:
         corr,
         application_id=b,
     )
-    return [a1, b1, a2, b2]
+    # Review's steps, on review's topic: accepted, then selected (确定建设单位, the new stage).
+    r1 = sealed_golden(
+        "ApplicationAccepted",
+        1,
+        a,
+        1,
+        None,
+        a1,
+        T0 + timedelta(days=41),
+        "system:review",
+        "review",
+        corr,
+        application_id=a,
+    )
+    r2 = sealed_golden(
+        "ConstructionUnitSelected",
+        1,
+        a,
+        2,
+        r1,
+        None,
+        T0 + timedelta(days=60),
+        "chair:city/c",
+        "review",
+        corr,
+        application_id=a,
+    )
+    return [a1, b1, a2, b2, r1, r2]
 
 
 @pytest.fixture
@@ -145,10 +172,11 @@ async def test_replay_reproduces_the_live_projection(
     report = json.loads(result.stdout)
     assert report["equal"] is True and report["ok"] is True
     (consumer,) = report["consumers"]
-    assert consumer["records"] == 5 and consumer["applied"] == 4 and consumer["duplicates"] == 1
+    assert consumer["records"] == 7 and consumer["applied"] == 6 and consumer["duplicates"] == 1
     assert consumer["dead_lettered"] == 0
     tables = {t["table"]: t for t in consumer["tables"]}
-    assert set(tables) == {"applications_view", "review_progress"}
+    assert set(tables) == {"applications_view", "review_progress", "application_status_history"}
+    assert tables["application_status_history"]["live_rows"] == 5  # a: submitted, accepted, selected
     assert tables["applications_view"]["live_rows"] == tables["applications_view"]["replay_rows"] == 2
     assert all(t["equal"] for t in tables.values())
     assert await shadows(stack) == before  # dropped
@@ -179,7 +207,7 @@ async def test_a_tampered_table_differs_and_swap_repairs_it(
     points = await pool.fetchval(
         "SELECT sum(next_offset) FROM checkpoints WHERE consumer = 'intake.applications'"
     )
-    assert points == 5
+    assert points == 7  # five on intake's topic, two on review's
 
     again = await cli(*args(stack, prefix, schema, "--json"))
     assert again.exit_code == 0, again.output
@@ -195,7 +223,7 @@ async def test_as_of_counts_only_events_up_to_that_day(
     report = json.loads(result.stdout)
     assert report["cutoff"] == "2027-06-06T00:00:00+08:00"
     (consumer,) = report["consumers"]
-    assert consumer["cut"] == 3  # the amendment (twice) and the withdrawal came later
+    assert consumer["cut"] == 5  # the amendment (twice), the withdrawal, acceptance and selection came later
     tables = {t["table"]: t for t in consumer["tables"]}
     assert tables["applications_view"]["replay_rows"] == 2
     assert tables["applications_view"]["equal"] is False
@@ -266,7 +294,7 @@ async def test_one_pass_replays_several_services_and_equals_live_through_revocat
         assert intake.equal and registry.equal, [r.to_json() for r in reports]
         (applications,) = intake.consumers
         (unit_replay,) = registry.consumers
-        assert (applications.records, applications.applied, applications.duplicates) == (5, 4, 1)
+        assert (applications.records, applications.applied, applications.duplicates) == (7, 6, 1)
         assert (unit_replay.records, unit_replay.applied, unit_replay.duplicates) == (7, 6, 1)
         assert unit_replay.dead_lettered == 0
         compared = {t.table: t for t in unit_replay.tables}

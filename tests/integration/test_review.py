@@ -29,9 +29,10 @@ from huigong_platform.database import create_pool
 from huigong_platform.eventstore import EventStore
 from huigong_review.domain.dates import add_years
 from huigong_review.reactions.screening import ScreeningReaction
+from huigong_simulator.forms import FACT_DEPARTMENTS
 
 from ..conftest import Stack
-from ..forms import complex_form, happy_form, variant
+from ..forms import annual_plan, complex_form, happy_form, three_year_plan, variant
 from .processes import ServiceProcess, running
 
 YEAR = datetime.now(UTC).year + 1  # open now: its 30 June deadline is ahead
@@ -121,6 +122,7 @@ async def report_fact(
     settled_on: date | None = None,
 ) -> str:
     fact_id = str(uuid.uuid4())
+    department = FACT_DEPARTMENTS[kind]
     body = {
         "fact_id": fact_id,
         "credit_code": code,
@@ -128,11 +130,13 @@ async def report_fact(
         "kind": kind.value,
         "occurred_on": occurred_on.isoformat(),
         "settled_on": settled_on.isoformat() if settled_on else None,
-        "reported_by": "human_resources_social_security",
+        "reported_by": department.value,
         "reported_on": max(occurred_on, settled_on or occurred_on, today() - timedelta(days=1)).isoformat(),
-        "evidence_ref": "青人社监〔2024〕12号",
+        "evidence_ref": f"青监〔2024〕{fact_id[:8]}号",  # one inspection, one reference
     }
-    response = await intake.post("/compliance-facts", json=body, headers={**EXCHANGE, **key()})
+    # Reported by the department competent for the fact, with a key of its own.
+    exchange = {"X-Huigong-Principal": f"exchange:{department.value}"}
+    response = await intake.post("/compliance-facts", json=body, headers={**exchange, **key()})
     assert response.status_code == 201, response.text
     return fact_id
 
@@ -184,6 +188,40 @@ async def accepted_application(
     return application_id, code
 
 
+async def selected_with_plans(
+    intake: httpx.AsyncClient,
+    review: httpx.AsyncClient,
+    application_id: str,
+    submitter: dict[str, str] = SUBMITTER,
+    year: int = YEAR,
+) -> None:
+    """工作安排 1–2 in order: the chair selects the construction unit; once intake knows, the unit
+    sends its three-year plan and first annual plan; returns when review has both to score."""
+    base = f"/applications/{application_id}"
+    response = await review.post(
+        f"{base}/selection", json={"decision": "select"}, headers={**chair("city/chair"), **key()}
+    )
+    assert response.status_code == 201, response.text
+
+    async def intake_knows() -> bool | None:
+        answer = await intake.get(base, headers=submitter)
+        assert answer.status_code == 200, answer.text
+        return True if answer.json()["status"] == "selected" else None
+
+    await eventually(intake_knows, f"intake to learn {application_id} was selected")
+    for plan in (three_year_plan(year), annual_plan(year)):
+        body = {"plan": json.loads(plan.model_dump_json())}
+        response = await intake.post(f"{base}/plans", json=body, headers={**submitter, **key()})
+        assert response.status_code == 201, response.text
+
+    async def review_has_them() -> bool | None:
+        answer = await review.get(base, headers=chair("city/chair"))
+        assert answer.status_code == 200, answer.text
+        return True if len(answer.json()["plans"]) == 2 else None
+
+    await eventually(review_has_them, f"review to receive the plans of {application_id}")
+
+
 def scores(total: int, comment: str = "思路清晰，重点突出。") -> dict[str, Any]:
     return {"scores": {d: {"score": str(total), "comment": comment} for d in REVIEW_DIMENSIONS}}
 
@@ -195,7 +233,7 @@ async def queue_item(
 
     async def probe() -> dict[str, Any] | None:
         response = await review.get(
-            "/queue", params={"stage": stage, "page_size": 500}, headers=reviewer("city/q")
+            "/queue", params={"stage": stage, "page_size": 500}, headers=chair("city/q")
         )
         assert response.status_code == 200, response.text
         for item in response.json()["items"]:
@@ -279,7 +317,7 @@ async def test_a_fact_reported_before_the_application_screens_it_under_its_rule(
     assert finding["credit_code"] == code
     assert finding["evidence"]["source"] == "data_exchange"
     assert finding["evidence"]["fact_id"] == fact_id
-    assert finding["evidence"]["reported_by"] == "human_resources_social_security"
+    assert finding["evidence"]["reported_by"] == FACT_DEPARTMENTS[kind].value  # the key's own
     assert [g["finding_id"] for g in rejection["findings"]] == [finding["finding_id"]]
     assert all(e["actor"] == "system:review" for e in events)
 
@@ -289,7 +327,7 @@ async def test_a_fact_reported_before_the_application_screens_it_under_its_rule(
     assert dossier["screening"]["actor"] == "system:review"
     assert [f["rule"] for f in dossier["findings"]] == [rule]
     assert [f["fact_id"] for f in dossier["compliance_facts"]] == [fact_id]
-    assert dossier["compliance_facts"][0]["actor"] == "exchange:hrss"
+    assert dossier["compliance_facts"][0]["actor"] == f"exchange:{FACT_DEPARTMENTS[kind].value}"
 
 
 async def test_a_fact_declared_in_the_form_rejects_it_and_a_service_complex_is_accepted_at_once(
@@ -335,9 +373,20 @@ async def test_scoring_quorum_approval_and_a_fact_after_approval(
 ) -> None:
     application_id, code = await accepted_application(intake, review_db)
     base = f"/applications/{application_id}"
-    item = await queue_item(review, application_id, "awaiting_scores")
+    item = await queue_item(review, application_id, "awaiting_selection")
     assert item["name"] == "青岛某某有限公司幸福企业建设" and item["submitter"] == DISTRICT
-    assert item["status"] == "accepted" and item["scores"] == 0
+    assert item["status"] == "accepted" and item["status_label"] == "已受理"
+    # Nothing to score before the city selected the unit and its plans arrived.
+    response = await review.post(f"{base}/scores", json=scores(80), headers={**reviewer("city/a"), **key()})
+    assert response.status_code == 409, response.text
+    await selected_with_plans(intake, review, application_id)
+    item = await queue_item(review, application_id, "awaiting_scores")
+    assert item["status"] == "selected" and item["scores"] == 0
+    # The plans are amendable until the panel starts scoring them.
+    amended = three_year_plan(YEAR).model_copy(update={"goals_and_tasks": "目标任务（补充资金来源）"})
+    amendment = {"plan": json.loads(amended.model_dump_json()), "reason": "按市总工会意见补充资金来源"}
+    response = await intake.post(f"{base}/plans/amendments", json=amendment, headers={**SUBMITTER, **key()})
+    assert response.status_code == 200, response.text
 
     # A reviewer from the applicant's own district recuses (回避).
     response = await review.post(
@@ -364,11 +413,22 @@ async def test_scoring_quorum_approval_and_a_fact_after_approval(
     assert second.status_code == 409, second.text
     assert second.json()["errors"][0]["field"] == "reviewer.id"
 
+    async def plans_fixed() -> bool | None:
+        response = await intake.post(
+            f"{base}/plans/amendments", json=amendment, headers={**SUBMITTER, **key()}
+        )
+        return True if response.status_code == 409 else None
+
+    await eventually(plans_fixed, "intake to close the plans once scoring started")
+
     for who, total in (("370203/b", 84), ("G-HAIER/c", 83)):
         response = await review.post(f"{base}/scores", json=scores(total), headers={**reviewer(who), **key()})
         assert response.status_code == 201, response.text
 
-    panel = (await review.get(f"{base}/panel", headers=reviewer("city/q"))).json()
+    # A reviewer who has not scored sees how far the panel has got, not the scores.
+    hidden = (await review.get(f"{base}/panel", headers=reviewer("city/q"))).json()
+    assert hidden == {**hidden, "count": 3, "hidden": True} and "entries" not in hidden
+    panel = (await review.get(f"{base}/panel", headers=reviewer("city/a"))).json()
     assert panel["count"] == 3 and panel["quorum_met"] is True
     assert panel["mean"] == "82.33" and panel["spread"] == "4.00" and panel["flagged"] == []
     item = await queue_item(review, application_id, "awaiting_decision", scored=3)
@@ -402,7 +462,7 @@ async def test_scoring_quorum_approval_and_a_fact_after_approval(
     assert finding["evidence"]["fact_id"] == fact_id and finding["credit_code"] == code
     assert events[-1]["actor"] == "system:review"
 
-    dossier = (await review.get(base, headers=reviewer("city/q"))).json()
+    dossier = (await review.get(base, headers=chair("city/chair"))).json()
     assert dossier["status"] == "approved" and dossier["status_label"] == "建设中"
     assert dossier["decision"]["decision"] == "approved"
     assert dossier["decision"]["actor"] == "chair:city/chair"
@@ -424,6 +484,7 @@ async def test_deviation_flag_findings_clearance_and_decline(
 ) -> None:
     application_id, _ = await accepted_application(intake, review_db)
     base = f"/applications/{application_id}"
+    await selected_with_plans(intake, review, application_id)
     # Each total is compared with the median of all totals (80): only the 40 is more than 15 off.
     for who, total in (("city/a", 80), ("370203/b", 81), ("G-HAIER/d", 80), ("370211/c", 40)):
         response = await review.post(f"{base}/scores", json=scores(total), headers={**reviewer(who), **key()})
@@ -473,6 +534,11 @@ async def test_deviation_flag_findings_clearance_and_decline(
     )
     assert response.status_code == 404, response.text
 
+    # Cleared, the approval still waits for the chair's note on the flagged score.
+    response = await review.post(f"{base}/decision", json=period, headers={**chair("city/chair"), **key()})
+    assert response.status_code == 409, response.text
+    assert response.json()["errors"][0]["field"] == "flag_note"
+
     decline = {"decision": "decline", "reasons": ["评审意见分歧较大", "资金投入不明确"]}
     response = await review.post(f"{base}/decision", json=decline, headers={**chair("city/chair"), **key()})
     assert response.status_code == 201, response.text
@@ -480,16 +546,23 @@ async def test_deviation_flag_findings_clearance_and_decline(
     response = await review.post(f"{base}/decision", json=period, headers={**chair("city/chair"), **key()})
     assert response.status_code == 409, response.text
 
-    dossier = (await review.get(base, headers=SUBMITTER)).json()  # the district reads its own
+    # The district reads its own, in confidence: the rules and reasons, never who or what score.
+    response = await review.get(base, headers=SUBMITTER)
+    dossier = response.json()
     assert dossier["status"] == "declined"
     assert dossier["decision"]["reasons"] == decline["reasons"]
     (finding,) = dossier["findings"]
-    assert finding["found"]["actor"] == "reviewer:city/a"
-    assert finding["evidence"]["reason"] == body["reason"]
-    assert (
-        finding["cleared"]["actor"] == "reviewer:370203/b"
-        and finding["cleared"]["reason"] == clearance["reason"]
-    )
+    assert finding["rule"] == "C3" and finding["evidence"]["reason"] == body["reason"]
+    assert finding["found"]["actor"] is None and finding["cleared"]["actor"] is None
+    assert finding["cleared"]["reason"] == clearance["reason"]
+    assert dossier["scores"] is None and dossier["panel"] is None
+    for who in ("city/a", "370203/b", "G-HAIER/d", "370211/c"):
+        assert who not in response.text
+    response = await review.get(f"{base}/panel", headers=SUBMITTER)
+    assert response.status_code == 403, response.text
+    response = await review.get("/queue", params={"page_size": 500}, headers=SUBMITTER)
+    mine = next(i for i in response.json()["items"] if i["application_id"] == application_id)
+    assert mine["flagged"] == [] and mine["average"] is None and mine["scores"] == 4
     other = await review.get(base, headers={"X-Huigong-Principal": "district:370203"})
     assert other.status_code == 404
 
@@ -499,6 +572,12 @@ async def test_who_may_do_what(
 ) -> None:
     application_id, _ = await accepted_application(intake, review_db)
     base = f"/applications/{application_id}"
+    # Only the chair selects construction units.
+    response = await review.post(
+        f"{base}/selection", json={"decision": "select"}, headers={**reviewer("city/x"), **key()}
+    )
+    assert response.status_code == 403, response.text
+    await selected_with_plans(intake, review, application_id)
     response = await review.post(
         f"{base}/scores", json=scores(80), headers={**reviewer("nowhere/a"), **key()}
     )
@@ -524,6 +603,67 @@ async def test_who_may_do_what(
     assert response.status_code == 404
     response = await review.get(base, headers=EXCHANGE)
     assert response.status_code == 403
+
+
+async def test_selection_decline_duplicates_and_receipt_numbers(
+    intake: httpx.AsyncClient, review: httpx.AsyncClient, review_db: asyncpg.Pool
+) -> None:
+    code = enterprise_code()
+    body = happy_application(code)
+    response = await intake.post("/applications", json=body, headers={**SUBMITTER, **key()})
+    assert response.status_code == 201, response.text
+    first = response.json()
+    receipt = first["receipt_no"]
+    # The same district, programme, unit and year again: 409 naming the first receipt.
+    response = await intake.post("/applications", json=body, headers={**SUBMITTER, **key()})
+    assert response.status_code == 409, response.text
+    assert receipt in response.json()["errors"][0]["zh"] and receipt in response.json()["errors"][0]["en"]
+
+    # Found by its receipt number at intake and at review alike.
+    assert types(await screened(review_db, first["application_id"])) == ["ApplicationAccepted"]
+    by_receipt = await intake.get(f"/applications/{receipt}", headers=SUBMITTER)
+    assert by_receipt.status_code == 200, by_receipt.text
+    assert by_receipt.json()["application_id"] == first["application_id"]
+    assert by_receipt.json()["status_history"][0]["status_label"] == "已提交"
+    assert (
+        await intake.get(f"/applications/{receipt}", headers={"X-Huigong-Principal": "district:370203"})
+    ).status_code == 404
+    assert (await intake.get("/applications/not-a-receipt", headers=SUBMITTER)).status_code == 422
+    response = await review.get(f"/applications/{receipt}", headers=chair("city/chair"))
+    assert response.status_code == 200, response.text
+    assert response.json()["application_id"] == first["application_id"]
+
+    # The city passes it over, with reasons the district reads; no plans can follow.
+    reasons = ["场地为临时租用，暂不具备建设条件"]
+    response = await review.post(
+        f"/applications/{receipt}/selection",
+        json={"decision": "not_select", "reasons": reasons},
+        headers={**chair("city/chair"), **key()},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["decision_label"] == "未确定为建设单位"
+    mine = (await review.get(f"/applications/{first['application_id']}", headers=SUBMITTER)).json()
+    assert mine["status"] == "not_selected" and mine["selection"]["reasons"] == reasons
+    assert mine["selection"]["actor"] is None
+
+    async def intake_knows() -> dict[str, Any] | None:
+        answer = (await intake.get(f"/applications/{receipt}", headers=SUBMITTER)).json()
+        return answer if answer["status"] == "not_selected" else None
+
+    seen = await eventually(intake_knows, "intake to show 未确定为建设单位")
+    assert [h["status"] for h in seen["status_history"]] == ["submitted", "accepted", "not_selected"]
+    plan = {"plan": json.loads(three_year_plan(YEAR).model_dump_json())}
+    response = await intake.post(f"/applications/{receipt}/plans", json=plan, headers={**SUBMITTER, **key()})
+    assert response.status_code == 409, response.text
+
+    # Another, obviously unfit, is declined straight after screening: no quorum of scores needed.
+    other, _ = await accepted_application(intake, review_db)
+    decline = {"decision": "decline", "reasons": ["企业尚在筹建，明显不具备建设条件"]}
+    response = await review.post(
+        f"/applications/{other}/decision", json=decline, headers={**chair("city/chair"), **key()}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["decision"] == "declined" and response.json()["score_average"] is None
 
 
 # --- redelivery --------------------------------------------------------------------------------

@@ -190,6 +190,17 @@ def sample_events() -> list[DomainEvent]:
                 policy_measures="政策保障措施",
             ),
         ),
+        intake.PlanAmended(
+            application_id=application,
+            reason="按意见调整项目",
+            plan=AnnualPlan(
+                year=2024,
+                measures="建设职工书屋",
+                tasks="完成书屋建设",
+                funding=Decimal("100000"),
+                projects=[PlanProject(name="职工书屋", implementing_unit="企业工会")],
+            ),
+        ),
         intake.PlanSubmitted(
             application_id=application,
             plan=AnnualPlan(
@@ -302,6 +313,15 @@ def sample_events() -> list[DomainEvent]:
         review.ConstructionDeclined(
             application_id=application, reasons=["资金投入不足"], score_average=Decimal("58")
         ),
+        review.ConstructionUnitSelected(
+            application_id=application,
+            unit_name="青岛某某有限公司",
+            credit_code=ENTERPRISE_CODE,
+            programme=Programme.幸福企业,
+            submitter="370202",
+            note="基础较好",
+        ),
+        review.ConstructionUnitNotSelected(application_id=application, reasons=["场地尚未落实"]),
         registry.UnitRegistered(
             unit_id=uid("unit"),
             name="海尔集团公司",

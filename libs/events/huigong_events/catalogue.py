@@ -20,6 +20,7 @@ from .intake import (
     ComplianceFactReported,
     EnrolmentRequested,
     FacilityReported,
+    PlanAmended,
     PlanSubmitted,
     ServiceProjectProposed,
     SubmissionWindowOpened,
@@ -58,6 +59,8 @@ from .review import (
     ApplicationRejected,
     ConstructionApproved,
     ConstructionDeclined,
+    ConstructionUnitNotSelected,
+    ConstructionUnitSelected,
     ExclusionCleared,
     ExclusionFound,
     ReviewScored,
@@ -69,6 +72,7 @@ AnyEvent = Annotated[
     | ApplicationAmended
     | ApplicationWithdrawn
     | PlanSubmitted
+    | PlanAmended
     | FacilityReported
     | ServiceProjectProposed
     | ComplianceFactReported
@@ -79,6 +83,8 @@ AnyEvent = Annotated[
     | ExclusionCleared
     | ApplicationAccepted
     | ApplicationRejected
+    | ConstructionUnitSelected
+    | ConstructionUnitNotSelected
     | ReviewScored
     | ConstructionApproved
     | ConstructionDeclined

@@ -122,6 +122,20 @@ class PlanSubmitted(DomainEvent):
     plan: ConstructionPlan = Field(title="建设方案", description="三年规划或年度实施方案，按 plan_kind 区分")
 
 
+class PlanAmended(DomainEvent):
+    """建设方案已修改：评审开始前，建设单位以新方案替换已报送的三年规划或同一年度的实施方案。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "application"
+
+    type: Literal["PlanAmended"] = Field(
+        default="PlanAmended", title=_TYPE_TITLE, description="建设方案已修改"
+    )
+    application_id: UUID = Field(title="申报编号", description="方案所属的申报")
+    plan: ConstructionPlan = Field(title="建设方案", description="替换后的三年规划或年度实施方案")
+    reason: ShortText = Field(title="修改理由", description="修改方案的理由")
+
+
 # --------------------------------------------------------------------------------------------
 # aggregate "facility-report"
 # --------------------------------------------------------------------------------------------

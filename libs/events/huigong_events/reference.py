@@ -8,8 +8,10 @@ readable.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Final
+from uuid import UUID
 
 CITY_CODE: Final = "370200"
 CITY_NAME: Final = "青岛市"
@@ -226,3 +228,17 @@ SERVICE_COMPLEX_CRITERIA: Final[tuple[str, ...]] = (
     "协作联动机制",
     "服务职工联合体",
 )
+
+
+# 受理编号 as intake issues them: "<year>-<submitter>-<five-digit sequence>", e.g. 2027-370202-00002
+# or 2027-G-HAIER-00001. Every endpoint that names an application takes its id or this number.
+RECEIPT_NO: Final = re.compile(r"^20[0-9]{2}-[0-9A-Z][0-9A-Z-]{0,30}-[0-9]{5}$")
+
+
+def application_ref(text: str) -> UUID | str | None:
+    """An application named by its id (a UUID) or its 受理编号 (the receipt, as given); None when
+    `text` is neither."""
+    try:
+        return UUID(text)
+    except ValueError:
+        return text if RECEIPT_NO.match(text) else None

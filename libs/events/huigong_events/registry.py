@@ -72,6 +72,8 @@ class UnitRegistered(DomainEvent):
 
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = "unit"
+    # v2 adds `period_start`, the approved construction period's start (certification waits for it).
+    schema_version: ClassVar[int] = 2
 
     type: Literal["UnitRegistered"] = Field(
         default="UnitRegistered", title=_TYPE_TITLE, description="建设单位已登记"
@@ -90,6 +92,11 @@ class UnitRegistered(DomainEvent):
     )
     application_id: UUID | None = Field(default=None, title="申报编号", description="来源为申报时对应的申报")
     registered_on: date = Field(title="登记日期", description="登记为建设单位的日期")
+    period_start: date | None = Field(
+        default=None,
+        title="建设期开始日期",
+        description="批准的三年建设期的开始日期（经申报批准的单位）；认定须在建设期开始并经过最短建设时间之后",
+    )
 
     @model_validator(mode="after")
     def _application_when_applied(self) -> Self:

@@ -218,11 +218,45 @@ class ReviewScored(DomainEvent):
         return {dimension: scores[dimension] for dimension in REVIEW_DIMENSIONS}
 
 
-class ConstructionApproved(DomainEvent):
-    """批准建设：领导小组按“高标准、少而精、宁缺毋滥”批准该单位开展三年建设。"""
+class ConstructionUnitSelected(DomainEvent):
+    """确定建设单位：市总工会从已受理的申报中确定建设单位，该单位随后报送三年规划和首个年度实施方案。"""
 
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = AGGREGATE
+
+    type: Literal["ConstructionUnitSelected"] = Field(
+        default="ConstructionUnitSelected", title=_TYPE_TITLE, description="确定建设单位"
+    )
+    application_id: UUID = Field(title="申报编号", description="被确定为建设单位的申报")
+    unit_name: Name = Field(title="建设单位", description="确定的建设单位名称")
+    credit_code: CreditCode | None = Field(
+        default=None, title="统一社会信用代码", description="建设单位的统一社会信用代码"
+    )
+    programme: Programme = Field(title="工作任务", description="申报的工作任务")
+    submitter: SubmitterCode = Field(title="申报区市或单位", description="报送申报的区市或单位")
+    note: ShortText | None = Field(default=None, title="说明", description="确定时的说明，如有")
+
+
+class ConstructionUnitNotSelected(DomainEvent):
+    """未确定为建设单位：已受理的申报未被确定为建设单位，附理由（告知申报单位）。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = AGGREGATE
+
+    type: Literal["ConstructionUnitNotSelected"] = Field(
+        default="ConstructionUnitNotSelected", title=_TYPE_TITLE, description="未确定为建设单位"
+    )
+    application_id: UUID = Field(title="申报编号", description="未被确定为建设单位的申报")
+    reasons: list[ShortText] = Field(min_length=1, title="未确定理由", description="未确定为建设单位的理由")
+
+
+class ConstructionApproved(DomainEvent):
+    """批准建设：领导小组评审建设方案后，按“高标准、少而精、宁缺毋滥”批准该单位开展三年建设。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = AGGREGATE
+    # v2 adds `flag_note`: the chair's note on a flagged score an approval went over.
+    schema_version: ClassVar[int] = 2
 
     type: Literal["ConstructionApproved"] = Field(
         default="ConstructionApproved", title=_TYPE_TITLE, description="批准建设"
@@ -237,6 +271,11 @@ class ConstructionApproved(DomainEvent):
     period_start: date = Field(title="建设期开始日期", description="三年建设期的开始日期")
     period_end: date = Field(title="建设期结束日期", description="三年建设期的结束日期")
     score_average: Score = Field(title="评审平均分", description="各评审专家加权总分的平均值")
+    flag_note: ShortText | None = Field(
+        default=None,
+        title="负责人对偏离评分的说明",
+        description="批准时有评审专家评分偏离其他专家过多（被标记）的，负责人对此的书面说明；未标记时为空",
+    )
 
     @model_validator(mode="after")
     def _period_in_order(self) -> Self:

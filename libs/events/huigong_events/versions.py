@@ -8,6 +8,11 @@ History so far:
 - ApplicationSubmitted v3 (intake service, 2026): carries the 受理编号 issued at submission
   (`receipt_no`), so receipts are rebuilt by replay like everything else. Older submissions had
   none: they upcast with `receipt_no = None`.
+- UnitRegistered v2 (registry, 2026): carries the approved construction period's start
+  (`period_start`), from which the minimum building time before certification counts. Units
+  registered before had none: `period_start = None`, and their registration date stands in.
+- ConstructionApproved v2 (review, 2026): carries the chair's note on a flagged score the
+  approval went over (`flag_note`). Approvals recorded before had no such rule: `flag_note = None`.
 """
 
 from __future__ import annotations
@@ -45,3 +50,13 @@ upcaster("ApplicationAmended", 1)(_form_v1_to_v2)
 @upcaster("ApplicationSubmitted", 2)
 def _submitted_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "receipt_no": None}
+
+
+@upcaster("ConstructionApproved", 1)
+def _approved_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "flag_note": None}
+
+
+@upcaster("UnitRegistered", 1)
+def _unit_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "period_start": None}

@@ -47,6 +47,13 @@ class PlanRequest(Command):
     plan: ConstructionPlan = Field(title="建设方案", description="三年规划或年度实施方案")
 
 
+class PlanAmendmentRequest(Command):
+    plan: ConstructionPlan = Field(
+        title="建设方案", description="替换已报送的三年规划，或同一年度的年度实施方案"
+    )
+    reason: ShortText = Field(title="修改理由")
+
+
 class WindowRequest(Command):
     year: Year = Field(title="申报年度")
     opens_at: datetime = Field(title="开放时间")
@@ -98,6 +105,10 @@ class WithdrawApplication(WithdrawRequest):
     application_id: uuid.UUID = Field(title="申报编号")
 
 
+class AmendPlan(PlanAmendmentRequest):
+    application_id: uuid.UUID = Field(title="申报编号")
+
+
 class SubmitPlan(PlanRequest):
     application_id: uuid.UUID = Field(title="申报编号")
 
@@ -133,6 +144,7 @@ BODIES: dict[str, type[BaseModel]] = {
     "amend_application": AmendRequest,
     "withdraw_application": WithdrawRequest,
     "submit_plan": PlanRequest,
+    "amend_plan": PlanAmendmentRequest,
     "report_facility": FacilityRequest,
     "propose_project": ProjectRequest,
     "report_fact": FactRequest,
@@ -143,13 +155,14 @@ COMMANDS: dict[str, type[BaseModel]] = {
     "amend_application": AmendApplication,
     "withdraw_application": WithdrawApplication,
     "submit_plan": SubmitPlan,
+    "amend_plan": AmendPlan,
     "report_facility": ReportFacility,
     "propose_project": ProposeProject,
     "report_fact": ReportFact,
     "enrol": Enrol,
 }
 
-NEEDS_APPLICATION = frozenset({"amend_application", "withdraw_application", "submit_plan"})
+NEEDS_APPLICATION = frozenset({"amend_application", "withdraw_application", "submit_plan", "amend_plan"})
 
 
 def command_of(name: str, body: BaseModel, application_id: uuid.UUID | None = None) -> BaseModel:

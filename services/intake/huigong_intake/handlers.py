@@ -24,6 +24,7 @@ from huigong_events.upcasting import decode
 from huigong_platform.application import Context, Handler
 from huigong_platform.eventstore import ANY_VERSION, new_ids
 from huigong_platform.idempotency import Outcome
+from huigong_platform.principals import Role
 from huigong_platform.refusals import FieldError, Refusal
 from huigong_platform.unit_of_work import UnitOfWork
 
@@ -31,7 +32,7 @@ from . import commands as c
 from .adapters.records import Records
 from .adapters.vault import Vault
 from .domain import applications as apps
-from .domain import cycle
+from .domain import cycle, facts
 from .domain.enrolments import AcceptedRow, judge_read, read_batch
 from .policy import check_area, may_see, no_such_application, submitter_for
 
@@ -78,6 +79,7 @@ class Intake:
             c.AmendApplication: self.amend_application,
             c.WithdrawApplication: self.withdraw_application,
             c.SubmitPlan: self.submit_plan,
+            c.AmendPlan: self.amend_plan,
             c.OpenSubmissionWindow: self.open_window,
             c.ReportFacility: self.report,
             c.ProposeProject: self.report,
@@ -115,6 +117,9 @@ class Intake:
         application_id = command.application_id or uuid.uuid4()
         state, version, progress = await self._load(ctx, application_id)
         records = self.records(ctx.uow)
+        unit_key = apps.building_unit_key(command.form)
+        # Two submissions of the same application at once both look for the other: serialise them.
+        await ctx.uow.lock("application-key", f"{command.year}/{command.programme.value}/{who}/{unit_key}")
         decision = apps.SubmitApplication(
             application_id=application_id,
             year=command.year,
@@ -124,6 +129,9 @@ class Intake:
             now=now(),
             windows=await records.windows(command.year),
             receipt_no=None,
+            existing_receipt=apps.existing_receipt(
+                await records.applications_of(command.year, command.programme, who), command.form
+            ),
         )
         apps.decide(state, decision, progress)  # refuse before a receipt number is used up
         number = await records.next_receipt(command.year, who)
@@ -184,8 +192,27 @@ class Intake:
             201,
             {
                 "application_id": str(command.application_id),
+                "receipt_no": state.receipt_no,
                 "event_id": str(recorded[0].id),
                 "plan_kind": command.plan.plan_kind,
+                "status": "plan_submitted",
+                "status_label": "方案已报送",
+            },
+        )
+
+    async def amend_plan(self, command: c.AmendPlan, ctx: Context) -> Outcome:
+        state, version, progress = await self._owned(ctx, command.application_id)
+        events = apps.decide(state, apps.AmendPlan(plan=command.plan, reason=command.reason), progress)
+        recorded = await self._append(ctx, str(command.application_id), events, version, state.submitter)
+        return Outcome(
+            200,
+            {
+                "application_id": str(command.application_id),
+                "receipt_no": state.receipt_no,
+                "event_id": str(recorded[0].id),
+                "plan_kind": command.plan.plan_kind,
+                "status": "plan_amended",
+                "status_label": "方案已修改",
             },
         )
 
@@ -211,6 +238,23 @@ class Intake:
         event, aggregate_id = report_event(command)
         if isinstance(event, FacilityReported | ServiceProjectProposed):
             check_area(ctx.principal, event.area)
+        if isinstance(event, ComplianceFactReported):
+            principal = ctx.principal
+            own = facts.department_of_key(principal.code) if principal.role is Role.EXCHANGE else None
+            facts.ensure_may_report(event, own, city=principal.role is Role.CITY)
+            # One evidence reference, one fact: serialise the reports about one unit.
+            await ctx.uow.lock("compliance-facts", event.credit_code)
+            first = facts.repeat_of(event, await self.records(ctx.uow).facts_about(event.credit_code))
+            if first is not None:
+                return Outcome(
+                    200,
+                    {
+                        "event_id": first[0],
+                        "id": str(first[1].fact_id),
+                        "repeat_of": str(first[1].fact_id),
+                        "status_label": "同一文号已报送，按首次报送处理",
+                    },
+                )
         recorded = await ctx.uow.append(aggregate_id, [event], 0, ctx.meta())
         ctx.counted([event])
         return Outcome(201, {"event_id": str(recorded[0].id), "id": aggregate_id})

@@ -19,6 +19,7 @@ from huigong_platform.refusals import FieldError, Forbidden, NotFound, Refusal
 
 from .commands import (
     AmendApplication,
+    AmendPlan,
     Enrol,
     OpenSubmissionWindow,
     ProposeProject,
@@ -39,6 +40,7 @@ POLICY: Final = Policy(
         AmendApplication: SUBMIT,
         WithdrawApplication: SUBMIT,
         SubmitPlan: SUBMIT,
+        AmendPlan: SUBMIT,
         OpenSubmissionWindow: Rule(roles(Role.CITY)),
         ReportFacility: SUBMIT,
         ProposeProject: SUBMIT,
@@ -50,6 +52,9 @@ POLICY: Final = Policy(
         ("PUT", "/applications/{application_id}"): AmendApplication,
         ("POST", "/applications/{application_id}/withdrawal"): WithdrawApplication,
         ("POST", "/applications/{application_id}/plans"): SubmitPlan,
+        ("POST", "/applications/{application_id}/plans/amendments"): AmendPlan,
+        ("GET", "/applications/{application_id}"): READ_OWN,
+        ("GET", "/submission-windows"): READ_OWN,
         ("POST", "/submission-windows"): OpenSubmissionWindow,
         ("POST", "/facilities"): ReportFacility,
         ("POST", "/service-projects"): ProposeProject,

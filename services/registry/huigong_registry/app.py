@@ -36,7 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or RegistrySettings(service="registry")
 
     async def on_start(runtime: Runtime) -> None:
-        registry = Registry(runtime.store, lambda: vault_for(runtime))
+        building = settings.min_building_years if isinstance(settings, RegistrySettings) else 1
+        registry = Registry(runtime.store, lambda: vault_for(runtime), building)
         runtime.commands = CommandPath(
             POLICY, registry.handlers(), postgres_units(runtime.pool, runtime.store, settings.service)
         )

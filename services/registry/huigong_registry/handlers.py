@@ -63,6 +63,7 @@ def conn_of(ctx: Context) -> DbConnection:
 class Registry:
     store: EventStore
     vault: Callable[[], RequesterVault]
+    min_building_years: int = certification.MIN_BUILDING_YEARS
 
     def handlers(self) -> Mapping[type, Handler]:
         return {
@@ -128,15 +129,15 @@ class Registry:
 
     async def assess_unit(self, command: c.AssessUnit, ctx: Context) -> Outcome:
         state, version = await self._unit(ctx, command.unit_id)
-        events = certification.decide_assess(state, command.results, command.assessed_on or today())
+        events = certification.decide_assess(state, command.results, command.assessed_on or today(), today())
         return await self._record(ctx, str(command.unit_id), events, version)
 
     async def certify_unit(self, command: c.CertifyUnit, ctx: Context) -> Outcome:
         state, version = await self._unit(ctx, command.unit_id)
-        unit = certification.check_certifiable(state)
         on = command.certified_on or today()
+        unit = certification.check_certifiable(state, on, self.min_building_years)
         number = await allocate_certificate_no(conn_of(ctx), unit.programme, on.year)
-        events = certification.decide_certify(unit, number, on)
+        events = certification.decide_certify(unit, number, on, self.min_building_years)
         return await self._record(ctx, str(command.unit_id), events, version)
 
     async def revoke_unit(self, command: c.RevokeUnit, ctx: Context) -> Outcome:

@@ -16,6 +16,14 @@ class RegistrySettings(Settings):
         "request (64 hex chars); the same variable as intake's"
     )
 
+    min_building_years: int = Field(
+        default=1,
+        ge=0,
+        le=3,
+        description="Years of building, from the start of the approved construction period, before a "
+        "unit built from an application may be certified (经一定时间的创建; default one year)",
+    )
+
     def kek(self) -> bytes:
         raw = bytes.fromhex(self.personal_data_kek.get_secret_value())
         if len(raw) != 32:

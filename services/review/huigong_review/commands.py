@@ -50,6 +50,27 @@ class DecisionRequest(Command):
     reasons: list[str] = Field(
         default_factory=list, max_length=20, title="未批准理由", description="不予批准时至少一条"
     )
+    flag_note: str | None = Field(
+        default=None,
+        max_length=2000,
+        title="对偏离评分的说明",
+        description="有评审专家评分被标记（偏离其他专家过多）时，批准建设须写明说明（至少 10 个字符）",
+    )
+
+
+class SelectionRequest(Command):
+    decision: Literal["select", "not_select"] = Field(
+        title="确定结果", description="select 确定为建设单位；not_select 未确定为建设单位"
+    )
+    note: str | None = Field(
+        default=None, max_length=2000, title="说明", description="确定为建设单位时的说明，可选"
+    )
+    reasons: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        title="未确定理由",
+        description="未确定为建设单位时至少一条（每条至少 4 个字符），申报单位可见",
+    )
 
 
 class RecordFinding(FindingRequest):
@@ -73,5 +94,11 @@ class Score(ScoreRequest):
 
 class Decide(DecisionRequest):
     """领导小组负责人作出建设决定。"""
+
+    application_id: uuid.UUID
+
+
+class Select(SelectionRequest):
+    """领导小组负责人确定（或不确定）建设单位。"""
 
     application_id: uuid.UUID

@@ -12,7 +12,7 @@ from uuid import UUID, uuid5
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
-from huigong_events.review import ConstructionApproved
+from huigong_events.review import ConstructionApproved, ConstructionUnitSelected
 from huigong_platform.application import Context, Handler
 from huigong_platform.eventstore import EventStore
 from huigong_platform.idempotency import Outcome
@@ -22,7 +22,7 @@ from huigong_platform.unit_of_work import PostgresUnitOfWork
 
 from . import commands as c
 from .adapters import inputs
-from .domain import decisions, findings, scoring
+from .domain import decisions, findings, scoring, selection
 from .domain.scoring import ScoringPolicy
 from .domain.state import ReviewState, evolve
 from .policy import parse_reviewer
@@ -52,6 +52,7 @@ class Review:
             c.ClearFinding: self.clear_finding,
             c.Score: self.score,
             c.Decide: self.decide,
+            c.Select: self.select,
         }
 
     async def _state(self, ctx: Context, application_id: UUID) -> tuple[ReviewState, int]:
@@ -143,7 +144,7 @@ class Review:
                         "an approval needs the start date of the three-year construction period",
                     )
                 )
-            event = decisions.approve(state, chair, command.period_start, self.policy)
+            event = decisions.approve(state, chair, command.period_start, self.policy, command.flag_note)
         else:
             event = decisions.decline(state, chair, command.reasons, self.policy)
         recorded = await self._append(ctx, command.application_id, [event], version)
@@ -154,3 +155,24 @@ class Review:
             **event.to_data(),
         }
         return Outcome(201, body)
+
+    async def select(self, command: c.Select, ctx: Context) -> Outcome:
+        chair = parse_reviewer(ctx.principal, Role.CHAIR)
+        state, version = await self._state(ctx, command.application_id)
+        event: DomainEvent
+        if command.decision == "select":
+            event = selection.select(state, chair, command.note)
+        else:
+            event = selection.pass_over(state, chair, command.reasons)
+        recorded = await self._append(ctx, command.application_id, [event], version)
+        chosen = isinstance(event, ConstructionUnitSelected)
+        return Outcome(
+            201,
+            {
+                "application_id": str(command.application_id),
+                "decision": "selected" if chosen else "not_selected",
+                "decision_label": "确定为建设单位" if chosen else "未确定为建设单位",
+                "event_id": str(recorded[0].id),
+                **event.to_data(),
+            },
+        )

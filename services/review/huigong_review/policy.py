@@ -2,8 +2,9 @@
 rule before the body is read, the command path the command's rule; the own-record rules
 (`parse_reviewer`, `visible_submitter` below) are applied by the handlers and the readers:
 
-- reviewers record and clear findings and score; the chair (领导小组负责人) records and clears
-  findings and alone decides; a reviewer or chair of the applicant's own district or group union
+- reviewers record and clear findings and score the selected units' plans; the chair
+  (领导小组负责人) records and clears findings and alone selects the construction units and
+  decides; a reviewer or chair of the applicant's own district or group union
   stands aside (403);
 - a district reads only its own applications' review (another's is answered as none).
 
@@ -24,10 +25,19 @@ place that reads it.
 
 Who reads what: reviewers, the chair, city staff, registrars, viewers and operators see every
 application; a district or group union (or the simulator acting for one) sees its own only.
+
+Confidential review (`Sight`): the applicant sees its application's status, the screening, the
+findings' rules and reasons, the selection and the chair's decision with their reasons; never a
+reviewer's identity, an individual score or comment, the panel, the chair's note on a flagged
+score, nor who raised a finding (every actor inside review is withheld from it). A reviewer sees
+the other reviewers' scores only once they have submitted their own; the chair and the city's
+staff see everything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from enum import StrEnum
 from typing import Final
 
 from huigong_events.reference import CITY_CODE, DISTRICTS, GROUP_UNIONS
@@ -35,7 +45,7 @@ from huigong_platform.policy import READ_OWN, Policy, Rule, roles
 from huigong_platform.principals import HEADER, Principal, Role
 from huigong_platform.refusals import FieldError, Forbidden, Unauthenticated
 
-from .commands import ClearFinding, Decide, RecordFinding, Score
+from .commands import ClearFinding, Decide, RecordFinding, Score, Select
 from .domain.reviewers import MAX_REVIEWER_ID_LENGTH, Reviewer
 
 PANEL: Final = Rule(roles(Role.REVIEWER, Role.CHAIR))
@@ -47,12 +57,14 @@ POLICY: Final = Policy(
         ClearFinding: PANEL,
         Score: Rule(roles(Role.REVIEWER)),
         Decide: Rule(roles(Role.CHAIR)),
+        Select: Rule(roles(Role.CHAIR)),
     },
     routes={
         ("POST", "/applications/{application_id}/findings"): RecordFinding,
         ("POST", "/applications/{application_id}/findings/{finding_id}/clearance"): ClearFinding,
         ("POST", "/applications/{application_id}/scores"): Score,
         ("POST", "/applications/{application_id}/decision"): Decide,
+        ("POST", "/applications/{application_id}/selection"): Select,
         ("GET", "/applications/{application_id}"): READ_OWN,
         ("GET", "/applications/{application_id}/panel"): READ_OWN,
         ("GET", "/queue"): READ_OWN,
@@ -108,6 +120,23 @@ def parse_reviewer(principal: Principal, *roles: Role) -> Reviewer:
             )
         )
     return Reviewer(id=principal.code, area=code)
+
+
+class Sight(StrEnum):
+    """How much of the panel's work a reader may see."""
+
+    全部 = "all"  # chair, city staff, registrars, viewers, operators; a reviewer who has scored
+    未打分评审 = "reviewer_unscored"  # a reviewer before submitting their own score
+    申报单位 = "applicant"  # the applying district or group union
+
+
+def sight(principal: Principal, scorers: Collection[str]) -> Sight:
+    """What `principal` may see of one application's review, given who has scored it."""
+    if principal.submitter is not None:
+        return Sight.申报单位
+    if principal.role is Role.REVIEWER and principal.code not in scorers:
+        return Sight.未打分评审
+    return Sight.全部
 
 
 def visible_submitter(principal: Principal) -> str | None:

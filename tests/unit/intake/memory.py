@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from huigong_events.intake import SubmissionWindowOpened
+from huigong_events.intake import ComplianceFactReported, SubmissionWindowOpened
+from huigong_events.reference import Programme
 from huigong_events.upcasting import decode
 from huigong_intake.adapters.vault import DataKey
 from huigong_intake.domain import applications as apps
@@ -43,6 +44,32 @@ class MemoryRecords:
                 assert isinstance(event, SubmissionWindowOpened)
                 if event.year == year:
                     found.append(event)
+        return found
+
+    async def applications_of(
+        self, year: int, programme: Programme, submitter: str
+    ) -> list[apps.ApplicationState]:
+        states = []
+        for (aggregate_type, _), records in self.uow.state.streams.items():
+            if aggregate_type != "application":
+                continue
+            state = apps.replay(decode(record) for record in records)
+            if state is not None and (state.year, state.programme, state.submitter) == (
+                year,
+                programme,
+                submitter,
+            ):
+                states.append(state)
+        return states
+
+    async def facts_about(self, credit_code: str) -> list[tuple[str, ComplianceFactReported]]:
+        found = []
+        for record in self.uow.state.events:
+            if record.type == "ComplianceFactReported":
+                event = decode(record)
+                assert isinstance(event, ComplianceFactReported)
+                if event.credit_code == credit_code:
+                    found.append((str(record.id), event))
         return found
 
     async def progress(self, application_id: uuid.UUID) -> apps.ReviewProgress:

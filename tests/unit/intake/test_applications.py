@@ -25,6 +25,7 @@ from huigong_events.intake import (
     ApplicationSubmitted,
     ApplicationWithdrawn,
     ComplianceFactReported,
+    PlanAmended,
     PlanSubmitted,
     SubmissionWindowOpened,
 )
@@ -34,6 +35,8 @@ from huigong_events.review import (
     ApplicationRejected,
     ConstructionApproved,
     ConstructionDeclined,
+    ConstructionUnitNotSelected,
+    ConstructionUnitSelected,
     DimensionScore,
     RejectionGround,
     ReviewScored,
@@ -41,6 +44,7 @@ from huigong_events.review import (
 from huigong_intake.domain.applications import (
     NO_REVIEW,
     AmendApplication,
+    AmendPlan,
     ApplicationState,
     Command,
     Form,
@@ -51,6 +55,7 @@ from huigong_intake.domain.applications import (
     decide,
     evolve,
     evolve_review,
+    existing_receipt,
     replay,
     review_progress,
 )
@@ -594,17 +599,83 @@ def annual_plan(year: int) -> AnnualPlan:
 
 
 APPROVED_REVIEW = review_progress([ACCEPTED, SCORED, APPROVED])
+SELECTED = ConstructionUnitSelected(
+    application_id=APPLICATION,
+    unit_name="市南区总工会",
+    credit_code=DISTRICT_UNION_CODE,
+    programme=Programme.服务职工综合体,
+    submitter="370202",
+)
+NOT_SELECTED = ConstructionUnitNotSelected(application_id=APPLICATION, reasons=["场地尚未落实"])
+SELECTED_REVIEW = review_progress([ACCEPTED, SELECTED])
 
 
-def test_a_plan_before_approval_is_a_conflict() -> None:
+def test_a_plan_before_selection_is_a_conflict() -> None:
     for review in (
         NO_REVIEW,
-        review_progress([ACCEPTED, SCORED]),
-        review_progress([ACCEPTED, SCORED, DECLINED]),
+        review_progress([ACCEPTED]),
+        review_progress([ACCEPTED, NOT_SELECTED]),
+        review_progress([ACCEPTED, SELECTED, DECLINED]),
     ):
         error = refused(SubmitPlan(plan=three_year_plan()), state=submitted(), review=review)
         assert_refused(error, Conflict, "plan")
-        assert error.errors[0].zh == "尚未批准建设，不能报送建设方案"
+        assert error.errors[0].zh.startswith("尚未确定为建设单位")
+
+
+def test_a_selected_unit_sends_its_plans_for_review_and_amends_them_until_scoring() -> None:
+    state = submitted()
+    for plan in (three_year_plan(), annual_plan(2024)):
+        [event] = decide(state, SubmitPlan(plan=plan), SELECTED_REVIEW)
+        state = evolve(state, event)
+    better = three_year_plan().model_copy(update={"goals_and_tasks": "目标任务（补充资金来源）"})
+    [amended] = decide(state, AmendPlan(plan=better, reason="按意见补充资金来源"), SELECTED_REVIEW)
+    assert isinstance(amended, PlanAmended)
+    state = evolve(state, amended)
+    assert state.three_year_plan == better
+    # Once the panel scores, the plans before it are fixed.
+    scoring = review_progress([ACCEPTED, SELECTED, SCORED])
+    for plan in (better, annual_plan(2024)):
+        assert_refused(
+            refused(AmendPlan(plan=plan, reason="再改一次"), state=state, review=scoring), Conflict, "plan"
+        )
+    # A plan never sent cannot be amended; the plans may not reach past the possible period.
+    assert_refused(
+        refused(AmendPlan(plan=annual_plan(2025), reason="补充"), state=state, review=SELECTED_REVIEW),
+        Conflict,
+        "plan",
+    )
+    error = refused(SubmitPlan(plan=annual_plan(2028)), state=state, review=SELECTED_REVIEW)
+    assert_refused(error, Refusal, "plan.year")
+
+
+def test_after_approval_a_following_years_plan_may_still_be_amended() -> None:
+    state = replay(
+        [
+            submit(submission()),
+            PlanSubmitted(application_id=APPLICATION, plan=three_year_plan()),
+            PlanSubmitted(application_id=APPLICATION, plan=annual_plan(2024)),
+            PlanSubmitted(application_id=APPLICATION, plan=annual_plan(2025)),
+        ]
+    )
+    [event] = decide(state, AmendPlan(plan=annual_plan(2025), reason="调整项目"), APPROVED_REVIEW)
+    assert isinstance(event, PlanAmended)
+    assert_refused(
+        refused(AmendPlan(plan=annual_plan(2024), reason="调整项目"), state=state, review=APPROVED_REVIEW),
+        Conflict,
+        "plan",
+    )
+
+
+def test_a_second_application_for_the_same_unit_and_year_names_the_first_receipt() -> None:
+    existing = replay([submit(replace(submission(), receipt_no="2024-370202-00001"))])
+    assert existing is not None
+    receipt = existing_receipt([existing], complex_form())
+    assert receipt == "2024-370202-00001"
+    error = refused(replace(submission(), existing_receipt=receipt))
+    assert_refused(error, Conflict, "form")
+    assert "2024-370202-00001" in error.errors[0].zh and "2024-370202-00001" in error.errors[0].en
+    withdrawn = evolve(existing, ApplicationWithdrawn(application_id=APPLICATION, reason="暂缓申报"))
+    assert existing_receipt([withdrawn], complex_form()) is None
 
 
 def test_plans_after_approval_are_recorded() -> None:

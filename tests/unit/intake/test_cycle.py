@@ -14,6 +14,8 @@ from huigong_intake.domain.cycle import (
     deadline,
     decide_open_window,
     ensure_open,
+    late_window,
+    window_visible,
 )
 from huigong_platform.refusals import Conflict, Refusal
 
@@ -207,3 +209,21 @@ def test_a_longer_or_other_window_is_not_a_conflict() -> None:
     existing = [window("370202"), window("370203", closes_at=datetime(2024, 8, 1, tzinfo=BEIJING))]
     decide_open_window(open_command(closes_at=datetime(2024, 7, 25, tzinfo=BEIJING)), NOW, existing)
     decide_open_window(open_command(submitter=None), NOW, existing)
+
+
+def test_a_submission_inside_a_window_after_the_deadline_is_marked_late_with_the_window() -> None:
+    windows = [
+        ("w-all", window(submitter=None)),
+        ("w-own", window(opens_at=datetime(2024, 7, 9, tzinfo=BEIJING))),
+    ]
+    inside = datetime(2024, 7, 15, 10, tzinfo=BEIJING)
+    assert late_window(2024, "370202", inside, windows) == "w-own"  # the earliest that applies
+    assert late_window(2024, "370203", inside, windows) == "w-all"
+    assert late_window(2024, "370202", LAST_SECOND, windows) is None  # on time: not 补报
+
+
+def test_a_district_sees_the_windows_opened_for_it_and_for_everyone() -> None:
+    assert window_visible(window(submitter=None), "370203")
+    assert window_visible(window(submitter="370202"), "370202")
+    assert not window_visible(window(submitter="370202"), "370203")
+    assert window_visible(window(submitter="370202"), None)  # the city sees all

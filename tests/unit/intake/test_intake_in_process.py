@@ -179,3 +179,67 @@ async def test_the_command_path_applies_the_same_policy_to_kafka_commands(
     again = await commands.handle(submit, district, key="kafka:c-1", correlation_id="c-1")
     assert first.status_code == 201 and again.replayed and again.body == first.body
     assert sorted(e.type for e in state.events) == ["ApplicationSubmitted", "ComplianceFactReported"]
+
+
+async def test_a_second_application_for_the_same_unit_and_year_is_refused_naming_the_first(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await client.post("/applications", json=application(), headers={**DISTRICT, **key()})
+    assert first.status_code == 201, first.text
+    again = await client.post("/applications", json=application(), headers={**DISTRICT, **key()})
+    assert again.status_code == 409, again.text
+    (error,) = again.json()["errors"]
+    assert first.json()["receipt_no"] in error["zh"] and first.json()["receipt_no"] in error["en"]
+    # Withdrawn, it no longer stands in the way.
+    withdrawn = await client.post(
+        f"/applications/{first.json()['application_id']}/withdrawal",
+        json={"reason": "单位调整，撤回申报"},
+        headers={**DISTRICT, **key()},
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    third = await client.post("/applications", json=application(), headers={**DISTRICT, **key()})
+    assert third.status_code == 201, third.text
+
+
+def fact(
+    reported_by: str = "housing", kind: str = "wage_arrears", ref: str = "青建监字〔2026〕8号"
+) -> dict[str, Any]:
+    return {
+        "credit_code": "91370202MA3C0001XH",
+        "unit_name": "青岛某某建筑有限公司",
+        "kind": kind,
+        "occurred_on": "2026-03-01",
+        "reported_by": reported_by,
+        "reported_on": "2026-03-05",
+        "evidence_ref": ref,
+    }
+
+
+async def test_a_fact_is_reported_as_the_keys_own_competent_department_once_per_evidence(
+    client: httpx.AsyncClient, state: MemoryState
+) -> None:
+    housing = as_("exchange:housing")
+    # exchange:housing naming 人社: the department is the key's own.
+    response = await client.post(
+        "/compliance-facts", json=fact("human_resources_social_security"), headers={**housing, **key()}
+    )
+    assert response.status_code == 403 and response.json()["errors"][0]["field"] == "reported_by"
+    # 住建 is not competent for a casualty accident.
+    response = await client.post(
+        "/compliance-facts", json=fact(kind="accident_casualty"), headers={**housing, **key()}
+    )
+    assert response.status_code == 403 and response.json()["errors"][0]["field"] == "kind"
+    first = await client.post("/compliance-facts", json=fact(), headers={**housing, **key()})
+    assert first.status_code == 201, first.text
+    # The same evidence reference again is the first fact, and nothing new is recorded.
+    before = len(state.events)
+    again = await client.post("/compliance-facts", json=fact(), headers={**housing, **key()})
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"] and len(state.events) == before
+    # The city relays any department's fact.
+    relayed = await client.post(
+        "/compliance-facts",
+        json=fact("health_commission", "accident_occupational_disease", "青卫职罚字〔2026〕3号"),
+        headers={**as_("city:staff01"), **key()},
+    )
+    assert relayed.status_code == 201, relayed.text

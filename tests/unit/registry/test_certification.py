@@ -41,6 +41,7 @@ from huigong_registry.domain.certification import (
 )
 
 ON = date(2027, 9, 1)
+LATER = date(2028, 9, 1)  # a year of building after approval ON (the period began 2027-01-01)
 
 
 def registered(programme: Programme = Programme.幸福企业) -> UnitRegistered:
@@ -178,12 +179,49 @@ def test_a_finding_revokes_a_certified_unit_once() -> None:
     events: list[DomainEvent] = decide_on_approval(False, approval(application_id), ON)
     found = finding(application_id)
     assert decide_on_finding(fold(events), found, ON) == []  # under construction: review handles it
-    events += decide_assess(fold(events), results(Programme.幸福企业), ON)
-    events += decide_certify(fold(events), "QDGH-2027-FQ-0009", ON)
-    (revoked,) = decide_on_finding(fold(events), found, ON)
+    events += decide_assess(fold(events), results(Programme.幸福企业), LATER)
+    events += decide_certify(fold(events), "QDGH-2028-FQ-0009", LATER)
+    (revoked,) = decide_on_finding(fold(events), found, LATER)
     assert isinstance(revoked, CertificationRevoked)
     assert revoked.automatic and revoked.finding_id == found.finding_id
-    assert revoked.certificate_no == "QDGH-2027-FQ-0009" and "E2" in revoked.reason
+    assert revoked.certificate_no == "QDGH-2028-FQ-0009" and "E2" in revoked.reason
     events.append(revoked)
     assert decide_on_finding(fold(events), found, ON) == []
     assert decide_on_finding(fold(events), finding(application_id), ON) == []
+
+
+def test_a_unit_is_certified_only_after_a_year_of_building_with_an_assessment_in_the_period() -> None:
+    """经一定时间的创建达到认定标准的: approved ON for a period from 2027-03-01 to 2030-02-28."""
+    application_id = uuid.uuid4()
+    later_period = approval(application_id).model_copy(
+        update={"period_start": date(2028, 3, 1), "period_end": date(2031, 2, 28)}
+    )
+    events: list[DomainEvent] = decide_on_approval(False, later_period, ON)
+    # An assessment is never dated before the approval, nor in the future.
+    with pytest.raises(Refusal) as caught:
+        decide_assess(fold(events), results(Programme.幸福企业), date(2027, 8, 31), today=LATER)
+    assert caught.value.errors[0].field == "assessed_on"
+    with pytest.raises(Refusal):
+        decide_assess(fold(events), results(Programme.幸福企业), date(2030, 1, 1), today=LATER)
+    events += decide_assess(fold(events), results(Programme.幸福企业), ON, today=ON)
+    # The day of approval, and before the period's first year is over: refused, naming the date.
+    for day in (ON, date(2029, 2, 28)):
+        with pytest.raises(Conflict) as refused:
+            decide_certify(fold(events), "QDGH-2029-FQ-0001", day)
+        (error,) = refused.value.errors
+        assert error.field == "certified_on" and "2029-03-01" in error.zh and "2029-03-01" in error.en
+    # On the date, the assessment must lie within the period (the one before it does not count).
+    with pytest.raises(Conflict) as refused:
+        decide_certify(fold(events), "QDGH-2029-FQ-0001", date(2029, 3, 1))
+    assert refused.value.errors[0].field == "assessments"
+    events += decide_assess(
+        fold(events), results(Programme.幸福企业), date(2029, 2, 1), today=date(2029, 2, 1)
+    )
+    (certified,) = decide_certify(fold(events), "QDGH-2029-FQ-0001", date(2029, 3, 1))
+    assert isinstance(certified, UnitCertified)
+    # The setting moves the date; the 2022 cohort is not held to it.
+    early = events[:1] + decide_assess(
+        fold(events[:1]), results(Programme.幸福企业), date(2028, 3, 5), today=LATER
+    )
+    assert decide_certify(fold(early), "QDGH-2028-FQ-0002", date(2028, 3, 10), 0)
+    assert decide_certify(fold(assessed()), "QDGH-2022-FQ-0001", date(2022, 7, 1))

@@ -11,15 +11,16 @@ import pytest
 
 from huigong_events.base import DomainEvent
 from huigong_events.forms import DeclaredFact, ReportingDepartment
-from huigong_events.intake import ApplicationSubmitted, ComplianceFactReported
+from huigong_events.intake import ApplicationSubmitted, ComplianceFactReported, PlanSubmitted
 from huigong_events.reference import REVIEW_DIMENSIONS, ComplianceFactKind, Programme
 from huigong_platform.refusals import Refusal
 from huigong_review.domain.reviewers import Reviewer
 from huigong_review.domain.scoring import score
 from huigong_review.domain.screening import ScreeningSubject, screen
-from huigong_review.domain.state import Form, ReviewState, evolve
+from huigong_review.domain.selection import select
+from huigong_review.domain.state import Form, ReviewStage, ReviewState, evolve
 
-from ...forms import ENTERPRISE_CODE, happy_form, variant
+from ...forms import ENTERPRISE_CODE, annual_plan, happy_form, three_year_plan, variant
 
 NS = UUID("00000000-0000-0000-0000-0000000000b2")
 APPLICATION = uuid5(NS, "application")
@@ -94,6 +95,21 @@ def accepted(form: Form | None = None, programme: Programme = Programme.幸福�
     return state
 
 
+def with_plans(state: ReviewState) -> ReviewState:
+    """The unit's three-year plan and first annual plan, as intake records them."""
+    return fold(
+        state,
+        PlanSubmitted(application_id=state.application_id, plan=three_year_plan()),
+        PlanSubmitted(application_id=state.application_id, plan=annual_plan()),
+    )
+
+
+def selected(form: Form | None = None, programme: Programme = Programme.幸福企业) -> ReviewState:
+    """Accepted, selected as a construction unit by the chair, its plans sent: ready to score."""
+    state = accepted(form, programme)
+    return with_plans(fold(state, select(state, CHAIR)))
+
+
 def marks(*values: int | str, comment: str = "思路清晰，可行") -> dict[str, tuple[Decimal, str]]:
     assert len(values) == len(REVIEW_DIMENSIONS)
     return {
@@ -107,7 +123,10 @@ def reviewer(n: int, area: str = CITY) -> Reviewer:
 
 
 def scored(state: ReviewState, *totals: int) -> ReviewState:
-    """`state` scored by one reviewer per total, each giving that score on every dimension."""
+    """`state` scored by one reviewer per total, each giving that score on every dimension (an
+    accepted application is first selected and its plans sent, as the scores need)."""
+    if state.stage is ReviewStage.已受理:
+        state = with_plans(fold(state, select(state, CHAIR)))
     for n, total in enumerate(totals, start=len(state.scores) + 1):
         state = fold(state, score(state, reviewer(n), marks(*[total] * len(REVIEW_DIMENSIONS))))
     return state

@@ -12,7 +12,7 @@ import pytest
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent, seal
-from huigong_events.intake import ApplicationSubmitted
+from huigong_events.intake import ApplicationSubmitted, PlanSubmitted
 from huigong_events.reference import ComplianceFactKind, ExclusionRule, Programme
 from huigong_platform.principals import Principal, Role
 from huigong_platform.refusals import Forbidden
@@ -20,13 +20,26 @@ from huigong_review.adapters.inputs import Loaded, fold
 from huigong_review.domain.findings import clear_finding, record_finding
 from huigong_review.domain.scoring import DEFAULT_POLICY, ScoringPolicy, panel, score
 from huigong_review.domain.screening import ScreeningSubject, screen
+from huigong_review.domain.selection import select
 from huigong_review.domain.state import ReviewState
 from huigong_review.entrypoints.http.views import dossier, queue_stage
-from huigong_review.policy import InvalidPrincipal, parse_reviewer, visible_submitter
+from huigong_review.policy import InvalidPrincipal, Sight, parse_reviewer, sight, visible_submitter
 from huigong_review.projections.queue import summarise
 from huigong_review.settings import ReviewSettings
 
-from .builders import APPLICATION, SUBMITTED_AT, SUBMITTER, accepted, marks, reported, reviewer, scored
+from ...forms import annual_plan, three_year_plan
+from .builders import (
+    APPLICATION,
+    CHAIR,
+    SUBMITTED_AT,
+    SUBMITTER,
+    accepted,
+    marks,
+    reported,
+    reviewer,
+    scored,
+    selected,
+)
 
 # --- principals --------------------------------------------------------------------------------
 
@@ -91,7 +104,8 @@ def test_the_queue_summary_agrees_with_the_domain_panel(totals: tuple[int, ...])
 
 
 def test_the_queue_stage_follows_the_quorum() -> None:
-    state = accepted()
+    assert queue_stage(accepted(), DEFAULT_POLICY) == "awaiting_selection"
+    state = selected()
     assert queue_stage(state, DEFAULT_POLICY) == "awaiting_scores"
     assert queue_stage(scored(state, 80, 80, 80), DEFAULT_POLICY) == "awaiting_decision"
     assert queue_stage(scored(state, 80), ScoringPolicy(quorum=1)) == "awaiting_decision"
@@ -166,13 +180,29 @@ def test_the_dossier_tells_every_step_with_its_time_and_actor() -> None:
     )
     state = append(finding, "reviewer:city/9")
     state = append(clear_finding(state, finding.finding_id, "经核实已整改"), "chair:city/c")
+    state = append(select(state, CHAIR), "chair:city/c")
+    for number, plan in enumerate((three_year_plan(), annual_plan()), start=2):
+        intake.append(
+            recorded(
+                PlanSubmitted(application_id=APPLICATION, plan=plan),
+                str(APPLICATION),
+                number,
+                f"district:{SUBMITTER}",
+            )
+        )
+    state = fold(state, intake[1:])
+    assert state is not None
     state = append(score(state, reviewer(1), marks(80, 80, 80, 80, 80)), "reviewer:city/1")
     state = fold(state, facts)
     assert state is not None
 
     loaded = Loaded(state, len(review), tuple(intake), tuple(review), (), tuple(facts))
     view = dossier(loaded, DEFAULT_POLICY)
-    assert view["status"] == "accepted" and view["queue_stage"] == "awaiting_scores"
+    assert view["status"] == "selected" and view["status_label"] == "已确定建设单位"
+    assert view["queue_stage"] == "awaiting_scores"
+    assert view["selection"]["decision"] == "selected" and view["selection"]["actor"] == "chair:city/c"
+    assert [p["plan"]["plan_kind"] for p in view["plans"]] == ["three_year", "annual"]
+    assert [entry["type"] for entry in view["form_history"]] == ["ApplicationSubmitted"]
     assert view["submitted"]["actor"] == f"district:{SUBMITTER}"
     assert view["submitted"]["at"] == SUBMITTED_AT.isoformat()
     assert view["screening"]["outcome"] == "accepted" and view["screening"]["actor"] == "system:review"
@@ -185,3 +215,24 @@ def test_the_dossier_tells_every_step_with_its_time_and_actor() -> None:
     assert [f["fact_id"] for f in view["compliance_facts"]] == [str(fact.fact_id)]
     assert view["decision"] is None
     assert len(view["history"]) == len(intake) + len(review) + len(facts)
+
+    # Confidential review: the applicant sees the steps and the reasons, never who or what score.
+    mine = dossier(loaded, DEFAULT_POLICY, Sight.申报单位)
+    assert mine["scores"] is None and mine["panel"] is None and mine["scored_by_count"] == 1
+    (seen,) = mine["findings"]
+    assert seen["rule"] == "C3" and seen["evidence"]["reason"] == "商业内容过多，公益服务不足。"
+    assert seen["found"]["actor"] is None and seen["cleared"]["actor"] is None
+    assert mine["selection"]["actor"] is None and mine["screening"]["actor"] is None
+    assert all(entry["actor"] is None for entry in mine["history"] if entry["stream"] == "review")
+    assert "reviewer:city/1" not in str(mine) and "reviewer.1" not in str(mine)
+    # A reviewer who has not scored yet sees no other reviewer's score.
+    unscored = dossier(loaded, DEFAULT_POLICY, Sight.未打分评审)
+    assert unscored["scores"] is None and unscored["panel"] is None
+
+
+def test_who_sees_the_panel() -> None:
+    district = Principal(Role.DISTRICT, "370202")
+    assert sight(district, {"370200/a"}) is Sight.申报单位
+    assert sight(Principal(Role.REVIEWER, "370200/b"), {"370200/a"}) is Sight.未打分评审
+    assert sight(Principal(Role.REVIEWER, "370200/a"), {"370200/a"}) is Sight.全部
+    assert sight(Principal(Role.CHAIR, "city/c"), set()) is Sight.全部

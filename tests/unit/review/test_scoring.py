@@ -9,14 +9,16 @@ from functools import partial
 
 import pytest
 
+from huigong_events.intake import PlanSubmitted
 from huigong_events.reference import REVIEW_DIMENSIONS, ComplianceFactKind
 from huigong_platform.refusals import Conflict, Forbidden, Refusal
 from huigong_review.domain.decisions import decline
 from huigong_review.domain.reviewers import Reviewer
 from huigong_review.domain.scoring import DEFAULT_WEIGHTS, ScoringPolicy, panel, score, weighted_total
+from huigong_review.domain.selection import select
 from huigong_review.domain.state import ReviewStage
 
-from ...forms import happy_form
+from ...forms import happy_form, three_year_plan
 from .builders import (
     APPLICATION,
     CHAIR,
@@ -29,12 +31,14 @@ from .builders import (
     reviewer,
     scored,
     screened,
+    selected,
     submitted,
+    with_plans,
 )
 
 
 def test_a_score_records_every_dimension_with_its_comment_and_the_weighted_total() -> None:
-    state = accepted()
+    state = selected()
 
     event = score(state, reviewer(1), marks(80, 90, 70, 60, 100))
 
@@ -54,7 +58,7 @@ def test_the_default_weights_cover_the_five_dimensions_and_sum_to_one() -> None:
 
 
 def test_a_reviewer_from_the_applicants_own_district_is_refused() -> None:
-    error = refusal(lambda: score(accepted(), Reviewer("li.shinan", "370202"), marks(80, 80, 80, 80, 80)))
+    error = refusal(lambda: score(selected(), Reviewer("li.shinan", "370202"), marks(80, 80, 80, 80, 80)))
     assert_errors(error, Forbidden, "reviewer.area")
     assert error.status == 403
     assert "回避" in error.errors[0].zh and "recuse" in error.errors[0].en
@@ -62,6 +66,7 @@ def test_a_reviewer_from_the_applicants_own_district_is_refused() -> None:
 
 def test_a_reviewer_from_the_applicants_group_union_is_refused() -> None:
     group_state = screened(submitted(happy_form(), submitter="G-HAIER"))
+    group_state = with_plans(fold(group_state, select(group_state, CHAIR)))
     error = refusal(lambda: score(group_state, Reviewer("wang.haier", "G-HAIER"), marks(80, 80, 80, 80, 80)))
     assert_errors(error, Forbidden, "reviewer.area")
 
@@ -82,7 +87,7 @@ def test_every_dimension_needs_a_score_on_the_scale_and_a_comment() -> None:
     bad["体制机制创新"] = (Decimal(75), " 好 ")
     bad["宣传推广"] = (Decimal(75), "不是评审方面")
 
-    error = refusal(lambda: score(accepted(), reviewer(1), bad))
+    error = refusal(lambda: score(selected(), reviewer(1), bad))
 
     assert_errors(
         error,
@@ -98,8 +103,8 @@ def test_every_dimension_needs_a_score_on_the_scale_and_a_comment() -> None:
 
 def test_a_smaller_scale_bounds_the_scores() -> None:
     policy = ScoringPolicy(scale_max=Decimal(10))
-    assert score(accepted(), reviewer(1), marks(10, 9, 8, 7, 6), policy).weighted_total == Decimal("8.25")
-    error = refusal(lambda: score(accepted(), reviewer(1), marks(11, 9, 8, 7, 6), policy))
+    assert score(selected(), reviewer(1), marks(10, 9, 8, 7, 6), policy).weighted_total == Decimal("8.25")
+    error = refusal(lambda: score(selected(), reviewer(1), marks(11, 9, 8, 7, 6), policy))
     assert_errors(error, Refusal, "scores.总体思路.score")
 
 
@@ -159,3 +164,20 @@ def test_no_flags_before_three_scores() -> None:
 def test_a_bad_policy_is_a_configuration_error(policy: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         ScoringPolicy(**policy)  # type: ignore[arg-type]
+
+
+def test_the_panel_scores_the_plans_of_a_selected_unit_only() -> None:
+    """工作安排 3: the plans are reviewed, so there is nothing to score before the city selected
+    the unit and the unit sent its three-year plan and first annual plan."""
+    error = refusal(lambda: score(accepted(), reviewer(1), marks(80, 80, 80, 80, 80)))
+    assert_errors(error, Conflict, "application_id")
+    chosen = fold(accepted(), select(accepted(), CHAIR))
+    error = refusal(lambda: score(chosen, reviewer(1), marks(80, 80, 80, 80, 80)))
+    assert_errors(error, Conflict, "plans.three_year")
+    only_three_year = fold(chosen, PlanSubmitted(application_id=APPLICATION, plan=three_year_plan()))
+    error = refusal(lambda: score(only_three_year, reviewer(1), marks(80, 80, 80, 80, 80)))
+    assert_errors(error, Conflict, "plans.annual.2024")
+    assert "2024年度实施方案" in error.errors[0].zh
+    ready = with_plans(chosen)
+    assert ready.stage is ReviewStage.已确定建设单位 and ready.plans_complete
+    assert score(ready, reviewer(1), marks(80, 80, 80, 80, 80)).weighted_total == Decimal(80)

@@ -3,7 +3,7 @@ the group unions) to the intake service, over HTTP or over the Kafka inbound top
 tests and benchmarks.
 
 What it sends: applications of all four programmes (with some amendments and withdrawals),
-construction plans for approved applications, facilities, service projects, compliance facts of
+construction plans for selected construction units, facilities, service projects, compliance facts of
 the data exchange, and gig-worker enrolment sheets up to the 400,000 of the 2025 target.
 
 Simulated data is always marked: over HTTP a district's commands are sent with the API key of

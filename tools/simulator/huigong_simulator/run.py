@@ -443,21 +443,29 @@ async def send_enrolments(
     return summary
 
 
+# Plans are sent once the city selected the construction unit (确定建设单位); applications approved
+# under the earlier flow, which sent plans after approval, may still have none.
+PLANNING_STATUSES: Final = ("selected", "approved")
+
+
 async def approved_applications(
     transport: HttpTransport, submitter: str, year: int | None = None
 ) -> list[dict[str, Any]]:
-    """The submitter's approved applications (receipts), read back from intake's query API."""
+    """The submitter's applications that send plans (selected as construction units, or approved),
+    read back from intake's query API."""
     found: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        params: dict[str, Any] = {"status": "approved", "page": page, "page_size": 500}
-        if year is not None:
-            params["year"] = year
-        answer = await transport.get_json("/applications", f"simulator:{submitter}", params)
-        found += answer["items"]
-        if page * answer["page_size"] >= answer["total"]:
-            return found
-        page += 1
+    for status in PLANNING_STATUSES:
+        page = 1
+        while True:
+            params: dict[str, Any] = {"status": status, "page": page, "page_size": 500}
+            if year is not None:
+                params["year"] = year
+            answer = await transport.get_json("/applications", f"simulator:{submitter}", params)
+            found += answer["items"]
+            if page * answer["page_size"] >= answer["total"]:
+                break
+            page += 1
+    return found
 
 
 async def send_plans(
@@ -470,7 +478,7 @@ async def send_plans(
     concurrency: int | None = None,
     progress: Progress | None = None,
 ) -> Summary:
-    """Send a three-year plan and the first annual plan for approved applications: the ids
+    """Send a three-year plan and the first annual plan for selected (or approved) applications: the ids
     given (with exactly one district), or else every approved application of the districts
     without plans yet, as intake's query API lists them (the query goes over HTTP either way)."""
     target = target or Target()

@@ -13,7 +13,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
-from huigong_events.intake import SubmissionWindowOpened
+from huigong_events.base import DomainEvent
+from huigong_events.intake import ComplianceFactReported, SubmissionWindowOpened
+from huigong_events.reference import Programme
 from huigong_events.upcasting import decode
 from huigong_platform.database import DbConnection
 from huigong_platform.eventstore import row_to_event
@@ -26,6 +28,14 @@ class Records(Protocol):
     async def windows(self, year: int) -> list[SubmissionWindowOpened]: ...
 
     async def progress(self, application_id: uuid.UUID) -> apps.ReviewProgress: ...
+
+    async def facts_about(self, credit_code: str) -> list[tuple[str, ComplianceFactReported]]:
+        """The compliance facts recorded about this unit, with their event ids, oldest first."""
+
+    async def applications_of(
+        self, year: int, programme: Programme, submitter: str
+    ) -> list[apps.ApplicationState]:
+        """The submitter's applications for this programme and year, as their streams say now."""
 
     async def next_receipt(self, year: int, submitter: str) -> int:
         """The next number of this submitter's receipts of this year (1, 2, …)."""
@@ -57,6 +67,38 @@ class PostgresRecords:
             windows.append(event)
         return windows
 
+    async def applications_of(
+        self, year: int, programme: Programme, submitter: str
+    ) -> list[apps.ApplicationState]:
+        rows = await self._conn.fetch(
+            """SELECT e.* FROM events e
+               WHERE e.aggregate_type = 'application' AND e.aggregate_id IN (
+                   SELECT aggregate_id FROM events WHERE type = 'ApplicationSubmitted'
+                   AND (data->>'year')::int = $1 AND data->>'programme' = $2 AND data->>'submitter' = $3)
+               ORDER BY e.aggregate_id, e.aggregate_version""",
+            year,
+            programme.value,
+            submitter,
+        )
+        streams: dict[str, list[DomainEvent]] = {}
+        for row in rows:
+            streams.setdefault(row["aggregate_id"], []).append(decode(row_to_event(row)))
+        return [state for events in streams.values() if (state := apps.replay(events)) is not None]
+
+    async def facts_about(self, credit_code: str) -> list[tuple[str, ComplianceFactReported]]:
+        rows = await self._conn.fetch(
+            """SELECT * FROM events WHERE type = 'ComplianceFactReported' AND data->>'credit_code' = $1
+               ORDER BY position""",
+            credit_code,
+        )
+        found = []
+        for row in rows:
+            record = row_to_event(row)
+            event = decode(record)
+            assert isinstance(event, ComplianceFactReported)
+            found.append((str(record.id), event))
+        return found
+
     async def progress(self, application_id: uuid.UUID) -> apps.ReviewProgress:
         row = await self._conn.fetchrow(
             "SELECT * FROM review_progress WHERE application_id = $1", application_id
@@ -70,6 +112,8 @@ class PostgresRecords:
             scored=row["scored"],
             approved_period=period,
             declined=row["declined"],
+            selected=row["selected"],
+            not_selected=row["not_selected"],
         )
 
     async def next_receipt(self, year: int, submitter: str) -> int:

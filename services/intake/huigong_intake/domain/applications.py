@@ -1,6 +1,12 @@
 """The application aggregate: a district or group union submits an application form (annexes
-3–5), may amend or withdraw it until review starts, and once construction is approved sends its
-construction plans (工作安排 2).
+3–5), may amend or withdraw it until review starts; once the city has selected it as a
+construction unit (确定建设单位) it sends its three-year plan and first annual plan (工作安排 2),
+which it may amend until the panel starts scoring them; after 批准建设 it sends an annual plan
+for each following year of the construction period.
+
+A second application for the same programme, submitter, building unit and year is refused (409,
+naming the first one's 受理编号) unless the first was withdrawn: the caller looks the first one
+up and passes its receipt in `SubmitApplication.existing_receipt`.
 
 decide/evolve style: `decide(state, command, review)` returns the events to append, or raises a
 Refusal; `evolve(state, event)` folds one recorded event into the state. Review outcomes are
@@ -32,6 +38,7 @@ from huigong_events.intake import (
     ApplicationAmended,
     ApplicationSubmitted,
     ApplicationWithdrawn,
+    PlanAmended,
     PlanSubmitted,
     SubmissionWindowOpened,
 )
@@ -49,6 +56,8 @@ from huigong_events.review import (
     ApplicationRejected,
     ConstructionApproved,
     ConstructionDeclined,
+    ConstructionUnitNotSelected,
+    ConstructionUnitSelected,
     ReviewScored,
 )
 from huigong_platform.refusals import Conflict, FieldError, Refusal
@@ -57,6 +66,10 @@ from .cycle import ensure_open, reason_errors, year_errors
 
 Form: TypeAlias = PilotForm | ServiceBaseForm | WelfarePartnerForm
 Plan: TypeAlias = ThreeYearPlan | AnnualPlan
+
+# 三年规划、分年实施: before approval fixes the period, a plan may reach this many years past the
+# cycle's year (a period starting in the cycle's second half ends three calendar years on).
+CONSTRUCTION_YEARS: Final = 3
 
 # --------------------------------------------------------------------------------------------
 # Commands
@@ -75,6 +88,9 @@ class SubmitApplication:
     # 受理编号: a per-submitter, per-year sequence no single application can know, so the caller
     # allocates it and the event carries it.
     receipt_no: str | None = None
+    # The 受理编号 of an application not withdrawn for the same programme, submitter, building
+    # unit (`building_unit_key`) and year, which the caller looked up; None when there is none.
+    existing_receipt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,15 @@ class SubmitPlan:
     plan: Plan
 
 
-Command: TypeAlias = SubmitApplication | AmendApplication | WithdrawApplication | SubmitPlan
+@dataclass(frozen=True)
+class AmendPlan:
+    """Replace the three-year plan, or the annual plan of the same year, with a new version."""
+
+    plan: Plan
+    reason: str
+
+
+Command: TypeAlias = SubmitApplication | AmendApplication | WithdrawApplication | SubmitPlan | AmendPlan
 
 # --------------------------------------------------------------------------------------------
 # State
@@ -123,6 +147,21 @@ class ApplicationState:
     def annual_plan_years(self) -> frozenset[int]:
         return frozenset(plan.year for plan in self.annual_plans)
 
+    @property
+    def building_unit_key(self) -> str:
+        return building_unit_key(self.form)
+
+
+def building_unit_key(form: Form) -> str:
+    """Who would build, as the duplicate rule compares applications: the undertaking unit's credit
+    code for a pilot; for a service base the base's name with its undertaking unit's code (one
+    operator may run several bases, each its own application); the partner's own code."""
+    if isinstance(form, PilotForm):
+        return form.undertaking_unit.credit_code
+    if isinstance(form, ServiceBaseForm):
+        return f"{form.undertaking_unit.credit_code}/{form.name.strip()}"
+    return form.credit_code
+
 
 @dataclass(frozen=True)
 class ReviewProgress:
@@ -133,6 +172,8 @@ class ReviewProgress:
     scored: bool = False
     approved_period: tuple[date, date] | None = None
     declined: bool = False
+    selected: bool = False
+    not_selected: bool = False
 
     @property
     def approved(self) -> bool:
@@ -140,11 +181,18 @@ class ReviewProgress:
 
     @property
     def started(self) -> bool:
-        """Review starts with the first score or with 不予受理. Acceptance alone does not start
-        it: it only says no exclusion rule applies. A decision to build or not implies review
-        happened even if its scores have not reached intake yet (the topics are read
-        independently), or when a decline was made without scores."""
-        return self.scored or self.rejected or self.approved or self.declined
+        """Review starts with the first score, with 不予受理 or with the city passing over the
+        application. Acceptance and selection alone do not start it: the unit still sends and
+        may amend its plans. A decision to build or not implies review happened even if its
+        scores have not reached intake yet (the topics are read independently), or when a
+        decline was made without scores."""
+        return self.scored or self.rejected or self.approved or self.declined or self.not_selected
+
+    @property
+    def plans_open(self) -> bool:
+        """The unit may send its first plans: selected (or, in streams recorded before selection
+        was its own step, already approved), and review still open."""
+        return (self.selected or self.approved) and not (self.declined or self.not_selected)
 
 
 NO_REVIEW: Final = ReviewProgress()
@@ -170,7 +218,7 @@ def evolve(state: ApplicationState | None, event: DomainEvent) -> ApplicationSta
             form=event.form,
             receipt_no=event.receipt_no,
         )
-    if not isinstance(event, ApplicationAmended | ApplicationWithdrawn | PlanSubmitted):
+    if not isinstance(event, ApplicationAmended | ApplicationWithdrawn | PlanSubmitted | PlanAmended):
         return state
     if state is None or state.application_id != event.application_id:
         raise ValueError(f"{event.type} for application {event.application_id} out of its stream")
@@ -180,7 +228,19 @@ def evolve(state: ApplicationState | None, event: DomainEvent) -> ApplicationSta
         return replace(state, withdrawn=True)
     if isinstance(event.plan, ThreeYearPlan):
         return replace(state, three_year_plan=event.plan)
-    return replace(state, annual_plans=(*state.annual_plans, event.plan))
+    year = event.plan.year
+    others = tuple(plan for plan in state.annual_plans if plan.year != year)
+    return replace(state, annual_plans=tuple(sorted((*others, event.plan), key=lambda p: p.year)))
+
+
+def existing_receipt(others: Iterable[ApplicationState], form: Form) -> str | None:
+    """The 受理编号 of an application not withdrawn among `others` (the submitter's applications
+    for the same programme and year) that the same unit would build; None when there is none."""
+    key = building_unit_key(form)
+    for other in others:
+        if not other.withdrawn and other.building_unit_key == key:
+            return other.receipt_no or str(other.application_id)
+    return None
 
 
 def replay(events: Iterable[DomainEvent]) -> ApplicationState | None:
@@ -203,6 +263,10 @@ def evolve_review(progress: ReviewProgress, event: DomainEvent) -> ReviewProgres
         return replace(progress, approved_period=(event.period_start, event.period_end))
     if isinstance(event, ConstructionDeclined):
         return replace(progress, declined=True)
+    if isinstance(event, ConstructionUnitSelected):
+        return replace(progress, selected=True)
+    if isinstance(event, ConstructionUnitNotSelected):
+        return replace(progress, not_selected=True)
     return progress
 
 
@@ -231,6 +295,8 @@ def decide(state: ApplicationState | None, command: Command, review: ReviewProgr
         return _amend(state, command, review)
     if isinstance(command, WithdrawApplication):
         return _withdraw(state, command, review)
+    if isinstance(command, AmendPlan):
+        return _amend_plan(state, command, review)
     return _submit_plan(state, command, review)
 
 
@@ -257,6 +323,16 @@ def _submit(state: ApplicationState | None, command: SubmitApplication) -> list[
     # The deadline comes before the form: fixing a form is wasted effort if it cannot be filed.
     ensure_open(command.year, command.submitter, command.now, command.windows)
     _raise_form_errors(command.programme, command.submitter, command.form)
+    if command.existing_receipt is not None:
+        raise Conflict(
+            FieldError(
+                "form",
+                f"同一区市或单位、同一年度、同一工作任务、同一建设单位已有申报（受理编号 {command.existing_receipt}），"
+                "不能重复申报；如需更改请修改原申报，或先撤回原申报",
+                f"this submitter already has an application for the same programme, unit and year "
+                f"(receipt {command.existing_receipt}); amend it, or withdraw it first",
+            )
+        )
     return [
         ApplicationSubmitted(
             application_id=command.application_id,
@@ -322,28 +398,44 @@ def _withdraw(
     return [ApplicationWithdrawn(application_id=state.application_id, reason=command.reason)]
 
 
-def _submit_plan(state: ApplicationState, command: SubmitPlan, review: ReviewProgress) -> list[DomainEvent]:
+def _plan_span(state: ApplicationState, review: ReviewProgress) -> tuple[int, int, str, str]:
+    """The years a plan may cover: the approved construction period once approved; before that
+    (selected, plans under review) the cycle's year to three years on, since a construction
+    period starts in the cycle's year or the next."""
+    if review.approved_period is not None:
+        first, last = review.approved_period[0].year, review.approved_period[1].year
+        return (
+            first,
+            last,
+            f"批准的建设期（{first}—{last}年）",
+            f"the approved construction period ({first}–{last})",
+        )
+    first, last = state.year, state.year + CONSTRUCTION_YEARS
+    return (
+        first,
+        last,
+        f"可申报的建设期（{first}—{last}年）",
+        f"the possible construction period ({first}–{last})",
+    )
+
+
+def _ensure_plans_open(state: ApplicationState, review: ReviewProgress) -> None:
     _ensure_not_withdrawn(state)
-    if review.approved_period is None:
+    if not review.plans_open:
         raise Conflict(
             FieldError(
                 "plan",
-                "尚未批准建设，不能报送建设方案",
-                "construction has not been approved; plans cannot be submitted yet",
+                "尚未确定为建设单位（或未确定、不予批准），不能报送建设方案",
+                "the application has not been selected as a construction unit (or was passed over or "
+                "declined); plans cannot be sent",
             )
         )
-    first, last = review.approved_period[0].year, review.approved_period[1].year
-    span_zh = f"批准的建设期（{first}—{last}年）"
-    span_en = f"the approved construction period ({first}–{last})"
-    plan = command.plan
+
+
+def _plan_year_errors(state: ApplicationState, plan: Plan, review: ReviewProgress) -> list[FieldError]:
+    first, last, span_zh, span_en = _plan_span(state, review)
     if isinstance(plan, ThreeYearPlan):
-        if state.three_year_plan is not None:
-            raise Conflict(
-                FieldError(
-                    "plan", "三年规划已报送，不能重复报送", "the three-year plan has already been submitted"
-                )
-            )
-        errors = [
+        return [
             FieldError(
                 f"plan.{name}", f"{label}{year}年不在{span_zh}内", f"{name} {year} is outside {span_en}"
             )
@@ -353,26 +445,85 @@ def _submit_plan(state: ApplicationState, command: SubmitPlan, review: ReviewPro
             )
             if not first <= year <= last
         ]
-        if errors:
-            raise Refusal(*errors)
-    else:
-        if not first <= plan.year <= last:
-            raise Refusal(
-                FieldError(
-                    "plan.year",
-                    f"实施年度{plan.year}年不在{span_zh}内",
-                    f"year {plan.year} is outside {span_en}",
-                )
+    if not first <= plan.year <= last:
+        return [
+            FieldError(
+                "plan.year",
+                f"实施年度{plan.year}年不在{span_zh}内",
+                f"year {plan.year} is outside {span_en}",
             )
-        if plan.year in state.annual_plan_years:
+        ]
+    return []
+
+
+def _under_review(state: ApplicationState, plan: Plan, review: ReviewProgress) -> bool:
+    """Whether the panel has this plan before it: the three-year plan and the first annual plan
+    from the first score on. Annual plans of the following years are not scored by the panel."""
+    if not review.started:
+        return False
+    if isinstance(plan, ThreeYearPlan):
+        return True
+    first_year = state.three_year_plan.start_year if state.three_year_plan is not None else None
+    return first_year is None or plan.year <= first_year
+
+
+def _submit_plan(state: ApplicationState, command: SubmitPlan, review: ReviewProgress) -> list[DomainEvent]:
+    _ensure_plans_open(state, review)
+    plan = command.plan
+    if isinstance(plan, ThreeYearPlan):
+        if state.three_year_plan is not None:
             raise Conflict(
                 FieldError(
-                    "plan.year",
-                    f"{plan.year}年度实施方案已报送，不能重复报送",
-                    f"the annual plan for {plan.year} has already been submitted",
+                    "plan",
+                    "三年规划已报送，不能重复报送；如需更改请修改方案",
+                    "the three-year plan has already been sent; amend it instead",
                 )
             )
+    elif plan.year in state.annual_plan_years:
+        raise Conflict(
+            FieldError(
+                "plan.year",
+                f"{plan.year}年度实施方案已报送，不能重复报送；如需更改请修改方案",
+                f"the annual plan for {plan.year} has already been sent; amend it instead",
+            )
+        )
+    errors = _plan_year_errors(state, plan, review)
+    if errors:
+        raise Refusal(*errors)
     return [PlanSubmitted(application_id=state.application_id, plan=plan)]
+
+
+def _amend_plan(state: ApplicationState, command: AmendPlan, review: ReviewProgress) -> list[DomainEvent]:
+    _ensure_plans_open(state, review)
+    plan = command.plan
+    sent = (
+        state.three_year_plan is not None
+        if isinstance(plan, ThreeYearPlan)
+        else plan.year in state.annual_plan_years
+    )
+    if not sent:
+        what_zh = "三年规划" if isinstance(plan, ThreeYearPlan) else f"{plan.year}年度实施方案"
+        raise Conflict(
+            FieldError(
+                "plan",
+                f"{what_zh}尚未报送，不能修改；请先报送",
+                "that plan has not been sent yet; send it first",
+            )
+        )
+    if _under_review(state, plan, review):
+        raise Conflict(
+            FieldError(
+                "plan",
+                "评审专家已开始评审建设方案（或已作出决定），三年规划和首个年度实施方案不能再修改",
+                "the panel has started scoring the plans (or a decision was made); the three-year plan "
+                "and the first annual plan can no longer be amended",
+            )
+        )
+    errors = reason_errors(command.reason)
+    errors += _plan_year_errors(state, plan, review)
+    if errors:
+        raise Refusal(*errors)
+    return [PlanAmended(application_id=state.application_id, plan=plan, reason=command.reason)]
 
 
 def _ensure_not_withdrawn(state: ApplicationState) -> None:

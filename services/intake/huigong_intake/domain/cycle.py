@@ -77,6 +77,24 @@ def window_applies(window: SubmissionWindowOpened, year: int, submitter: str, no
     )
 
 
+def late_window(
+    year: int, submitter: str, at: datetime, windows: Iterable[tuple[str, SubmissionWindowOpened]]
+) -> str | None:
+    """The reference of the exception window a submission made at `at` was accepted in (补报), or
+    None when it came before the yearly deadline. `windows` are (reference, window) pairs; the
+    earliest-opened window that applies is named."""
+    if at < deadline(year):
+        return None
+    applying = [(w.opens_at, ref) for ref, w in windows if window_applies(w, year, submitter, at)]
+    return min(applying)[1] if applying else None
+
+
+def window_visible(window: SubmissionWindowOpened, submitter: str | None) -> bool:
+    """A district or group union sees the windows opened for it and those for everyone; the city
+    (None) sees them all."""
+    return submitter is None or window.submitter in (None, submitter)
+
+
 def ensure_open(year: int, submitter: str, now: datetime, windows: Iterable[SubmissionWindowOpened]) -> None:
     """Refuse a submission for `year` by `submitter` at `now` unless the yearly deadline has not
     passed or an exception window for that year (and that submitter, or everyone) is open."""

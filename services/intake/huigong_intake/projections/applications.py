@@ -1,7 +1,8 @@
 """受理 receipts and status per application, and what review has decided so far.
 
-Built from intake's application events and review's decisions. The status a district sees:
-已提交 → 已受理 / 不予受理 → 评审中 → 批准建设 / 不予批准, or 已撤回.
+Built from intake's application events and review's decisions. The status a district sees, in
+the plan's order of work: 已提交 → 已受理 / 不予受理 → 已确定为建设单位 / 未确定为建设单位 →
+评审中 (the panel scores the plans) → 批准建设 / 不予批准, or 已撤回.
 
 The two topics are read side by side, and how their records interleave depends on fetch timing
 (a restart, a rebalance, a replay all interleave them differently). So nothing here may depend on
@@ -29,6 +30,8 @@ STATUS_LABELS: Final[dict[str, str]] = {
     "withdrawn": "已撤回",
     "accepted": "已受理",
     "rejected": "不予受理",
+    "selected": "已确定为建设单位",
+    "not_selected": "未确定为建设单位",
     "scoring": "评审中",
     "approved": "批准建设",
     "declined": "不予批准",
@@ -40,6 +43,8 @@ STATUS_ORDER: Final[tuple[str, ...]] = (
     "submitted",
     "accepted",
     "rejected",
+    "selected",
+    "not_selected",
     "scoring",
     "declined",
     "approved",
@@ -63,7 +68,10 @@ class ApplicationsProjection(Projection):
             "ApplicationAmended",
             "ApplicationWithdrawn",
             "PlanSubmitted",
+            "PlanAmended",
             "ApplicationAccepted",
+            "ConstructionUnitSelected",
+            "ConstructionUnitNotSelected",
             "ApplicationRejected",
             "ReviewScored",
             "ConstructionApproved",
@@ -83,6 +91,8 @@ class ApplicationsProjection(Projection):
                            coalesce((SELECT CASE WHEN approved THEN 'approved'
                                                  WHEN declined THEN 'declined'
                                                  WHEN scored THEN 'scoring'
+                                                 WHEN not_selected THEN 'not_selected'
+                                                 WHEN selected THEN 'selected'
                                                  WHEN rejected THEN 'rejected'
                                                  WHEN accepted THEN 'accepted' END
                                      FROM review_progress WHERE application_id = $1), 'submitted'),
@@ -99,6 +109,12 @@ class ApplicationsProjection(Projection):
                 await conn.execute(
                     "INSERT INTO review_progress (application_id) VALUES ($1) ON CONFLICT DO NOTHING",
                     event.application_id,
+                )
+                await conn.execute(
+                    """INSERT INTO application_status_history (application_id, status, at) VALUES ($1, 'submitted', $2)
+                       ON CONFLICT DO NOTHING""",
+                    event.application_id,
+                    at,
                 )
             case ev.ApplicationAmended():
                 await conn.execute(
@@ -120,6 +136,18 @@ class ApplicationsProjection(Projection):
             case rv.ApplicationAccepted():
                 await self._progress(conn, event.application_id, "accepted", at)
                 await self._status(conn, event.application_id, "accepted", at)
+            case ev.PlanAmended():
+                await conn.execute(
+                    "UPDATE applications_view SET updated_at = greatest(updated_at, $2) WHERE application_id = $1",
+                    event.application_id,
+                    at,
+                )
+            case rv.ConstructionUnitSelected():
+                await self._progress(conn, event.application_id, "selected", at)
+                await self._status(conn, event.application_id, "selected", at)
+            case rv.ConstructionUnitNotSelected():
+                await self._progress(conn, event.application_id, "not_selected", at)
+                await self._status(conn, event.application_id, "not_selected", at)
             case rv.ApplicationRejected():
                 await self._progress(conn, event.application_id, "rejected", at)
                 await self._status(conn, event.application_id, "rejected", at)
@@ -146,6 +174,14 @@ class ApplicationsProjection(Projection):
     @staticmethod
     async def _status(conn: DbConnection, application_id: object, status: str, at: object) -> None:
         await conn.execute(
+            """INSERT INTO application_status_history (application_id, status, at) VALUES ($1, $2, $3)
+               ON CONFLICT (application_id, status) DO UPDATE
+               SET at = least(application_status_history.at, excluded.at)""",
+            application_id,
+            status,
+            at,
+        )
+        await conn.execute(
             """UPDATE applications_view
                SET status = CASE WHEN array_position($4::text[], $2) >= array_position($4::text[], status)
                                  THEN $2 ELSE status END,
@@ -159,7 +195,7 @@ class ApplicationsProjection(Projection):
 
     @staticmethod
     async def _progress(conn: DbConnection, application_id: object, flag: str, at: object) -> None:
-        assert flag in {"accepted", "rejected", "scored", "declined"}
+        assert flag in {"accepted", "rejected", "scored", "declined", "selected", "not_selected"}
         await conn.execute(
             f"""INSERT INTO review_progress (application_id, {flag}, updated_at) VALUES ($1, true, $2)
                 ON CONFLICT (application_id) DO UPDATE
@@ -169,4 +205,4 @@ class ApplicationsProjection(Projection):
         )
 
     async def reset(self, conn: DbConnection) -> None:
-        await conn.execute("TRUNCATE applications_view, review_progress")
+        await conn.execute("TRUNCATE applications_view, review_progress, application_status_history")

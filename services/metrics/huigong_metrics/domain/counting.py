@@ -7,6 +7,7 @@ moves which counter, by how much, in which area and on which day; `count` applie
 | event | counter(s) | area | day |
 |---|---|---|---|
 | ApplicationSubmitted | applications_submitted +1 | submitter | recorded (Beijing day) |
+| ConstructionUnitSelected | construction_units_selected +1 | submitter | recorded (Beijing day) |
 | ConstructionApproved | constructions_approved +1 | submitter | recorded (Beijing day) |
 | UnitRegistered | by programme (REGISTERED) +1: 幸福企业 → happy_enterprise_pilots, 服务职工基地 → service_bases, 服务职工综合体 → service_complexes, 公益伙伴 → welfare_partners | unit's area | registered_on |
 | UnitCertified | by programme (CERTIFIED) +1 | unit's area | certified_on |
@@ -80,7 +81,7 @@ from huigong_events.registry import (
     UnitExited,
     UnitRegistered,
 )
-from huigong_events.review import ConstructionApproved
+from huigong_events.review import ConstructionApproved, ConstructionUnitSelected
 
 BEIJING: Final = timezone(timedelta(hours=8))
 SIMULATOR_PREFIX: Final = "simulator:"
@@ -88,6 +89,7 @@ SIMULATOR_PREFIX: Final = "simulator:"
 # --- counters -------------------------------------------------------------------------------------
 
 APPLICATIONS: Final = "applications_submitted"
+SELECTIONS: Final = "construction_units_selected"
 APPROVALS: Final = "constructions_approved"
 HAPPY_STARTED: Final = "happy_enterprise_pilots"
 HAPPY_CERTIFIED: Final = "happy_enterprises_certified"
@@ -266,7 +268,9 @@ STATED_DAY: Final[dict[type[DomainEvent], Callable[[Any], date]]] = {
     MatterClosed: lambda e: e.closed_on,
     MatterRated: lambda e: e.rated_on,
 }
-RECORDED_DAY: Final[frozenset[type[DomainEvent]]] = frozenset({ApplicationSubmitted, ConstructionApproved})
+RECORDED_DAY: Final[frozenset[type[DomainEvent]]] = frozenset(
+    {ApplicationSubmitted, ConstructionUnitSelected, ConstructionApproved}
+)
 
 
 def _day(event: DomainEvent, recorded_at: datetime) -> date:
@@ -280,6 +284,10 @@ def _day(event: DomainEvent, recorded_at: datetime) -> date:
 
 def _application(e: ApplicationSubmitted, known: Counted | None, sim: bool, day: date) -> Outcome:
     return Outcome(None, (Delta(APPLICATIONS, e.submitter, day, 1, sim),))
+
+
+def _selection(e: ConstructionUnitSelected, known: Counted | None, sim: bool, day: date) -> Outcome:
+    return Outcome(None, (Delta(SELECTIONS, e.submitter, day, 1, sim),))
 
 
 def _approval(e: ConstructionApproved, known: Counted | None, sim: bool, day: date) -> Outcome:
@@ -427,6 +435,7 @@ def _matter_rated(e: MatterRated, known: Counted | None, sim: bool, day: date) -
 Rule = Callable[[Any, Counted | None, bool, date], Outcome]
 RULES: Final[dict[type[DomainEvent], Rule]] = {
     ApplicationSubmitted: _application,
+    ConstructionUnitSelected: _selection,
     ConstructionApproved: _approval,
     UnitRegistered: _unit_registered,
     UnitCertified: _unit_certified,
@@ -667,12 +676,21 @@ METRICS: Final[tuple[Metric, ...]] = (
         year_measure=YearMeasure.IN_YEAR,
     ),
     Metric(
+        SELECTIONS,
+        "确定建设单位",
+        P_CYCLE,
+        "份",
+        SELECTIONS,
+        "从已受理的申报中确定为建设单位的（ConstructionUnitSelected），按确定日；其后报送建设方案、评审、批准建设",
+        year_measure=YearMeasure.IN_YEAR,
+    ),
+    Metric(
         APPROVALS,
         "批准建设",
         P_CYCLE,
         "份",
         APPROVALS,
-        "批准建设的申报（ConstructionApproved），按批准日",
+        "建设方案经评审后批准建设的申报（ConstructionApproved），按批准日",
         year_measure=YearMeasure.IN_YEAR,
     ),
 )

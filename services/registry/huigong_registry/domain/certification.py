@@ -6,6 +6,13 @@ Rules:
   (reference.py); a 服务职工基地 is assessed on `SERVICE_BASE_CRITERIA` below (the plan names no
   list; these restate what its 服务职工基地 paragraph asks of a base). A 公益伙伴 receives no title.
 - An assessment may cover some criteria; a later assessment of a criterion replaces the earlier.
+- Certification after building (经一定时间的创建达到认定标准的): a unit built from an approved
+  application is certified only once its construction period has begun and the minimum building
+  time (`min_building_years`, a setting, default one year) has passed since the later of the
+  period's start and its registration, and with an assessment dated within the period; the
+  refusal names the earliest date. An assessment is never dated before the approval (the unit's
+  registration) nor in the future. The 2022 cohort and the service centres were certified or
+  recorded as the annex lists them and are not held to it.
 - Certification needs every criterion of the programme assessed and met; otherwise it is refused
   (422) with one error per criterion unmet or not assessed. Only a unit under construction
   (approved) can be assessed or certified; a certified unit is not certified twice, and a
@@ -52,6 +59,7 @@ AGGREGATE: Final = "unit"
 APPLICATION_UNITS: Final = uuid.UUID("8a3f5c2e-6b1d-4e7a-9c0f-2d4b6e8a1c3f")
 VALIDITY_YEARS: Final = 3
 RECHECK_YEARS: Final = 1
+MIN_BUILDING_YEARS: Final = 1  # the default of the registry's `min_building_years` setting
 
 SERVICE_BASE_CRITERIA: Final[tuple[str, ...]] = (
     "服务场所和设施",  # a fixed place and facilities open to workers
@@ -95,6 +103,16 @@ class UnitState:
     results: dict[str, CriterionResult] = field(default_factory=dict)
     certificate_no: str | None = None
     revoked_by_findings: set[uuid.UUID] = field(default_factory=set)
+    registered_on: date | None = None
+    period_start: date | None = None
+    assessed_on: list[date] = field(default_factory=list)
+
+    @property
+    def building_from(self) -> date | None:
+        """Building counts from the later of the approved period's start and the registration
+        (units registered before the period was recorded: the registration)."""
+        starts = [d for d in (self.period_start, self.registered_on) if d is not None]
+        return max(starts) if starts else None
 
 
 def evolve(state: UnitState | None, event: DomainEvent) -> UnitState | None:
@@ -107,10 +125,13 @@ def evolve(state: UnitState | None, event: DomainEvent) -> UnitState | None:
                 event.area,
                 event.origin,
                 event.application_id,
+                registered_on=event.registered_on,
+                period_start=event.period_start,
             )
         case UnitAssessed() if state is not None:
             for result in event.results:
                 state.results[result.criterion] = result
+            state.assessed_on.append(event.assessed_on)
         case UnitCertified() if state is not None:
             state.status = UnitStatus.certified
             state.certificate_no = event.certificate_no
@@ -162,6 +183,7 @@ def decide_on_approval(exists: bool, approval: ConstructionApproved, on: date) -
             origin=UnitOrigin.申报,
             application_id=approval.application_id,
             registered_on=on,
+            period_start=approval.period_start,
         )
     ]
 
@@ -211,10 +233,22 @@ def _under_construction(state: UnitState, action_zh: str, action_en: str) -> Non
 
 
 def decide_assess(
-    state: UnitState | None, results: list[CriterionResult], assessed_on: date
+    state: UnitState | None, results: list[CriterionResult], assessed_on: date, today: date | None = None
 ) -> list[DomainEvent]:
     unit = _existing(state)
     _under_construction(unit, "评估", "assess")
+    if unit.registered_on is not None and assessed_on < unit.registered_on:
+        raise Refusal(
+            FieldError(
+                "assessed_on",
+                f"评估日期不能早于批准建设（登记）日期 {unit.registered_on.isoformat()}",
+                f"an assessment cannot be dated before the approval on {unit.registered_on.isoformat()}",
+            )
+        )
+    if today is not None and assessed_on > today:
+        raise Refusal(
+            FieldError("assessed_on", "评估日期不能晚于今天", "an assessment cannot be dated in the future")
+        )
     known = criteria_of(unit.programme)
     if not known:
         raise Conflict(
@@ -250,10 +284,41 @@ def missing_criteria(state: UnitState) -> list[FieldError]:
     return errors
 
 
-def check_certifiable(state: UnitState | None) -> UnitState:
-    """Refuses unless the unit may be certified now; the number is allocated only after this."""
+def earliest_certification(unit: UnitState, min_building_years: int = MIN_BUILDING_YEARS) -> date | None:
+    """The first day a unit built from an application may be certified; None for units not held
+    to a building time (the 2022 cohort, the service centres)."""
+    if unit.origin is not UnitOrigin.申报 or unit.building_from is None:
+        return None
+    return add_years(unit.building_from, min_building_years)
+
+
+def check_certifiable(
+    state: UnitState | None, on: date | None = None, min_building_years: int = MIN_BUILDING_YEARS
+) -> UnitState:
+    """Refuses unless the unit may be certified on `on`; the number is allocated only after
+    this."""
     unit = _existing(state)
     _under_construction(unit, "认定", "certify")
+    earliest = earliest_certification(unit, min_building_years)
+    if on is not None and earliest is not None:
+        if on < earliest:
+            raise Conflict(
+                FieldError(
+                    "certified_on",
+                    f"建设期开始并经过至少 {min_building_years} 年创建后方可认定，最早 {earliest.isoformat()}",
+                    f"a unit is certified after at least {min_building_years} year(s) of building from the "
+                    f"start of its construction period; the earliest date is {earliest.isoformat()}",
+                )
+            )
+        start = unit.building_from
+        if not any(start is not None and start <= day <= on for day in unit.assessed_on):
+            raise Conflict(
+                FieldError(
+                    "assessments",
+                    "认定须有建设期内的评估记录，请先评估",
+                    "certification needs an assessment dated within the construction period",
+                )
+            )
     if unit.programme not in TITLES:
         raise Conflict(
             FieldError(
@@ -266,8 +331,10 @@ def check_certifiable(state: UnitState | None) -> UnitState:
     return unit
 
 
-def decide_certify(state: UnitState | None, number: str, certified_on: date) -> list[DomainEvent]:
-    unit = check_certifiable(state)
+def decide_certify(
+    state: UnitState | None, number: str, certified_on: date, min_building_years: int = MIN_BUILDING_YEARS
+) -> list[DomainEvent]:
+    unit = check_certifiable(state, certified_on, min_building_years)
     return [
         UnitCertified(
             unit_id=unit.unit_id,

@@ -32,6 +32,8 @@ from huigong_events.intake import (
     ApplicationSubmitted,
     ApplicationWithdrawn,
     ComplianceFactReported,
+    PlanAmended,
+    PlanSubmitted,
 )
 from huigong_events.reference import Programme
 from huigong_events.registry import UnitCertified, UnitRegistered
@@ -62,10 +64,11 @@ def _record(raw: Any) -> RecordedEvent:
 
 async def record_application_event(
     conn: DbConnection,
-    event: ApplicationSubmitted | ApplicationAmended | ApplicationWithdrawn,
+    event: ApplicationSubmitted | ApplicationAmended | ApplicationWithdrawn | PlanSubmitted | PlanAmended,
     record: RecordedEvent,
 ) -> bool:
-    """Store one of intake's application events; False when it was stored before."""
+    """Store one of intake's application events (the plans included); False when it was stored
+    before."""
     stored = await conn.fetchval(
         """INSERT INTO application_inputs (application_id, aggregate_version, event_id, type, record)
            VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING RETURNING true""",

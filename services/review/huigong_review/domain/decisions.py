@@ -1,6 +1,12 @@
 """The chair's decision (工作安排 4 认定: 批准建设 on "高标准、少而精、宁缺毋滥"): approve a three-year
-build, or decline. Either needs the quorum of scores, is made only on an accepted application,
-and is final.
+build, or decline. Both are final.
+
+Approval comes last in the plan's order: the city selected the unit, the unit sent its plans, the
+panel scored them (the quorum). Approving over a flagged score (a reviewer's total far from the
+panel's median) needs the chair's written note on it, recorded with the approval.
+
+Declining is the chair's at any point after screening, with reasons and without a quorum: an
+obviously unfit application needs no three full scorings to be turned down (宁缺毋滥).
 
 An open 不予受理 finding blocks approval: whatever was found after acceptance (a reported fact, a
 fact in an amended form, a reviewer's C1–C5 judgement) must be cleared with a reason first, or
@@ -19,23 +25,47 @@ from huigong_platform.refusals import Conflict, FieldError, Refusal
 from .dates import period_end
 from .findings import reason_errors
 from .reviewers import Reviewer, ensure_may_act
-from .scoring import DEFAULT_POLICY, ScoringPolicy, score_average
+from .scoring import DEFAULT_POLICY, ScoringPolicy, panel, score_average
 from .state import ReviewStage, ReviewState
 
 CONSTRUCTION_YEARS: Final = 3  # 三年规划、分年实施
+MIN_FLAG_NOTE_LENGTH: Final = 10
 
 
 def approve(
-    state: ReviewState, chair: Reviewer, period_start: date, policy: ScoringPolicy = DEFAULT_POLICY
+    state: ReviewState,
+    chair: Reviewer,
+    period_start: date,
+    policy: ScoringPolicy = DEFAULT_POLICY,
+    flag_note: str | None = None,
 ) -> ConstructionApproved:
     """批准建设 for three years from `period_start` (period_end is the day before the third
     anniversary), with the average of the weighted totals.
 
-    Refused: not an accepted, undecided application (409, a second decision included); the chair
-    from the applicant's own district or group union (403); fewer scores than the quorum (409);
-    an open finding (409, each listed); a period starting before the submission (422).
+    Refused: a second decision (409); not a selected construction unit (409); the chair from the
+    applicant's own district or group union (403); fewer scores than the quorum (409); an open
+    finding (409, each listed); a flagged score without the chair's note on it (409); a period
+    starting before the submission (422).
     """
-    _ensure_decidable(state, chair, policy)
+    _ensure_open(state)
+    if state.stage is not ReviewStage.已确定建设单位:
+        raise Conflict(
+            FieldError(
+                "application_id",
+                f"只能批准已确定为建设单位、建设方案已经评审的申报；该申报当前为“{state.stage.label}”",
+                f"only a selected construction unit whose plans were scored can be approved; the "
+                f"application is {state.stage.value}",
+            )
+        )
+    ensure_may_act(state, chair, "领导小组负责人", "chair")
+    if len(state.scores) < policy.quorum:
+        raise Conflict(
+            FieldError(
+                "scores",
+                f"评审打分不足：已有 {len(state.scores)} 名评审专家打分，至少需要 {policy.quorum} 名",
+                f"{len(state.scores)} reviewers have scored; the decision needs {policy.quorum}",
+            )
+        )
     open_findings = state.open_findings
     if open_findings:
         raise Conflict(
@@ -56,6 +86,7 @@ def approve(
                 f"the construction period cannot start before the submission on {state.submitted_on.isoformat()}",
             )
         )
+    note = _flag_note(state, policy, flag_note)
     average = score_average(state)
     assert average is not None  # the quorum is at least one score
     return ConstructionApproved(
@@ -67,18 +98,54 @@ def approve(
         period_start=period_start,
         period_end=period_end(period_start, CONSTRUCTION_YEARS),
         score_average=average,
+        flag_note=note,
     )
+
+
+def _flag_note(state: ReviewState, policy: ScoringPolicy, flag_note: str | None) -> str | None:
+    """The chair's note, required when a score is flagged (and kept only then)."""
+    flagged = panel(state, policy).flagged
+    if not flagged:
+        return None
+    text = (flag_note or "").strip()
+    if not text:
+        raise Conflict(
+            FieldError(
+                "flag_note",
+                f"有 {len(flagged)} 名评审专家的评分偏离其他专家过多（已标记），"
+                "批准建设须由负责人对此写明说明（flag_note）",
+                f"{len(flagged)} reviewer score(s) are flagged as far from the panel's; approving "
+                "over them needs the chair's note on them (flag_note)",
+            )
+        )
+    errors = reason_errors(text, MIN_FLAG_NOTE_LENGTH, "flag_note")
+    if errors:
+        raise Refusal(*errors)
+    return text
 
 
 def decline(
     state: ReviewState, chair: Reviewer, reasons: Sequence[str], policy: ScoringPolicy = DEFAULT_POLICY
 ) -> ConstructionDeclined:
-    """不予批准建设, with at least one reason and the average of the weighted totals.
+    """不予批准建设, with at least one reason and the average of the weighted totals so far (None
+    without scores).
 
-    Refused as `approve` is, except that open findings do not stop a decline (they are often its
-    reason); and every reason must be written (422).
+    At any point after screening (accepted, or selected, scored or not), without a quorum; open
+    findings do not stop a decline (they are often its reason). Refused: a second decision or a
+    closed application (409), the chair from the applicant's own area (403), a reason unwritten
+    (422).
     """
-    _ensure_decidable(state, chair, policy)
+    _ensure_open(state)
+    if state.stage not in (ReviewStage.已受理, ReviewStage.已确定建设单位):
+        raise Conflict(
+            FieldError(
+                "application_id",
+                f"只能对已受理、尚未结束的申报作出不予批准决定；该申报当前为“{state.stage.label}”",
+                f"only an accepted application still open can be declined; the application is "
+                f"{state.stage.value}",
+            )
+        )
+    ensure_may_act(state, chair, "领导小组负责人", "chair")
     texts = [reason.strip() for reason in reasons]
     errors = [
         error for index, text in enumerate(texts) for error in reason_errors(text, 1, f"reasons.{index}")
@@ -92,29 +159,12 @@ def decline(
     )
 
 
-def _ensure_decidable(state: ReviewState, chair: Reviewer, policy: ScoringPolicy) -> None:
+def _ensure_open(state: ReviewState) -> None:
     if state.decision is not None:
         raise Conflict(
             FieldError(
                 "application_id",
                 "已对该申报作出建设决定，决定不可更改",
                 "a construction decision has already been made; it is final",
-            )
-        )
-    if state.stage is not ReviewStage.已受理:
-        raise Conflict(
-            FieldError(
-                "application_id",
-                "只能对已受理的申报作出建设决定",
-                f"the application is {state.stage.value}; only an accepted application can be decided",
-            )
-        )
-    ensure_may_act(state, chair, "领导小组负责人", "chair")
-    if len(state.scores) < policy.quorum:
-        raise Conflict(
-            FieldError(
-                "scores",
-                f"评审打分不足：已有 {len(state.scores)} 名评审专家打分，至少需要 {policy.quorum} 名",
-                f"{len(state.scores)} reviewers have scored; the decision needs {policy.quorum}",
             )
         )

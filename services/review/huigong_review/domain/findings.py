@@ -52,7 +52,7 @@ def record_finding(
     district or group union (403), an enterprise rule or a reason under ten characters (422), an
     open finding of the same rule or a finding id already used (409).
     """
-    if state.stage is not ReviewStage.已受理:
+    if state.stage not in (ReviewStage.已受理, ReviewStage.已确定建设单位):
         raise Conflict(
             FieldError(
                 "application_id",

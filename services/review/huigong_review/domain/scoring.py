@@ -1,5 +1,6 @@
-"""Panel scoring (工作安排 3 评审): each reviewer scores an accepted application once on the five
-dimensions 总体思路 · 政策合规性 · 建设重点 · 资金投入 · 体制机制创新, with a comment on each; the
+"""Panel scoring (工作安排 3 评审建设项目): once the city has selected the construction unit and the
+unit has sent its three-year plan and first annual plan, each reviewer scores those plans once on
+the five dimensions 总体思路 · 政策合规性 · 建设重点 · 资金投入 · 体制机制创新, with a comment on each; the
 weighted total is recorded with the scores. `panel` summarises the scores so far and flags a
 reviewer whose total stands far from the others'.
 """
@@ -84,20 +85,26 @@ def score(
 ) -> ReviewScored:
     """A reviewer's scores, `{dimension: (score, comment)}`, with the weighted total.
 
-    Refused: the application not accepted, or rejected, withdrawn or decided (409); a reviewer
+    Refused: the application not a selected construction unit (not yet selected, passed over,
+    rejected, withdrawn or decided) or its three-year plan or first annual plan not yet sent
+    (409); a reviewer
     from the applicant's own district or group union (403); a second score by the same reviewer
     (409); a missing or unknown dimension, a score outside 0–scale_max or with more than two
     decimals, a comment under two characters (422, every problem at once).
     """
-    if state.stage is not ReviewStage.已受理:
+    if state.stage is not ReviewStage.已确定建设单位:
         raise Conflict(
             FieldError(
                 "application_id",
-                "申报不在评审阶段（未受理、不予受理、已撤回或已作出决定），不能打分",
-                f"the application is {state.stage.value}, not under review; it cannot be scored",
+                f"评审专家对已确定的建设单位报送的建设方案打分；该申报当前为“{state.stage.label}”，不能打分",
+                f"the panel scores the plans of a selected construction unit; the application is "
+                f"{state.stage.value}, so it cannot be scored",
             )
         )
     ensure_may_act(state, reviewer, "评审专家", "reviewer")
+    missing = plan_errors(state)
+    if missing:
+        raise Conflict(*missing)
     reviewer_id = reviewer.id.strip()
     if reviewer_id in state.scores:
         raise Conflict(
@@ -120,6 +127,30 @@ def score(
         },
         weighted_total=weighted_total(values, policy),
     )
+
+
+def plan_errors(state: ReviewState) -> list[FieldError]:
+    """What the panel still lacks to score: the three-year plan and the annual plan of its first
+    year (工作安排 2: 报送三年规划和年度实施方案)."""
+    if state.three_year_plan is None:
+        return [
+            FieldError(
+                "plans.three_year",
+                "建设单位尚未报送三年规划，不能评审",
+                "the construction unit has not sent its three-year plan; the plans cannot be scored yet",
+            )
+        ]
+    if state.first_annual_plan is None:
+        first = state.three_year_plan.start_year
+        return [
+            FieldError(
+                f"plans.annual.{first}",
+                f"建设单位尚未报送{first}年度实施方案（三年规划的第一年），不能评审",
+                f"the construction unit has not sent its annual plan for {first}, the first year of "
+                "its three-year plan; the plans cannot be scored yet",
+            )
+        ]
+    return []
 
 
 def _score_errors(scores: Mapping[str, tuple[Decimal, str]], policy: ScoringPolicy) -> list[FieldError]:

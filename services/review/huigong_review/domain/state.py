@@ -17,12 +17,21 @@ from typing import Final, TypeAlias
 from uuid import UUID
 
 from huigong_events.base import DomainEvent
-from huigong_events.forms import DeclaredFact, PilotForm, ServiceBaseForm, WelfarePartnerForm
+from huigong_events.forms import (
+    AnnualPlan,
+    DeclaredFact,
+    PilotForm,
+    ServiceBaseForm,
+    ThreeYearPlan,
+    WelfarePartnerForm,
+)
 from huigong_events.intake import (
     ApplicationAmended,
     ApplicationSubmitted,
     ApplicationWithdrawn,
     ComplianceFactReported,
+    PlanAmended,
+    PlanSubmitted,
 )
 from huigong_events.reference import ExclusionRule, Programme
 from huigong_events.registry import UnitCertified, UnitRegistered
@@ -31,6 +40,8 @@ from huigong_events.review import (
     ApplicationRejected,
     ConstructionApproved,
     ConstructionDeclined,
+    ConstructionUnitNotSelected,
+    ConstructionUnitSelected,
     ExclusionCleared,
     ExclusionEvidence,
     ExclusionFound,
@@ -47,10 +58,15 @@ CHINA_TIME: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 class ReviewStage(StrEnum):
-    """Where an application stands in review (工作安排 3–4)."""
+    """Where an application stands, in the plan's order of work (三、工作安排): screened and
+    accepted, the city selects the construction units (确定建设单位), the unit sends its plans,
+    the panel scores the plans, the chair approves construction (批准建设), the registry certifies.
+    """
 
     待筛查 = "pending"  # submitted, not yet screened
-    已受理 = "accepted"  # screened, under review by the panel
+    已受理 = "accepted"  # screened; the city has not yet selected or passed over it
+    已确定建设单位 = "selected"  # selected: its plans are sent, then scored by the panel
+    未确定为建设单位 = "not_selected"
     不予受理 = "rejected"
     已撤回 = "withdrawn"
     建设中 = "approved"  # 批准建设: three-year construction under way
@@ -59,14 +75,22 @@ class ReviewStage(StrEnum):
 
     @property
     def decided(self) -> bool:
-        """No more screening decision, scores or construction decision can be made."""
-        return self not in (ReviewStage.待筛查, ReviewStage.已受理)
+        """No more screening decision, selection, scores or construction decision can be made."""
+        return self not in OPEN_STAGES
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+OPEN_STAGES: Final = frozenset({ReviewStage.待筛查, ReviewStage.已受理, ReviewStage.已确定建设单位})
 
 
 # The stage a finding is recorded at; the closed stages have none (nothing more is screened).
 FINDING_STAGES: Final[dict[ReviewStage, FindingStage]] = {
     ReviewStage.待筛查: FindingStage.受理前,
     ReviewStage.已受理: FindingStage.受理后,
+    ReviewStage.已确定建设单位: FindingStage.受理后,
     ReviewStage.建设中: FindingStage.建设中,
     ReviewStage.已认定: FindingStage.认定后,
 }
@@ -109,6 +133,11 @@ class ReviewState:
     reported_facts: Mapping[UUID, ComplianceFactReported] = field(default_factory=dict)
     # One score per reviewer, by reviewer id, in the order they were given.
     scores: Mapping[str, ReviewScored] = field(default_factory=dict)
+    selection: ConstructionUnitSelected | ConstructionUnitNotSelected | None = None
+    # The unit's plans as intake recorded them (the latest version of each): the three-year plan
+    # and the annual plans by year. The panel scores these.
+    three_year_plan: ThreeYearPlan | None = None
+    annual_plans: Mapping[int, AnnualPlan] = field(default_factory=dict)
     decision: ConstructionApproved | ConstructionDeclined | None = None
     unit_id: UUID | None = None  # the registry's unit, once construction is registered
     certified: bool = False
@@ -141,6 +170,27 @@ class ReviewState:
         return unit_of(self.form)[1]
 
     @property
+    def selected(self) -> bool:
+        """Selected as a construction unit. Streams recorded before selection was a step of its
+        own have scores after acceptance and no selection: the panel scoring it is read as the
+        city having selected it (interpreted on replay, nothing is rewritten), so they replay to
+        the same stages and figures as they did live."""
+        if isinstance(self.selection, ConstructionUnitNotSelected):
+            return False
+        return self.selection is not None or bool(self.scores)
+
+    @property
+    def first_annual_plan(self) -> AnnualPlan | None:
+        """The annual plan for the three-year plan's first year, the one scored with it."""
+        if self.three_year_plan is None:
+            return None
+        return self.annual_plans.get(self.three_year_plan.start_year)
+
+    @property
+    def plans_complete(self) -> bool:
+        return self.three_year_plan is not None and self.first_annual_plan is not None
+
+    @property
     def stage(self) -> ReviewStage:
         # A decision outranks a withdrawal that raced it: intake refuses to withdraw once review
         # has started, so a withdrawal recorded after a decision never took effect in intake.
@@ -152,6 +202,10 @@ class ReviewState:
             return ReviewStage.不予受理
         if self.withdrawn:
             return ReviewStage.已撤回
+        if isinstance(self.selection, ConstructionUnitNotSelected):
+            return ReviewStage.未确定为建设单位
+        if self.accepted and self.selected:
+            return ReviewStage.已确定建设单位
         if self.accepted:
             return ReviewStage.已受理
         return ReviewStage.待筛查
@@ -240,6 +294,12 @@ def _evolve(state: ReviewState, event: DomainEvent) -> ReviewState:
         return replace(state, form=event.form)
     if isinstance(event, ApplicationWithdrawn):
         return replace(state, withdrawn=True)
+    if isinstance(event, PlanSubmitted | PlanAmended):
+        if isinstance(event.plan, ThreeYearPlan):
+            return replace(state, three_year_plan=event.plan)
+        return replace(state, annual_plans={**state.annual_plans, event.plan.year: event.plan})
+    if isinstance(event, ConstructionUnitSelected | ConstructionUnitNotSelected):
+        return replace(state, selection=event)
     if isinstance(event, ExclusionFound):
         finding = Finding(event.finding_id, event.rule, event.rule_text, event.stage, event.evidence)
         return replace(state, findings={**state.findings, event.finding_id: finding})

@@ -12,9 +12,13 @@ re-sorts the queue without a replay:
 | stage | meaning |
 |---|---|
 | `awaiting_screening` | submitted, not yet screened (待筛查) |
-| `awaiting_scores` | accepted (已受理), fewer scores than the quorum |
-| `awaiting_decision` | accepted, quorum reached, no decision yet |
-| `decided` | 不予受理, withdrawn, 批准建设 or 不予批准 |
+| `awaiting_selection` | accepted (已受理), the city has not yet selected the construction unit |
+| `awaiting_scores` | selected (已确定建设单位), fewer scores on its plans than the quorum |
+| `awaiting_decision` | selected, quorum reached, no decision yet |
+| `decided` | 不予受理, withdrawn, 未确定为建设单位, 批准建设 or 不予批准 |
+
+Streams recorded before selection was a step of its own have scores and no selection: a scored
+application counts as selected (as `domain.state.ReviewState.selected` reads it).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ..domain.state import Form, unit_of
 
 QUEUE_STAGES: Final[dict[str, str]] = {
     "awaiting_screening": "待筛查",
+    "awaiting_selection": "待确定建设单位",
     "awaiting_scores": "待评分",
     "awaiting_decision": "待决定",
     "decided": "已办结",
@@ -48,9 +53,10 @@ QUEUE_STAGES: Final[dict[str, str]] = {
 # The SQL of the stage, given the quorum as parameter $1. A decision outranks a withdrawal that
 # raced it (see domain.state.ReviewState.stage).
 STAGE_SQL: Final = """CASE
-    WHEN decision IS NOT NULL OR rejected OR withdrawn THEN 'decided'
+    WHEN decision IS NOT NULL OR rejected OR withdrawn OR selection = 'not_selected' THEN 'decided'
     WHEN accepted AND score_count >= $1 THEN 'awaiting_decision'
-    WHEN accepted THEN 'awaiting_scores'
+    WHEN accepted AND (selection = 'selected' OR score_count > 0) THEN 'awaiting_scores'
+    WHEN accepted THEN 'awaiting_selection'
     ELSE 'awaiting_screening' END"""
 
 # The domain's ReviewStage values, as the queue knows them (certification is the registry's).
@@ -59,6 +65,8 @@ STATUS_SQL: Final = """CASE
     WHEN decision = 'declined' THEN 'declined'
     WHEN rejected THEN 'rejected'
     WHEN withdrawn THEN 'withdrawn'
+    WHEN selection = 'not_selected' THEN 'not_selected'
+    WHEN accepted AND (selection = 'selected' OR score_count > 0) THEN 'selected'
     WHEN accepted THEN 'accepted'
     ELSE 'pending' END"""
 
@@ -111,6 +119,8 @@ class QueueProjection(Projection):
             "ApplicationRejected",
             "ExclusionFound",
             "ExclusionCleared",
+            "ConstructionUnitSelected",
+            "ConstructionUnitNotSelected",
             "ReviewScored",
             "ConstructionApproved",
             "ConstructionDeclined",
@@ -187,6 +197,10 @@ class QueueProjection(Projection):
                     event.reviewer,
                     str(event.weighted_total),
                 )
+            case rv.ConstructionUnitSelected():
+                await self._upsert(conn, event.application_id, at, "selection = 'selected'")
+            case rv.ConstructionUnitNotSelected():
+                await self._upsert(conn, event.application_id, at, "selection = 'not_selected'")
             case rv.ConstructionApproved():
                 await self._upsert(conn, event.application_id, at, "decision = 'approved'")
             case rv.ConstructionDeclined():

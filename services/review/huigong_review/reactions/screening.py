@@ -9,6 +9,8 @@ Triggers and what they decide (domain/screening.py says why):
 - ApplicationAmended: the form is replaced and the application screened again; once accepted,
   only findings not recorded before.
 - ApplicationWithdrawn: recorded; nothing is decided.
+- PlanSubmitted, PlanAmended: the selected unit's plans, recorded for the panel; nothing is
+  decided.
 - ComplianceFactReported: stored for applications still to come, and screened against each
   application of that credit code: part of the screening while pending, otherwise one
   ExclusionFound at the current stage (受理后, 建设中, 认定后) when it hits.
@@ -33,6 +35,8 @@ from huigong_events.intake import (
     ApplicationSubmitted,
     ApplicationWithdrawn,
     ComplianceFactReported,
+    PlanAmended,
+    PlanSubmitted,
 )
 from huigong_events.registry import UnitCertified, UnitRegistered
 from huigong_events.topics import Topic, topic_for_aggregate
@@ -59,6 +63,8 @@ class ScreeningReaction(Reaction):
             "ApplicationSubmitted",
             "ApplicationAmended",
             "ApplicationWithdrawn",
+            "PlanSubmitted",
+            "PlanAmended",
             "ComplianceFactReported",
             "UnitRegistered",
             "UnitCertified",
@@ -78,6 +84,9 @@ class ScreeningReaction(Reaction):
                 await inputs.record_application_event(conn, event, context.trigger)
                 if not isinstance(event, ApplicationWithdrawn):
                     await self._screen(context, event.application_id, None)
+            case PlanSubmitted() | PlanAmended():
+                await inputs.lock(conn, event.application_id)
+                await inputs.record_application_event(conn, event, context.trigger)
             case ComplianceFactReported():
                 await inputs.record_fact(conn, event, context.trigger)
                 for application_id in await inputs.applications_screening(conn, event.credit_code):

@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 
 from huigong_events.reference import Programme
 from huigong_platform.application import from_request
-from huigong_platform.principals import Principal
+from huigong_platform.principals import HEADER, Principal
+from huigong_platform.refusals import FieldError, Forbidden
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, IdempotencyKey, run
 
@@ -33,11 +34,14 @@ from ...commands import (
     RecordFinding,
     Score,
     ScoreRequest,
+    Select,
+    SelectionRequest,
 )
 from ...domain.scoring import ScoringPolicy, panel
 from ...handlers import Review, not_found
-from ...policy import visible_submitter
-from ...projections.queue import QUEUE_STAGES, STAGE_SQL, STATUS_SQL, summarise, totals_of
+from ...policy import Sight, sight, visible_submitter
+from ...projections.queue import QUEUE_STAGES, STAGE_SQL, STATUS_SQL, Totals, summarise, totals_of
+from .references import ApplicationRef, resolve
 from .views import STAGE_LABELS, dossier, panel_view
 
 router = APIRouter()
@@ -61,9 +65,14 @@ def review_of(request: Request) -> Review:
     "未排除的发现会阻止批准建设。",
 )
 async def record_finding(
-    application_id: uuid.UUID, body: FindingRequest, request: Request, caller: Caller, key: IdempotencyKey
+    application_id: ApplicationRef,
+    body: FindingRequest,
+    request: Request,
+    caller: Caller,
+    key: IdempotencyKey,
 ) -> Response:
-    return await run(request, from_request(RecordFinding, body, application_id=application_id), caller, key)
+    found = await resolve(request, application_id)
+    return await run(request, from_request(RecordFinding, body, application_id=found), caller, key)
 
 
 @router.post(
@@ -74,14 +83,15 @@ async def record_finding(
     "不会重新开启已不予受理或未获批准的申报）。未知发现 404，已排除 409。",
 )
 async def clear_finding(
-    application_id: uuid.UUID,
+    application_id: ApplicationRef,
     finding_id: uuid.UUID,
     body: ClearanceRequest,
     request: Request,
     caller: Caller,
     key: IdempotencyKey,
 ) -> Response:
-    command = from_request(ClearFinding, body, application_id=application_id, finding_id=finding_id)
+    found = await resolve(request, application_id)
+    command = from_request(ClearFinding, body, application_id=found, finding_id=finding_id)
     return await run(request, command, caller, key)
 
 
@@ -89,14 +99,15 @@ async def clear_finding(
     "/applications/{application_id}/scores",
     status_code=201,
     tags=["评审打分"],
-    summary="评审专家打分（五个方面，每人一次）",
-    description="对已受理的申报按总体思路、政策合规性、建设重点、资金投入、体制机制创新打分，每项附评语；"
+    summary="评审专家对建设方案打分（五个方面，每人一次）",
+    description="对已确定的建设单位报送的三年规划和首个年度实施方案（缺一 409）按总体思路、政策合规性、建设重点、资金投入、体制机制创新打分，每项附评语；"
     "按权重计算加权总分。每名评审专家对每份申报只能打分一次（409）；本区市或本单位的评审专家应当回避（403）。",
 )
 async def score(
-    application_id: uuid.UUID, body: ScoreRequest, request: Request, caller: Caller, key: IdempotencyKey
+    application_id: ApplicationRef, body: ScoreRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
-    return await run(request, from_request(Score, body, application_id=application_id), caller, key)
+    found = await resolve(request, application_id)
+    return await run(request, from_request(Score, body, application_id=found), caller, key)
 
 
 @router.post(
@@ -104,13 +115,39 @@ async def score(
     status_code=201,
     tags=["建设决定"],
     summary="领导小组负责人作出建设决定（批准建设或不予批准）",
-    description="打分人数达到法定人数后，领导小组负责人批准三年建设（须填建设期开始日期）或写明理由不予批准。"
-    "决定不可更改：第二次决定 409。存在未排除的不予受理发现时不能批准（409）。",
+    description="建设方案评审打分达到法定人数后，领导小组负责人批准三年建设（须填建设期开始日期）；"
+    "有评分被标记（偏离过多）时须写明说明 flag_note（否则 409）。受理后任何时候均可写明理由不予批准，"
+    "无需法定人数。决定不可更改：第二次决定 409。存在未排除的不予受理发现时不能批准（409）。",
 )
 async def decide(
-    application_id: uuid.UUID, body: DecisionRequest, request: Request, caller: Caller, key: IdempotencyKey
+    application_id: ApplicationRef,
+    body: DecisionRequest,
+    request: Request,
+    caller: Caller,
+    key: IdempotencyKey,
 ) -> Response:
-    return await run(request, from_request(Decide, body, application_id=application_id), caller, key)
+    found = await resolve(request, application_id)
+    return await run(request, from_request(Decide, body, application_id=found), caller, key)
+
+
+@router.post(
+    "/applications/{application_id}/selection",
+    status_code=201,
+    tags=["确定建设单位"],
+    summary="领导小组负责人确定建设单位（或写明理由不予确定）",
+    description="从已受理的申报中确定建设单位（select），确定后该单位报送三年规划和首个年度实施方案，"
+    "再由评审专家对方案打分；或写明理由（申报单位可见）不予确定（not_select）。"
+    "每份申报只确定一次（409）；存在未排除的不予受理发现时不能确定（409）；本区市或本单位的负责人应当回避（403）。",
+)
+async def select(
+    application_id: ApplicationRef,
+    body: SelectionRequest,
+    request: Request,
+    caller: Caller,
+    key: IdempotencyKey,
+) -> Response:
+    found = await resolve(request, application_id)
+    return await run(request, from_request(Select, body, application_id=found), caller, key)
 
 
 # --- reads -------------------------------------------------------------------------------------
@@ -134,9 +171,10 @@ async def _loaded(request: Request, caller: Principal, application_id: uuid.UUID
     "部门报送的合规事实；每位评审专家的打分；评审汇总；建设决定；以及按时间排列的全部事件（事件编号、时间、操作主体、来源）。"
     "直接读取事件存储，强一致。区市和集团工会只能查看本单位的申报。",
 )
-async def get_dossier(application_id: uuid.UUID, request: Request, caller: Caller) -> dict[str, Any]:
-    loaded = await _loaded(request, caller, application_id)
-    return dossier(loaded, review_of(request).policy)
+async def get_dossier(application_id: ApplicationRef, request: Request, caller: Caller) -> dict[str, Any]:
+    loaded = await _loaded(request, caller, await resolve(request, application_id))
+    assert loaded.state is not None
+    return dossier(loaded, review_of(request).policy, sight(caller, loaded.state.scores))
 
 
 @router.get(
@@ -146,11 +184,30 @@ async def get_dossier(application_id: uuid.UUID, request: Request, caller: Calle
     description="加权总分的平均分、极差（最高减最低）、总体标准差和各方面均分；至少三人打分时，"
     "某位专家的总分与其他专家平均分相差超过阈值（默认 15 分）即标记。",
 )
-async def get_panel(application_id: uuid.UUID, request: Request, caller: Caller) -> dict[str, Any]:
-    loaded = await _loaded(request, caller, application_id)
+async def get_panel(application_id: ApplicationRef, request: Request, caller: Caller) -> dict[str, Any]:
+    found = await resolve(request, application_id)
+    loaded = await _loaded(request, caller, found)
     assert loaded.state is not None
     policy: ScoringPolicy = review_of(request).policy
-    return {"application_id": str(application_id), **panel_view(panel(loaded.state, policy), policy)}
+    seen = sight(caller, loaded.state.scores)
+    if seen is Sight.申报单位:
+        raise Forbidden(
+            FieldError(
+                HEADER,
+                "评审汇总（各评审专家的得分）对申报单位保密",
+                "the panel's scores are confidential to the applicant",
+            )
+        )
+    if seen is Sight.未打分评审:
+        # Before their own score a reviewer learns only how far the panel has got.
+        return {
+            "application_id": str(found),
+            "count": len(loaded.state.scores),
+            "quorum": policy.quorum,
+            "hidden": True,
+            "hidden_reason": "提交本人评分后方可查看其他评审专家的评分 / others' scores are shown once yours is in",
+        }
+    return {"application_id": str(found), **panel_view(panel(loaded.state, policy), policy)}
 
 
 class QueueItem(BaseModel):
@@ -162,11 +219,15 @@ class QueueItem(BaseModel):
     name: str | None = Field(title="名称")
     unit_name: str | None = Field(title="建设单位")
     stage: str = Field(
-        title="队列阶段", description="awaiting_screening, awaiting_scores, awaiting_decision, decided"
+        title="队列阶段",
+        description="awaiting_screening 待筛查, awaiting_selection 待确定建设单位, awaiting_scores 待评分, "
+        "awaiting_decision 待决定, decided 已办结",
     )
     stage_label: str = Field(title="队列阶段（中文）")
     status: str = Field(
-        title="评审状态", description="pending, accepted, rejected, withdrawn, approved, declined"
+        title="评审状态",
+        description="pending 待筛查, accepted 已受理, selected 已确定建设单位, not_selected 未确定为建设单位, "
+        "rejected 不予受理, withdrawn 已撤回, approved 建设中, declined 未获批准",
     )
     status_label: str = Field(title="评审状态（中文）")
     submitted_at: datetime | None = Field(title="提交时间")
@@ -199,7 +260,10 @@ STATUS_LABELS = {stage.value: label for stage, label in STAGE_LABELS.items()}
 async def list_queue(
     request: Request,
     caller: Caller,
-    stage: Literal["awaiting_screening", "awaiting_scores", "awaiting_decision", "decided"] | None = None,
+    stage: Literal[
+        "awaiting_screening", "awaiting_selection", "awaiting_scores", "awaiting_decision", "decided"
+    ]
+    | None = None,
     programme: Programme | None = None,
     submitter: str | None = Query(default=None, description="区市或单位代码"),
     year: int | None = None,
@@ -236,7 +300,12 @@ async def list_queue(
     )
     items = []
     for row in rows:
-        summary = summarise(totals_of(row["totals"]), policy.deviation_threshold)
+        totals = totals_of(row["totals"])
+        summary = summarise(totals, policy.deviation_threshold)
+        if sight(caller, totals) is not Sight.全部:
+            # Confidential review: the applicant, and a reviewer before their own score, learn
+            # how many have scored, not what or who was flagged.
+            summary = Totals(summary.count, None, None, ())
         items.append(
             QueueItem(
                 application_id=row["application_id"],

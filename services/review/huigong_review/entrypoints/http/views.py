@@ -11,13 +11,21 @@ from decimal import Decimal
 from typing import Any
 
 from huigong_events.envelope import RecordedEvent
-from huigong_events.intake import ApplicationAmended, ApplicationSubmitted, ApplicationWithdrawn
+from huigong_events.intake import (
+    ApplicationAmended,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+    PlanAmended,
+    PlanSubmitted,
+)
 from huigong_events.reference import ALL_AREAS, REVIEW_DIMENSIONS
 from huigong_events.review import (
     ApplicationAccepted,
     ApplicationRejected,
     ConstructionApproved,
     ConstructionDeclined,
+    ConstructionUnitNotSelected,
+    ConstructionUnitSelected,
     ExclusionCleared,
     ExclusionFound,
     ReviewScored,
@@ -27,6 +35,7 @@ from huigong_events.upcasting import decode
 from ...adapters.inputs import Loaded
 from ...domain.scoring import PanelSummary, ScoringPolicy, panel
 from ...domain.state import ReviewStage, ReviewState
+from ...policy import Sight
 from ...projections.queue import form_name
 
 STAGE_LABELS: dict[ReviewStage, str] = {stage: stage.name for stage in ReviewStage}
@@ -40,13 +49,14 @@ def _time(value: datetime) -> str:
     return value.isoformat()
 
 
-def provenance(record: RecordedEvent) -> dict[str, Any]:
-    """When and on whose word: the envelope fields an auditor asks for."""
+def provenance(record: RecordedEvent, *, anonymous: bool = False) -> dict[str, Any]:
+    """When and on whose word: the envelope fields an auditor asks for. `anonymous` withholds
+    who acted (the applicant never learns which reviewer or chair did what)."""
     return {
         "event_id": str(record.id),
         "at": _time(record.occurred_at),
         "recorded_at": _time(record.recorded_at),
-        "actor": record.actor,
+        "actor": None if anonymous else record.actor,
         "source": record.source,
     }
 
@@ -57,6 +67,8 @@ def queue_stage(state: ReviewState, policy: ScoringPolicy) -> str:
     if stage is ReviewStage.待筛查:
         return "awaiting_screening"
     if stage is ReviewStage.已受理:
+        return "awaiting_selection"
+    if stage is ReviewStage.已确定建设单位:
         return "awaiting_decision" if len(state.scores) >= policy.quorum else "awaiting_scores"
     return "decided"
 
@@ -90,21 +102,32 @@ def panel_view(summary: PanelSummary, policy: ScoringPolicy) -> dict[str, Any]:
     }
 
 
-def dossier(loaded: Loaded, policy: ScoringPolicy) -> dict[str, Any]:
+def dossier(loaded: Loaded, policy: ScoringPolicy, sight: Sight = Sight.全部) -> dict[str, Any]:
     """The whole file of one application in one answer: the form as it stands and how it got
     there, the screening, every finding (and its clearance), the facts reported about the
-    screened enterprise, every score, the panel, the decision and the units built from it."""
+    screened enterprise, the selection, the unit's plans, every score, the panel, the decision and
+    the units built from it.
+
+    `sight` (policy.Sight) hides what the reader may not see: the applicant gets no scores, no
+    panel, no chair's note on a flagged score and no actor of any review step; a reviewer who has
+    not scored yet gets no other reviewer's score and no panel figures."""
+    applicant = sight is Sight.申报单位
+    show_scores = sight is Sight.全部
     state = loaded.state
     assert state is not None
     submitted = decode(loaded.intake[0])
     assert isinstance(submitted, ApplicationSubmitted)
 
     form_history: list[dict[str, Any]] = []
+    plans: list[dict[str, Any]] = []
     withdrawal: dict[str, Any] | None = None
     for record in loaded.intake:
         event = decode(record)
         entry = {"type": record.type, **provenance(record)}
-        if isinstance(event, ApplicationAmended):
+        if isinstance(event, PlanSubmitted | PlanAmended):
+            reason = event.reason if isinstance(event, PlanAmended) else None
+            plans.append({**entry, "plan": event.plan.model_dump(mode="json"), "reason": reason})
+        elif isinstance(event, ApplicationAmended):
             form_history.append({**entry, "reason": event.reason})
         elif isinstance(event, ApplicationWithdrawn):
             withdrawal = {**entry, "reason": event.reason}
@@ -115,35 +138,49 @@ def dossier(loaded: Loaded, policy: ScoringPolicy) -> dict[str, Any]:
     findings: dict[str, dict[str, Any]] = {}
     scores: list[dict[str, Any]] = []
     decision: dict[str, Any] | None = None
+    selection: dict[str, Any] | None = None
     for record in loaded.review:
         event = decode(record)
+        seen = provenance(record, anonymous=applicant)
         if isinstance(event, ApplicationAccepted):
-            screening = {"outcome": "accepted", "outcome_label": "受理", "grounds": [], **provenance(record)}
+            screening = {"outcome": "accepted", "outcome_label": "受理", "grounds": [], **seen}
         elif isinstance(event, ApplicationRejected):
             grounds = [ground.model_dump(mode="json") for ground in event.findings]
             screening = {
                 "outcome": "rejected",
                 "outcome_label": "不予受理",
                 "grounds": grounds,
-                **provenance(record),
+                **seen,
             }
         elif isinstance(event, ExclusionFound):
             findings[str(event.finding_id)] = {
                 **event.to_data(),
                 "open": True,
-                "found": provenance(record),
+                "found": seen,
                 "cleared": None,
             }
         elif isinstance(event, ExclusionCleared):
             finding = findings[str(event.finding_id)]
             finding["open"] = False
-            finding["cleared"] = {"reason": event.reason, **provenance(record)}
+            finding["cleared"] = {"reason": event.reason, **seen}
         elif isinstance(event, ReviewScored):
-            scores.append({**event.to_data(), **provenance(record)})
+            if show_scores:
+                scores.append({**event.to_data(), **seen})
+        elif isinstance(event, ConstructionUnitSelected | ConstructionUnitNotSelected):
+            chosen = isinstance(event, ConstructionUnitSelected)
+            selection = {
+                "decision": "selected" if chosen else "not_selected",
+                "decision_label": "确定为建设单位" if chosen else "未确定为建设单位",
+                **event.to_data(),
+                **seen,
+            }
         elif isinstance(event, ConstructionApproved | ConstructionDeclined):
             kind = "approved" if isinstance(event, ConstructionApproved) else "declined"
             label = "批准建设" if kind == "approved" else "不予批准"
-            decision = {"decision": kind, "decision_label": label, **event.to_data(), **provenance(record)}
+            data = event.to_data()
+            if applicant:
+                data.pop("flag_note", None)
+            decision = {"decision": kind, "decision_label": label, **data, **seen}
 
     unit_name, unit_code = state.unit_name, state.unit_credit_code
     return {
@@ -167,14 +204,22 @@ def dossier(loaded: Loaded, policy: ScoringPolicy) -> dict[str, Any]:
         "screening": screening,
         "findings": list(findings.values()),
         "compliance_facts": [{**decode(record).to_data(), **provenance(record)} for record in loaded.facts],
-        "scores": scores,
-        "panel": panel_view(panel(state, policy), policy),
+        "selection": selection,
+        "plans": plans,
+        "scores": scores if show_scores else None,
+        "scored_by_count": len(state.scores),
+        "panel": panel_view(panel(state, policy), policy) if show_scores else None,
         "decision": decision,
         "units": [
             {"type": record.type, **decode(record).to_data(), **provenance(record)} for record in loaded.units
         ],
         "history": [
-            {"stream": stream, "type": record.type, "version": record.aggregate_version, **provenance(record)}
+            {
+                "stream": stream,
+                "type": record.type,
+                "version": record.aggregate_version,
+                **provenance(record, anonymous=applicant and stream == "review"),
+            }
             for stream, record in sorted(
                 [("intake", r) for r in loaded.intake]
                 + [("review", r) for r in loaded.review]
