@@ -99,6 +99,7 @@ EVERY_SERVICE: Final = {
     ("GET", "/docs"):                   "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("GET", "/docs/oauth2-redirect"):   "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("GET", "/redoc"):                  "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
+    ("GET", "/docs-assets/{name}"):     "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
 }
 MATRIX: Final = {
     #                                                                  D  D' G  C  X  R  H  Rg O  V  S  P  Rv Uk

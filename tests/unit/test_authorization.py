@@ -121,6 +121,7 @@ def test_the_public_sees_certificate_verification_and_published_figures_only() -
         "GET /docs",
         "GET /docs/oauth2-redirect",
         "GET /redoc",
+        "GET /docs-assets/{name}",  # Swagger UI's and ReDoc's scripts
     }
     assert "metrics GET /api/targets" not in public  # who changed a target, and why
 

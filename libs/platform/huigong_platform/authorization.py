@@ -107,6 +107,7 @@ COMMON: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
+    ("GET", "/docs-assets/{name}"): PUBLIC,
 }
 
 POLICY: Final[dict[str, dict[tuple[str, str], Rule]]] = {

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from faust.contrib.asgi import faust_app_running
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import authorization, errors, logs
+from . import api_docs, authorization, errors, logs
 from .credentials import KeyVerifier
 from .database import DbConnection, create_pool
 from .eventstore import EventStore
@@ -182,7 +182,15 @@ def build_app(
             await pool.close()
             log.info("service stopped")
 
-    app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
+    # /docs and /redoc are our own (api_docs): their scripts come from this service, not a CDN.
+    app = FastAPI(
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+    )
     # Added before the correlation middleware, so it runs inside it: refusals carry the
     # correlation id, and their log lines too.
     app.add_middleware(
@@ -237,6 +245,10 @@ def build_app(
     @app.get("/metrics", tags=["运行状态"], summary="Prometheus 指标")
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    # Outermost: the guard and the router see the path without the front door's prefix.
+    app.add_middleware(api_docs.ForwardedPrefix, service=settings.service)
+    api_docs.install(app, title)
 
     errors.install(app, union_tags)
     for router in routers:
