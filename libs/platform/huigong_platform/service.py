@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -24,7 +25,7 @@ from fastapi.responses import JSONResponse
 from faust.contrib.asgi import faust_app_running
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import api_docs, authorization, errors, logs
+from . import api_docs, authorization, errors, logs, sessions
 from .credentials import KeyVerifier
 from .database import DbConnection, create_pool
 from .eventstore import EventStore
@@ -34,6 +35,7 @@ from .ops.personal import Patterns
 from .outbox import RelayProcess
 from .reactions import Reaction, reaction_app
 from .refusals import FieldError
+from .sessions import SessionVerifier
 from .settings import Settings
 from .subscriptions import Projection, Subscription
 
@@ -62,6 +64,8 @@ class Runtime:
     readiness: Readiness
     keys: KeyVerifier
     subscriptions: list[Subscription] = field(default_factory=list)
+    # People's logins (the console): set by build_app beside the keys.
+    sessions: SessionVerifier | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     background: list[tuple[asyncio.Task[None], Callable[[], Awaitable[None]]]] = field(default_factory=list)
 
@@ -131,6 +135,9 @@ def build_app(
             relay=relay,
             readiness=Readiness(pool, settings.kafka_bootstrap, settings.service),
             keys=KeyVerifier(pool, settings.auth_cache_seconds),
+            sessions=SessionVerifier(
+                pool, settings.auth_cache_seconds, timedelta(minutes=settings.session_idle_minutes)
+            ),
             subscriptions=[
                 Subscription(
                     p,
@@ -249,6 +256,9 @@ def build_app(
     # Outermost: the guard and the router see the path without the front door's prefix.
     app.add_middleware(api_docs.ForwardedPrefix, service=settings.service)
     api_docs.install(app, title)
+    app.include_router(
+        sessions.router(sessions.SessionSettings(settings.session_hours, settings.session_idle_minutes))
+    )
 
     errors.install(app, union_tags)
     for router in routers:
