@@ -427,17 +427,8 @@ class AccessGuard:
         verifier: KeyVerifier = scope["app"].state.runtime.keys
         try:
             outcome = await verifier.verify(presented)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("access check unavailable", route=route, error=type(exc).__name__)
-            return (
-                503,
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
-                _body(
-                    "service",
-                    f"暂时无法核验凭据，请求未被处理，请{RETRY_AFTER_SECONDS}秒后重试",
-                    "credentials cannot be checked right now; nothing was done; retry later",
-                ),
-            )
+        except UNAVAILABLE as exc:
+            return _unavailable(route, exc)
         if isinstance(outcome, Rejected):
             log.warning(
                 "access refused", status=401, reason=outcome.reason, key_id=outcome.key_id, route=route
@@ -459,17 +450,8 @@ class AccessGuard:
         verifier: sessions.SessionVerifier = scope["app"].state.runtime.sessions
         try:
             outcome = await verifier.verify(token)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("access check unavailable", route=route, error=type(exc).__name__)
-            return (
-                503,
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
-                _body(
-                    "service",
-                    f"暂时无法核验登录状态，请求未被处理，请{RETRY_AFTER_SECONDS}秒后重试",
-                    "the session cannot be checked right now; nothing was done; retry later",
-                ),
-            )
+        except UNAVAILABLE as exc:
+            return _unavailable(route, exc)
         if isinstance(outcome, sessions.Ended):
             log.warning(
                 "access refused",
@@ -565,6 +547,23 @@ def _presented_key(scope: Scope) -> str | None:
         return ""  # present but not a bearer token: invalid, not missing
     api_key = _header(scope, API_KEY_HEADER.lower().encode())
     return api_key if api_key else None
+
+
+# What makes a key or session impossible to check for now (the database is away).
+UNAVAILABLE: Final = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _unavailable(route: str, exc: BaseException) -> tuple[int, dict[str, str], bytes]:
+    log.warning("access check unavailable", route=route, error=type(exc).__name__)
+    return (
+        503,
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        _body(
+            "service",
+            f"暂时无法核验凭据，请求未被处理，请{RETRY_AFTER_SECONDS}秒后重试",
+            "credentials cannot be checked right now; nothing was done; retry later",
+        ),
+    )
 
 
 def _session_cookie(scope: Scope) -> str | None:
