@@ -1,4 +1,4 @@
-"""Issue 9 benchmark: what the access guard costs a request. The same one-route app with and without
+"""Benchmark: what the access guard costs a request. The same one-route app with and without
 `AccessGuard` in front (route match, API key checked against the per-process cache, role rule,
 token bucket, body count), called in process through httpx's ASGI transport, rounds alternated so
 that both see the same machine. The key is verified against a real PostgreSQL once, then cached."""

@@ -1,4 +1,4 @@
-"""Issue 4 benchmark: enrolment ingest over HTTP in 10,000-row batches until the events are in
+"""Benchmark: enrolment ingest over HTTP in 10,000-row batches until the events are in
 Kafka, against raw aiokafka produce of the same payloads, in the same run. Goal: ≥ 20,000/s.
 
 The ingest figure runs from the first request to the moment the topic's end offsets cover every

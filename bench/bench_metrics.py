@@ -1,4 +1,4 @@
-"""Issue 7 benchmark: the metrics service.
+"""Benchmark: the metrics service.
 
 1. Throughput: member events (MemberEnrolled and MutualAidGranted, the platform's biggest stream)
    on the registry's members topic, consumed raw with aiokafka (consume-and-discard), against the

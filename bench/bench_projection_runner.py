@@ -1,4 +1,4 @@
-"""Issue 3 benchmark: the projection runner against raw consumption, same topic, same run.
+"""Benchmark: the projection runner against raw consumption, same topic, same run.
 
 1. raw aiokafka consume-and-discard;
 2. decode (envelope + upcast + validation) and apply to an in-memory projection;

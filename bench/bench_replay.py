@@ -1,4 +1,4 @@
-"""Issue 8 benchmark: replay of about 1,000,000 events, mostly the member roster, into every
+"""Benchmark: replay of about 1,000,000 events, mostly the member roster, into every
 projection of every service, against raw aiokafka consume-and-discard of the same topics, in the
 same run.
 

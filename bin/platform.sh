@@ -118,7 +118,9 @@ start_service() {
 wait_ready() {
   local svc="$1" port="${SERVICE_PORTS[$1]}" deadline=$((SECONDS + 60))
   until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
-    if ! service_running "$svc"; then
+    # `kill -0`, not the command-line match of service_running: until the forked shell has
+    # exec'd the service its command line is still this script's (seconds on a busy machine).
+    if ! kill -0 "$(read_pid "$RUN_DIR/$svc.pid")" 2>/dev/null; then
       tail -n 40 "$LOGS_DIR/$svc.log" >&2 || true
       die "$svc exited during start-up (log above)"
     fi

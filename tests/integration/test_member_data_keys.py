@@ -1,4 +1,4 @@
-"""Per-member data keys held by the registry (issue 9), against real intake and registry processes
+"""Per-member data keys held by the registry, against real intake and registry processes
 on a database and topic prefix of this module's own (one test takes a grant away for a moment).
 
 - Intake reaches the keys through the one function the registry grants it: its role can neither

@@ -1,4 +1,4 @@
-"""Personal data (issue 9, item 4) against real intake, registry and metrics processes.
+"""Personal data against real intake, registry and metrics processes.
 
 1. After 10,000 members enrolled over HTTP and counted by the registry and metrics, no raw ID
    number or phone number of theirs is in any Kafka topic of the run (keys, values, headers), any

@@ -1,4 +1,4 @@
-"""Issue 8: an as-of replay at a date equals what the progress API reported for that date.
+"""An as-of replay at a date equals what the progress API reported for that date.
 
 Real intake, registry and metrics processes on the real broker and database, in a database and
 topic prefix of this module's own (the figures are absolute). Districts enrol members with join

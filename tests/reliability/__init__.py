@@ -1,2 +1,2 @@
-"""Reliability: the whole platform under faults (issue 10). `harness.py` drives it; the short
+"""Reliability: the whole platform under faults. `harness.py` drives it; the short
 form is `test_faults.py` (in CI), the long form `bench/bench_reliability.py` (with a soak)."""

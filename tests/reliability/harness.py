@@ -1,6 +1,6 @@
 """The whole platform under faults: real service processes, the district simulator's traffic,
-and the faults of issue 10 (SIGKILL, broker and database outages, poison records), with a ledger
-of what was sent and answered and an audit of what every projection holds at the end.
+and the faults (SIGKILL, broker and database outages, poison records), with a ledger of what
+was sent and answered and an audit of what every projection holds at the end.
 
 Used by the short form in CI (`tests/reliability/test_faults.py`) and the long form with the soak
 (`bench/bench_reliability.py`); the sizes differ, the code and the end conditions do not.
@@ -24,7 +24,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from huigong_intake.simulator import (
     kafka_producer,
 )
 from huigong_platform import credentials, database
+from huigong_platform.ops import reconcile as reconcile_mod
 from huigong_platform.ops.registry import discover
 from huigong_platform.ops.scan import partition_ranges
 from huigong_platform.settings import SERVICES
@@ -875,14 +876,29 @@ class Report:
     faults: list[dict[str, Any]]
     lag: dict[str, int]  # records each consumer had not applied when the figures settled
     replay: dict[str, Any]
+    # Per reaction: triggers below its checkpoint, those held (dead letter, parked), those
+    # without an outcome (`huigong reconcile`).
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     soak: dict[str, Any] = field(default_factory=dict)
+    # CPU burners competing with the platform for the cores, and the load they made.
+    contention: dict[str, Any] = field(default_factory=dict)
+    # The fault run's people (the soak enrols others); not part of the report.
+    people: set[str] = field(default_factory=set, repr=False)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+        figures = asdict(self)
+        figures.pop("people")
+        return json.dumps(figures, ensure_ascii=False, indent=2)
 
     def render(self) -> str:
         lines = ["reliability report", ""]
         lines.append("traffic: " + ", ".join(f"{k} {v}" for k, v in self.traffic.items()))
+        if self.contention:
+            c = self.contention
+            lines.append(
+                f"contention: {c['burners']} CPU-bound processes beside the platform on {c['cores']} "
+                f"cores; load average at the start {c['load_start']:.1f}, at the end {c['load_end']:.1f}"
+            )
         lines.append("")
         sent, accepted = self.sent, self.accepted
         lines.append(
@@ -934,6 +950,13 @@ class Report:
             )
         )
         lines.extend(f"  {d[:400]}" for d in self.replay.get("differences", []))
+        lines.append(
+            "reconcile: "
+            + "; ".join(
+                f"{name} {o['triggers']:,} triggers, {o['held']} held, {o['missing']} without an outcome"
+                for name, o in self.outcomes.items()
+            )
+        )
         behind = {k: v for k, v in self.lag.items() if v}
         lines.append(
             f"consumer lag when the figures settled: {behind if behind else f'0 for all {len(self.lag)} consumers'}"
@@ -977,6 +1000,7 @@ class Report:
             and self.http["unavailable_outside_outage"] == 0
             and not self.http["refusals"]
             and not any(self.lag.values())
+            and not any(o["missing"] for o in self.outcomes.values())
         )
 
 
@@ -1036,6 +1060,11 @@ async def verdict(
         if not t.get("equal", True)
     ]
     differences = await replay_differences(deployment, replays)
+    # What `huigong reconcile` says: every trigger each reaction passed has its outcome.
+    outcomes = {
+        r.reaction: {"triggers": r.triggers, "held": r.held, "missing": len(r.missing)}
+        for r in await reconcile_mod.reconcile(deployment.admin_dsn, deployment.bootstrap)
+    }
     # Each HTTP-accepted enrolment id must be an event in intake's store: a 2xx is a promise.
     conn = await asyncpg.connect(deployment.admin_dsn)
     try:
@@ -1116,6 +1145,7 @@ async def verdict(
             "differing": differing,
             "differences": differences,
         },
+        outcomes=outcomes,
     )
 
 
@@ -1199,6 +1229,30 @@ async def settle_members(
         await asyncio.sleep(1)
 
 
+BURNER = "while True: pass"
+
+
+@contextlib.contextmanager
+def cpu_contention(burners: int) -> Iterator[dict[str, Any]]:
+    """`burners` processes that spin on the CPU for as long as the block lasts, at the platform's
+    own priority: timing windows that a quiet machine keeps narrow (a batch in flight when the
+    database stops, a rebalance during a commit) open wide. Yields the figures for the report."""
+    figures: dict[str, Any] = {}
+    if burners <= 0:
+        yield figures
+        return
+    procs = [subprocess.Popen([sys.executable, "-c", BURNER]) for _ in range(burners)]
+    figures.update(burners=burners, cores=os.cpu_count() or 0, load_start=os.getloadavg()[0])
+    try:
+        yield figures
+    finally:
+        figures["load_end"] = os.getloadavg()[0]
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
+
+
 async def scenario(
     deployment: Deployment,
     traffic: Traffic,
@@ -1206,39 +1260,51 @@ async def scenario(
     down: float = 3.0,
     soak_plan: Soak | None = None,
     announce: Callable[[Report], None] | None = None,
+    contention: int = 0,
 ) -> Report:
-    """The fault run of issue 10: ingest `traffic` and, spread over it, SIGKILL each service in
+    """The fault run: ingest `traffic` and, spread over it, SIGKILL each service in
     turn, all at once, stop the broker, stop the database, and poison every topic; then audit.
-    With `soak_plan`, a steady ingest follows on the same processes (the long form)."""
+    With `soak_plan`, a steady ingest follows on the same processes (the long form). With
+    `contention`, that many CPU-bound processes compete for the cores throughout the fault run."""
     keys = await issue_keys(deployment, [f"simulator:{s}" for s in traffic.submitters])
     async with running(deployment) as platform:
-        driver = Driver(deployment, traffic, keys)
-        ingest = asyncio.create_task(driver.run())
-        steps: list[Callable[[], Awaitable[Any]]] = [
-            *(lambda n=n: platform.kill([n], driver, down) for n in SERVICES),
-            lambda: platform.kill(list(SERVICES), driver, down),
-            lambda: platform.broker_outage(driver, down),
-            lambda: platform.postgres_outage(driver, down),
-        ]
-        poison: list[Poison] = []
-        shares = len(steps) + 2
-        for number, step in enumerate(steps, start=1):
-            # Each fault when its share of the rows has been sent, the next share flowing while
-            # it lasts: every fault falls inside the ingest.
-            threshold = traffic.enrolments * number // shares
-            driver.allowance = traffic.enrolments * (number + 1) // shares
-            while driver.ledger.enrolment_rows_sent < threshold and not ingest.done():
-                await asyncio.sleep(0.2)
-            if ingest.done():
-                ingest.result()  # a driver that failed says why here
-            await step()
-            if number == len(steps) // 2:
-                poison = await platform.poison(driver, traffic.submitters)
-        driver.allowance = float("inf")
-        await ingest
-        report = await verdict(deployment, platform, driver, poison, traffic)
+        with cpu_contention(contention) as load:
+            report = await _faults(deployment, platform, traffic, keys, down)
+        report.contention = load
         if announce is not None:
             announce(report)  # the fault run's report, before a long soak begins
         if soak_plan is not None:
-            report.soak = await soak(deployment, platform, soak_plan, traffic, keys, driver.people)
+            report.soak = await soak(deployment, platform, soak_plan, traffic, keys, report.people)
         return report
+
+
+async def _faults(
+    deployment: Deployment, platform: Platform, traffic: Traffic, keys: dict[str, str], down: float
+) -> Report:
+    driver = Driver(deployment, traffic, keys)
+    ingest = asyncio.create_task(driver.run())
+    steps: list[Callable[[], Awaitable[Any]]] = [
+        *(lambda n=n: platform.kill([n], driver, down) for n in SERVICES),
+        lambda: platform.kill(list(SERVICES), driver, down),
+        lambda: platform.broker_outage(driver, down),
+        lambda: platform.postgres_outage(driver, down),
+    ]
+    poison: list[Poison] = []
+    shares = len(steps) + 2
+    for number, step in enumerate(steps, start=1):
+        # Each fault when its share of the rows has been sent, the next share flowing while
+        # it lasts: every fault falls inside the ingest.
+        threshold = traffic.enrolments * number // shares
+        driver.allowance = traffic.enrolments * (number + 1) // shares
+        while driver.ledger.enrolment_rows_sent < threshold and not ingest.done():
+            await asyncio.sleep(0.2)
+        if ingest.done():
+            ingest.result()  # a driver that failed says why here
+        await step()
+        if number == len(steps) // 2:
+            poison = await platform.poison(driver, traffic.submitters)
+    driver.allowance = float("inf")
+    await ingest
+    report = await verdict(deployment, platform, driver, poison, traffic)
+    report.people = driver.people
+    return report

@@ -1,4 +1,4 @@
-"""Issue 10, short form: the whole platform under faults, in CI.
+"""The reliability run, short form: the whole platform under faults, in CI.
 
 Real service processes on the test stack ingest enrolments from the district simulator (over
 HTTP and over the districts' inbound topics) with applications in between; meanwhile each
@@ -24,6 +24,9 @@ from ..integration.processes import TEST_PORTS, artefacts_dir
 from .harness import Deployment, Traffic, scenario
 
 ENROLMENTS = int(os.environ.get("HUIGONG_RELIABILITY_ENROLMENTS", "20000"))
+# CPU-bound processes competing with the platform for the cores during the run: the timing
+# windows a quiet machine keeps narrow (a batch in flight as the database stops) open wide.
+CONTENTION = int(os.environ.get("HUIGONG_RELIABILITY_CONTENTION", "2"))
 
 
 @pytest.mark.outage
@@ -39,7 +42,7 @@ async def test_nothing_is_lost_or_counted_twice_through_kills_outages_and_poison
             rate=round(ENROLMENTS / 90, 1),
             applications=16,
         )
-        report = await scenario(deployment_of(s), traffic)
+        report = await scenario(deployment_of(s), traffic, contention=CONTENTION)
     out = artefacts_dir()
     (out / "reliability-report.txt").write_text(report.render() + "\n")
     (out / "reliability-report.json").write_text(report.to_json())
@@ -76,6 +79,8 @@ async def test_nothing_is_lost_or_counted_twice_through_kills_outages_and_poison
     assert report.lag and not any(report.lag.values()), text
     # An auditor's clean replay equals every live projection.
     assert report.replay["equal"], text
+    # Every trigger each reaction passed has its outcome (`huigong reconcile`).
+    assert report.outcomes and not any(o["missing"] for o in report.outcomes.values()), text
 
 
 def deployment_of(s: Stack) -> Deployment:

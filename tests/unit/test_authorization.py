@@ -1,5 +1,5 @@
 """The access rules as data: every route of every service has one, none is stale, and the rules say
-what issue 9 asks (reviewers cannot submit, only the chair decides, only registrars certify, ops
+what the roles mean (reviewers cannot submit, only the chair decides, only registrars certify, ops
 change nothing, the public sees only certificate verification and published figures). Also the
 pure parts of credentials: principals, key format, token buckets, the OpenAPI marking."""
 

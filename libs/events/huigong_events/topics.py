@@ -117,7 +117,7 @@ EVENT_TOPICS: Final[tuple[Topic, ...]] = (
 )
 
 # One inbound topic per submitting district or group union: the topic itself proves the sender
-# once ACLs let each district principal write only its own topic (security issue).
+# once ACLs let each district principal write only its own topic (Kafka security on).
 INBOUND_TOPICS: Final[tuple[Topic, ...]] = tuple(
     Topic(
         f"huigong.inbound.{code.lower()}",

@@ -619,7 +619,7 @@ def document(schema: dict[str, Any], service: str) -> dict[str, Any]:
 
 
 def markdown(services: Iterable[str]) -> str:
-    """The rules as a Markdown table (for the README)."""
+    """The rules as a Markdown table (`huigong keys policy`)."""
     lines = ["| service | endpoint | who |", "|---|---|---|"]
     for service in services:
         for (method, path), rule in POLICY.get(service, {}).items():

@@ -28,6 +28,21 @@ from asyncpg.pool import PoolConnectionProxy
 from . import logs
 from .settings import SERVICES
 
+# What asyncpg raises when the database is unreachable, restarting, overloaded or the connection
+# broke in the middle of an operation (InternalClientError among them: seen when PostgreSQL
+# stopped during a reaction's batch). Work that meets one is tried again whole, never judged:
+# a consumer must not dead-letter a good record because the database went away under it.
+OUTAGES: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.TransactionRollbackError,
+)
+
 log = logs.get(__name__)
 
 # A connection of our own or one borrowed from a pool: every query helper accepts both.

@@ -11,7 +11,7 @@ service), so per-aggregate order on the topic is the order of the store.
 A round reads up to `relay_batch_size` unpublished events in the store's order, encodes them
 (`kafka_records`), builds one record batch per partition in that order and hands the batches to
 the idempotent producer (acks=all); then it marks the acknowledged prefix. Each service runs its
-relay in a child process (`RelayProcess`), so that relaying has a core of its own (issue 4: an
+relay in a child process (`RelayProcess`), so that relaying has a core of its own (an
 enrolment batch of 10,000 rows costs the relay about half what it costs the API).
 """
 

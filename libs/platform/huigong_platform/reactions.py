@@ -2,16 +2,21 @@
 
 A reaction (review screening an application, the registry revoking a title on a finding) reads
 events of other services and appends events to its own service's store. It runs as a faust agent,
-but faust is treated as at-least-once (its exactly-once mode has open duplicate and rebalance
-bugs): every batch goes through the same `Applier` and checkpoint fence as the projections, and
-the new events are appended in that same PostgreSQL transaction. A redelivered trigger is
-therefore dropped before the reaction sees it, and a crash between the append and faust's offset
-commit cannot decide anything twice.
+but faust is treated as a delivery mechanism only (its exactly-once mode has open duplicate and
+rebalance bugs): every batch goes through the same `Applier` and checkpoint fence as the
+projections, and the new events are appended in that same PostgreSQL transaction. A redelivered
+trigger is therefore dropped before the reaction sees it, and a crash between the append and the
+offset's mirror in Kafka cannot decide anything twice. Where a reaction resumes is the stored
+checkpoint alone: faust commits no offset for a reaction's topics, and records that do not
+continue at the checkpoint are never applied (see `_agent`), so a batch lost inside faust (an
+agent that crashed or was cancelled mid-batch has its batch acknowledged) is read again instead
+of skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -26,11 +31,18 @@ from aiokafka import TopicPartition
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
 
-from . import logs
-from .database import DbConnection
+from . import logs, telemetry
+from .database import OUTAGES, DbConnection
 from .eventstore import EventStore, Metadata, PendingAppend
 from .settings import KafkaAuth, Settings
-from .subscriptions import Applier, Decoded, Projection, RawRecord, apply_with_checkpoints
+from .subscriptions import (
+    Applier,
+    Outcome,
+    PreparedBatch,
+    Projection,
+    RawRecord,
+    apply_with_checkpoints,
+)
 
 log = logs.get(__name__)
 
@@ -116,6 +128,10 @@ class Reaction(Projection):
 
     service: ClassVar[str]
     store: EventStore
+    # Per trigger type, the event types one of which the reaction always records as a trigger's
+    # consequence (`causation_id` = the trigger): checked by `huigong reconcile` and each
+    # service's background check (`huigong_platform.outcomes`). Empty: no such promise.
+    outcomes: ClassVar[Mapping[str, frozenset[str]]] = {}
     batched: bool = os.environ.get(BATCH_ENV, "1") != "0"
     # Triggers per batch (one transaction). A reaction with a set-based `react_batch` may take
     # more, spreading each batch's fixed round trips over more triggers.
@@ -164,35 +180,175 @@ def _raw(event: Any) -> RawRecord:  # a faust Event; its message carries the Kaf
     )
 
 
-def _agent(pool: asyncpg.Pool, applier: Applier) -> Callable[[Any], Coroutine[Any, Any, None]]:
+# Consecutive failures of one batch after which the reaction is reported stalled (an error log
+# and the `huigong_reaction_stalled` gauge); it keeps retrying the same batch all the same.
+STALLED_AFTER = 5
+
+
+def _agent(
+    app: faust.App, pool: asyncpg.Pool, applier: Applier, topics: frozenset[str], mirror: _Mirror
+) -> Callable[[Any], Coroutine[Any, Any, None]]:
+    """The agent body of one reaction.
+
+    Where a reaction resumes is decided by the checkpoints stored in PostgreSQL with its
+    decisions, never by faust: its topics are declared without acknowledgements, so faust
+    commits no offset of its own (its batch iterator acknowledges a batch even when the agent
+    crashes or is cancelled while deciding it), and the agent mirrors the stored offsets to Kafka
+    after each commit, for lag tooling and so that a restart starts near them. Every batch is
+    applied in sequence from the stored offset (`apply_in_transaction`): records that do not
+    continue there (those after a batch lost in a crash, or a position Kafka kept from before) are
+    not applied, and the partition is sought back to the stored offset. A batch that fails, for
+    whatever reason, is retried until it commits; nothing is skipped."""
+    service, name = applier.service, applier.projection.name
+    stalled = telemetry.REACTION_STALLED.labels(service, name)
+    stalled.set(0)
+
+    async def decide(prepared: PreparedBatch) -> Outcome:
+        backoff = 0.5
+        failures = 0
+        while True:
+            try:
+                outcome, ends = await apply_with_checkpoints(pool, applier, prepared)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                logged = log.error if failures >= STALLED_AFTER else log.warning
+                logged(
+                    "reaction batch failed; retrying it"
+                    if failures < STALLED_AFTER
+                    else "reaction stalled: a batch keeps failing; retrying it, never skipping",
+                    reaction=name,
+                    error=f"{type(exc).__name__}: {exc}",
+                    failures=failures,
+                    retry_in=backoff,
+                )
+                if failures >= STALLED_AFTER:
+                    stalled.set(1)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if failures:
+                log.info("reaction batch committed after retries", reaction=name, failures=failures)
+                stalled.set(0)
+            if ends:
+                await mirror(name, ends)
+            return outcome
+
     async def agent(stream: Any) -> None:  # a faust Stream of raw records
         size = getattr(applier.projection, "batch_size", 500)
-        async for events in stream.take_events(size, within=0.2):
-            by_partition: dict[TopicPartition, list[RawRecord]] = {}
-            for event in events:
-                raw = _raw(event)
-                by_partition.setdefault(TopicPartition(raw.topic, raw.partition), []).append(raw)
-            prepared: list[tuple[TopicPartition, list[RawRecord], list[Decoded]]] = [
-                (tp, raws, applier.decode(raws)) for tp, raws in by_partition.items()
-            ]
-            backoff = 0.5
-            # Nothing downstream can proceed without the database, so the batch is retried until
-            # it commits; faust acknowledges the events only after that.
-            while True:
+        state = _AgentState()
+        watch = asyncio.create_task(_watch(app, pool, applier, topics, state))
+        try:
+            async for events in stream.take_events(size, within=0.2):
+                state.busy = True
                 try:
-                    await apply_with_checkpoints(pool, applier, prepared)
-                    break
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning(
-                        "reaction batch failed",
-                        reaction=applier.projection.name,
-                        error=f"{type(exc).__name__}: {exc}",
-                        retry_in=backoff,
-                    )
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    by_partition: dict[TopicPartition, list[RawRecord]] = {}
+                    for event in events:
+                        raw = _raw(event)
+                        by_partition.setdefault(TopicPartition(raw.topic, raw.partition), []).append(raw)
+                    prepared: PreparedBatch = [
+                        (tp, raws, applier.decode(raws)) for tp, raws in by_partition.items()
+                    ]
+                    outcome = await decide(prepared)
+                    for tp, offset in outcome.resume.items():
+                        await _seek(app, tp, offset)
+                finally:
+                    state.busy = False
+                    state.last_batch = asyncio.get_running_loop().time()
+        finally:
+            watch.cancel()
 
     return agent
+
+
+@dataclass
+class _AgentState:
+    busy: bool = False
+    last_batch: float = 0.0
+
+
+# How often an idle reaction compares its consumer's position with its stored checkpoints.
+WATCH_INTERVAL = 2.0
+
+
+async def _watch(
+    app: faust.App, pool: asyncpg.Pool, applier: Applier, topics: frozenset[str], state: _AgentState
+) -> None:
+    """Records lost inside faust are found by the next record that does not continue at the
+    checkpoint; this finds them when no record follows. While the agent is idle, a partition whose
+    consumer position is past the stored offset holds records that were delivered and never
+    applied (a batch that an agent cancelled or crashed with, a position kept in Kafka from
+    before the checkpoints were the only truth, a group another reaction committed for): the
+    consumer is sought back to the stored offset, or to the start of a partition the reaction
+    never applied anything of."""
+    name = applier.projection.name
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL)
+        if state.busy or loop.time() - state.last_batch < WATCH_INTERVAL:
+            continue
+        assigned = [tp for tp in app.consumer.assignment() if tp.topic in topics]
+        if not assigned:
+            continue
+        try:
+            rows = await pool.fetch(
+                "SELECT topic, partition, next_offset FROM checkpoints WHERE consumer = $1", name
+            )
+        except OUTAGES:
+            continue  # the agent's own retries report an outage
+        stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        for tp in assigned:
+            expected = stored.get((tp.topic, tp.partition), 0)
+            try:
+                position = await asyncio.wait_for(app.consumer.position(tp), 5)
+            except Exception:  # no position yet (being reset, rebalancing): look again later
+                continue
+            if position is None or position <= expected or state.busy:
+                continue
+            log.warning(
+                "reaction consumer is past its checkpoint with nothing to apply; it resumes from "
+                "the checkpoint",
+                reaction=name,
+                topic=tp.topic,
+                partition=tp.partition,
+                position=position,
+                checkpoint=expected,
+            )
+            telemetry.CONSUMER_RESUMES.labels(applier.service, name).inc()
+            await _seek(app, TopicPartition(tp.topic, tp.partition), expected)
+
+
+async def _seek(app: faust.App, tp: TopicPartition, offset: int) -> None:
+    """Position the reaction's consumer at `offset` of `tp` (faust forgets what it had read past
+    it, so the records are delivered again)."""
+    consumer = app.consumer
+    if tp not in consumer.assignment():
+        return  # moved to another member by a rebalance: it resumes from the stored offset
+    await consumer.seek(tp, offset)
+
+
+class _Mirror:
+    """Commits the stored offsets to Kafka too, never past what PostgreSQL holds: for lag tooling
+    and a quicker restart only (a failure changes nothing and is not retried). The reactions of
+    one service share a consumer group, so where two read the same partition the one behind is
+    committed.
+
+    faust's public commit commits what its streams acknowledged, which for these topics is
+    nothing, so the consumer's own offset commit is used."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+        self._positions: dict[TopicPartition, dict[str, int]] = {}
+
+    async def __call__(self, reaction: str, ends: Mapping[TopicPartition, int]) -> None:
+        offsets = {}
+        for tp, offset in ends.items():
+            by_reaction = self._positions.setdefault(tp, {})
+            by_reaction[reaction] = offset
+            offsets[tp] = min(by_reaction.values())
+        with contextlib.suppress(Exception):
+            await self._app.consumer._commit(offsets)  # type: ignore[attr-defined]
 
 
 def broker_credentials(auth: KafkaAuth | None = None) -> faust.SASLCredentials | None:
@@ -237,12 +393,18 @@ def reaction_app(
         key_serializer="raw",
         value_serializer="raw",
     )
+    mirror = _Mirror(app)
     for reaction in reactions:
         reaction.bind(store)
+        names = frozenset(t.qualified(settings.topic_prefix) for t in reaction.topics)
         topic = app.topic(
-            *(t.qualified(settings.topic_prefix) for t in reaction.topics),
+            *sorted(names),
             key_serializer="raw",
             value_serializer="raw",
+            # faust commits nothing for these topics: where a reaction resumes is its checkpoint
+            # in PostgreSQL (see `_agent`).
+            acks=False,
         )
-        app.agent(topic, name=reaction.name)(_agent(pool, Applier(reaction, settings.service)))
+        applier = Applier(reaction, settings.service)
+        app.agent(topic, name=reaction.name)(_agent(app, pool, applier, names, mirror))
     return app

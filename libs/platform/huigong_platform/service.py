@@ -33,6 +33,7 @@ from .health import CHECK_TIMEOUT, Check, Readiness
 from .idempotency import IDEMPOTENCY_HEADER
 from .ops.personal import Patterns
 from .outbox import RelayProcess
+from .outcomes import OutcomeWatch
 from .reactions import Reaction, reaction_app
 from .refusals import FieldError
 from .sessions import SessionVerifier
@@ -162,6 +163,12 @@ def build_app(
         if reactions:
             faust_app = reaction_app(settings, pool, runtime.store, reactions)
             await exits.enter_async_context(faust_app_running(faust_app, stop_timeout=15))
+            watch = OutcomeWatch(
+                pool, settings.kafka_bootstrap, settings.service, [(r.name, r.outcomes) for r in reactions]
+            )
+            # Only reads: cancelled at once on the way out.
+            watching = asyncio.create_task(watch.run(), name="outcome-watch")
+            exits.callback(watching.cancel)
         log.info(
             "service started",
             port=settings.port,
@@ -306,7 +313,7 @@ def serve(app: FastAPI, settings: Settings) -> None:
         access_log=False,
         timeout_graceful_shutdown=20,
         # libuv's loop (uvloop): its socket reads, writes and callbacks cost less than asyncio's,
-        # which shows on 10,000-row enrolment batches of several MB (issue 4).
+        # which shows on 10,000-row enrolment batches of several MB.
         loop="uvloop",
     )
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler that was

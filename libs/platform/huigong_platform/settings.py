@@ -1,7 +1,7 @@
 """Configuration from environment variables (HUIGONG_*), one place for every service.
 
-The README's configuration table is generated from these fields, and docker-compose.yml is
-checked against them by a test, so a variable cannot be added in one place and forgotten in
+docs/configuration.md has a row for each of these fields and docker-compose.yml is checked
+against them, both by tests, so a variable cannot be added in one place and forgotten in
 another.
 """
 

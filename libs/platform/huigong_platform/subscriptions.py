@@ -33,7 +33,7 @@ from huigong_events.topics import Topic
 from huigong_events.upcasting import decode
 
 from . import logs, telemetry
-from .database import DbConnection
+from .database import OUTAGES, DbConnection
 from .kafka import consumer as make_consumer
 
 log = logs.get(__name__)
@@ -142,6 +142,8 @@ class Outcome:
     dead_lettered: int = 0
     parked: int = 0
     per_topic: dict[str, int] = field(default_factory=dict)
+    # Partitions whose consumer must seek to the offset given (`apply_in_transaction`).
+    resume: dict[TopicPartition, int] = field(default_factory=dict)
 
 
 class Applier:
@@ -241,6 +243,8 @@ class Applier:
             async with conn.transaction():  # savepoint: a failing batch is retried one by one
                 await projection.apply_batch(conn, [(d.event, d.record) for d in wanted])
             applied = wanted
+        except OUTAGES:
+            raise  # the whole batch is tried again by the caller; no record is judged for it
         except Exception:
             wanted_ids = {id(d) for d in wanted}
             # Only a failure met here blocks what follows. Every item in the plan was planned
@@ -259,6 +263,8 @@ class Applier:
                     async with conn.transaction():
                         await projection.apply(conn, item.event, item.record)
                     applied.append(item)
+                except OUTAGES:
+                    raise
                 except Exception as exc:
                     # The aggregate stays at the version before the failing event.
                     previous = item.record.aggregate_version - 1
@@ -621,6 +627,11 @@ class Subscription:
     ) -> None:
         async with self.batch_lock:
             outcome, ends = await apply_with_checkpoints(self._pool, self.applier, prepared)
+            # Records handed over past a hole were not applied: read them again from the
+            # checkpoint (a batch fetched meanwhile is refused the same way, then read again).
+            for tp, offset in outcome.resume.items():
+                if tp in consumer.assignment():
+                    consumer.seek(tp, offset)
         self.applied += outcome.applied
         self._mirror(consumer, ends)
 
@@ -655,15 +666,17 @@ PreparedBatch = list[tuple[TopicPartition, list[RawRecord], list[Decoded]]]
 
 
 async def apply_with_checkpoints(
-    pool: asyncpg.Pool, applier: Applier, prepared: PreparedBatch
+    pool: asyncpg.Pool, applier: Applier, prepared: PreparedBatch, *, in_sequence: bool = True
 ) -> tuple[Outcome, dict[TopicPartition, int]]:
     """Apply records of several partitions in one transaction, fenced by the checkpoint rows.
 
     Shared by the projection subscriptions and the faust reaction agents, so both are
-    exactly-once in effect in the same way. Returns the outcome and the next offset per partition.
+    exactly-once in effect in the same way. Returns the outcome and the next offset per partition
+    (for the partitions that moved); `Outcome.resume` names the partitions whose consumer must be
+    sought back (or forward) to the stored offset (see `apply_in_transaction`).
     """
     async with pool.acquire() as conn, conn.transaction():
-        outcome, ends = await apply_in_transaction(conn, applier, prepared)
+        outcome, ends = await apply_in_transaction(conn, applier, prepared, in_sequence=in_sequence)
     count_outcome(applier, outcome)
     return outcome, ends
 
@@ -675,13 +688,55 @@ def count_outcome(applier: Applier, outcome: Outcome) -> None:
         telemetry.EVENTS_APPLIED.labels(service, name, topic).inc(count)
     if outcome.duplicates:
         telemetry.EVENTS_SKIPPED.labels(service, name).inc(outcome.duplicates)
+    if outcome.resume:
+        telemetry.CONSUMER_RESUMES.labels(service, name).inc(len(outcome.resume))
+
+
+# A consumer that sees a partition's records below its checkpoint, and this many or more records
+# behind it, is sought forward to the checkpoint instead of reading its way up (after a restart
+# whose Kafka position is older than the checkpoint, say).
+SEEK_FORWARD_AFTER = 1000
+
+
+def in_sequence_from(
+    start: int, records: Sequence[RawRecord], items: Sequence[Decoded]
+) -> tuple[list[RawRecord], list[Decoded], int, bool]:
+    """The records of one partition that continue exactly at `start`, the stored next offset.
+
+    Returns them (and their decoded items), how many lay below `start` (applied already), and
+    whether any record at or past `start` was left out: a record beyond a gap, or a batch that
+    does not reach back to `start` at all. Our event topics keep every record for ever and are
+    written without transactions, so their offsets have no holes: a record past the next expected
+    offset means the ones between were delivered and lost on the way (a faust agent's batch
+    acknowledged when it crashed, a consumer positioned past the checkpoint), never that they do
+    not exist. Such records are left for a consumer sought back to `start`."""
+    first = next((i for i, r in enumerate(records) if r.offset == start), -1)
+    if first < 0:
+        below = sum(1 for r in records if r.offset < start)
+        return [], [], below, below < len(records)
+    last = first
+    expected = start + 1
+    while last + 1 < len(records) and records[last + 1].offset == expected:
+        last += 1
+        expected += 1
+    # Outside the run: a copy of a record in or below it (applied), or one past it (left out).
+    outside = [r.offset for r in records[:first]] + [r.offset for r in records[last + 1 :]]
+    below = sum(1 for offset in outside if offset < expected)
+    return list(records[first : last + 1]), list(items[first : last + 1]), below, below < len(outside)
 
 
 async def apply_in_transaction(
-    conn: DbConnection, applier: Applier, prepared: PreparedBatch
+    conn: DbConnection, applier: Applier, prepared: PreparedBatch, *, in_sequence: bool = True
 ) -> tuple[Outcome, dict[TopicPartition, int]]:
     """`apply_with_checkpoints` inside the caller's transaction (which must commit or roll back
-    the whole: the checkpoints and the rows they cover are one unit)."""
+    the whole: the checkpoints and the rows they cover are one unit).
+
+    `in_sequence` (live consumers): a partition's records are applied only as an unbroken run
+    from the stored offset on; whatever a batch holds past a hole is not applied, the checkpoint
+    stays where the run ends, and the partition is named in `Outcome.resume` with the offset its
+    consumer must seek to. The stored offset is thus the only truth about where a consumer
+    resumes, whatever Kafka's committed offset says. Replay, which reads a snapshot itself and may
+    cut records out on purpose, passes False."""
     name = applier.projection.name
     service = applier.service
     parts = [(tp, records, items) for tp, records, items in prepared if records]
@@ -713,10 +768,35 @@ async def apply_in_transaction(
     raws: list[RawRecord] = []
     decoded: list[Decoded] = []
     ends: dict[TopicPartition, int] = {}
+    resume: dict[TopicPartition, int] = {}
     for tp, records, items in parts:
         start = stored[(tp.topic, tp.partition)]
-        # Below the stored offset: applied already (by us before a crash, or by another
-        # consumer during a rebalance). Dropped, never applied twice.
+        if in_sequence:
+            run, run_items, below, left_out = in_sequence_from(start, records, items)
+            if below:
+                # Below the stored offset: applied already (by us before a crash, or by another
+                # consumer during a rebalance). Dropped, never applied twice.
+                telemetry.EVENTS_SKIPPED.labels(service, name).inc(below)
+            if run:
+                raws.extend(run)
+                decoded.extend(run_items)
+                ends[tp] = run[-1].offset + 1
+            if left_out:
+                resume[tp] = ends.get(tp, start)
+                log.warning(
+                    "records out of sequence; the consumer resumes from the checkpoint",
+                    consumer=name,
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    expected=start,
+                    first=records[0].offset,
+                    last=records[-1].offset,
+                    resume_at=resume[tp],
+                )
+            elif not run and records[-1].offset < start - SEEK_FORWARD_AFTER:
+                resume[tp] = start
+            continue
+        # Below the stored offset: applied already. Dropped, never applied twice.
         if records[0].offset >= start:
             raws.extend(records)
             decoded.extend(items)
@@ -727,6 +807,7 @@ async def apply_in_transaction(
             decoded.extend(items[i] for i in fresh)
         ends[tp] = max(records[-1].offset + 1, start)
     outcome = await applier.process(conn, raws, decoded)
+    outcome.resume = resume
     if ends:
         await conn.execute(
             """UPDATE checkpoints c SET next_offset = k.o, updated_at = now()

@@ -35,3 +35,20 @@ CONSUMER_LAG = Gauge(
     "Records between a consumer's position and the partition's end",
     ["service", "consumer", "topic", "partition"],
 )
+CONSUMER_RESUMES = Counter(
+    "huigong_consumer_resumes_total",
+    "Times a consumer was sought back (or forward) to its stored checkpoint because the records it "
+    "was handed did not continue there",
+    ["service", "consumer"],
+)
+REACTION_STALLED = Gauge(
+    "huigong_reaction_stalled",
+    "1 while a reaction retries a batch that keeps failing (it never skips one), else 0",
+    ["service", "reaction"],
+)
+TRIGGERS_WITHOUT_OUTCOME = Gauge(
+    "huigong_triggers_without_outcome",
+    "Triggers a reaction has passed (below its checkpoint) that have no decision recorded, as "
+    "last counted by the reconcile check",
+    ["service", "reaction"],
+)

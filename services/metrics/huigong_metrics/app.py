@@ -30,7 +30,7 @@ log = logs.get(__name__)
 
 
 def dashboard_routers() -> list[APIRouter]:
-    """The dashboard page (`/` and its assets) when its module is present (issue 7, item 5)."""
+    """The dashboard page (`/` and its assets) when its module is present."""
     if importlib.util.find_spec(DASHBOARD_MODULE) is None:
         return []
     dashboard: APIRouter = importlib.import_module(DASHBOARD_MODULE).router

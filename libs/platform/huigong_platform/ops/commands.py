@@ -28,6 +28,7 @@ from ..settings import SERVICES
 from . import audit as audit_mod
 from . import deadletters
 from . import personal as personal_mod
+from . import reconcile as reconcile_mod
 from . import replay as replay_mod
 from . import streams as streams_mod
 from . import verify as verify_mod
@@ -945,6 +946,74 @@ def scan_personal(
         raise typer.Exit(1)
 
 
+def reconcile(
+    service: Annotated[
+        str | None,
+        typer.Option("--service", "-s", help="只查此服务 / only this service", show_default=False),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", help="最多列出的缺失触发事件 / missing triggers listed")
+    ] = 50,
+    json_output: JsonOpt = False,
+    bootstrap: BootstrapOpt = None,
+    prefix: PrefixOpt = None,
+    dsn: DsnOpt = None,
+) -> None:
+    """核对每个反应已读过的触发事件都有结果 / check that every trigger a reaction passed has its outcome.
+
+    例如每个 EnrolmentRequested 都有 MemberEnrolled 或 MemberReportedAgain（或是死信/暂存）。
+
+    E.g. every EnrolmentRequested below the member reaction's checkpoint has a MemberEnrolled or
+    MemberReportedAgain caused by it, or is one of its dead letters or parked records. Exit 1 when
+    any trigger has none.
+    """
+    _quiet_logs()
+    config = OpsConfig.resolve(bootstrap, prefix, dsn)
+    if service is not None:
+        check_service(service)
+    results = _run(reconcile_mod.reconcile(config.require_dsn(), config.bootstrap, service))
+    missing = sum(len(r.missing) for r in results)
+    if json_output:
+        _print_json(
+            [
+                {
+                    "reaction": r.reaction,
+                    "service": r.service,
+                    "triggers": r.triggers,
+                    "answered": r.answered,
+                    "held": r.held,
+                    "missing": len(r.missing),
+                    "missing_triggers": [t.__dict__ for t in r.missing[:limit]],
+                }
+                for r in results
+            ]
+        )
+    else:
+        console = stdout_console()
+        table = Table(title="触发事件与结果 triggers and their outcomes", title_justify="left")
+        for column in ("反应 reaction", "触发 triggers", "有结果 answered", "死信/暂存 held", "缺失 missing"):
+            table.add_column(column, justify="left" if column.startswith("反应") else "right")
+        for r in results:
+            table.add_row(
+                r.reaction,
+                f"{r.triggers:,}",
+                f"{r.answered:,}",
+                f"{r.held:,}",
+                Text(f"{len(r.missing):,}", style="bold red" if r.missing else ""),
+            )
+        console.print(table)
+        for r in results:
+            for t in r.missing[:limit]:
+                console.print(f"  {r.reaction}: {t.type} {t.event_id} at {t.topic}/{t.partition}@{t.offset}")
+        console.print(
+            f"缺失 {missing} 个：已受理却未处理 / {missing} accepted and never decided"
+            if missing
+            else "每个触发事件都有结果 every trigger has its outcome"
+        )
+    if missing:
+        raise typer.Exit(1)
+
+
 def install(app: typer.Typer) -> None:
     """Add the ops commands to the `huigong` app."""
     app.command("verify")(verify)
@@ -952,4 +1021,5 @@ def install(app: typer.Typer) -> None:
     app.command("streams")(streams)
     app.command("replay")(replay)
     app.command("scan-personal")(scan_personal)
+    app.command("reconcile")(reconcile)
     app.add_typer(dead_letters_app, name="dead-letters")

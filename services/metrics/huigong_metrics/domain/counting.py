@@ -1,4 +1,4 @@
-"""Which event counts toward which target: the one place that says so (issue 7, item 2).
+"""Which event counts toward which target: the one place that says so.
 
 Every figure of the metrics service is built from *counters*: a net number per counter, area
 (district, group union, or 370200 for the city's own) and day. The tables below say which event

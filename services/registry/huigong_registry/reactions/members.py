@@ -15,7 +15,7 @@ poison report is dead-lettered alone."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from huigong_events.base import DomainEvent
@@ -37,6 +37,9 @@ class MembersReaction(Reaction):
     service: ClassVar[str] = "registry"
     topics: ClassVar[tuple[Topic, ...]] = (topic_for_aggregate("enrolment"),)
     handles: ClassVar[frozenset[str]] = frozenset({"EnrolmentRequested"})
+    outcomes: ClassVar[Mapping[str, frozenset[str]]] = {
+        "EnrolmentRequested": frozenset({"MemberEnrolled", "MemberReportedAgain"})
+    }
     batch_size: ClassVar[int] = 2000  # a batch's locks, read and append cost little more for 2000
 
     async def react(self, context: ReactionContext, event: DomainEvent) -> None:

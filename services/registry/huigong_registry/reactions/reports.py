@@ -13,6 +13,7 @@ on the facility serialises this agent with a registrar closing it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from huigong_events.base import DomainEvent
@@ -40,6 +41,10 @@ class ReportsReaction(Reaction):
     service: ClassVar[str] = "registry"
     topics: ClassVar[tuple[Topic, ...]] = (topic_for_aggregate("facility-report"),)
     handles: ClassVar[frozenset[str]] = frozenset({"FacilityReported", "ServiceProjectProposed"})
+    outcomes: ClassVar[Mapping[str, frozenset[str]]] = {
+        "FacilityReported": frozenset({"FacilityOpened"}),
+        "ServiceProjectProposed": frozenset({"ServiceProjectListed"}),
+    }
 
     async def react(self, context: ReactionContext, event: DomainEvent) -> None:
         if isinstance(event, FacilityReported):

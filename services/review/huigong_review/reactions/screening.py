@@ -23,6 +23,7 @@ rejection. The decisions' actor is `system:review`, their cause the trigger's ev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 from uuid import UUID
 
@@ -63,6 +64,11 @@ class ScreeningReaction(Reaction):
             "UnitCertified",
         }
     )
+
+    # A submitted application is accepted or not accepted (不予受理) by its screening.
+    outcomes: ClassVar[Mapping[str, frozenset[str]]] = {
+        "ApplicationSubmitted": frozenset({"ApplicationAccepted", "ApplicationRejected"})
+    }
 
     async def react(self, context: ReactionContext, event: DomainEvent) -> None:
         conn = context.conn
