@@ -60,7 +60,8 @@ async def test_keys_and_refusals_pass_through_the_front_door(stack: Stack, door:
             "/api/intake/applications", headers={"X-Huigong-Principal": "district:370202"}
         )
         assert listed.status_code == 200, listed.text
-        assert listed.json()["items"] == []
+        # Only the district's own (another module of this run may have submitted some).
+        assert all(item["submitter"] == "370202" for item in listed.json()["items"])
 
 
 async def test_each_openapi_document_names_its_prefix(
