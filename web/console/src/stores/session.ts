@@ -53,6 +53,9 @@ export const useSession = defineStore("session", () => {
   async function logout(): Promise<void> {
     try {
       await sessionApi.logout();
+    } catch (error) {
+      // Already ended (expired, revoked): logged out all the same.
+      if (!(error instanceof ApiError)) throw error;
     } finally {
       info.value = null;
     }
