@@ -34,10 +34,16 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY libs/events/pyproject.toml libs/events/pyproject.toml
 COPY libs/platform/pyproject.toml libs/platform/pyproject.toml
+COPY libs/ops/pyproject.toml libs/ops/pyproject.toml
 COPY services/intake/pyproject.toml services/intake/pyproject.toml
 COPY services/review/pyproject.toml services/review/pyproject.toml
 COPY services/registry/pyproject.toml services/registry/pyproject.toml
 COPY services/metrics/pyproject.toml services/metrics/pyproject.toml
+# The simulator and the test kit are workspace members the lock knows, but development
+# dependencies: only their pyprojects come in, so that uv resolves the workspace; --no-dev
+# leaves them out of the image.
+COPY tools/simulator/pyproject.toml tools/simulator/pyproject.toml
+COPY tools/testkit/pyproject.toml tools/testkit/pyproject.toml
 RUN uv sync --frozen --no-dev --no-install-workspace
 COPY libs libs
 COPY services services

@@ -17,6 +17,7 @@ from starlette.types import Message
 from huigong_platform.authorization import AccessGuard, Limits
 from huigong_platform.credentials import KeyVerifier
 from huigong_platform.database import create_pool
+from huigong_registry.policy import POLICY as REGISTRY_POLICY
 
 from .common import Stopwatch, api_key, bench_env, figure
 
@@ -33,7 +34,7 @@ def app(guarded: bool, verifier: KeyVerifier | None) -> FastAPI:
     if guarded:
         served.add_middleware(
             AccessGuard,
-            service="registry",
+            policy=REGISTRY_POLICY,
             limits=Limits(body_bytes=1 << 20, upload_bytes=1 << 24, per_second=1e9, burst=10**9),
         )
         served.state.runtime = SimpleNamespace(keys=verifier)
@@ -72,7 +73,7 @@ async def guard_alone(verifier: KeyVerifier, key: str, count: int) -> None:
     routes = app(False, None)  # the guard reads the routes and the verifier from the app
     routes.state.runtime = SimpleNamespace(keys=verifier)
     limits = Limits(body_bytes=1 << 20, upload_bytes=1 << 24, per_second=1e9, burst=10**9)
-    guard = AccessGuard(inner, service="registry", limits=limits)
+    guard = AccessGuard(inner, policy=REGISTRY_POLICY, limits=limits)
     scope = {
         "type": "http",
         "method": "GET",

@@ -25,8 +25,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from huigong_events.envelope import from_kafka
 from huigong_events.reference import DISTRICTS
 from huigong_events.topics import topic_for_aggregate
-from huigong_intake.simulator_data import enrolment_rows
 from huigong_platform.kafka import producer as platform_producer
+from huigong_simulator.data import enrolment_rows
 
 from .common import (
     Env,
@@ -68,7 +68,7 @@ async def main(count: int, concurrency: int) -> None:
             )
         assert accepted == total, (accepted, total)
         raw = await raw_produce(env, topic, accepted)
-        print(f"  ratio ingest / raw produce  {ingest / raw:6.1%}   (goal: ingest ≥ 20,000/s)")
+        print(f"  ratio ingest / raw produce  {ingest / raw:6.1%}   (goal ≥ 60%, was 39.8%)")
 
 
 async def ingest_over_http(

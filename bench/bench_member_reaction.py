@@ -31,7 +31,7 @@ from huigong_platform.reactions import reaction_app
 from huigong_platform.service import tune_gc
 from huigong_platform.settings import Settings
 from huigong_registry.reactions.members import MembersReaction
-from tests.factories import enrolment
+from huigong_testkit.factories import enrolment
 
 from .common import CpuClock, Env, Stopwatch, bench_env, figure, publish
 

@@ -3,7 +3,7 @@
 1. Throughput: member events (MemberEnrolled and MutualAidGranted, the platform's biggest stream)
    on the registry's members topic, consumed raw with aiokafka (consume-and-discard), against the
    metrics projection (metrics.actuals) applying them into PostgreSQL through the exactly-once
-   runner, in the same run. Goal: the projection at 30 % of raw or more.
+   runner, in the same run. Goal: the projection at 40 % of raw or more.
 2. Latency: real intake, registry and metrics processes. First the maximum end-to-end rate:
    enrolments sent over HTTP as fast as intake takes them, until the progress API counts them
    all. Then enrolments at half that rate; for each one, the time from its HTTP 2xx to the
@@ -32,17 +32,17 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from huigong_events.base import DomainEvent
-from huigong_events.envelope import RecordedEvent, from_kafka, seal, to_kafka
+from huigong_events.envelope import RecordedEvent, seal, to_kafka
+from huigong_events.reading import decode_record
 from huigong_events.reference import DISTRICTS, GROUP_UNIONS, Occupation
 from huigong_events.registry import MemberEnrolled, MutualAidGranted
 from huigong_events.topics import Topic, topic_for_aggregate
-from huigong_events.upcasting import decode
-from huigong_intake.simulator_data import enrolment_rows
 from huigong_metrics.domain.counting import Counted, count, subject_of
 from huigong_metrics.projections.actuals import ActualsProjection
 from huigong_platform.database import DbConnection, create_pool
 from huigong_platform.service import tune_gc
 from huigong_platform.subscriptions import Projection, Subscription
+from huigong_simulator.data import enrolment_rows
 
 from .common import CpuClock, Env, Stopwatch, api_key, bench_env, figure, service
 
@@ -154,7 +154,7 @@ async def throughput(env: Env, events: int) -> None:
 
     def in_memory(records: list[Any]) -> None:
         for r in records:
-            event = decode(from_kafka(r.value, r.headers))
+            _, event = decode_record(r.value, r.headers)
             subject = subject_of(event)
             outcome = count(event, known.get(subject), simulated=False, recorded_at=NOW)
             if outcome.counted is not None:
@@ -186,7 +186,7 @@ async def throughput(env: Env, events: int) -> None:
     assert stored == {"members_enrolled": members, "mutual_aid": members} == dict(sums), stored
     print(f"  ratio in-memory / raw          {mem / raw:6.1%}")
     print(f"  ratio runner alone / raw       {floor / raw:6.1%}")
-    print(f"  ratio metrics projection / raw {applied / raw:6.1%}   (goal ≥ 30%)")
+    print(f"  ratio metrics projection / raw {applied / raw:6.1%}   (goal ≥ 40%, was 14.2%)")
 
 
 class Floor(Projection):
@@ -221,8 +221,10 @@ async def run(projection: Projection, pool: asyncpg.Pool, env: Env, count: int) 
 # --- 2. latency ----------------------------------------------------------------------------------------
 
 # Above every port the test modules use (18101 + offsets up to +1700) and bench/reliability's
-# 29101-29104, so a benchmark may run while the suite does.
-PORTS = {"intake": 29201, "registry": 29202, "metrics": 29203}
+# 29101-29104, so a benchmark may run while the suite does; HUIGONG_BENCH_PORT_BASE moves them
+# when another working copy's benchmark runs on the same machine.
+_PORT_BASE = int(os.environ.get("HUIGONG_BENCH_PORT_BASE", "29201"))
+PORTS = {"intake": _PORT_BASE, "registry": _PORT_BASE + 1, "metrics": _PORT_BASE + 2}
 SATURATION_AREA = "370202"  # the maximum-rate run
 PACED_AREA = "370203"  # the paced run
 PACED_FIRST_DAY = date(2021, 1, 1)  # every row's holder is 16 or older by then (born ≤ 2004)
@@ -338,7 +340,7 @@ async def latency(env: Env, saturation_rows: int, seconds: float) -> None:
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"  at half the maximum ({top / 2:,.0f}/s): {len(latencies):,} enrolments counted")
-    print(f"  latency p50 {p50:6.2f} s   p99 {p99:6.2f} s   max {latencies[-1]:6.2f} s   (goal p99 ≤ 2 s)")
+    print(f"  latency p50 {p50:6.2f} s   p99 {p99:6.2f} s   max {latencies[-1]:6.2f} s   (goal p99 ≤ 1 s)")
 
 
 async def main(events: int, saturation_rows: int, seconds: float) -> None:

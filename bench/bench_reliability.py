@@ -15,7 +15,7 @@ import asyncio
 import sys
 
 from bench.common import LOCAL, bench_env, machine_line
-from tests.reliability.harness import Deployment, Soak, Traffic, scenario
+from huigong_testkit.reliability import Deployment, Soak, Traffic, scenario
 
 BASE_PORT = 29101  # above every port the test modules use, so both may run at once
 

@@ -36,9 +36,9 @@ from aiokafka import AIOKafkaConsumer
 from huigong_events.envelope import RecordedEvent, hash_input, to_kafka
 from huigong_events.reference import DISTRICTS, GROUP_UNIONS, Occupation
 from huigong_events.topics import topic_for_aggregate
-from huigong_platform.ops.registry import factory_for
-from huigong_platform.ops.replay import ReplayReport, replay_services, service_consumers
-from huigong_platform.ops.scan import open_consumer, partition_ranges
+from huigong_ops.registry import factory_for
+from huigong_ops.replay import ReplayReport, replay_services, service_consumers
+from huigong_ops.scan import open_consumer, partition_ranges
 from huigong_platform.service import tune_gc
 from huigong_platform.settings import SERVICES
 
@@ -400,7 +400,7 @@ async def main(member_count: int, application_count: int) -> None:
             f"     ({per_consumer:,} records fed to the consumers; the whole replay with shadow set-up and "
             f"table compare: {whole:.1f} s)"
         )
-        print(f"  ratio replay / raw        {rate / raw:6.1%}   (goal ≥ 50%)")
+        print(f"  ratio replay / raw        {rate / raw:6.1%}   (goal ≥ 50%, was 14.5%)")
 
         cpu = CpuClock()
         (roster,) = await replay_services(

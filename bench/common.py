@@ -113,11 +113,11 @@ async def api_key(env: Env, principal: str) -> str:
     """A real API key of `principal` in this benchmark's database (as `huigong keys create`)."""
     import asyncpg
 
-    from huigong_platform import credentials
+    from huigong_ops import keys
 
     conn = await asyncpg.connect(env.admin_dsn)
     try:
-        return (await credentials.issue(conn, principal, actor="bench", label="benchmark")).key
+        return (await keys.issue(conn, principal, actor="bench", label="benchmark")).key
     finally:
         await conn.close()
 

@@ -42,7 +42,7 @@ service_dsn() {
 }
 
 # With a secured broker (HUIGONG_KAFKA_SECURITY=scram, from stack.env) every process logs in to
-# Kafka as its own principal (huigong_platform/kafka_acls.py), whose password bin/stack keeps in
+# Kafka as its own principal (huigong_ops/kafka_acls.py), whose password bin/stack keeps in
 # secrets.env as HUIGONG_KAFKA_<NAME>_PASSWORD.
 kafka_password_var() { echo "HUIGONG_KAFKA_$(tr 'a-z-' 'A-Z_' <<<"$1")_PASSWORD"; }
 
@@ -88,7 +88,7 @@ KEYRING="$LOCAL_DIR/keyring.json"
 ensure_keys() {
   local principals
   # shellcheck disable=SC2207
-  principals=($("$REPO_ROOT/.venv/bin/python" -c 'from huigong_intake.simulator import principals; print(*principals())'))
+  principals=($("$REPO_ROOT/.venv/bin/python" -c 'from huigong_simulator.transports import principals; print(*principals())'))
   "$REPO_ROOT/.venv/bin/huigong" keys ensure "$KEYRING" registrar:seed-2022 "${principals[@]}" \
     --actor bin/run --label "bin/run: seed and simulator"
 }

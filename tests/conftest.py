@@ -22,7 +22,8 @@ import asyncpg
 import httpx
 import pytest
 
-from huigong_platform import credentials, database
+from huigong_ops import keys
+from huigong_platform import database
 from huigong_platform.kafka import ensure_topics
 from huigong_platform.settings import SERVICES
 
@@ -105,7 +106,7 @@ class PrincipalKeys(httpx.Auth):
         if key is None:
             conn = await asyncpg.connect(self.admin_dsn)
             try:
-                issued = await credentials.issue(conn, principal, actor="tests", label="pytest")
+                issued = await keys.issue(conn, principal, actor="tests", label="pytest")
                 key = issued.key
             except ValueError:
                 key = NO_SUCH_KEY  # no key can name such a principal: the service must refuse it

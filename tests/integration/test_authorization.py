@@ -34,9 +34,11 @@ import httpx
 import pytest
 
 from huigong_events.reference import FacilityKind
-from huigong_intake.simulator import annual_plan, facility_report, project_proposal
-from huigong_platform import credentials
-from huigong_platform.authorization import endpoints, template
+from huigong_ops import keys
+from huigong_platform import credentials, policy
+from huigong_platform.authorization import endpoints
+from huigong_platform.policy import template
+from huigong_simulator.forms import annual_plan, facility_report, project_proposal
 
 from ..conftest import Stack, isolated_stack
 from ..forms import complex_form
@@ -191,7 +193,7 @@ def served() -> list[tuple[str, str, str]]:
     rows = [
         (service, e.method, template(e.path))
         for service, app in service_apps().items()
-        for e in endpoints(app, service)
+        for e in endpoints(app, policy.of(service))
         if (e.method, template(e.path)) not in SELF_CHECKED
     ]
     return sorted(rows, key=lambda r: r[2].endswith("/withdrawal"))
@@ -274,8 +276,8 @@ async def district_application(stack: Stack, services: tuple[ServiceProcess, ...
 async def revoked_key(stack: Stack) -> str:
     conn = await asyncpg.connect(stack.admin_dsn)
     try:
-        issued = await credentials.issue(conn, f"district:{OWN}", actor="tests", label="to revoke")
-        await credentials.revoke(conn, issued.record.key_id, actor="tests", reason="matrix: a revoked key")
+        issued = await keys.issue(conn, f"district:{OWN}", actor="tests", label="to revoke")
+        await keys.revoke(conn, issued.record.key_id, actor="tests", reason="matrix: a revoked key")
     finally:
         await conn.close()
     return issued.key

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-from huigong_intake.simulator_data import enrolment_rows
+from huigong_simulator.data import enrolment_rows
 
 from ..conftest import Stack
 from .browser import chromium

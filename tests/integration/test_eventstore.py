@@ -16,9 +16,9 @@ from huigong_events.topics import topic_for_aggregate
 from huigong_platform.database import create_pool
 from huigong_platform.eventstore import ConcurrencyError, EventStore, Metadata, row_to_event
 from huigong_platform.outbox import OutboxRelay, partition_of
+from huigong_testkit.factories import enrolment
 
 from ..conftest import Stack
-from ..factories import enrolment
 from .stackctl import stack as stackctl
 
 

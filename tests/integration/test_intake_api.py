@@ -20,7 +20,7 @@ import httpx
 import openpyxl
 import pytest
 
-from huigong_intake.simulator_data import enrolment_rows, fake_id_number
+from huigong_simulator.data import enrolment_rows, fake_id_number
 
 from ..conftest import Stack
 from ..forms import (

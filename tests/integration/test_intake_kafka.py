@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from huigong_events.topics import DEAD_LETTER_TOPICS, inbound_topic, topic_for_aggregate
-from huigong_intake.simulator_data import enrolment_rows
+from huigong_simulator.data import enrolment_rows
 
 from ..conftest import Stack
 from ..forms import complex_form, variant

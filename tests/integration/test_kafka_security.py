@@ -29,12 +29,13 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAuthorizationFailedError
 
 from huigong_events.topics import INBOUND_TOPICS, inbound_topic, topic_for_aggregate
-from huigong_platform import database, kafka_acls
+from huigong_ops import kafka_acls
+from huigong_ops.registry import discover
+from huigong_platform import database
 from huigong_platform.kafka import admin_client as make_admin
 from huigong_platform.kafka import client_options, ensure_topics
 from huigong_platform.kafka import consumer as make_consumer
 from huigong_platform.kafka import producer as make_producer
-from huigong_platform.ops.registry import discover
 from huigong_platform.settings import SERVICES, KafkaAuth
 
 from ..conftest import LOCAL, REPO, Stack

@@ -24,8 +24,8 @@ from playwright.async_api import expect
 from typer.testing import CliRunner
 
 from huigong_events.reference import CITY_CODE
-from huigong_platform.cli import app as ops_cli
-from huigong_platform.ops.replay import replay
+from huigong_ops.cli import app as ops_cli
+from huigong_ops.replay import replay
 from huigong_registry.domain.cohort import PILOT_DATE, SERVICE_BASES, SERVICE_CENTRES
 
 from ..conftest import Stack

@@ -23,9 +23,9 @@ from huigong_platform.eventstore import EventStore, insert_recorded
 from huigong_platform.reactions import ReactionContext
 from huigong_platform.subscriptions import Applier, Outcome, RawRecord, apply_with_checkpoints
 from huigong_registry.reactions.members import MembersReaction
+from huigong_testkit.factories import enrolment, recorded
 
 from ..conftest import Stack
-from ..factories import enrolment, recorded
 
 
 class Members(MembersReaction):

@@ -31,9 +31,9 @@ from cryptography.exceptions import InvalidTag
 
 from huigong_intake.adapters.vault import Vault
 from huigong_intake.domain.identity import member_key
-from huigong_intake.simulator_data import enrolment_rows, fake_id_number, fake_mobile
 from huigong_platform import database
 from huigong_platform.settings import SERVICES
+from huigong_simulator.data import enrolment_rows, fake_id_number, fake_mobile
 
 from ..conftest import Stack, isolated_stack
 from .processes import ServiceProcess, running

@@ -26,12 +26,12 @@ from aiokafka import AIOKafkaProducer
 from huigong_events.envelope import to_kafka
 from huigong_events.reference import HAPPY_ENTERPRISE_CRITERIA, FacilityKind
 from huigong_events.topics import topic_for_aggregate
-from huigong_intake.simulator_data import enrolment_rows
+from huigong_ops.replay import replay
 from huigong_platform.database import create_pool
 from huigong_platform.eventstore import row_to_event
-from huigong_platform.ops.replay import replay
 from huigong_registry import seed
 from huigong_registry.domain.facilities import facility_id_of_report
+from huigong_simulator.data import enrolment_rows
 
 from ..conftest import Stack, isolated_stack
 from .processes import ServiceProcess, running

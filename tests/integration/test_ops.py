@@ -28,14 +28,14 @@ from huigong_events.catalogue import event_class
 from huigong_events.envelope import RecordedEvent, hash_input, to_kafka
 from huigong_events.intake import EnrolmentRequested
 from huigong_events.topics import EVENT_TOPICS, TOPICS, Topic, topic_for_aggregate
-from huigong_platform.cli import app
+from huigong_ops import registry
+from huigong_ops.cli import app
 from huigong_platform.database import DbConnection, create_pool
 from huigong_platform.kafka import ensure_topics
-from huigong_platform.ops import registry
 from huigong_platform.subscriptions import Subscription
+from huigong_testkit.factories import enrolment, recorded
 
 from ..conftest import Stack
-from ..factories import enrolment, recorded
 from .projections import TABLE_SQL, EnrolmentCounts
 
 GOLDEN = Path(__file__).resolve().parents[2] / "libs/events/golden"

@@ -5,7 +5,7 @@
    row of any table of the run's database, or the logs the three processes wrote. The districts'
    inbound topics are left out: they carry the districts' commands with raw numbers by design,
    only the district and intake may touch them (ops may only describe them) and they are kept 30
-   days (huigong_platform/ops/personal.py says why). Two records a district gets wrong, with
+   days (huigong_ops/personal.py says why). Two records a district gets wrong, with
    raw numbers where intake does not expect them, become dead letters without those numbers.
 2. A registrar erases one member: MemberErased in the registry and, in the same transaction, the
    member's data key destroyed (their sealed name and phone cannot be read any more the moment
@@ -31,9 +31,10 @@ import pytest
 
 from huigong_intake.adapters.vault import Vault
 from huigong_intake.domain.identity import member_key
-from huigong_intake.simulator_data import enrolment_rows, fake_id_number, fake_mobile
-from huigong_platform.ops import personal
-from huigong_platform.ops import replay as replay_mod
+from huigong_ops import personal
+from huigong_ops import replay as replay_mod
+from huigong_platform.raw_identifiers import Needles
+from huigong_simulator.data import enrolment_rows, fake_id_number, fake_mobile
 
 from ..conftest import Stack
 from .processes import ServiceProcess, artefacts_dir, running
@@ -182,7 +183,7 @@ async def send_refused_records(stack: Stack, rng: random.Random) -> list[tuple[s
 async def test_no_raw_id_number_or_phone_anywhere_after_10000_members(
     stack: Stack, enrolled: Enrolled
 ) -> None:
-    needles = personal.Needles.of(enrolled.id_numbers, enrolled.phones)
+    needles = Needles.of(enrolled.id_numbers, enrolled.phones)
     assert len(needles.id_numbers) == MEMBERS + 2 and len(needles.phones) > MEMBERS * 0.99
     # The scanner sees a number where it is: a row as a district sends it, and a number inside a
     # longer run of digits.

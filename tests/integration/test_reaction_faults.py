@@ -29,8 +29,8 @@ from typer.testing import CliRunner, Result
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent, to_kafka
 from huigong_events.topics import topic_for_aggregate
+from huigong_ops.cli import app as app_cli
 from huigong_platform import reactions, telemetry
-from huigong_platform.cli import app as app_cli
 from huigong_platform.database import create_pool
 from huigong_platform.eventstore import EventStore
 from huigong_platform.outcomes import OutcomeWatch
@@ -38,9 +38,9 @@ from huigong_platform.reactions import reaction_app
 from huigong_platform.settings import Settings
 from huigong_platform.subscriptions import Applier, RawRecord, apply_in_transaction, apply_with_checkpoints
 from huigong_registry.reactions.members import MembersReaction
+from huigong_testkit.factories import enrolment, recorded
 
 from ..conftest import Stack, isolated_stack
-from ..factories import enrolment, recorded
 from .test_reactions import FirstReportCounts
 from .test_subscriptions import publish
 

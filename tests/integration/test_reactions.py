@@ -21,9 +21,9 @@ from huigong_platform.database import create_pool
 from huigong_platform.eventstore import EventStore
 from huigong_platform.reactions import Reaction, ReactionContext, reaction_app
 from huigong_platform.settings import Settings
+from huigong_testkit.factories import enrolment, recorded
 
 from ..conftest import Stack
-from ..factories import enrolment, recorded
 from .test_subscriptions import publish
 
 

@@ -22,10 +22,10 @@ from aiokafka import AIOKafkaProducer
 from huigong_events.envelope import to_kafka
 from huigong_events.reference import HAPPY_ENTERPRISE_CRITERIA, TITLES, Programme
 from huigong_events.topics import topic_for_aggregate
-from huigong_intake.simulator_data import enrolment_rows
 from huigong_platform.database import create_pool
 from huigong_platform.eventstore import EventStore
 from huigong_registry.domain.certification import unit_id_of_application
+from huigong_simulator.data import enrolment_rows
 
 from ..conftest import Stack
 from .processes import ServiceProcess, running

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from huigong_events.topics import topic_for_aggregate
-from huigong_intake.simulator_data import enrolment_rows
+from huigong_simulator.data import enrolment_rows
 
 from ..conftest import Stack
 from .processes import ServiceProcess, running

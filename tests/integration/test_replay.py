@@ -19,7 +19,7 @@ import pytest
 from huigong_events.envelope import RecordedEvent
 from huigong_events.topics import topic_for_aggregate
 from huigong_intake.projections.applications import ApplicationsProjection
-from huigong_platform.ops import replay as replay_mod
+from huigong_ops import replay as replay_mod
 from huigong_platform.subscriptions import Subscription
 from huigong_registry.projections.units import UnitsProjection
 

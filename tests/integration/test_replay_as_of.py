@@ -26,7 +26,7 @@ import pytest
 
 from huigong_events.reference import HAPPY_ENTERPRISE_CRITERIA, FacilityKind
 from huigong_metrics.domain.counting import METRICS, Aggregation
-from huigong_platform.ops.replay import quote_ident
+from huigong_ops.replay import quote_ident
 
 from ..conftest import Stack, isolated_stack
 from .processes import ServiceProcess, running

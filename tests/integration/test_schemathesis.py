@@ -21,7 +21,7 @@ from typing import Final
 import httpx
 import pytest
 
-from huigong_platform.authorization import rule_for
+from huigong_platform import policy
 from huigong_platform.principals import Role
 
 from ..conftest import Stack, isolated_stack
@@ -61,7 +61,7 @@ async def services(stack: Stack) -> AsyncIterator[dict[str, ServiceProcess]]:
 
 
 def sender(service: str, method: str, path: str) -> str | None:
-    rule = rule_for(service, method, path)
+    rule = policy.of(service).rule_for(method, path)
     if rule is None or rule.public:
         return None
     return next(principal for role, principal in SENDERS.items() if rule.allows(role))

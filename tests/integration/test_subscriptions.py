@@ -19,9 +19,9 @@ from huigong_events.envelope import RecordedEvent, to_kafka
 from huigong_events.topics import topic_for_aggregate
 from huigong_platform.database import create_pool
 from huigong_platform.subscriptions import Subscription
+from huigong_testkit.factories import enrolment, recorded
 
 from ..conftest import Stack
-from ..factories import enrolment, recorded
 from .projections import EnrolmentCounts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -211,3 +211,43 @@ async def test_consumer_killed_mid_batch_resumes_without_loss_or_double_count(
         clean_counts = await clean.counts(conn)
     assert killed_counts == dict(expected)
     assert {k: v for k, v in clean_counts.items() if k[1].endswith(tag)} == dict(expected)
+
+
+async def test_a_type_the_projection_ignores_keeps_its_place_however_broken_its_body(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    # A record of a type the projection does not read is taken from its headers only: its body,
+    # even broken, never dead-letters it, and the aggregate's next event still follows it.
+    district = "370285"
+    platform = f"闪送-{uuid.uuid4().hex[:6]}"
+    aggregate = str(uuid.uuid4())
+    key, _, headers = to_kafka(recorded(enrolment(district, platform), aggregate_id=aggregate, version=1))
+    ignored = (
+        key,
+        b"{not json",
+        [(n, b"SubmissionWindowOpened" if n == "ce_type" else v) for n, v in headers],
+    )
+    following = recorded(enrolment(district, platform), aggregate_id=aggregate, version=2)
+    await publish(stack, [ignored, following])
+    projection = EnrolmentCounts(unique("ignored"), unique("counts"))
+    async with pool.acquire() as conn:
+        await projection.create(conn)
+    sub = Subscription(projection, pool, stack.bootstrap, "intake", stack.topic_prefix, batch_size=50)
+
+    async def counted() -> bool:
+        async with pool.acquire() as conn:
+            return (await projection.counts(conn)).get((district, platform), 0) >= 1
+
+    await run_until(sub, counted)
+    async with pool.acquire() as conn:
+        letters = await conn.fetchval(
+            "SELECT count(*) FROM dead_letters WHERE consumer = $1 AND aggregate_id = $2",
+            projection.name,
+            aggregate,
+        )
+        version = await conn.fetchval(
+            "SELECT aggregate_version FROM applied_versions WHERE consumer = $1 AND aggregate_id = $2",
+            projection.name,
+            aggregate,
+        )
+    assert letters == 0 and version == 2

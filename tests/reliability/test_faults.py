@@ -19,9 +19,10 @@ import os
 
 import pytest
 
+from huigong_testkit.reliability import Deployment, Traffic, scenario
+
 from ..conftest import Stack, isolated_stack
 from ..integration.processes import TEST_PORTS, artefacts_dir
-from .harness import Deployment, Traffic, scenario
 
 ENROLMENTS = int(os.environ.get("HUIGONG_RELIABILITY_ENROLMENTS", "20000"))
 # CPU-bound processes competing with the platform for the cores during the run: the timing

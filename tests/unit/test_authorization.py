@@ -1,5 +1,6 @@
-"""The access rules as data: every route of every service has one, none is stale, and the rules say
-what the roles mean (reviewers cannot submit, only the chair decides, only registrars certify, ops
+"""The access rules as data: each service declares its own (`huigong_<service>/policy.py`), every
+route of every service has one, none is stale, every command has one, and the rules say what the
+roles mean (reviewers cannot submit, only the chair decides, only registrars certify, ops
 change nothing, the public sees only certificate verification and published figures). Also the
 pure parts of credentials: principals, key format, token buckets, the OpenAPI marking."""
 
@@ -13,8 +14,9 @@ from fastapi import FastAPI
 from huigong_intake.app import create_app as intake_app
 from huigong_intake.settings import IntakeSettings
 from huigong_metrics.app import create_app as metrics_app
-from huigong_platform import authorization, credentials
-from huigong_platform.authorization import COMMON, POLICY, PREFIXES, Rule, endpoints, rule_for, template
+from huigong_platform import credentials, policy
+from huigong_platform.authorization import endpoints
+from huigong_platform.policy import COMMON, PUBLIC, Rule, template
 from huigong_platform.principals import Principal, Role, parse
 from huigong_platform.rate_limits import RateLimits
 from huigong_platform.settings import Settings
@@ -43,19 +45,26 @@ def service_apps() -> dict[str, FastAPI]:
 
 
 APPS = service_apps()
+POLICIES = {service: policy.of(service) for service in APPS}
+POLICY = {service: p.routes for service, p in POLICIES.items()}
+PREFIXES = {service: p.prefixes for service, p in POLICIES.items()}
+
+
+def rule_for(service: str, method: str, path: str) -> Rule | None:
+    return POLICIES[service].rule_for(method, path)
 
 
 @pytest.mark.parametrize("service", list(APPS))
 def test_every_route_has_an_access_rule(service: str) -> None:
-    missing = [f"{e.method} {e.path}" for e in endpoints(APPS[service], service) if e.rule is None]
-    assert not missing, f"{service}: add these to huigong_platform.authorization.POLICY: {missing}"
+    missing = [f"{e.method} {e.path}" for e in endpoints(APPS[service], POLICIES[service]) if e.rule is None]
+    assert not missing, f"{service}: add these to huigong_{service}/policy.py: {missing}"
 
 
 def test_every_rule_names_a_route() -> None:
     served = {
         (service, e.method, template(e.path))
         for service, app in APPS.items()
-        for e in endpoints(app, service)
+        for e in endpoints(app, POLICIES[service])
     }
     stale = [
         f"{service} {method} {path}"
@@ -161,8 +170,8 @@ def test_the_data_exchange_only_reports_facts() -> None:
 
 
 def test_head_follows_get_and_families_share_a_rule() -> None:
-    assert rule_for("registry", "HEAD", "/certificates/{certificate_no}") == authorization.PUBLIC
-    assert rule_for("metrics", "GET", "/api/progress/{district}") == authorization.PUBLIC
+    assert rule_for("registry", "HEAD", "/certificates/{certificate_no}") == PUBLIC
+    assert rule_for("metrics", "GET", "/api/progress/{district}") == PUBLIC
     assert rule_for("metrics", "GET", "/api/progressive") is None
     assert rule_for("intake", "DELETE", "/applications") is None
 
@@ -268,3 +277,18 @@ def test_buckets_of_callers_who_stopped_are_forgotten() -> None:
         limits.take(f"address:10.0.0.{n}", now=0.0)
     limits.take("address:10.0.1.1", now=60.0)  # the others have long refilled
     assert len(limits._buckets) == 1
+
+
+@pytest.mark.parametrize("service", list(APPS))
+def test_every_operation_declares_the_refusals_it_may_answer(service: str) -> None:
+    schema = APPS[service].openapi()
+    assert "errors" in schema["components"]["schemas"]["Refusal"]["properties"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            rule = rule_for(service, method.upper(), path)
+            expected = {"404", "422"} if rule is not None and rule.public else {"401", "403", "404", "422"}
+            if method != "get":
+                expected.add("409")
+            assert expected <= set(operation["responses"]), (service, method, path)
+            answer = operation["responses"]["403" if "403" in expected else "404"]
+            assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Refusal"}

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from huigong_platform import kafka_acls
+from huigong_ops import kafka_acls
 from huigong_platform.settings import DEFAULT_PORTS, SERVICES, KafkaAuth, Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,6 +150,29 @@ def test_setup_job_creates_every_kafka_principal_before_the_topics() -> None:
     assert "huigong kafka principals --controller kafka:9093" in command
     assert command.index("kafka principals") < command.index("topics ensure")
     assert env["HUIGONG_KAFKA_USERNAME"] == kafka_acls.ADMIN
+
+
+def test_the_image_resolves_the_whole_workspace_and_ships_the_huigong_command() -> None:
+    """`uv sync --frozen` in the Dockerfile needs every workspace member's pyproject before the
+    sources are copied; the set-up job's `huigong` command comes from huigong-ops, which must be
+    a main dependency (the image is built with --no-dev), unlike the simulator."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    first_sync = dockerfile.index("uv sync")
+    copied = set(re.findall(r"^COPY (\S+/pyproject\.toml) ", dockerfile[:first_sync], re.M))
+    root = tomllib.loads((REPO / "pyproject.toml").read_text())
+    members = {
+        str(path.relative_to(REPO))
+        for pattern in root["tool"]["uv"]["workspace"]["members"]
+        for path in REPO.glob(f"{pattern}/pyproject.toml")
+    }
+    assert members and members == copied
+    ops = tomllib.loads((REPO / "libs/ops/pyproject.toml").read_text())["project"]
+    assert (
+        ops["scripts"]["huigong"] == "huigong_ops.cli:app"
+        and "huigong-ops" in root["project"]["dependencies"]
+    )
+    assert "huigong-simulator" not in root["project"]["dependencies"]
+    assert "--no-dev" in dockerfile[first_sync : first_sync + 60]
 
 
 NGINX_TEMPLATE = REPO / "infra/nginx/huigong.conf"

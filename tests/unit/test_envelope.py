@@ -7,8 +7,7 @@ import json
 import pytest
 
 from huigong_events.envelope import EnvelopeError, canonical_json, from_kafka, to_kafka
-
-from ..factories import enrolment, recorded
+from huigong_testkit.factories import enrolment, recorded
 
 
 def chain(n: int) -> list:  # type: ignore[type-arg]

@@ -16,13 +16,12 @@ from typer.testing import CliRunner
 
 from huigong_events.envelope import RecordedEvent, hash_input, to_kafka
 from huigong_events.topics import EVENT_TOPICS, topic_for_aggregate
-from huigong_platform.cli import app
-from huigong_platform.ops import registry
-from huigong_platform.ops.audit import AuditCollector, csv_text, find_mention, jsonl_lines, summarise
-from huigong_platform.ops.common import SEALED, OpsConfig, OpsError, mask_sealed, select_topics
-from huigong_platform.ops.verify import ChainChecker, Kind
-
-from ..factories import enrolment, recorded
+from huigong_ops import registry
+from huigong_ops.audit import AuditCollector, csv_text, find_mention, jsonl_lines, summarise
+from huigong_ops.cli import app
+from huigong_ops.common import SEALED, OpsConfig, OpsError, mask_sealed, select_topics
+from huigong_ops.verify import ChainChecker, Kind
+from huigong_testkit.factories import enrolment, recorded
 
 ENROLMENTS = topic_for_aggregate("enrolment").name
 

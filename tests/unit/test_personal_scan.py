@@ -1,4 +1,4 @@
-"""The no-raw-identifiers scan's matchers (huigong_platform/ops/personal.py): what counts as a raw
+"""The no-raw-identifiers scan's matchers (huigong_ops/personal.py): what counts as a raw
 ID number or phone number in a record, a row or a log line, and what does not."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import hashlib
 import random
 from collections.abc import Iterable
 
-from huigong_intake.simulator_data import fake_id_number, fake_mobile
-from huigong_platform.ops.personal import Needles, Patterns, mask
+from huigong_platform.raw_identifiers import Needles, Patterns, mask
+from huigong_simulator.data import fake_id_number, fake_mobile
 
 RNG = random.Random(20221)
 ID = fake_id_number(RNG, region_code="370202")

@@ -15,8 +15,8 @@ from huigong_events.reference import Occupation
 from huigong_events.registry import MemberEnrolled, MemberReportedAgain, MutualAidGranted
 from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_metrics.projections.actuals import ActualsProjection
+from huigong_ops.replay import DatedProjection, FigureProjection, _Cut
 from huigong_platform.database import DbConnection
-from huigong_platform.ops.replay import DatedProjection, FigureProjection, _Cut
 from huigong_platform.subscriptions import Projection, RawRecord, _Decoded
 
 AS_OF = date(2024, 3, 4)

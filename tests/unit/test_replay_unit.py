@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from huigong_platform.ops import replay as replay_mod
-from huigong_platform.ops.replay import ConsumerReplay, ReplayReport, TableComparison
+from huigong_ops import replay as replay_mod
+from huigong_ops.replay import ConsumerReplay, ReplayReport, TableComparison
 
 
 def test_as_of_ends_at_midnight_in_shanghai() -> None:

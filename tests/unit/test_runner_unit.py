@@ -6,9 +6,8 @@ import pytest
 
 from huigong_events.envelope import EnvelopeError, RecordedEvent, from_kafka, to_kafka
 from huigong_events.upcasting import decode
-from huigong_platform.subscriptions import Applier, RawRecord, key_columns
-
-from ..factories import enrolment, recorded
+from huigong_platform.subscriptions import Applier, IgnoredEvent, RawRecord, _Decoded, key_columns
+from huigong_testkit.factories import enrolment, recorded
 
 
 def test_keys_go_as_one_string_per_column_unless_a_value_holds_the_separator() -> None:
@@ -61,3 +60,37 @@ def test_a_broken_record_becomes_a_failure_with_its_record_not_an_exception() ->
     ok, broken = Applier.decode(raws)
     assert not isinstance(ok, tuple) and ok.aggregate == ("enrolment", good.aggregate_id)
     assert isinstance(broken, tuple) and broken[0] is raws[1] and isinstance(broken[1], EnvelopeError)
+
+
+def test_a_type_the_projection_ignores_is_not_decoded_but_keeps_its_place() -> None:
+    good = recorded(enrolment(), version=2)
+    _, value, headers = to_kafka(good)
+    # The body is broken: a projection that reads this type dead-letters it; one that ignores
+    # the type never parses the body and still learns the aggregate's version from the headers.
+    raw = RawRecord("t", 0, 0, b"k", b"{", tuple(headers))
+    (ignored,) = Applier.decode([raw], lambda event_type: event_type != "EnrolmentRequested")
+    assert isinstance(ignored, _Decoded)
+    assert ignored.aggregate == ("enrolment", good.aggregate_id)
+    assert ignored.record.aggregate_version == 2 and ignored.record.data == {}
+    with pytest.raises(IgnoredEvent):
+        _ = ignored.event
+    (read,) = Applier.decode([raw], lambda event_type: event_type == "EnrolmentRequested")
+    assert isinstance(read, tuple) and isinstance(read[1], EnvelopeError)
+    # Broken headers are refused as before, ignored type or not.
+    bad = tuple((n, b"0" if n == "ce_aggregateversion" else v) for n, v in headers)
+    (refused,) = Applier.decode([RawRecord("t", 0, 1, b"k", value, bad)], lambda _: False)
+    assert isinstance(refused, tuple) and "malformed envelope" in str(refused[1])
+
+
+def test_a_record_is_decoded_once_however_many_projections_read_it() -> None:
+    _, value, headers = to_kafka(recorded(enrolment()))
+    raw = RawRecord("shared-topic", 3, 17, b"k", value, tuple(headers))
+    (first,) = Applier.decode([raw])
+    (second,) = Applier.decode([RawRecord(*raw)])
+    assert isinstance(first, _Decoded) and isinstance(second, _Decoded)
+    assert second.event is first.event and second.record is first.record
+    # Another record at the same position (a topic recreated under the same name) is its own.
+    _, other_value, other_headers = to_kafka(recorded(enrolment()))
+    (third,) = Applier.decode([RawRecord("shared-topic", 3, 17, b"k", other_value, tuple(other_headers))])
+    assert isinstance(third, _Decoded) and third.event is not first.event
+    assert third.record.id != first.record.id

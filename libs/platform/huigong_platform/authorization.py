@@ -1,16 +1,5 @@
-"""Who may call what: the one table of access rules of every endpoint of every service, and the
-guard that enforces it in front of every route (`build_app` installs it).
-
-**The rules.** `POLICY` maps (service, method, route path) to a `Rule`: the roles allowed, or
-public. An endpoint without a rule is refused to everyone (deny by default), and
-`tests/unit/test_authorization.py` fails when any route of any service lacks one.
-
-**Own records.** A district or group union system (and the simulator acting for one) submits,
-reads and amends only its own records. Where the rule says `own`, the record's submitter is only
-known inside the handler, which narrows every query to the principal's code and answers a request
-about another's record exactly as it answers one about no record: 404 for one record, an empty
-list for a listing, 403 when the request itself names another submitter or area. So nothing tells
-a district that another's record exists.
+"""The access guard in front of every route of a service (`build_app` installs it), enforcing the
+service's own `Policy` (declared in `huigong_<service>/policy.py`; see `policy.py`).
 
 **The guard** (an ASGI middleware, so it runs before the body is read: an unauthenticated caller
 cannot make a service parse 16 MB, and a refusal comes before any validation message):
@@ -34,7 +23,7 @@ reason and correlation id, never the key.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -48,7 +37,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import logs, sessions
 from .credentials import KeyVerifier, Rejected
-from .principals import HEADER, ROLE_NAMES, Principal, Role
+from .policy import Policy, Rule, forbidden, template
+from .principals import HEADER, Principal
 from .rate_limits import RateLimits
 
 log = logs.get(__name__)
@@ -59,196 +49,13 @@ RETRY_AFTER_SECONDS: Final = 5
 
 
 @dataclass(frozen=True)
-class Rule:
-    roles: frozenset[Role] = frozenset()
-    public: bool = False
-    own: bool = False  # districts, group unions and the simulator: their own records only
-    bulk: bool = False  # a batch upload: the larger body limit
-    probe: bool = False  # health checks and /metrics: never rate-limited
-
-    def allows(self, role: Role) -> bool:
-        return self.public or role in self.roles
-
-    def describe(self) -> str:
-        if self.public:
-            return "public"
-        names = ", ".join(sorted(r.value for r in self.roles))
-        return f"{names} (district, group, simulator: their own records)" if self.own else names
-
-
-def roles(*members: Role) -> frozenset[Role]:
-    return frozenset(members)
-
-
-PUBLIC: Final = Rule(public=True)
-SUBMITTERS: Final = roles(Role.DISTRICT, Role.GROUP, Role.SIMULATOR)
-# Application records: the submitter its own, the city federation, the panel, registrars, ops.
-RECORD_READERS: Final = SUBMITTERS | roles(Role.CITY, Role.REVIEWER, Role.CHAIR, Role.REGISTRAR, Role.OPS)
-# Listings that are not application records (units, partners, facilities, projects, targets):
-# every role but the data exchange.
-READERS: Final = RECORD_READERS | roles(Role.VIEWER)
-
-_SUBMIT: Final = Rule(SUBMITTERS | roles(Role.CITY), own=True)
-_READ_OWN: Final = Rule(RECORD_READERS, own=True)
-_REGISTRAR: Final = Rule(roles(Role.REGISTRAR))
-_READ: Final = Rule(READERS)
-# 联动服务: the service centres act (districts for theirs and their bases, the city for its own).
-_CENTRES: Final = Rule(roles(Role.DISTRICT, Role.CITY), own=True)
-_MATTER_READERS: Final = Rule(
-    roles(Role.DISTRICT, Role.CITY, Role.REGISTRAR, Role.OPS, Role.VIEWER), own=True
-)
-
-# Every service serves these.
-COMMON: Final[dict[tuple[str, str], Rule]] = {
-    ("GET", "/healthz"): Rule(public=True, probe=True),
-    ("GET", "/readyz"): Rule(public=True, probe=True),
-    # Prometheus scrapes with a viewer key (bearer_token in its scrape config).
-    ("GET", "/metrics"): Rule(roles(Role.OPS, Role.VIEWER), probe=True),
-    # The API's contract and its documentation pages hold no data.
-    ("GET", "/openapi.json"): PUBLIC,
-    ("GET", "/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
-    ("GET", "/redoc"): PUBLIC,
-    ("GET", "/docs-assets/{name}"): PUBLIC,
-    # Logging in and out (sessions.py): the routes check the password or the session cookie
-    # themselves, and limit login attempts per account and address.
-    ("POST", "/session"): PUBLIC,
-    ("GET", "/session"): PUBLIC,
-    ("DELETE", "/session"): PUBLIC,
-}
-
-POLICY: Final[dict[str, dict[tuple[str, str], Rule]]] = {
-    "intake": {
-        ("POST", "/applications"): _SUBMIT,
-        ("PUT", "/applications/{application_id}"): _SUBMIT,
-        ("POST", "/applications/{application_id}/withdrawal"): _SUBMIT,
-        ("POST", "/applications/{application_id}/plans"): _SUBMIT,
-        ("POST", "/submission-windows"): Rule(roles(Role.CITY)),
-        ("POST", "/facilities"): _SUBMIT,
-        ("POST", "/service-projects"): _SUBMIT,
-        ("POST", "/compliance-facts"): Rule(roles(Role.EXCHANGE, Role.CITY)),
-        ("POST", "/enrolments"): Rule(SUBMITTERS, own=True, bulk=True),
-        ("POST", "/enrolments/upload"): Rule(SUBMITTERS, own=True, bulk=True),
-        ("GET", "/applications"): _READ_OWN,
-    },
-    "review": {
-        ("POST", "/applications/{application_id}/findings"): Rule(roles(Role.REVIEWER, Role.CHAIR)),
-        ("POST", "/applications/{application_id}/findings/{finding_id}/clearance"): Rule(
-            roles(Role.REVIEWER, Role.CHAIR)
-        ),
-        ("POST", "/applications/{application_id}/scores"): Rule(roles(Role.REVIEWER)),
-        ("POST", "/applications/{application_id}/decision"): Rule(roles(Role.CHAIR)),
-        ("GET", "/applications/{application_id}"): _READ_OWN,
-        ("GET", "/applications/{application_id}/panel"): _READ_OWN,
-        ("GET", "/queue"): _READ_OWN,
-    },
-    "registry": {
-        ("POST", "/units"): _REGISTRAR,
-        ("POST", "/partners"): _REGISTRAR,
-        ("POST", "/units/{unit_id}/assessment"): _REGISTRAR,
-        ("POST", "/units/{unit_id}/certification"): _REGISTRAR,
-        ("POST", "/units/{unit_id}/revocation"): _REGISTRAR,
-        ("POST", "/units/{unit_id}/exit"): _REGISTRAR,
-        ("POST", "/partners/{partner_id}/exit"): _REGISTRAR,
-        ("POST", "/facilities/{facility_id}/closure"): _REGISTRAR,
-        ("GET", "/units"): _READ,
-        ("GET", "/partners"): _READ,
-        ("GET", "/facilities"): _READ,
-        ("GET", "/facilities/{facility_id}"): _READ,
-        ("GET", "/service-projects"): _READ,
-        # Published figures: counts only, no names, no personal data.
-        ("GET", "/facilities/counts"): PUBLIC,
-        ("GET", "/service-projects/counts"): PUBLIC,
-        ("GET", "/members/counts"): PUBLIC,
-        # One member: no personal data (the registry holds none), but who was enrolled where and
-        # whether they asked to be erased is for the roster's keepers and auditors.
-        ("GET", "/members/{member_key}"): Rule(roles(Role.REGISTRAR, Role.CITY, Role.OPS)),
-        # 个人信息删除: a registrar acts on the worker's request (MemberErased; intake shreds the key).
-        ("POST", "/members/{member_key}/erasure"): _REGISTRAR,
-        # Anyone holding a certificate may have it verified.
-        ("GET", "/certificates/{certificate_no}"): PUBLIC,
-        # 联动服务: registrars keep the 服务事项目录, which is public (服务承诺制); a district acts for
-        # its district's centre and service bases, the city federation for the city centre (the
-        # handler narrows to the units the caller acts for: huigong_registry/domain/matters.py).
-        ("POST", "/service-items"): _REGISTRAR,
-        ("PUT", "/service-items/{item_id}"): _REGISTRAR,
-        ("POST", "/service-items/{item_id}/withdrawal"): _REGISTRAR,
-        ("GET", "/service-items"): PUBLIC,
-        ("GET", "/service-items/{item_id}"): PUBLIC,
-        ("POST", "/matters"): _CENTRES,
-        ("POST", "/matters/{matter_id}/transfers"): _CENTRES,
-        ("POST", "/matters/{matter_id}/acceptance"): _CENTRES,
-        ("POST", "/matters/{matter_id}/steps"): _CENTRES,
-        ("POST", "/matters/{matter_id}/closure"): _CENTRES,
-        ("POST", "/matters/{matter_id}/rating"): _CENTRES,
-        ("POST", "/matters/{matter_id}/erasure"): _CENTRES,
-        # Districts read the matters that passed through them; the city federation (联动运营部),
-        # registrars, ops and viewers all of them (personal data only to the units involved).
-        ("GET", "/matters"): _MATTER_READERS,
-        ("GET", "/matters/{matter_id}"): _MATTER_READERS,
-    },
-    "metrics": {
-        # What the published figures measure and where: the dashboard reads them.
-        ("GET", "/api/metrics"): PUBLIC,
-        ("GET", "/api/areas"): PUBLIC,
-        # 联动服务 figures per service centre and district: counts and averages, no names.
-        ("GET", "/api/matters"): PUBLIC,
-        # Targets with who changed them and why; only the city federation changes them.
-        ("GET", "/api/targets"): _READ,
-        ("PUT", "/api/targets/{metric}"): Rule(roles(Role.CITY)),
-        # The 看板 dashboard page and its assets.
-        ("GET", "/"): PUBLIC,
-        ("GET", "/static/{name}"): PUBLIC,
-        ("GET", "/vendor/echarts.min.js"): PUBLIC,
-        ("GET", "/vendor/noto-sans-sc/{path:path}"): PUBLIC,
-    },
-}
-
-# Route families whose every member shares one rule: the path itself and anything below it.
-PREFIXES: Final[dict[str, dict[tuple[str, str], Rule]]] = {
-    # The published figures: progress of every target, by area and year, and their series.
-    "metrics": {("GET", "/api/progress"): PUBLIC},
-}
-
-_CONVERTOR: Final = re.compile(r"\{([^}:]+):[^}]+\}")
-
-
-def template(path: str) -> str:
-    """A route path without convertors: "/files/{path:path}" → "/files/{path}"."""
-    return _CONVERTOR.sub(r"{\1}", path)
-
-
-def _index(service: str) -> dict[tuple[str, str], Rule]:
-    return {(m, template(p)): rule for (m, p), rule in {**COMMON, **POLICY.get(service, {})}.items()}
-
-
-_INDEXES: Final[dict[str, dict[tuple[str, str], Rule]]] = {}
-
-
-def rule_for(service: str, method: str, path: str) -> Rule | None:
-    """The rule of one endpoint (`path` as the route declares it), or None: refused to all."""
-    method = "GET" if method == "HEAD" else method
-    wanted = template(path)
-    index = _INDEXES.get(service)
-    if index is None:
-        index = _INDEXES[service] = _index(service)
-    rule = index.get((method, wanted))
-    if rule is not None:
-        return rule
-    for (m, prefix), family in PREFIXES.get(service, {}).items():
-        if m == method and (wanted == prefix or wanted.startswith(prefix + "/")):
-            return family
-    return None
-
-
-@dataclass(frozen=True)
 class Endpoint:
     method: str
     path: str  # as the route declares it
     rule: Rule | None
 
 
-def endpoints(app: FastAPI, service: str) -> list[Endpoint]:
+def endpoints(app: FastAPI, policy: Policy) -> list[Endpoint]:
     """Every (method, route) the app serves, with its rule, in the router's order."""
     found: list[Endpoint] = []
     for route in iter_route_contexts(app.routes):
@@ -258,7 +65,7 @@ def endpoints(app: FastAPI, service: str) -> list[Endpoint]:
         for method in sorted(route.methods or ()):
             if method == "HEAD" and "GET" in (route.methods or ()):
                 continue
-            found.append(Endpoint(method, path, rule_for(service, method, path)))
+            found.append(Endpoint(method, path, policy.rule_for(method, path)))
     return found
 
 
@@ -286,12 +93,12 @@ class _TooLarge(Exception):
 
 
 class AccessGuard:
-    """ASGI middleware enforcing `POLICY` for one service. The key verifier comes from the running
+    """ASGI middleware enforcing one service's policy. The key verifier comes from the running
     service (`app.state.runtime.keys`), created with its database pool."""
 
-    def __init__(self, app: ASGIApp, service: str, limits: Limits) -> None:
+    def __init__(self, app: ASGIApp, policy: Policy, limits: Limits) -> None:
         self.app = app
-        self.service = service
+        self.policy = policy
         self.limits = limits
         self.rates = RateLimits(limits.per_second, limits.burst)
         self._too_large = {
@@ -314,7 +121,7 @@ class AccessGuard:
                 (
                     compile_path(route.path)[0],
                     {
-                        m: (f"{m} {template(route.path)}", rule_for(self.service, m, route.path))
+                        m: (f"{m} {template(route.path)}", self.policy.rule_for(m, route.path))
                         for m in route.methods or ()
                     },
                 )
@@ -374,16 +181,8 @@ class AccessGuard:
                     key_id=principal.key_id,
                     route=route,
                 )
-                allowed = sorted(rule.roles, key=lambda r: r.value)
-                return (
-                    403,
-                    {},
-                    _body(
-                        HEADER,
-                        f"{ROLE_NAMES[principal.role]}无权调用该接口；可调用的角色：{'、'.join(ROLE_NAMES[r] for r in allowed)}",
-                        f"a {principal.role.value} may not call {route}; allowed: {', '.join(r.value for r in allowed)}",
-                    ),
-                )
+                (error,) = forbidden(principal, rule, route).errors
+                return 403, {}, _body(error.field, error.zh, error.en)
             scope.setdefault("state", {})["principal"] = principal
         if not rule.probe:
             caller = principal.id if principal is not None else f"address:{_client(scope)}"
@@ -595,7 +394,7 @@ async def _respond(send: Send, status: int, body: bytes, headers: Mapping[str, s
 SECURITY_SCHEME: Final = "apiKey"
 
 
-def document(schema: dict[str, Any], service: str) -> dict[str, Any]:
+def document(schema: dict[str, Any], policy: Policy) -> dict[str, Any]:
     """Mark each operation of `schema` with its rule: the API-key scheme and the roles allowed,
     or no security for public ones."""
     components = schema.setdefault("components", {})
@@ -609,23 +408,10 @@ def document(schema: dict[str, Any], service: str) -> dict[str, Any]:
         for method, operation in operations.items():
             if not isinstance(operation, dict):
                 continue
-            rule = rule_for(service, method.upper(), path)
+            rule = policy.rule_for(method.upper(), path)
             if rule is None or rule.public:
                 operation["security"] = []
             else:
                 operation["security"] = [{SECURITY_SCHEME: []}]
             operation["x-huigong-access"] = rule.describe() if rule else "refused"
     return schema
-
-
-def markdown(services: Iterable[str]) -> str:
-    """The rules as a Markdown table (`huigong keys policy`)."""
-    lines = ["| service | endpoint | who |", "|---|---|---|"]
-    for service in services:
-        for (method, path), rule in POLICY.get(service, {}).items():
-            lines.append(f"| {service} | `{method} {template(path)}` | {rule.describe()} |")
-        for (method, path), rule in PREFIXES.get(service, {}).items():
-            lines.append(f"| {service} | `{method} {path}…` | {rule.describe()} |")
-    for (method, path), rule in COMMON.items():
-        lines.append(f"| every service | `{method} {path}` | {rule.describe()} |")
-    return "\n".join(lines)

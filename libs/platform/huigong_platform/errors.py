@@ -13,7 +13,7 @@ each in Chinese (for union staff) and English (for integrators).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import asyncpg
@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from . import logs
 from .eventstore import ConcurrencyError
 from .idempotency import IdempotencyKeyReused
-from .refusals import FieldError, Refusal
+from .refusals import ANSWERS, FieldError, Refusal
 
 log = logs.get(__name__)
 
@@ -171,3 +171,44 @@ def install(app: FastAPI, union_tags: frozenset[str] = frozenset()) -> None:
         asyncpg.InternalClientError,
     ):
         app.add_exception_handler(outage, unavailable)
+
+
+# The body of every refusal, as the OpenAPI documents declare it.
+REFUSAL_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "title": "Refusal",
+    "required": ["errors"],
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "zh", "en"],
+                "properties": {
+                    "field": {"type": "string", "description": "出错的字段 (dotted path of the field)"},
+                    "zh": {"type": "string", "description": "中文说明"},
+                    "en": {"type": "string", "description": "English explanation"},
+                },
+            },
+        }
+    },
+}
+
+
+def declare(schema: dict[str, Any], public: Callable[[str, str], bool]) -> dict[str, Any]:
+    """Declare in every operation of `schema` the refusals it may answer with, each with the one
+    refusal body: 401 and 403 where a key is needed (`public(method, path)` is false), 409 for
+    writes, 404 and 422 everywhere."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Refusal"] = REFUSAL_SCHEMA
+    reference = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            statuses = [404, 422] if public(method.upper(), path) else [401, 403, 404, 422]
+            if method.upper() != "GET":
+                statuses.append(409)
+            for status in statuses:
+                responses[str(status)] = {"description": ANSWERS[status], **reference}
+    return schema

@@ -18,7 +18,7 @@ from fastapi import Request
 
 from huigong_events.reference import CITY_CODE, DISTRICTS, GROUP_UNIONS
 
-from .refusals import FieldError, Refusal
+from .refusals import FieldError, Unauthenticated
 
 # Refusals about the caller's credentials name this field.
 HEADER: Final = "Authorization"
@@ -108,10 +108,6 @@ def parse(value: str) -> Principal:
     elif role not in (Role.DISTRICT, Role.GROUP, Role.SIMULATOR) and not _ACCOUNT.match(code):
         raise ValueError(f"{code!r} is not an account name (letters, digits, '.', '-', '_')")
     return Principal(role, code)
-
-
-class Unauthenticated(Refusal):
-    status = 401
 
 
 def principal(request: Request) -> Principal:

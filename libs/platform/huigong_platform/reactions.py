@@ -248,7 +248,8 @@ def _agent(
                         raw = _raw(event)
                         by_partition.setdefault(TopicPartition(raw.topic, raw.partition), []).append(raw)
                     prepared: PreparedBatch = [
-                        (tp, raws, applier.decode(raws)) for tp, raws in by_partition.items()
+                        (tp, raws, applier.decode(raws, applier.projection.wants))
+                        for tp, raws in by_partition.items()
                     ]
                     outcome = await decide(prepared)
                     for tp, offset in outcome.resume.items():

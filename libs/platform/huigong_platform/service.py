@@ -26,14 +26,16 @@ from faust.contrib.asgi import faust_app_running
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import api_docs, authorization, errors, logs, sessions
+from .application import CommandPath
 from .credentials import KeyVerifier
 from .database import DbConnection, create_pool
 from .eventstore import EventStore
 from .health import CHECK_TIMEOUT, Check, Readiness
 from .idempotency import IDEMPOTENCY_HEADER
-from .ops.personal import Patterns
 from .outbox import RelayProcess
 from .outcomes import OutcomeWatch
+from .policy import Policy
+from .raw_identifiers import Patterns
 from .reactions import Reaction, reaction_app
 from .refusals import FieldError
 from .sessions import SessionVerifier
@@ -67,6 +69,8 @@ class Runtime:
     subscriptions: list[Subscription] = field(default_factory=list)
     # People's logins (the console): set by build_app beside the keys.
     sessions: SessionVerifier | None = None
+    # The service's command path, which its on_start builds (`application.py`).
+    commands: CommandPath | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     background: list[tuple[asyncio.Task[None], Callable[[], Awaitable[None]]]] = field(default_factory=list)
 
@@ -109,6 +113,7 @@ def build_app(
     description: str,
     projections: Sequence[Projection] = (),
     reactions: Sequence[Reaction] = (),
+    policy: Policy,
     routers: Sequence[APIRouter] = (),
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
     union_tags: frozenset[str] = frozenset(),
@@ -116,7 +121,8 @@ def build_app(
 ) -> FastAPI:
     """`database_checks`: what else the service needs of PostgreSQL to be ready (intake: the
     registry's key function); a failing one makes /readyz answer 503 with its reason under
-    `postgres`."""
+    `postgres`. `policy`: the service's access rules (its `policy.py`); a route it does not
+    name is refused to everyone."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -154,6 +160,7 @@ def build_app(
         app.state.runtime = runtime
         if on_start is not None:
             await on_start(runtime)
+        app.state.commands = runtime.commands
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
         tasks += [
             asyncio.create_task(s.run(), name=f"subscription-{s.projection.name}")
@@ -209,7 +216,7 @@ def build_app(
     # correlation id, and their log lines too.
     app.add_middleware(
         authorization.AccessGuard,
-        service=settings.service,
+        policy=policy,
         limits=authorization.Limits(
             body_bytes=settings.max_body_bytes,
             upload_bytes=settings.max_upload_bytes,
@@ -275,11 +282,17 @@ def build_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = authorization.document(plain_openapi(), settings.service)
+            documented = authorization.document(plain_openapi(), policy)
+            app.openapi_schema = errors.declare(documented, lambda m, p: _public(policy, m, p))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _public(policy: Policy, method: str, path: str) -> bool:
+    rule = policy.rule_for(method, path)
+    return rule is not None and rule.public
 
 
 async def _database_checks(pool: asyncpg.Pool, checks: Sequence[DatabaseCheck]) -> Check:

@@ -19,7 +19,8 @@ import asyncio
 import contextlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
@@ -28,9 +29,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from huigong_events.base import DomainEvent
-from huigong_events.envelope import EnvelopeError, RecordedEvent, from_kafka
+from huigong_events.envelope import EnvelopeError, RecordedEvent
+from huigong_events.reading import decode_record, envelope_without_body
 from huigong_events.topics import Topic
-from huigong_events.upcasting import decode
 
 from . import logs, telemetry
 from .database import OUTAGES, DbConnection
@@ -119,17 +120,75 @@ class Projection(ABC):
         raise NotImplementedError(f"{self.name} cannot be reset")
 
 
+class IgnoredEvent(LookupError):
+    """The typed event of a record whose type the projection ignores: never decoded."""
+
+
 class _Decoded:
     """A record with its envelope and typed event; `aggregate` is computed once, as the runner
-    asks for it several times per record."""
+    asks for it several times per record.
 
-    __slots__ = ("aggregate", "event", "raw", "record")
+    A record of a type the projection ignores has only its envelope, read from the headers
+    (its data is left empty: the body is never parsed), which is all the runner needs to keep
+    each aggregate's versions in order; asking for its event raises IgnoredEvent."""
 
-    def __init__(self, raw: RawRecord, record: RecordedEvent, event: DomainEvent) -> None:
+    __slots__ = ("_event", "aggregate", "raw", "record")
+
+    def __init__(self, raw: RawRecord, record: RecordedEvent, event: DomainEvent | None) -> None:
         self.raw = raw
         self.record = record
-        self.event = event
+        self._event = event
         self.aggregate: AggregateKey = (record.aggregate_type, record.aggregate_id)
+
+    @property
+    def event(self) -> DomainEvent:
+        if self._event is None:
+            raise IgnoredEvent(f"{self.record.type} is not read by this projection")
+        return self._event
+
+
+class _SharedDecodes:
+    """Records decoded in this process, by Kafka position: each projection of a service has its
+    own consumer on the same topics, and the first to decode a record spares the others
+    (events and envelopes are immutable, so sharing them is safe). Bounded, oldest out first;
+    a hit is used only when the record is byte for byte the one decoded (a topic recreated
+    under the same name reuses positions)."""
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        # An OrderedDict: evicting the oldest of a plain dict (`next(iter(d))`) walks the slots
+        # left by every earlier eviction until the next resize, which grew to dominate decoding.
+        self._entries: OrderedDict[tuple[str, int, int], tuple[RawRecord, RecordedEvent, DomainEvent]] = (
+            OrderedDict()
+        )
+
+    def decode(self, raw: RawRecord) -> tuple[RecordedEvent, DomainEvent]:
+        key = (raw.topic, raw.partition, raw.offset)
+        entries = self._entries
+        found = entries.get(key)
+        if found is not None and found[0].value == raw.value and found[0].headers == raw.headers:
+            return found[1], found[2]
+        record, event = decode_record(raw.value, raw.headers)
+        if len(entries) >= self.size:
+            entries.popitem(last=False)
+        entries[key] = (raw, record, event)
+        return record, event
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+SHARED_DECODES = _SharedDecodes()
+
+
+def _type_header(headers: Sequence[tuple[str, bytes]]) -> str | None:
+    for name, value in headers:
+        if name == "ce_type":
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                return None
+    return None
 
 
 Decoded = _Decoded | tuple[RawRecord, Exception]
@@ -166,14 +225,24 @@ class Applier:
         self._known_blocked: dict[AggregateKey, int] = {}
 
     @staticmethod
-    def decode(raws: Sequence[RawRecord]) -> list[Decoded]:
-        """Pure CPU work, no I/O: done for the next batch while the database applies this one."""
+    def decode(raws: Sequence[RawRecord], wants: Callable[[str], bool] | None = None) -> list[Decoded]:
+        """Pure CPU work, no I/O: done for the next batch while the database applies this one.
+
+        With `wants` (the projection's), a record whose `ce_type` header names a type the
+        projection ignores is not decoded: its envelope comes from the headers alone. Each
+        record is decoded once per process however many projections read it."""
         decoded: list[Decoded] = []
         append = decoded.append
+        shared = SHARED_DECODES.decode
         for raw in raws:
             try:
-                record = from_kafka(raw.value, raw.headers)
-                append(_Decoded(raw, record, decode(record)))
+                if wants is not None:
+                    event_type = _type_header(raw.headers)
+                    if event_type is not None and not wants(event_type):
+                        append(_Decoded(raw, envelope_without_body(raw.headers), None))
+                        continue
+                record, event = shared(raw)
+                append(_Decoded(raw, record, event))
             except Exception as exc:
                 append((raw, exc))
         return decoded
@@ -183,7 +252,7 @@ class Applier:
     ) -> Outcome:
         outcome = Outcome()
         if decoded is None:
-            decoded = self.decode(raws)
+            decoded = self.decode(raws, self.projection.wants)
 
         if self.exclusive:
             versions, blocked = self._known_versions, self._known_blocked
@@ -615,7 +684,7 @@ class Subscription:
             # In slices, yielding between them, so the in-flight batch's database round trips
             # are answered within a few milliseconds rather than after the whole decode.
             for start in range(0, len(raws), DECODE_SLICE):
-                decoded.extend(self.applier.decode(raws[start : start + DECODE_SLICE]))
+                decoded.extend(self.applier.decode(raws[start : start + DECODE_SLICE], self.projection.wants))
                 await asyncio.sleep(0)
             prepared.append((tp, raws, decoded))
         return prepared

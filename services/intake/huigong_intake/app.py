@@ -6,13 +6,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from huigong_platform import logs
+from huigong_platform.application import CommandPath
 from huigong_platform.service import Runtime, build_app, serve
+from huigong_platform.unit_of_work import PostgresUnitOfWork, UnitOfWork, postgres_units
 
-from .adapters.inbound import InboundConsumer
+from .adapters.records import PostgresRecords
 from .adapters.vault import Vault, issue_unavailable
-from .api.routes import router
 from .commands import UNION_TAGS
+from .entrypoints.http.routes import router
+from .entrypoints.kafka.inbound import InboundConsumer
 from .handlers import Intake
+from .policy import POLICY
 from .projections.applications import ApplicationsProjection
 from .settings import IntakeSettings
 
@@ -35,14 +39,17 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             missing = await issue_unavailable(conn)
         if missing:
             log.error("member data keys unavailable", reason=missing)
-        intake = Intake(
-            store=runtime.store,
-            vault=Vault(settings.kek()),
-            member_secret=settings.member_secret(),
-            batch_limit=settings.enrolment_batch_limit,
+        vault = Vault(settings.kek())
+
+        def records(uow: UnitOfWork) -> PostgresRecords:
+            assert isinstance(uow, PostgresUnitOfWork)
+            return PostgresRecords(uow.conn, vault)
+
+        intake = Intake(records, settings.member_secret(), settings.enrolment_batch_limit)
+        runtime.commands = CommandPath(
+            POLICY, intake.handlers(), postgres_units(runtime.pool, runtime.store, settings.service)
         )
-        runtime.extras["intake"] = intake
-        inbound = InboundConsumer(intake, runtime.pool, settings.kafka_bootstrap, settings.topic_prefix)
+        inbound = InboundConsumer(runtime.commands, settings.kafka_bootstrap, settings.topic_prefix)
         runtime.extras["inbound"] = inbound
         runtime.spawn("inbound", inbound.run(), inbound.stop)
 
@@ -55,6 +62,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         routers=[router],
         on_start=on_start,
         union_tags=UNION_TAGS,
+        policy=POLICY,
     )
 
 

@@ -1,5 +1,10 @@
-"""The commands districts send, as request bodies: the same models validate an HTTP request and
-a record on a district's Kafka inbound topic, and `dispatch` runs either through the handlers."""
+"""The commands districts send: the same typed commands are built from an HTTP request (the body
+and the ids in its path) and from a record on a district's Kafka inbound topic, and the
+platform's command path (`huigong_platform.application`) runs either through `handlers.py`.
+
+The request bodies (`…Request`) are what a caller sends; a command whose route names the
+application in its path extends its body with `application_id`.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
 
-from huigong_events.base import DomainEvent
 from huigong_events.forms import ApplicationForm, ConstructionPlan, ShortText, SubmitterCode, Year
 from huigong_events.intake import ComplianceFactReported, FacilityReported, ServiceProjectProposed
 from huigong_events.reference import Programme
-from huigong_platform.database import DbConnection
-from huigong_platform.idempotency import Outcome
-from huigong_platform.principals import Principal
-
-from .handlers import Intake
+from huigong_platform.application import Command, from_request
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ApplicationRequest(Strict):
+class ApplicationRequest(Command):
     """一份申报：附件3、4或5的申报表。"""
 
     application_id: uuid.UUID | None = Field(
@@ -38,20 +34,20 @@ class ApplicationRequest(Strict):
     form: ApplicationForm = Field(title="申报表")
 
 
-class AmendRequest(Strict):
+class AmendRequest(Command):
     form: ApplicationForm = Field(title="申报表", description="修改后的完整申报表")
     reason: ShortText = Field(title="修改原因")
 
 
-class WithdrawRequest(Strict):
+class WithdrawRequest(Command):
     reason: ShortText = Field(title="撤回原因")
 
 
-class PlanRequest(Strict):
+class PlanRequest(Command):
     plan: ConstructionPlan = Field(title="建设方案", description="三年规划或年度实施方案")
 
 
-class WindowRequest(Strict):
+class WindowRequest(Command):
     year: Year = Field(title="申报年度")
     opens_at: datetime = Field(title="开放时间")
     closes_at: datetime = Field(title="关闭时间")
@@ -79,7 +75,7 @@ FactRequest = create_model(
 )
 
 
-class EnrolmentBatch(Strict):
+class EnrolmentBatch(Command):
     rows: list[dict[str, Any]] = Field(
         title="入会报送行",
         description="每行以中文列名为键：姓名、身份证号、手机号、职业类别、平台企业、所属区市、入会日期、是否参加互助保障",
@@ -90,7 +86,37 @@ class EnrolmentBatch(Strict):
 UNION_TAGS = frozenset({"pilot", "service_base", "welfare_partner", "three_year", "annual"})
 
 
-class InboundCommand(Strict):
+class SubmitApplication(ApplicationRequest):
+    """报送申报表。"""
+
+
+class AmendApplication(AmendRequest):
+    application_id: uuid.UUID = Field(title="申报编号")
+
+
+class WithdrawApplication(WithdrawRequest):
+    application_id: uuid.UUID = Field(title="申报编号")
+
+
+class SubmitPlan(PlanRequest):
+    application_id: uuid.UUID = Field(title="申报编号")
+
+
+class OpenSubmissionWindow(WindowRequest):
+    """开放补报窗口（市总工会）。"""
+
+
+class Enrol(EnrolmentBatch):
+    """批量报送入会。"""
+
+
+# Reports are the events themselves, with the id optional (generated when absent).
+ReportFacility = FacilityRequest
+ProposeProject = ProjectRequest
+ReportFact = FactRequest
+
+
+class InboundCommand(Command):
     """A command on a district's Kafka inbound topic. The topic proves the sender."""
 
     command_id: str = Field(min_length=1, max_length=200, title="命令编号", description="幂等键")
@@ -100,6 +126,8 @@ class InboundCommand(Strict):
     body: dict[str, Any] = Field(title="请求体", description="与对应 HTTP 接口的请求体相同")
 
 
+# The commands a district may send on its Kafka inbound topic, by name: the body's model, and the
+# command it becomes (with the record's application_id where the HTTP route has it in its path).
 BODIES: dict[str, type[BaseModel]] = {
     "submit_application": ApplicationRequest,
     "amend_application": AmendRequest,
@@ -110,63 +138,24 @@ BODIES: dict[str, type[BaseModel]] = {
     "report_fact": FactRequest,
     "enrol": EnrolmentBatch,
 }
+COMMANDS: dict[str, type[BaseModel]] = {
+    "submit_application": SubmitApplication,
+    "amend_application": AmendApplication,
+    "withdraw_application": WithdrawApplication,
+    "submit_plan": SubmitPlan,
+    "report_facility": ReportFacility,
+    "propose_project": ProposeProject,
+    "report_fact": ReportFact,
+    "enrol": Enrol,
+}
 
 NEEDS_APPLICATION = frozenset({"amend_application", "withdraw_application", "submit_plan"})
 
 
-async def dispatch(
-    intake: Intake,
-    conn: DbConnection,
-    principal: Principal,
-    correlation_id: str,
-    name: str,
-    body: BaseModel,
-    application_id: uuid.UUID | None = None,
-) -> Outcome:
-    """Run one validated command through the handlers (HTTP and Kafka share this)."""
-    match body:
-        case ApplicationRequest():
-            return await intake.submit_application(
-                conn,
-                principal,
-                correlation_id,
-                year=body.year,
-                programme=body.programme,
-                form=body.form,
-                submitter=body.submitter,
-                application_id=body.application_id,
-            )
-        case AmendRequest():
-            assert application_id is not None
-            return await intake.amend_application(
-                conn, principal, correlation_id, application_id, body.form, body.reason
-            )
-        case WithdrawRequest():
-            assert application_id is not None
-            return await intake.withdraw_application(
-                conn, principal, correlation_id, application_id, body.reason
-            )
-        case PlanRequest():
-            assert application_id is not None
-            return await intake.submit_plan(conn, principal, correlation_id, application_id, body.plan)
-        case EnrolmentBatch():
-            return await intake.enrol(conn, principal, correlation_id, body.rows)
-        case FacilityReported() | ServiceProjectProposed() | ComplianceFactReported():
-            event, aggregate_id = report_event(body)
-            return await intake.report(conn, principal, correlation_id, event, aggregate_id)
-        case _:
-            raise TypeError(f"no handler for {name}")
-
-
-def report_event(body: BaseModel) -> tuple[DomainEvent, str]:
-    """The event a report request records (the request model extends it with an optional id)."""
-    if isinstance(body, FacilityReported):
-        facility = FacilityReported.model_validate(body.model_dump())
-        return facility, str(facility.report_id)
-    if isinstance(body, ServiceProjectProposed):
-        project = ServiceProjectProposed.model_validate(body.model_dump())
-        return project, str(project.proposal_id)
-    if isinstance(body, ComplianceFactReported):
-        fact = ComplianceFactReported.model_validate(body.model_dump())
-        return fact, str(fact.fact_id)
-    raise TypeError(f"{type(body).__name__} is not a report")
+def command_of(name: str, body: BaseModel, application_id: uuid.UUID | None = None) -> BaseModel:
+    """The command a validated body becomes, with the application it names."""
+    command = COMMANDS[name]
+    if command is type(body):
+        return body
+    path = {"application_id": application_id} if name in NEEDS_APPLICATION else {}
+    return from_request(command, body, **path)

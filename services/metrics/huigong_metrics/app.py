@@ -10,20 +10,24 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from huigong_platform import logs
+from huigong_platform.application import CommandPath
 from huigong_platform.service import Runtime, build_app, runtime_of, serve
 from huigong_platform.settings import Settings
+from huigong_platform.unit_of_work import postgres_units
 
 from .adapters import store
 from .adapters.gauges import business_gauges
 from .adapters.matters import matter_gauges
-from .api.matters import router as matters_router
-from .api.routes import router
+from .entrypoints.http.matters import router as matters_router
+from .entrypoints.http.routes import router
+from .handlers import HANDLERS
+from .policy import POLICY
 from .projections.actuals import ActualsProjection
 from .projections.targets import TargetsProjection
 
 TITLE = "惠工 · 统计服务 (metrics)"
 DESCRIPTION = "按区市和年度跟踪工作方案的每一项目标，并提供看板。"
-DASHBOARD_MODULE = "huigong_metrics.api.dashboard"
+DASHBOARD_MODULE = "huigong_metrics.entrypoints.http.dashboard"
 REFRESH_SECONDS = 1.0
 
 log = logs.get(__name__)
@@ -39,6 +43,9 @@ def dashboard_routers() -> list[APIRouter]:
 
 async def load_targets(runtime: Runtime) -> None:
     await store.install_baseline(runtime.pool, store.read_targets_file())
+    runtime.commands = CommandPath(
+        POLICY, HANDLERS, postgres_units(runtime.pool, runtime.store, runtime.settings.service)
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projections=[ActualsProjection(), TargetsProjection()],
         routers=[router, matters_router, *dashboard_routers()],
         on_start=load_targets,
+        policy=POLICY,
     )
     gauges = business_gauges()
     matters = matter_gauges()

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from huigong_platform.service import build_app, serve
+from huigong_platform.application import CommandPath
+from huigong_platform.service import Runtime, build_app, serve
 from huigong_platform.settings import Settings
+from huigong_platform.unit_of_work import postgres_units
 
-from .api.catalogue import router as catalogue_router
-from .api.facilities import router as facilities_router
-from .api.matters import router as matters_router
-from .api.members import router as members_router
-from .api.public import router as public_router
-from .api.routes import router
-from .api.units import router as units_router
+from .adapters.requesters import vault_for
+from .entrypoints.http.catalogue import router as catalogue_router
+from .entrypoints.http.facilities import router as facilities_router
+from .entrypoints.http.matters import router as matters_router
+from .entrypoints.http.members import router as members_router
+from .entrypoints.http.public import router as public_router
+from .entrypoints.http.routes import router
+from .entrypoints.http.units import router as units_router
+from .handlers import Registry
+from .policy import POLICY
 from .projections.facilities import FacilitiesProjection
 from .projections.matters import MattersProjection
 from .projections.members import RosterProjection
@@ -29,6 +34,13 @@ DESCRIPTION = "单位、认定与撤销、设施、公益伙伴、服务项目�
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or RegistrySettings(service="registry")
+
+    async def on_start(runtime: Runtime) -> None:
+        registry = Registry(runtime.store, lambda: vault_for(runtime))
+        runtime.commands = CommandPath(
+            POLICY, registry.handlers(), postgres_units(runtime.pool, runtime.store, settings.service)
+        )
+
     return build_app(
         settings,
         title=TITLE,
@@ -45,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             matters_router,
             members_router,
         ],
+        on_start=on_start,
+        policy=POLICY,
     )
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from huigong_platform.application import CommandPath
 from huigong_platform.service import Runtime, build_app, serve
+from huigong_platform.unit_of_work import postgres_units
 
-from .api.routes import router
+from .entrypoints.http.routes import router
 from .handlers import Review
+from .policy import POLICY
 from .projections.queue import QueueProjection
 from .reactions.screening import ScreeningReaction
 from .settings import ReviewSettings
@@ -26,7 +29,11 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     policy = settings.policy()  # a bad policy stops the service here, with the reason
 
     async def on_start(runtime: Runtime) -> None:
-        runtime.extras["review"] = Review(store=runtime.store, policy=policy)
+        review = Review(store=runtime.store, policy=policy)
+        runtime.extras["review"] = review
+        runtime.commands = CommandPath(
+            POLICY, review.handlers(), postgres_units(runtime.pool, runtime.store, settings.service)
+        )
 
     return build_app(
         settings,
@@ -36,6 +43,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         reactions=[ScreeningReaction()],
         routers=[router],
         on_start=on_start,
+        policy=POLICY,
     )
 
 

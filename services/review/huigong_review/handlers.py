@@ -1,33 +1,31 @@
-"""Review's service layer: each command locks the application, loads its state (review's stream,
-intake's application events, the units and the facts that review keeps), is decided by the pure
-domain and appended with the expected version, in the transaction that records its
-idempotency key (`huigong_platform.idempotency.once`)."""
+"""Review's command handlers, run by the platform's command path inside the command's unit of
+work: lock the application, load its state (review's stream, intake's application events, the
+units and the facts that review keeps), let the pure domain decide, append with the expected
+version. The policy check, the idempotency key and the transaction are the command path's."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
 from typing import Final
 from uuid import UUID, uuid5
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
-from huigong_events.reference import ExclusionRule
 from huigong_events.review import ConstructionApproved
-from huigong_platform import telemetry
-from huigong_platform.database import DbConnection
-from huigong_platform.eventstore import EventStore, Metadata
+from huigong_platform.application import Context, Handler
+from huigong_platform.eventstore import EventStore
 from huigong_platform.idempotency import Outcome
-from huigong_platform.principals import Principal
+from huigong_platform.principals import Principal, Role
+from huigong_platform.refusals import FieldError, NotFound, Refusal
+from huigong_platform.unit_of_work import PostgresUnitOfWork
 
+from . import commands as c
 from .adapters import inputs
 from .domain import decisions, findings, scoring
-from .domain.errors import FieldError, InvalidCommand, NotFound
-from .domain.reviewers import Reviewer
 from .domain.scoring import ScoringPolicy
 from .domain.state import ReviewState, evolve
+from .policy import parse_reviewer
 
 SOURCE: Final = "review"
 # A reviewer's finding id is derived from the caller and the Idempotency-Key (uuid5), so the
@@ -48,46 +46,41 @@ class Review:
     store: EventStore
     policy: ScoringPolicy
 
-    async def _state(self, conn: DbConnection, application_id: UUID) -> tuple[ReviewState, int]:
-        await inputs.lock(conn, application_id)
-        loaded = await inputs.load(conn, self.store, application_id)
+    def handlers(self) -> Mapping[type, Handler]:
+        return {
+            c.RecordFinding: self.record_finding,
+            c.ClearFinding: self.clear_finding,
+            c.Score: self.score,
+            c.Decide: self.decide,
+        }
+
+    async def _state(self, ctx: Context, application_id: UUID) -> tuple[ReviewState, int]:
+        # Review's state is read from several of its tables: PostgreSQL only.
+        assert isinstance(ctx.uow, PostgresUnitOfWork)
+        await inputs.lock(ctx.uow.conn, application_id)
+        loaded = await inputs.load(ctx.uow.conn, self.store, application_id)
         if loaded.state is None:
             raise not_found()
         return loaded.state, loaded.version
 
     async def _append(
-        self,
-        conn: DbConnection,
-        application_id: UUID,
-        events: Sequence[DomainEvent],
-        version: int,
-        principal: Principal,
-        correlation_id: str,
+        self, ctx: Context, application_id: UUID, events: Sequence[DomainEvent], version: int
     ) -> list[RecordedEvent]:
-        meta = Metadata(actor=principal.id, source=SOURCE, correlation_id=correlation_id)
-        recorded = await self.store.append(str(application_id), events, version, meta, conn=conn)
-        for event in events:
-            telemetry.EVENTS_APPENDED.labels("review", event.type).inc()
+        recorded = await ctx.uow.append(str(application_id), events, version, ctx.meta(SOURCE))
+        ctx.counted(events)
         return recorded
 
-    async def record_finding(
-        self,
-        conn: DbConnection,
-        principal: Principal,
-        reviewer: Reviewer,
-        correlation_id: str,
-        application_id: UUID,
-        rule: ExclusionRule,
-        reason: str,
-        finding_id: UUID,
-    ) -> Outcome:
-        state, version = await self._state(conn, application_id)
-        event = findings.record_finding(state, reviewer, rule, reason, finding_id=finding_id)
-        recorded = await self._append(conn, application_id, [event], version, principal, correlation_id)
+    async def record_finding(self, command: c.RecordFinding, ctx: Context) -> Outcome:
+        reviewer = parse_reviewer(ctx.principal, Role.REVIEWER, Role.CHAIR)
+        state, version = await self._state(ctx, command.application_id)
+        assert ctx.key is not None  # every POST takes one
+        finding_id = finding_id_for(ctx.principal, ctx.key)
+        event = findings.record_finding(state, reviewer, command.rule, command.reason, finding_id=finding_id)
+        recorded = await self._append(ctx, command.application_id, [event], version)
         return Outcome(
             201,
             {
-                "application_id": str(application_id),
+                "application_id": str(command.application_id),
                 "finding_id": str(event.finding_id),
                 "rule": event.rule.value,
                 "rule_text": event.rule_text,
@@ -96,47 +89,34 @@ class Review:
             },
         )
 
-    async def clear_finding(
-        self,
-        conn: DbConnection,
-        principal: Principal,
-        correlation_id: str,
-        application_id: UUID,
-        finding_id: UUID,
-        reason: str,
-    ) -> Outcome:
-        state, version = await self._state(conn, application_id)
-        event = findings.clear_finding(state, finding_id, reason)
-        recorded = await self._append(conn, application_id, [event], version, principal, correlation_id)
+    async def clear_finding(self, command: c.ClearFinding, ctx: Context) -> Outcome:
+        parse_reviewer(ctx.principal, Role.REVIEWER, Role.CHAIR)
+        state, version = await self._state(ctx, command.application_id)
+        event = findings.clear_finding(state, command.finding_id, command.reason)
+        recorded = await self._append(ctx, command.application_id, [event], version)
         return Outcome(
             200,
             {
-                "application_id": str(application_id),
-                "finding_id": str(finding_id),
+                "application_id": str(command.application_id),
+                "finding_id": str(command.finding_id),
                 "cleared": True,
                 "event_id": str(recorded[0].id),
             },
         )
 
-    async def score(
-        self,
-        conn: DbConnection,
-        principal: Principal,
-        reviewer: Reviewer,
-        correlation_id: str,
-        application_id: UUID,
-        scores: Mapping[str, tuple[Decimal, str]],
-    ) -> Outcome:
-        state, version = await self._state(conn, application_id)
+    async def score(self, command: c.Score, ctx: Context) -> Outcome:
+        reviewer = parse_reviewer(ctx.principal, Role.REVIEWER)
+        scores = {name: (part.score, part.comment) for name, part in command.scores.items()}
+        state, version = await self._state(ctx, command.application_id)
         event = scoring.score(state, reviewer, scores, self.policy)
-        recorded = await self._append(conn, application_id, [event], version, principal, correlation_id)
+        recorded = await self._append(ctx, command.application_id, [event], version)
         scored = evolve(state, event)
         assert scored is not None
         summary = scoring.panel(scored, self.policy)
         return Outcome(
             201,
             {
-                "application_id": str(application_id),
+                "application_id": str(command.application_id),
                 "reviewer": event.reviewer,
                 "weighted_total": str(event.weighted_total),
                 "event_id": str(recorded[0].id),
@@ -150,35 +130,25 @@ class Review:
             },
         )
 
-    async def decide(
-        self,
-        conn: DbConnection,
-        principal: Principal,
-        chair: Reviewer,
-        correlation_id: str,
-        application_id: UUID,
-        *,
-        approve: bool,
-        period_start: date | None,
-        reasons: Sequence[str],
-    ) -> Outcome:
-        state, version = await self._state(conn, application_id)
+    async def decide(self, command: c.Decide, ctx: Context) -> Outcome:
+        chair = parse_reviewer(ctx.principal, Role.CHAIR)
+        state, version = await self._state(ctx, command.application_id)
         event: DomainEvent
-        if approve:
-            if period_start is None:
-                raise InvalidCommand(
+        if command.decision == "approve":
+            if command.period_start is None:
+                raise Refusal(
                     FieldError(
                         "period_start",
                         "批准建设须填写三年建设期的开始日期",
                         "an approval needs the start date of the three-year construction period",
                     )
                 )
-            event = decisions.approve(state, chair, period_start, self.policy)
+            event = decisions.approve(state, chair, command.period_start, self.policy)
         else:
-            event = decisions.decline(state, chair, reasons, self.policy)
-        recorded = await self._append(conn, application_id, [event], version, principal, correlation_id)
+            event = decisions.decline(state, chair, command.reasons, self.policy)
+        recorded = await self._append(ctx, command.application_id, [event], version)
         body: dict[str, object] = {
-            "application_id": str(application_id),
+            "application_id": str(command.application_id),
             "decision": "approved" if isinstance(event, ConstructionApproved) else "declined",
             "event_id": str(recorded[0].id),
             **event.to_data(),

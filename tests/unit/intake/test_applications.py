@@ -54,7 +54,8 @@ from huigong_intake.domain.applications import (
     replay,
     review_progress,
 )
-from huigong_intake.domain.errors import Conflict, DeadlinePassed, DomainError, InvalidCommand
+from huigong_intake.domain.cycle import DeadlinePassed
+from huigong_platform.refusals import Conflict, Refusal
 
 from ...forms import (
     CHARITY_CODE,
@@ -103,13 +104,13 @@ def submit(command: SubmitApplication) -> ApplicationSubmitted:
 
 def refused(
     command: Command, *, state: ApplicationState | None = None, review: ReviewProgress = NO_REVIEW
-) -> DomainError:
-    with pytest.raises(DomainError) as caught:
+) -> Refusal:
+    with pytest.raises(Refusal) as caught:
         decide(state, command, review)
     return caught.value
 
 
-def assert_refused(error: DomainError, kind: type[DomainError], *fields: str) -> None:
+def assert_refused(error: Refusal, kind: type[Refusal], *fields: str) -> None:
     assert type(error) is kind
     assert [e.field for e in error.errors] == list(fields)
     for e in error.errors:
@@ -194,18 +195,18 @@ def test_pilot_names_in_the_format_of_note_1_pass(programme: Programme, name: st
 )
 def test_pilot_names_without_a_place_or_the_programme_word_are_refused(name: str) -> None:
     error = refused(submission(variant(complex_form(), pilot_name=name)))
-    assert_refused(error, InvalidCommand, "form.pilot_name")
+    assert_refused(error, Refusal, "form.pilot_name")
     assert "服务职工综合体建设" in error.errors[0].zh
 
 
 def test_the_pilot_name_must_name_the_programme_applied_for() -> None:
     error = refused(submission(variant(complex_form(), pilot_name="市南区工会幸福企业建设")))
-    assert_refused(error, InvalidCommand, "form.pilot_name")
+    assert_refused(error, Refusal, "form.pilot_name")
     assert "服务职工综合体建设" in error.errors[0].zh
     error = refused(
         submission(variant(happy_form(), pilot_name="青岛某某有限公司服务职工综合体建设"), Programme.幸福企业)
     )
-    assert_refused(error, InvalidCommand, "form.pilot_name")
+    assert_refused(error, Refusal, "form.pilot_name")
     assert "幸福企业建设" in error.errors[0].zh
 
 
@@ -224,7 +225,7 @@ def test_a_three_year_pilot_period_passes() -> None:
 )
 def test_a_pilot_period_of_one_month_or_beyond_three_years_is_refused(start: str, end: str) -> None:
     error = refused(submission(variant(complex_form(), period_start=start, period_end=end)))
-    assert_refused(error, InvalidCommand, "form.period_end")
+    assert_refused(error, Refusal, "form.period_end")
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,7 +247,7 @@ def test_the_managing_unit_is_the_city_federation_by_either_name(
 ) -> None:
     submit(submission(variant(build(), managing_unit="青岛市总工会"), programme))
     error = refused(submission(variant(build(), managing_unit="市南区总工会"), programme))
-    assert_refused(error, InvalidCommand, "form.managing_unit")
+    assert_refused(error, Refusal, "form.managing_unit")
     assert "市总工会" in error.errors[0].zh
 
 
@@ -293,7 +294,7 @@ def test_a_complex_undertaken_by_anyone_else_or_another_district_is_refused(
     submitter: str, undertaker: str
 ) -> None:
     error = refused(submission(complex_by(undertaker), submitter=submitter))
-    assert_refused(error, InvalidCommand, "form.undertaking_unit.name")
+    assert_refused(error, Refusal, "form.undertaking_unit.name")
     assert "总工会" in error.errors[0].zh
 
 
@@ -314,7 +315,7 @@ def test_a_happy_enterprise_is_undertaken_by_a_registered_enterprise() -> None:
 @pytest.mark.parametrize("code", [UNION_CODE, CHARITY_CODE, "11370200004321876M", SOLE_TRADER_CODE])
 def test_a_happy_enterprise_undertaken_by_a_union_an_agency_or_a_sole_trader_is_refused(code: str) -> None:
     error = refused(submission(happy_by(code), Programme.幸福企业))
-    assert_refused(error, InvalidCommand, "form.undertaking_unit.credit_code")
+    assert_refused(error, Refusal, "form.undertaking_unit.credit_code")
     assert code in error.errors[0].zh
 
 
@@ -326,7 +327,7 @@ def test_a_happy_enterprise_needs_its_superior_union_among_the_participants() ->
     submit(submission(variant(happy_form(), participating_units=with_union), Programme.幸福企业))
     without = [Organisation(name="青岛某某物流有限公司", credit_code=ENTERPRISE_CODE)]
     error = refused(submission(variant(happy_form(), participating_units=without), Programme.幸福企业))
-    assert_refused(error, InvalidCommand, "form.participating_units")
+    assert_refused(error, Refusal, "form.participating_units")
     assert "上级工会" in error.errors[0].zh
 
 
@@ -343,11 +344,11 @@ def test_a_complex_needs_no_union_among_its_participants() -> None:
 def test_names_built_around_validation_are_still_refused() -> None:
     blank_base = service_base_form().model_copy(update={"name": " "})
     error = refused(submission(blank_base, Programme.服务职工基地))
-    assert_refused(error, InvalidCommand, "form.name")
+    assert_refused(error, Refusal, "form.name")
     blank_unit = Organisation.model_construct(name="", credit_code=ENTERPRISE_CODE)
     blank_partner = partner_form().model_copy(update={"applicant_unit": blank_unit})
     error = refused(submission(blank_partner, Programme.公益伙伴))
-    assert_refused(error, InvalidCommand, "form.applicant_unit.name")
+    assert_refused(error, Refusal, "form.applicant_unit.name")
 
 
 def test_a_partner_may_be_any_kind_of_organisation() -> None:
@@ -362,7 +363,7 @@ def test_a_partner_may_be_any_kind_of_organisation() -> None:
 
 @pytest.mark.parametrize("submitter", ["370200", "370299", "海尔集团", ""])
 def test_only_districts_and_group_unions_submit(submitter: str) -> None:
-    assert_refused(refused(submission(submitter=submitter)), InvalidCommand, "submitter")
+    assert_refused(refused(submission(submitter=submitter)), Refusal, "submitter")
 
 
 @pytest.mark.parametrize(
@@ -375,7 +376,7 @@ def test_only_districts_and_group_unions_submit(submitter: str) -> None:
     ],
 )
 def test_the_form_must_be_the_programmes_own(programme: Programme, build: Callable[[], Form]) -> None:
-    assert_refused(refused(submission(build(), programme)), InvalidCommand, "form.form_kind")
+    assert_refused(refused(submission(build(), programme)), Refusal, "form.form_kind")
 
 
 def test_every_broken_rule_of_a_form_is_reported_at_once() -> None:
@@ -389,7 +390,7 @@ def test_every_broken_rule_of_a_form_is_reported_at_once() -> None:
     error = refused(submission(form))
     assert_refused(
         error,
-        InvalidCommand,
+        Refusal,
         "form.managing_unit",
         "form.pilot_name",
         "form.period_end",
@@ -445,7 +446,7 @@ def test_an_exception_window_reopens_submissions_for_its_submitter_only() -> Non
 
 
 def test_years_out_of_range_are_refused() -> None:
-    assert_refused(refused(submission(year=2026)), InvalidCommand, "year")
+    assert_refused(refused(submission(year=2026)), Refusal, "year")
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,11 +519,11 @@ def test_amending_once_rejected_accepted_or_decided_is_a_conflict(events: list[D
 
 def test_an_amended_form_is_held_to_the_same_rules() -> None:
     error = refused(amendment(variant(complex_form(), pilot_name="市南区服务中心")), state=submitted())
-    assert_refused(error, InvalidCommand, "form.pilot_name")
+    assert_refused(error, Refusal, "form.pilot_name")
     error = refused(amendment(service_base_form()), state=submitted())
-    assert_refused(error, InvalidCommand, "form.form_kind")
+    assert_refused(error, Refusal, "form.form_kind")
     error = refused(amendment(reason=" "), state=submitted())
-    assert_refused(error, InvalidCommand, "reason")
+    assert_refused(error, Refusal, "reason")
 
 
 def test_an_amendment_is_held_to_the_same_deadline() -> None:
@@ -553,7 +554,7 @@ def test_a_withdrawn_application_cannot_be_amended_or_withdrawn_again() -> None:
 
 
 def test_a_withdrawal_needs_a_reason() -> None:
-    assert_refused(refused(WithdrawApplication(reason=""), state=submitted()), InvalidCommand, "reason")
+    assert_refused(refused(WithdrawApplication(reason=""), state=submitted()), Refusal, "reason")
 
 
 def test_nothing_but_a_submission_can_start_an_application() -> None:
@@ -640,9 +641,9 @@ def test_plans_must_fall_within_the_approved_period() -> None:
     decide(state, SubmitPlan(plan=annual_plan(2027)), APPROVED_REVIEW)
     for year in (2023, 2028):
         error = refused(SubmitPlan(plan=annual_plan(year)), state=state, review=APPROVED_REVIEW)
-        assert_refused(error, InvalidCommand, "plan.year")
+        assert_refused(error, Refusal, "plan.year")
     error = refused(SubmitPlan(plan=three_year_plan(2023, 2028)), state=state, review=APPROVED_REVIEW)
-    assert_refused(error, InvalidCommand, "plan.start_year", "plan.end_year")
+    assert_refused(error, Refusal, "plan.start_year", "plan.end_year")
 
 
 def test_a_withdrawn_application_sends_no_plan() -> None:

@@ -9,12 +9,13 @@ import pytest
 from huigong_events.intake import SubmissionWindowOpened
 from huigong_intake.domain.cycle import (
     SHANGHAI,
+    DeadlinePassed,
     OpenSubmissionWindow,
     deadline,
     decide_open_window,
     ensure_open,
 )
-from huigong_intake.domain.errors import Conflict, DeadlinePassed, DomainError, InvalidCommand
+from huigong_platform.refusals import Conflict, Refusal
 
 BEIJING = timezone(timedelta(hours=8))
 LAST_SECOND = datetime(2024, 6, 30, 23, 59, 59, tzinfo=BEIJING)
@@ -32,11 +33,11 @@ def window(
     )
 
 
-def fields(error: DomainError) -> list[str]:
+def fields(error: Refusal) -> list[str]:
     return [e.field for e in error.errors]
 
 
-def assert_bilingual(error: DomainError) -> None:
+def assert_bilingual(error: Refusal) -> None:
     for e in error.errors:
         assert e.zh and e.en and e.zh != e.en
 
@@ -103,7 +104,7 @@ def test_a_window_for_another_year_does_not_reopen_this_one() -> None:
 def test_next_year_may_be_submitted_ahead_but_not_the_year_after() -> None:
     now = datetime(2024, 12, 1, tzinfo=BEIJING)
     ensure_open(2025, "370202", now, [])
-    with pytest.raises(InvalidCommand) as refused:
+    with pytest.raises(Refusal) as refused:
         ensure_open(2026, "370202", now, [])
     assert fields(refused.value) == ["year"]
     assert_bilingual(refused.value)
@@ -115,7 +116,7 @@ def test_next_year_is_counted_on_beijing_time() -> None:
 
 
 def test_years_before_the_plan_are_refused() -> None:
-    with pytest.raises(InvalidCommand) as refused:
+    with pytest.raises(Refusal) as refused:
         ensure_open(2021, "370202", datetime(2021, 3, 1, tzinfo=BEIJING), [])
     assert fields(refused.value) == ["year"]
     assert "2022" in refused.value.errors[0].zh
@@ -188,7 +189,7 @@ def test_a_window_may_already_have_opened() -> None:
 def test_a_window_needs_a_reason_a_sane_period_and_a_known_submitter(
     changes: dict[str, object], field: str
 ) -> None:
-    with pytest.raises(InvalidCommand) as refused:
+    with pytest.raises(Refusal) as refused:
         decide_open_window(open_command(**changes), NOW, [])
     assert fields(refused.value) == [field]
     assert_bilingual(refused.value)

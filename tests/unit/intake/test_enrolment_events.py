@@ -13,7 +13,7 @@ from huigong_events.intake import EnrolmentRequested
 from huigong_events.reference import DISTRICTS
 from huigong_intake.domain.enrolments import judge_batch
 from huigong_intake.handlers import enrolment_requested
-from huigong_intake.simulator_data import enrolment_rows
+from huigong_simulator.data import enrolment_rows
 
 SECRET = b"test-enrolment-secret"
 

@@ -24,8 +24,8 @@ from huigong_intake.domain.enrolments import (
     parse_row,
     read_batch,
 )
-from huigong_intake.domain.errors import InvalidCommand
 from huigong_intake.domain.identity import id_check_char, member_key
+from huigong_platform.refusals import Refusal
 
 TODAY = date(2026, 6, 1)
 SECRET = b"test-enrolment-secret"
@@ -193,7 +193,7 @@ def test_a_district_may_not_enrol_for_a_group_union() -> None:
 
 def test_a_batch_over_10000_rows_is_refused_as_a_whole() -> None:
     rows = [row(1)] * (MAX_BATCH_ROWS + 1)
-    with pytest.raises(InvalidCommand) as raised:
+    with pytest.raises(Refusal) as raised:
         judge(rows)
     assert raised.value.errors[0].field == "rows"
     assert "10000" in raised.value.errors[0].zh
@@ -208,11 +208,11 @@ def test_a_batch_of_exactly_10000_rows_is_judged() -> None:
 
 
 def test_an_empty_batch_and_an_unknown_submitter_are_refused() -> None:
-    with pytest.raises(InvalidCommand):
+    with pytest.raises(Refusal):
         judge([])
-    with pytest.raises(InvalidCommand):
+    with pytest.raises(Refusal):
         judge([{column: "" for column in COLUMNS}])
-    with pytest.raises(InvalidCommand):
+    with pytest.raises(Refusal):
         judge([row(1)], submitter="370200")
 
 

@@ -24,11 +24,9 @@ from huigong_events.review import (
     ExclusionFound,
     FindingStage,
 )
-from huigong_platform.refusals import Refusal
+from huigong_platform.refusals import Conflict, NotFound, Refusal
 from huigong_registry.domain.certification import (
     SERVICE_BASE_CRITERIA,
-    Conflict,
-    NotFound,
     UnitStatus,
     certificate_no,
     criteria_of,

@@ -11,8 +11,7 @@ from huigong_events.forms import ServiceField
 from huigong_events.intake import FacilityReported, ServiceProjectProposed
 from huigong_events.reference import FacilityKind
 from huigong_events.registry import FacilityClosed, FacilityOpened, ServiceProjectListed
-from huigong_platform.refusals import Refusal
-from huigong_registry.domain.certification import Conflict, NotFound
+from huigong_platform.refusals import Conflict, NotFound, Refusal
 from huigong_registry.domain.facilities import (
     FacilityStatus,
     decide_close,

@@ -24,10 +24,10 @@ from huigong_events.matters import (
 )
 from huigong_events.reference import Programme
 from huigong_events.registry import UnitOrigin
-from huigong_platform.refusals import Refusal
+from huigong_platform.refusals import Conflict, Forbidden, NotFound, Refusal
 from huigong_registry.domain import catalogue, matters
 from huigong_registry.domain.catalogue import Handler, ItemState, handler_of
-from huigong_registry.domain.certification import Conflict, Forbidden, NotFound, UnitState, UnitStatus
+from huigong_registry.domain.certification import UnitState, UnitStatus
 from huigong_registry.domain.matters import Acting, MatterState, MatterStatus, overdue_on
 
 SEALED = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9w"

@@ -9,7 +9,7 @@ import pytest
 
 from huigong_events.intake import EnrolmentRequested
 from huigong_events.registry import MemberEnrolled, MemberErased, MemberReportedAgain, MutualAidGranted
-from huigong_registry.domain.certification import Conflict, NotFound
+from huigong_platform.refusals import Conflict, NotFound
 from huigong_registry.domain.members import (
     CITY_GIFT,
     decide_enrolment,

@@ -14,10 +14,9 @@ from huigong_events.intake import ApplicationAmended, ApplicationSubmitted, Appl
 from huigong_events.reference import Programme
 from huigong_events.registry import PartnerExited, PartnerOrigin, PartnerRegistered, UnitRegistered
 from huigong_events.review import ConstructionApproved
-from huigong_platform.refusals import Refusal
+from huigong_platform.refusals import Conflict, NotFound, Refusal
 from huigong_registry.domain import applications, partners
 from huigong_registry.domain.applications import Becomes, becomes
-from huigong_registry.domain.certification import Conflict, NotFound
 from huigong_registry.domain.certification import decide_on_approval as unit_on_approval
 
 from ...forms import CHARITY_CODE, happy_form, partner_form, service_base_form, variant

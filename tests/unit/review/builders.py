@@ -13,7 +13,7 @@ from huigong_events.base import DomainEvent
 from huigong_events.forms import DeclaredFact, ReportingDepartment
 from huigong_events.intake import ApplicationSubmitted, ComplianceFactReported
 from huigong_events.reference import REVIEW_DIMENSIONS, ComplianceFactKind, Programme
-from huigong_review.domain.errors import DomainError
+from huigong_platform.refusals import Refusal
 from huigong_review.domain.reviewers import Reviewer
 from huigong_review.domain.scoring import score
 from huigong_review.domain.screening import ScreeningSubject, screen
@@ -113,13 +113,13 @@ def scored(state: ReviewState, *totals: int) -> ReviewState:
     return state
 
 
-def refusal(call: Callable[[], object]) -> DomainError:
-    with pytest.raises(DomainError) as caught:
+def refusal(call: Callable[[], object]) -> Refusal:
+    with pytest.raises(Refusal) as caught:
         call()
     return caught.value
 
 
-def assert_errors(error: DomainError, kind: type[DomainError], *fields: str) -> None:
+def assert_errors(error: Refusal, kind: type[Refusal], *fields: str) -> None:
     assert type(error) is kind
     assert [e.field for e in error.errors] == list(fields)
     for e in error.errors:

@@ -9,8 +9,8 @@ from functools import partial
 
 from huigong_events.reference import ComplianceFactKind, ExclusionRule, Programme
 from huigong_events.review import ConstructionApproved, ConstructionDeclined
+from huigong_platform.refusals import Conflict, Forbidden, Refusal
 from huigong_review.domain.decisions import approve, decline
-from huigong_review.domain.errors import Conflict, Forbidden, InvalidCommand
 from huigong_review.domain.findings import clear_finding, record_finding
 from huigong_review.domain.reviewers import Reviewer
 from huigong_review.domain.screening import screen_later_fact
@@ -120,11 +120,11 @@ def test_the_chair_must_not_be_from_the_applicants_own_union() -> None:
 
 def test_decline_needs_written_reasons() -> None:
     state = scored(accepted(), 80, 80, 80)
-    assert_errors(refusal(lambda: decline(state, CHAIR, [])), InvalidCommand, "reasons")
-    assert_errors(refusal(lambda: decline(state, CHAIR, ["理由", "  "])), InvalidCommand, "reasons.1")
+    assert_errors(refusal(lambda: decline(state, CHAIR, [])), Refusal, "reasons")
+    assert_errors(refusal(lambda: decline(state, CHAIR, ["理由", "  "])), Refusal, "reasons.1")
 
 
 def test_the_period_cannot_start_before_submission() -> None:
     state = scored(accepted(), 80, 80, 80)
     error = refusal(lambda: approve(state, CHAIR, date(2024, 6, 19)))
-    assert_errors(error, InvalidCommand, "period_start")
+    assert_errors(error, Refusal, "period_start")

@@ -12,7 +12,7 @@ import pytest
 
 from huigong_events.reference import ComplianceFactKind, ExclusionRule, Programme
 from huigong_events.review import EvidenceSource, ExclusionFound, FindingStage
-from huigong_review.domain.errors import Conflict, Forbidden, InvalidCommand, NotFound
+from huigong_platform.refusals import Conflict, Forbidden, NotFound, Refusal
 from huigong_review.domain.findings import clear_finding, record_finding
 from huigong_review.domain.reviewers import Reviewer
 from huigong_review.domain.state import ReviewStage
@@ -49,14 +49,14 @@ def test_a_reviewer_records_a_service_centre_finding_with_a_reason(rule: Exclusi
 @pytest.mark.parametrize("rule", [rule for rule in ExclusionRule if rule.is_enterprise_fact])
 def test_reviewers_cannot_record_enterprise_rules(rule: ExclusionRule) -> None:
     error = refusal(lambda: record_finding(accepted(), reviewer(1), rule, REASON))
-    assert_errors(error, InvalidCommand, "rule")
+    assert_errors(error, Refusal, "rule")
 
 
 def test_a_finding_needs_a_reason_of_ten_characters() -> None:
     error = refusal(
         lambda: record_finding(accepted(), reviewer(1), ExclusionRule.C3_商业行为过多, " 商业化严重 ")
     )
-    assert_errors(error, InvalidCommand, "reason")
+    assert_errors(error, Refusal, "reason")
 
 
 def test_a_reviewer_from_the_applicants_own_district_may_not_record_findings() -> None:
@@ -100,7 +100,7 @@ def test_clearing_needs_a_reason_and_a_known_finding() -> None:
     state = accepted()
     found = record_finding(state, reviewer(1), ExclusionRule.C5_不符合职责或违法, REASON)
     state = fold(state, found)
-    assert_errors(refusal(lambda: clear_finding(state, found.finding_id, "   ")), InvalidCommand, "reason")
+    assert_errors(refusal(lambda: clear_finding(state, found.finding_id, "   ")), Refusal, "reason")
     error = refusal(lambda: clear_finding(state, UUID(int=404), "误报"))
     assert_errors(error, NotFound, "finding_id")
     assert error.status == 404

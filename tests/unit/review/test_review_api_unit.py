@@ -15,14 +15,14 @@ from huigong_events.envelope import RecordedEvent, seal
 from huigong_events.intake import ApplicationSubmitted
 from huigong_events.reference import ComplianceFactKind, ExclusionRule, Programme
 from huigong_platform.principals import Principal, Role
+from huigong_platform.refusals import Forbidden
 from huigong_review.adapters.inputs import Loaded, fold
-from huigong_review.api.people import InvalidPrincipal, parse_reviewer, visible_submitter
-from huigong_review.api.views import dossier, queue_stage
-from huigong_review.domain.errors import Forbidden
 from huigong_review.domain.findings import clear_finding, record_finding
 from huigong_review.domain.scoring import DEFAULT_POLICY, ScoringPolicy, panel, score
 from huigong_review.domain.screening import ScreeningSubject, screen
 from huigong_review.domain.state import ReviewState
+from huigong_review.entrypoints.http.views import dossier, queue_stage
+from huigong_review.policy import InvalidPrincipal, parse_reviewer, visible_submitter
 from huigong_review.projections.queue import summarise
 from huigong_review.settings import ReviewSettings
 

@@ -10,8 +10,8 @@ from functools import partial
 import pytest
 
 from huigong_events.reference import REVIEW_DIMENSIONS, ComplianceFactKind
+from huigong_platform.refusals import Conflict, Forbidden, Refusal
 from huigong_review.domain.decisions import decline
-from huigong_review.domain.errors import Conflict, Forbidden, InvalidCommand
 from huigong_review.domain.reviewers import Reviewer
 from huigong_review.domain.scoring import DEFAULT_WEIGHTS, ScoringPolicy, panel, score, weighted_total
 from huigong_review.domain.state import ReviewStage
@@ -86,7 +86,7 @@ def test_every_dimension_needs_a_score_on_the_scale_and_a_comment() -> None:
 
     assert_errors(
         error,
-        InvalidCommand,
+        Refusal,
         "scores.宣传推广",
         "scores.总体思路.score",
         "scores.政策合规性.score",
@@ -100,7 +100,7 @@ def test_a_smaller_scale_bounds_the_scores() -> None:
     policy = ScoringPolicy(scale_max=Decimal(10))
     assert score(accepted(), reviewer(1), marks(10, 9, 8, 7, 6), policy).weighted_total == Decimal("8.25")
     error = refusal(lambda: score(accepted(), reviewer(1), marks(11, 9, 8, 7, 6), policy))
-    assert_errors(error, InvalidCommand, "scores.总体思路.score")
+    assert_errors(error, Refusal, "scores.总体思路.score")
 
 
 def test_only_an_accepted_undecided_application_is_scored() -> None:

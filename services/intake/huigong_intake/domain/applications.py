@@ -3,7 +3,7 @@
 construction plans (工作安排 2).
 
 decide/evolve style: `decide(state, command, review)` returns the events to append, or raises a
-DomainError; `evolve(state, event)` folds one recorded event into the state. Review outcomes are
+Refusal; `evolve(state, event)` folds one recorded event into the state. Review outcomes are
 events of the review service, so the caller folds them separately with `evolve_review` and passes
 the resulting `ReviewProgress` to `decide`.
 """
@@ -51,9 +51,9 @@ from huigong_events.review import (
     ConstructionDeclined,
     ReviewScored,
 )
+from huigong_platform.refusals import Conflict, FieldError, Refusal
 
 from .cycle import ensure_open, reason_errors, year_errors
-from .errors import Conflict, FieldError, InvalidCommand
 
 Form: TypeAlias = PilotForm | ServiceBaseForm | WelfarePartnerForm
 Plan: TypeAlias = ThreeYearPlan | AnnualPlan
@@ -216,7 +216,7 @@ def review_progress(events: Iterable[DomainEvent]) -> ReviewProgress:
 
 
 def decide(state: ApplicationState | None, command: Command, review: ReviewProgress) -> list[DomainEvent]:
-    """The events that `command` records; InvalidCommand, Conflict or DeadlinePassed if refused."""
+    """The events that `command` records; Refusal, Conflict or DeadlinePassed if refused."""
     if isinstance(command, SubmitApplication):
         return _submit(state, command)
     if state is None:
@@ -253,7 +253,7 @@ def _submit(state: ApplicationState | None, command: SubmitApplication) -> list[
             )
         )
     if errors:
-        raise InvalidCommand(*errors)
+        raise Refusal(*errors)
     # The deadline comes before the form: fixing a form is wasted effort if it cannot be filed.
     ensure_open(command.year, command.submitter, command.now, command.windows)
     _raise_form_errors(command.programme, command.submitter, command.form)
@@ -298,7 +298,7 @@ def _amend(state: ApplicationState, command: AmendApplication, review: ReviewPro
             )
         )
     if errors:
-        raise InvalidCommand(*errors)
+        raise Refusal(*errors)
     ensure_open(state.year, state.submitter, command.now, command.windows)
     _raise_form_errors(state.programme, state.submitter, command.form)
     return [ApplicationAmended(application_id=state.application_id, form=command.form, reason=command.reason)]
@@ -318,7 +318,7 @@ def _withdraw(
         )
     errors = reason_errors(command.reason)
     if errors:
-        raise InvalidCommand(*errors)
+        raise Refusal(*errors)
     return [ApplicationWithdrawn(application_id=state.application_id, reason=command.reason)]
 
 
@@ -354,10 +354,10 @@ def _submit_plan(state: ApplicationState, command: SubmitPlan, review: ReviewPro
             if not first <= year <= last
         ]
         if errors:
-            raise InvalidCommand(*errors)
+            raise Refusal(*errors)
     else:
         if not first <= plan.year <= last:
-            raise InvalidCommand(
+            raise Refusal(
                 FieldError(
                     "plan.year",
                     f"实施年度{plan.year}年不在{span_zh}内",
@@ -455,7 +455,7 @@ def form_errors(programme: Programme, submitter: str, form: Form) -> list[FieldE
 def _raise_form_errors(programme: Programme, submitter: str, form: Form) -> None:
     errors = form_errors(programme, submitter, form)
     if errors:
-        raise InvalidCommand(*errors)
+        raise Refusal(*errors)
 
 
 def _managing_unit_errors(name: str) -> list[FieldError]:

@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 from huigong_events.base import DomainEvent
 from huigong_events.intake import SubmissionWindowOpened
 from huigong_events.reference import SUBMITTERS
-
-from .errors import Conflict, DeadlinePassed, FieldError, InvalidCommand
+from huigong_platform.refusals import Conflict, FieldError, Refusal
 
 # The plan is a Qingdao document: "30 June" means the end of that day on Beijing time, whatever
 # time zone a district system's clock reports in.
@@ -27,6 +26,10 @@ FIRST_YEAR: Final = 2022
 MIN_REASON_LENGTH: Final = 5
 # forms.ShortText, which the event's reason must satisfy.
 MAX_REASON_LENGTH: Final = 500
+
+
+class DeadlinePassed(Refusal):
+    """The yearly submission deadline has passed and no exception window is open (422)."""
 
 
 def deadline(year: int) -> datetime:
@@ -79,7 +82,7 @@ def ensure_open(year: int, submitter: str, now: datetime, windows: Iterable[Subm
     passed or an exception window for that year (and that submitter, or everyone) is open."""
     errors = year_errors(year, now)
     if errors:
-        raise InvalidCommand(*errors)
+        raise Refusal(*errors)
     if now < deadline(year):
         return
     if any(window_applies(window, year, submitter, now) for window in windows):
@@ -108,7 +111,7 @@ class OpenSubmissionWindow:
 def decide_open_window(
     command: OpenSubmissionWindow, now: datetime, existing: Iterable[SubmissionWindowOpened]
 ) -> list[DomainEvent]:
-    """The events that opening the window records; InvalidCommand or Conflict when refused."""
+    """The events that opening the window records; Refusal or Conflict when refused."""
     _require_aware(now)
     errors = year_errors(command.year, now)
     if command.submitter is not None and command.submitter not in SUBMITTERS:
@@ -143,7 +146,7 @@ def decide_open_window(
                 )
             )
     if errors:
-        raise InvalidCommand(*errors)
+        raise Refusal(*errors)
 
     # Opening a window that an existing one already covers would change nothing, and is most
     # likely a double click or a retried request: refuse it rather than record a duplicate.

@@ -19,8 +19,8 @@ from enum import StrEnum
 from typing import Final, NamedTuple, NoReturn, TypeVar
 
 from huigong_events.reference import CITY_NAME, DISTRICTS, GROUP_UNIONS, SUBMITTERS, Occupation
+from huigong_platform.refusals import FieldError, Refusal
 
-from .errors import FieldError, InvalidCommand
 from .identity import IdentityError, MemberKeyer, check_id_number, check_mobile, china_today
 
 
@@ -501,13 +501,11 @@ def read_batch(
     first_row_number: int = 1,
 ) -> ReadBatch:
     """The first half of `judge_batch`: everything that does not depend on earlier enrolments.
-    Raises InvalidCommand when the batch as a whole cannot be taken."""
+    Raises Refusal when the batch as a whole cannot be taken."""
     if submitter not in SUBMITTERS:
-        raise InvalidCommand(
-            FieldError("submitter", "报送单位不是区市总工会或市直单位工会", "unknown submitter")
-        )
+        raise Refusal(FieldError("submitter", "报送单位不是区市总工会或市直单位工会", "unknown submitter"))
     if len(rows) > MAX_BATCH_ROWS:
-        raise InvalidCommand(
+        raise Refusal(
             FieldError(
                 "rows",
                 f"一次最多报送{MAX_BATCH_ROWS}行，本批次有{len(rows)}行，请分批报送",
@@ -515,7 +513,7 @@ def read_batch(
             )
         )
     if all(is_blank(raw) for raw in rows):
-        raise InvalidCommand(FieldError("rows", "报送表中没有数据行", "the sheet has no rows"))
+        raise Refusal(FieldError("rows", "报送表中没有数据行", "the sheet has no rows"))
     if not secret:
         raise ValueError("judge_batch needs the member-key secret")
     day = today or china_today()
@@ -607,7 +605,7 @@ def judge_batch(
     Rows are numbered from `first_row_number` in the order given; blank rows keep their number
     but are neither accepted nor rejected. `already_enrolled` answers, for a member key, whether
     this submitter has enrolled that worker before. A row is accepted only if nothing is wrong
-    with it; otherwise its rejection lists every problem found. Raises InvalidCommand when the
+    with it; otherwise its rejection lists every problem found. Raises Refusal when the
     batch as a whole cannot be taken (unknown submitter, no rows, more than MAX_BATCH_ROWS).
 
     The same as `judge_read(read_batch(…), already_enrolled)`; a caller that looks enrolments up

@@ -29,7 +29,7 @@ cohort that the seed loads years later still counts in 2022, and "as of" a date 
 the world on that date. Events that state no date (applications, approvals) count on the Beijing
 day they were recorded. `counted_on` is that day, the "day" column above (a matter's falling due,
 deadline + 1, follows from its receipt); every rule counts on the day it gives, and the as-of
-replay (`huigong replay -s metrics --as-of D`, huigong_platform/ops/replay.py) asks the projection
+replay (`huigong replay -s metrics --as-of D`, huigong_ops/replay.py) asks the projection
 for the same day to decide which events it keeps. So the replay at D and `GET
 /api/progress?as_of=D` cut the history on the same date, and the same figures come out. The
 envelope's `occurred_at` is not that date: the registry records MemberEnrolled when the report

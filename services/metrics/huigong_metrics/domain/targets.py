@@ -16,8 +16,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from huigong_events.metrics import TargetChanged
-from huigong_events.reference import ALL_AREAS, CITY_CODE
-from huigong_platform.refusals import FieldError, Refusal
+from huigong_events.reference import ALL_AREAS, CITY_CODE, area_name
+from huigong_platform.refusals import FieldError, NotFound, Refusal
 
 from .counting import METRICS_BY_CODE, Aggregation, Metric, YearMeasure
 
@@ -153,18 +153,10 @@ def check_target(metric: Metric, area: str, year: object, value: Decimal) -> lis
     return errors
 
 
-class UnknownMetric(Refusal):
-    status = 404
-
-
-class Forbidden(Refusal):
-    status = 403
-
-
 def metric_or_refuse(code: str) -> Metric:
     metric = METRICS_BY_CODE.get(code)
     if metric is None:
-        raise UnknownMetric(FieldError("metric", f"未知的指标：{code}", f"unknown metric {code!r}"))
+        raise NotFound(FieldError("metric", f"未知的指标：{code}", f"unknown metric {code!r}"))
     return metric
 
 
@@ -203,3 +195,23 @@ def current_value(baseline: Decimal | None, changes: list[TargetChanged]) -> Dec
 def year_measure_of(metric: Metric, key: TargetKey) -> YearMeasure | None:
     """What a target counts: None for the cumulative target (the level at its deadline)."""
     return None if key.year is None else metric.year_measure
+
+
+def checked_area(area: str) -> str:
+    """370200, a district or a group union code; refused otherwise."""
+    try:
+        area_name(area)
+    except KeyError:
+        raise Refusal(
+            FieldError(
+                "area", "未知的区市或单位代码", f"unknown area {area!r}: 370200, a district or a group code"
+            )
+        ) from None
+    return area
+
+
+def json_number(value: Decimal | None) -> int | float | None:
+    """A target or a figure in JSON: a whole number as an integer."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)

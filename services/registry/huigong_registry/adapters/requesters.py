@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Request
 
 from huigong_platform.database import DbConnection
-from huigong_platform.service import runtime_of
+from huigong_platform.service import Runtime, runtime_of
 
 from ..settings import RegistrySettings
 
@@ -84,7 +84,10 @@ class RequesterVault:
 
 def vault_of(request: Request) -> RequesterVault:
     """The running registry's vault, made on first use from its settings."""
-    runtime = runtime_of(request)
+    return vault_for(runtime_of(request))
+
+
+def vault_for(runtime: Runtime) -> RequesterVault:
     vault = runtime.extras.get(_EXTRA)
     if vault is None:
         settings = runtime.settings

@@ -31,9 +31,9 @@ from huigong_events.matters import (
 )
 from huigong_events.reference import Programme
 from huigong_events.registry import UnitOrigin
-from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.refusals import Conflict, FieldError, NotFound, Refusal
 
-from .certification import Conflict, NotFound, UnitState, UnitStatus
+from .certification import UnitState, UnitStatus
 
 AGGREGATE: Final = "service-item"
 _ACTIVE: Final = frozenset({UnitStatus.approved, UnitStatus.certified})

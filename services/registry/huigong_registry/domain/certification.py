@@ -43,7 +43,7 @@ from huigong_events.registry import (
     UnitRegistered,
 )
 from huigong_events.review import ConstructionApproved, ExclusionFound
-from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.refusals import Conflict, FieldError, NotFound, Refusal
 
 from .dates import add_years, period_end
 
@@ -81,18 +81,6 @@ class UnitStatus(StrEnum):
     certified = "certified"  # 已认定
     revoked = "revoked"  # 已撤销
     exited = "exited"  # 已退出
-
-
-class Conflict(Refusal):
-    status = 409
-
-
-class NotFound(Refusal):
-    status = 404
-
-
-class Forbidden(Refusal):
-    status = 403
 
 
 @dataclass

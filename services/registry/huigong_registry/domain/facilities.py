@@ -23,9 +23,7 @@ from huigong_events.base import DomainEvent
 from huigong_events.intake import FacilityReported, ServiceProjectProposed
 from huigong_events.reference import FacilityKind
 from huigong_events.registry import FacilityClosed, FacilityOpened, ServiceProjectListed
-from huigong_platform.refusals import FieldError, Refusal
-
-from .certification import Conflict, NotFound
+from huigong_platform.refusals import Conflict, FieldError, NotFound, Refusal
 
 FACILITY = "facility"
 SERVICE_PROJECT = "service-project"

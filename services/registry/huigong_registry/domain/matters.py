@@ -53,11 +53,10 @@ from huigong_events.matters import (
     MatterTransferred,
 )
 from huigong_events.reference import CITY_CODE, DISTRICTS
-from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.refusals import Conflict, FieldError, Forbidden, NotFound, Refusal
 
 from . import workdays
 from .catalogue import Handler, ItemState
-from .certification import Conflict, Forbidden, NotFound
 
 AGGREGATE: Final = "matter"
 

@@ -33,9 +33,7 @@ from huigong_events.base import DomainEvent
 from huigong_events.intake import EnrolmentRequested
 from huigong_events.reference import DISTRICTS, GROUP_UNIONS
 from huigong_events.registry import MemberEnrolled, MemberErased, MemberReportedAgain, MutualAidGranted
-from huigong_platform.refusals import FieldError
-
-from .certification import Conflict, NotFound
+from huigong_platform.refusals import Conflict, FieldError, NotFound
 
 AGGREGATE: Final = "member"
 GIFT_YEAR: Final = 2022

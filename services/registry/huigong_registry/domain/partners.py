@@ -23,10 +23,9 @@ from typing import Final
 from huigong_events.base import DomainEvent
 from huigong_events.registry import PartnerExited, PartnerOrigin, PartnerRegistered
 from huigong_events.review import ConstructionApproved
-from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.refusals import Conflict, FieldError, NotFound, Refusal
 
 from .applications import KnownApplication
-from .certification import Conflict, NotFound
 
 AGGREGATE: Final = "partner"
 # The partner from an approved application has id uuid5(APPLICATION_PARTNERS, application id).

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from huigong_events.base import DomainEvent
 from huigong_events.registry import PartnerRegistered, UnitRegistered
-from huigong_platform.refusals import FieldError, Refusal
-
-
-class AlreadyRegistered(Refusal):
-    status = 409
+from huigong_platform.refusals import Conflict, FieldError
 
 
 def decide_register(version: int, event: UnitRegistered | PartnerRegistered) -> list[DomainEvent]:
     if version > 0:
         what = "单位" if isinstance(event, UnitRegistered) else "公益伙伴"
-        raise AlreadyRegistered(FieldError("id", f"该{what}已登记", "already registered"))
+        raise Conflict(FieldError("id", f"该{what}已登记", "already registered"))
     return [event]

@@ -14,9 +14,9 @@ from datetime import date
 from typing import Final
 
 from huigong_events.review import ConstructionApproved, ConstructionDeclined
+from huigong_platform.refusals import Conflict, FieldError, Refusal
 
 from .dates import period_end
-from .errors import Conflict, FieldError, InvalidCommand
 from .findings import reason_errors
 from .reviewers import Reviewer, ensure_may_act
 from .scoring import DEFAULT_POLICY, ScoringPolicy, score_average
@@ -49,7 +49,7 @@ def approve(
             )
         )
     if period_start < state.submitted_on:
-        raise InvalidCommand(
+        raise Refusal(
             FieldError(
                 "period_start",
                 f"建设期开始日期不能早于申报日期 {state.submitted_on.isoformat()}",
@@ -86,7 +86,7 @@ def decline(
     if not texts:
         errors.append(FieldError("reasons", "请至少填写一条未批准理由", "at least one reason is required"))
     if errors:
-        raise InvalidCommand(*errors)
+        raise Refusal(*errors)
     return ConstructionDeclined(
         application_id=state.application_id, reasons=texts, score_average=score_average(state)
     )

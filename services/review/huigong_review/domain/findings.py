@@ -24,8 +24,8 @@ from huigong_events.review import (
     ExclusionFound,
     FindingStage,
 )
+from huigong_platform.refusals import Conflict, FieldError, NotFound, Refusal
 
-from .errors import Conflict, FieldError, InvalidCommand, NotFound
 from .reviewers import Reviewer, ensure_may_act
 from .state import ReviewStage, ReviewState
 
@@ -73,7 +73,7 @@ def record_finding(
         )
     errors += reason_errors(reason, MIN_FINDING_REASON_LENGTH)
     if errors:
-        raise InvalidCommand(*errors)
+        raise Refusal(*errors)
     if any(finding.rule is rule for finding in state.open_findings):
         raise Conflict(
             FieldError(
@@ -112,7 +112,7 @@ def clear_finding(state: ReviewState, finding_id: UUID, reason: str) -> Exclusio
         raise Conflict(FieldError("finding_id", "该发现已排除", "the finding has already been cleared"))
     errors = reason_errors(reason, 1)
     if errors:
-        raise InvalidCommand(*errors)
+        raise Refusal(*errors)
     return ExclusionCleared(application_id=state.application_id, finding_id=finding_id, reason=reason.strip())
 
 

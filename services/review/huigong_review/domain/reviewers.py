@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import FieldError, Forbidden, InvalidCommand
+from huigong_platform.refusals import FieldError, Forbidden, Refusal
+
 from .state import ReviewState
 
 # forms.Name, which ReviewScored.reviewer must satisfy.
@@ -25,7 +26,7 @@ def ensure_may_act(state: ReviewState, person: Reviewer, role_zh: str, role_en: 
     """Forbidden when `person` belongs to the district or group union that submitted the
     application: nobody judges their own union's candidate (回避). A malformed id is invalid."""
     if not person.id.strip() or len(person.id.strip()) > MAX_REVIEWER_ID_LENGTH:
-        raise InvalidCommand(
+        raise Refusal(
             FieldError(
                 "reviewer.id",
                 f"{role_zh}账号标识须为 1 至 {MAX_REVIEWER_ID_LENGTH} 个字符",

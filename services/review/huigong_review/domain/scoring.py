@@ -13,8 +13,8 @@ from typing import Final
 
 from huigong_events.reference import REVIEW_DIMENSIONS
 from huigong_events.review import DimensionScore, ReviewScored
+from huigong_platform.refusals import Conflict, FieldError, Refusal
 
-from .errors import Conflict, FieldError, InvalidCommand
 from .reviewers import Reviewer, ensure_may_act
 from .state import ReviewStage, ReviewState
 
@@ -109,7 +109,7 @@ def score(
         )
     errors = _score_errors(scores, policy)
     if errors:
-        raise InvalidCommand(*errors)
+        raise Refusal(*errors)
     values = {dimension: scores[dimension][0].quantize(CENTS) for dimension in REVIEW_DIMENSIONS}
     return ReviewScored(
         application_id=state.application_id,

@@ -1,0 +1,102 @@
+"""What intake's handlers read and keep besides the event streams, inside the command's unit of
+work: the exception windows of a year, the review progress of an application (a read model fed
+by review's events), the receipt counters, who each submitter enrolled already, and the members'
+data keys (held by the registry, reached through its function).
+
+`Records` is the interface; `PostgresRecords` keeps them in the service's database, in the
+command's transaction. Tests use an in-memory one with the same interface.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Protocol
+
+from huigong_events.intake import SubmissionWindowOpened
+from huigong_events.upcasting import decode
+from huigong_platform.database import DbConnection
+from huigong_platform.eventstore import row_to_event
+
+from ..domain import applications as apps
+from .vault import DataKey, Vault
+
+
+class Records(Protocol):
+    async def windows(self, year: int) -> list[SubmissionWindowOpened]: ...
+
+    async def progress(self, application_id: uuid.UUID) -> apps.ReviewProgress: ...
+
+    async def next_receipt(self, year: int, submitter: str) -> int:
+        """The next number of this submitter's receipts of this year (1, 2, …)."""
+
+    async def enrolled(self, submitter: str, member_keys: Sequence[str]) -> set[str]:
+        """Which of these people this submitter enrolled already."""
+
+    async def remember_enrolled(self, submitter: str, enrolments: Sequence[tuple[str, str]]) -> None:
+        """(member key, enrolment id) of people this submitter just enrolled."""
+
+    async def data_keys(self, member_keys: Sequence[str]) -> dict[str, DataKey]: ...
+
+
+class PostgresRecords:
+    def __init__(self, conn: DbConnection, vault: Vault) -> None:
+        self._conn = conn
+        self._vault = vault
+
+    async def windows(self, year: int) -> list[SubmissionWindowOpened]:
+        rows = await self._conn.fetch(
+            """SELECT * FROM events WHERE type = 'SubmissionWindowOpened'
+               AND (data->>'year')::int = $1 ORDER BY position""",
+            year,
+        )
+        windows = []
+        for row in rows:
+            event = decode(row_to_event(row))
+            assert isinstance(event, SubmissionWindowOpened)
+            windows.append(event)
+        return windows
+
+    async def progress(self, application_id: uuid.UUID) -> apps.ReviewProgress:
+        row = await self._conn.fetchrow(
+            "SELECT * FROM review_progress WHERE application_id = $1", application_id
+        )
+        if row is None:
+            return apps.NO_REVIEW
+        period = (row["period_start"], row["period_end"]) if row["approved"] else None
+        return apps.ReviewProgress(
+            accepted=row["accepted"],
+            rejected=row["rejected"],
+            scored=row["scored"],
+            approved_period=period,
+            declined=row["declined"],
+        )
+
+    async def next_receipt(self, year: int, submitter: str) -> int:
+        number: int = await self._conn.fetchval(
+            """INSERT INTO receipt_counters (year, submitter, last_no) VALUES ($1, $2, 1)
+               ON CONFLICT (year, submitter) DO UPDATE SET last_no = receipt_counters.last_no + 1
+               RETURNING last_no""",
+            year,
+            submitter,
+        )
+        return number
+
+    async def enrolled(self, submitter: str, member_keys: Sequence[str]) -> set[str]:
+        rows = await self._conn.fetch(
+            "SELECT member_key FROM enrolled_members WHERE submitter = $1 AND member_key = ANY($2::text[])",
+            submitter,
+            member_keys,
+        )
+        return {r[0] for r in rows}
+
+    async def remember_enrolled(self, submitter: str, enrolments: Sequence[tuple[str, str]]) -> None:
+        await self._conn.copy_records_to_table(
+            "enrolled_members",
+            # In key order, as the table's index keeps them (see eventstore.new_ids).
+            records=sorted((member_key, submitter, enrolment_id) for member_key, enrolment_id in enrolments),
+            columns=("member_key", "submitter", "enrolment_id"),
+        )
+
+    async def data_keys(self, member_keys: Sequence[str]) -> dict[str, DataKey]:
+        return await self._vault.keys_for(self._conn, member_keys)

@@ -1,0 +1,1 @@
+"""Intake's Kafka entry point: the districts' inbound command topics."""

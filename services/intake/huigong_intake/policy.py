@@ -1,0 +1,105 @@
+"""Who may run which intake command and read which record. The HTTP guard enforces the route's
+rule before the body is read, the command path the command's rule for HTTP and Kafka alike; the
+own-record rules below are applied by the handlers, which know the record.
+
+- districts, group unions and the simulator submit, amend, withdraw, plan, report and enrol for
+  themselves only; city staff may act on behalf of one, naming it;
+- only the city federation opens exception windows;
+- only the data exchange (and the city federation) report compliance facts;
+- a district that asks about another's application is answered as if there were none.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from huigong_platform.policy import READ_OWN, SUBMITTERS, Policy, Rule, roles
+from huigong_platform.principals import Principal, Role
+from huigong_platform.refusals import FieldError, Forbidden, NotFound, Refusal
+
+from .commands import (
+    AmendApplication,
+    Enrol,
+    OpenSubmissionWindow,
+    ProposeProject,
+    ReportFacility,
+    ReportFact,
+    SubmitApplication,
+    SubmitPlan,
+    WithdrawApplication,
+)
+
+SUBMIT: Final = Rule(SUBMITTERS | roles(Role.CITY), own=True)
+ENROL: Final = Rule(SUBMITTERS, own=True)
+
+POLICY: Final = Policy(
+    "intake",
+    commands={
+        SubmitApplication: SUBMIT,
+        AmendApplication: SUBMIT,
+        WithdrawApplication: SUBMIT,
+        SubmitPlan: SUBMIT,
+        OpenSubmissionWindow: Rule(roles(Role.CITY)),
+        ReportFacility: SUBMIT,
+        ProposeProject: SUBMIT,
+        ReportFact: Rule(roles(Role.EXCHANGE, Role.CITY)),
+        Enrol: ENROL,
+    },
+    routes={
+        ("POST", "/applications"): SubmitApplication,
+        ("PUT", "/applications/{application_id}"): AmendApplication,
+        ("POST", "/applications/{application_id}/withdrawal"): WithdrawApplication,
+        ("POST", "/applications/{application_id}/plans"): SubmitPlan,
+        ("POST", "/submission-windows"): OpenSubmissionWindow,
+        ("POST", "/facilities"): ReportFacility,
+        ("POST", "/service-projects"): ProposeProject,
+        ("POST", "/compliance-facts"): ReportFact,
+        ("POST", "/enrolments"): Enrol,
+        ("POST", "/enrolments/upload"): Enrol,
+        ("GET", "/applications"): READ_OWN,
+    },
+    bulk=[("POST", "/enrolments"), ("POST", "/enrolments/upload")],
+)
+
+
+def submitter_for(principal: Principal, requested: str | None) -> str:
+    """Districts and group unions submit for themselves; city staff may submit on behalf of one
+    (named explicitly)."""
+    own = principal.submitter
+    if own is not None:
+        if requested is not None and requested != own:
+            raise Forbidden(
+                FieldError(
+                    "submitter",
+                    f"不能代其他区市或单位报送（{requested}）",
+                    f"a {principal.role.value} may only submit for itself, not {requested}",
+                )
+            )
+        return own
+    if principal.role is Role.CITY:
+        if requested is None:
+            raise Refusal(FieldError("submitter", "请注明代为报送的区市或单位", "submitter is required"))
+        return requested
+    raise Forbidden(FieldError("principal", "该角色不能报送", f"role {principal.role.value} cannot submit"))
+
+
+def may_see(principal: Principal, submitter: str) -> bool:
+    """An application record is its submitter's and the city federation's."""
+    return principal.role is Role.CITY or principal.submitter == submitter
+
+
+def no_such_application() -> NotFound:
+    # Also the answer about another's application: a district learns nothing about others'.
+    return NotFound(FieldError("application_id", "申报不存在", "no such application"))
+
+
+def check_area(principal: Principal, area: str) -> None:
+    """Facilities and service projects are reported for the reporter's own area."""
+    if principal.role is not Role.CITY and principal.submitter != area:
+        raise Forbidden(
+            FieldError(
+                "area",
+                "只能报送本区市或本单位的设施和项目",
+                f"a {principal.role.value} may only report for its own area",
+            )
+        )

@@ -1,0 +1,2 @@
+"""How requests reach the metrics service: HTTP (`http/`): the published figures, the dashboard and
+the one command, changing a target."""

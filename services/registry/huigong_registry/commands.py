@@ -1,0 +1,241 @@
+"""The registry's commands: the request bodies registrars and the service centres send, and the
+typed commands they become with the ids their route names. The platform's command path
+(`huigong_platform.application`) runs them through `handlers.py`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Final
+
+from pydantic import Field, StringConstraints, create_model
+
+from huigong_events.forms import Name, ShortText
+from huigong_events.matters import (
+    Channel,
+    ClearText,
+    MatterOutcome,
+    Providers,
+    ServiceCategory,
+    Steps,
+    TimeLimit,
+)
+from huigong_events.registry import CriterionResult, PartnerRegistered, UnitRegistered
+from huigong_platform.application import Command
+
+# --- units and partners ----------------------------------------------------------------------------
+
+# Registrations are the events themselves, with the id optional (generated when absent).
+RegisterUnit = create_model(
+    "UnitRequest",
+    __base__=UnitRegistered,
+    unit_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="建设单位编号")),
+)
+RegisterPartner = create_model(
+    "PartnerRequest",
+    __base__=PartnerRegistered,
+    partner_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="伙伴编号")),
+)
+
+
+class PartnerExitRequest(Command):
+    reason: ShortText = Field(title="退出原因", description="退出纽带计划的原因")
+    exited_on: date | None = Field(default=None, title="退出日期", description="默认为今天（北京时间）")
+
+
+class ExitPartner(PartnerExitRequest):
+    partner_id: uuid.UUID
+
+
+class AssessmentRequest(Command):
+    results: list[CriterionResult] = Field(
+        min_length=1, title="评估结果", description="各项认定标准：是否达到及佐证"
+    )
+    assessed_on: date | None = Field(default=None, title="评估日期", description="默认为今天（北京时间）")
+
+
+class CertificationRequest(Command):
+    certified_on: date | None = Field(default=None, title="认定日期", description="默认为今天（北京时间）")
+
+
+class ReasonRequest(Command):
+    reason: ShortText = Field(title="原因", description="撤销或退出的原因")
+    on: date | None = Field(default=None, title="日期", description="默认为今天（北京时间）")
+
+
+class AssessUnit(AssessmentRequest):
+    unit_id: uuid.UUID
+
+
+class CertifyUnit(CertificationRequest):
+    unit_id: uuid.UUID
+
+
+class RevokeUnit(ReasonRequest):
+    unit_id: uuid.UUID
+
+
+class ExitUnit(ReasonRequest):
+    unit_id: uuid.UUID
+
+
+# --- facilities and members ------------------------------------------------------------------------
+
+
+class FacilityClosureRequest(Command):
+    closed_on: date | None = Field(default=None, title="关闭日期", description="默认为今天（北京时间）")
+    reason: ShortText = Field(title="关闭原因", description="设施关闭的原因")
+
+
+class CloseFacility(FacilityClosureRequest):
+    facility_id: uuid.UUID
+
+
+class MemberErasureRequest(Command):
+    request_ref: ClearText = Field(
+        title="删除请求编号", description="职工个人信息删除请求的编号（不得含手机号或身份证号）"
+    )
+
+
+class EraseMember(MemberErasureRequest):
+    member_key: str
+
+
+# --- the 服务事项目录 --------------------------------------------------------------------------------
+
+
+class ItemBody(Command):
+    name: Name = Field(title="服务事项名称", description="如“劳动争议法律咨询”")
+    category: ServiceCategory = Field(title="服务类别", description="服务事项所属类别")
+    providers: Providers = Field(
+        title="提供单位", description="提供该服务的职工服务中心或服务职工基地的登记单位编号"
+    )
+    time_limit_days: TimeLimit = Field(title="办结时限（工作日）", description="自受理次日起的工作日数，1–60")
+    steps: Steps = Field(title="办理环节", description="按顺序列出的办理环节")
+    commitment: ShortText | None = Field(default=None, title="服务承诺", description="向职工公开承诺的内容")
+
+
+class ListingRequest(ItemBody):
+    item_id: uuid.UUID = Field(default_factory=uuid.uuid4, title="服务事项编号", description="默认新生成")
+    listed_on: date | None = Field(default=None, title="列入日期", description="默认为今天（北京时间）")
+
+
+class ChangeRequest(ItemBody):
+    changed_on: date | None = Field(default=None, title="调整日期", description="默认为今天（北京时间）")
+    reason: ClearText = Field(title="调整原因", description="调整目录条目的原因")
+
+
+class WithdrawalRequest(Command):
+    reason: ClearText = Field(title="撤出原因", description="撤出目录的原因")
+    withdrawn_on: date | None = Field(default=None, title="撤出日期", description="默认为今天（北京时间）")
+
+
+class ListServiceItem(ListingRequest):
+    """列入服务事项目录。"""
+
+
+class ChangeServiceItem(ChangeRequest):
+    item_id: uuid.UUID
+
+
+class WithdrawServiceItem(WithdrawalRequest):
+    item_id: uuid.UUID
+
+
+# --- service matters (联动服务) -----------------------------------------------------------------------
+
+# A mainland mobile number, or a landline with its area code (0532-8888 8888 written without
+# blanks); the window takes whichever the worker can be called back on.
+PHONE_PATTERN: Final = r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$"
+
+
+class RequesterBody(Command):
+    """求助职工：姓名和联系电话，加密保存，仅经办单位可见。"""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] = Field(
+        title="姓名", description="求助职工的姓名"
+    )
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN)] = Field(
+        title="联系电话", description="手机号，或带区号的固定电话（如 0532-88888888）"
+    )
+
+
+class ReceiptRequest(Command):
+    matter_id: uuid.UUID = Field(default_factory=uuid.uuid4, title="事项编号", description="默认新生成")
+    centre: uuid.UUID | None = Field(
+        default=None,
+        title="受理中心",
+        description="受理的职工服务中心（登记单位编号）；默认为调用方所在区市的中心",
+    )
+    item_id: uuid.UUID = Field(title="服务事项编号", description="所申请的服务事项（目录条目）")
+    channel: Channel = Field(title="受理渠道", description="walk_in 窗口、phone 电话、app 齐鲁工惠App")
+    requester: RequesterBody = Field(title="求助职工", description="姓名和联系电话（加密保存）")
+    request: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+        title="诉求", description="职工的诉求（加密保存，可删除）"
+    )
+    received_on: date | None = Field(default=None, title="受理日期", description="默认为今天（北京时间）")
+
+
+class TransferRequest(Command):
+    to: uuid.UUID = Field(
+        title="接收单位", description="提供该服务事项的职工服务中心或服务职工基地（登记单位编号）"
+    )
+    reason: ClearText = Field(title="转办原因", description="转办的原因")
+    transferred_on: date | None = Field(default=None, title="转办日期", description="默认为今天（北京时间）")
+
+
+class AcceptanceRequest(Command):
+    accepted_on: date | None = Field(default=None, title="接收日期", description="默认为今天（北京时间）")
+
+
+class StepRequest(Command):
+    step: Name = Field(title="办理环节", description="受理时确定的办理环节之一，按顺序完成")
+    note: ClearText | None = Field(default=None, title="办理说明", description="办理情况说明")
+    done_on: date | None = Field(default=None, title="完成日期", description="默认为今天（北京时间）")
+
+
+class MatterClosureRequest(Command):
+    outcome: MatterOutcome = Field(
+        title="办结结果",
+        description="resolved 已办结、declined 不予办理、withdrawn 申请人撤回、referred 转其他部门",
+    )
+    note: ClearText | None = Field(default=None, title="办结说明", description="办结情况说明")
+    closed_on: date | None = Field(default=None, title="办结日期", description="默认为今天（北京时间）")
+
+
+class RatingRequest(Command):
+    score: int = Field(ge=1, le=5, title="满意度", description="1（很不满意）至 5（很满意）")
+    comment: ClearText | None = Field(default=None, title="评价意见", description="职工的意见")
+    rated_on: date | None = Field(default=None, title="评价日期", description="默认为今天（北京时间）")
+
+
+class RequesterErasureRequest(Command):
+    request_ref: ClearText = Field(title="删除请求编号", description="个人信息删除请求的编号")
+
+
+class ReceiveMatter(ReceiptRequest):
+    """受理服务事项。"""
+
+
+class TransferMatter(TransferRequest):
+    matter_id: uuid.UUID
+
+
+class AcceptMatter(AcceptanceRequest):
+    matter_id: uuid.UUID
+
+
+class DoMatterStep(StepRequest):
+    matter_id: uuid.UUID
+
+
+class CloseMatter(MatterClosureRequest):
+    matter_id: uuid.UUID
+
+
+class RateMatter(RatingRequest):
+    matter_id: uuid.UUID
+
+
+class EraseRequester(RequesterErasureRequest):
+    matter_id: uuid.UUID

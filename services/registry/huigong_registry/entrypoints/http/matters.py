@@ -1,0 +1,302 @@
+"""Service matters over HTTP (联动服务): a centre's 综合服务窗口 receives a worker's request, the
+handlers transfer, accept, do the steps and close it, the worker's rating is recorded; the first
+responder, and the city federation's 联动运营部, follow every step.
+
+Who acts: `district:<code>` for its district's service centre and service bases, `city:…` for the
+city's centre (370200); the rules of domain/matters.py decide the rest. Every write is a command
+of the registry's command path and records the caller as the event's actor. Reads: districts see the matters
+that passed through their district; the city federation, registrars, ops and viewers see all. The
+requester's name, phone and request are shown only to callers acting for a unit the matter passed
+through, and never once erased. A matter's page (`GET /matters/{id}`) is built from its event
+stream, so it shows a step as soon as the step is recorded; the list reads the projection."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from huigong_events.matters import Channel, MatterOutcome, MatterRated, MatterReceived, ServiceCategory
+from huigong_events.reference import CITY_CODE, DISTRICTS
+from huigong_events.upcasting import decode
+from huigong_platform.application import from_request
+from huigong_platform.principals import Role
+from huigong_platform.refusals import FieldError, Forbidden, Refusal
+from huigong_platform.service import runtime_of
+from huigong_platform.web import Caller, IdempotencyKey, run
+
+from ...adapters.requesters import vault_of
+from ...commands import (
+    AcceptanceRequest,
+    AcceptMatter,
+    CloseMatter,
+    DoMatterStep,
+    EraseRequester,
+    MatterClosureRequest,
+    RateMatter,
+    RatingRequest,
+    ReceiptRequest,
+    ReceiveMatter,
+    RequesterErasureRequest,
+    StepRequest,
+    TransferMatter,
+    TransferRequest,
+)
+from ...domain import matters, workdays
+from ...domain.matters import MatterStatus
+from ...handlers import today
+from ...policy import acting_of, may_see_requester, reads_all
+from .facilities import row
+
+router = APIRouter(tags=["联动服务"])
+STATUS_LABELS: Final = {
+    MatterStatus.handling: "办理中",
+    MatterStatus.transferring: "转办待接收",
+    MatterStatus.closed: "已办结",
+}
+STEP_LABELS: Final = {
+    "MatterReceived": "受理",
+    "MatterTransferred": "转办",
+    "MatterAccepted": "接收",
+    "MatterStepDone": "办理",
+    "MatterClosed": "办结",
+    "MatterRated": "评价",
+    "MatterRequesterErased": "删除个人信息",
+}
+ERASED: Final = "[已删除]"
+
+
+@router.post("/matters", status_code=201, summary="受理服务事项（职工服务中心综合服务窗口）")
+async def receive(body: ReceiptRequest, request: Request, caller: Caller, key: IdempotencyKey) -> Response:
+    return await run(request, from_request(ReceiveMatter, body), caller, key)
+
+
+@router.post("/matters/{matter_id}/transfers", status_code=201, summary="转办：转给提供该事项的中心或基地")
+async def transfer(
+    matter_id: uuid.UUID, body: TransferRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(TransferMatter, body, matter_id=matter_id), caller, key)
+
+
+@router.post("/matters/{matter_id}/acceptance", status_code=201, summary="接收转办")
+async def accept(
+    matter_id: uuid.UUID, body: AcceptanceRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(AcceptMatter, body, matter_id=matter_id), caller, key)
+
+
+@router.post("/matters/{matter_id}/steps", status_code=201, summary="完成一个办理环节")
+async def step_done(
+    matter_id: uuid.UUID, body: StepRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(DoMatterStep, body, matter_id=matter_id), caller, key)
+
+
+@router.post("/matters/{matter_id}/closure", status_code=201, summary="办结")
+async def close(
+    matter_id: uuid.UUID, body: MatterClosureRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(CloseMatter, body, matter_id=matter_id), caller, key)
+
+
+@router.post("/matters/{matter_id}/rating", status_code=201, summary="记录职工满意度评价（1–5分）")
+async def rate(
+    matter_id: uuid.UUID, body: RatingRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(RateMatter, body, matter_id=matter_id), caller, key)
+
+
+@router.post("/matters/{matter_id}/erasure", status_code=201, summary="删除求助职工的个人信息")
+async def erase(
+    matter_id: uuid.UUID, body: RequesterErasureRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(EraseRequester, body, matter_id=matter_id), caller, key)
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+def _unit(unit: matters.Unit | None) -> dict[str, str] | None:
+    if unit is None:
+        return None
+    return {"unit_id": str(unit.unit_id), "name": unit.name, "area": unit.area}
+
+
+def _lateness(deadline: date, received_on: date, closed_on: date | None, as_of: date) -> dict[str, Any]:
+    """Overdue on `as_of`, and how many working days past the deadline: as of that day while it is
+    overdue, at closure once closed late."""
+    overdue = matters.overdue_on(deadline, received_on, closed_on, as_of)
+    if overdue:
+        late = workdays.working_days_between(deadline, as_of)
+    elif closed_on is not None and closed_on > deadline:
+        late = workdays.working_days_between(deadline, closed_on)
+    else:
+        late = 0
+    return {"overdue": overdue, "working_days_late": late}
+
+
+@router.get("/matters/{matter_id}", summary="一个服务事项：办理全过程（谁、何时、做了什么）")
+async def get_matter(
+    matter_id: uuid.UUID,
+    request: Request,
+    caller: Caller,
+    as_of: Annotated[date | None, Query(description="判断是否超期所依据的日期，默认今天（北京时间）")] = None,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        stream = await runtime.store.read(matters.AGGREGATE, str(matter_id), conn=conn)
+        events = [decode(record) for record in stream.events]
+        state = matters.fold(events)
+        if reads_all(caller) and state is not None:
+            found = state
+        else:
+            found = matters.visible(state, matter_id, acting_of(caller))
+        received = events[0]
+        assert isinstance(received, MatterReceived)
+        requester: dict[str, str] | None = None
+        if may_see_requester(caller, found) and not found.erased:
+            clear = await vault_of(request).unseal(conn, matter_id, received.requester_sealed)
+            if clear is not None:
+                requester = {"name": clear.name, "phone": clear.phone, "request": clear.request}
+    rating = next((e for e in events if isinstance(e, MatterRated)), None)
+    as_of = as_of or today()
+    path = []
+    for record, event in zip(stream.events, events, strict=True):
+        data = event.to_data()
+        data.pop("requester_sealed", None)
+        path.append(
+            {
+                "version": record.aggregate_version,
+                "type": record.type,
+                "label": STEP_LABELS.get(record.type, record.type),
+                "occurred_at": record.occurred_at.isoformat(),
+                "recorded_at": record.recorded_at.isoformat(),
+                "actor": record.actor,
+                "source": record.source,
+                "correlation_id": record.correlation_id,
+                "event_id": str(record.id),
+                "hash": record.hash,
+                "data": data,
+            }
+        )
+    return {
+        "matter_id": str(found.matter_id),
+        "matter_no": found.matter_no,
+        "item": {
+            "item_id": str(found.item_id),
+            "name": found.item_name,
+            "category": received.category.value,
+            "category_label": received.category.label,
+        },
+        "channel": received.channel.value,
+        "channel_label": received.channel.label,
+        "first_responder": _unit(found.first),
+        "handler": _unit(found.handler),
+        "pending_transfer": _unit(found.pending.to) if found.pending else None,
+        "involved": [_unit(u) for u in found.involved.values()],
+        "status": found.status.value,
+        "status_label": STATUS_LABELS[found.status],
+        "received_on": found.received_on.isoformat(),
+        "time_limit_days": received.time_limit_days,
+        "deadline": found.deadline.isoformat(),
+        "deadline_provisional": received.deadline_provisional,
+        "as_of": as_of.isoformat(),
+        **_lateness(found.deadline, found.received_on, found.closed_on, as_of),
+        "steps": [{"step": s, "done": s in found.done} for s in found.steps],
+        "transfers": found.transfers,
+        "closed_on": found.closed_on.isoformat() if found.closed_on else None,
+        "outcome": found.outcome.value if found.outcome else None,
+        "outcome_label": found.outcome.label if found.outcome else None,
+        "on_time": (found.closed_on <= found.deadline) if found.closed_on else None,
+        "score": rating.score if rating else None,
+        "comment": rating.comment if rating else None,
+        "rated_on": rating.rated_on.isoformat() if rating else None,
+        "requester_erased": found.erased,
+        "requester": requester,
+        "path": path,
+    }
+
+
+@router.get("/matters", summary="服务事项列表：按区市、中心、状态筛选，可只看超期事项")
+async def list_matters(
+    request: Request,
+    caller: Caller,
+    area: Annotated[str | None, Query(description="首问责任中心所在区市（370200 为市中心）")] = None,
+    centre: Annotated[uuid.UUID | None, Query(description="首问责任中心（登记单位编号）")] = None,
+    handler: Annotated[uuid.UUID | None, Query(description="当前承办单位（登记单位编号）")] = None,
+    status: MatterStatus | None = None,
+    overdue: Annotated[bool | None, Query(description="true：只列截至日期超期未办结的事项")] = None,
+    item_id: uuid.UUID | None = None,
+    category: ServiceCategory | None = None,
+    as_of: Annotated[
+        date | None, Query(description="截至日期（默认今天，北京时间）：此前受理的事项及其是否超期")
+    ] = None,
+    page: int = Query(default=1, ge=1),
+    page_size: int = Query(default=100, ge=1, le=500),
+) -> dict[str, Any]:
+    as_of = as_of or today()
+    where, args = ["received_on <= $1"], [as_of]
+
+    def add(clause: str, value: Any) -> None:
+        args.append(value)
+        where.append(clause.format(f"${len(args)}"))
+
+    if not reads_all(caller):
+        if caller.role is not Role.DISTRICT:
+            raise Forbidden(FieldError("principal", "无权查看服务事项", "may not read service matters"))
+        if area is not None and area != caller.code:
+            raise Forbidden(
+                FieldError("area", "只能查看本区市经办的事项", "a district reads only its own matters")
+            )
+        add("{} = ANY(involved_areas)", caller.code)
+    if area is not None:
+        if area != CITY_CODE and area not in DISTRICTS:
+            raise Refusal(FieldError("area", "不是市或区市代码", "not 370200 or a district code"))
+        add("first_area = {}", area)
+    for column, value in (
+        ("first_unit", centre),
+        ("handler_unit", handler),
+        ("status", status.value if status else None),
+        ("item_id", item_id),
+        ("category", category.value if category else None),
+    ):
+        if value is not None:
+            add(f"{column} = {{}}", value)
+    if overdue is not None:
+        late = "(deadline < $1 AND (closed_on IS NULL OR closed_on > $1))"
+        where.append(late if overdue else f"NOT {late}")
+    clause = " AND ".join(where)
+    pool = runtime_of(request).pool
+    total = await pool.fetchval(f"SELECT count(*) FROM matters_view WHERE {clause}", *args)
+    order = "deadline, matter_no" if overdue else "received_on DESC, matter_no DESC"
+    records = await pool.fetch(
+        f"SELECT * FROM matters_view WHERE {clause} ORDER BY {order} "
+        f"LIMIT {page_size} OFFSET {(page - 1) * page_size}",
+        *args,
+    )
+    return {
+        "as_of": as_of.isoformat(),
+        "total": total,
+        "page": page,
+        "page_size": page_size,
+        "items": [_list_item(r, as_of) for r in records],
+    }
+
+
+def _list_item(record: Any, as_of: date) -> dict[str, Any]:
+    item = row(record)
+    for prefix in ("first", "handler", "pending"):
+        unit = item.pop(f"{prefix}_unit")
+        name, area = item.pop(f"{prefix}_name"), item.pop(f"{prefix}_area")
+        key = {"first": "first_responder", "handler": "handler", "pending": "pending_transfer"}[prefix]
+        item[key] = {"unit_id": unit, "name": name, "area": area} if unit else None
+    item["involved_units"] = [str(u) for u in record["involved_units"]]
+    item["status_label"] = STATUS_LABELS[MatterStatus(record["status"])]
+    item["category_label"] = ServiceCategory(record["category"]).label
+    item["channel_label"] = Channel(record["channel"]).label
+    item["outcome_label"] = MatterOutcome(record["outcome"]).label if record["outcome"] else None
+    item.update(_lateness(record["deadline"], record["received_on"], record["closed_on"], as_of))
+    return item

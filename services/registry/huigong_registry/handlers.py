@@ -1,0 +1,349 @@
+"""The registry's command handlers, run by the platform's command path inside the command's unit
+of work: lock the aggregate (the same lock the registry's reactions take), load and fold its
+stream, let the pure domain decide, append with the expected version. The policy check, the
+idempotency key and the transaction are the command path's."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+from huigong_events.base import DomainEvent
+from huigong_events.matters import MatterReceived, ServiceItemChanged, ServiceItemListed
+from huigong_events.registry import PartnerRegistered, UnitRegistered
+from huigong_events.upcasting import decode
+from huigong_platform import logs
+from huigong_platform.application import Context, Handler
+from huigong_platform.database import DbConnection
+from huigong_platform.eventstore import EventStore
+from huigong_platform.idempotency import Outcome
+from huigong_platform.refusals import Conflict, FieldError, Forbidden
+from huigong_platform.unit_of_work import PostgresUnitOfWork
+
+from . import commands as c
+from .adapters import member_keys
+from .adapters.matters import allocate_matter_no, load_handler, load_item, load_units
+from .adapters.requesters import Requester, RequesterVault
+from .adapters.units import allocate_certificate_no
+from .domain import catalogue, certification, matters, partners, workdays
+from .domain import facilities as facility
+from .domain import members as member
+from .domain.dates import BEIJING
+from .domain.units import decide_register
+from .policy import acting_of, own_centre
+
+log = logs.get(__name__)
+
+SOURCE: Final = "registry"
+
+
+def today() -> date:
+    return datetime.now(BEIJING).date()
+
+
+def matter_answer(
+    events: Sequence[DomainEvent], recorded_id: uuid.UUID, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a matter's command answers: its last event without the sealed requester."""
+    data = events[-1].to_data()
+    data.pop("requester_sealed", None)
+    return {"type": events[-1].type, **data, **(extra or {}), "event_id": str(recorded_id)}
+
+
+def conn_of(ctx: Context) -> DbConnection:
+    # The registry's decisions read units, items and counters in its database: PostgreSQL only.
+    assert isinstance(ctx.uow, PostgresUnitOfWork)
+    return ctx.uow.conn
+
+
+@dataclass
+class Registry:
+    store: EventStore
+    vault: Callable[[], RequesterVault]
+
+    def handlers(self) -> Mapping[type, Handler]:
+        return {
+            c.RegisterUnit: self.register,
+            c.RegisterPartner: self.register,
+            c.ExitPartner: self.exit_partner,
+            c.AssessUnit: self.assess_unit,
+            c.CertifyUnit: self.certify_unit,
+            c.RevokeUnit: self.revoke_unit,
+            c.ExitUnit: self.exit_unit,
+            c.CloseFacility: self.close_facility,
+            c.EraseMember: self.erase_member,
+            c.ListServiceItem: self.list_item,
+            c.ChangeServiceItem: self.change_item,
+            c.WithdrawServiceItem: self.withdraw_item,
+            c.ReceiveMatter: self.receive_matter,
+            c.TransferMatter: self.transfer_matter,
+            c.AcceptMatter: self.accept_matter,
+            c.DoMatterStep: self.do_matter_step,
+            c.CloseMatter: self.close_matter,
+            c.RateMatter: self.rate_matter,
+            c.EraseRequester: self.erase_requester,
+        }
+
+    async def _load(self, ctx: Context, aggregate: str, aggregate_id: str) -> tuple[list[DomainEvent], int]:
+        """The aggregate's events, under its lock, and its version."""
+        await ctx.uow.lock(aggregate, aggregate_id)
+        stream = await ctx.uow.read(aggregate, aggregate_id)
+        return [decode(record) for record in stream.events], stream.version
+
+    async def _record(
+        self, ctx: Context, aggregate_id: str, events: Sequence[DomainEvent], version: int, status: int = 201
+    ) -> Outcome:
+        recorded = await ctx.uow.append(aggregate_id, events, version, ctx.meta(SOURCE))
+        ctx.counted(events)
+        return Outcome(status, {**events[-1].model_dump(mode="json"), "event_id": str(recorded[-1].id)})
+
+    # --- units and partners ----------------------------------------------------------------------
+
+    async def register(self, command: Any, ctx: Context) -> Outcome:
+        event: UnitRegistered | PartnerRegistered
+        if isinstance(command, UnitRegistered):
+            event = UnitRegistered.model_validate(command.model_dump())
+            aggregate_id = str(event.unit_id)
+        else:
+            event = PartnerRegistered.model_validate(command.model_dump())
+            aggregate_id = str(event.partner_id)
+        stream = await ctx.uow.read(type(event).aggregate_type, aggregate_id)
+        events = decide_register(stream.version, event)
+        recorded = await ctx.uow.append(aggregate_id, events, stream.version, ctx.meta(SOURCE))
+        ctx.counted(events)
+        return Outcome(201, {"id": aggregate_id, "event_id": str(recorded[0].id)})
+
+    async def exit_partner(self, command: c.ExitPartner, ctx: Context) -> Outcome:
+        events, version = await self._load(ctx, partners.AGGREGATE, str(command.partner_id))
+        state = partners.fold(events)
+        decided = partners.decide_exit(state, command.reason, command.exited_on or today())
+        return await self._record(ctx, str(command.partner_id), decided, version)
+
+    async def _unit(self, ctx: Context, unit_id: uuid.UUID) -> tuple[certification.UnitState | None, int]:
+        events, version = await self._load(ctx, certification.AGGREGATE, str(unit_id))
+        return certification.fold(events), version
+
+    async def assess_unit(self, command: c.AssessUnit, ctx: Context) -> Outcome:
+        state, version = await self._unit(ctx, command.unit_id)
+        events = certification.decide_assess(state, command.results, command.assessed_on or today())
+        return await self._record(ctx, str(command.unit_id), events, version)
+
+    async def certify_unit(self, command: c.CertifyUnit, ctx: Context) -> Outcome:
+        state, version = await self._unit(ctx, command.unit_id)
+        unit = certification.check_certifiable(state)
+        on = command.certified_on or today()
+        number = await allocate_certificate_no(conn_of(ctx), unit.programme, on.year)
+        events = certification.decide_certify(unit, number, on)
+        return await self._record(ctx, str(command.unit_id), events, version)
+
+    async def revoke_unit(self, command: c.RevokeUnit, ctx: Context) -> Outcome:
+        state, version = await self._unit(ctx, command.unit_id)
+        events = certification.decide_revoke(state, command.reason, command.on or today())
+        return await self._record(ctx, str(command.unit_id), events, version)
+
+    async def exit_unit(self, command: c.ExitUnit, ctx: Context) -> Outcome:
+        state, version = await self._unit(ctx, command.unit_id)
+        events = certification.decide_exit(state, command.reason, command.on or today())
+        return await self._record(ctx, str(command.unit_id), events, version)
+
+    # --- facilities and members --------------------------------------------------------------------
+
+    async def close_facility(self, command: c.CloseFacility, ctx: Context) -> Outcome:
+        events, version = await self._load(ctx, facility.FACILITY, str(command.facility_id))
+        state = facility.fold(events)
+        decided: list[DomainEvent] = facility.decide_close(
+            state, command.closed_on or today(), command.reason
+        )
+        return await self._record(ctx, str(command.facility_id), decided, version)
+
+    async def erase_member(self, command: c.EraseMember, ctx: Context) -> Outcome:
+        # The same lock the enrolment reaction takes: a report being decided finishes first.
+        events, version = await self._load(ctx, member.AGGREGATE, command.member_key)
+        decided = member.decide_erasure(member.fold(events), command.member_key, command.request_ref, today())
+        outcome = await self._record(ctx, command.member_key, decided, version)
+        # Same transaction: the event and the key's destruction stand or fall together.
+        shredded = await member_keys.destroy(conn_of(ctx), command.member_key)
+        log.info(
+            "member erased",
+            member_key=command.member_key,
+            actor=ctx.principal.id,
+            data_key_destroyed=shredded,
+        )
+        return outcome
+
+    # --- the 服务事项目录 ----------------------------------------------------------------------------
+
+    async def _item(self, ctx: Context, item_id: uuid.UUID) -> tuple[catalogue.ItemState | None, int]:
+        events, version = await self._load(ctx, catalogue.AGGREGATE, str(item_id))
+        return catalogue.fold(events), version
+
+    async def list_item(self, command: c.ListServiceItem, ctx: Context) -> Outcome:
+        event = ServiceItemListed(
+            item_id=command.item_id,
+            name=command.name,
+            category=command.category,
+            providers=command.providers,
+            time_limit_days=command.time_limit_days,
+            steps=command.steps,
+            commitment=command.commitment,
+            listed_on=command.listed_on or today(),
+        )
+        _, version = await self._item(ctx, command.item_id)
+        units = await load_units(conn_of(ctx), self.store, event.providers)
+        events: list[DomainEvent] = catalogue.decide_list(version > 0, event, units)
+        return await self._record(ctx, str(command.item_id), events, version)
+
+    async def change_item(self, command: c.ChangeServiceItem, ctx: Context) -> Outcome:
+        event = ServiceItemChanged(
+            item_id=command.item_id,
+            name=command.name,
+            category=command.category,
+            providers=command.providers,
+            time_limit_days=command.time_limit_days,
+            steps=command.steps,
+            commitment=command.commitment,
+            changed_on=command.changed_on or today(),
+            reason=command.reason,
+        )
+        state, version = await self._item(ctx, command.item_id)
+        units = await load_units(conn_of(ctx), self.store, event.providers)
+        events: list[DomainEvent] = catalogue.decide_change(state, event, units)
+        return await self._record(ctx, str(command.item_id), events, version, status=200)
+
+    async def withdraw_item(self, command: c.WithdrawServiceItem, ctx: Context) -> Outcome:
+        state, version = await self._item(ctx, command.item_id)
+        events: list[DomainEvent] = catalogue.decide_withdraw(
+            state, command.item_id, command.reason, command.withdrawn_on or today()
+        )
+        return await self._record(ctx, str(command.item_id), events, version)
+
+    # --- service matters (联动服务) -------------------------------------------------------------------
+
+    async def _matter(self, ctx: Context, matter_id: uuid.UUID) -> tuple[matters.MatterState | None, int]:
+        events, version = await self._load(ctx, matters.AGGREGATE, str(matter_id))
+        return matters.fold(events), version
+
+    async def _matter_record(
+        self, ctx: Context, matter_id: uuid.UUID, events: Sequence[DomainEvent], version: int
+    ) -> Outcome:
+        recorded = await ctx.uow.append(str(matter_id), events, version, ctx.meta(SOURCE))
+        ctx.counted(events)
+        return Outcome(201, matter_answer(events, recorded[-1].id))
+
+    async def receive_matter(self, command: c.ReceiveMatter, ctx: Context) -> Outcome:
+        centre_id = command.centre or own_centre(ctx.principal)
+        if centre_id is None:
+            raise Forbidden(
+                FieldError("centre", "只有职工服务中心可以受理", "only a service centre receives matters")
+            )
+        received_on = command.received_on or today()
+        _, version = await self._matter(ctx, command.matter_id)
+        if version:
+            raise Conflict(FieldError("matter_id", "该事项已受理", "the matter was received already"))
+        conn = conn_of(ctx)
+        centre = await load_handler(conn, self.store, centre_id)
+        item = (await load_item(conn, self.store, command.item_id)).state
+        matter_no = await allocate_matter_no(conn, received_on, centre.area if centre else "000000")
+        requester = Requester(command.requester.name, command.requester.phone, command.request)
+        key_id, sealed = await self.vault().seal(conn, command.matter_id, requester)
+        events = matters.decide_receive(
+            matter_id=command.matter_id,
+            matter_no=matter_no,
+            item=item,
+            item_id=command.item_id,
+            centre=centre,
+            acting=acting_of(ctx.principal),
+            channel=command.channel,
+            requester_sealed=sealed,
+            key_id=key_id,
+            received_on=received_on,
+            today=today(),
+        )
+        received = events[0]
+        assert isinstance(received, MatterReceived)
+        if received.deadline_provisional:
+            log.warning(
+                "deadline provisional: the holiday calendar does not cover its year yet",
+                matter_no=matter_no,
+                deadline=received.deadline.isoformat(),
+                calendar_last_year=workdays.LAST_YEAR,
+            )
+        recorded = await ctx.uow.append(str(command.matter_id), events, 0, ctx.meta(SOURCE))
+        ctx.counted(events)
+        return Outcome(201, matter_answer(events, recorded[-1].id, {"matter_id": str(command.matter_id)}))
+
+    async def transfer_matter(self, command: c.TransferMatter, ctx: Context) -> Outcome:
+        state, version = await self._matter(ctx, command.matter_id)
+        conn = conn_of(ctx)
+        target = await load_handler(conn, self.store, command.to)
+        item = (await load_item(conn, self.store, state.item_id)).state if state else None
+        events = matters.decide_transfer(
+            state,
+            command.matter_id,
+            acting_of(ctx.principal),
+            to=command.to,
+            target=target,
+            item=item,
+            reason=command.reason,
+            on=command.transferred_on or today(),
+            today=today(),
+        )
+        return await self._matter_record(ctx, command.matter_id, events, version)
+
+    async def accept_matter(self, command: c.AcceptMatter, ctx: Context) -> Outcome:
+        state, version = await self._matter(ctx, command.matter_id)
+        events = matters.decide_accept(
+            state, command.matter_id, acting_of(ctx.principal), command.accepted_on or today(), today()
+        )
+        return await self._matter_record(ctx, command.matter_id, events, version)
+
+    async def do_matter_step(self, command: c.DoMatterStep, ctx: Context) -> Outcome:
+        state, version = await self._matter(ctx, command.matter_id)
+        events = matters.decide_step(
+            state,
+            command.matter_id,
+            acting_of(ctx.principal),
+            command.step,
+            command.note,
+            command.done_on or today(),
+            today(),
+        )
+        return await self._matter_record(ctx, command.matter_id, events, version)
+
+    async def close_matter(self, command: c.CloseMatter, ctx: Context) -> Outcome:
+        state, version = await self._matter(ctx, command.matter_id)
+        events = matters.decide_close(
+            state,
+            command.matter_id,
+            acting_of(ctx.principal),
+            command.outcome,
+            command.note,
+            command.closed_on or today(),
+            today(),
+        )
+        return await self._matter_record(ctx, command.matter_id, events, version)
+
+    async def rate_matter(self, command: c.RateMatter, ctx: Context) -> Outcome:
+        state, version = await self._matter(ctx, command.matter_id)
+        events = matters.decide_rate(
+            state,
+            command.matter_id,
+            acting_of(ctx.principal),
+            command.score,
+            command.comment,
+            command.rated_on or today(),
+            today(),
+        )
+        return await self._matter_record(ctx, command.matter_id, events, version)
+
+    async def erase_requester(self, command: c.EraseRequester, ctx: Context) -> Outcome:
+        state, version = await self._matter(ctx, command.matter_id)
+        events = matters.decide_erase(
+            state, command.matter_id, acting_of(ctx.principal), command.request_ref, today()
+        )
+        # The key goes in the same transaction as the event that says so.
+        await RequesterVault.erase(conn_of(ctx), command.matter_id)
+        return await self._matter_record(ctx, command.matter_id, events, version)

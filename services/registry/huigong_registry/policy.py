@@ -1,0 +1,130 @@
+"""Who may run which registry command and read which record. The HTTP guard enforces the route's
+rule before the body is read, the command path the command's rule; the own-record rules are the
+handlers' (a district acts for its district's centre and service bases, the city federation for
+the city centre: `domain/matters.py`).
+
+- registrars register, assess, certify, revoke and exit units and partners, close facilities,
+  keep the 服务事项目录 and erase members on a worker's request;
+- the service centres (districts, the city federation) run 联动服务 matters;
+- published figures, certificate verification and the 服务事项目录 are public.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Final
+
+from huigong_events.reference import CITY_CODE
+from huigong_platform.policy import PUBLIC, READ, Policy, Rule, roles
+from huigong_platform.principals import Principal, Role
+
+from . import commands as c
+from .domain.cohort import SERVICE_CENTRES
+from .domain.matters import Acting, MatterState
+
+REGISTRAR: Final = Rule(roles(Role.REGISTRAR))
+# 联动服务: the service centres act (districts for theirs and their bases, the city for its own).
+CENTRES: Final = Rule(roles(Role.DISTRICT, Role.CITY), own=True)
+MATTER_READERS: Final = Rule(roles(Role.DISTRICT, Role.CITY, Role.REGISTRAR, Role.OPS, Role.VIEWER), own=True)
+
+POLICY: Final = Policy(
+    "registry",
+    commands={
+        c.RegisterUnit: REGISTRAR,
+        c.RegisterPartner: REGISTRAR,
+        c.ExitPartner: REGISTRAR,
+        c.AssessUnit: REGISTRAR,
+        c.CertifyUnit: REGISTRAR,
+        c.RevokeUnit: REGISTRAR,
+        c.ExitUnit: REGISTRAR,
+        c.CloseFacility: REGISTRAR,
+        c.EraseMember: REGISTRAR,
+        c.ListServiceItem: REGISTRAR,
+        c.ChangeServiceItem: REGISTRAR,
+        c.WithdrawServiceItem: REGISTRAR,
+        c.ReceiveMatter: CENTRES,
+        c.TransferMatter: CENTRES,
+        c.AcceptMatter: CENTRES,
+        c.DoMatterStep: CENTRES,
+        c.CloseMatter: CENTRES,
+        c.RateMatter: CENTRES,
+        c.EraseRequester: CENTRES,
+    },
+    routes={
+        ("POST", "/units"): c.RegisterUnit,
+        ("POST", "/partners"): c.RegisterPartner,
+        ("POST", "/units/{unit_id}/assessment"): c.AssessUnit,
+        ("POST", "/units/{unit_id}/certification"): c.CertifyUnit,
+        ("POST", "/units/{unit_id}/revocation"): c.RevokeUnit,
+        ("POST", "/units/{unit_id}/exit"): c.ExitUnit,
+        ("POST", "/partners/{partner_id}/exit"): c.ExitPartner,
+        ("POST", "/facilities/{facility_id}/closure"): c.CloseFacility,
+        ("GET", "/units"): READ,
+        ("GET", "/partners"): READ,
+        ("GET", "/facilities"): READ,
+        ("GET", "/facilities/{facility_id}"): READ,
+        ("GET", "/service-projects"): READ,
+        # Published figures: counts only, no names, no personal data.
+        ("GET", "/facilities/counts"): PUBLIC,
+        ("GET", "/service-projects/counts"): PUBLIC,
+        ("GET", "/members/counts"): PUBLIC,
+        # One member: no personal data (the registry holds none), but who was enrolled where and
+        # whether they asked to be erased is for the roster's keepers and auditors.
+        ("GET", "/members/{member_key}"): Rule(roles(Role.REGISTRAR, Role.CITY, Role.OPS)),
+        # 个人信息删除: a registrar acts on the worker's request (MemberErased; intake shreds the key).
+        ("POST", "/members/{member_key}/erasure"): c.EraseMember,
+        # Anyone holding a certificate may have it verified.
+        ("GET", "/certificates/{certificate_no}"): PUBLIC,
+        # 联动服务: registrars keep the 服务事项目录, which is public (服务承诺制); a district acts for
+        # its district's centre and service bases, the city federation for the city centre (the
+        # handler narrows to the units the caller acts for: huigong_registry/domain/matters.py).
+        ("POST", "/service-items"): c.ListServiceItem,
+        ("PUT", "/service-items/{item_id}"): c.ChangeServiceItem,
+        ("POST", "/service-items/{item_id}/withdrawal"): c.WithdrawServiceItem,
+        ("GET", "/service-items"): PUBLIC,
+        ("GET", "/service-items/{item_id}"): PUBLIC,
+        ("POST", "/matters"): c.ReceiveMatter,
+        ("POST", "/matters/{matter_id}/transfers"): c.TransferMatter,
+        ("POST", "/matters/{matter_id}/acceptance"): c.AcceptMatter,
+        ("POST", "/matters/{matter_id}/steps"): c.DoMatterStep,
+        ("POST", "/matters/{matter_id}/closure"): c.CloseMatter,
+        ("POST", "/matters/{matter_id}/rating"): c.RateMatter,
+        ("POST", "/matters/{matter_id}/erasure"): c.EraseRequester,
+        # Districts read the matters that passed through them; the city federation (联动运营部),
+        # registrars, ops and viewers all of them (personal data only to the units involved).
+        ("GET", "/matters"): MATTER_READERS,
+        ("GET", "/matters/{matter_id}"): MATTER_READERS,
+    },
+)
+
+
+# The 11 centres as huigong-seed registers them (stable ids): a caller's own centre by default.
+CENTRE_OF_AREA: Final[dict[str, uuid.UUID]] = {entry.area: entry.id for entry in SERVICE_CENTRES}
+
+
+def acting_of(caller: Principal) -> Acting:
+    """The units a caller acts for in 联动服务: a district for its district's centre and bases,
+    the city federation for the city centre, anyone else for none."""
+    if caller.role is Role.DISTRICT:
+        return Acting.district(caller.code)
+    if caller.role is Role.CITY:
+        return Acting.city()
+    return Acting()
+
+
+def own_centre(caller: Principal) -> uuid.UUID | None:
+    if caller.role is Role.DISTRICT:
+        return CENTRE_OF_AREA.get(caller.code)
+    if caller.role is Role.CITY:
+        return CENTRE_OF_AREA[CITY_CODE]
+    return None
+
+
+def reads_all(caller: Principal) -> bool:
+    """The city federation (联动运营部), registrars, ops and viewers read every matter."""
+    return caller.role in (Role.CITY, Role.REGISTRAR, Role.OPS, Role.VIEWER)
+
+
+def may_see_requester(caller: Principal, state: MatterState) -> bool:
+    """A requester's name, phone and request: only to the units the matter passed through."""
+    return bool(acting_of(caller).areas & state.involved_areas)

@@ -1,0 +1,262 @@
+"""Review's HTTP API: reviewers' findings and clearances, panel scores, the chair's decision, the
+review queue, the dossier of one application and its panel. Every write takes an
+Idempotency-Key; a refusal is 4xx with field errors in Chinese and English.
+
+Reviewers and the chair are the principals `reviewer:<area>/<name>` or `chair:<area>/<name>` of
+their API keys (see `people.py`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from huigong_events.reference import Programme
+from huigong_platform.application import from_request
+from huigong_platform.principals import Principal
+from huigong_platform.service import runtime_of
+from huigong_platform.web import Caller, IdempotencyKey, run
+
+from ...adapters import inputs
+from ...commands import (
+    ClearanceRequest,
+    ClearFinding,
+    Decide,
+    DecisionRequest,
+    FindingRequest,
+    RecordFinding,
+    Score,
+    ScoreRequest,
+)
+from ...domain.scoring import ScoringPolicy, panel
+from ...handlers import Review, not_found
+from ...policy import visible_submitter
+from ...projections.queue import QUEUE_STAGES, STAGE_SQL, STATUS_SQL, summarise, totals_of
+from .views import STAGE_LABELS, dossier, panel_view
+
+router = APIRouter()
+
+
+def review_of(request: Request) -> Review:
+    handlers: Review = runtime_of(request).extras["review"]
+    return handlers
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/applications/{application_id}/findings",
+    status_code=201,
+    tags=["不予受理情形"],
+    summary="评审专家认定服务中心类不予受理情形（C1–C5）",
+    description="评审专家对已受理、尚未作出建设决定的申报认定 C1–C5 之一，并写明理由（至少 10 个字符）。"
+    "本区市或本单位的评审专家应当回避（403）；同一情形已有未排除的发现时拒绝（409）。"
+    "未排除的发现会阻止批准建设。",
+)
+async def record_finding(
+    application_id: uuid.UUID, body: FindingRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(RecordFinding, body, application_id=application_id), caller, key)
+
+
+@router.post(
+    "/applications/{application_id}/findings/{finding_id}/clearance",
+    tags=["不予受理情形"],
+    summary="排除一项不予受理发现",
+    description="发现经核实不成立或已整改完毕时，由评审专家或领导小组负责人写明理由予以排除（任何阶段均可，"
+    "不会重新开启已不予受理或未获批准的申报）。未知发现 404，已排除 409。",
+)
+async def clear_finding(
+    application_id: uuid.UUID,
+    finding_id: uuid.UUID,
+    body: ClearanceRequest,
+    request: Request,
+    caller: Caller,
+    key: IdempotencyKey,
+) -> Response:
+    command = from_request(ClearFinding, body, application_id=application_id, finding_id=finding_id)
+    return await run(request, command, caller, key)
+
+
+@router.post(
+    "/applications/{application_id}/scores",
+    status_code=201,
+    tags=["评审打分"],
+    summary="评审专家打分（五个方面，每人一次）",
+    description="对已受理的申报按总体思路、政策合规性、建设重点、资金投入、体制机制创新打分，每项附评语；"
+    "按权重计算加权总分。每名评审专家对每份申报只能打分一次（409）；本区市或本单位的评审专家应当回避（403）。",
+)
+async def score(
+    application_id: uuid.UUID, body: ScoreRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(Score, body, application_id=application_id), caller, key)
+
+
+@router.post(
+    "/applications/{application_id}/decision",
+    status_code=201,
+    tags=["建设决定"],
+    summary="领导小组负责人作出建设决定（批准建设或不予批准）",
+    description="打分人数达到法定人数后，领导小组负责人批准三年建设（须填建设期开始日期）或写明理由不予批准。"
+    "决定不可更改：第二次决定 409。存在未排除的不予受理发现时不能批准（409）。",
+)
+async def decide(
+    application_id: uuid.UUID, body: DecisionRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(Decide, body, application_id=application_id), caller, key)
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+async def _loaded(request: Request, caller: Principal, application_id: uuid.UUID) -> inputs.Loaded:
+    own = visible_submitter(caller)
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        loaded = await inputs.load(conn, runtime.store, application_id)
+    if loaded.state is None or (own is not None and loaded.state.submitter != own):
+        raise not_found()  # a district learns nothing about another's applications
+    return loaded
+
+
+@router.get(
+    "/applications/{application_id}",
+    tags=["查询"],
+    summary="申报案卷：申报表、不予受理发现、打分、建设决定（含时间和操作主体）",
+    description="一次返回一份申报在评审中的全部记录：现行申报表及其提交、修改、撤回记录；筛查结论；每项发现及其排除；"
+    "部门报送的合规事实；每位评审专家的打分；评审汇总；建设决定；以及按时间排列的全部事件（事件编号、时间、操作主体、来源）。"
+    "直接读取事件存储，强一致。区市和集团工会只能查看本单位的申报。",
+)
+async def get_dossier(application_id: uuid.UUID, request: Request, caller: Caller) -> dict[str, Any]:
+    loaded = await _loaded(request, caller, application_id)
+    return dossier(loaded, review_of(request).policy)
+
+
+@router.get(
+    "/applications/{application_id}/panel",
+    tags=["评审打分"],
+    summary="评审汇总：平均分、极差、标准差、各方面均分、偏离标记",
+    description="加权总分的平均分、极差（最高减最低）、总体标准差和各方面均分；至少三人打分时，"
+    "某位专家的总分与其他专家平均分相差超过阈值（默认 15 分）即标记。",
+)
+async def get_panel(application_id: uuid.UUID, request: Request, caller: Caller) -> dict[str, Any]:
+    loaded = await _loaded(request, caller, application_id)
+    assert loaded.state is not None
+    policy: ScoringPolicy = review_of(request).policy
+    return {"application_id": str(application_id), **panel_view(panel(loaded.state, policy), policy)}
+
+
+class QueueItem(BaseModel):
+    application_id: uuid.UUID
+    receipt_no: str | None = Field(title="受理编号")
+    year: int | None = Field(title="申报年度")
+    programme: Programme | None = Field(title="工作任务")
+    submitter: str | None = Field(title="申报区市或单位")
+    name: str | None = Field(title="名称")
+    unit_name: str | None = Field(title="建设单位")
+    stage: str = Field(
+        title="队列阶段", description="awaiting_screening, awaiting_scores, awaiting_decision, decided"
+    )
+    stage_label: str = Field(title="队列阶段（中文）")
+    status: str = Field(
+        title="评审状态", description="pending, accepted, rejected, withdrawn, approved, declined"
+    )
+    status_label: str = Field(title="评审状态（中文）")
+    submitted_at: datetime | None = Field(title="提交时间")
+    updated_at: datetime = Field(title="最近变化时间")
+    scores: int = Field(title="已打分人数")
+    average: Decimal | None = Field(title="加权总分平均分")
+    spread: Decimal | None = Field(title="极差")
+    flagged: list[str] = Field(title="偏离标记的评审专家")
+    open_findings: int = Field(title="未排除的不予受理发现")
+
+
+class QueuePage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    quorum: int = Field(title="决定所需打分人数")
+    items: list[QueueItem]
+
+
+STATUS_LABELS = {stage.value: label for stage, label in STAGE_LABELS.items()}
+
+
+@router.get(
+    "/queue",
+    tags=["查询"],
+    summary="评审队列（待筛查、待评分、待决定、已办结；分页）",
+    description="按队列阶段、工作任务、区市或单位、年度筛选；每项含名称、已打分人数、平均分和偏离标记。"
+    "由事件投影而成，最终一致（通常在一秒内）。区市和集团工会只能看到本单位的申报。",
+)
+async def list_queue(
+    request: Request,
+    caller: Caller,
+    stage: Literal["awaiting_screening", "awaiting_scores", "awaiting_decision", "decided"] | None = None,
+    programme: Programme | None = None,
+    submitter: str | None = Query(default=None, description="区市或单位代码"),
+    year: int | None = None,
+    page: int = Query(default=1, ge=1),
+    page_size: int = Query(default=50, ge=1, le=500),
+) -> QueuePage:
+    own = visible_submitter(caller)
+    if own is not None:
+        submitter = own
+    policy: ScoringPolicy = review_of(request).policy
+    args: list[Any] = [policy.quorum]
+    where = ["true"]
+    for column, value in (
+        ("stage", stage),
+        ("programme", programme.value if programme else None),
+        ("submitter", submitter),
+        ("year", year),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    clause = " AND ".join(where)
+    inner = f"""SELECT q.*, {STAGE_SQL} AS stage, {STATUS_SQL} AS status,
+                   (SELECT count(*) FROM review_queue_findings f
+                    WHERE f.application_id = q.application_id AND f.open) AS open_findings
+                FROM review_queue q"""
+    pool = runtime_of(request).pool
+    total = await pool.fetchval(f"SELECT count(*) FROM ({inner}) x WHERE {clause}", *args)
+    rows = await pool.fetch(
+        f"""SELECT * FROM ({inner}) x WHERE {clause}
+            ORDER BY submitted_at NULLS LAST, application_id
+            LIMIT {page_size} OFFSET {(page - 1) * page_size}""",
+        *args,
+    )
+    items = []
+    for row in rows:
+        summary = summarise(totals_of(row["totals"]), policy.deviation_threshold)
+        items.append(
+            QueueItem(
+                application_id=row["application_id"],
+                receipt_no=row["receipt_no"],
+                year=row["year"],
+                programme=row["programme"],
+                submitter=row["submitter"],
+                name=row["name"],
+                unit_name=row["unit_name"],
+                stage=row["stage"],
+                stage_label=QUEUE_STAGES[row["stage"]],
+                status=row["status"],
+                status_label=STATUS_LABELS[row["status"]],
+                submitted_at=row["submitted_at"],
+                updated_at=row["updated_at"],
+                scores=row["score_count"],
+                average=summary.mean,
+                spread=summary.spread,
+                flagged=list(summary.flagged),
+                open_findings=row["open_findings"],
+            )
+        )
+    return QueuePage(total=total, page=page, page_size=page_size, quorum=policy.quorum, items=items)

@@ -1,0 +1,65 @@
+"""Intake's own records in memory, with the interface of `adapters.records.PostgresRecords`, for
+handler and API tests on the in-memory unit of work."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from huigong_events.intake import SubmissionWindowOpened
+from huigong_events.upcasting import decode
+from huigong_intake.adapters.vault import DataKey
+from huigong_intake.domain import applications as apps
+from huigong_platform.unit_of_work import InMemoryUnitOfWork, UnitOfWork
+
+
+@dataclass
+class MemoryIntakeTables:
+    """What intake keeps besides events: review progress (fed by review's events in the service),
+    receipt counters, who was enrolled by whom, the members' data keys."""
+
+    progress: dict[uuid.UUID, apps.ReviewProgress] = field(default_factory=dict)
+    receipts: dict[tuple[int, str], int] = field(default_factory=dict)
+    enrolled: dict[str, set[str]] = field(default_factory=dict)
+    keys: dict[str, DataKey] = field(default_factory=dict)
+
+    def records(self, uow: UnitOfWork) -> MemoryRecords:
+        assert isinstance(uow, InMemoryUnitOfWork)
+        return MemoryRecords(self, uow)
+
+
+@dataclass
+class MemoryRecords:
+    tables: MemoryIntakeTables
+    uow: InMemoryUnitOfWork
+
+    async def windows(self, year: int) -> list[SubmissionWindowOpened]:
+        found = []
+        for record in self.uow.state.events:
+            if record.type == "SubmissionWindowOpened":
+                event = decode(record)
+                assert isinstance(event, SubmissionWindowOpened)
+                if event.year == year:
+                    found.append(event)
+        return found
+
+    async def progress(self, application_id: uuid.UUID) -> apps.ReviewProgress:
+        return self.tables.progress.get(application_id, apps.NO_REVIEW)
+
+    async def next_receipt(self, year: int, submitter: str) -> int:
+        number = self.tables.receipts.get((year, submitter), 0) + 1
+        self.tables.receipts[(year, submitter)] = number
+        return number
+
+    async def enrolled(self, submitter: str, member_keys: Sequence[str]) -> set[str]:
+        return self.tables.enrolled.get(submitter, set()) & set(member_keys)
+
+    async def remember_enrolled(self, submitter: str, enrolments: Sequence[tuple[str, str]]) -> None:
+        self.tables.enrolled.setdefault(submitter, set()).update(m for m, _ in enrolments)
+
+    async def data_keys(self, member_keys: Sequence[str]) -> dict[str, DataKey]:
+        for member in member_keys:
+            self.tables.keys.setdefault(member, DataKey(f"dk-{uuid.uuid4().hex}", os.urandom(32)))
+        return {m: self.tables.keys[m] for m in member_keys}
