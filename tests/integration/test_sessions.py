@@ -36,7 +36,7 @@ async def services(stack: Stack) -> AsyncIterator[tuple[ServiceProcess, ...]]:
         "HUIGONG_SESSION_IDLE_MINUTES": str(IDLE_SECONDS / 60),
         "HUIGONG_AUTH_CACHE_SECONDS": str(CACHE_SECONDS),
     }
-    async with running(stack, ("intake", "review"), 1700, "sessions", extra) as procs:
+    async with running(stack, ("intake", "review"), 1900, "sessions", extra) as procs:
         yield procs
 
 
