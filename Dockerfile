@@ -5,6 +5,26 @@ WORKDIR /web
 COPY services/metrics/package.json services/metrics/package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 
+# Swagger UI and ReDoc, which every service serves at /docs and /redoc (no CDN either).
+FROM node:20-bookworm-slim AS docs-assets
+WORKDIR /web
+COPY libs/platform/package.json libs/platform/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
+# The console (web/console), type-checked and built by Vite into static files.
+FROM node:20-bookworm-slim AS console-build
+WORKDIR /web
+COPY web/console/package.json web/console/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/console ./
+RUN npm run build
+
+# The front door: the official nginx image with the console's files and our configuration
+# (infra/nginx/huigong.conf, whose @…@ values docker-compose.yml fills in at start).
+FROM nginx:1.28-bookworm AS frontdoor
+COPY --from=console-build /web/dist /usr/share/huigong/console
+COPY infra/nginx/huigong.conf /etc/huigong/nginx.conf.template
+
 # One image for all four services and the set-up job; the command picks which one runs.
 FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_PROJECT_ENVIRONMENT=/opt/venv UV_COMPILE_BYTECODE=1
@@ -28,6 +48,7 @@ RUN uv sync --frozen --no-dev --no-install-workspace
 COPY libs libs
 COPY services services
 COPY --from=dashboard-assets /web/node_modules services/metrics/node_modules
+COPY --from=docs-assets /web/node_modules libs/platform/node_modules
 RUN uv sync --frozen --no-dev
 ENV PATH=/opt/venv/bin:$PATH
 RUN useradd --system --uid 10001 huigong

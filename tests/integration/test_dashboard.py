@@ -8,39 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import random
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.async_api import BrowserContext, Locator, Page, async_playwright, expect
+from playwright.async_api import Locator, Page, expect
 
 from huigong_simulator.data import enrolment_rows
 
 from ..conftest import Stack
+from .browser import chromium
 from .processes import ServiceProcess, artefacts_dir, running
 from .test_seed import run_seed, seed_keyring
 
 Services = tuple[ServiceProcess, ServiceProcess, ServiceProcess, ServiceProcess]
 
-CHROMIUM: Final = Path("/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps calling home (updates, sync, safe
-# browsing), which on a closed network is a stream of refused connections.
-CHROMIUM_ARGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # The page refreshes every 5 s; the projections need a moment after an event is recorded.
 WAIT_MS: Final = 90_000
 
@@ -54,31 +39,6 @@ async def services(stack: Stack) -> AsyncIterator[Services]:
 
 def by_name(services: Services, name: str) -> ServiceProcess:
     return next(p for p in services if p.service == name)
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[BrowserContext]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Debian's chromium is not installed ({CHROMIUM} is missing): run bin/setup, "
-            "or apt-get install chromium. The dashboard test drives a real browser.",
-            pytrace=False,
-        )
-    async with async_playwright() as playwright:
-        with tempfile.TemporaryDirectory(prefix="huigong-chromium-") as profile:
-            context = await playwright.chromium.launch_persistent_context(
-                profile,
-                executable_path=str(CHROMIUM),
-                args=CHROMIUM_ARGS,
-                headless=True,
-                locale="zh-CN",
-                timezone_id="Asia/Shanghai",
-                viewport={"width": 1400, "height": 1000},
-            )
-            try:
-                yield context
-            finally:
-                await context.close()
 
 
 def card(page: Page, metric: str) -> Locator:

@@ -29,8 +29,9 @@ from huigong_ops.replay import replay
 from huigong_registry.domain.cohort import PILOT_DATE, SERVICE_BASES, SERVICE_CENTRES
 
 from ..conftest import Stack
+from .browser import chromium
 from .processes import ServiceProcess, artefacts_dir, running
-from .test_dashboard import WAIT_MS, chromium
+from .test_dashboard import WAIT_MS
 from .test_review import eventually, key
 
 REGISTRAR = {"X-Huigong-Principal": "registrar:city01"}

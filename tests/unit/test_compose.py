@@ -173,3 +173,46 @@ def test_the_image_resolves_the_whole_workspace_and_ships_the_huigong_command() 
     )
     assert "huigong-simulator" not in root["project"]["dependencies"]
     assert "--no-dev" in dockerfile[first_sync : first_sync + 60]
+
+
+NGINX_TEMPLATE = REPO / "infra/nginx/huigong.conf"
+
+
+def placeholders(text: str) -> set[str]:
+    return set(re.findall(r"@([A-Z_]+)@", text))
+
+
+def test_the_front_door_is_the_official_nginx_image_with_every_api_behind_it() -> None:
+    frontdoor = compose()["services"]["frontdoor"]
+    assert frontdoor["build"]["target"] == "frontdoor"
+    stages = dict(re.findall(r"^FROM (\S+) AS (\S+)$", (REPO / "Dockerfile").read_text(), re.MULTILINE))
+    official = {stage: image for image, stage in stages.items()}["frontdoor"]
+    assert re.fullmatch(r"nginx:[0-9.]+(-bookworm)?", official), official
+    assert frontdoor["ports"] == ["8100:8100"]
+    for name in SERVICES:
+        assert frontdoor["depends_on"][name]["condition"] == "service_healthy"
+    # The command fills in every value of the template, with the services' compose addresses.
+    command = "\n".join(frontdoor["command"])
+    filled = set(re.findall(r"s\|@([A-Z_]+)@\|([^|]*)\|", command))
+    assert {name for name, _ in filled} == placeholders(NGINX_TEMPLATE.read_text())
+    for name in SERVICES:
+        assert (name.upper(), f"{name}:{DEFAULT_PORTS[name]}") in filled
+    assert ("LISTEN", "8100") in filled
+
+
+def test_the_local_front_door_fills_in_the_same_template() -> None:
+    stack = (REPO / "bin/stack").read_text()
+    render = re.search(r"^nginx_render_config\(\) \{\n(.*?)^\}", stack, re.DOTALL | re.MULTILINE)
+    assert render is not None
+    filled = set(re.findall(r'-e "s\|@([A-Z_]+)@\|', render.group(1)))
+    assert filled == placeholders(NGINX_TEMPLATE.read_text())
+
+
+def test_the_front_door_forwards_each_api_under_its_own_prefix() -> None:
+    conf = NGINX_TEMPLATE.read_text()
+    for name in SERVICES:
+        block = re.search(rf"location /api/{name}/ \{{(.*?)\}}", conf, re.DOTALL)
+        assert block is not None, name
+        # The whole path goes through (no URI on proxy_pass), the prefix named for the service.
+        assert f"proxy_set_header X-Forwarded-Prefix /api/{name};" in block.group(1)
+        assert f"proxy_pass http://{name};" in block.group(1)

@@ -1,8 +1,9 @@
 """`huigong`: platform set-up commands used by bin/run, docker-compose's migration job and tests,
 the auditors' and operators' commands (`verify`, `audit`, `streams`, `dead-letters`; see
 `huigong_ops` for what each does and how it is configured), `keys` to issue, list, rotate and
-revoke API keys (`huigong_ops.keys`), and `kafka` for the broker's users and ACLs
-(`huigong_ops.kafka_acls`).
+revoke API keys (`huigong_ops.keys`), `kafka` for the broker's users and ACLs
+(`huigong_ops.kafka_acls`), and `users` for the staff accounts people log in to the console with
+(`huigong_platform.accounts`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from huigong_platform import credentials, database, logs
+from huigong_platform import accounts, credentials, database, logs
 from huigong_platform.kafka import ensure_topics
 from huigong_platform.principals import Role
 from huigong_platform.settings import SERVICES
@@ -159,7 +160,7 @@ async def _with_conn(dsn: str, work: Callable[[asyncpg.Connection[asyncpg.Record
 def _keys_run(dsn: str | None, work: Callable[[asyncpg.Connection[asyncpg.Record]], Awaitable[T]]) -> T:
     try:
         return asyncio.run(_with_conn(_dsn(dsn), work))
-    except (keys.KeyOperationError, ValueError) as exc:
+    except (keys.KeyOperationError, accounts.AccountOperationError, ValueError) as exc:
         typer.secho(f"错误 error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
 
@@ -543,3 +544,163 @@ def events_keys_public(
     else:
         for key_id, public in keys.items():
             typer.echo(f"{key_id}  {public}")
+
+
+# --- staff accounts (console logins) ----------------------------------------------------------------
+
+users_app = typer.Typer(
+    help="工作人员账号（登录工作台）：创建、重置密码、停用、启用、列出（均留审计记录）/ staff accounts for the "
+    "console: create, reset, disable, enable, list (audited)",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
+ReasonOption = Annotated[str, typer.Option("--reason", help="理由（记入审计）/ why (recorded for auditors)")]
+UsernameArgument = Annotated[str, typer.Argument(help="用户名 / username", show_default=False)]
+
+
+def _hand_over_password(username: str, password: str) -> None:
+    typer.echo(f"用户名 username: {username}")
+    typer.echo("密码只显示这一次，请交给本人 / the password is shown this once; hand it to the person:")
+    typer.echo(password)
+
+
+@users_app.command("create")
+def users_create(
+    username: UsernameArgument,
+    principal: Annotated[
+        str,
+        typer.Option(
+            "--principal",
+            help="绑定的调用主体，与 API 密钥相同 / the principal, as for keys: district:370202, reviewer:city/wang",
+        ),
+    ],
+    name: Annotated[str, typer.Option("--name", help="姓名或单位名称 / the person's name")],
+    actor: ActorOption,
+    demo: Annotated[bool, typer.Option("--demo", help="演示账号 / a demo account (marked 演示)")] = False,
+    json_output: JsonOption = False,
+    dsn: DsnOption = None,
+) -> None:
+    """创建账号并生成密码（只打印一次）/ create an account with a generated password (printed once)."""
+    password = accounts.new_password()
+
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> accounts.Account:
+        return await accounts.create(
+            conn, username, principal, display_name=name, password=password, actor=actor, demo=demo
+        )
+
+    account = _keys_run(dsn, work)
+    if json_output:
+        _echo_json({**account.to_json(), "password": password})
+        return
+    _hand_over_password(account.username, password)
+
+
+@users_app.command("reset")
+def users_reset(
+    username: UsernameArgument, actor: ActorOption, reason: ReasonOption, dsn: DsnOption = None
+) -> None:
+    """重置密码（只打印一次），并结束该账号的全部会话 / a new password (printed once); ends the account's sessions."""
+    password = accounts.new_password()
+
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> accounts.Account:
+        return await accounts.reset_password(conn, username, password, actor=actor, reason=reason)
+
+    _keys_run(dsn, work)
+    _hand_over_password(username, password)
+
+
+@users_app.command("disable")
+def users_disable(
+    username: UsernameArgument, actor: ActorOption, reason: ReasonOption, dsn: DsnOption = None
+) -> None:
+    """停用账号：不能再登录，已登录的会话立即结束 / no more logins; open sessions end at once."""
+
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> accounts.Account:
+        return await accounts.disable(conn, username, actor=actor, reason=reason)
+
+    account = _keys_run(dsn, work)
+    typer.echo(f"{account.username} ({account.principal}) 已停用 disabled")
+
+
+@users_app.command("enable")
+def users_enable(
+    username: UsernameArgument, actor: ActorOption, reason: ReasonOption, dsn: DsnOption = None
+) -> None:
+    """重新启用已停用的账号 / enable a disabled account again."""
+
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> accounts.Account:
+        return await accounts.enable(conn, username, actor=actor, reason=reason)
+
+    account = _keys_run(dsn, work)
+    typer.echo(f"{account.username} ({account.principal}) 已启用 enabled")
+
+
+@users_app.command("list")
+def users_list(
+    all_accounts: Annotated[
+        bool, typer.Option("--all", help="包括已停用的 / include disabled accounts")
+    ] = False,
+    json_output: JsonOption = False,
+    dsn: DsnOption = None,
+) -> None:
+    """列出账号（从不显示密码）/ list accounts (never a password)."""
+
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> list[accounts.Account]:
+        return await accounts.list_accounts(conn, include_disabled=all_accounts)
+
+    found = _keys_run(dsn, work)
+    if json_output:
+        _echo_json([a.to_json() for a in found])
+        return
+    table = Table(title=f"工作人员账号 accounts: {len(found)}", title_justify="left")
+    for column in ("username", "name", "principal", "state", "created", "by"):
+        table.add_column(column)
+    for a in found:
+        table.add_row(
+            a.username,
+            a.display_name,
+            a.principal,
+            a.state,
+            a.created_at.strftime("%Y-%m-%d %H:%M"),
+            a.created_by,
+        )
+    Console().print(table)
+
+
+@users_app.command("show")
+def users_show(username: UsernameArgument, dsn: DsnOption = None) -> None:
+    """一个账号及其审计记录 / one account and its audit trail (JSON)."""
+
+    async def work(
+        conn: asyncpg.Connection[asyncpg.Record],
+    ) -> tuple[accounts.Account | None, list[dict[str, object]]]:
+        return await accounts.find(conn, username), await accounts.history(conn, username)
+
+    account, events = _keys_run(dsn, work)
+    if account is None:
+        typer.secho(f"错误 error: 没有该用户 no account {username!r}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    _echo_json({**account.to_json(), "events": events})
+
+
+@users_app.command("demo")
+def users_demo(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="演示账号密码文件 / where the demo passwords are kept (mode 600)", show_default=False
+        ),
+    ],
+    actor: ActorOption,
+    dsn: DsnOption = None,
+) -> None:
+    """确保每个角色都有演示账号（标注“演示”），密码写入文件 / make sure every role has a demo account
+    (marked 演示), with its password in FILE (bin/run; safe to run again)."""
+
+    async def work(conn: asyncpg.Connection[asyncpg.Record]) -> list[str]:
+        return await accounts.ensure_demo_accounts(conn, file, actor=actor)
+
+    created = _keys_run(dsn, work)
+    typer.echo(
+        f"{file}: {len(created)} 个新演示账号 new demo accounts, {len(accounts.DEMO_ACCOUNTS) - len(created)} 个保留 kept"
+    )

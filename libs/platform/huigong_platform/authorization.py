@@ -6,7 +6,9 @@ cannot make a service parse 16 MB, and a refusal comes before any validation mes
 
 1. finds the route the router will pick; a path no route serves passes through (404/405);
 2. public rule: no key needed; otherwise the API key (`Authorization: Bearer hg_…` or
-   `X-API-Key`) must be valid, unexpired and unrevoked, else 401 with `WWW-Authenticate`;
+   `X-API-Key`) must be valid, unexpired and unrevoked, else 401 with `WWW-Authenticate`; without
+   a key, a person's session cookie (`sessions.py`) is taken instead, as the account's principal,
+   and a request that changes something must carry the session's CSRF token, else 403;
 3. the key's role must be allowed, else 403;
 4. the caller's token bucket must not be empty, else 429 with `Retry-After` (health checks and
    /metrics are never limited);
@@ -33,7 +35,7 @@ from starlette._utils import get_route_path
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import logs
+from . import logs, sessions
 from .credentials import KeyVerifier, Rejected
 from .policy import Policy, Rule, forbidden, template
 from .principals import HEADER, Principal
@@ -207,6 +209,9 @@ class AccessGuard:
 
     async def _authenticate(self, scope: Scope, route: str) -> Principal | tuple[int, dict[str, str], bytes]:
         presented = _presented_key(scope)
+        cookie = _session_cookie(scope) if presented is None else None
+        if cookie is not None:
+            return await self._session(scope, route, cookie)
         if presented is None:
             log.warning("access refused", status=401, reason="no key", route=route)
             return (
@@ -221,17 +226,8 @@ class AccessGuard:
         verifier: KeyVerifier = scope["app"].state.runtime.keys
         try:
             outcome = await verifier.verify(presented)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("access check unavailable", route=route, error=type(exc).__name__)
-            return (
-                503,
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
-                _body(
-                    "service",
-                    f"暂时无法核验凭据，请求未被处理，请{RETRY_AFTER_SECONDS}秒后重试",
-                    "credentials cannot be checked right now; nothing was done; retry later",
-                ),
-            )
+        except UNAVAILABLE as exc:
+            return _unavailable(route, exc)
         if isinstance(outcome, Rejected):
             log.warning(
                 "access refused", status=401, reason=outcome.reason, key_id=outcome.key_id, route=route
@@ -243,6 +239,44 @@ class AccessGuard:
                     HEADER,
                     "凭据无效、已过期或已被吊销",
                     "the API key is invalid, expired or revoked",
+                ),
+            )
+        return outcome
+
+    async def _session(
+        self, scope: Scope, route: str, token: str
+    ) -> Principal | tuple[int, dict[str, str], bytes]:
+        verifier: sessions.SessionVerifier = scope["app"].state.runtime.sessions
+        try:
+            outcome = await verifier.verify(token)
+        except UNAVAILABLE as exc:
+            return _unavailable(route, exc)
+        if isinstance(outcome, sessions.Ended):
+            log.warning(
+                "access refused",
+                status=401,
+                reason=f"session {outcome.reason}",
+                session_id=outcome.session_id,
+                route=route,
+            )
+            return (
+                401,
+                {"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
+                _body(
+                    sessions.COOKIE, "登录已过期或已退出，请重新登录", "the session has ended; log in again"
+                ),
+            )
+        if scope["method"] not in sessions.SAFE_METHODS and not sessions.csrf_matches(
+            token, _header(scope, sessions.CSRF_HEADER.lower().encode())
+        ):
+            log.warning("access refused", status=403, reason="csrf token", principal=outcome.id, route=route)
+            return (
+                403,
+                {},
+                _body(
+                    sessions.CSRF_HEADER,
+                    f"缺少或错误的 {sessions.CSRF_HEADER} 请求头，请刷新页面后重试",
+                    f"missing or wrong {sessions.CSRF_HEADER} header; reload the page and retry",
                 ),
             )
         return outcome
@@ -312,6 +346,34 @@ def _presented_key(scope: Scope) -> str | None:
         return ""  # present but not a bearer token: invalid, not missing
     api_key = _header(scope, API_KEY_HEADER.lower().encode())
     return api_key if api_key else None
+
+
+# What makes a key or session impossible to check for now (the database is away).
+UNAVAILABLE: Final = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _unavailable(route: str, exc: BaseException) -> tuple[int, dict[str, str], bytes]:
+    log.warning("access check unavailable", route=route, error=type(exc).__name__)
+    return (
+        503,
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        _body(
+            "service",
+            f"暂时无法核验凭据，请求未被处理，请{RETRY_AFTER_SECONDS}秒后重试",
+            "credentials cannot be checked right now; nothing was done; retry later",
+        ),
+    )
+
+
+def _session_cookie(scope: Scope) -> str | None:
+    header = _header(scope, b"cookie")
+    if not header:
+        return None
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == sessions.COOKIE and value:
+            return value
+    return None
 
 
 def _client(scope: Scope) -> str:

@@ -121,13 +121,20 @@ def migrations_for(service: str) -> list[Migration]:
     return platform_migrations() + _files(service_migrations_dir(service), service)
 
 
-# The `auth` schema (API keys) is shared by every service: the admin owns it and applies its
-# migrations in `provision`; each service role may read the keys and stamp when one was last used.
+# The `auth` schema (API keys, staff accounts and sessions) is shared by every service: the admin
+# owns it and applies its migrations in `provision`; each service role may read the keys and stamp
+# when one was last used, and log people in.
 AUTH_SCHEMA = "auth"
 _AUTH_GRANTS = (
     "GRANT USAGE ON SCHEMA auth TO {role}",
     "GRANT SELECT ON auth.schema_migrations TO {role}",
     "GRANT SELECT, UPDATE (last_used_at) ON auth.api_keys TO {role}",
+    # Logins for people (sessions.py): read accounts, open, prolong and end sessions, record
+    # attempts. Accounts themselves are created and changed only by `huigong users` (admin).
+    "GRANT SELECT ON auth.accounts TO {role}",
+    "GRANT SELECT, INSERT, UPDATE (idle_until, revoked_at, revoked_by, revoke_reason) ON auth.sessions TO {role}",
+    "GRANT SELECT, INSERT ON auth.login_attempts TO {role}",
+    "GRANT USAGE ON SEQUENCE auth.login_attempts_id_seq TO {role}",
 )
 
 

@@ -68,6 +68,12 @@ COMMON: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
+    ("GET", "/docs-assets/{name}"): PUBLIC,
+    # Logging in and out (sessions.py): the routes check the password or the session cookie
+    # themselves, and limit login attempts per account and address.
+    ("POST", "/session"): PUBLIC,
+    ("GET", "/session"): PUBLIC,
+    ("DELETE", "/session"): PUBLIC,
 }
 
 _CONVERTOR: Final = re.compile(r"\{([^}:]+):[^}]+\}")

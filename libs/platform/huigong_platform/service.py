@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -26,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from huigong_events.checkpoints import CheckpointKeys
 
-from . import authorization, errors, logs
+from . import api_docs, authorization, errors, logs, sessions
 from .application import CommandPath
 from .checkpoints import Checkpointer
 from .credentials import KeyVerifier
@@ -40,6 +41,7 @@ from .policy import Policy
 from .raw_identifiers import Patterns
 from .reactions import Reaction, reaction_app
 from .refusals import FieldError
+from .sessions import SessionVerifier
 from .settings import Settings
 from .subscriptions import Projection, Subscription
 
@@ -68,6 +70,8 @@ class Runtime:
     readiness: Readiness
     keys: KeyVerifier
     subscriptions: list[Subscription] = field(default_factory=list)
+    # People's logins (the console): set by build_app beside the keys.
+    sessions: SessionVerifier | None = None
     # The service's command path, which its on_start builds (`application.py`).
     commands: CommandPath | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -141,6 +145,9 @@ def build_app(
             relay=relay,
             readiness=Readiness(pool, settings.kafka_bootstrap, settings.service),
             keys=KeyVerifier(pool, settings.auth_cache_seconds),
+            sessions=SessionVerifier(
+                pool, settings.auth_cache_seconds, timedelta(minutes=settings.session_idle_minutes)
+            ),
             subscriptions=[
                 Subscription(
                     p,
@@ -214,7 +221,15 @@ def build_app(
             await pool.close()
             log.info("service stopped")
 
-    app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
+    # /docs and /redoc are our own (api_docs): their scripts come from this service, not a CDN.
+    app = FastAPI(
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+    )
     # Added before the correlation middleware, so it runs inside it: refusals carry the
     # correlation id, and their log lines too.
     app.add_middleware(
@@ -269,6 +284,13 @@ def build_app(
     @app.get("/metrics", tags=["运行状态"], summary="Prometheus 指标")
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    # Outermost: the guard and the router see the path without the front door's prefix.
+    app.add_middleware(api_docs.ForwardedPrefix, service=settings.service)
+    api_docs.install(app, title)
+    app.include_router(
+        sessions.router(sessions.SessionSettings(settings.session_hours, settings.session_idle_minutes))
+    )
 
     errors.install(app, union_tags)
     for router in routers:

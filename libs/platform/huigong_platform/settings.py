@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         default=50.0, gt=0, description="Requests per second per principal (token bucket refill)"
     )
     rate_limit_burst: int = Field(default=200, ge=1, description="Requests a principal may send at once")
+    # People's logins (huigong_platform.sessions).
+    session_hours: float = Field(
+        default=8.0, gt=0, description="Hours a console login lasts at most (the session cookie's lifetime)"
+    )
+    session_idle_minutes: float = Field(
+        default=60.0, gt=0, description="Minutes without a request after which a console login ends"
+    )
 
     @property
     def port(self) -> int:

@@ -116,7 +116,7 @@
   }
 
   async function loadAreas() {
-    const groups = normaliseAreas(await getJson("/api/areas"));
+    const groups = normaliseAreas(await getJson("api/areas"));
     areaSelect.textContent = "";
     const option = (code, name) => {
       const o = document.createElement("option");
@@ -340,7 +340,7 @@
     $('[data-testid="series-metric-title"]').textContent = metric.title;
     const from = state.year ? `${state.year}-01-01` : SERIES_START;
     const q = new URLSearchParams({ area: state.area, from, to: asOf() });
-    const body = await getJson(`/api/progress/${encodeURIComponent(metric.metric)}/series?${q}`);
+    const body = await getJson(`api/progress/${encodeURIComponent(metric.metric)}/series?${q}`);
     if (myGeneration !== generation || !initCharts()) return;
     const s = scale(metric);
     const targets = (body.targets || []).filter((t) => t.target !== null && t.target !== undefined);
@@ -424,7 +424,7 @@
       return;
     }
     const q = new URLSearchParams({ area: state.area, as_of: asOf() });
-    const data = await getJson(`/api/matters?${q}`);
+    const data = await getJson(`api/matters?${q}`);
     if (myGeneration !== generation) return;
     box.hidden = false;
     $('[data-testid="matters-scope"]').textContent = `${data.area_name || ""} · 截至 ${data.as_of}`;
@@ -441,7 +441,7 @@
     const q = new URLSearchParams({ area: state.area, as_of: asOf() });
     if (state.year) q.set("year", state.year);
     try {
-      const data = await getJson(`/api/progress?${q}`);
+      const data = await getJson(`api/progress?${q}`);
       if (myGeneration !== generation) return;
       const metrics = data.metrics || [];
       if (!metrics.some((m) => m.metric === state.metric)) {
@@ -499,7 +499,7 @@
     } catch (err) {
       showError(`区市列表：${err.message || err}`);
     }
-    getJson("/api/metrics")
+    getJson("api/metrics")
       .then((definitions) => {
         countedFrom = Object.fromEntries((definitions || []).map((d) => [d.metric, d.counted_from]));
       })

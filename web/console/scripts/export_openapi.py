@@ -1,0 +1,65 @@
+"""Writes the four services' OpenAPI documents into web/console/openapi/, from which
+`npm run api` generates the console's types (src/api/schema/*.ts), and the names of the city,
+districts and group unions (openapi/reference.json) the console shows instead of codes. Each app is built as its
+process builds it, with placeholder settings: nothing is connected.
+tests/unit/test_console_api.py fails when a committed document differs from the code's."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from huigong_events.reference import CITY_CODE, CITY_NAME, DISTRICTS, GROUP_UNIONS
+from huigong_intake.app import create_app as intake_app
+from huigong_intake.settings import IntakeSettings
+from huigong_metrics.app import create_app as metrics_app
+from huigong_platform.settings import Settings
+from huigong_registry.app import create_app as registry_app
+from huigong_review.app import create_app as review_app
+from huigong_review.settings import ReviewSettings
+
+OUT = Path(__file__).resolve().parents[1] / "openapi"
+DSN = "postgresql://nobody@127.0.0.1:1/none"
+# Placeholder keys of the right form: the apps are built, never started.
+EVENT_KEYS = ",".join(f"{s}.1:{'00' * 32}" for s in ("intake", "review", "registry", "metrics"))
+
+
+def documents() -> dict[str, dict[str, Any]]:
+    apps = {
+        "intake": intake_app(
+            IntakeSettings(
+                service="intake",
+                database_url=DSN,
+                member_key_secret="00" * 32,
+                personal_data_kek="00" * 32,
+                event_keys=EVENT_KEYS,
+            )
+        ),
+        "review": review_app(ReviewSettings(service="review", database_url=DSN, event_keys=EVENT_KEYS)),
+        "registry": registry_app(Settings(service="registry", database_url=DSN, event_keys=EVENT_KEYS)),
+        "metrics": metrics_app(Settings(service="metrics", database_url=DSN, event_keys=EVENT_KEYS)),
+    }
+    return {name: app.openapi() for name, app in apps.items()}
+
+
+def reference() -> dict[str, Any]:
+    """The names the console shows instead of codes (huigong_events.reference)."""
+    return {"city": {CITY_CODE: CITY_NAME}, "districts": DISTRICTS, "group_unions": GROUP_UNIONS}
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    for name, document in documents().items():
+        (OUT / f"{name}.json").write_text(render(document), encoding="utf-8")
+        print(f"openapi/{name}.json", file=sys.stderr)
+    (OUT / "reference.json").write_text(render(reference()), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

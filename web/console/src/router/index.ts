@@ -1,0 +1,110 @@
+// One route tree per role: each person lands on the work list of their role, and a route of
+// another role sends them back to their own.
+
+import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
+
+import { type Role, useSession } from "../stores/session";
+import Layout from "../views/Layout.vue";
+import Login from "../views/Login.vue";
+
+export interface MenuItem {
+  path: string;
+  label: string;
+}
+
+const SUBMITTERS: Role[] = ["district", "group"];
+
+// The landing page and menu of each role.
+export const MENUS: Record<Role, MenuItem[]> = {
+  district: [
+    { path: "/district/applications", label: "本单位申报" },
+    { path: "/district/applications/new", label: "填写申报表（附件3）" },
+  ],
+  group: [
+    { path: "/district/applications", label: "本单位申报" },
+    { path: "/district/applications/new", label: "填写申报表（附件3）" },
+  ],
+  city: [
+    { path: "/city/applications", label: "全部申报" },
+    { path: "/registry/units", label: "建设单位" },
+  ],
+  reviewer: [{ path: "/review/queue", label: "评审队列" }],
+  chair: [{ path: "/review/queue", label: "评审队列" }],
+  registrar: [{ path: "/registry/units", label: "建设单位" }],
+  ops: [
+    { path: "/city/applications", label: "全部申报" },
+    { path: "/review/queue", label: "评审队列" },
+    { path: "/registry/units", label: "建设单位" },
+  ],
+  viewer: [{ path: "/registry/units", label: "建设单位" }],
+  exchange: [],
+  simulator: [],
+};
+
+export function landing(role: Role | null): string {
+  const first = role ? MENUS[role][0] : undefined;
+  return first ? first.path : "/login";
+}
+
+const routes: RouteRecordRaw[] = [
+  { path: "/login", name: "login", component: Login, meta: { title: "登录", public: true } },
+  {
+    path: "/",
+    component: Layout,
+    children: [
+      { path: "", name: "home", redirect: () => landing(useSession().role) },
+      {
+        path: "district/applications",
+        name: "district-applications",
+        component: () => import("../views/district/Applications.vue"),
+        meta: { title: "本单位申报", roles: SUBMITTERS },
+      },
+      {
+        path: "district/applications/new",
+        name: "district-pilot-form",
+        component: () => import("../views/district/PilotForm.vue"),
+        meta: { title: "服务职工综合体/幸福企业试点申报表", roles: SUBMITTERS },
+      },
+      {
+        path: "city/applications",
+        name: "city-applications",
+        component: () => import("../views/city/Applications.vue"),
+        meta: { title: "全部申报", roles: ["city", "ops"] },
+      },
+      {
+        path: "review/queue",
+        name: "review-queue",
+        component: () => import("../views/review/Queue.vue"),
+        meta: { title: "评审队列", roles: ["reviewer", "chair", "ops"] },
+      },
+      {
+        path: "registry/units",
+        name: "registry-units",
+        component: () => import("../views/registry/Units.vue"),
+        meta: { title: "建设单位", roles: ["registrar", "city", "ops", "viewer"] },
+      },
+    ],
+  },
+  { path: "/:unknown(.*)*", redirect: "/" },
+];
+
+export const router = createRouter({ history: createWebHistory(), routes });
+
+router.beforeEach(async (to) => {
+  const session = useSession();
+  await session.restore();
+  if (to.meta.public) {
+    return session.info && to.name === "login" ? landing(session.role) : true;
+  }
+  if (!session.info) {
+    return { name: "login", query: to.fullPath !== "/" ? { redirect: to.fullPath } : {} };
+  }
+  const allowed = to.meta.roles as Role[] | undefined;
+  if (allowed && session.role && !allowed.includes(session.role)) return landing(session.role);
+  return true;
+});
+
+router.afterEach((to) => {
+  const title = typeof to.meta.title === "string" ? to.meta.title : "工作台";
+  document.title = `${title} · 惠工工作台`;
+});
