@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from huigong_events.forms import (
     ThreeYearPlan,
     WelfarePartnerForm,
 )
+from huigong_simulator.forms import credit_code
 
 ENTERPRISE_CODE = "91370200163562681G"
 SOLE_TRADER_CODE = "92370200MA3C00001K"
@@ -140,3 +142,11 @@ def annual_plan(year: int = 2024) -> AnnualPlan:
         funding=Decimal("300000.50"),
         projects=[PlanProject(name="职工智慧健康驿站", implementing_unit="企业工会")],
     )
+
+
+def with_fresh_undertaking_unit(form: PilotForm, division: str = "370202") -> PilotForm:
+    """The same form from a unit of its own: a second application of one submitter for the same
+    programme, unit and year is refused (409), and the run's modules share one database."""
+    code = credit_code(random.Random(), "81", division)
+    unit = form.undertaking_unit.model_copy(update={"credit_code": code})
+    return form.model_copy(update={"undertaking_unit": unit})

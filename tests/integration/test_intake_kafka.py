@@ -19,7 +19,7 @@ from huigong_events.topics import DEAD_LETTER_TOPICS, inbound_topic, topic_for_a
 from huigong_simulator.data import enrolment_rows
 
 from ..conftest import Stack
-from ..forms import complex_form, variant
+from ..forms import complex_form, variant, with_fresh_undertaking_unit
 from .processes import TEST_PORTS, ServiceProcess, artefacts_dir
 from .stackctl import stack as stackctl
 
@@ -52,7 +52,7 @@ def jiaozhou_form() -> dict[str, Any]:
         undertaking_unit={"name": "胶州市总工会", "credit_code": "81370281MJD000002Y"},
         applicant_unit={"name": "胶州市总工会", "credit_code": "81370281MJD000002Y"},
     )
-    result: dict[str, Any] = json.loads(form.model_dump_json())
+    result: dict[str, Any] = json.loads(with_fresh_undertaking_unit(form, DISTRICT).model_dump_json())
     return result
 
 
@@ -135,7 +135,8 @@ async def test_valid_records_become_events_invalid_ones_dead_letters_and_the_str
                 {
                     **command,
                     "command_id": after_id,
-                    "body": {**command["body"], "application_id": str(after_app)},
+                    # Another unit's: the same unit's second application of the year is refused.
+                    "body": {**command["body"], "application_id": str(after_app), "form": jiaozhou_form()},
                 },
             ),
             (

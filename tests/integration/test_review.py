@@ -32,7 +32,14 @@ from huigong_review.reactions.screening import ScreeningReaction
 from huigong_simulator.forms import FACT_DEPARTMENTS
 
 from ..conftest import Stack
-from ..forms import annual_plan, complex_form, happy_form, three_year_plan, variant
+from ..forms import (
+    annual_plan,
+    complex_form,
+    happy_form,
+    three_year_plan,
+    variant,
+    with_fresh_undertaking_unit,
+)
 from .processes import ServiceProcess, running
 
 YEAR = datetime.now(UTC).year + 1  # open now: its 30 June deadline is ahead
@@ -342,7 +349,7 @@ async def test_a_fact_declared_in_the_form_rejects_it_and_a_service_complex_is_a
     centre = {
         "year": YEAR,
         "programme": "service_complex",
-        "form": json.loads(complex_form().model_dump_json()),
+        "form": json.loads(with_fresh_undertaking_unit(complex_form()).model_dump_json()),
     }
     application_id = await submit(intake, centre)
     assert types(await screened(review_db, application_id)) == ["ApplicationAccepted"]

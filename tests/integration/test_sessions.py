@@ -19,7 +19,7 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from tests.forms import complex_form
+from tests.forms import complex_form, with_fresh_undertaking_unit
 
 from ..conftest import Stack
 from .processes import ServiceProcess, running
@@ -60,7 +60,7 @@ async def login(client: httpx.AsyncClient, username: str, password: str, **heade
 
 
 def application() -> dict[str, Any]:
-    form = json.loads(complex_form().model_dump_json())
+    form = json.loads(with_fresh_undertaking_unit(complex_form()).model_dump_json())
     return {"year": YEAR, "programme": "service_complex", "submitter": "370202", "form": form}
 
 
