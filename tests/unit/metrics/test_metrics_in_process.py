@@ -78,7 +78,9 @@ async def test_a_district_target_the_plan_does_not_set_starts_from_none(client: 
     assert (response.json()["old_value"], response.json()["new_value"]) == (None, 10)
 
 
-async def test_only_the_city_federation_changes_targets(client: httpx.AsyncClient, state: MemoryState) -> None:
+async def test_only_the_city_federation_changes_targets(
+    client: httpx.AsyncClient, state: MemoryState
+) -> None:
     body = {"value": 500000, "reason": "调整"}
     for who in ("district:370202", "registrar:city01", "viewer:prometheus"):
         refused = await change(client, "members_enrolled", body, as_(who))
