@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -32,10 +33,13 @@ def as_(principal: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def in_process(app: FastAPI, commands: CommandPath) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of `app` whose commands run on `commands` (built on in-memory units of work). The
-    app's lifespan is not run: nothing connects anywhere."""
-    app.state.runtime = SimpleNamespace(keys=PrincipalsAtTheirWord(), extras={})
+async def in_process(
+    app: FastAPI, commands: CommandPath, extras: dict[str, Any] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` whose commands run on `commands` (built on in-memory units of work), with
+    the `extras` the service's start-up would put on its runtime (e.g. review's handlers, whose
+    reads the routes use). The app's lifespan is not run: nothing connects anywhere."""
+    app.state.runtime = SimpleNamespace(keys=PrincipalsAtTheirWord(), extras=dict(extras or {}))
     app.state.commands = commands
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://inprocess") as client:

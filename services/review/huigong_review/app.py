@@ -9,6 +9,7 @@ from huigong_platform.application import CommandPath
 from huigong_platform.service import Runtime, build_app, serve
 from huigong_platform.unit_of_work import postgres_units
 
+from .adapters.inputs import postgres_inputs, postgres_reads
 from .entrypoints.http.routes import router
 from .handlers import Review
 from .policy import POLICY
@@ -29,7 +30,11 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     policy = settings.policy()  # a bad policy stops the service here, with the reason
 
     async def on_start(runtime: Runtime) -> None:
-        review = Review(store=runtime.store, policy=policy)
+        review = Review(
+            policy=policy,
+            inputs=postgres_inputs(runtime.store),
+            reads=postgres_reads(runtime.pool, runtime.store),
+        )
         runtime.extras["review"] = review
         runtime.commands = CommandPath(
             POLICY, review.handlers(), postgres_units(runtime.pool, runtime.store, settings.service)

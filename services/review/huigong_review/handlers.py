@@ -14,14 +14,12 @@ from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
 from huigong_events.review import ConstructionApproved, ConstructionUnitSelected
 from huigong_platform.application import Context, Handler
-from huigong_platform.eventstore import EventStore
 from huigong_platform.idempotency import Outcome
 from huigong_platform.principals import Principal, Role
 from huigong_platform.refusals import FieldError, NotFound, Refusal
-from huigong_platform.unit_of_work import PostgresUnitOfWork
 
 from . import commands as c
-from .adapters import inputs
+from .adapters.inputs import InputsOf, Reads
 from .domain import decisions, findings, scoring, selection
 from .domain.scoring import ScoringPolicy
 from .domain.state import ReviewState, evolve
@@ -43,8 +41,11 @@ def finding_id_for(principal: Principal, idempotency_key: str) -> UUID:
 
 @dataclass
 class Review:
-    store: EventStore
     policy: ScoringPolicy
+    # Review's inputs within a command's unit of work, and for the reads (PostgreSQL in the
+    # service, in memory in tests).
+    inputs: InputsOf
+    reads: Reads
 
     def handlers(self) -> Mapping[type, Handler]:
         return {
@@ -56,10 +57,9 @@ class Review:
         }
 
     async def _state(self, ctx: Context, application_id: UUID) -> tuple[ReviewState, int]:
-        # Review's state is read from several of its tables: PostgreSQL only.
-        assert isinstance(ctx.uow, PostgresUnitOfWork)
-        await inputs.lock(ctx.uow.conn, application_id)
-        loaded = await inputs.load(ctx.uow.conn, self.store, application_id)
+        inputs = self.inputs(ctx.uow)
+        await inputs.lock(application_id)
+        loaded = await inputs.load(application_id)
         if loaded.state is None:
             raise not_found()
         return loaded.state, loaded.version

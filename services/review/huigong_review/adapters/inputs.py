@@ -14,15 +14,20 @@ keeps flags and mappings), so one fixed order gives the same state the live even
 Every reader and writer of one review aggregate first takes `lock` (a transaction-level advisory
 lock on the application id): the API's commands and the reaction then never race on the expected
 version, and the reaction never dead-letters a trigger for a ConcurrencyError.
+
+`Inputs` is the port the handlers, the screening reaction and the reads use; `PostgresInputs`
+keeps them in review's tables, in the caller's transaction. Tests keep them in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
+import asyncpg
 import orjson
 
 from huigong_events.base import DomainEvent
@@ -40,10 +45,15 @@ from huigong_events.registry import UnitCertified, UnitRegistered
 from huigong_events.upcasting import decode
 from huigong_platform.database import DbConnection
 from huigong_platform.eventstore import EventStore
+from huigong_platform.unit_of_work import PostgresUnitOfWork, UnitOfWork
 
 from ..domain.state import ReviewState, evolve, screened_credit_code
 
 AGGREGATE = "review"
+
+ApplicationInput = (
+    ApplicationSubmitted | ApplicationAmended | ApplicationWithdrawn | PlanSubmitted | PlanAmended
+)
 
 
 async def lock(conn: DbConnection, application_id: UUID) -> None:
@@ -64,7 +74,7 @@ def _record(raw: Any) -> RecordedEvent:
 
 async def record_application_event(
     conn: DbConnection,
-    event: ApplicationSubmitted | ApplicationAmended | ApplicationWithdrawn | PlanSubmitted | PlanAmended,
+    event: ApplicationInput,
     record: RecordedEvent,
 ) -> bool:
     """Store one of intake's application events (the plans included); False when it was stored
@@ -201,3 +211,88 @@ def fold(state: ReviewState | None, records: Sequence[RecordedEvent]) -> ReviewS
         event: DomainEvent = decode(record)
         state = evolve(state, event, at=record.occurred_at)
     return state
+
+
+# --- the port ----------------------------------------------------------------------------------
+
+
+class Inputs(Protocol):
+    """What review reads and keeps besides its own stream, within one transaction."""
+
+    async def lock(self, application_id: UUID) -> None:
+        """Serialise every decision about one application until the transaction ends."""
+
+    async def load(self, application_id: UUID) -> Loaded: ...
+
+    async def by_receipt(self, receipt_no: str) -> UUID | None:
+        """The application of this 受理编号, once review received its submission."""
+
+    async def record_application_event(self, event: ApplicationInput, record: RecordedEvent) -> bool:
+        """Store one of intake's application events; False when it was stored before."""
+
+    async def record_fact(self, event: ComplianceFactReported, record: RecordedEvent) -> bool: ...
+
+    async def record_unit_event(
+        self, event: UnitRegistered | UnitCertified, record: RecordedEvent
+    ) -> UUID | None:
+        """Store a unit's registration or certification; the application it was built from."""
+
+    async def applications_screening(self, credit_code: str) -> list[UUID]:
+        """The applications whose screened enterprise has this credit code, in a fixed order."""
+
+
+class PostgresInputs:
+    def __init__(self, conn: DbConnection, store: EventStore) -> None:
+        self._conn = conn
+        self._store = store
+
+    async def lock(self, application_id: UUID) -> None:
+        await lock(self._conn, application_id)
+
+    async def load(self, application_id: UUID) -> Loaded:
+        return await load(self._conn, self._store, application_id)
+
+    async def by_receipt(self, receipt_no: str) -> UUID | None:
+        found = await self._conn.fetchval(
+            """SELECT application_id FROM application_inputs
+               WHERE type = 'ApplicationSubmitted' AND record->'data'->>'receipt_no' = $1 LIMIT 1""",
+            receipt_no,
+        )
+        return None if found is None else UUID(str(found))
+
+    async def record_application_event(self, event: ApplicationInput, record: RecordedEvent) -> bool:
+        return await record_application_event(self._conn, event, record)
+
+    async def record_fact(self, event: ComplianceFactReported, record: RecordedEvent) -> bool:
+        return await record_fact(self._conn, event, record)
+
+    async def record_unit_event(
+        self, event: UnitRegistered | UnitCertified, record: RecordedEvent
+    ) -> UUID | None:
+        return await record_unit_event(self._conn, event, record)
+
+    async def applications_screening(self, credit_code: str) -> list[UUID]:
+        return await applications_screening(self._conn, credit_code)
+
+
+# The inputs within a command's unit of work, and a consistent read-only view for the reads.
+InputsOf = Callable[[UnitOfWork], Inputs]
+Reads = Callable[[], AbstractAsyncContextManager[Inputs]]
+
+
+def postgres_inputs(store: EventStore) -> InputsOf:
+    def inputs_of(uow: UnitOfWork) -> Inputs:
+        assert isinstance(uow, PostgresUnitOfWork)
+        return PostgresInputs(uow.conn, store)
+
+    return inputs_of
+
+
+def postgres_reads(pool: asyncpg.Pool, store: EventStore) -> Reads:
+    @asynccontextmanager
+    async def reads() -> AsyncIterator[Inputs]:
+        # One snapshot: the dossier's streams and tables agree with each other.
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            yield PostgresInputs(conn, store)
+
+    return reads

@@ -25,11 +25,12 @@ rejection. The decisions' actor is `system:review`, their cause the trigger's ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar
 from uuid import UUID
 
 from huigong_events.base import DomainEvent
+from huigong_events.envelope import RecordedEvent
 from huigong_events.intake import (
     ApplicationAmended,
     ApplicationSubmitted,
@@ -43,7 +44,7 @@ from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_platform import logs, telemetry
 from huigong_platform.reactions import Reaction, ReactionContext
 
-from ..adapters import inputs
+from ..adapters.inputs import Inputs, PostgresInputs
 from ..domain.screening import ScreeningSubject, screen, screen_later_fact
 from ..domain.state import ReviewStage
 
@@ -77,44 +78,57 @@ class ScreeningReaction(Reaction):
     }
 
     async def react(self, context: ReactionContext, event: DomainEvent) -> None:
-        conn = context.conn
-        match event:
-            case ApplicationSubmitted() | ApplicationAmended() | ApplicationWithdrawn():
-                await inputs.lock(conn, event.application_id)
-                await inputs.record_application_event(conn, event, context.trigger)
-                if not isinstance(event, ApplicationWithdrawn):
-                    await self._screen(context, event.application_id, None)
-            case PlanSubmitted() | PlanAmended():
-                await inputs.lock(conn, event.application_id)
-                await inputs.record_application_event(conn, event, context.trigger)
-            case ComplianceFactReported():
-                await inputs.record_fact(conn, event, context.trigger)
-                for application_id in await inputs.applications_screening(conn, event.credit_code):
-                    await inputs.lock(conn, application_id)
-                    await self._screen(context, application_id, event)
-            case UnitRegistered() | UnitCertified():
-                await inputs.record_unit_event(conn, event, context.trigger)
+        await receive(PostgresInputs(context.conn, self.store), context.trigger, event, context.append)
 
-    async def _screen(
-        self, context: ReactionContext, application_id: UUID, fact: ComplianceFactReported | None
-    ) -> None:
-        loaded = await inputs.load(context.conn, self.store, application_id)
-        state = loaded.state
-        if state is None:
-            return
-        events: list[DomainEvent]
-        if fact is None or state.stage is ReviewStage.待筛查:
-            events = screen(ScreeningSubject.of(state), [fact] if fact is not None else []).events
-        else:
-            events = list(screen_later_fact(state, fact))
-        if not events:
-            return
-        await context.append(str(application_id), events, loaded.version)
-        for decided in events:
-            telemetry.EVENTS_APPENDED.labels("review", decided.type).inc()
-        log.info(
-            "application screened",
-            application_id=str(application_id),
-            trigger=context.trigger.type,
-            decided=[e.type for e in events],
-        )
+
+# Appends review's decisions with the trigger as their cause (`ReactionContext.append`).
+Append = Callable[[str, Sequence[DomainEvent], int], Awaitable[list[RecordedEvent]]]
+
+
+async def receive(inputs: Inputs, trigger: RecordedEvent, event: DomainEvent, append: Append) -> None:
+    """What the reaction does with one trigger, on any `Inputs` (the tests' in-memory ones too)."""
+    match event:
+        case ApplicationSubmitted() | ApplicationAmended() | ApplicationWithdrawn():
+            await inputs.lock(event.application_id)
+            await inputs.record_application_event(event, trigger)
+            if not isinstance(event, ApplicationWithdrawn):
+                await _screen(inputs, trigger, append, event.application_id, None)
+        case PlanSubmitted() | PlanAmended():
+            await inputs.lock(event.application_id)
+            await inputs.record_application_event(event, trigger)
+        case ComplianceFactReported():
+            await inputs.record_fact(event, trigger)
+            for application_id in await inputs.applications_screening(event.credit_code):
+                await inputs.lock(application_id)
+                await _screen(inputs, trigger, append, application_id, event)
+        case UnitRegistered() | UnitCertified():
+            await inputs.record_unit_event(event, trigger)
+
+
+async def _screen(
+    inputs: Inputs,
+    trigger: RecordedEvent,
+    append: Append,
+    application_id: UUID,
+    fact: ComplianceFactReported | None,
+) -> None:
+    loaded = await inputs.load(application_id)
+    state = loaded.state
+    if state is None:
+        return
+    events: list[DomainEvent]
+    if fact is None or state.stage is ReviewStage.待筛查:
+        events = screen(ScreeningSubject.of(state), [fact] if fact is not None else []).events
+    else:
+        events = list(screen_later_fact(state, fact))
+    if not events:
+        return
+    await append(str(application_id), events, loaded.version)
+    for decided in events:
+        telemetry.EVENTS_APPENDED.labels("review", decided.type).inc()
+    log.info(
+        "application screened",
+        application_id=str(application_id),
+        trigger=trigger.type,
+        decided=[e.type for e in events],
+    )

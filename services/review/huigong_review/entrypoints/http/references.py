@@ -13,7 +13,7 @@ from huigong_events.reference import application_ref
 from huigong_platform.refusals import FieldError, Refusal
 from huigong_platform.service import runtime_of
 
-from ...handlers import not_found
+from ...handlers import Review, not_found
 
 ApplicationRef = Annotated[
     str,
@@ -38,11 +38,9 @@ async def resolve(request: Request, ref: str) -> uuid.UUID:
         )
     if isinstance(parsed, uuid.UUID):
         return parsed
-    found = await runtime_of(request).pool.fetchval(
-        """SELECT application_id FROM application_inputs
-           WHERE type = 'ApplicationSubmitted' AND record->'data'->>'receipt_no' = $1 LIMIT 1""",
-        parsed,
-    )
+    review: Review = runtime_of(request).extras["review"]
+    async with review.reads() as inputs:
+        found = await inputs.by_receipt(parsed)
     if found is None:
         raise not_found()
-    return uuid.UUID(str(found))
+    return found

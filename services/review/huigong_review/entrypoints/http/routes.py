@@ -24,7 +24,7 @@ from huigong_platform.refusals import FieldError, Forbidden
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, IdempotencyKey, run
 
-from ...adapters import inputs
+from ...adapters.inputs import Loaded
 from ...commands import (
     ClearanceRequest,
     ClearFinding,
@@ -153,11 +153,10 @@ async def select(
 # --- reads -------------------------------------------------------------------------------------
 
 
-async def _loaded(request: Request, caller: Principal, application_id: uuid.UUID) -> inputs.Loaded:
+async def _loaded(request: Request, caller: Principal, application_id: uuid.UUID) -> Loaded:
     own = visible_submitter(caller)
-    runtime = runtime_of(request)
-    async with runtime.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        loaded = await inputs.load(conn, runtime.store, application_id)
+    async with review_of(request).reads() as inputs:
+        loaded = await inputs.load(application_id)
     if loaded.state is None or (own is not None and loaded.state.submitter != own):
         raise not_found()  # a district learns nothing about another's applications
     return loaded
