@@ -9,6 +9,7 @@ from huigong_platform.service import Runtime, build_app, serve
 from huigong_platform.settings import Settings
 from huigong_platform.unit_of_work import postgres_units
 
+from .adapters.records import postgres_records
 from .adapters.requesters import vault_for
 from .entrypoints.http.catalogue import router as catalogue_router
 from .entrypoints.http.facilities import router as facilities_router
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def on_start(runtime: Runtime) -> None:
         building = settings.min_building_years if isinstance(settings, RegistrySettings) else 1
-        registry = Registry(runtime.store, lambda: vault_for(runtime), building)
+        registry = Registry(postgres_records(runtime.store, lambda: vault_for(runtime)), building)
         runtime.commands = CommandPath(
             POLICY, registry.handlers(), postgres_units(runtime.pool, runtime.store, settings.service)
         )

@@ -17,17 +17,13 @@ from huigong_events.registry import PartnerRegistered, UnitRegistered
 from huigong_events.upcasting import decode
 from huigong_platform import logs
 from huigong_platform.application import Context, Handler
-from huigong_platform.database import DbConnection
-from huigong_platform.eventstore import EventStore
 from huigong_platform.idempotency import Outcome
 from huigong_platform.refusals import Conflict, FieldError, Forbidden
-from huigong_platform.unit_of_work import PostgresUnitOfWork
+from huigong_platform.unit_of_work import UnitOfWork
 
 from . import commands as c
-from .adapters import member_keys
-from .adapters.matters import allocate_matter_no, load_handler, load_item, load_units
-from .adapters.requesters import Requester, RequesterVault
-from .adapters.units import allocate_certificate_no
+from .adapters.records import Records
+from .adapters.requesters import Requester
 from .domain import catalogue, certification, matters, partners, workdays
 from .domain import facilities as facility
 from .domain import members as member
@@ -53,16 +49,11 @@ def matter_answer(
     return {"type": events[-1].type, **data, **(extra or {}), "event_id": str(recorded_id)}
 
 
-def conn_of(ctx: Context) -> DbConnection:
-    # The registry's decisions read units, items and counters in its database: PostgreSQL only.
-    assert isinstance(ctx.uow, PostgresUnitOfWork)
-    return ctx.uow.conn
-
-
 @dataclass
 class Registry:
-    store: EventStore
-    vault: Callable[[], RequesterVault]
+    # What the handlers read and keep besides the stream they decide on, within the command's
+    # unit of work (PostgreSQL in the service, in memory in tests).
+    records: Callable[[UnitOfWork], Records]
     min_building_years: int = certification.MIN_BUILDING_YEARS
 
     def handlers(self) -> Mapping[type, Handler]:
@@ -136,7 +127,7 @@ class Registry:
         state, version = await self._unit(ctx, command.unit_id)
         on = command.certified_on or today()
         unit = certification.check_certifiable(state, on, self.min_building_years)
-        number = await allocate_certificate_no(conn_of(ctx), unit.programme, on.year)
+        number = await self.records(ctx.uow).next_certificate_no(unit.programme, on.year)
         events = certification.decide_certify(unit, number, on, self.min_building_years)
         return await self._record(ctx, str(command.unit_id), events, version)
 
@@ -166,7 +157,7 @@ class Registry:
         decided = member.decide_erasure(member.fold(events), command.member_key, command.request_ref, today())
         outcome = await self._record(ctx, command.member_key, decided, version)
         # Same transaction: the event and the key's destruction stand or fall together.
-        shredded = await member_keys.destroy(conn_of(ctx), command.member_key)
+        shredded = await self.records(ctx.uow).destroy_member_key(command.member_key)
         log.info(
             "member erased",
             member_key=command.member_key,
@@ -193,7 +184,7 @@ class Registry:
             listed_on=command.listed_on or today(),
         )
         _, version = await self._item(ctx, command.item_id)
-        units = await load_units(conn_of(ctx), self.store, event.providers)
+        units = await self.records(ctx.uow).units(event.providers)
         events: list[DomainEvent] = catalogue.decide_list(version > 0, event, units)
         return await self._record(ctx, str(command.item_id), events, version)
 
@@ -210,7 +201,7 @@ class Registry:
             reason=command.reason,
         )
         state, version = await self._item(ctx, command.item_id)
-        units = await load_units(conn_of(ctx), self.store, event.providers)
+        units = await self.records(ctx.uow).units(event.providers)
         events: list[DomainEvent] = catalogue.decide_change(state, event, units)
         return await self._record(ctx, str(command.item_id), events, version, status=200)
 
@@ -244,12 +235,12 @@ class Registry:
         _, version = await self._matter(ctx, command.matter_id)
         if version:
             raise Conflict(FieldError("matter_id", "该事项已受理", "the matter was received already"))
-        conn = conn_of(ctx)
-        centre = await load_handler(conn, self.store, centre_id)
-        item = (await load_item(conn, self.store, command.item_id)).state
-        matter_no = await allocate_matter_no(conn, received_on, centre.area if centre else "000000")
+        records = self.records(ctx.uow)
+        centre = await records.handler(centre_id)
+        item = await records.item(command.item_id)
+        matter_no = await records.next_matter_no(received_on, centre.area if centre else "000000")
         requester = Requester(command.requester.name, command.requester.phone, command.request)
-        key_id, sealed = await self.vault().seal(conn, command.matter_id, requester)
+        key_id, sealed = await records.seal_requester(command.matter_id, requester)
         events = matters.decide_receive(
             matter_id=command.matter_id,
             matter_no=matter_no,
@@ -278,9 +269,9 @@ class Registry:
 
     async def transfer_matter(self, command: c.TransferMatter, ctx: Context) -> Outcome:
         state, version = await self._matter(ctx, command.matter_id)
-        conn = conn_of(ctx)
-        target = await load_handler(conn, self.store, command.to)
-        item = (await load_item(conn, self.store, state.item_id)).state if state else None
+        records = self.records(ctx.uow)
+        target = await records.handler(command.to)
+        item = await records.item(state.item_id) if state else None
         events = matters.decide_transfer(
             state,
             command.matter_id,
@@ -346,5 +337,5 @@ class Registry:
             state, command.matter_id, acting_of(ctx.principal), command.request_ref, today()
         )
         # The key goes in the same transaction as the event that says so.
-        await RequesterVault.erase(conn_of(ctx), command.matter_id)
+        await self.records(ctx.uow).erase_requester(command.matter_id)
         return await self._matter_record(ctx, command.matter_id, events, version)

@@ -69,4 +69,9 @@ async def allocate_matter_no(conn: DbConnection, received_on: date, area: str) -
         received_on.year,
         area,
     )
-    return f"FW-{received_on.year}-{area}-{int(sequence):05d}"
+    return matter_no(received_on.year, area, int(sequence))
+
+
+def matter_no(year: int, area: str, sequence: int) -> str:
+    """A matter's 受理编号: its year, the receiving centre's area and the year's sequence there."""
+    return f"FW-{year}-{area}-{sequence:05d}"

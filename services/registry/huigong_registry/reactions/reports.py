@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from huigong_events.base import DomainEvent
+from huigong_events.envelope import RecordedEvent
 from huigong_events.intake import FacilityReported, ServiceProjectProposed
 from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_platform import logs
@@ -47,18 +48,31 @@ class ReportsReaction(Reaction):
     }
 
     async def react(self, context: ReactionContext, event: DomainEvent) -> None:
-        if isinstance(event, FacilityReported):
-            aggregate, aggregate_id = FACILITY, str(facility_id_of_report(event.report_id))
-        elif isinstance(event, ServiceProjectProposed):
-            aggregate, aggregate_id = SERVICE_PROJECT, str(project_id_of_proposal(event.proposal_id))
-        else:
+        target = recorded_as(event)
+        if target is None:
             return
+        aggregate, aggregate_id = target
         await lock(context.conn, aggregate, aggregate_id)
         version = await context.version_of(aggregate, aggregate_id)
-        if isinstance(event, FacilityReported):
-            events = decide_on_report(version > 0, event)
-        else:
-            events = decide_on_proposal(version > 0, event, beijing_day(context.trigger.occurred_at))
+        events = decide(event, context.trigger, version)
         if events:
             await context.append(aggregate_id, events, version)
             log.info("report recorded", aggregate=aggregate, id=aggregate_id, trigger=context.trigger.type)
+
+
+def recorded_as(event: DomainEvent) -> tuple[str, str] | None:
+    """The registry's aggregate (type, id) a report becomes; None for any other event."""
+    if isinstance(event, FacilityReported):
+        return FACILITY, str(facility_id_of_report(event.report_id))
+    if isinstance(event, ServiceProjectProposed):
+        return SERVICE_PROJECT, str(project_id_of_proposal(event.proposal_id))
+    return None
+
+
+def decide(event: DomainEvent, trigger: RecordedEvent, version: int) -> list[DomainEvent]:
+    """What the registry records of a report, its aggregate being at `version` (0: new)."""
+    if isinstance(event, FacilityReported):
+        return decide_on_report(version > 0, event)
+    if isinstance(event, ServiceProjectProposed):
+        return decide_on_proposal(version > 0, event, beijing_day(trigger.occurred_at))
+    return []
