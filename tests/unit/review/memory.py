@@ -118,6 +118,8 @@ class MemoryInputs:
                 event.application_id, (event.programme, screened_credit_code(event.programme, event.form))
             )
         elif isinstance(event, ApplicationAmended):
+            if event.application_id not in self.tables.screened:
+                raise ValueError(f"application {event.application_id} amended before it was submitted")
             programme, _ = self.tables.screened[event.application_id]
             self.tables.screened[event.application_id] = (
                 programme,
