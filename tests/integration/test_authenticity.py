@@ -278,6 +278,7 @@ async def test_an_exported_bundle_verifies_offline_and_fails_after_a_one_byte_ed
 
 async def test_database_edits_are_refused_to_the_owner_and_found_when_made_as_superuser(
     own_stack: Stack,
+    services: Services,
     intake: httpx.AsyncClient,
     metrics: httpx.AsyncClient,
     registry_db: asyncpg.Pool,
@@ -412,6 +413,18 @@ async def test_database_edits_are_refused_to_the_owner_and_found_when_made_as_su
 
     await eventually(refused, "the inserted event is a dead letter of the metrics projection")
     assert await members(metrics, area) == 3  # nothing counted
+    # The registry's relay published it with an alert; its count reaches the service's /metrics
+    # although the relay runs in a child process.
+    (registry_process,) = (s for s in services if s.service == "registry")
+    async with registry_process.client() as registry:
+
+        async def relay_counted() -> bool:
+            text = (await registry.get("/metrics", headers=VIEWER)).text
+            return (
+                'huigong_records_not_authentic_total{consumer="outbox-relay",service="registry"} 1.0' in text
+            )
+
+        await eventually(relay_counted, "the relay's refusal is on the registry's /metrics")
 
     code, report = await verify(own_stack)
     assert code == 1
