@@ -33,11 +33,13 @@ import hmac
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 
-from .envelope import RecordedEvent, to_kafka
+from .adoption import ENVIRONMENT_VARIABLE as ADOPTIONS_VARIABLE
+from .adoption import AdoptionManifest
+from .envelope import EnvelopeError, RecordedEvent, from_kafka, to_kafka
 from .topics import EVENT_TOPICS, topic_for_aggregate
 
 KEY_HEADER = "ce_authkey"
@@ -118,9 +120,11 @@ class RecordKeys:
                 self._signing[key.service] = key
         self._owners: dict[str, str | None] = {}
         self._accepted: dict[str, dict[bytes, tuple[RecordKey, bool]]] = {}
+        # Untagged events an operator adopted (`adoption`): event id → (owning service, hash).
+        self._adopted: dict[str, tuple[str, str]] = {}
 
     @classmethod
-    def parse(cls, text: str) -> RecordKeys:
+    def parse(cls, text: str) -> Self:
         """`intake.1:<hex>,intake.2:<hex>,review.1:<hex>` (whitespace ignored)."""
         keys: list[RecordKey] = []
         for item in text.replace("\n", ",").split(","):
@@ -145,14 +149,41 @@ class RecordKeys:
         return cls(keys)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> RecordKeys:
-        text = (os.environ if environ is None else environ).get(ENVIRONMENT_VARIABLE)
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The keys of `HUIGONG_EVENT_KEYS`, with the adoption manifests of
+        `HUIGONG_LEGACY_ADOPTIONS` (file paths) loaded; a manifest that does not verify fails."""
+        env = os.environ if environ is None else environ
+        text = env.get(ENVIRONMENT_VARIABLE)
         if not text:
             raise ValueError(
                 f"{ENVIRONMENT_VARIABLE} is not set: the services' event keys "
                 "(bin/stack and bin/run generate them into .local/secrets.env)"
             )
-        return cls.parse(text)
+        keys = cls.parse(text)
+        for path in (p.strip() for p in env.get(ADOPTIONS_VARIABLE, "").split(",")):
+            if path:
+                with open(path, "rb") as file:
+                    keys.adopt(AdoptionManifest.load(file.read()))
+        return keys
+
+    def manifest_tag(self, manifest: AdoptionManifest) -> str:
+        """The HMAC tag of an adoption manifest under its service's newest event key."""
+        key = self._by_id.get(manifest.tag_key.encode())
+        if key is None or key[0].service != manifest.service:
+            raise ValueError(f"{manifest.tag_key} is not an event key of {manifest.service} held here")
+        return key[0].mac(manifest.signed_bytes()).hex()
+
+    def adopt(self, manifest: AdoptionManifest) -> None:
+        """Accept the untagged events the manifest lists, once its tag proves that its service
+        made it."""
+        if not hmac.compare_digest(self.manifest_tag(manifest), manifest.tag):
+            raise ValueError(f"the adoption manifest of {manifest.service} does not verify (tag)")
+        for event_id, digest in manifest.events:
+            self._adopted[event_id] = (manifest.service, digest)
+
+    @property
+    def adopted(self) -> int:
+        return len(self._adopted)
 
     @property
     def key_ids(self) -> list[str]:
@@ -196,8 +227,12 @@ class RecordKeys:
             key_header, key_name = headers[-2]
             tag_header, claimed = headers[-1]
         except (IndexError, TypeError, ValueError):
+            if self._adopted and headers:
+                return self._check_adopted(topic, value, headers)
             raise NotAuthentic("no authentication tag (no headers)") from None
         if tag_header != TAG_HEADER or key_header != KEY_HEADER:
+            if self._adopted:
+                return self._check_adopted(topic, value, headers)
             raise NotAuthentic("no authentication tag (ce_authkey, ce_authtag last)")
         accepted = self._accepted.get(topic)
         if accepted is None:
@@ -222,6 +257,25 @@ class RecordKeys:
         if not hmac.compare_digest(outer.hexdigest().encode(), claimed or b""):
             raise NotAuthentic(f"tag does not match (key {key.key_id})")
         return key.key_id
+
+    def _check_adopted(self, topic: str, value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> str:
+        """An untagged record: accepted when the owner of its topic adopted its id with its chain
+        hash and its content hashes to it (the chain hash covers the envelope and the data)."""
+        found = dict(headers)
+        event_id = bytes(found.get("ce_id") or b"").decode(errors="replace")
+        adopted = self._adopted.get(event_id)
+        if adopted is None:
+            raise NotAuthentic("no authentication tag, and not an adopted event")
+        service, digest = adopted
+        if service != self.owner_of(topic):
+            raise NotAuthentic(f"adopted by {service}, not by the owner of {topic}")
+        try:
+            record = from_kafka(value, headers)
+        except EnvelopeError as exc:
+            raise NotAuthentic(f"adopted event, unreadable: {exc}") from None
+        if record.hash != digest or not record.hash_is_valid():
+            raise NotAuthentic("adopted event, content does not hash to the adopted hash")
+        return f"adopted by {service}"
 
     def _accepted_on(self, topic: str) -> dict[bytes, tuple[RecordKey, bool]]:
         """The `ce_authkey` values a record of `topic` may carry: its owner's keys, both layouts."""
@@ -267,9 +321,10 @@ _default: tuple[str, RecordKeys] | None = None
 
 
 def default_keys() -> RecordKeys:
-    """The keys of this process's environment (`HUIGONG_EVENT_KEYS`), parsed once per value."""
+    """The keys of this process's environment (`HUIGONG_EVENT_KEYS`, and the adoption manifests
+    of `HUIGONG_LEGACY_ADOPTIONS`), loaded once per value."""
     global _default
-    text = os.environ.get(ENVIRONMENT_VARIABLE, "")
+    text = os.environ.get(ENVIRONMENT_VARIABLE, "") + "\0" + os.environ.get(ADOPTIONS_VARIABLE, "")
     if _default is None or _default[0] != text:
         _default = (text, RecordKeys.from_environment())
     return _default[1]
