@@ -185,3 +185,12 @@ def test_keys_never_show_their_secret_and_bad_settings_are_refused() -> None:
             RecordKeys.parse(text)
     with pytest.raises(ValueError, match="HUIGONG_EVENT_KEYS is not set"):
         RecordKeys.from_environment({})
+
+
+def test_headers_no_kafka_client_makes_are_refused_as_not_authentic() -> None:
+    """A header name that is not UTF-8 or a value that is not bytes: refused, never an error."""
+    _, value, headers = record()
+    with pytest.raises(NotAuthentic, match="not a name and a value"):
+        KEYS.check(TOPIC, value, [("\udcff", b"x"), *headers])
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, value, [("ce_id", 7), *headers[1:]])  # type: ignore[list-item]

@@ -248,7 +248,7 @@ class RecordKeys:
         inner = key._inner.copy()  # type: ignore[attr-defined]
         try:
             inner.update(_encode_headers(headers[:-1]))
-        except (TypeError, msgspec.EncodeError):  # not a header as the Kafka client makes one
+        except (TypeError, ValueError, msgspec.EncodeError):  # not a header as the Kafka client makes one
             raise NotAuthentic("a header is not a name and a value") from None
         inner.update(value)
         outer = key._outer.copy()  # type: ignore[attr-defined]
