@@ -22,6 +22,8 @@ from huigong_platform.eventstore import _row
 from huigong_testkit.factories import enrolment, recorded
 
 from ..conftest import Stack, isolated_stack
+from .processes import running
+from .test_review import eventually
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +145,34 @@ async def test_adopted_history_verifies_and_an_untagged_record_added_later_does_
     )
     assert again.exit_code == 1 and "missing_in_store" in again.output, again.output
     assert not (tmp_path / "again").exists()
+
+    # The registry, given the manifest, enrols the members of the two adopted requests and
+    # dead-letters the appended one.
+    adoptions = {"HUIGONG_LEGACY_ADOPTIONS": str(manifest_path)}
+    async with running(own_stack, ("registry",), 2100, "legacy-adoption", adoptions):
+        registry = await asyncpg.connect(
+            own_stack.dsn("registry"), server_settings={"search_path": "registry"}
+        )
+        try:
+
+            async def enrolled() -> set[str] | None:
+                causes = await registry.fetch(
+                    "SELECT causation_id FROM events WHERE type = 'MemberEnrolled' AND causation_id = ANY($1::text[])",
+                    [str(e.id) for e in legacy],
+                )
+                found = {r["causation_id"] for r in causes}
+                return found if len(found) == len(legacy) else None
+
+            await eventually(enrolled, "a member enrolled from each adopted request")
+
+            async def refused() -> str | None:
+                reason: str | None = await registry.fetchval(
+                    "SELECT reason FROM dead_letters WHERE consumer = 'registry.members' AND record_key = $1",
+                    intruder.aggregate_id.encode(),
+                )
+                return reason
+
+            reason = await eventually(refused, "the appended request is a dead letter")
+            assert reason.startswith("not authentic") and "not an adopted event" in reason
+        finally:
+            await registry.close()
