@@ -71,6 +71,12 @@ class Stack:
         return database.with_credentials_keep(self.env["HUIGONG_PG_ADMIN_DSN"], self.database)
 
     @property
+    def superuser_dsn(self) -> str:
+        """The cluster's superuser on this run's database: only for tests that play an attacker
+        with superuser rights (provisioning and the ops commands run as the admin, who is not)."""
+        return database.with_credentials_keep(self.env["HUIGONG_PG_SUPERUSER_DSN"], self.database)
+
+    @property
     def database(self) -> str:
         return f"huigong_test_{self.run_id}"
 

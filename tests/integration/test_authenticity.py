@@ -144,7 +144,7 @@ async def test_forged_member_records_are_never_counted_and_each_is_a_dead_letter
     row = await registry_db.fetchrow("SELECT * FROM events WHERE type = 'MemberEnrolled' LIMIT 1")
     assert row is not None
     genuine = row_to_event(row)
-    assert genuine.auth_key == "registry.1" and genuine.auth_tag
+    assert genuine.auth_key == "registry.1;m2" and genuine.auth_tag
 
     other_member = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
     # 1. Content altered (another member, same district), the hash and the tag copied.
@@ -278,6 +278,7 @@ async def test_an_exported_bundle_verifies_offline_and_fails_after_a_one_byte_ed
 
 async def test_database_edits_are_refused_to_the_owner_and_found_when_made_as_superuser(
     own_stack: Stack,
+    services: Services,
     intake: httpx.AsyncClient,
     metrics: httpx.AsyncClient,
     registry_db: asyncpg.Pool,
@@ -315,6 +316,16 @@ async def test_database_edits_are_refused_to_the_owner_and_found_when_made_as_su
             with pytest.raises(asyncpg.PostgresError):
                 await conn.execute(sql)
 
+    # The admin that provisioned the database (and runs the ops commands) is no superuser: it
+    # cannot switch the guard off for its session, the way a superuser can below.
+    admin = await asyncpg.connect(own_stack.admin_dsn)
+    try:
+        assert await admin.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") is False
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await admin.execute("SET session_replication_role = replica")
+    finally:
+        await admin.close()
+
     # A signed checkpoint covers the three enrolments, published to the registry's topic.
     high = max(r["position"] for r in chained + rows)
 
@@ -328,7 +339,7 @@ async def test_database_edits_are_refused_to_the_owner_and_found_when_made_as_su
     await eventually(checkpointed, "a published checkpoint covers the events")
 
     # The superuser can: it bypasses the trigger. Each edit is found by verify.
-    superuser = await asyncpg.connect(own_stack.admin_dsn)
+    superuser = await asyncpg.connect(own_stack.superuser_dsn)
     try:
         await superuser.execute("SET session_replication_role = replica")
         data = {**altered.data, "district": "370203"}
@@ -402,6 +413,18 @@ async def test_database_edits_are_refused_to_the_owner_and_found_when_made_as_su
 
     await eventually(refused, "the inserted event is a dead letter of the metrics projection")
     assert await members(metrics, area) == 3  # nothing counted
+    # The registry's relay published it with an alert; its count reaches the service's /metrics
+    # although the relay runs in a child process.
+    (registry_process,) = (s for s in services if s.service == "registry")
+    async with registry_process.client() as registry:
+
+        async def relay_counted() -> bool:
+            text = (await registry.get("/metrics", headers=VIEWER)).text
+            return (
+                'huigong_records_not_authentic_total{consumer="outbox-relay",service="registry"} 1.0' in text
+            )
+
+        await eventually(relay_counted, "the relay's refusal is on the registry's /metrics")
 
     code, report = await verify(own_stack)
     assert code == 1

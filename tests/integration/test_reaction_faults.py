@@ -327,7 +327,7 @@ async def test_reconcile_finds_nothing_missing_then_names_a_trigger_whose_decisi
             assert (members["triggers"], members["answered"], members["missing"]) == (30, 30, 0)
 
             victim = events[7]
-            admin = await asyncpg.connect(s.admin_dsn)
+            admin = await asyncpg.connect(s.superuser_dsn)  # the admin is no superuser
             try:
                 await admin.execute("SET session_replication_role = replica")  # past the trigger
                 deleted = await admin.execute(

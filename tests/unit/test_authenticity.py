@@ -7,7 +7,14 @@ import hashlib
 import orjson
 import pytest
 
-from huigong_events.authenticity import NotAuthentic, RecordKey, RecordKeys, new_secret
+from huigong_events.authenticity import (
+    NotAuthentic,
+    RecordKey,
+    RecordKeys,
+    legacy_message,
+    message,
+    new_secret,
+)
 from huigong_events.envelope import RecordedEvent, from_kafka, hash_input, to_kafka
 from huigong_testkit.factories import enrolment, recorded
 
@@ -33,8 +40,8 @@ def with_header(headers: list[tuple[str, bytes]], name: str, value: bytes) -> li
 
 def test_a_record_tagged_by_its_topics_owner_passes_and_names_the_key() -> None:
     event, value, headers = record()
-    assert event.auth_key == "intake.1"
-    assert headers[-2:] == [("ce_authkey", b"intake.1"), ("ce_authtag", event.auth_tag.encode())]  # type: ignore[union-attr]
+    assert event.auth_key == "intake.1;m2"  # the key, and the MessagePack layout
+    assert headers[-2:] == [("ce_authkey", b"intake.1;m2"), ("ce_authtag", event.auth_tag.encode())]  # type: ignore[union-attr]
     assert KEYS.check(TOPIC, value, headers) == "intake.1"
     assert from_kafka(value, headers) == event  # the tag travels into the envelope
 
@@ -88,8 +95,53 @@ def test_headers_renamed_in_place_are_refused() -> None:
         KEYS.check(TOPIC, value, renamed)
 
 
-def test_a_value_boundary_moved_across_a_nul_is_refused() -> None:
+def test_a_value_boundary_moved_between_headers_or_into_the_body_is_refused() -> None:
+    """The same bytes split another way: each header's length is part of what is tagged."""
     _, value, headers = record()
+    actor, source = dict(headers)["ce_actor"], dict(headers)["ce_source"]
+    shifted = with_header(with_header(headers, "ce_actor", actor + source[:1]), "ce_source", source[1:])
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, value, shifted)
+    moved = [*headers[:-3], (headers[-3][0], headers[-3][1] + value[:1]), *headers[-2:]]
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, value[1:], moved)
+
+
+def test_the_layout_is_messagepack_of_the_headers_then_the_value() -> None:
+    """Pinned byte for byte, so that a checker written elsewhere can rebuild it from the docs:
+    an array of [name (str), value (bin)] pairs, each in its smallest form, then the value."""
+    headers = [("ce_id", b"abc"), ("ce_authkey", b"intake.1;m2"), ("ce_authtag", b"")]
+    expected = (
+        b"\x92"  # an array of two: every header but the tag
+        + b"\x92\xa5ce_id\xc4\x03abc"
+        + b"\x92\xaace_authkey\xc4\x0bintake.1;m2"
+        + b"{}"
+    )
+    assert message(b"{}", headers) == expected
+
+
+def legacy_record(k: RecordKeys = KEYS) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """A record as tagged before the MessagePack layout: `ce_authkey` names the key alone."""
+    event = recorded(enrolment())
+    _, value, headers = to_kafka(
+        RecordedEvent.trusted(**{**event.__dict__, "auth_key": "intake.1", "auth_tag": ""})
+    )
+    tag = k.signing_key("intake").mac(legacy_message(value, headers)).hex()
+    return value, [*headers[:-1], ("ce_authtag", tag.encode())]
+
+
+def test_records_tagged_in_the_first_layout_still_verify_and_cannot_change_layout() -> None:
+    value, headers = legacy_record()
+    assert KEYS.check(TOPIC, value, headers) == "intake.1"
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, value.replace(b"370202", b"370203"), headers)
+    # A first-layout tag claimed for the MessagePack layout, and the other way round: refused.
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, value, with_header(headers, "ce_authkey", b"intake.1;m2"))
+    _, new_value, new_headers = record()
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, new_value, with_header(new_headers, "ce_authkey", b"intake.1"))
+    # The first layout reads back one way only because no value holds a NUL.
     with pytest.raises(NotAuthentic, match="NUL"):
         KEYS.check(TOPIC, value, with_header(headers, "ce_actor", b"test\0x"))
 
@@ -116,7 +168,7 @@ def test_rotation_tags_with_the_newest_key_and_still_accepts_the_old() -> None:
     after = RecordKeys.parse(f"intake.1:{old_secret},intake.2:{new_secret()}")
     _, old_value, old_headers = record(before)
     event, value, headers = record(after)
-    assert event.auth_key == "intake.2"
+    assert event.auth_key == "intake.2;m2"
     assert after.check(TOPIC, old_value, old_headers) == "intake.1"
     assert after.check(TOPIC, value, headers) == "intake.2"
     with pytest.raises(NotAuthentic, match="unknown key"):
@@ -133,3 +185,12 @@ def test_keys_never_show_their_secret_and_bad_settings_are_refused() -> None:
             RecordKeys.parse(text)
     with pytest.raises(ValueError, match="HUIGONG_EVENT_KEYS is not set"):
         RecordKeys.from_environment({})
+
+
+def test_headers_no_kafka_client_makes_are_refused_as_not_authentic() -> None:
+    """A header name that is not UTF-8 or a value that is not bytes: refused, never an error."""
+    _, value, headers = record()
+    with pytest.raises(NotAuthentic, match="not a name and a value"):
+        KEYS.check(TOPIC, value, [("\udcff", b"x"), *headers])
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, value, [("ce_id", 7), *headers[1:]])  # type: ignore[list-item]

@@ -123,3 +123,31 @@ def test_a_record_is_decoded_once_however_many_projections_read_it() -> None:
     )
     assert isinstance(third, _Decoded) and third.event is not first.event
     assert third.record.id != first.record.id
+
+
+def test_a_record_checked_by_one_projection_is_not_checked_again_but_another_at_its_place_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The projections of a service read the same records: the first checks and decodes each,
+    the others reuse both; a record at the same position that differs by a byte is checked."""
+    topic = "t.huigong.intake.enrolments"
+    good = recorded(enrolment())
+    key, value, headers = to_kafka(good)
+    raw = RawRecord(topic, 3, 41, key, value, tuple(headers))
+    keys = default_keys()
+    calls: list[str] = []
+    original = keys.check
+
+    def counting(topic: str, value: bytes | None, headers: object) -> str:
+        calls.append(topic)
+        return original(topic, value, headers)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keys, "check", counting)
+    (first,) = Applier.decode([raw])
+    (second,) = Applier.decode([RawRecord(topic, 3, 41, key, bytes(value), tuple(headers))])
+    assert isinstance(first, _Decoded) and isinstance(second, _Decoded) and second.record == good
+    assert calls == [topic]
+    forged = RawRecord(topic, 3, 41, key, value.replace(b"370202", b"370203"), tuple(headers))
+    (refused,) = Applier.decode([forged])
+    assert isinstance(refused, tuple) and isinstance(refused[1], NotAuthentic)
+    assert calls == [topic, topic]

@@ -11,10 +11,19 @@ setting, `HUIGONG_EVENT_KEYS`: `intake.1:<64 hex>,review.1:<64 hex>,…`. A serv
 highest version of its own keys and accepts every version of every service, so a key is rotated
 by adding the next version: old records still verify under the key named in their `ce_authkey`.
 
-The message, in bytes (`message`): the names of every header, joined by NUL, then 0x01, then the
-value of every header but the last (`ce_authtag`), joined by NUL, then NUL and the record value.
-Header names are fixed ASCII, and a value holding a NUL is refused, so the message reads back in
-exactly one way. `ce_authkey` comes second to last and `ce_authtag` last.
+The message, in bytes (`message`), in one of two layouts; `ce_authkey` (second to last header,
+`ce_authtag` last) says which:
+
+- `intake.1;m2` (every record tagged now): the MessagePack encoding of the headers but the tag,
+  as an array of `[name, value]` pairs (name a MessagePack str, value a bin, each in its
+  smallest form; `msgspec.msgpack.encode` of the header list), then the record value. The
+  encoding is length-prefixed, so the headers part ends where it says and the bytes read back
+  in exactly one way, without any byte being refused or scanned; a consumer builds it in one C
+  call over the headers as the Kafka client hands them over.
+- `intake.1` (records tagged before the layout above): the names of every header, joined by
+  NUL, then 0x01, then the value of every header but the tag, joined by NUL, then NUL and the
+  record value. Header names are fixed ASCII and a value holding a NUL is refused, so this too
+  reads back in one way. Such records still verify; no new one is made.
 """
 
 from __future__ import annotations
@@ -24,15 +33,22 @@ import hmac
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
-from .envelope import RecordedEvent, to_kafka
+import msgspec
+
+from .adoption import ENVIRONMENT_VARIABLE as ADOPTIONS_VARIABLE
+from .adoption import AdoptionManifest
+from .envelope import EnvelopeError, RecordedEvent, from_kafka, to_kafka
 from .topics import EVENT_TOPICS, topic_for_aggregate
 
 KEY_HEADER = "ce_authkey"
 TAG_HEADER = "ce_authtag"
 ENVIRONMENT_VARIABLE = "HUIGONG_EVENT_KEYS"
 _BLOCK = 64  # SHA-256's block size: HMAC pads its key to it
+# Appended to the key's name in `ce_authkey`: the message is laid out the MessagePack way.
+LAYOUT_MARK = ";m2"
+_encode_headers = msgspec.msgpack.Encoder().encode
 
 
 class NotAuthentic(ValueError):
@@ -70,7 +86,16 @@ class RecordKey:
 
 
 def message(value: bytes, headers: Sequence[tuple[str, bytes]]) -> bytes:
-    """The bytes a tag covers (see the module's docstring); `headers` end with the tag's."""
+    """The bytes a tag covers (see the module's docstring); `headers` end with the tag's, and
+    `ce_authkey` (second to last) says the layout."""
+    if len(headers) >= 2 and bytes(headers[-2][1] or b"").endswith(LAYOUT_MARK.encode()):
+        return _encode_headers(list(headers[:-1])) + value
+    return legacy_message(value, headers)
+
+
+def legacy_message(value: bytes, headers: Sequence[tuple[str, bytes]]) -> bytes:
+    """The first layout's bytes (names, 0x01, values, NUL, value): records tagged before the
+    MessagePack layout still verify against it."""
     names, values = zip(*headers, strict=True)
     covered = b"\0".join(values[:-1])
     if covered.count(0) != len(values) - 2:
@@ -82,16 +107,24 @@ class RecordKeys:
     """The keys of every service: tags records of `service`, checks records of all."""
 
     def __init__(self, keys: Sequence[RecordKey]) -> None:
-        self._by_id: dict[bytes, RecordKey] = {k.key_id.encode(): k for k in keys}
+        # By the value of `ce_authkey`: the key, and whether the message is laid out the
+        # MessagePack way (`intake.1;m2`) or the first way (`intake.1`).
+        self._by_id: dict[bytes, tuple[RecordKey, bool]] = {}
+        for k in keys:
+            self._by_id[k.key_id.encode()] = (k, False)
+            self._by_id[(k.key_id + LAYOUT_MARK).encode()] = (k, True)
         self._signing: dict[str, RecordKey] = {}
         for key in keys:
             current = self._signing.get(key.service)
             if current is None or key.version > current.version:
                 self._signing[key.service] = key
         self._owners: dict[str, str | None] = {}
+        self._accepted: dict[str, dict[bytes, tuple[RecordKey, bool]]] = {}
+        # Untagged events an operator adopted (`adoption`): event id → (owning service, hash).
+        self._adopted: dict[str, tuple[str, str]] = {}
 
     @classmethod
-    def parse(cls, text: str) -> RecordKeys:
+    def parse(cls, text: str) -> Self:
         """`intake.1:<hex>,intake.2:<hex>,review.1:<hex>` (whitespace ignored)."""
         keys: list[RecordKey] = []
         for item in text.replace("\n", ",").split(","):
@@ -116,18 +149,45 @@ class RecordKeys:
         return cls(keys)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> RecordKeys:
-        text = (os.environ if environ is None else environ).get(ENVIRONMENT_VARIABLE)
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The keys of `HUIGONG_EVENT_KEYS`, with the adoption manifests of
+        `HUIGONG_LEGACY_ADOPTIONS` (file paths) loaded; a manifest that does not verify fails."""
+        env = os.environ if environ is None else environ
+        text = env.get(ENVIRONMENT_VARIABLE)
         if not text:
             raise ValueError(
                 f"{ENVIRONMENT_VARIABLE} is not set: the services' event keys "
                 "(bin/stack and bin/run generate them into .local/secrets.env)"
             )
-        return cls.parse(text)
+        keys = cls.parse(text)
+        for path in (p.strip() for p in env.get(ADOPTIONS_VARIABLE, "").split(",")):
+            if path:
+                with open(path, "rb") as file:
+                    keys.adopt(AdoptionManifest.load(file.read()))
+        return keys
+
+    def manifest_tag(self, manifest: AdoptionManifest) -> str:
+        """The HMAC tag of an adoption manifest under its service's newest event key."""
+        key = self._by_id.get(manifest.tag_key.encode())
+        if key is None or key[0].service != manifest.service:
+            raise ValueError(f"{manifest.tag_key} is not an event key of {manifest.service} held here")
+        return key[0].mac(manifest.signed_bytes()).hex()
+
+    def adopt(self, manifest: AdoptionManifest) -> None:
+        """Accept the untagged events the manifest lists, once its tag proves that its service
+        made it."""
+        if not hmac.compare_digest(self.manifest_tag(manifest), manifest.tag):
+            raise ValueError(f"the adoption manifest of {manifest.service} does not verify (tag)")
+        for event_id, digest in manifest.events:
+            self._adopted[event_id] = (manifest.service, digest)
+
+    @property
+    def adopted(self) -> int:
+        return len(self._adopted)
 
     @property
     def key_ids(self) -> list[str]:
-        return sorted(k.decode() for k in self._by_id)
+        return sorted({key.key_id for key, _ in self._by_id.values()})
 
     def signing_key(self, service: str) -> RecordKey:
         try:
@@ -139,7 +199,7 @@ class RecordKeys:
         """The event with its owning service's current key's tag over its Kafka form."""
         key = self.signing_key(topic_for_aggregate(event.aggregate_type).owner)
         fields: dict[str, Any] = dict(event.__dict__)
-        fields["auth_key"] = key.key_id
+        fields["auth_key"] = key.key_id + LAYOUT_MARK
         fields["auth_tag"] = "0" * 64  # a placeholder: the tag covers the header's name only
         untagged = RecordedEvent.trusted(**fields)
         _, value, headers = to_kafka(untagged)
@@ -161,24 +221,84 @@ class RecordKeys:
     def check(self, topic: str, value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> str:
         """Raise NotAuthentic unless the record carries a valid tag of the owner of `topic`.
         Returns the key id. On every consumer's path, once per record, before decoding: the
-        message is hashed in pieces as `message` lays it out, without building it."""
+        MessagePack layout is one encoder call over the headers as they came, one HMAC over it
+        and the value, with the key's padded states hashed once (`RecordKey`)."""
         try:
-            names, values = zip(*headers, strict=False)  # each header is a pair
-        except ValueError:
+            key_header, key_name = headers[-2]
+            tag_header, claimed = headers[-1]
+        except (IndexError, TypeError, ValueError):
+            if self._adopted and headers:
+                return self._check_adopted(topic, value, headers)
             raise NotAuthentic("no authentication tag (no headers)") from None
-        if names[-1] != TAG_HEADER or len(names) < 3 or names[-2] != KEY_HEADER:
+        if tag_header != TAG_HEADER or key_header != KEY_HEADER:
+            if self._adopted:
+                return self._check_adopted(topic, value, headers)
             raise NotAuthentic("no authentication tag (ce_authkey, ce_authtag last)")
-        key = self._by_id.get(values[-2])
-        if key is None:
-            raise NotAuthentic(f"unknown key {bytes(values[-2]).decode(errors='replace')[:40]!r}")
-        owner = self._owners.get(topic, "")
-        if owner == "":
-            owner = self.owner_of(topic)
-        if key.service != owner:
-            raise NotAuthentic(f"key {key.key_id} is not a key of {owner or 'no service'}, owner of {topic}")
+        accepted = self._accepted.get(topic)
+        if accepted is None:
+            accepted = self._accepted_on(topic)
+        try:
+            key, laid_out = accepted[key_name]
+        except (KeyError, TypeError):
+            raise self._refusal(topic, key_name) from None
         if value is None:
             raise NotAuthentic("record has no value")
+        if not laid_out:
+            return self._check_legacy(key, value, headers)
+        inner = key._inner.copy()  # type: ignore[attr-defined]
         try:
+            inner.update(_encode_headers(headers[:-1]))
+        except (TypeError, ValueError, msgspec.EncodeError):  # not a header as the Kafka client makes one
+            raise NotAuthentic("a header is not a name and a value") from None
+        inner.update(value)
+        outer = key._outer.copy()  # type: ignore[attr-defined]
+        outer.update(inner.digest())
+        # `tag` writes lower-case hex: compared as written, in constant time.
+        if not hmac.compare_digest(outer.hexdigest().encode(), claimed or b""):
+            raise NotAuthentic(f"tag does not match (key {key.key_id})")
+        return key.key_id
+
+    def _check_adopted(self, topic: str, value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> str:
+        """An untagged record: accepted when the owner of its topic adopted its id with its chain
+        hash and its content hashes to it (the chain hash covers the envelope and the data)."""
+        found = dict(headers)
+        event_id = bytes(found.get("ce_id") or b"").decode(errors="replace")
+        adopted = self._adopted.get(event_id)
+        if adopted is None:
+            raise NotAuthentic("no authentication tag, and not an adopted event")
+        service, digest = adopted
+        if service != self.owner_of(topic):
+            raise NotAuthentic(f"adopted by {service}, not by the owner of {topic}")
+        try:
+            record = from_kafka(value, headers)
+        except EnvelopeError as exc:
+            raise NotAuthentic(f"adopted event, unreadable: {exc}") from None
+        if record.hash != digest or not record.hash_is_valid():
+            raise NotAuthentic("adopted event, content does not hash to the adopted hash")
+        return f"adopted by {service}"
+
+    def _accepted_on(self, topic: str) -> dict[bytes, tuple[RecordKey, bool]]:
+        """The `ce_authkey` values a record of `topic` may carry: its owner's keys, both layouts."""
+        owner = self.owner_of(topic)
+        accepted = {name: found for name, found in self._by_id.items() if found[0].service == owner}
+        self._accepted[topic] = accepted
+        return accepted
+
+    def _refusal(self, topic: str, key_name: object) -> NotAuthentic:
+        found = self._by_id.get(key_name) if isinstance(key_name, bytes) else None
+        if found is None:
+            shown = bytes(key_name).decode(errors="replace") if isinstance(key_name, bytes) else ""
+            return NotAuthentic(f"unknown key {shown[:40]!r}")
+        owner = self.owner_of(topic)
+        return NotAuthentic(
+            f"key {found[0].key_id} is not a key of {owner or 'no service'}, owner of {topic}"
+        )
+
+    @staticmethod
+    def _check_legacy(key: RecordKey, value: bytes, headers: Sequence[tuple[str, bytes]]) -> str:
+        """`check` for a record tagged in the first layout (`legacy_message`)."""
+        try:
+            names, values = zip(*headers, strict=True)
             joined = b"\0".join(values)
             claimed = bytes.fromhex(values[-1].decode())
         except (TypeError, ValueError, UnicodeDecodeError):  # a null header, a tag not hex
@@ -201,9 +321,10 @@ _default: tuple[str, RecordKeys] | None = None
 
 
 def default_keys() -> RecordKeys:
-    """The keys of this process's environment (`HUIGONG_EVENT_KEYS`), parsed once per value."""
+    """The keys of this process's environment (`HUIGONG_EVENT_KEYS`, and the adoption manifests
+    of `HUIGONG_LEGACY_ADOPTIONS`), loaded once per value."""
     global _default
-    text = os.environ.get(ENVIRONMENT_VARIABLE, "")
+    text = os.environ.get(ENVIRONMENT_VARIABLE, "") + "\0" + os.environ.get(ADOPTIONS_VARIABLE, "")
     if _default is None or _default[0] != text:
         _default = (text, RecordKeys.from_environment())
     return _default[1]

@@ -28,7 +28,8 @@ from huigong_platform.principals import Role
 from huigong_platform.settings import SERVICES
 
 from . import commands as ops_commands
-from . import event_keys, kafka_acls, keys
+from . import event_keys, kafka_acls, keys, legacy_adoption
+from .common import OpsConfig
 
 T = TypeVar("T")
 
@@ -544,6 +545,79 @@ def events_keys_public(
     else:
         for key_id, public in keys.items():
             typer.echo(f"{key_id}  {public}")
+
+
+@events_app.command("adopt-legacy")
+def events_adopt_legacy(
+    actor: Annotated[
+        str, typer.Option("--actor", help="操作人（记入清单）/ who adopts (recorded in the manifest)")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="清单写入的目录 / directory the manifests are written to")
+    ],
+    service: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--service", "-s", help="服务（可重复，默认全部）/ service (repeatable; all by default)"
+        ),
+    ] = None,
+    bootstrap: ops_commands.BootstrapOpt = None,
+    prefix: ops_commands.PrefixOpt = None,
+    dsn: ops_commands.DsnOpt = None,
+) -> None:
+    """认可打标签之前记录的事件 / adopt the events recorded before tags existed.
+
+    Verifies each service's topics and event store as `huigong verify` does, letting records
+    without any tag through and noting them; when nothing is found, writes one adoption manifest
+    per service (<out>/<service>-legacy-adoption.json: every untagged event's id and hash, the
+    actor, signed with the service's checkpoint key and tagged with its event key). Give the
+    manifests to every service and to `verify` in HUIGONG_LEGACY_ADOPTIONS. Exits 1 without a
+    manifest when the verification finds anything."""
+    config = OpsConfig.resolve(bootstrap, prefix, dsn)
+    services = service or list(SERVICES)
+    unknown = sorted(set(services) - set(SERVICES))
+    if unknown or config.dsn is None:
+        typer.secho(
+            f"错误 error: unknown service {unknown}"
+            if unknown
+            else "错误 error: HUIGONG_PG_ADMIN_DSN or --dsn is required",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(2)
+    try:
+        adoption = asyncio.run(
+            legacy_adoption.adopt_legacy(
+                config.bootstrap,
+                config.prefix,
+                config.dsn,
+                services,
+                actor,
+                os.environ,
+                event_keys.public_keys(os.environ),
+            )
+        )
+    except ValueError as exc:
+        typer.secho(f"错误 error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
+    if not adoption.report.ok:
+        typer.secho(
+            "核验未通过，未认可任何事件 / the verification found problems; nothing adopted:", err=True
+        )
+        for problem in adoption.report.problems[:20]:
+            if problem.failure:
+                typer.echo(
+                    f"  {problem.kind.value}  {problem.topic}  {problem.event_id or ''}  {problem.detail}",
+                    err=True,
+                )
+        raise typer.Exit(1)
+    out.mkdir(parents=True, exist_ok=True)
+    for manifest in adoption.manifests:
+        path = out / f"{manifest.service}-legacy-adoption.json"
+        path.write_bytes(manifest.to_json_bytes())
+        typer.echo(f"{manifest.service}: {len(manifest.events)} untagged events adopted → {path}")
+    if not adoption.manifests:
+        typer.echo("no untagged event: nothing to adopt")
 
 
 # --- staff accounts (console logins) ----------------------------------------------------------------

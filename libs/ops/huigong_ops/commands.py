@@ -188,7 +188,7 @@ def verify(
 
     从头读取全部事件主题（或 --topic 指定的主题），按聚合分组逐一核对。发现问题时退出码为 1。
 
-    Reads every event topic from offset 0 (or only --topic), groups records by aggregate and checks each hash, each version and each prev_hash link, and each record's authentication tag (HUIGONG_EVENT_KEYS): a record without a valid tag of its topic's owner is `forged`. Then reads each owning service's event store (admin DSN: HUIGONG_PG_ADMIN_DSN or --dsn; skipped with --kafka-only) and checks it the same way, and the two copies against each other: `copies_differ`, `missing_on_kafka`, `missing_in_store`. A relay duplicate and an event not yet published are info only. Exits 1 when anything fails.
+    Reads every event topic from offset 0 (or only --topic), groups records by aggregate and checks each hash, each version and each prev_hash link, and each record's authentication tag (HUIGONG_EVENT_KEYS): a record without a valid tag of its topic's owner is `forged` (unless it is an untagged event adopted in a manifest of HUIGONG_LEGACY_ADOPTIONS: `huigong events adopt-legacy`). Then reads each owning service's event store (admin DSN: HUIGONG_PG_ADMIN_DSN or --dsn; skipped with --kafka-only) and checks it the same way, and the two copies against each other: `copies_differ`, `missing_on_kafka`, `missing_in_store`. A relay duplicate and an event not yet published are info only. Exits 1 when anything fails.
     """
     _quiet_logs()
     config = OpsConfig.resolve(bootstrap, prefix, dsn)

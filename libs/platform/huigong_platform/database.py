@@ -221,6 +221,10 @@ async def provision(admin_dsn: str, passwords: dict[str, str]) -> None:
                 # Passwords cannot be bound parameters in DDL; quote_literal makes them safe.
                 literal = await conn.fetchval("SELECT quote_literal($1)", password)
                 await conn.execute(f"{verb} ROLE {role} LOGIN PASSWORD {literal}")
+                # The admin need not be a superuser (CREATEDB, CREATEROLE suffice): it makes
+                # itself a member of the role, as PostgreSQL requires to create a schema owned
+                # by it and later hand the schema to the records role.
+                await conn.execute(f"GRANT {role} TO CURRENT_USER")
                 await conn.execute(f"ALTER ROLE {role} SET search_path = {_ident(service)}")
                 await conn.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {role}')
                 await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(service)} AUTHORIZATION {role}")
@@ -270,6 +274,9 @@ async def protect_event_stores(admin_dsn: str, services: Iterable[str]) -> list[
                     continue  # not migrated yet
                 if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", owner):
                     await conn.execute(f"CREATE ROLE {owner} NOLOGIN")
+                # A non-superuser admin may give away only what it owns, to a role it belongs
+                # to: it becomes a member of the login (the owner until now) and the records role.
+                await conn.execute(f"GRANT {login}, {owner} TO CURRENT_USER")
                 await conn.execute(f"ALTER SCHEMA {schema} OWNER TO {owner}")
                 for table in ("events", "outbox", "chain_checkpoints"):
                     await conn.execute(f"ALTER TABLE {schema}.{table} OWNER TO {owner}")

@@ -85,6 +85,7 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self.published = 0  # acknowledged by the broker and marked, since start
         self.pending = 0  # waiting in the outbox at the last round
+        self.not_authentic = 0  # rows published without a valid tag, since start
         self._counted_at = -_COUNT_EVERY  # loop time of the last count of the outbox
 
     async def run(self) -> None:
@@ -184,6 +185,7 @@ class OutboxRelay:
                 # every consumer refuses it as a dead letter naming it, and holding it back
                 # would stop every later event of the service behind it.
                 telemetry.RECORDS_NOT_AUTHENTIC.labels(self._service, "outbox-relay").inc()
+                self.not_authentic += 1  # reported to the service, whose /metrics shows it
                 log.error(
                     "ALERT event in the store is not authentic",
                     alert="not_authentic",
@@ -431,24 +433,27 @@ class RelayProcess:
             backoff = min(backoff * 2, 30.0)
 
     async def _follow(self, read_end: int) -> None:
-        """Apply the child's reports ("<published> <pending>" lines) to this process's metrics
-        until it closes the pipe."""
+        """Apply the child's reports ("<published> <pending> <not authentic>" lines) to this
+        process's metrics until it closes the pipe."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_end, "rb", buffering=0)
         )
-        published = 0
+        published = refused = 0  # the child's totals so far: each child counts from zero
         try:
             while line := await reader.readline():
                 try:
-                    total, pending = (int(x) for x in line.split())
+                    total, pending, not_authentic = (int(x) for x in line.split())
                 except ValueError:
                     continue  # not a report; the figures wait for the next one
                 telemetry.OUTBOX_PUBLISHED.labels(self._service).inc(total - published)
                 telemetry.OUTBOX_PENDING.labels(self._service).set(pending)
+                telemetry.RECORDS_NOT_AUTHENTIC.labels(self._service, "outbox-relay").inc(
+                    not_authentic - refused
+                )
                 self.published += total - published
-                published = total
+                published, refused = total, not_authentic
         finally:
             transport.close()
 
@@ -479,7 +484,7 @@ async def _serve(report: IO[bytes]) -> None:
     async def reporting() -> None:
         while True:
             try:
-                report.write(f"{relay.published} {relay.pending}\n".encode())
+                report.write(f"{relay.published} {relay.pending} {relay.not_authentic}\n".encode())
             except OSError:  # BrokenPipeError: the service is gone, and so is this relay
                 log.warning("service gone; outbox relay stopping")
                 await relay.stop()

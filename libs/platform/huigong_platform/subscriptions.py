@@ -163,6 +163,15 @@ class _SharedDecodes:
             OrderedDict()
         )
 
+    def known(self, raw: RawRecord) -> tuple[RecordedEvent, DomainEvent] | None:
+        """The envelope and event of a record decoded here before, byte for byte this one. Only
+        a record whose tag was checked is ever decoded (`Applier.decode`), so a hit is also an
+        authentic record: the other projections of the process skip the check as the decode."""
+        found = self._entries.get((raw.topic, raw.partition, raw.offset))
+        if found is not None and found[0].value == raw.value and found[0].headers == raw.headers:
+            return found[1], found[2]
+        return None
+
     def decode(self, raw: RawRecord) -> tuple[RecordedEvent, DomainEvent]:
         key = (raw.topic, raw.partition, raw.offset)
         entries = self._entries
@@ -236,17 +245,21 @@ class Applier:
         append = decoded.append
         check = default_keys().check
         shared = SHARED_DECODES.decode
+        known = SHARED_DECODES.known
         for raw in raws:
             try:
                 # Written by the topic's owner? Checked before anything, an ignored type included:
-                # its version still counts for the aggregate's order.
-                check(raw.topic, raw.value, raw.headers)
+                # its version still counts for the aggregate's order. A record another
+                # projection of this process checked and decoded, byte for byte, is not again.
+                found = known(raw)
+                if found is None:
+                    check(raw.topic, raw.value, raw.headers)
                 if wants is not None:
                     event_type = _type_header(raw.headers)
                     if event_type is not None and not wants(event_type):
                         append(_Decoded(raw, envelope_without_body(raw.headers), None))
                         continue
-                record, event = shared(raw)
+                record, event = found if found is not None else shared(raw)
                 append(_Decoded(raw, record, event))
             except Exception as exc:
                 append((raw, exc))
