@@ -13,6 +13,7 @@ from pydantic import Field, TypeAdapter
 
 from . import versions as _versions  # noqa: F401 - registers the upcasters
 from .base import DomainEvent
+from .fact_corrections import ComplianceFactCorrected, ComplianceFactWithdrawn
 from .intake import (
     ApplicationAmended,
     ApplicationSubmitted,
@@ -54,6 +55,12 @@ from .registry import (
     UnitExited,
     UnitRegistered,
 )
+from .revocation import (
+    CertificationRestored,
+    CertificationSuspended,
+    RevocationGroundCleared,
+    RevocationStatementFiled,
+)
 from .review import (
     ApplicationAccepted,
     ApplicationRejected,
@@ -76,6 +83,8 @@ AnyEvent = Annotated[
     | FacilityReported
     | ServiceProjectProposed
     | ComplianceFactReported
+    | ComplianceFactCorrected
+    | ComplianceFactWithdrawn
     | EnrolmentRequested
     | SubmissionWindowOpened
     # review
@@ -93,6 +102,11 @@ AnyEvent = Annotated[
     | UnitAssessed
     | UnitCertified
     | CertificationRevoked
+    # registry: 撤销审查 (revocation.py)
+    | CertificationSuspended
+    | RevocationStatementFiled
+    | RevocationGroundCleared
+    | CertificationRestored
     | UnitExited
     | FacilityOpened
     | FacilityClosed
