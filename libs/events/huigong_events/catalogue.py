@@ -55,12 +55,6 @@ from .registry import (
     UnitExited,
     UnitRegistered,
 )
-from .revocation import (
-    CertificationRestored,
-    CertificationSuspended,
-    RevocationGroundCleared,
-    RevocationStatementFiled,
-)
 from .review import (
     ApplicationAccepted,
     ApplicationRejected,
@@ -71,6 +65,12 @@ from .review import (
     ExclusionCleared,
     ExclusionFound,
     ReviewScored,
+)
+from .revocation import (
+    CertificationRestored,
+    CertificationSuspended,
+    RevocationGroundCleared,
+    RevocationStatementFiled,
 )
 
 AnyEvent = Annotated[
