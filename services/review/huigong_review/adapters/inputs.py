@@ -27,6 +27,7 @@ import orjson
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
+from huigong_events.fact_corrections import ComplianceFactCorrected, ComplianceFactWithdrawn
 from huigong_events.intake import (
     ApplicationAmended,
     ApplicationSubmitted,
@@ -116,6 +117,20 @@ async def record_fact(conn: DbConnection, event: ComplianceFactReported, record:
     return bool(stored)
 
 
+async def record_fact_change(
+    conn: DbConnection, event: ComplianceFactCorrected | ComplianceFactWithdrawn, record: RecordedEvent
+) -> bool:
+    stored = await conn.fetchval(
+        """INSERT INTO compliance_fact_changes (fact_id, aggregate_version, credit_code, record)
+           VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING RETURNING true""",
+        event.fact_id,
+        record.aggregate_version,
+        event.credit_code,
+        _json(record),
+    )
+    return bool(stored)
+
+
 async def record_unit_event(
     conn: DbConnection, event: UnitRegistered | UnitCertified, record: RecordedEvent
 ) -> UUID | None:
@@ -189,6 +204,15 @@ async def load(conn: DbConnection, store: EventStore, application_id: UUID) -> L
             _record(row[0])
             for row in await conn.fetch(
                 "SELECT record FROM compliance_facts WHERE credit_code = $1 ORDER BY received",
+                state.screened_credit_code,
+            )
+        ]
+        # Each change follows its own fact's report, so the changes after all the reports.
+        facts += [
+            _record(row[0])
+            for row in await conn.fetch(
+                """SELECT record FROM compliance_fact_changes WHERE credit_code = $1
+                   ORDER BY received""",
                 state.screened_credit_code,
             )
         ]

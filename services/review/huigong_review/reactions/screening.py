@@ -14,6 +14,9 @@ Triggers and what they decide (domain/screening.py says why):
 - ComplianceFactReported: stored for applications still to come, and screened against each
   application of that credit code: part of the screening while pending, otherwise one
   ExclusionFound at the current stage (受理后, 建设中, 认定后) when it hits.
+- ComplianceFactCorrected, ComplianceFactWithdrawn: recorded beside the report, and the findings
+  resting on the fact judged again (domain/fact_changes.py): ExclusionCleared for those that no
+  longer stand, ExclusionFound for a rule the corrected fact now hits.
 - UnitRegistered, UnitCertified: recorded, so a later finding names the stage it was made at.
 
 Exactly once in effect: the runner applies each trigger once (checkpoint and aggregate-version
@@ -30,6 +33,7 @@ from typing import ClassVar
 from uuid import UUID
 
 from huigong_events.base import DomainEvent
+from huigong_events.fact_corrections import ComplianceFactCorrected, ComplianceFactWithdrawn
 from huigong_events.intake import (
     ApplicationAmended,
     ApplicationSubmitted,
@@ -44,6 +48,7 @@ from huigong_platform import logs, telemetry
 from huigong_platform.reactions import Reaction, ReactionContext
 
 from ..adapters import inputs
+from ..domain.fact_changes import reconsider
 from ..domain.screening import ScreeningSubject, screen, screen_later_fact
 from ..domain.state import ReviewStage
 
@@ -66,6 +71,8 @@ class ScreeningReaction(Reaction):
             "PlanSubmitted",
             "PlanAmended",
             "ComplianceFactReported",
+            "ComplianceFactCorrected",
+            "ComplianceFactWithdrawn",
             "UnitRegistered",
             "UnitCertified",
         }
@@ -92,6 +99,11 @@ class ScreeningReaction(Reaction):
                 for application_id in await inputs.applications_screening(conn, event.credit_code):
                     await inputs.lock(conn, application_id)
                     await self._screen(context, application_id, event)
+            case ComplianceFactCorrected() | ComplianceFactWithdrawn():
+                await inputs.record_fact_change(conn, event, context.trigger)
+                for application_id in await inputs.applications_screening(conn, event.credit_code):
+                    await inputs.lock(conn, application_id)
+                    await self._reconsider(context, application_id, event)
             case UnitRegistered() | UnitCertified():
                 await inputs.record_unit_event(conn, event, context.trigger)
 
@@ -115,6 +127,29 @@ class ScreeningReaction(Reaction):
         log.info(
             "application screened",
             application_id=str(application_id),
+            trigger=context.trigger.type,
+            decided=[e.type for e in events],
+        )
+
+    async def _reconsider(
+        self,
+        context: ReactionContext,
+        application_id: UUID,
+        change: ComplianceFactCorrected | ComplianceFactWithdrawn,
+    ) -> None:
+        loaded = await inputs.load(context.conn, self.store, application_id)
+        if loaded.state is None:
+            return
+        events = reconsider(loaded.state, change)
+        if not events:
+            return
+        await context.append(str(application_id), events, loaded.version)
+        for decided in events:
+            telemetry.EVENTS_APPENDED.labels("review", decided.type).inc()
+        log.info(
+            "findings judged again",
+            application_id=str(application_id),
+            fact_id=str(change.fact_id),
             trigger=context.trigger.type,
             decided=[e.type for e in events],
         )
