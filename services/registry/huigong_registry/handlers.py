@@ -24,6 +24,7 @@ from huigong_platform.refusals import Conflict, FieldError, Forbidden
 from huigong_platform.unit_of_work import PostgresUnitOfWork
 
 from . import commands as c
+from . import revocation_handlers
 from .adapters import member_keys
 from .adapters.matters import allocate_matter_no, load_handler, load_item, load_units
 from .adapters.requesters import Requester, RequesterVault
@@ -86,6 +87,7 @@ class Registry:
             c.CloseMatter: self.close_matter,
             c.RateMatter: self.rate_matter,
             c.EraseRequester: self.erase_requester,
+            **revocation_handlers.HANDLERS,
         }
 
     async def _load(self, ctx: Context, aggregate: str, aggregate_id: str) -> tuple[list[DomainEvent], int]:
