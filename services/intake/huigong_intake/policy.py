@@ -66,7 +66,7 @@ POLICY: Final = Policy(
         ("POST", "/compliance-facts"): ReportFact,
         ("POST", "/compliance-facts/{fact_id}/corrections"): CorrectFact,
         ("POST", "/compliance-facts/{fact_id}/withdrawal"): WithdrawFact,
-        ("GET", "/compliance-facts/{fact_id}"): FACT_REPORTERS,
+        ("GET", "/compliance-facts/{fact_id}"): Rule(roles(Role.EXCHANGE, Role.CITY, Role.OPS)),
         ("POST", "/enrolments"): Enrol,
         ("POST", "/enrolments/upload"): Enrol,
         ("GET", "/applications"): READ_OWN,

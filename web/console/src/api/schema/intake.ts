@@ -126,7 +126,7 @@ export interface paths {
         };
         /**
          * 一项合规事实：现行内容及报送、更正、撤回记录（报送部门）
-         * @description 报送部门（市总工会：其代为报送的）查看一项合规事实的现行内容和全部记录；其他部门答 404。
+         * @description 报送部门（市总工会：其代为报送的）及运维审计查看一项合规事实的现行内容和全部记录；其他部门答 404。
          */
         get: operations["get_fact_compliance_facts__fact_id__get"];
         put?: never;
