@@ -1,7 +1,7 @@
 """Loading a unit and allocating certificate numbers; the only I/O of certification.
 
 Every reader and writer of one unit first takes `lock` (a transaction-level advisory lock on the
-unit id), so a registrar's command and the automatic revocation never race on the version."""
+unit id), so a registrar's command and a suspension on a finding never race on the version."""
 
 from __future__ import annotations
 
