@@ -153,3 +153,6 @@ async def test_a_withdrawn_fact_is_final(
         )
         assert refused.status_code == 409, refused.text
     assert [e.type for e in stream(state, reported)] == ["ComplianceFactReported", "ComplianceFactWithdrawn"]
+    # Its reference may be reported again: a new fact, recorded.
+    again = await client.post("/compliance-facts", json=fact(), headers={**HOUSING, **key()})
+    assert again.status_code == 201 and again.json()["id"] != reported, again.text
