@@ -15,7 +15,7 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -24,12 +24,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from huigong_events.envelope import to_kafka
-from huigong_events.reference import HAPPY_ENTERPRISE_CRITERIA, FacilityKind
+from huigong_events.reference import EXCLUSION_TEXTS, HAPPY_ENTERPRISE_CRITERIA, ExclusionRule, FacilityKind
+from huigong_events.review import EvidenceSource, ExclusionEvidence, ExclusionFound, FindingStage
 from huigong_events.topics import topic_for_aggregate
 from huigong_ops.replay import replay
 from huigong_platform.database import create_pool
-from huigong_platform.eventstore import row_to_event
+from huigong_platform.eventstore import EventStore, Metadata, row_to_event
 from huigong_registry import seed
+from huigong_registry.domain.certification import unit_id_of_application
 from huigong_registry.domain.facilities import facility_id_of_report
 from huigong_simulator.data import enrolment_rows
 
@@ -379,10 +381,14 @@ async def test_simulated_enrolments_are_counted_and_marked(
     assert part(city, "370281")["simulated_actual"] == 2
 
 
-async def test_a_revocation_reduces_the_certified_count_from_its_day(
-    registry: httpx.AsyncClient, metrics: httpx.AsyncClient
+async def test_a_suspended_title_still_counts_and_a_confirmed_revocation_counts_from_its_day(
+    own_stack: Stack, registry: httpx.AsyncClient, metrics: httpx.AsyncClient
 ) -> None:
-    unit_id = str(uuid.uuid4())
+    """撤销审查: review's finding (recorded in review's store and put on its topic here, since
+    review does not run in this module) suspends the title; the figure still counts it until a
+    registrar confirms the revocation after the union's statement, from the confirmation day."""
+    application_id = uuid.uuid4()
+    unit_id = str(unit_id_of_application(application_id))
     registered = await registry.post(
         "/units",
         json={
@@ -409,16 +415,58 @@ async def test_a_revocation_reduces_the_certified_count_from_its_day(
         f"/units/{unit_id}/certification", json={"certified_on": "2024-06-01"}, headers={**REGISTRAR, **key()}
     )
     assert certified.status_code == 201, certified.text
+    number = certified.json()["certificate_no"]
     await figure_reaches(metrics, "happy_enterprises_certified", 1, "certified", area="370212")
+
+    found = ExclusionFound(
+        finding_id=uuid.uuid4(),
+        application_id=application_id,
+        rule=ExclusionRule.E2_拖欠工资,
+        rule_text=EXCLUSION_TEXTS[ExclusionRule.E2_拖欠工资],
+        stage=FindingStage.认定后,
+        evidence=ExclusionEvidence(source=EvidenceSource.评审认定, reason="经查拖欠职工工资三个月"),
+    )
+    review_db = await create_pool(own_stack.dsn("review"), "review")
+    try:
+        meta = Metadata("reviewer:city/a", "review", str(uuid.uuid4()))
+        records = await EventStore(review_db, own_stack.topic_prefix).append(
+            str(application_id), [found], 0, meta
+        )
+    finally:
+        await review_db.close()
+    producer = AIOKafkaProducer(bootstrap_servers=own_stack.bootstrap)
+    await producer.start()
+    try:
+        record_key, value, headers = to_kafka(records[0])
+        topic = topic_for_aggregate("review").qualified(own_stack.topic_prefix)
+        await producer.send_and_wait(topic, value=value, key=record_key, headers=headers)
+    finally:
+        await producer.stop()
+
+    async def suspended() -> bool:
+        response = await registry.get(f"/certificates/{number}")
+        return response.status_code == 200 and response.json()["status"] == "suspended"
+
+    await eventually(suspended, "the title is suspended")
+    assert metric_of(await progress(metrics, area="370212"), "happy_enterprises_certified")["actual"] == 1
+
+    statement = await registry.post(
+        f"/units/{unit_id}/revocation-case/statement",
+        json={"statement": "欠薪已结清，附凭证"},
+        headers={"X-Huigong-Principal": "district:370212", **key()},
+    )
+    assert statement.status_code == 201, statement.text
     revoked = await registry.post(
-        f"/units/{unit_id}/revocation",
-        json={"reason": "发现拖欠职工工资", "on": "2025-03-01"},
+        f"/units/{unit_id}/revocation-case/confirmation",
+        json={"reason": "经核实欠薪属实"},
         headers={**REGISTRAR, **key()},
     )
     assert revoked.status_code == 201, revoked.text
+    on = date.fromisoformat(revoked.json()["revoked_on"])
     await figure_reaches(metrics, "happy_enterprises_certified", 0, "revoked", area="370212")
     then = metric_of(
-        await progress(metrics, area="370212", as_of="2025-02-28"), "happy_enterprises_certified"
+        await progress(metrics, area="370212", as_of=(on - timedelta(days=1)).isoformat()),
+        "happy_enterprises_certified",
     )
     assert then["actual"] == 1
     # Building started stays counted.

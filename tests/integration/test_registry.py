@@ -1,7 +1,8 @@
 """Registry end to end, with real intake, review and registry processes on the real broker and
 database: an application approved by review becomes a unit, a registrar assesses and certifies
-it, a fact reported afterwards makes review find an exclusion and the registry revoke the title
-automatically, and anyone can verify a certificate number. Gig workers reported by two districts
+it, a fact reported afterwards makes review find an exclusion and the registry suspend the title
+and open a revocation case (the union's statement, a registrar's confirmation or dismissal, a
+withdrawn or corrected fact restoring it), and anyone can verify a certificate number. Gig workers reported by two districts
 are one member. Each test uses enterprises and platforms of its own, so the shared topics never
 mix their data."""
 
@@ -11,7 +12,7 @@ import json
 import random
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
@@ -20,12 +21,21 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from huigong_events.envelope import to_kafka
-from huigong_events.reference import HAPPY_ENTERPRISE_CRITERIA, TITLES, Programme
+from huigong_events.reference import (
+    EXCLUSION_TEXTS,
+    HAPPY_ENTERPRISE_CRITERIA,
+    TITLES,
+    ExclusionRule,
+    Programme,
+)
+from huigong_events.review import EvidenceSource, ExclusionEvidence, ExclusionFound, FindingStage
 from huigong_events.topics import topic_for_aggregate
 from huigong_platform.database import create_pool
-from huigong_platform.eventstore import EventStore
+from huigong_platform.eventstore import EventStore, Metadata
 from huigong_registry.domain.certification import unit_id_of_application
+from huigong_registry.domain.dates import beijing_day
 from huigong_simulator.data import enrolment_rows
+from huigong_simulator.forms import FACT_DEPARTMENTS
 
 from ..conftest import Stack
 from .processes import ServiceProcess, running
@@ -123,6 +133,49 @@ def results(unmet: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     ]
 
 
+UNIT_DISTRICT: Final = {"X-Huigong-Principal": "district:370202"}
+OTHER_DISTRICT: Final = {"X-Huigong-Principal": "district:370203"}
+
+
+async def finding_of(review_db: asyncpg.Pool, application_id: str, fact_id: str) -> dict[str, Any] | None:
+    """Review's finding on the application that rests on this fact, once recorded."""
+    for event in await review_events(review_db, application_id):
+        if event["type"] == "ExclusionFound":
+            found = as_dict(event["data"])
+            if found["evidence"].get("fact_id") == fact_id:
+                return found
+    return None
+
+
+async def revocation_case(registry: httpx.AsyncClient, unit_id: str, who: dict[str, str]) -> dict[str, Any]:
+    """The unit's latest revocation case, once one is open."""
+
+    async def probe() -> dict[str, Any] | None:
+        response = await registry.get(f"/units/{unit_id}/revocation-cases", headers=who)
+        assert response.status_code == 200, response.text
+        cases = response.json()["cases"]
+        return dict(cases[-1]) if cases else None
+
+    return await eventually(probe, f"a revocation case of {unit_id}")
+
+
+async def certified_unit(
+    intake: httpx.AsyncClient, review: httpx.AsyncClient, registry: httpx.AsyncClient, review_db: asyncpg.Pool
+) -> tuple[str, str, str, str]:
+    """An approved application's unit, assessed and certified: (application, credit code, unit,
+    certificate number)."""
+    application_id, code = await approved_application(intake, review, review_db)
+    unit_id = str(unit_id_of_application(uuid.UUID(application_id)))
+    await unit_item(registry, unit_id, "approved")
+    response = await registry.post(
+        f"/units/{unit_id}/assessment", json={"results": results()}, headers={**REGISTRAR, **key()}
+    )
+    assert response.status_code == 201, response.text
+    response = await registry.post(f"/units/{unit_id}/certification", json={}, headers={**REGISTRAR, **key()})
+    assert response.status_code == 201, response.text
+    return application_id, code, unit_id, response.json()["certificate_no"]
+
+
 # --- the lifecycle -----------------------------------------------------------------------------
 
 
@@ -153,7 +206,7 @@ async def test_no_certification_before_the_construction_period_has_begun(
     )
 
 
-async def test_approval_assessment_certification_and_automatic_revocation(
+async def test_approval_assessment_certification_and_revocation_after_a_hearing(
     intake: httpx.AsyncClient,
     review: httpx.AsyncClient,
     registry: httpx.AsyncClient,
@@ -211,37 +264,191 @@ async def test_approval_assessment_certification_and_automatic_revocation(
     assert shown["certified_on"] == cert["certified_on"] and shown["revoked_on"] is None
     assert (await unit_item(registry, unit_id, "certified"))["certificate_no"] == number
 
-    # A fact reported after certification: review finds an exclusion, the registry revokes.
+    # A fact reported after certification: review finds an exclusion, the registry suspends the
+    # title at once and opens a case; nobody has revoked anything yet.
     fact_id = await report_fact(intake, code, D.拖欠工资, today() - timedelta(days=1))
+    found = await eventually(
+        lambda: finding_of(review_db, application_id, fact_id), "review finds the exclusion"
+    )
+    suspended = await certificate(registry, number, "suspended")
+    assert suspended["status_label"] == "暂停" and suspended["suspended_on"] == today().isoformat()
+    assert suspended["revoked_on"] is None
+    # The public sees the suspension and its date, never why nor whose.
+    assert not {"reason", "rule", "status_reason", "name", "credit_code"} & set(suspended)
+    listed = await unit_item(registry, unit_id, "suspended")
+    assert "E2" in listed["status_reason"] and listed["suspended_on"] == today().isoformat()
 
-    async def finding() -> dict[str, Any] | None:
-        for event in await review_events(review_db, application_id):
-            if event["type"] == "ExclusionFound":
-                found = as_dict(event["data"])
-                if found["evidence"].get("fact_id") == fact_id:
-                    return found
-        return None
+    case = await revocation_case(registry, unit_id, REGISTRAR)
+    assert case["status"] == "open" and case["status_label"] == "审查中"
+    assert case["case_id"] == found["finding_id"] and case["opened_on"] == today().isoformat()
+    assert [g["rule"] for g in case["grounds"]] == ["E2"]
+    due = case["statement_due"]
+    assert due > today().isoformat()
 
-    found = await eventually(finding, "review finds the exclusion")
+    # Not revoked before the union was heard or its time passed.
+    response = await registry.post(
+        f"{base}/revocation-case/confirmation", json={"reason": "欠薪属实"}, headers={**REGISTRAR, **key()}
+    )
+    assert response.status_code == 409 and due in response.json()["errors"][0]["zh"], response.text
+    # The unit's own district files its statement, once; another district's is answered as none.
+    statement = {"statement": "欠薪系分包单位所欠，总包已垫付结清，附付款凭证"}
+    response = await registry.post(
+        f"{base}/revocation-case/statement", json=statement, headers={**OTHER_DISTRICT, **key()}
+    )
+    assert response.status_code == 404, response.text
+    response = await registry.post(
+        f"{base}/revocation-case/statement", json=statement, headers={**UNIT_DISTRICT, **key()}
+    )
+    assert response.status_code == 201, response.text
+    response = await registry.post(
+        f"{base}/revocation-case/statement", json=statement, headers={**UNIT_DISTRICT, **key()}
+    )
+    assert response.status_code == 409, response.text
+    # Only a registrar decides.
+    for who in (UNIT_DISTRICT, {"X-Huigong-Principal": "reviewer:city/a"}):
+        response = await registry.post(
+            f"{base}/revocation-case/confirmation", json={"reason": "欠薪属实"}, headers={**who, **key()}
+        )
+        assert response.status_code == 403, response.text
+    response = await registry.post(
+        f"{base}/revocation-case/confirmation",
+        json={"reason": "经核实欠薪属实，申诉理由不成立"},
+        headers={**REGISTRAR, **key()},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["automatic"] is False and response.json()["finding_id"] == found["finding_id"]
+
     revoked = await certificate(registry, number, "revoked")
-    assert revoked["revoked_on"] == today().isoformat()
+    assert revoked["revoked_on"] == today().isoformat() and revoked["status_label"] == "已撤销"
     assert "name" not in revoked and "credit_code" not in revoked
-    listed = await unit_item(registry, unit_id, "revoked")
-    assert "E2" in listed["status_reason"]
-
     rows = await registry_db.fetch(
-        """SELECT data, actor FROM events WHERE aggregate_type = 'unit' AND aggregate_id = $1
-           AND type = 'CertificationRevoked'""",
+        """SELECT type, actor FROM events WHERE aggregate_type = 'unit' AND aggregate_id = $1
+           ORDER BY aggregate_version""",
         unit_id,
     )
-    assert len(rows) == 1 and rows[0]["actor"] == "system:registry"
-    data = as_dict(rows[0]["data"])
-    assert data["automatic"] is True and data["finding_id"] == found["finding_id"]
+    steps = [(r["type"], r["actor"]) for r in rows][-3:]
+    assert steps == [
+        ("CertificationSuspended", "system:registry"),
+        ("RevocationStatementFiled", "district:370202"),
+        ("CertificationRevoked", "registrar:city01"),
+    ]
+    # The unit's district reads the case back: each step, its role, not who.
+    case = await revocation_case(registry, unit_id, UNIT_DISTRICT)
+    assert case["status"] == "revoked" and case["decision_reason"] == "经核实欠薪属实，申诉理由不成立"
+    assert case["statement"] == statement["statement"]
+    assert [step["actor"] for step in case["steps"]] == [None, None, None]
+    assert [step["actor_role_label"] for step in case["steps"]][-1] == "登记人员"
+    registrar_view = await revocation_case(registry, unit_id, REGISTRAR)
+    assert registrar_view["steps"][-1]["actor"] == "registrar:city01"
+    for who, status in ((OTHER_DISTRICT, 404), ({"X-Huigong-Principal": "reviewer:city/a"}, 403)):
+        response = await registry.get(f"{base}/revocation-cases", headers=who)
+        assert response.status_code == status, response.text
 
     # A revoked unit is never certified again: a new cycle is a new application.
     response = await registry.post(f"{base}/certification", json={}, headers={**REGISTRAR, **key()})
     assert response.status_code == 409, response.text
     assert "重新申报" in response.json()["errors"][0]["zh"]
+
+
+async def test_a_dismissal_a_withdrawn_fact_and_a_correction_each_restore_a_suspended_title(
+    intake: httpx.AsyncClient,
+    review: httpx.AsyncClient,
+    registry: httpx.AsyncClient,
+    review_db: asyncpg.Pool,
+) -> None:
+    application_id, code, unit_id, number = await certified_unit(intake, review, registry, review_db)
+    base = f"/units/{unit_id}"
+
+    # 1. Dismissed by a registrar, with a reason: the title is valid again.
+    first = await report_fact(intake, code, D.拖欠工资, today() - timedelta(days=1))
+    await certificate(registry, number, "suspended")
+    response = await registry.post(
+        f"{base}/revocation-case/dismissal", json={"reason": "经核查系误报"}, headers={**REGISTRAR, **key()}
+    )
+    assert response.status_code == 201, response.text
+    assert (await certificate(registry, number, "certified"))["suspended_on"] is None
+    await unit_item(registry, unit_id, "certified")
+
+    # 2. A second fact suspends it again; its department withdraws the fact: review clears the
+    # finding and the registry restores the title, without a registrar.
+    second = await report_fact(intake, code, D.拖欠工资, today() - timedelta(days=2))
+    await eventually(lambda: finding_of(review_db, application_id, second), "review finds the exclusion")
+    await certificate(registry, number, "suspended")
+    department = {"X-Huigong-Principal": f"exchange:{FACT_DEPARTMENTS[D.拖欠工资].value}"}
+    response = await intake.post(
+        f"/compliance-facts/{second}/withdrawal",
+        json={"reason": "处罚决定经行政复议撤销"},
+        headers={**department, **key()},
+    )
+    assert response.status_code == 201, response.text
+    await certificate(registry, number, "certified")
+
+    # 3. A third fact; its department corrects it: settled before the application was submitted,
+    # so it no longer disqualifies. The fact keeps its id; the title is restored.
+    third = await report_fact(intake, code, D.拖欠工资, today() - timedelta(days=3))
+    await eventually(lambda: finding_of(review_db, application_id, third), "review finds the exclusion")
+    await certificate(registry, number, "suspended")
+    response = await intake.post(
+        f"/compliance-facts/{third}/corrections",
+        json={"settled_on": (today() - timedelta(days=2)).isoformat(), "reason": "补报结清日期"},
+        headers={**department, **key()},
+    )
+    assert response.status_code == 201 and response.json()["fact_id"] == third, response.text
+    await certificate(registry, number, "certified")
+    response = await intake.get(f"/compliance-facts/{third}", headers=department)
+    assert response.status_code == 200, response.text
+    assert [step["action_label"] for step in response.json()["history"]] == ["报送", "更正"]
+
+    cases = (await registry.get(f"{base}/revocation-cases", headers=REGISTRAR)).json()["cases"]
+    assert [c["status"] for c in cases] == ["dismissed", "grounds_cleared", "grounds_cleared"]
+    assert "复议撤销" in cases[1]["decision_reason"] and "补报结清日期" in cases[2]["decision_reason"]
+    assert first != second != third
+
+
+async def test_a_statement_after_the_window_is_refused_and_the_registrar_may_then_decide(
+    stack: Stack,
+    intake: httpx.AsyncClient,
+    review: httpx.AsyncClient,
+    registry: httpx.AsyncClient,
+    review_db: asyncpg.Pool,
+) -> None:
+    """A finding review recorded three weeks ago (its business time), reaching the registry now:
+    the title is suspended from that day, and the union's five working days are over."""
+    application_id, _, unit_id, number = await certified_unit(intake, review, registry, review_db)
+    store = EventStore(review_db, stack.topic_prefix)
+    stream = await store.read("review", application_id)
+    found = ExclusionFound(
+        finding_id=uuid.uuid4(),
+        application_id=uuid.UUID(application_id),
+        rule=ExclusionRule.E6_群体性劳动争议,
+        rule_text=EXCLUSION_TEXTS[ExclusionRule.E6_群体性劳动争议],
+        stage=FindingStage.认定后,
+        evidence=ExclusionEvidence(source=EvidenceSource.评审认定, reason="经查发生重大群体性劳动争议"),
+    )
+    three_weeks_ago = datetime.now(UTC) - timedelta(days=21)
+    meta = Metadata("reviewer:city/a", "review", str(uuid.uuid4()), occurred_at=three_weeks_ago)
+    await store.append(application_id, [found], stream.version, meta)
+
+    suspended = await certificate(registry, number, "suspended")
+    assert suspended["suspended_on"] == beijing_day(three_weeks_ago).isoformat()
+    case = await revocation_case(registry, unit_id, REGISTRAR)
+    due = case["statement_due"]
+    assert due < today().isoformat()
+    response = await registry.post(
+        f"/units/{unit_id}/revocation-case/statement",
+        json={"statement": "争议已调解结案"},
+        headers={**UNIT_DISTRICT, **key()},
+    )
+    assert response.status_code == 409, response.text
+    assert due in response.json()["errors"][0]["zh"] and due in response.json()["errors"][0]["en"]
+    # The union's time passed unheard: the registrar may decide.
+    response = await registry.post(
+        f"/units/{unit_id}/revocation-case/confirmation",
+        json={"reason": "申诉期届满未申诉，争议属实"},
+        headers={**REGISTRAR, **key()},
+    )
+    assert response.status_code == 201, response.text
+    await certificate(registry, number, "revoked")
 
 
 async def test_verification_of_a_valid_a_revoked_and_an_unknown_number(

@@ -233,7 +233,9 @@ async def test_as_of_counts_only_events_up_to_that_day(
 
 
 def unit_history() -> list[RecordedEvent]:
-    """Two units of 2027 certified: one revoked automatically after a finding, one exited."""
+    """Four units of 2027 certified: one revoked automatically after a finding (as streams recorded
+    before revocation cases hold it), one exited, one suspended and revoked after its union's
+    statement, one suspended and restored."""
     corr = str(uuid.uuid4())
     events: list[RecordedEvent] = []
     for n, ending in enumerate(("CertificationRevoked", "UnitExited"), start=1):
@@ -255,6 +257,63 @@ def unit_history() -> list[RecordedEvent]:
             **changes,
         )  # fmt: skip
         events += [registered, certified, last]
+    # 撤销审查: one title suspended, the union heard, the revocation confirmed by a registrar;
+    # another suspended and restored when the registrar dismissed the case.
+    for n, ending in enumerate(("CertificationRevoked", "CertificationRestored"), start=3):
+        unit = str(uuid.uuid4())
+        case = str(uuid.uuid4())
+        certificate = f"QDGH-2027-FQ-{uuid.uuid4().int % 10000:04d}"
+        registered = sealed_golden(
+            "UnitRegistered", 1, unit, 1, None, None, T0, "system:registry", "registry", corr,
+            unit_id=unit, name=f"青岛测试{n}有限公司",
+        )  # fmt: skip
+        certified = sealed_golden(
+            "UnitCertified", 1, unit, 2, registered, None, T0 + timedelta(days=60), "registrar:city/r1",
+            "registry", corr, unit_id=unit, certificate_no=certificate,
+        )  # fmt: skip
+        suspended = sealed_golden(
+            "CertificationSuspended", 1, unit, 3, certified, None, T0 + timedelta(days=90), "system:registry",
+            "registry", corr, unit_id=unit, case_id=case, finding_id=case, certificate_no=certificate,
+        )  # fmt: skip
+        steps = [registered, certified, suspended]
+        if ending == "CertificationRevoked":
+            steps.append(
+                sealed_golden(
+                    "RevocationStatementFiled",
+                    1,
+                    unit,
+                    4,
+                    suspended,
+                    None,
+                    T0 + timedelta(days=92),
+                    "district:370202",
+                    "registry",
+                    corr,
+                    unit_id=unit,
+                    case_id=case,
+                )
+            )
+            decision: dict[str, object] = {"automatic": False, "finding_id": case}
+        else:
+            decision = {"case_id": case, "ground": "dismissed"}
+        steps.append(
+            sealed_golden(
+                ending,
+                1,
+                unit,
+                len(steps) + 1,
+                steps[-1],
+                None,
+                T0 + timedelta(days=100),
+                "registrar:city01",
+                "registry",
+                corr,
+                unit_id=unit,
+                certificate_no=certificate,
+                **decision,
+            )
+        )
+        events += steps
     return events
 
 
@@ -274,14 +333,18 @@ async def test_one_pass_replays_several_services_and_equals_live_through_revocat
         await publish(stack, prefix, [*units, units[2]])  # the revocation published twice by the relay
         sub = Subscription(UnitsProjection(), pool, stack.bootstrap, "registry", prefix, batch_size=2)
 
+        # The union's statement is on the topic but not in the units view: read, not applied.
+        wanted = [u for u in units if UnitsProjection().wants(u.type)]
+        assert len(wanted) == len(units) - 1
+
         async def caught_up() -> bool:
-            return sub.applied >= len(units)
+            return sub.applied >= len(wanted)
 
         await run_until(sub, caught_up)
         statuses = {
             r[0]: r[1] for r in await pool.fetch("SELECT certificate_no, status FROM certificates_view")
         }
-        assert sorted(statuses.values()) == ["exited", "revoked"]
+        assert sorted(statuses.values()) == ["certified", "exited", "revoked", "revoked"]
 
         reports = await replay_mod.replay_services(
             stack.admin_dsn,
@@ -295,11 +358,11 @@ async def test_one_pass_replays_several_services_and_equals_live_through_revocat
         (applications,) = intake.consumers
         (unit_replay,) = registry.consumers
         assert (applications.records, applications.applied, applications.duplicates) == (7, 6, 1)
-        assert (unit_replay.records, unit_replay.applied, unit_replay.duplicates) == (7, 6, 1)
+        assert (unit_replay.records, unit_replay.applied, unit_replay.duplicates) == (16, 14, 1)
         assert unit_replay.dead_lettered == 0
         compared = {t.table: t for t in unit_replay.tables}
         assert {"units_view", "certificates_view"} <= set(compared)
-        assert compared["certificates_view"].replay_rows == 2
+        assert compared["certificates_view"].replay_rows == 4
     finally:
         await pool.close()
         await replay_mod.drop_shadow(conn, registry_schema)

@@ -150,7 +150,10 @@ def test_reviewers_cannot_submit_only_the_chair_decides_only_registrars_certify(
     decision = POLICY["review"][("POST", "/applications/{application_id}/decision")]
     assert decision.roles == {Role.CHAIR}
     for (method, path), rule in POLICY["registry"].items():
-        if method != "GET" and path.startswith(("/units", "/partners", "/facilities")):
+        if path == "/units/{unit_id}/revocation-case/statement":
+            # 申诉: the unit's own union answers a revocation case; registrars decide it.
+            assert rule.roles == {Role.DISTRICT, Role.GROUP} and rule.own
+        elif method != "GET" and path.startswith(("/units", "/partners", "/facilities")):
             assert rule.roles == {Role.REGISTRAR}, path
     for (method, path), rule in POLICY["review"].items():
         if method != "GET":
@@ -166,7 +169,13 @@ def test_districts_act_on_application_records_only_as_their_own() -> None:
 
 def test_the_data_exchange_only_reports_facts() -> None:
     allowed = [(s, m, p) for s, m, p, r in all_rules() if not r.public and r.allows(Role.EXCHANGE)]
-    assert allowed == [("intake", "POST", "/compliance-facts")]
+    assert allowed == [
+        ("intake", "POST", "/compliance-facts"),
+        # its own facts only (another department's: 404): corrected, withdrawn, read back
+        ("intake", "POST", "/compliance-facts/{fact_id}/corrections"),
+        ("intake", "POST", "/compliance-facts/{fact_id}/withdrawal"),
+        ("intake", "GET", "/compliance-facts/{fact_id}"),
+    ]
 
 
 def test_head_follows_get_and_families_share_a_rule() -> None:

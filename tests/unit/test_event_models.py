@@ -19,7 +19,7 @@ from uuid import UUID, uuid5
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from huigong_events import intake, matters, metrics, registry, review
+from huigong_events import fact_corrections, intake, matters, metrics, registry, review, revocation
 from huigong_events.base import DomainEvent
 from huigong_events.catalogue import (
     EVENT_ADAPTER,
@@ -65,6 +65,8 @@ EVENT_MODULES: dict[ModuleType, str] = {
     review: "review",
     registry: "registry",
     matters: "registry",
+    fact_corrections: "intake",
+    revocation: "registry",
     metrics: "metrics",
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -491,6 +493,54 @@ def matter_samples() -> list[DomainEvent]:
         matters.MatterRated(matter_id=matter, score=4, comment="说明清楚", rated_on=date(2025, 10, 16)),
         matters.MatterRequesterErased(
             matter_id=matter, erased_on=date(2026, 3, 1), request_ref="DEL-2026-0001"
+        ),
+        fact_corrections.ComplianceFactCorrected(
+            fact_id=uid("fact-1"),
+            credit_code=ENTERPRISE_CODE,
+            unit_name="青岛某制造有限公司",
+            kind=ComplianceFactKind.拖欠工资,
+            occurred_on=date(2025, 11, 3),
+            settled_on=date(2025, 12, 1),
+            evidence_ref="青人社监察〔2025〕17号（更正）",
+            reason="欠薪已于12月1日结清，补报结清日期",
+            corrected_on=date(2025, 12, 2),
+        ),
+        fact_corrections.ComplianceFactWithdrawn(
+            fact_id=uid("fact-1"),
+            credit_code=ENTERPRISE_CODE,
+            reason="处罚决定经行政复议撤销",
+            withdrawn_on=date(2025, 12, 20),
+        ),
+        revocation.CertificationSuspended(
+            unit_id=uid("unit-1"),
+            case_id=uid("finding-1"),
+            certificate_no="QDGH-2025-FQ-0001",
+            finding_id=uid("finding-1"),
+            rule=ExclusionRule.E2_拖欠工资,
+            rule_text=EXCLUSION_TEXTS[ExclusionRule.E2_拖欠工资],
+            suspended_on=date(2026, 3, 2),
+            statement_due=date(2026, 3, 9),
+        ),
+        revocation.RevocationStatementFiled(
+            unit_id=uid("unit-1"),
+            case_id=uid("finding-1"),
+            statement="欠薪系分包单位所欠，已由总包垫付结清，附付款凭证。",
+            filed_on=date(2026, 3, 5),
+        ),
+        revocation.RevocationGroundCleared(
+            unit_id=uid("unit-1"),
+            case_id=uid("finding-1"),
+            finding_id=uid("finding-1"),
+            reason="报送部门撤回事实：处罚决定经行政复议撤销",
+            cleared_on=date(2026, 3, 6),
+        ),
+        revocation.CertificationRestored(
+            unit_id=uid("unit-1"),
+            case_id=uid("finding-1"),
+            certificate_no="QDGH-2025-FQ-0001",
+            ground=revocation.RestorationGround.事实撤回或更正,
+            reason="报送部门撤回事实：处罚决定经行政复议撤销",
+            restored_on=date(2026, 3, 6),
         ),
     ]
 

@@ -13,6 +13,7 @@ from pydantic import Field, TypeAdapter
 
 from . import versions as _versions  # noqa: F401 - registers the upcasters
 from .base import DomainEvent
+from .fact_corrections import ComplianceFactCorrected, ComplianceFactWithdrawn
 from .intake import (
     ApplicationAmended,
     ApplicationSubmitted,
@@ -65,6 +66,12 @@ from .review import (
     ExclusionFound,
     ReviewScored,
 )
+from .revocation import (
+    CertificationRestored,
+    CertificationSuspended,
+    RevocationGroundCleared,
+    RevocationStatementFiled,
+)
 
 AnyEvent = Annotated[
     # intake
@@ -76,6 +83,8 @@ AnyEvent = Annotated[
     | FacilityReported
     | ServiceProjectProposed
     | ComplianceFactReported
+    | ComplianceFactCorrected
+    | ComplianceFactWithdrawn
     | EnrolmentRequested
     | SubmissionWindowOpened
     # review
@@ -93,6 +102,11 @@ AnyEvent = Annotated[
     | UnitAssessed
     | UnitCertified
     | CertificationRevoked
+    # registry: 撤销审查 (revocation.py)
+    | CertificationSuspended
+    | RevocationStatementFiled
+    | RevocationGroundCleared
+    | CertificationRestored
     | UnitExited
     | FacilityOpened
     | FacilityClosed

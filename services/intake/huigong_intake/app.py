@@ -13,6 +13,7 @@ from huigong_platform.unit_of_work import PostgresUnitOfWork, UnitOfWork, postgr
 from .adapters.records import PostgresRecords
 from .adapters.vault import Vault, issue_unavailable
 from .commands import UNION_TAGS
+from .entrypoints.http.facts import router as facts_router
 from .entrypoints.http.routes import router
 from .entrypoints.kafka.inbound import InboundConsumer
 from .handlers import Intake
@@ -59,7 +60,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         projections=[ApplicationsProjection()],
         database_checks=[issue_unavailable],
-        routers=[router],
+        routers=[router, facts_router],
         on_start=on_start,
         union_tags=UNION_TAGS,
         policy=POLICY,

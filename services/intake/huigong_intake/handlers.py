@@ -29,6 +29,7 @@ from huigong_platform.refusals import FieldError, Refusal
 from huigong_platform.unit_of_work import UnitOfWork
 
 from . import commands as c
+from . import fact_commands, fact_handlers
 from .adapters.records import Records
 from .adapters.vault import Vault
 from .domain import applications as apps
@@ -85,6 +86,8 @@ class Intake:
             c.ProposeProject: self.report,
             c.ReportFact: self.report,
             c.Enrol: self.enrol,
+            fact_commands.CorrectFact: fact_handlers.correct_fact,
+            fact_commands.WithdrawFact: fact_handlers.withdraw_fact,
         }
 
     # --- applications -----------------------------------------------------------------------

@@ -5,7 +5,8 @@ own-record rules below are applied by the handlers, which know the record.
 - districts, group unions and the simulator submit, amend, withdraw, plan, report and enrol for
   themselves only; city staff may act on behalf of one, naming it;
 - only the city federation opens exception windows;
-- only the data exchange (and the city federation) report compliance facts;
+- only the data exchange (and the city federation) report compliance facts; only the reporting
+  department (the city for what it relayed) corrects or withdraws one (domain/fact_corrections.py);
 - a district that asks about another's application is answered as if there were none.
 """
 
@@ -29,9 +30,11 @@ from .commands import (
     SubmitPlan,
     WithdrawApplication,
 )
+from .fact_commands import CorrectFact, WithdrawFact
 
 SUBMIT: Final = Rule(SUBMITTERS | roles(Role.CITY), own=True)
 ENROL: Final = Rule(SUBMITTERS, own=True)
+FACT_REPORTERS: Final = Rule(roles(Role.EXCHANGE, Role.CITY))
 
 POLICY: Final = Policy(
     "intake",
@@ -44,7 +47,9 @@ POLICY: Final = Policy(
         OpenSubmissionWindow: Rule(roles(Role.CITY)),
         ReportFacility: SUBMIT,
         ProposeProject: SUBMIT,
-        ReportFact: Rule(roles(Role.EXCHANGE, Role.CITY)),
+        ReportFact: FACT_REPORTERS,
+        CorrectFact: FACT_REPORTERS,
+        WithdrawFact: FACT_REPORTERS,
         Enrol: ENROL,
     },
     routes={
@@ -59,6 +64,9 @@ POLICY: Final = Policy(
         ("POST", "/facilities"): ReportFacility,
         ("POST", "/service-projects"): ProposeProject,
         ("POST", "/compliance-facts"): ReportFact,
+        ("POST", "/compliance-facts/{fact_id}/corrections"): CorrectFact,
+        ("POST", "/compliance-facts/{fact_id}/withdrawal"): WithdrawFact,
+        ("GET", "/compliance-facts/{fact_id}"): Rule(roles(Role.EXCHANGE, Role.CITY, Role.OPS)),
         ("POST", "/enrolments"): Enrol,
         ("POST", "/enrolments/upload"): Enrol,
         ("GET", "/applications"): READ_OWN,

@@ -11,11 +11,13 @@ from huigong_platform.unit_of_work import postgres_units
 
 from .adapters.records import postgres_records
 from .adapters.requesters import vault_for
+from .domain import revocation
 from .entrypoints.http.catalogue import router as catalogue_router
 from .entrypoints.http.facilities import router as facilities_router
 from .entrypoints.http.matters import router as matters_router
 from .entrypoints.http.members import router as members_router
 from .entrypoints.http.public import router as public_router
+from .entrypoints.http.revocation import router as revocation_router
 from .entrypoints.http.routes import router
 from .entrypoints.http.units import router as units_router
 from .handlers import Registry
@@ -43,16 +45,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             POLICY, registry.handlers(), postgres_units(runtime.pool, runtime.store, settings.service)
         )
 
+    statement_days = (
+        settings.revocation_statement_days
+        if isinstance(settings, RegistrySettings)
+        else revocation.STATEMENT_DAYS
+    )
     return build_app(
         settings,
         title=TITLE,
         description=DESCRIPTION,
         projections=[UnitsProjection(), RosterProjection(), FacilitiesProjection(), MattersProjection()],
-        reactions=[MembersReaction(), ReviewDecisionsReaction(), ReportsReaction()],
+        reactions=[MembersReaction(), ReviewDecisionsReaction(statement_days), ReportsReaction()],
         # members_router after public_router: GET /members/counts must match before /members/{member_key}.
         routers=[
             router,
             units_router,
+            revocation_router,
             facilities_router,
             public_router,
             catalogue_router,

@@ -22,6 +22,7 @@ from huigong_platform.refusals import Conflict, FieldError, Forbidden
 from huigong_platform.unit_of_work import UnitOfWork
 
 from . import commands as c
+from . import revocation_handlers
 from .adapters.records import Records
 from .adapters.requesters import Requester
 from .domain import catalogue, certification, matters, partners, workdays
@@ -77,6 +78,7 @@ class Registry:
             c.CloseMatter: self.close_matter,
             c.RateMatter: self.rate_matter,
             c.EraseRequester: self.erase_requester,
+            **revocation_handlers.HANDLERS,
         }
 
     async def _load(self, ctx: Context, aggregate: str, aggregate_id: str) -> tuple[list[DomainEvent], int]:

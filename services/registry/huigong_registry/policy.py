@@ -6,7 +6,10 @@ the city centre: `domain/matters.py`).
 - registrars register, assess, certify, revoke and exit units and partners, close facilities,
   keep the 服务事项目录 and erase members on a worker's request;
 - the service centres (districts, the city federation) run 联动服务 matters;
-- published figures, certificate verification and the 服务事项目录 are public.
+- published figures, certificate verification and the 服务事项目录 are public;
+- 撤销审查: registrars confirm or dismiss a revocation case; the unit's own union (the district
+  or group union it belongs to) files its statement; registrars, the city federation, ops and the
+  unit's own union read the case (another's unit is answered as none).
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from huigong_platform.policy import PUBLIC, READ, Policy, Rule, roles
 from huigong_platform.principals import Principal, Role
 
 from . import commands as c
+from . import revocation_commands as rc
 from .domain.cohort import SERVICE_CENTRES
 from .domain.matters import Acting, MatterState
 
 REGISTRAR: Final = Rule(roles(Role.REGISTRAR))
 # 联动服务: the service centres act (districts for theirs and their bases, the city for its own).
 CENTRES: Final = Rule(roles(Role.DISTRICT, Role.CITY), own=True)
+# 撤销审查: the unit's union answers for it; the case is read by those who decide or oversee it.
+UNIT_UNION: Final = Rule(roles(Role.DISTRICT, Role.GROUP), own=True)
+CASE_READERS: Final = Rule(roles(Role.REGISTRAR, Role.CITY, Role.OPS, Role.DISTRICT, Role.GROUP), own=True)
 MATTER_READERS: Final = Rule(roles(Role.DISTRICT, Role.CITY, Role.REGISTRAR, Role.OPS, Role.VIEWER), own=True)
 
 POLICY: Final = Policy(
@@ -42,6 +49,9 @@ POLICY: Final = Policy(
         c.ListServiceItem: REGISTRAR,
         c.ChangeServiceItem: REGISTRAR,
         c.WithdrawServiceItem: REGISTRAR,
+        rc.FileStatement: UNIT_UNION,
+        rc.ConfirmRevocation: REGISTRAR,
+        rc.DismissRevocation: REGISTRAR,
         c.ReceiveMatter: CENTRES,
         c.TransferMatter: CENTRES,
         c.AcceptMatter: CENTRES,
@@ -57,6 +67,10 @@ POLICY: Final = Policy(
         ("POST", "/units/{unit_id}/certification"): c.CertifyUnit,
         ("POST", "/units/{unit_id}/revocation"): c.RevokeUnit,
         ("POST", "/units/{unit_id}/exit"): c.ExitUnit,
+        ("GET", "/units/{unit_id}/revocation-cases"): CASE_READERS,
+        ("POST", "/units/{unit_id}/revocation-case/statement"): rc.FileStatement,
+        ("POST", "/units/{unit_id}/revocation-case/confirmation"): rc.ConfirmRevocation,
+        ("POST", "/units/{unit_id}/revocation-case/dismissal"): rc.DismissRevocation,
         ("POST", "/partners/{partner_id}/exit"): c.ExitPartner,
         ("POST", "/facilities/{facility_id}/closure"): c.CloseFacility,
         ("GET", "/units"): READ,
@@ -128,3 +142,13 @@ def reads_all(caller: Principal) -> bool:
 def may_see_requester(caller: Principal, state: MatterState) -> bool:
     """A requester's name, phone and request: only to the units the matter passed through."""
     return bool(acting_of(caller).areas & state.involved_areas)
+
+
+def unit_union(caller: Principal, area: str) -> bool:
+    """The caller is the union the unit belongs to (its district or group union)."""
+    return caller.role in (Role.DISTRICT, Role.GROUP) and caller.code == area
+
+
+def reads_case(caller: Principal, area: str) -> bool:
+    """A revocation case: registrars, the city federation and ops; a union its own unit's."""
+    return caller.role in (Role.REGISTRAR, Role.CITY, Role.OPS) or unit_union(caller, area)

@@ -24,6 +24,15 @@ class RegistrySettings(Settings):
         "unit built from an application may be certified (经一定时间的创建; default one year)",
     )
 
+    revocation_statement_days: int = Field(
+        default=5,
+        ge=1,
+        le=30,
+        description="Working days, after the day a title is suspended, within which the unit's union may "
+        "file a statement (申诉) in the revocation case; counted on the working-day calendar of the "
+        "service matters (default 5)",
+    )
+
     def kek(self) -> bytes:
         raw = bytes.fromhex(self.personal_data_kek.get_secret_value())
         if len(raw) != 32:

@@ -64,8 +64,9 @@ class MemoryRecords:
 
     async def facts_about(self, credit_code: str) -> list[tuple[str, ComplianceFactReported]]:
         found = []
+        withdrawn = {r.aggregate_id for r in self.uow.state.events if r.type == "ComplianceFactWithdrawn"}
         for record in self.uow.state.events:
-            if record.type == "ComplianceFactReported":
+            if record.type == "ComplianceFactReported" and record.aggregate_id not in withdrawn:
                 event = decode(record)
                 assert isinstance(event, ComplianceFactReported)
                 if event.credit_code == credit_code:

@@ -15,7 +15,7 @@ from huigong_events.base import DomainEvent
 from huigong_events.catalogue import EVENT_TYPES
 from huigong_events.forms import PartnerCategory, ServiceField
 from huigong_events.intake import ApplicationSubmitted
-from huigong_events.reference import FacilityKind, Occupation, Programme
+from huigong_events.reference import ExclusionRule, FacilityKind, Occupation, Programme
 from huigong_events.registry import (
     CertificationRevoked,
     FacilityClosed,
@@ -32,6 +32,7 @@ from huigong_events.registry import (
     UnitOrigin,
     UnitRegistered,
 )
+from huigong_events.revocation import CertificationRestored, CertificationSuspended, RestorationGround
 from huigong_metrics.domain import counting
 from huigong_metrics.domain.counting import (
     CERTIFIED,
@@ -151,6 +152,42 @@ def test_a_revocation_takes_back_the_certification_once_on_its_day() -> None:
     assert book.total("happy_enterprises_certified", until=date(2025, 1, 31)) == 1
     # Building started stays counted: a revocation ends the title, not the fact of building.
     assert book.total("happy_enterprise_pilots") == 1
+
+
+def test_a_suspended_title_counts_as_certified_until_the_revocation_is_confirmed() -> None:
+    """撤销审查: suspension and restoration move nothing; the confirmation (a CertificationRevoked
+    not automatic) counts on its own day, as an old automatic revocation did on its day."""
+    book = Book()
+    happy, old = unit(Programme.幸福企业, "370212"), unit(Programme.幸福企业, "370213")
+    book.apply([happy, certified(happy.unit_id, date(2024, 5, 1))])
+    book.apply([old, certified(old.unit_id, date(2024, 5, 1))])
+    case = uuid.uuid4()
+    book.apply([
+        CertificationSuspended(
+            unit_id=happy.unit_id, case_id=case, certificate_no="QDGH-2024-FQ-0001", finding_id=case,
+            rule=ExclusionRule.E2_拖欠工资, rule_text="拖欠职工工资", suspended_on=date(2025, 2, 1),
+            statement_due=date(2025, 2, 10),
+        ),
+        CertificationRestored(
+            unit_id=happy.unit_id, case_id=case, certificate_no="QDGH-2024-FQ-0001",
+            ground=RestorationGround.不予撤销, reason="误报", restored_on=date(2025, 2, 5),
+        ),
+    ])  # fmt: skip
+    assert book.total("happy_enterprises_certified", "370212", until=date(2025, 2, 20)) == 1
+    book.apply([
+        CertificationSuspended(
+            unit_id=happy.unit_id, case_id=uuid.uuid4(), certificate_no="QDGH-2024-FQ-0001",
+            finding_id=uuid.uuid4(), rule=ExclusionRule.E2_拖欠工资, rule_text="拖欠职工工资",
+            suspended_on=date(2025, 3, 1), statement_due=date(2025, 3, 7),
+        ),
+        revoked(happy.unit_id, date(2025, 3, 20)),
+    ])  # fmt: skip
+    assert book.total("happy_enterprises_certified", "370212", until=date(2025, 3, 19)) == 1
+    assert book.total("happy_enterprises_certified", "370212", until=date(2025, 3, 20)) == 0
+    # A stream from before revocation cases: the automatic revocation on its own day.
+    book.apply([revoked(old.unit_id, date(2025, 2, 1)).model_copy(update={"automatic": True})])
+    assert book.total("happy_enterprises_certified", "370213", until=date(2025, 1, 31)) == 1
+    assert book.total("happy_enterprises_certified", "370213", until=date(2025, 2, 1)) == 0
 
 
 def test_an_exit_ends_a_base_and_its_title() -> None:

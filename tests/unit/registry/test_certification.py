@@ -34,7 +34,6 @@ from huigong_registry.domain.certification import (
     decide_certify,
     decide_exit,
     decide_on_approval,
-    decide_on_finding,
     decide_revoke,
     fold,
     unit_id_of_application,
@@ -174,20 +173,29 @@ def test_an_approval_registers_one_unit_with_a_stable_id() -> None:
     assert decide_on_approval(True, approval(application_id), ON) == []
 
 
-def test_a_finding_revokes_a_certified_unit_once() -> None:
+def test_a_revocation_recorded_automatically_before_revocation_cases_still_reads_as_revoked() -> None:
+    """Streams recorded when a finding revoked a title by itself (automatic: true) are read as
+    they were: revoked on that day, never certified again (domain/revocation.py for today's)."""
     application_id = uuid.uuid4()
     events: list[DomainEvent] = decide_on_approval(False, approval(application_id), ON)
-    found = finding(application_id)
-    assert decide_on_finding(fold(events), found, ON) == []  # under construction: review handles it
     events += decide_assess(fold(events), results(Programme.幸福企业), LATER)
     events += decide_certify(fold(events), "QDGH-2028-FQ-0009", LATER)
-    (revoked,) = decide_on_finding(fold(events), found, LATER)
-    assert isinstance(revoked, CertificationRevoked)
-    assert revoked.automatic and revoked.finding_id == found.finding_id
-    assert revoked.certificate_no == "QDGH-2028-FQ-0009" and "E2" in revoked.reason
-    events.append(revoked)
-    assert decide_on_finding(fold(events), found, ON) == []
-    assert decide_on_finding(fold(events), finding(application_id), ON) == []
+    found = finding(application_id)
+    events.append(
+        CertificationRevoked(
+            unit_id=unit_id_of_application(application_id),
+            certificate_no="QDGH-2028-FQ-0009",
+            revoked_on=LATER,
+            reason="发现不予受理情形 E2",
+            finding_id=found.finding_id,
+            automatic=True,
+        )
+    )
+    state = fold(events)
+    assert state is not None and state.status is UnitStatus.revoked
+    assert found.finding_id in state.revoked_by_findings
+    with pytest.raises(Conflict):
+        decide_certify(state, "QDGH-2028-FQ-0010", LATER)
 
 
 def test_a_unit_is_certified_only_after_a_year_of_building_with_an_assessment_in_the_period() -> None:

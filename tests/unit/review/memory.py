@@ -12,6 +12,7 @@ from uuid import UUID
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
+from huigong_events.fact_corrections import ComplianceFactCorrected, ComplianceFactWithdrawn
 from huigong_events.intake import ApplicationAmended, ApplicationSubmitted, ComplianceFactReported
 from huigong_events.reference import Programme
 from huigong_events.registry import UnitCertified, UnitRegistered
@@ -32,6 +33,8 @@ class MemoryReviewTables:
     applications: dict[UUID, dict[int, RecordedEvent]] = field(default_factory=dict)
     screened: dict[UUID, tuple[Programme, str | None]] = field(default_factory=dict)
     facts: dict[UUID, tuple[str, RecordedEvent]] = field(default_factory=dict)
+    # Corrections and withdrawals, by (fact, version), in the order received.
+    fact_changes: dict[tuple[UUID, int], tuple[str, RecordedEvent]] = field(default_factory=dict)
     units: dict[tuple[UUID, int], tuple[UUID | None, RecordedEvent]] = field(default_factory=dict)
     delivered: set[UUID] = field(default_factory=set)
 
@@ -97,6 +100,10 @@ class MemoryInputs:
         facts: list[RecordedEvent] = []
         if state is not None and state.screened_credit_code is not None:
             facts = [r for code, r in self.tables.facts.values() if code == state.screened_credit_code]
+            # Each change follows its own fact's report, so the changes after all the reports.
+            facts += [
+                r for code, r in self.tables.fact_changes.values() if code == state.screened_credit_code
+            ]
             state = fold(state, facts)
         version = stream[-1].aggregate_version if stream else 0
         return Loaded(state, version, tuple(intake), tuple(stream), tuple(units), tuple(facts))
@@ -131,6 +138,15 @@ class MemoryInputs:
         if event.fact_id in self.tables.facts:
             return False
         self.tables.facts[event.fact_id] = (event.credit_code, record)
+        return True
+
+    async def record_fact_change(
+        self, event: ComplianceFactCorrected | ComplianceFactWithdrawn, record: RecordedEvent
+    ) -> bool:
+        key = (event.fact_id, record.aggregate_version)
+        if key in self.tables.fact_changes:
+            return False
+        self.tables.fact_changes[key] = (event.credit_code, record)
         return True
 
     async def record_unit_event(

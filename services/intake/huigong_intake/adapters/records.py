@@ -30,7 +30,8 @@ class Records(Protocol):
     async def progress(self, application_id: uuid.UUID) -> apps.ReviewProgress: ...
 
     async def facts_about(self, credit_code: str) -> list[tuple[str, ComplianceFactReported]]:
-        """The compliance facts recorded about this unit, with their event ids, oldest first."""
+        """The compliance facts recorded about this unit and not withdrawn, with their event ids,
+        oldest first (a withdrawn fact's reference may be reported again)."""
 
     async def applications_of(
         self, year: int, programme: Programme, submitter: str
@@ -87,8 +88,10 @@ class PostgresRecords:
 
     async def facts_about(self, credit_code: str) -> list[tuple[str, ComplianceFactReported]]:
         rows = await self._conn.fetch(
-            """SELECT * FROM events WHERE type = 'ComplianceFactReported' AND data->>'credit_code' = $1
-               ORDER BY position""",
+            """SELECT * FROM events r WHERE r.type = 'ComplianceFactReported' AND r.data->>'credit_code' = $1
+                 AND NOT EXISTS (SELECT 1 FROM events w WHERE w.type = 'ComplianceFactWithdrawn'
+                                 AND w.aggregate_type = r.aggregate_type AND w.aggregate_id = r.aggregate_id)
+               ORDER BY r.position""",
             credit_code,
         )
         found = []

@@ -12,6 +12,7 @@ moves which counter, by how much, in which area and on which day; `count` applie
 | UnitRegistered | by programme (REGISTERED) +1: 幸福企业 → happy_enterprise_pilots, 服务职工基地 → service_bases, 服务职工综合体 → service_complexes, 公益伙伴 → welfare_partners | unit's area | registered_on |
 | UnitCertified | by programme (CERTIFIED) +1 | unit's area | certified_on |
 | CertificationRevoked | the certified counter −1 (if certified) | unit's area | revoked_on |
+| CertificationSuspended, RevocationStatementFiled, RevocationGroundCleared, CertificationRestored | nothing: a suspended title (暂停, a revocation case open) counts as certified until a registrar confirms the revocation, whose CertificationRevoked counts on the confirmation day; a dismissed or cleared case leaves the count as it was | | |
 | UnitExited | the registered counter −1, and the certified one −1 if certified | unit's area | exited_on |
 | FacilityOpened | by kind (OPENED) +1 | facility's area | opened_on |
 | FacilityClosed | the facility's counter −1 (if open) | facility's area | closed_on |
@@ -35,6 +36,10 @@ for the same day to decide which events it keeps. So the replay at D and `GET
 /api/progress?as_of=D` cut the history on the same date, and the same figures come out. The
 envelope's `occurred_at` is not that date: the registry records MemberEnrolled when the report
 arrives, whatever 入会日期 it gives, and the seed registers the 2022 cohort years later.
+
+Streams recorded before revocation cases existed hold a CertificationRevoked with `automatic:
+true` written the day review's finding arrived: it is read as it was, a revocation on its
+`revoked_on`, so those streams replay to the figures they gave.
 
 A revocation, exit or closure takes back exactly what was counted: the service remembers each
 unit, facility and partner it counted (`Counted`), with its area and whether it was simulated, and

@@ -1,7 +1,7 @@
 """Loading a unit and allocating certificate numbers; the only I/O of certification.
 
 Every reader and writer of one unit first takes `lock` (a transaction-level advisory lock on the
-unit id), so a registrar's command and the automatic revocation never race on the version."""
+unit id), so a registrar's command and a suspension on a finding never race on the version."""
 
 from __future__ import annotations
 
@@ -25,13 +25,14 @@ async def lock(conn: DbConnection, kind: str, key: str) -> None:
 class LoadedUnit:
     state: UnitState | None
     version: int
+    events: tuple[DomainEvent, ...] = ()
 
 
 async def load_unit(conn: DbConnection, store: EventStore, unit_id: UUID) -> LoadedUnit:
     await lock(conn, AGGREGATE, str(unit_id))
     stream = await store.read(AGGREGATE, str(unit_id), conn=conn)
     events: list[DomainEvent] = [decode(record) for record in stream.events]
-    return LoadedUnit(fold(events), stream.version)
+    return LoadedUnit(fold(events), stream.version, tuple(events))
 
 
 async def allocate_certificate_no(conn: DbConnection, programme: Programme, year: int) -> str:

@@ -19,8 +19,10 @@ Rules:
   revoked or exited unit never again (409): a new cycle is a new application, hence a new unit.
 - The title is exactly reference.TITLES of the programme; the certificate is valid for three
   years (the day before the third anniversary) and re-checked yearly (first on the anniversary).
-- Revocation: of a certified unit only, by a registrar with a reason, or automatically when
-  review finds an exclusion (ExclusionFound) against the unit's application.
+- Revocation: of a certified unit only, by a registrar with a reason; a finding of review
+  (ExclusionFound) against the unit's application suspends the title and opens a revocation
+  case that a registrar decides (domain/revocation.py). A suspended unit (暂停) is revoked or
+  restored through its case only.
 - Exit (退出): a 服务职工基地 only, under construction or certified, with a reason.
 """
 
@@ -49,7 +51,8 @@ from huigong_events.registry import (
     UnitOrigin,
     UnitRegistered,
 )
-from huigong_events.review import ConstructionApproved, ExclusionFound
+from huigong_events.review import ConstructionApproved
+from huigong_events.revocation import CertificationRestored, CertificationSuspended
 from huigong_platform.refusals import Conflict, FieldError, NotFound, Refusal
 
 from .dates import add_years, period_end
@@ -87,6 +90,7 @@ CERTIFICATE_CODES: Final[dict[Programme, str]] = {
 class UnitStatus(StrEnum):
     approved = "approved"  # 建设中
     certified = "certified"  # 已认定
+    suspended = "suspended"  # 暂停（撤销审查中）
     revoked = "revoked"  # 已撤销
     exited = "exited"  # 已退出
 
@@ -135,6 +139,10 @@ def evolve(state: UnitState | None, event: DomainEvent) -> UnitState | None:
         case UnitCertified() if state is not None:
             state.status = UnitStatus.certified
             state.certificate_no = event.certificate_no
+        case CertificationSuspended() if state is not None:
+            state.status = UnitStatus.suspended
+        case CertificationRestored() if state is not None:
+            state.status = UnitStatus.certified
         case CertificationRevoked() if state is not None:
             state.status = UnitStatus.revoked
             if event.finding_id is not None:
@@ -188,25 +196,6 @@ def decide_on_approval(exists: bool, approval: ConstructionApproved, on: date) -
     ]
 
 
-def decide_on_finding(state: UnitState | None, finding: ExclusionFound, on: date) -> list[DomainEvent]:
-    """A finding against the application of a certified unit revokes its title, once."""
-    if state is None or state.status is not UnitStatus.certified or state.certificate_no is None:
-        return []
-    if finding.finding_id in state.revoked_by_findings:
-        return []
-    reason = f"发现不予受理情形 {finding.rule.value}：{finding.rule_text}"
-    return [
-        CertificationRevoked(
-            unit_id=state.unit_id,
-            certificate_no=state.certificate_no,
-            revoked_on=on,
-            reason=reason[:500],
-            finding_id=finding.finding_id,
-            automatic=True,
-        )
-    ]
-
-
 # --- registrars' commands ----------------------------------------------------------------------
 
 
@@ -219,7 +208,7 @@ def _existing(state: UnitState | None) -> UnitState:
 def _under_construction(state: UnitState, action_zh: str, action_en: str) -> None:
     if state.status is UnitStatus.approved:
         return
-    if state.status is UnitStatus.certified:
+    if state.status in (UnitStatus.certified, UnitStatus.suspended):
         raise Conflict(
             FieldError("status", f"该单位已认定，不能{action_zh}", f"already certified; cannot {action_en}")
         )
@@ -349,6 +338,14 @@ def decide_certify(
 
 def decide_revoke(state: UnitState | None, reason: str, on: date) -> list[DomainEvent]:
     unit = _existing(state)
+    if unit.status is UnitStatus.suspended:
+        raise Conflict(
+            FieldError(
+                "status",
+                "该单位称号已暂停，撤销审查中：请在审查中决定撤销或不予撤销",
+                "the title is suspended under a revocation case: confirm or dismiss the case",
+            )
+        )
     if unit.status is not UnitStatus.certified or unit.certificate_no is None:
         raise Conflict(
             FieldError("status", "只能撤销已认定单位的称号", "only a certified unit can be revoked")

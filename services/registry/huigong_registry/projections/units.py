@@ -1,6 +1,7 @@
 """Units and partners as the registry lists them, and the certificates anyone can verify.
 
-A unit's status: approved (建设中) → certified (已认定) → revoked (已撤销) or exited (已退出).
+A unit's status: approved (建设中) → certified (已认定) → revoked (已撤销) or exited (已退出); a
+certified title may be suspended (暂停, a revocation case open) and then revoked or restored.
 A partner's: active (在册) → exited (已退出)."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from huigong_events.registry import (
     UnitExited,
     UnitRegistered,
 )
+from huigong_events.revocation import CertificationRestored, CertificationSuspended
 from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_platform.database import DbConnection
 from huigong_platform.subscriptions import Projection
@@ -32,6 +34,8 @@ class UnitsProjection(Projection):
             "PartnerExited",
             "UnitCertified",
             "CertificationRevoked",
+            "CertificationSuspended",
+            "CertificationRestored",
             "UnitExited",
         }
     )
@@ -114,6 +118,34 @@ class UnitsProjection(Projection):
                     "UPDATE certificates_view SET status = 'revoked', revoked_on = $2 WHERE certificate_no = $1",
                     event.certificate_no,
                     event.revoked_on,
+                )
+            case CertificationSuspended():
+                # A finding joining an open case keeps the day the title was first suspended.
+                await conn.execute(
+                    """UPDATE units_view SET status = 'suspended', status_reason = $3,
+                           suspended_on = CASE WHEN status = 'suspended' THEN suspended_on ELSE $2 END
+                       WHERE unit_id = $1""",
+                    event.unit_id,
+                    event.suspended_on,
+                    f"撤销审查中（{event.rule.value}）",
+                )
+                await conn.execute(
+                    """UPDATE certificates_view SET status = 'suspended',
+                           suspended_on = CASE WHEN status = 'suspended' THEN suspended_on ELSE $2 END
+                       WHERE certificate_no = $1""",
+                    event.certificate_no,
+                    event.suspended_on,
+                )
+            case CertificationRestored():
+                await conn.execute(
+                    """UPDATE units_view SET status = 'certified', status_reason = NULL, suspended_on = NULL
+                       WHERE unit_id = $1""",
+                    event.unit_id,
+                )
+                await conn.execute(
+                    """UPDATE certificates_view SET status = 'certified', suspended_on = NULL
+                       WHERE certificate_no = $1""",
+                    event.certificate_no,
                 )
             case UnitExited():
                 await conn.execute(

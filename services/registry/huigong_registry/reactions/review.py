@@ -9,8 +9,11 @@ and intake's applications topic:
   (UnitRegistered, origin application, id uuid5 of the application id), once.
 - ConstructionApproved of a 公益伙伴: the application becomes a partner (PartnerRegistered, with
   the type from the form, id uuid5 of the application id), once, never a unit.
-- ExclusionFound against the application of a certified unit: the title is revoked
-  automatically (CertificationRevoked, the finding as reason, its finding id), once.
+- ExclusionFound against the application of a certified unit: the title is suspended and a
+  revocation case opened (or the open case joined), once per finding; a registrar decides it
+  (domain/revocation.py). Nothing is revoked without a person.
+- ExclusionCleared of a finding in the open case: the finding leaves the case; the last one
+  leaving restores the title.
 
 Ordering. The application is always submitted before review can approve it, but intake's and
 review's topics are separate partitions read at their own pace (another registry replica may
@@ -34,7 +37,7 @@ from typing import ClassVar
 
 from huigong_events.base import DomainEvent
 from huigong_events.intake import ApplicationAmended, ApplicationSubmitted, ApplicationWithdrawn
-from huigong_events.review import ConstructionApproved, ExclusionFound
+from huigong_events.review import ConstructionApproved, ExclusionCleared, ExclusionFound
 from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_platform import logs
 from huigong_platform.database import DbConnection
@@ -50,9 +53,9 @@ from ..adapters.applications import (
     save_application,
 )
 from ..adapters.units import load_unit, lock
-from ..domain import applications, partners
+from ..domain import applications, partners, revocation
 from ..domain.applications import Becomes, KnownApplication, becomes
-from ..domain.certification import decide_on_approval, decide_on_finding, unit_id_of_application
+from ..domain.certification import decide_on_approval, unit_id_of_application
 from ..domain.dates import beijing_day
 
 log = logs.get(__name__)
@@ -71,11 +74,16 @@ class ReviewDecisionsReaction(Reaction):
         {
             "ConstructionApproved",
             "ExclusionFound",
+            "ExclusionCleared",
             "ApplicationSubmitted",
             "ApplicationAmended",
             "ApplicationWithdrawn",
         }
     )
+
+    def __init__(self, statement_days: int = revocation.STATEMENT_DAYS) -> None:
+        # Working days the unit's union has for a statement once its title is suspended.
+        self.statement_days = statement_days
 
     async def react(self, context: ReactionContext, event: DomainEvent) -> None:
         match event:
@@ -85,6 +93,8 @@ class ReviewDecisionsReaction(Reaction):
                 await self._on_approval(context, event)
             case ExclusionFound():
                 await self._on_finding(context, event)
+            case ExclusionCleared():
+                await self._on_cleared(context, event)
 
     async def _on_application(self, context: ReactionContext, event: ApplicationEvent) -> None:
         conn = context.conn
@@ -171,7 +181,28 @@ class ReviewDecisionsReaction(Reaction):
     async def _on_finding(self, context: ReactionContext, finding: ExclusionFound) -> None:
         unit_id = unit_id_of_application(finding.application_id)
         loaded = await load_unit(context.conn, self.store, unit_id)
-        events = decide_on_finding(loaded.state, finding, beijing_day(context.trigger.occurred_at))
+        events = revocation.decide_on_finding(
+            loaded.state,
+            revocation.fold(loaded.events),
+            finding,
+            beijing_day(context.trigger.occurred_at),
+            self.statement_days,
+        )
         if events:
             await context.append(str(unit_id), events, loaded.version)
-            log.info("title revoked", unit_id=str(unit_id), finding_id=str(finding.finding_id))
+            log.info("title suspended", unit_id=str(unit_id), finding_id=str(finding.finding_id))
+
+    async def _on_cleared(self, context: ReactionContext, cleared: ExclusionCleared) -> None:
+        unit_id = unit_id_of_application(cleared.application_id)
+        loaded = await load_unit(context.conn, self.store, unit_id)
+        events = revocation.decide_on_cleared(
+            loaded.state, revocation.fold(loaded.events), cleared, beijing_day(context.trigger.occurred_at)
+        )
+        if events:
+            await context.append(str(unit_id), events, loaded.version)
+            log.info(
+                "revocation ground cleared",
+                unit_id=str(unit_id),
+                finding_id=str(cleared.finding_id),
+                restored=any(e.type == "CertificationRestored" for e in events),
+            )

@@ -32,6 +32,7 @@ import orjson
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
+from huigong_events.fact_corrections import ComplianceFactCorrected, ComplianceFactWithdrawn
 from huigong_events.intake import (
     ApplicationAmended,
     ApplicationSubmitted,
@@ -126,6 +127,20 @@ async def record_fact(conn: DbConnection, event: ComplianceFactReported, record:
     return bool(stored)
 
 
+async def record_fact_change(
+    conn: DbConnection, event: ComplianceFactCorrected | ComplianceFactWithdrawn, record: RecordedEvent
+) -> bool:
+    stored = await conn.fetchval(
+        """INSERT INTO compliance_fact_changes (fact_id, aggregate_version, credit_code, record)
+           VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING RETURNING true""",
+        event.fact_id,
+        record.aggregate_version,
+        event.credit_code,
+        _json(record),
+    )
+    return bool(stored)
+
+
 async def record_unit_event(
     conn: DbConnection, event: UnitRegistered | UnitCertified, record: RecordedEvent
 ) -> UUID | None:
@@ -202,6 +217,15 @@ async def load(conn: DbConnection, store: EventStore, application_id: UUID) -> L
                 state.screened_credit_code,
             )
         ]
+        # Each change follows its own fact's report, so the changes after all the reports.
+        facts += [
+            _record(row[0])
+            for row in await conn.fetch(
+                """SELECT record FROM compliance_fact_changes WHERE credit_code = $1
+                   ORDER BY received""",
+                state.screened_credit_code,
+            )
+        ]
         state = fold(state, facts)
     return Loaded(state, stream.version, tuple(intake), tuple(stream.events), tuple(units), tuple(facts))
 
@@ -231,6 +255,12 @@ class Inputs(Protocol):
         """Store one of intake's application events; False when it was stored before."""
 
     async def record_fact(self, event: ComplianceFactReported, record: RecordedEvent) -> bool: ...
+
+    async def record_fact_change(
+        self, event: ComplianceFactCorrected | ComplianceFactWithdrawn, record: RecordedEvent
+    ) -> bool:
+        """Store a department's correction or withdrawal of a fact; False when stored before.
+        `load` folds the changes after every report of the screened enterprise."""
 
     async def record_unit_event(
         self, event: UnitRegistered | UnitCertified, record: RecordedEvent
@@ -265,6 +295,11 @@ class PostgresInputs:
 
     async def record_fact(self, event: ComplianceFactReported, record: RecordedEvent) -> bool:
         return await record_fact(self._conn, event, record)
+
+    async def record_fact_change(
+        self, event: ComplianceFactCorrected | ComplianceFactWithdrawn, record: RecordedEvent
+    ) -> bool:
+        return await record_fact_change(self._conn, event, record)
 
     async def record_unit_event(
         self, event: UnitRegistered | UnitCertified, record: RecordedEvent

@@ -17,6 +17,7 @@ from typing import Final, TypeAlias
 from uuid import UUID
 
 from huigong_events.base import DomainEvent
+from huigong_events.fact_corrections import ComplianceFactCorrected, ComplianceFactWithdrawn
 from huigong_events.forms import (
     AnnualPlan,
     DeclaredFact,
@@ -267,7 +268,14 @@ def evolve(
             form=event.form,
         )
     if state is None:
-        if isinstance(event, ComplianceFactReported | UnitRegistered | UnitCertified):
+        if isinstance(
+            event,
+            ComplianceFactReported
+            | ComplianceFactCorrected
+            | ComplianceFactWithdrawn
+            | UnitRegistered
+            | UnitCertified,
+        ):
             return None  # about enterprises or units in general, not this (unknown) application
         raise ValueError(f"{event.type} before the application was submitted")
     return _evolve(state, event)
@@ -278,6 +286,18 @@ def _evolve(state: ReviewState, event: DomainEvent) -> ReviewState:
         if event.credit_code != state.screened_credit_code or event.fact_id in state.reported_facts:
             return state
         return replace(state, reported_facts={**state.reported_facts, event.fact_id: event})
+    if isinstance(event, ComplianceFactCorrected):
+        # The department's correction replaces what it reported; the fact keeps its id.
+        if event.fact_id not in state.reported_facts:
+            return state
+        fields = ("unit_name", "kind", "occurred_on", "settled_on", "evidence_ref", "note")
+        corrected = state.reported_facts[event.fact_id].model_copy(
+            update={name: getattr(event, name) for name in fields}
+        )
+        return replace(state, reported_facts={**state.reported_facts, event.fact_id: corrected})
+    if isinstance(event, ComplianceFactWithdrawn):
+        kept = {k: v for k, v in state.reported_facts.items() if k != event.fact_id}
+        return replace(state, reported_facts=kept)
     if isinstance(event, UnitRegistered):
         if event.application_id != state.application_id:
             return state

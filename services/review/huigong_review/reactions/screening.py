@@ -14,6 +14,9 @@ Triggers and what they decide (domain/screening.py says why):
 - ComplianceFactReported: stored for applications still to come, and screened against each
   application of that credit code: part of the screening while pending, otherwise one
   ExclusionFound at the current stage (受理后, 建设中, 认定后) when it hits.
+- ComplianceFactCorrected, ComplianceFactWithdrawn: recorded beside the report, and the findings
+  resting on the fact judged again (domain/fact_changes.py): ExclusionCleared for those that no
+  longer stand, ExclusionFound for a rule the corrected fact now hits.
 - UnitRegistered, UnitCertified: recorded, so a later finding names the stage it was made at.
 
 Exactly once in effect: the runner applies each trigger once (checkpoint and aggregate-version
@@ -31,6 +34,7 @@ from uuid import UUID
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
+from huigong_events.fact_corrections import ComplianceFactCorrected, ComplianceFactWithdrawn
 from huigong_events.intake import (
     ApplicationAmended,
     ApplicationSubmitted,
@@ -45,6 +49,7 @@ from huigong_platform import logs, telemetry
 from huigong_platform.reactions import Reaction, ReactionContext
 
 from ..adapters.inputs import Inputs, PostgresInputs
+from ..domain.fact_changes import reconsider
 from ..domain.screening import ScreeningSubject, screen, screen_later_fact
 from ..domain.state import ReviewStage
 
@@ -67,6 +72,8 @@ class ScreeningReaction(Reaction):
             "PlanSubmitted",
             "PlanAmended",
             "ComplianceFactReported",
+            "ComplianceFactCorrected",
+            "ComplianceFactWithdrawn",
             "UnitRegistered",
             "UnitCertified",
         }
@@ -101,6 +108,11 @@ async def receive(inputs: Inputs, trigger: RecordedEvent, event: DomainEvent, ap
             for application_id in await inputs.applications_screening(event.credit_code):
                 await inputs.lock(application_id)
                 await _screen(inputs, trigger, append, application_id, event)
+        case ComplianceFactCorrected() | ComplianceFactWithdrawn():
+            await inputs.record_fact_change(event, trigger)
+            for application_id in await inputs.applications_screening(event.credit_code):
+                await inputs.lock(application_id)
+                await _reconsider(inputs, trigger, append, application_id, event)
         case UnitRegistered() | UnitCertified():
             await inputs.record_unit_event(event, trigger)
 
@@ -129,6 +141,31 @@ async def _screen(
     log.info(
         "application screened",
         application_id=str(application_id),
+        trigger=trigger.type,
+        decided=[e.type for e in events],
+    )
+
+
+async def _reconsider(
+    inputs: Inputs,
+    trigger: RecordedEvent,
+    append: Append,
+    application_id: UUID,
+    change: ComplianceFactCorrected | ComplianceFactWithdrawn,
+) -> None:
+    loaded = await inputs.load(application_id)
+    if loaded.state is None:
+        return
+    events = reconsider(loaded.state, change)
+    if not events:
+        return
+    await append(str(application_id), events, loaded.version)
+    for decided in events:
+        telemetry.EVENTS_APPENDED.labels("review", decided.type).inc()
+    log.info(
+        "findings judged again",
+        application_id=str(application_id),
+        fact_id=str(change.fact_id),
         trigger=trigger.type,
         decided=[e.type for e in events],
     )

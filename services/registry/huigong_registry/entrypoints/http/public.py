@@ -13,6 +13,13 @@ from huigong_platform.service import runtime_of
 
 router = APIRouter()
 
+CERTIFICATE_STATUS_LABELS = {
+    "certified": "有效",
+    "suspended": "暂停",
+    "revoked": "已撤销",
+    "exited": "已退出",
+}
+
 
 @router.get("/certificates/{certificate_no}", tags=["证书核验"], summary="核验示范单位证书（公开）")
 async def verify_certificate(certificate_no: str, request: Request) -> JSONResponse:
@@ -31,6 +38,9 @@ async def verify_certificate(certificate_no: str, request: Request) -> JSONRespo
             "certified_on": row["certified_on"].isoformat(),
             "valid_until": row["valid_until"].isoformat(),
             "status": row["status"],
+            "status_label": CERTIFICATE_STATUS_LABELS.get(row["status"], row["status"]),
+            # 暂停: the day only; why is for the revocation case's readers, not the public.
+            "suspended_on": row["suspended_on"].isoformat() if row["suspended_on"] else None,
             "revoked_on": row["revoked_on"].isoformat() if row["revoked_on"] else None,
             "exited_on": row["exited_on"].isoformat() if row["exited_on"] else None,
         }

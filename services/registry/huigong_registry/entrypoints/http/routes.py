@@ -53,6 +53,7 @@ class UnitItem(BaseModel):
     certified_on: date | None = None
     valid_until: date | None = None
     recheck_due: date | None = None
+    suspended_on: date | None = None
     revoked_on: date | None = None
     exited_on: date | None = None
     status_reason: str | None = None
@@ -61,6 +62,7 @@ class UnitItem(BaseModel):
 class UnitStatusFilter(StrEnum):
     approved = "approved"
     certified = "certified"
+    suspended = "suspended"
     revoked = "revoked"
     exited = "exited"
 

@@ -203,7 +203,10 @@ def dossier(loaded: Loaded, policy: ScoringPolicy, sight: Sight = Sight.全部) 
         "withdrawal": withdrawal,
         "screening": screening,
         "findings": list(findings.values()),
-        "compliance_facts": [{**decode(record).to_data(), **provenance(record)} for record in loaded.facts],
+        # Each report, and each correction or withdrawal by its department, in order (`type` says which).
+        "compliance_facts": [
+            {"type": record.type, **decode(record).to_data(), **provenance(record)} for record in loaded.facts
+        ],
         "selection": selection,
         "plans": plans,
         "scores": scores if show_scores else None,

@@ -117,6 +117,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/compliance-facts/{fact_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 一项合规事实：现行内容及报送、更正、撤回记录（报送部门）
+         * @description 报送部门（市总工会：其代为报送的）及运维审计查看一项合规事实的现行内容和全部记录；其他部门答 404。
+         */
+        get: operations["get_fact_compliance_facts__fact_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/compliance-facts/{fact_id}/corrections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 更正合规事实（报送部门，说明理由）
+         * @description 只填写要更正的项（单位名称、事实类型、发生日期、整改/结清日期、文号、备注）；统一社会信用代码、报送部门和报送日期不能更正。事实编号不变，更正记录保留。不再构成不予受理情形的更正，会使据此作出的发现排除、被暂停的称号恢复。
+         */
+        post: operations["correct_fact_compliance_facts__fact_id__corrections_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/compliance-facts/{fact_id}/withdrawal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 撤回合规事实（报送部门，说明理由）
+         * @description 撤回后该事实不再作为不予受理的依据：据此作出的发现排除，被暂停的称号恢复。撤回不可再更正。
+         */
+        post: operations["withdraw_fact_compliance_facts__fact_id__withdrawal_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/enrolments": {
         parameters: {
             query?: never;
@@ -468,6 +528,47 @@ export interface components {
              */
             type: "FacilityReported";
         };
+        /**
+         * FactCorrectionRequest
+         * @description 更正合规事实：只填写要更正的项，并说明理由。
+         */
+        FactCorrectionRequest: {
+            /**
+             * 证据编号/文号
+             * @description 更正后的文号
+             */
+            evidence_ref?: string | null;
+            /**
+             * 事实类型
+             * @description 更正后的事实类型
+             */
+            kind?: components["schemas"]["ComplianceFactKind"] | null;
+            /**
+             * 备注
+             * @description 更正后的补充说明
+             */
+            note?: string | null;
+            /**
+             * 发生日期
+             * @description 更正后的发生日期
+             */
+            occurred_on?: string | null;
+            /**
+             * 更正理由
+             * @description 为什么更正
+             */
+            reason: string;
+            /**
+             * 已整改/结清日期
+             * @description 更正后的整改完毕或欠款结清日期；写 null 表示尚未结清
+             */
+            settled_on?: string | null;
+            /**
+             * 单位名称
+             * @description 更正后的单位名称
+             */
+            unit_name?: string | null;
+        };
         /** FactRequest */
         FactRequest: {
             /**
@@ -529,6 +630,14 @@ export interface components {
              * @description 涉及单位的名称（以报送部门记录为准）
              */
             unit_name: string;
+        };
+        /** FactWithdrawalRequest */
+        FactWithdrawalRequest: {
+            /**
+             * 撤回理由
+             * @description 为什么撤回（如处罚决定被撤销、报送有误）
+             */
+            reason: string;
         };
         /**
          * Funding
@@ -1720,6 +1829,214 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["FactRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    get_fact_compliance_facts__fact_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                fact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    correct_fact_compliance_facts__fact_id__corrections_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                fact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FactCorrectionRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    withdraw_fact_compliance_facts__fact_id__withdrawal_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                fact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FactWithdrawalRequest"];
             };
         };
         responses: {
