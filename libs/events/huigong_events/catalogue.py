@@ -49,6 +49,7 @@ from .registry import (
     PartnerExited,
     PartnerRegistered,
     ServiceProjectListed,
+    UnitApprovalAttached,
     UnitAssessed,
     UnitCertified,
     UnitExited,
@@ -94,6 +95,7 @@ AnyEvent = Annotated[
     | UnitCertified
     | CertificationRevoked
     | UnitExited
+    | UnitApprovalAttached
     | FacilityOpened
     | FacilityClosed
     | PartnerRegistered

@@ -16,6 +16,7 @@ from .entrypoints.http.matters import router as matters_router
 from .entrypoints.http.members import router as members_router
 from .entrypoints.http.public import router as public_router
 from .entrypoints.http.routes import router
+from .entrypoints.http.unit_record import router as unit_record_router
 from .entrypoints.http.units import router as units_router
 from .handlers import Registry
 from .policy import POLICY
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[
             router,
             units_router,
+            unit_record_router,
             facilities_router,
             public_router,
             catalogue_router,

@@ -32,7 +32,7 @@ from .domain import catalogue, certification, matters, partners, workdays
 from .domain import facilities as facility
 from .domain import members as member
 from .domain.dates import BEIJING
-from .domain.units import decide_register
+from .domain.units import check_registrable, decide_register
 from .policy import acting_of, own_centre
 
 log = logs.get(__name__)
@@ -111,6 +111,7 @@ class Registry:
         else:
             event = PartnerRegistered.model_validate(command.model_dump())
             aggregate_id = str(event.partner_id)
+        check_registrable(event, ctx.principal.id)
         stream = await ctx.uow.read(type(event).aggregate_type, aggregate_id)
         events = decide_register(stream.version, event)
         recorded = await ctx.uow.append(aggregate_id, events, stream.version, ctx.meta(SOURCE))

@@ -49,10 +49,21 @@ from ..adapters.applications import (
     release_approval,
     save_application,
 )
-from ..adapters.units import load_unit, lock
+from ..adapters.units import (
+    load_unit,
+    lock,
+    unit_of_attached_application,
+    unit_of_centre_or_enterprise,
+)
 from ..domain import applications, partners
 from ..domain.applications import Becomes, KnownApplication, becomes
-from ..domain.certification import decide_on_approval, decide_on_finding, unit_id_of_application
+from ..domain.certification import (
+    decide_attach,
+    decide_on_approval,
+    decide_on_finding,
+    takes_approvals,
+    unit_id_of_application,
+)
 from ..domain.dates import beijing_day
 
 log = logs.get(__name__)
@@ -122,6 +133,8 @@ class ReviewDecisionsReaction(Reaction):
             case Becomes.UNIT:
                 unit_id = unit_id_of_application(approval.application_id)
                 loaded = await load_unit(conn, self.store, unit_id)
+                if loaded.version == 0 and await self._attached(context, approval, on):
+                    return
                 events = decide_on_approval(loaded.version > 0, approval, on)
                 if events:
                     await context.append(str(unit_id), events, loaded.version)
@@ -147,6 +160,24 @@ class ReviewDecisionsReaction(Reaction):
                         programme=approval.programme.value,
                     )
 
+    async def _attached(self, context: ReactionContext, approval: ConstructionApproved, on: date) -> bool:
+        """Attach the approval to the unit its centre or enterprise already is, if it is one."""
+        existing_id = await unit_of_centre_or_enterprise(context.conn, approval)
+        if existing_id is None:
+            return False
+        existing = await load_unit(context.conn, self.store, existing_id)
+        if existing.state is None or not takes_approvals(existing.state, approval.programme):
+            return False
+        events = decide_attach(existing.state, approval, on)
+        if events:
+            await context.append(str(existing_id), events, existing.version)
+            log.info(
+                "approval attached to an existing unit",
+                unit_id=str(existing_id),
+                application_id=str(approval.application_id),
+            )
+        return True
+
     async def _register_partner(
         self,
         conn: DbConnection,
@@ -169,7 +200,9 @@ class ReviewDecisionsReaction(Reaction):
             )
 
     async def _on_finding(self, context: ReactionContext, finding: ExclusionFound) -> None:
-        unit_id = unit_id_of_application(finding.application_id)
+        unit_id = await unit_of_attached_application(
+            context.conn, finding.application_id
+        ) or unit_id_of_application(finding.application_id)
         loaded = await load_unit(context.conn, self.store, unit_id)
         events = decide_on_finding(loaded.state, finding, beijing_day(context.trigger.occurred_at))
         if events:

@@ -47,7 +47,9 @@ export interface paths {
         };
         /**
          * 设施数量：按类型或区市
-         * @description Open facilities unless `status` says otherwise; `year` is the year of opening.
+         * @description Open facilities unless `status` says otherwise; `year` is the year of opening. Counted as
+         *     metrics counts them today: a facility dated after today (accepted before such dates were
+         *     refused) is not open yet.
          */
         get: operations["count_facilities_facilities_counts_get"];
         put?: never;
@@ -65,7 +67,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 一处设施 */
+        /**
+         * 一处设施
+         * @description By the registry's id or by the report id intake answered (`POST /facilities` there): the
+         *     facility a report opened has the id derived from it.
+         */
         get: operations["get_facility_facilities__facility_id__get"];
         put?: never;
         post?: never;
@@ -490,6 +496,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/units/{unit_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 一个建设单位：登记、评估（逐项标准）和认定情况 */
+        get: operations["get_unit_units__unit_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/units/{unit_id}/assessment": {
         parameters: {
             query?: never;
@@ -837,7 +860,7 @@ export interface components {
              */
             credit_code?: string | null;
             /**
-             * 名称
+             * 伙伴名称
              * @description 公益伙伴名称
              */
             name: string;
@@ -854,7 +877,7 @@ export interface components {
             /**
              * 登记日期
              * Format: date
-             * @description 纳入纽带计划的日期
+             * @description 登记为公益伙伴的日期：2022年1月1日至今天（北京时间）
              */
             registered_on: string;
             /**
@@ -1113,7 +1136,7 @@ export interface components {
             /**
              * 登记日期
              * Format: date
-             * @description 登记为建设单位的日期
+             * @description 登记为建设单位的日期：2022年1月1日至今天（北京时间）
              */
             registered_on: string;
             /**
@@ -1218,7 +1241,7 @@ export interface operations {
                 /** @description 所属区市或单位代码（同 area） */
                 district?: string | null;
                 status?: components["schemas"]["FacilityStatus"] | null;
-                /** @description 年度 */
+                /** @description 年度（2022–2100） */
                 year?: number | null;
                 page?: number;
                 page_size?: number;
@@ -1285,7 +1308,7 @@ export interface operations {
                 kind?: components["schemas"]["FacilityKind"] | null;
                 area?: string | null;
                 status?: components["schemas"]["FacilityStatus"] | null;
-                /** @description 年度 */
+                /** @description 年度（2022–2100） */
                 year?: number | null;
             };
             header?: never;
@@ -2399,7 +2422,7 @@ export interface operations {
                 status?: components["schemas"]["PartnerStatus"] | null;
                 /** @description pilot_2022 试点，application 申报 */
                 origin?: components["schemas"]["PartnerOrigin"] | null;
-                /** @description 登记年度 */
+                /** @description 登记年度（2022–2100） */
                 year?: number | null;
                 page?: number;
                 page_size?: number;
@@ -2958,7 +2981,7 @@ export interface operations {
             query?: {
                 field?: components["schemas"]["ServiceField"] | null;
                 area?: string | null;
-                /** @description 年度 */
+                /** @description 年度（2022–2100） */
                 year?: number | null;
                 page?: number;
                 page_size?: number;
@@ -3220,7 +3243,7 @@ export interface operations {
                 /** @description 所属区市或单位代码（同 area） */
                 district?: string | null;
                 status?: components["schemas"]["UnitStatusFilter"] | null;
-                /** @description 登记年度 */
+                /** @description 登记年度（2022–2100） */
                 year?: number | null;
                 origin?: string | null;
                 page?: number;
@@ -3353,6 +3376,67 @@ export interface operations {
             };
         };
     };
+    get_unit_units__unit_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 建设单位编号（UUID），或其示范单位证书编号（如 QDGH-2026-FQ-0001） */
+                unit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
     assess_units__unit_id__assessment_post: {
         parameters: {
             query?: never;
@@ -3361,6 +3445,7 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description 建设单位编号（UUID），或其示范单位证书编号（如 QDGH-2026-FQ-0001） */
                 unit_id: string;
             };
             cookie?: never;
@@ -3435,6 +3520,7 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description 建设单位编号（UUID），或其示范单位证书编号（如 QDGH-2026-FQ-0001） */
                 unit_id: string;
             };
             cookie?: never;
@@ -3509,6 +3595,7 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description 建设单位编号（UUID），或其示范单位证书编号（如 QDGH-2026-FQ-0001） */
                 unit_id: string;
             };
             cookie?: never;
@@ -3583,6 +3670,7 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description 建设单位编号（UUID），或其示范单位证书编号（如 QDGH-2026-FQ-0001） */
                 unit_id: string;
             };
             cookie?: never;
