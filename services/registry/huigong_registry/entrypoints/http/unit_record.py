@@ -102,6 +102,8 @@ async def get_unit(unit_id: UnitId, request: Request) -> dict[str, Any]:
         "area": state.area,
         "origin": state.origin.value,
         "application_id": str(state.application_id) if state.application_id else None,
+        # Approved applications of this same centre or enterprise, attached instead of a second unit.
+        "applications": [str(a) for a in state.attached],
         "status": state.status.value,
         "status_label": STATUS_LABELS[state.status],
         "registered_on": state.registered_on.isoformat() if state.registered_on else None,
