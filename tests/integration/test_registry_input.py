@@ -9,22 +9,40 @@ This module runs in a database and topic prefix of its own: its figures are abso
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any, Final
 
+import asyncpg
 import httpx
 import pytest
 
 from huigong_events.plausible import beijing_today
 from huigong_events.reference import HAPPY_ENTERPRISE_CRITERIA, FacilityKind
+from huigong_platform.database import create_pool
 from huigong_registry import seed
-from huigong_registry.domain.cohort import HAPPY_ENTERPRISES, PARTNERS, SERVICE_BASES
+from huigong_registry.domain.certification import unit_id_of_application
+from huigong_registry.domain.cohort import HAPPY_ENTERPRISES, PARTNERS, SERVICE_BASES, SERVICE_CENTRES
 
 from ..conftest import Stack, isolated_stack
+from ..forms import complex_form, with_fresh_undertaking_unit
 from .processes import ServiceProcess, running
-from .test_review import eventually, key
+from .test_review import (
+    SUBMITTER,
+    YEAR,
+    chair,
+    eventually,
+    key,
+    reviewer,
+    scores,
+    screened,
+    selected_with_plans,
+    submit,
+    today,
+    types,
+)
 
 REGISTRAR: Final = {"X-Huigong-Principal": "registrar:city01"}
 SEEDER: Final = {"X-Huigong-Principal": seed.PRINCIPAL}
@@ -40,11 +58,19 @@ async def own_stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
 
 @pytest.fixture(scope="module")
 async def services(own_stack: Stack) -> AsyncIterator[Services]:
-    async with running(own_stack, ("intake", "registry", "metrics"), 2300, "registry-input") as procs:
+    names = ("intake", "review", "registry", "metrics")
+    async with running(own_stack, names, 2300, "registry-input") as procs:
         registry = next(p for p in procs if p.service == "registry")
         auth = {"Authorization": f"Bearer {await own_stack.keys.key_for(seed.PRINCIPAL)}"}
         await asyncio.to_thread(seed.load, registry.url, auth)
         yield procs
+
+
+@pytest.fixture
+async def review_db(own_stack: Stack) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(own_stack.dsn("review"), "review")
+    yield pool
+    await pool.close()
 
 
 async def actual(metrics: httpx.AsyncClient, code: str, **params: str) -> float:
@@ -250,3 +276,41 @@ async def test_a_unit_is_read_by_its_certificate_number_with_its_assessments(
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "unit_id"
     # A partner of the cohort is a partner, never a unit.
     assert (await registry.get(f"/units/{PARTNERS[0].id}", headers=VIEWER)).status_code == 404
+
+
+async def test_an_approved_service_complex_is_its_districts_centre_not_a_second_complex(
+    intake: httpx.AsyncClient,
+    review: httpx.AsyncClient,
+    registry: httpx.AsyncClient,
+    metrics: httpx.AsyncClient,
+    review_db: asyncpg.Pool,
+) -> None:
+    """市南区's service-complex application, approved, attaches to 市南区职工服务中心: 市南 still
+    counts one complex."""
+    centre = next(c for c in SERVICE_CENTRES if c.area == "370202")
+    form = with_fresh_undertaking_unit(complex_form())
+    body = {"year": YEAR, "programme": "service_complex", "form": json.loads(form.model_dump_json())}
+    application_id = await submit(intake, body)
+    assert types(await screened(review_db, application_id)) == ["ApplicationAccepted"]
+    await selected_with_plans(intake, review, application_id, SUBMITTER, YEAR)
+    base = f"/applications/{application_id}"
+    for who, total in (("city/a", 80), ("370203/b", 84), ("G-HAIER/c", 83)):
+        response = await review.post(f"{base}/scores", json=scores(total), headers={**reviewer(who), **key()})
+        assert response.status_code == 201, response.text
+    decision = {"decision": "approve", "period_start": today().isoformat()}
+    response = await review.post(f"{base}/decision", json=decision, headers={**chair("city/chair"), **key()})
+    assert response.status_code == 201, response.text
+
+    async def attached() -> dict[str, Any] | None:
+        unit = (await registry.get(f"/units/{centre.id}", headers=VIEWER)).json()
+        return unit if application_id in unit.get("applications", []) else None
+
+    unit = await eventually(attached, "the approval attached to 市南区职工服务中心")
+    assert unit["origin"] == "service_centre" and unit["name"] == "市南区职工服务中心"
+    second = await registry.get(f"/units/{unit_id_of_application(uuid.UUID(application_id))}", headers=VIEWER)
+    assert second.status_code == 404, second.text
+    listed = await registry.get(
+        "/units", params={"programme": "service_complex", "area": "370202"}, headers=VIEWER
+    )
+    assert listed.json()["total"] == 1
+    assert await actual(metrics, "service_complexes", area="370202") == 1

@@ -182,6 +182,24 @@ BAD_WRITES: Final[list[tuple[str, dict[str, str], dict[str, Any], str]]] = [
         "exited_on",
     ),
     ("/units/not-a-number/assessment", REGISTRAR, {"results": []}, "unit_id"),
+    (
+        f"/units/{BASE.id}/assessment",
+        REGISTRAR,
+        {
+            "results": [{"criterion": "服务场所和设施", "met": True, "evidence": "0"}],
+            "assessed_on": "2023-01-05",
+        },
+        "results.0.evidence",
+    ),
+    (
+        f"/units/{BASE.id}/assessment",
+        REGISTRAR,
+        {
+            "results": [{"criterion": "服务场所和设施", "met": True, "evidence": "台账"}],
+            "assessed_on": "2202-01-05",
+        },
+        "assessed_on",
+    ),
 ]
 
 

@@ -12,6 +12,9 @@ The rules:
   Beijing plus `FUTURE_MARGIN_DAYS`. The margin is zero: Beijing's clock is ahead of every
   district system's, so no honest caller dates a fact tomorrow, and a fact dated tomorrow would
   be counted by a reader asked "as of today" in one service and not in another;
+- a day a facility was built (`opened_on`) is not in the future either, but may lie before the
+  programme: facilities standing before 2022 are reported too (the earliest is the founding of the
+  People's Republic, 1949-10-01, before which no facility of the federation's stands);
 - a day a figure is asked about (`as_of`) lies between the programme's start and the end of 2100;
 - a name or a text holds no control characters (tabs and line breaks are allowed in texts, not in
   names) and is not meaningless: it contains at least one letter of some script (汉字, Latin …),
@@ -32,6 +35,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from .forms import Name, ShortText
 
 PROGRAMME_START: Final = date(2022, 1, 1)
+EARLIEST_FACILITY: Final = date(1949, 10, 1)
 LAST_DAY: Final = date(2100, 12, 31)
 FUTURE_MARGIN_DAYS: Final = 0
 _BEIJING: Final = timezone(timedelta(hours=8))
@@ -78,6 +82,17 @@ def _recorded_day(value: date) -> date:
     return value
 
 
+def _built_day(value: date) -> date:
+    latest = latest_plausible_day()
+    if not EARLIEST_FACILITY <= value <= latest:
+        raise ValueError(
+            f"日期应在{EARLIEST_FACILITY.isoformat()}至{latest.isoformat()}之间，不能晚于今天"
+            f"（the date must lie between {EARLIEST_FACILITY.isoformat()} and {latest.isoformat()}: "
+            "not in the future）"
+        )
+    return value
+
+
 def _asked_day(value: date) -> date:
     if not PROGRAMME_START <= value <= LAST_DAY:
         raise ValueError(
@@ -96,11 +111,17 @@ PlainText = Annotated[ShortText, AfterValidator(_plain_text)]
 RecordedDay = Annotated[date, AfterValidator(_recorded_day)]
 """A day on which something happened: from the programme's start to today (Beijing) plus the margin."""
 
+BuiltDay = Annotated[date, AfterValidator(_built_day)]
+"""A day a facility was built: from 1949-10-01 to today (Beijing); never in the future."""
+
 AsOfDay = Annotated[date, AfterValidator(_asked_day)]
 """A day figures or states are asked about (`as_of`): from the programme's start to 2100-12-31."""
 
 QueryYear = Annotated[int, Field(ge=PROGRAMME_START.year, le=LAST_DAY.year)]
 """A year asked about in a query (`year=`): a year of the programme, 2022–2100."""
+
+BuiltYear = Annotated[int, Field(ge=EARLIEST_FACILITY.year, le=LAST_DAY.year)]
+"""The year of a facility's opening asked about in a query: 1949–2100."""
 
 
 def _strings(value: object, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:

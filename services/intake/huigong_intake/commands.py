@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, create_model
 
 from huigong_events.forms import ApplicationForm, ConstructionPlan, ShortText, SubmitterCode, Year
 from huigong_events.intake import ComplianceFactReported, FacilityReported, ServiceProjectProposed
-from huigong_events.plausible import PlainName, PlainText, RecordedDay
+from huigong_events.plausible import BuiltDay, PlainName, PlainText
 from huigong_events.reference import Programme
 from huigong_platform.application import Command, from_request
 
@@ -76,8 +76,8 @@ FacilityRequest = create_model(
     name=(PlainName, Field(title="名称", description="设施名称")),
     host_unit=(PlainName, Field(title="所在单位", description="设施所在的单位（职工服务中心、企业等）")),
     opened_on=(
-        RecordedDay,
-        Field(title="建成日期", description="设施建成（投入使用）的日期：2022年1月1日至今天（北京时间）"),
+        BuiltDay,
+        Field(title="建成日期", description="设施建成（投入使用）的日期：不晚于今天（北京时间）"),
     ),
 )
 ProjectRequest = create_model(

@@ -61,8 +61,15 @@ class ExitPartner(PartnerExitRequest):
     partner_id: uuid.UUID
 
 
+class CriterionInput(CriterionResult):
+    """一项认定标准的评估结果，如登记人员所填：佐证须有文字。"""
+
+    criterion: PlainName = Field(title="认定标准", description="认定标准，如幸福企业七个方面之一")
+    evidence: PlainText = Field(title="佐证材料", description="评估所依据的佐证材料或说明")
+
+
 class AssessmentRequest(Command):
-    results: list[CriterionResult] = Field(
+    results: list[CriterionInput] = Field(
         min_length=1, title="评估结果", description="各项认定标准：是否达到及佐证"
     )
     assessed_on: RecordedDay | None = Field(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from huigong_events.forms import ServiceField
-from huigong_events.plausible import QueryYear, beijing_today
+from huigong_events.plausible import BuiltYear, beijing_today
 from huigong_events.reference import FacilityKind
 from huigong_platform.application import from_request
 from huigong_platform.refusals import FieldError, NotFound
@@ -27,7 +27,7 @@ from ...domain.facilities import FacilityStatus, facility_id_of_report
 router = APIRouter(tags=["设施与项目库"])
 Page = Annotated[int, Query(ge=1)]
 PageSize = Annotated[int, Query(ge=1, le=500)]
-Year = Annotated[QueryYear | None, Query(description="年度（2022–2100）")]
+Year = Annotated[BuiltYear | None, Query(description="建成年度（1949–2100）")]
 
 
 @router.post("/facilities/{facility_id}/closure", status_code=201, summary="关闭设施（登记人员）")
