@@ -452,7 +452,7 @@ export interface components {
             /**
              * 建成日期
              * Format: date
-             * @description 设施建成（投入使用）的日期：2022年1月1日至今天（北京时间）
+             * @description 设施建成（投入使用）的日期：不晚于今天（北京时间）
              */
             opened_on: string;
             /**

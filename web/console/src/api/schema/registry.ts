@@ -604,7 +604,7 @@ export interface components {
              * 评估结果
              * @description 各项认定标准：是否达到及佐证
              */
-            results: components["schemas"]["CriterionResult"][];
+            results: components["schemas"]["CriterionInput"][];
         };
         /** CertificationRequest */
         CertificationRequest: {
@@ -664,13 +664,13 @@ export interface components {
          */
         Channel: "walk_in" | "phone" | "app";
         /**
-         * CriterionResult
-         * @description 一项认定标准的评估结果。
+         * CriterionInput
+         * @description 一项认定标准的评估结果，如登记人员所填：佐证须有文字。
          */
-        CriterionResult: {
+        CriterionInput: {
             /**
              * 认定标准
-             * @description 认定标准，如幸福企业七个方面、服务职工综合体八个方面之一
+             * @description 认定标准，如幸福企业七个方面之一
              */
             criterion: string;
             /**
@@ -1241,7 +1241,7 @@ export interface operations {
                 /** @description 所属区市或单位代码（同 area） */
                 district?: string | null;
                 status?: components["schemas"]["FacilityStatus"] | null;
-                /** @description 年度（2022–2100） */
+                /** @description 建成年度（1949–2100） */
                 year?: number | null;
                 page?: number;
                 page_size?: number;
@@ -1308,7 +1308,7 @@ export interface operations {
                 kind?: components["schemas"]["FacilityKind"] | null;
                 area?: string | null;
                 status?: components["schemas"]["FacilityStatus"] | null;
-                /** @description 年度（2022–2100） */
+                /** @description 建成年度（1949–2100） */
                 year?: number | null;
             };
             header?: never;
@@ -2981,7 +2981,7 @@ export interface operations {
             query?: {
                 field?: components["schemas"]["ServiceField"] | null;
                 area?: string | null;
-                /** @description 年度（2022–2100） */
+                /** @description 建成年度（1949–2100） */
                 year?: number | null;
                 page?: number;
                 page_size?: number;
