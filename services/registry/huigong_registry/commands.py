@@ -19,7 +19,7 @@ from huigong_events.matters import (
     Steps,
     TimeLimit,
 )
-from huigong_events.plausible import PlainName, PlainText, RecordedDay
+from huigong_events.plausible import BuiltDay, PlainName, PlainText, RecordedDay
 from huigong_events.registry import CriterionResult, PartnerRegistered, UnitRegistered
 from huigong_platform.application import Command
 
@@ -108,9 +108,7 @@ class ExitUnit(ReasonRequest):
 
 
 class FacilityClosureRequest(Command):
-    closed_on: RecordedDay | None = Field(
-        default=None, title="关闭日期", description="默认为今天（北京时间）"
-    )
+    closed_on: BuiltDay | None = Field(default=None, title="关闭日期", description="默认为今天（北京时间）")
     reason: PlainText = Field(title="关闭原因", description="设施关闭的原因")
 
 
