@@ -153,6 +153,7 @@ MATRIX: Final = {
     ("registry", "POST", "/partners/{partner_id}/exit"):              "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
     ("registry", "POST", "/facilities/{facility_id}/closure"):        "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
     ("registry", "GET", "/units"):                                    "A  A  A  A  F  A  A  A  A  A  A  U  U  U",
+    ("registry", "GET", "/units/{unit_id}"):                          "A  A  A  A  F  A  A  A  A  A  A  U  U  U",
     ("registry", "GET", "/partners"):                                 "A  A  A  A  F  A  A  A  A  A  A  U  U  U",
     ("registry", "GET", "/facilities"):                               "A  A  A  A  F  A  A  A  A  A  A  U  U  U",
     ("registry", "GET", "/facilities/{facility_id}"):                 "A  A  A  A  F  A  A  A  A  A  A  U  U  U",

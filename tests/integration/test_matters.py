@@ -26,7 +26,8 @@ from typer.testing import CliRunner
 from huigong_events.reference import CITY_CODE
 from huigong_ops.cli import app as ops_cli
 from huigong_ops.replay import replay
-from huigong_registry.domain.cohort import PILOT_DATE, SERVICE_BASES, SERVICE_CENTRES
+from huigong_registry import seed
+from huigong_registry.domain.cohort import SERVICE_BASES, SERVICE_CENTRES
 
 from ..conftest import Stack
 from .browser import chromium
@@ -71,21 +72,18 @@ async def metrics(services: Services) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="module")
 async def units(services: Services) -> None:
-    """The 11 centres and the 7 bases as huigong-seed registers them (another module may have)."""
+    """The 11 centres and the 7 bases as huigong-seed registers them (another module may have):
+    the seed's own principal, body and idempotency keys, so that the seed, run after, replays."""
     async with services[0].client() as client:
         for entry, origin in [
             *((c, "service_centre") for c in SERVICE_CENTRES),
             *((b, "pilot_2022") for b in SERVICE_BASES),
         ]:
-            body = {
-                "unit_id": str(entry.id),
-                "name": entry.name,
-                "programme": entry.programme.value,
-                "area": entry.area,
-                "origin": origin,
-                "registered_on": PILOT_DATE,
-            }
-            response = await client.post("/units", json=body, headers={**REGISTRAR, **key()})
+            response = await client.post(
+                "/units",
+                json=seed.unit_body(entry, origin),
+                headers={"X-Huigong-Principal": seed.PRINCIPAL, "Idempotency-Key": f"seed-2022:{entry.id}"},
+            )
             assert response.status_code in (201, 409), response.text
 
 

@@ -360,6 +360,13 @@ def sample_events() -> list[DomainEvent]:
         registry.UnitExited(
             unit_id=uid("unit"), reason="职工满意度评价连续不达标", exited_on=date(2024, 12, 31)
         ),
+        registry.UnitApprovalAttached(
+            unit_id=uid("unit"),
+            application_id=uid("application"),
+            programme=Programme.服务职工综合体,
+            period_start=date(2027, 3, 1),
+            attached_on=date(2026, 12, 7),
+        ),
         registry.FacilityOpened(
             facility_id=uid("facility"),
             kind=FacilityKind.青岛惠工家,

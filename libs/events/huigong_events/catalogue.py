@@ -50,6 +50,7 @@ from .registry import (
     PartnerExited,
     PartnerRegistered,
     ServiceProjectListed,
+    UnitApprovalAttached,
     UnitAssessed,
     UnitCertified,
     UnitExited,
@@ -108,6 +109,7 @@ AnyEvent = Annotated[
     | RevocationGroundCleared
     | CertificationRestored
     | UnitExited
+    | UnitApprovalAttached
     | FacilityOpened
     | FacilityClosed
     | PartnerRegistered

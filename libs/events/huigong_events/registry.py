@@ -216,6 +216,22 @@ class UnitExited(DomainEvent):
     exited_on: date = Field(title="退出日期", description="退出的日期")
 
 
+class UnitApprovalAttached(DomainEvent):
+    """批准建设已归入已登记单位：获批的申报所指的职工服务中心或企业已是建设单位，归入该单位，不另登记。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "unit"
+
+    type: Literal["UnitApprovalAttached"] = Field(
+        default="UnitApprovalAttached", title=_TYPE_TITLE, description="批准建设已归入已登记单位"
+    )
+    unit_id: UUID = Field(title="建设单位编号", description="获批申报归入的已登记单位")
+    application_id: UUID = Field(title="申报编号", description="获批建设的申报")
+    programme: Programme = Field(title="工作任务", description="批准建设的工作任务")
+    period_start: date = Field(title="建设期开始日期", description="批准的三年建设期的开始日期")
+    attached_on: date = Field(title="归入日期", description="批准建设之日（北京时间）")
+
+
 # --------------------------------------------------------------------------------------------
 # aggregate "facility"
 # --------------------------------------------------------------------------------------------

@@ -21,12 +21,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from huigong_events.base import DomainEvent
+from huigong_events.plausible import stray_controls
 
 from . import logs, telemetry
 from .eventstore import Metadata
 from .idempotency import Outcome, fingerprint
 from .policy import Policy
 from .principals import Principal
+from .refusals import FieldError, Refusal
 from .unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logs.get(__name__)
@@ -98,6 +100,12 @@ class CommandPath:
         nothing of a refused command is recorded. Without a key (only a PUT, whose repetition
         changes nothing more, may omit it) the command runs without being remembered."""
         self.policy.check(command, principal)
+        controls = stray_controls(command)
+        if controls:
+            # One rule for every service and both entry points, before any database call.
+            raise Refusal(
+                *(FieldError(f, "不得含控制字符", "must not contain control characters") for f in controls)
+            )
         handler = self._handlers[type(command)]
         async with self._units() as uow:
             if key is not None:

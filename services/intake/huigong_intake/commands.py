@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, create_model
 
 from huigong_events.forms import ApplicationForm, ConstructionPlan, ShortText, SubmitterCode, Year
 from huigong_events.intake import ComplianceFactReported, FacilityReported, ServiceProjectProposed
+from huigong_events.plausible import BuiltDay, PlainName, PlainText
 from huigong_events.reference import Programme
 from huigong_platform.application import Command, from_request
 
@@ -36,11 +37,11 @@ class ApplicationRequest(Command):
 
 class AmendRequest(Command):
     form: ApplicationForm = Field(title="申报表", description="修改后的完整申报表")
-    reason: ShortText = Field(title="修改原因")
+    reason: PlainText = Field(title="修改原因")
 
 
 class WithdrawRequest(Command):
-    reason: ShortText = Field(title="撤回原因")
+    reason: PlainText = Field(title="撤回原因")
 
 
 class PlanRequest(Command):
@@ -51,7 +52,7 @@ class PlanAmendmentRequest(Command):
     plan: ConstructionPlan = Field(
         title="建设方案", description="替换已报送的三年规划，或同一年度的年度实施方案"
     )
-    reason: ShortText = Field(title="修改理由")
+    reason: PlainText = Field(title="修改理由")
 
 
 class WindowRequest(Command):
@@ -65,20 +66,32 @@ class WindowRequest(Command):
 
 
 # Reports are the events themselves, with the id optional (generated when absent).
+# Names and the opening day are held to what a person can plausibly send
+# (`huigong_events.plausible`): a facility opened "next year" is not yet a facility, and would be
+# counted by one reader and not another.
 FacilityRequest = create_model(
     "FacilityRequest",
     __base__=FacilityReported,
     report_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="报送编号")),
+    name=(PlainName, Field(title="名称", description="设施名称")),
+    host_unit=(PlainName, Field(title="所在单位", description="设施所在的单位（职工服务中心、企业等）")),
+    opened_on=(
+        BuiltDay,
+        Field(title="建成日期", description="设施建成（投入使用）的日期：不晚于今天（北京时间）"),
+    ),
 )
 ProjectRequest = create_model(
     "ProjectRequest",
     __base__=ServiceProjectProposed,
     proposal_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="推荐编号")),
+    name=(PlainName, Field(title="项目名称", description="服务职工项目名称")),
+    provider=(PlainName, Field(title="提供单位", description="提供服务项目的单位")),
 )
 FactRequest = create_model(
     "FactRequest",
     __base__=ComplianceFactReported,
     fact_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="事实编号")),
+    unit_name=(PlainName, Field(title="单位名称", description="涉及单位的名称（以报送部门记录为准）")),
 )
 
 

@@ -19,6 +19,7 @@ from .entrypoints.http.members import router as members_router
 from .entrypoints.http.public import router as public_router
 from .entrypoints.http.revocation import router as revocation_router
 from .entrypoints.http.routes import router
+from .entrypoints.http.unit_record import router as unit_record_router
 from .entrypoints.http.units import router as units_router
 from .handlers import Registry
 from .policy import POLICY
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             router,
             units_router,
             revocation_router,
+            unit_record_router,
             facilities_router,
             public_router,
             catalogue_router,

@@ -5,12 +5,11 @@ typed commands they become with the ids their route names. The platform's comman
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Final
 
 from pydantic import Field, StringConstraints, create_model
 
-from huigong_events.forms import Name, ShortText
+from huigong_events.forms import Name
 from huigong_events.matters import (
     Channel,
     ClearText,
@@ -20,47 +19,73 @@ from huigong_events.matters import (
     Steps,
     TimeLimit,
 )
+from huigong_events.plausible import BuiltDay, PlainName, PlainText, RecordedDay
 from huigong_events.registry import CriterionResult, PartnerRegistered, UnitRegistered
 from huigong_platform.application import Command
 
 # --- units and partners ----------------------------------------------------------------------------
 
-# Registrations are the events themselves, with the id optional (generated when absent).
+# Registrations are the events themselves, with the id optional (generated when absent), and the
+# name and date held to what a person can plausibly send (`huigong_events.plausible`); the events
+# keep their looser types so that recorded streams replay.
 RegisterUnit = create_model(
     "UnitRequest",
     __base__=UnitRegistered,
     unit_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="建设单位编号")),
+    name=(PlainName, Field(title="单位名称", description="建设单位名称")),
+    registered_on=(
+        RecordedDay,
+        Field(title="登记日期", description="登记为建设单位的日期：2022年1月1日至今天（北京时间）"),
+    ),
 )
 RegisterPartner = create_model(
     "PartnerRequest",
     __base__=PartnerRegistered,
     partner_id=(uuid.UUID, Field(default_factory=uuid.uuid4, title="伙伴编号")),
+    name=(PlainName, Field(title="伙伴名称", description="公益伙伴名称")),
+    registered_on=(
+        RecordedDay,
+        Field(title="登记日期", description="登记为公益伙伴的日期：2022年1月1日至今天（北京时间）"),
+    ),
 )
 
 
 class PartnerExitRequest(Command):
-    reason: ShortText = Field(title="退出原因", description="退出纽带计划的原因")
-    exited_on: date | None = Field(default=None, title="退出日期", description="默认为今天（北京时间）")
+    reason: PlainText = Field(title="退出原因", description="退出纽带计划的原因")
+    exited_on: RecordedDay | None = Field(
+        default=None, title="退出日期", description="默认为今天（北京时间）"
+    )
 
 
 class ExitPartner(PartnerExitRequest):
     partner_id: uuid.UUID
 
 
+class CriterionInput(CriterionResult):
+    """一项认定标准的评估结果，如登记人员所填：佐证须有文字。"""
+
+    criterion: PlainName = Field(title="认定标准", description="认定标准，如幸福企业七个方面之一")
+    evidence: PlainText = Field(title="佐证材料", description="评估所依据的佐证材料或说明")
+
+
 class AssessmentRequest(Command):
-    results: list[CriterionResult] = Field(
+    results: list[CriterionInput] = Field(
         min_length=1, title="评估结果", description="各项认定标准：是否达到及佐证"
     )
-    assessed_on: date | None = Field(default=None, title="评估日期", description="默认为今天（北京时间）")
+    assessed_on: RecordedDay | None = Field(
+        default=None, title="评估日期", description="默认为今天（北京时间）"
+    )
 
 
 class CertificationRequest(Command):
-    certified_on: date | None = Field(default=None, title="认定日期", description="默认为今天（北京时间）")
+    certified_on: RecordedDay | None = Field(
+        default=None, title="认定日期", description="默认为今天（北京时间）"
+    )
 
 
 class ReasonRequest(Command):
-    reason: ShortText = Field(title="原因", description="撤销或退出的原因")
-    on: date | None = Field(default=None, title="日期", description="默认为今天（北京时间）")
+    reason: PlainText = Field(title="原因", description="撤销或退出的原因")
+    on: RecordedDay | None = Field(default=None, title="日期", description="默认为今天（北京时间）")
 
 
 class AssessUnit(AssessmentRequest):
@@ -83,8 +108,8 @@ class ExitUnit(ReasonRequest):
 
 
 class FacilityClosureRequest(Command):
-    closed_on: date | None = Field(default=None, title="关闭日期", description="默认为今天（北京时间）")
-    reason: ShortText = Field(title="关闭原因", description="设施关闭的原因")
+    closed_on: BuiltDay | None = Field(default=None, title="关闭日期", description="默认为今天（北京时间）")
+    reason: PlainText = Field(title="关闭原因", description="设施关闭的原因")
 
 
 class CloseFacility(FacilityClosureRequest):
@@ -105,29 +130,35 @@ class EraseMember(MemberErasureRequest):
 
 
 class ItemBody(Command):
-    name: Name = Field(title="服务事项名称", description="如“劳动争议法律咨询”")
+    name: PlainName = Field(title="服务事项名称", description="如“劳动争议法律咨询”")
     category: ServiceCategory = Field(title="服务类别", description="服务事项所属类别")
     providers: Providers = Field(
         title="提供单位", description="提供该服务的职工服务中心或服务职工基地的登记单位编号"
     )
     time_limit_days: TimeLimit = Field(title="办结时限（工作日）", description="自受理次日起的工作日数，1–60")
     steps: Steps = Field(title="办理环节", description="按顺序列出的办理环节")
-    commitment: ShortText | None = Field(default=None, title="服务承诺", description="向职工公开承诺的内容")
+    commitment: PlainText | None = Field(default=None, title="服务承诺", description="向职工公开承诺的内容")
 
 
 class ListingRequest(ItemBody):
     item_id: uuid.UUID = Field(default_factory=uuid.uuid4, title="服务事项编号", description="默认新生成")
-    listed_on: date | None = Field(default=None, title="列入日期", description="默认为今天（北京时间）")
+    listed_on: RecordedDay | None = Field(
+        default=None, title="列入日期", description="默认为今天（北京时间）"
+    )
 
 
 class ChangeRequest(ItemBody):
-    changed_on: date | None = Field(default=None, title="调整日期", description="默认为今天（北京时间）")
+    changed_on: RecordedDay | None = Field(
+        default=None, title="调整日期", description="默认为今天（北京时间）"
+    )
     reason: ClearText = Field(title="调整原因", description="调整目录条目的原因")
 
 
 class WithdrawalRequest(Command):
     reason: ClearText = Field(title="撤出原因", description="撤出目录的原因")
-    withdrawn_on: date | None = Field(default=None, title="撤出日期", description="默认为今天（北京时间）")
+    withdrawn_on: RecordedDay | None = Field(
+        default=None, title="撤出日期", description="默认为今天（北京时间）"
+    )
 
 
 class ListServiceItem(ListingRequest):
@@ -173,7 +204,9 @@ class ReceiptRequest(Command):
     request: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
         title="诉求", description="职工的诉求（加密保存，可删除）"
     )
-    received_on: date | None = Field(default=None, title="受理日期", description="默认为今天（北京时间）")
+    received_on: RecordedDay | None = Field(
+        default=None, title="受理日期", description="默认为今天（北京时间）"
+    )
 
 
 class TransferRequest(Command):
@@ -181,17 +214,21 @@ class TransferRequest(Command):
         title="接收单位", description="提供该服务事项的职工服务中心或服务职工基地（登记单位编号）"
     )
     reason: ClearText = Field(title="转办原因", description="转办的原因")
-    transferred_on: date | None = Field(default=None, title="转办日期", description="默认为今天（北京时间）")
+    transferred_on: RecordedDay | None = Field(
+        default=None, title="转办日期", description="默认为今天（北京时间）"
+    )
 
 
 class AcceptanceRequest(Command):
-    accepted_on: date | None = Field(default=None, title="接收日期", description="默认为今天（北京时间）")
+    accepted_on: RecordedDay | None = Field(
+        default=None, title="接收日期", description="默认为今天（北京时间）"
+    )
 
 
 class StepRequest(Command):
     step: Name = Field(title="办理环节", description="受理时确定的办理环节之一，按顺序完成")
     note: ClearText | None = Field(default=None, title="办理说明", description="办理情况说明")
-    done_on: date | None = Field(default=None, title="完成日期", description="默认为今天（北京时间）")
+    done_on: RecordedDay | None = Field(default=None, title="完成日期", description="默认为今天（北京时间）")
 
 
 class MatterClosureRequest(Command):
@@ -200,13 +237,15 @@ class MatterClosureRequest(Command):
         description="resolved 已办结、declined 不予办理、withdrawn 申请人撤回、referred 转其他部门",
     )
     note: ClearText | None = Field(default=None, title="办结说明", description="办结情况说明")
-    closed_on: date | None = Field(default=None, title="办结日期", description="默认为今天（北京时间）")
+    closed_on: RecordedDay | None = Field(
+        default=None, title="办结日期", description="默认为今天（北京时间）"
+    )
 
 
 class RatingRequest(Command):
     score: int = Field(ge=1, le=5, title="满意度", description="1（很不满意）至 5（很满意）")
     comment: ClearText | None = Field(default=None, title="评价意见", description="职工的意见")
-    rated_on: date | None = Field(default=None, title="评价日期", description="默认为今天（北京时间）")
+    rated_on: RecordedDay | None = Field(default=None, title="评价日期", description="默认为今天（北京时间）")
 
 
 class RequesterErasureRequest(Command):

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from huigong_events.base import DomainEvent
 from huigong_events.matters import MatterReceived, ServiceItemChanged, ServiceItemListed
-from huigong_events.registry import PartnerRegistered, UnitRegistered
+from huigong_events.registry import CriterionResult, PartnerRegistered, UnitRegistered
 from huigong_events.upcasting import decode
 from huigong_platform import logs
 from huigong_platform.application import Context, Handler
@@ -29,7 +29,7 @@ from .domain import catalogue, certification, matters, partners, workdays
 from .domain import facilities as facility
 from .domain import members as member
 from .domain.dates import BEIJING
-from .domain.units import decide_register
+from .domain.units import check_registrable, decide_register
 from .policy import acting_of, own_centre
 
 log = logs.get(__name__)
@@ -104,6 +104,7 @@ class Registry:
         else:
             event = PartnerRegistered.model_validate(command.model_dump())
             aggregate_id = str(event.partner_id)
+        check_registrable(event, ctx.principal.id)
         stream = await ctx.uow.read(type(event).aggregate_type, aggregate_id)
         events = decide_register(stream.version, event)
         recorded = await ctx.uow.append(aggregate_id, events, stream.version, ctx.meta(SOURCE))
@@ -122,7 +123,9 @@ class Registry:
 
     async def assess_unit(self, command: c.AssessUnit, ctx: Context) -> Outcome:
         state, version = await self._unit(ctx, command.unit_id)
-        events = certification.decide_assess(state, command.results, command.assessed_on or today(), today())
+        # The event holds the results as recorded, not the request's stricter input type.
+        results = [CriterionResult.model_validate(r.model_dump()) for r in command.results]
+        events = certification.decide_assess(state, results, command.assessed_on or today(), today())
         return await self._record(ctx, str(command.unit_id), events, version)
 
     async def certify_unit(self, command: c.CertifyUnit, ctx: Context) -> Outcome:

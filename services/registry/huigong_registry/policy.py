@@ -74,6 +74,7 @@ POLICY: Final = Policy(
         ("POST", "/partners/{partner_id}/exit"): c.ExitPartner,
         ("POST", "/facilities/{facility_id}/closure"): c.CloseFacility,
         ("GET", "/units"): READ,
+        ("GET", "/units/{unit_id}"): READ,
         ("GET", "/partners"): READ,
         ("GET", "/facilities"): READ,
         ("GET", "/facilities/{facility_id}"): READ,

@@ -29,6 +29,7 @@ from huigong_intake.settings import IntakeSettings
 from huigong_platform.application import CommandPath
 from huigong_platform.settings import Settings
 from huigong_platform.unit_of_work import MemoryState, UnitsOfWork, in_memory_units
+from huigong_registry import seed
 from huigong_registry.app import create_app as create_registry
 from huigong_registry.domain.cohort import PILOT_DATE, SERVICE_BASES, SERVICE_CENTRES
 from huigong_registry.domain.dates import BEIJING, add_years
@@ -41,6 +42,7 @@ from ..intake.memory import MemoryIntakeTables
 from .memory import MemoryRegistryTables
 
 REGISTRAR = as_("registrar:city01")
+SEEDER = as_(seed.PRINCIPAL)  # the 2022 cohort is registered by huigong-seed only
 DISTRICT = as_("district:370202")
 SECRET = "00" * 32
 NOWHERE = "postgresql://nobody@127.0.0.1:1/none"
@@ -105,7 +107,7 @@ class World:
                 "origin": origin,
                 "registered_on": PILOT_DATE,
             }
-            response = await self.registry.post("/units", json=body, headers={**REGISTRAR, **key()})
+            response = await self.registry.post("/units", json=body, headers={**SEEDER, **key()})
             assert response.status_code == 201, response.text
 
 
@@ -136,8 +138,10 @@ async def test_a_registration_is_refused_to_districts_and_retried_without_an_id_
         "name": "青岛某某有限公司",
         "programme": "happy_enterprise",
         "area": "370202",
-        "origin": "pilot_2022",
+        "origin": "application",
+        "application_id": str(uuid.uuid4()),
         "registered_on": PILOT_DATE,
+        "period_start": PILOT_DATE,
     }
     refused = await world.registry.post("/units", json=body, headers={**DISTRICT, **key()})
     assert refused.status_code == 403 and refused.json()["errors"][0]["zh"]
@@ -265,7 +269,8 @@ async def test_a_partner_exits_once_and_not_before_it_was_registered(world: Worl
         "category": PartnerCategory.公益慈善.value,
         "area": "370202",
         "registered_on": "2023-03-01",
-        "origin": "pilot_2022",
+        "origin": "application",
+        "application_id": str(uuid.uuid4()),
     }
     registered = await world.registry.post("/partners", json=body, headers={**REGISTRAR, **key()})
     assert registered.status_code == 201, registered.text

@@ -45,6 +45,7 @@ from huigong_events.reference import (
 from huigong_events.registry import (
     CertificationRevoked,
     CriterionResult,
+    UnitApprovalAttached,
     UnitAssessed,
     UnitCertified,
     UnitExited,
@@ -110,6 +111,8 @@ class UnitState:
     registered_on: date | None = None
     period_start: date | None = None
     assessed_on: list[date] = field(default_factory=list)
+    # Approved applications of the same centre or enterprise, attached instead of a second unit.
+    attached: list[uuid.UUID] = field(default_factory=list)
 
     @property
     def building_from(self) -> date | None:
@@ -149,6 +152,8 @@ def evolve(state: UnitState | None, event: DomainEvent) -> UnitState | None:
                 state.revoked_by_findings.add(event.finding_id)
         case UnitExited() if state is not None:
             state.status = UnitStatus.exited
+        case UnitApprovalAttached() if state is not None:
+            state.attached.append(event.application_id)
     return state
 
 
@@ -194,6 +199,33 @@ def decide_on_approval(exists: bool, approval: ConstructionApproved, on: date) -
             period_start=approval.period_start,
         )
     ]
+
+
+def decide_attach(existing: UnitState, approval: ConstructionApproved, on: date) -> list[DomainEvent]:
+    """One unit per centre or enterprise: an approval for a centre or enterprise that is already
+    a unit under construction or certified is attached to it (once), not registered again."""
+    if approval.application_id in existing.attached:
+        return []
+    return [
+        UnitApprovalAttached(
+            unit_id=existing.unit_id,
+            application_id=approval.application_id,
+            programme=approval.programme,
+            period_start=approval.period_start,
+            attached_on=on,
+        )
+    ]
+
+
+def takes_approvals(state: UnitState | None, programme: Programme) -> bool:
+    """An existing unit an approval of `programme` attaches to: the same programme, still
+    building, certified or suspended pending a hearing (a revoked or exited unit starts over as
+    a new unit)."""
+    return (
+        state is not None
+        and state.programme is programme
+        and state.status in (UnitStatus.approved, UnitStatus.certified, UnitStatus.suspended)
+    )
 
 
 # --- registrars' commands ----------------------------------------------------------------------
@@ -367,4 +399,12 @@ def decide_exit(state: UnitState | None, reason: str, on: date) -> list[DomainEv
         raise Conflict(FieldError("programme", "只有服务职工基地可以退出", "only a service base can exit"))
     if unit.status in (UnitStatus.revoked, UnitStatus.exited):
         raise Conflict(FieldError("status", "该单位已撤销或已退出", "already revoked or exited"))
+    if unit.registered_on is not None and on < unit.registered_on:
+        raise Refusal(
+            FieldError(
+                "on",
+                f"退出日期不能早于登记日期 {unit.registered_on.isoformat()}",
+                f"the exit precedes the registration on {unit.registered_on.isoformat()}",
+            )
+        )
     return [UnitExited(unit_id=unit.unit_id, reason=reason, exited_on=on)]

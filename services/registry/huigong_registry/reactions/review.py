@@ -52,10 +52,20 @@ from ..adapters.applications import (
     release_approval,
     save_application,
 )
-from ..adapters.units import load_unit, lock
+from ..adapters.units import (
+    load_unit,
+    lock,
+    unit_of_attached_application,
+    unit_of_centre_or_enterprise,
+)
 from ..domain import applications, partners, revocation
 from ..domain.applications import Becomes, KnownApplication, becomes
-from ..domain.certification import decide_on_approval, unit_id_of_application
+from ..domain.certification import (
+    decide_attach,
+    decide_on_approval,
+    takes_approvals,
+    unit_id_of_application,
+)
 from ..domain.dates import beijing_day
 
 log = logs.get(__name__)
@@ -132,6 +142,8 @@ class ReviewDecisionsReaction(Reaction):
             case Becomes.UNIT:
                 unit_id = unit_id_of_application(approval.application_id)
                 loaded = await load_unit(conn, self.store, unit_id)
+                if loaded.version == 0 and await self._attached(context, approval, on):
+                    return
                 events = decide_on_approval(loaded.version > 0, approval, on)
                 if events:
                     await context.append(str(unit_id), events, loaded.version)
@@ -157,6 +169,24 @@ class ReviewDecisionsReaction(Reaction):
                         programme=approval.programme.value,
                     )
 
+    async def _attached(self, context: ReactionContext, approval: ConstructionApproved, on: date) -> bool:
+        """Attach the approval to the unit its centre or enterprise already is, if it is one."""
+        existing_id = await unit_of_centre_or_enterprise(context.conn, approval)
+        if existing_id is None:
+            return False
+        existing = await load_unit(context.conn, self.store, existing_id)
+        if existing.state is None or not takes_approvals(existing.state, approval.programme):
+            return False
+        events = decide_attach(existing.state, approval, on)
+        if events:
+            await context.append(str(existing_id), events, existing.version)
+            log.info(
+                "approval attached to an existing unit",
+                unit_id=str(existing_id),
+                application_id=str(approval.application_id),
+            )
+        return True
+
     async def _register_partner(
         self,
         conn: DbConnection,
@@ -179,7 +209,9 @@ class ReviewDecisionsReaction(Reaction):
             )
 
     async def _on_finding(self, context: ReactionContext, finding: ExclusionFound) -> None:
-        unit_id = unit_id_of_application(finding.application_id)
+        unit_id = await unit_of_attached_application(
+            context.conn, finding.application_id
+        ) or unit_id_of_application(finding.application_id)
         loaded = await load_unit(context.conn, self.store, unit_id)
         events = revocation.decide_on_finding(
             loaded.state,
@@ -193,7 +225,9 @@ class ReviewDecisionsReaction(Reaction):
             log.info("title suspended", unit_id=str(unit_id), finding_id=str(finding.finding_id))
 
     async def _on_cleared(self, context: ReactionContext, cleared: ExclusionCleared) -> None:
-        unit_id = unit_id_of_application(cleared.application_id)
+        unit_id = await unit_of_attached_application(
+            context.conn, cleared.application_id
+        ) or unit_id_of_application(cleared.application_id)
         loaded = await load_unit(context.conn, self.store, unit_id)
         events = revocation.decide_on_cleared(
             loaded.state, revocation.fold(loaded.events), cleared, beijing_day(context.trigger.occurred_at)

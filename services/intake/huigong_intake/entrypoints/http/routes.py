@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from huigong_events.intake import SubmissionWindowOpened
+from huigong_events.plausible import QueryYear
 from huigong_events.reference import Programme
 from huigong_events.upcasting import decode
 from huigong_platform.application import from_request
@@ -201,7 +202,7 @@ class ReceiptPage(BaseModel):
 async def list_applications(
     request: Request,
     caller: Caller,
-    year: int | None = None,
+    year: Annotated[QueryYear | None, Query(description="申报年度（2022–2100）")] = None,
     programme: Programme | None = None,
     submitter: str | None = Query(default=None, description="区市或单位代码"),
     status: Literal[

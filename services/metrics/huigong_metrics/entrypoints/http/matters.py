@@ -3,11 +3,12 @@ counts and averages, no names). `GET /api/matters?area=370200&as_of=YYYY-MM-DD`.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from huigong_events.plausible import AsOfDay
 from huigong_events.reference import CITY_CODE, DISTRICTS, area_name
 from huigong_platform.refusals import FieldError, Refusal
 from huigong_platform.service import runtime_of
@@ -26,7 +27,7 @@ async def matters(
     request: Request,
     area: Annotated[str, Query(description="370200（全市，默认：11个中心逐一列出）或区市代码")] = CITY_CODE,
     as_of: Annotated[
-        date | None, Query(description="截至日期 YYYY-MM-DD（默认今天，北京时间）：该日结束时")
+        AsOfDay | None, Query(description="截至日期 YYYY-MM-DD（默认今天，北京时间）：该日结束时")
     ] = None,
 ) -> dict[str, Any]:
     if area != CITY_CODE and area not in DISTRICTS:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from huigong_events.plausible import AsOfDay, QueryYear
 from huigong_events.reference import CITY_CODE, CITY_NAME, DISTRICTS, GROUP_UNIONS, area_name
 from huigong_platform.application import from_request
 from huigong_platform.database import DbConnection
@@ -40,14 +41,14 @@ from ...domain.targets import TargetKey, checked_area, json_number, metric_or_re
 
 router = APIRouter(prefix="/api")
 YearParam = Annotated[
-    int | None,
-    Query(ge=2000, le=2100, description="年度：给出时为该年度的目标与完成情况；不给出时为至2025年底的累计"),
+    QueryYear | None,
+    Query(description="年度：给出时为该年度的目标与完成情况；不给出时为至2025年底的累计"),
 ]
 AreaParam = Annotated[
     str, Query(description="370200（全市，默认）、区市代码（如 370202）或集团工会代码（如 G-HAIER）")
 ]
 AsOfParam = Annotated[
-    date | None, Query(description="截至日期 YYYY-MM-DD（默认今天，北京时间）：该日结束时的状态")
+    AsOfDay | None, Query(description="截至日期 YYYY-MM-DD（默认今天，北京时间）：该日结束时的状态")
 ]
 OWN_CITY_NAME: Final = "市本级"
 MAX_SERIES_DAYS: Final = 3700
@@ -155,8 +156,8 @@ async def progress_series(
     request: Request,
     metric: Annotated[str, Path(description="指标代码，如 members_enrolled")],
     area: AreaParam = CITY_CODE,
-    first: Annotated[date | None, Query(alias="from", description="起始日期（默认 2022-01-01）")] = None,
-    last: Annotated[date | None, Query(alias="to", description="截止日期（默认今天，北京时间）")] = None,
+    first: Annotated[AsOfDay | None, Query(alias="from", description="起始日期（默认 2022-01-01）")] = None,
+    last: Annotated[AsOfDay | None, Query(alias="to", description="截止日期（默认今天，北京时间）")] = None,
 ) -> dict[str, Any]:
     found = metric_or_refuse(metric)
     area = checked_area(area)

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from huigong_events.matters import Channel, MatterOutcome, MatterRated, MatterReceived, ServiceCategory
+from huigong_events.plausible import AsOfDay
 from huigong_events.reference import CITY_CODE, DISTRICTS
 from huigong_events.upcasting import decode
 from huigong_platform.application import from_request
@@ -143,7 +144,9 @@ async def get_matter(
     matter_id: uuid.UUID,
     request: Request,
     caller: Caller,
-    as_of: Annotated[date | None, Query(description="判断是否超期所依据的日期，默认今天（北京时间）")] = None,
+    as_of: Annotated[
+        AsOfDay | None, Query(description="判断是否超期所依据的日期，默认今天（北京时间）")
+    ] = None,
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
     async with runtime.pool.acquire() as conn:
@@ -232,7 +235,7 @@ async def list_matters(
     item_id: uuid.UUID | None = None,
     category: ServiceCategory | None = None,
     as_of: Annotated[
-        date | None, Query(description="截至日期（默认今天，北京时间）：此前受理的事项及其是否超期")
+        AsOfDay | None, Query(description="截至日期（默认今天，北京时间）：此前受理的事项及其是否超期")
     ] = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=100, ge=1, le=500),

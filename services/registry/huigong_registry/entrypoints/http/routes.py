@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from huigong_events.forms import PartnerCategory
+from huigong_events.plausible import QueryYear
 from huigong_events.reference import Programme
 from huigong_events.registry import PartnerOrigin
 from huigong_platform.application import from_request
@@ -75,7 +76,7 @@ async def list_units(
     area: Annotated[str | None, Query(description="所属区市或单位代码（同 district）")] = None,
     district: Annotated[str | None, Query(description="所属区市或单位代码（同 area）")] = None,
     status: UnitStatusFilter | None = None,
-    year: int | None = Query(default=None, ge=2000, le=2100, description="登记年度"),
+    year: Annotated[QueryYear | None, Query(description="登记年度（2022–2100）")] = None,
     origin: str | None = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=100, ge=1, le=500),
@@ -138,7 +139,7 @@ async def list_partners(
     category: Annotated[PartnerCategory | None, Query(description="类型")] = None,
     status: Annotated[partners.PartnerStatus | None, Query(description="active 在册，exited 已退出")] = None,
     origin: Annotated[PartnerOrigin | None, Query(description="pilot_2022 试点，application 申报")] = None,
-    year: int | None = Query(default=None, ge=2000, le=2100, description="登记年度"),
+    year: Annotated[QueryYear | None, Query(description="登记年度（2022–2100）")] = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=100, ge=1, le=500),
 ) -> dict[str, Any]:

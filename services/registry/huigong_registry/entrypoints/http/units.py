@@ -4,8 +4,6 @@ certificate number allocated in the same transaction)."""
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -21,33 +19,34 @@ from ...commands import (
     ReasonRequest,
     RevokeUnit,
 )
+from .unit_record import UnitId
 
 router = APIRouter(tags=["认定"])
 
 
 @router.post("/units/{unit_id}/assessment", status_code=201, summary="逐项评估建设单位")
 async def assess(
-    unit_id: uuid.UUID, body: AssessmentRequest, request: Request, caller: Caller, key: IdempotencyKey
+    unit_id: UnitId, body: AssessmentRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
     return await run(request, from_request(AssessUnit, body, unit_id=unit_id), caller, key)
 
 
 @router.post("/units/{unit_id}/certification", status_code=201, summary="认定：授予示范单位称号")
 async def certify(
-    unit_id: uuid.UUID, body: CertificationRequest, request: Request, caller: Caller, key: IdempotencyKey
+    unit_id: UnitId, body: CertificationRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
     return await run(request, from_request(CertifyUnit, body, unit_id=unit_id), caller, key)
 
 
 @router.post("/units/{unit_id}/revocation", status_code=201, summary="撤销称号")
 async def revoke(
-    unit_id: uuid.UUID, body: ReasonRequest, request: Request, caller: Caller, key: IdempotencyKey
+    unit_id: UnitId, body: ReasonRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
     return await run(request, from_request(RevokeUnit, body, unit_id=unit_id), caller, key)
 
 
 @router.post("/units/{unit_id}/exit", status_code=201, summary="服务职工基地退出")
 async def exit_unit(
-    unit_id: uuid.UUID, body: ReasonRequest, request: Request, caller: Caller, key: IdempotencyKey
+    unit_id: UnitId, body: ReasonRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
     return await run(request, from_request(ExitUnit, body, unit_id=unit_id), caller, key)

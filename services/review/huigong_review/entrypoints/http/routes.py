@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from huigong_events.plausible import QueryYear
 from huigong_events.reference import Programme
 from huigong_platform.application import from_request
 from huigong_platform.principals import HEADER, Principal
@@ -265,7 +266,7 @@ async def list_queue(
     | None = None,
     programme: Programme | None = None,
     submitter: str | None = Query(default=None, description="区市或单位代码"),
-    year: int | None = None,
+    year: Annotated[QueryYear | None, Query(description="申报年度（2022–2100）")] = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=50, ge=1, le=500),
 ) -> QueuePage:

@@ -512,7 +512,7 @@ export interface components {
             /**
              * 建成日期
              * Format: date
-             * @description 设施建成（投入使用）的日期
+             * @description 设施建成（投入使用）的日期：不晚于今天（北京时间）
              */
             opened_on: string;
             /**
@@ -1322,6 +1322,7 @@ export interface operations {
     list_applications_applications_get: {
         parameters: {
             query?: {
+                /** @description 申报年度（2022–2100） */
                 year?: number | null;
                 programme?: components["schemas"]["Programme"] | null;
                 /** @description 区市或单位代码 */

@@ -47,7 +47,9 @@ export interface paths {
         };
         /**
          * 设施数量：按类型或区市
-         * @description Open facilities unless `status` says otherwise; `year` is the year of opening.
+         * @description Open facilities unless `status` says otherwise; `year` is the year of opening. Counted as
+         *     metrics counts them today: a facility dated after today (accepted before such dates were
+         *     refused) is not open yet.
          */
         get: operations["count_facilities_facilities_counts_get"];
         put?: never;
@@ -65,7 +67,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 一处设施 */
+        /**
+         * 一处设施
+         * @description By the registry's id or by the report id intake answered (`POST /facilities` there): the
+         *     facility a report opened has the id derived from it.
+         */
         get: operations["get_facility_facilities__facility_id__get"];
         put?: never;
         post?: never;
@@ -490,6 +496,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/units/{unit_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 一个建设单位：登记、评估（逐项标准）和认定情况 */
+        get: operations["get_unit_units__unit_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/units/{unit_id}/assessment": {
         parameters: {
             query?: never;
@@ -658,7 +681,7 @@ export interface components {
              * 评估结果
              * @description 各项认定标准：是否达到及佐证
              */
-            results: components["schemas"]["CriterionResult"][];
+            results: components["schemas"]["CriterionInput"][];
         };
         /** CertificationRequest */
         CertificationRequest: {
@@ -718,13 +741,13 @@ export interface components {
          */
         Channel: "walk_in" | "phone" | "app";
         /**
-         * CriterionResult
-         * @description 一项认定标准的评估结果。
+         * CriterionInput
+         * @description 一项认定标准的评估结果，如登记人员所填：佐证须有文字。
          */
-        CriterionResult: {
+        CriterionInput: {
             /**
              * 认定标准
-             * @description 认定标准，如幸福企业七个方面、服务职工综合体八个方面之一
+             * @description 认定标准，如幸福企业七个方面之一
              */
             criterion: string;
             /**
@@ -922,7 +945,7 @@ export interface components {
              */
             credit_code?: string | null;
             /**
-             * 名称
+             * 伙伴名称
              * @description 公益伙伴名称
              */
             name: string;
@@ -939,7 +962,7 @@ export interface components {
             /**
              * 登记日期
              * Format: date
-             * @description 纳入纽带计划的日期
+             * @description 登记为公益伙伴的日期：2022年1月1日至今天（北京时间）
              */
             registered_on: string;
             /**
@@ -1206,7 +1229,7 @@ export interface components {
             /**
              * 登记日期
              * Format: date
-             * @description 登记为建设单位的日期
+             * @description 登记为建设单位的日期：2022年1月1日至今天（北京时间）
              */
             registered_on: string;
             /**
@@ -1311,7 +1334,7 @@ export interface operations {
                 /** @description 所属区市或单位代码（同 area） */
                 district?: string | null;
                 status?: components["schemas"]["FacilityStatus"] | null;
-                /** @description 年度 */
+                /** @description 建成年度（1949–2100） */
                 year?: number | null;
                 page?: number;
                 page_size?: number;
@@ -1378,7 +1401,7 @@ export interface operations {
                 kind?: components["schemas"]["FacilityKind"] | null;
                 area?: string | null;
                 status?: components["schemas"]["FacilityStatus"] | null;
-                /** @description 年度 */
+                /** @description 建成年度（1949–2100） */
                 year?: number | null;
             };
             header?: never;
@@ -2492,7 +2515,7 @@ export interface operations {
                 status?: components["schemas"]["PartnerStatus"] | null;
                 /** @description pilot_2022 试点，application 申报 */
                 origin?: components["schemas"]["PartnerOrigin"] | null;
-                /** @description 登记年度 */
+                /** @description 登记年度（2022–2100） */
                 year?: number | null;
                 page?: number;
                 page_size?: number;
@@ -3051,7 +3074,7 @@ export interface operations {
             query?: {
                 field?: components["schemas"]["ServiceField"] | null;
                 area?: string | null;
-                /** @description 年度 */
+                /** @description 建成年度（1949–2100） */
                 year?: number | null;
                 page?: number;
                 page_size?: number;
@@ -3313,7 +3336,7 @@ export interface operations {
                 /** @description 所属区市或单位代码（同 area） */
                 district?: string | null;
                 status?: components["schemas"]["UnitStatusFilter"] | null;
-                /** @description 登记年度 */
+                /** @description 登记年度（2022–2100） */
                 year?: number | null;
                 origin?: string | null;
                 page?: number;
@@ -3446,6 +3469,67 @@ export interface operations {
             };
         };
     };
+    get_unit_units__unit_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 建设单位编号（UUID），或其示范单位证书编号（如 QDGH-2026-FQ-0001） */
+                unit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
     assess_units__unit_id__assessment_post: {
         parameters: {
             query?: never;
@@ -3454,6 +3538,7 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description 建设单位编号（UUID），或其示范单位证书编号（如 QDGH-2026-FQ-0001） */
                 unit_id: string;
             };
             cookie?: never;
@@ -3528,6 +3613,7 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description 建设单位编号（UUID），或其示范单位证书编号（如 QDGH-2026-FQ-0001） */
                 unit_id: string;
             };
             cookie?: never;
@@ -3602,6 +3688,7 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description 建设单位编号（UUID），或其示范单位证书编号（如 QDGH-2026-FQ-0001） */
                 unit_id: string;
             };
             cookie?: never;
@@ -3676,6 +3763,7 @@ export interface operations {
                 "Idempotency-Key": string;
             };
             path: {
+                /** @description 建设单位编号（UUID），或其示范单位证书编号（如 QDGH-2026-FQ-0001） */
                 unit_id: string;
             };
             cookie?: never;

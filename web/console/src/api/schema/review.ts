@@ -1078,6 +1078,7 @@ export interface operations {
                 programme?: components["schemas"]["Programme"] | null;
                 /** @description 区市或单位代码 */
                 submitter?: string | null;
+                /** @description 申报年度（2022–2100） */
                 year?: number | null;
                 page?: number;
                 page_size?: number;
