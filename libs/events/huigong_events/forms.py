@@ -155,8 +155,19 @@ def _member_of(codes: Mapping[str, str], what: str) -> Callable[[str], str]:
     return check
 
 
+def _code_of(codes: Mapping[str, str]) -> Callable[[object], object]:
+    """A caller may name a district or unit (市南区) instead of giving its code (370202)."""
+    by_name = {name: code for code, name in codes.items()}
+
+    def code(value: object) -> object:
+        return by_name.get(value.strip(), value) if isinstance(value, str) else value
+
+    return code
+
+
 DistrictCode = Annotated[
     str,
+    BeforeValidator(_code_of(DISTRICTS)),
     AfterValidator(_member_of(DISTRICTS, "区市")),
     Field(json_schema_extra={"enum": list(DISTRICTS)}),
 ]
@@ -164,6 +175,7 @@ DistrictCode = Annotated[
 
 SubmitterCode = Annotated[
     str,
+    BeforeValidator(_code_of(SUBMITTERS)),
     AfterValidator(_member_of(SUBMITTERS, "区市或单位")),
     Field(json_schema_extra={"enum": list(SUBMITTERS)}),
 ]
@@ -171,6 +183,7 @@ SubmitterCode = Annotated[
 
 AreaCode = Annotated[
     str,
+    BeforeValidator(_code_of(ALL_AREAS)),
     AfterValidator(_member_of(ALL_AREAS, "区市或单位")),
     Field(json_schema_extra={"enum": list(ALL_AREAS)}),
 ]
