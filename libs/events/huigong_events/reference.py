@@ -56,6 +56,15 @@ def area_name(code: str) -> str:
     return ALL_AREAS[code]
 
 
+_AREA_CODES: Final[dict[str, str]] = {name: code for code, name in ALL_AREAS.items()}
+
+
+def area_code(text: str) -> str:
+    """The code of an area named by its code or its Chinese name (市南区 → 370202); the text as
+    given when it is neither (the caller refuses it)."""
+    return _AREA_CODES.get(text.strip(), text)
+
+
 class Programme(Labelled):
     """The four kinds of application (annexes 3–5)."""
 

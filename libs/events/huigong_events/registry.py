@@ -55,7 +55,7 @@ class UnitOrigin(Labelled):
     职工服务中心 = "service_centre"  # the city and district 职工服务中心 (service complexes)
 
 
-relabel(UnitOrigin, {UnitOrigin.试点2022: "2022年试点（附件2）", UnitOrigin.申报: "申报确定"})
+relabel(UnitOrigin, {UnitOrigin.试点2022: "2022年试点", UnitOrigin.申报: "申报确定"})
 
 
 class PartnerOrigin(Labelled):
@@ -65,7 +65,7 @@ class PartnerOrigin(Labelled):
     申报 = "application"
 
 
-relabel(PartnerOrigin, {PartnerOrigin.试点2022: "2022年试点（附件2）", PartnerOrigin.申报: "申报确定"})
+relabel(PartnerOrigin, {PartnerOrigin.试点2022: "2022年试点", PartnerOrigin.申报: "申报确定"})
 
 
 # --------------------------------------------------------------------------------------------

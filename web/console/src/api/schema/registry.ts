@@ -821,7 +821,7 @@ export interface components {
          * PartnerOrigin
          * @description 公益伙伴的来源。
          *
-         *     取值（代码或中文名称均可）：`pilot_2022` 2022年试点（附件2） · `application` 申报确定
+         *     取值（代码或中文名称均可）：`pilot_2022` 2022年试点 · `application` 申报确定
          * @enum {string}
          */
         PartnerOrigin: "pilot_2022" | "application";
@@ -1091,7 +1091,7 @@ export interface components {
          * UnitOrigin
          * @description 建设单位的来源。
          *
-         *     取值（代码或中文名称均可）：`pilot_2022` 2022年试点（附件2） · `application` 申报确定 · `service_centre` 职工服务中心
+         *     取值（代码或中文名称均可）：`pilot_2022` 2022年试点 · `application` 申报确定 · `service_centre` 职工服务中心
          * @enum {string}
          */
         UnitOrigin: "pilot_2022" | "application" | "service_centre";
