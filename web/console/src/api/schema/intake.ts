@@ -348,6 +348,14 @@ export interface components {
             /** 申报年度 */
             year: number;
         };
+        /**
+         * ApplicationStatus
+         * @description 申报状态 as intake answers it; the label is the member's name.
+         *
+         *     取值（代码或中文名称均可）：`submitted` 已提交 · `withdrawn` 已撤回 · `accepted` 已受理 · `rejected` 不予受理 · `selected` 已确定为建设单位 · `not_selected` 未确定为建设单位 · `scoring` 评审中 · `approved` 批准建设 · `declined` 不予批准
+         * @enum {string}
+         */
+        ApplicationStatus: "submitted" | "withdrawn" | "accepted" | "rejected" | "selected" | "not_selected" | "scoring" | "approved" | "declined";
         /** Body_enrol_upload_enrolments_upload_post */
         Body_enrol_upload_enrolments_upload_post: {
             /**
@@ -1241,9 +1249,9 @@ export interface operations {
             query?: {
                 year?: number | null;
                 programme?: components["schemas"]["Programme"] | null;
-                /** @description 区市或单位代码 */
-                submitter?: string | null;
-                status?: ("submitted" | "withdrawn" | "accepted" | "rejected" | "selected" | "not_selected" | "scoring" | "approved" | "declined") | null;
+                /** @description 区市或单位代码或名称 */
+                submitter?: ("370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD") | null;
+                status?: components["schemas"]["ApplicationStatus"] | null;
                 page?: number;
                 page_size?: number;
             };
