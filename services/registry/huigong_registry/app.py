@@ -10,6 +10,7 @@ from huigong_platform.settings import Settings
 from huigong_platform.unit_of_work import postgres_units
 
 from .adapters.requesters import vault_for
+from .domain.catalogue import ItemStatus
 from .domain.certification import UnitStatus
 from .domain.facilities import FacilityStatus
 from .domain.partners import PartnerStatus
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_start=on_start,
         policy=POLICY,
         # `closed` of a matter is 已办结: its answers label their status themselves.
-        answer_labels={"status": (UnitStatus, PartnerStatus, FacilityStatus)},
+        answer_labels={"status": (UnitStatus, PartnerStatus, FacilityStatus, ItemStatus)},
     )
 
 

@@ -705,6 +705,14 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /**
+         * ItemStatus
+         * @description Whether a service item is in the catalogue (目录) or was withdrawn from it.
+         *
+         *     取值（代码或中文名称均可）：`listed` 在目录 · `withdrawn` 已撤出
+         * @enum {string}
+         */
+        ItemStatus: "listed" | "withdrawn";
         /** ListingRequest */
         ListingRequest: {
             /**
@@ -2676,7 +2684,7 @@ export interface operations {
                 /** @description 提供单位（登记单位编号） */
                 provider?: string | null;
                 /** @description listed 在目录，withdrawn 已撤出 */
-                status?: string | null;
+                status?: components["schemas"]["ItemStatus"] | null;
                 page?: number;
                 page_size?: number;
             };
