@@ -9,7 +9,7 @@ from huigong_platform.application import CommandPath
 from huigong_platform.service import Runtime, build_app, serve
 from huigong_platform.unit_of_work import postgres_units
 
-from .domain.state import ReviewStage
+from .domain.state import QueueStage, ReviewStage
 from .entrypoints.http.routes import router
 from .handlers import Review
 from .policy import POLICY
@@ -45,7 +45,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         routers=[router],
         on_start=on_start,
         policy=POLICY,
-        answer_labels={"status": ReviewStage, "stage": ReviewStage},
+        answer_labels={"status": ReviewStage, "stage": (QueueStage, ReviewStage)},
     )
 
 

@@ -57,6 +57,16 @@ Form: TypeAlias = PilotForm | ServiceBaseForm | WelfarePartnerForm
 CHINA_TIME: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
+class QueueStage(Labelled):
+    """Where an application waits in the review queue (`GET /queue?stage=`)."""
+
+    待筛查 = "awaiting_screening"
+    待确定建设单位 = "awaiting_selection"
+    待评分 = "awaiting_scores"
+    待决定 = "awaiting_decision"
+    已办结 = "decided"
+
+
 class ReviewStage(Labelled):
     """Where an application stands, in the plan's order of work (三、工作安排): screened and
     accepted, the city selects the construction units (确定建设单位), the unit sends its plans,

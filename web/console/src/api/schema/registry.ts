@@ -678,6 +678,7 @@ export interface components {
         };
         /**
          * FacilityGroup
+         * @description 取值（代码或中文名称均可）：`kind` 类型 · `area` 区市或单位
          * @enum {string}
          */
         FacilityGroup: "kind" | "area";
@@ -697,6 +698,7 @@ export interface components {
         FacilityStatus: "open" | "closed";
         /**
          * GroupBy
+         * @description 取值（代码或中文名称均可）：`district` 区市 · `occupation` 职业类别 · `platform` 平台企业
          * @enum {string}
          */
         GroupBy: "district" | "occupation" | "platform";
@@ -903,6 +905,7 @@ export interface components {
         Programme: "service_complex" | "happy_enterprise" | "service_base" | "welfare_partner";
         /**
          * ProjectGroup
+         * @description 取值（代码或中文名称均可）：`field` 服务领域 · `area` 区市或单位
          * @enum {string}
          */
         ProjectGroup: "field" | "area";

@@ -406,6 +406,14 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * QueueStage
+         * @description Where an application waits in the review queue (`GET /queue?stage=`).
+         *
+         *     取值（代码或中文名称均可）：`awaiting_screening` 待筛查 · `awaiting_selection` 待确定建设单位 · `awaiting_scores` 待评分 · `awaiting_decision` 待决定 · `decided` 已办结
+         * @enum {string}
+         */
+        QueueStage: "awaiting_screening" | "awaiting_selection" | "awaiting_scores" | "awaiting_decision" | "decided";
         /** Refusal */
         Refusal: {
             errors: {
@@ -1102,10 +1110,10 @@ export interface operations {
     list_queue_queue_get: {
         parameters: {
             query?: {
-                stage?: ("awaiting_screening" | "awaiting_selection" | "awaiting_scores" | "awaiting_decision" | "decided") | null;
+                stage?: components["schemas"]["QueueStage"] | null;
                 programme?: components["schemas"]["Programme"] | null;
-                /** @description 区市或单位代码 */
-                submitter?: string | null;
+                /** @description 区市或单位代码或名称 */
+                submitter?: ("370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD") | null;
                 year?: number | null;
                 page?: number;
                 page_size?: number;
