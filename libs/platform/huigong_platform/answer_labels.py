@@ -114,7 +114,12 @@ class AnswerLabels:
         self.skip = skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.skip:
+        # Behind the front door the path keeps its prefix (`/api/intake/openapi.json`).
+        path: str = scope.get("path", "")
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if scope["type"] != "http" or path in self.skip:
             await self.app(scope, receive, send)
             return
         start: Message | None = None
