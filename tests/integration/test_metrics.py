@@ -502,7 +502,8 @@ async def test_the_api_refuses_unknown_areas_and_bad_dates(metrics: httpx.AsyncC
     assert bad_area.status_code == 422 and bad_area.json()["errors"][0]["field"] == "area"
     bad_date = await metrics.get("/api/progress", params={"as_of": "2024-13-01"})
     assert bad_date.status_code == 422 and bad_date.json()["errors"][0]["field"] == "as_of"
-    assert bad_date.json()["errors"][0]["zh"] == "日期格式应为 YYYY-MM-DD"
+    assert bad_date.json()["errors"][0]["zh"] == "应为 YYYY-MM-DD 格式的日期，如 2027-03-01"
+    assert bad_date.json()["errors"][0]["en"] == "a date like 2027-03-01"
     ancient = await metrics.get("/api/progress", params={"as_of": "0001-01-05"})
     assert ancient.status_code == 422 and ancient.json()["errors"][0]["field"] == "as_of"
     unknown = await metrics.get("/api/progress/no_such_metric/series")

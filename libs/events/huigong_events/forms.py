@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Final, Literal, Self
 
 from pydantic import (
@@ -28,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from .labels import Labelled, describe_pattern, relabel
 from .reference import (
     ALL_AREAS,
     DISTRICTS,
@@ -52,7 +52,12 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 # 统一社会信用代码 (GB 32100-2015): 18 characters of 0-9 and A-Z without I, O, S, V, Z; the
 # 3rd–8th are the administrative-division code. The check digit is not verified here.
-_CREDIT_CODE_PATTERN: Final = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+_CREDIT_CODE_PATTERN: Final = describe_pattern(
+    r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+    "应为18位统一社会信用代码（数字和除 I、O、S、V、Z 外的大写字母，第3至8位为行政区划代码），如 81370202MJD000002Y",
+    "an 18-character unified social credit code (digits and capital letters except I, O, S, V, Z; "
+    "characters 3 to 8 the division code), like 81370202MJD000002Y",
+)
 
 
 def _upper_stripped(value: object) -> object:
@@ -69,7 +74,16 @@ CreditCode = Annotated[
 Year = Annotated[int, Field(ge=2022, le=2100)]
 """A calendar year of the programme (the plan starts in 2022)."""
 
-YearMonth = Annotated[str, StringConstraints(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$")]
+YearMonth = Annotated[
+    str,
+    StringConstraints(
+        pattern=describe_pattern(
+            r"^20[0-9]{2}-(0[1-9]|1[0-2])$",
+            "应为 YYYY-MM 格式的年月，如 2027-03",
+            "a year and month like 2027-03",
+        )
+    ),
+]
 """A month written ``YYYY-MM`` (试点时间 is “××年××月至××年××月”)."""
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2)]
@@ -81,10 +95,30 @@ Score = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
 # The HMAC-SHA-256 of a gig worker's ID number under the enrolment key, lower-case hex. It is
 # the only thing that identifies a member in an event; a raw ID number (18 characters) can
 # never satisfy this shape.
-MemberKey = Annotated[str, StringConstraints(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")]
+MemberKey = Annotated[
+    str,
+    StringConstraints(
+        min_length=64,
+        max_length=64,
+        pattern=describe_pattern(
+            r"^[0-9a-f]{64}$",
+            "应为64位小写十六进制字符（0-9、a-f）",
+            "64 lower-case hexadecimal characters (0-9, a-f)",
+        ),
+    ),
+]
 
 KeyId = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    str,
+    StringConstraints(
+        min_length=1,
+        max_length=64,
+        pattern=describe_pattern(
+            r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+            "应以字母或数字开头，只含字母、数字和 . _ : -，如 key-2027",
+            "letters, digits and . _ : - starting with a letter or digit, like key-2027",
+        ),
+    ),
 ]
 """The identifier of the key that produced a member key or sealed a ciphertext (not the key)."""
 
@@ -121,8 +155,19 @@ def _member_of(codes: Mapping[str, str], what: str) -> Callable[[str], str]:
     return check
 
 
+def _code_of(codes: Mapping[str, str]) -> Callable[[object], object]:
+    """A caller may name a district or unit (市南区) instead of giving its code (370202)."""
+    by_name = {name: code for code, name in codes.items()}
+
+    def code(value: object) -> object:
+        return by_name.get(value.strip(), value) if isinstance(value, str) else value
+
+    return code
+
+
 DistrictCode = Annotated[
     str,
+    BeforeValidator(_code_of(DISTRICTS)),
     AfterValidator(_member_of(DISTRICTS, "区市")),
     Field(json_schema_extra={"enum": list(DISTRICTS)}),
 ]
@@ -130,6 +175,7 @@ DistrictCode = Annotated[
 
 SubmitterCode = Annotated[
     str,
+    BeforeValidator(_code_of(SUBMITTERS)),
     AfterValidator(_member_of(SUBMITTERS, "区市或单位")),
     Field(json_schema_extra={"enum": list(SUBMITTERS)}),
 ]
@@ -137,6 +183,7 @@ SubmitterCode = Annotated[
 
 AreaCode = Annotated[
     str,
+    BeforeValidator(_code_of(ALL_AREAS)),
     AfterValidator(_member_of(ALL_AREAS, "区市或单位")),
     Field(json_schema_extra={"enum": list(ALL_AREAS)}),
 ]
@@ -149,7 +196,7 @@ AreaCode = Annotated[
 # --------------------------------------------------------------------------------------------
 
 
-class PartnerCategory(StrEnum):
+class PartnerCategory(Labelled):
     """关爱职工公益伙伴的类型（方案“关爱职工公益伙伴纽带计划”所列社会力量）。"""
 
     智库 = "think_tank"  # 专业智库、研究机构、专家学者
@@ -159,22 +206,21 @@ class PartnerCategory(StrEnum):
     爱心企业 = "caring_enterprise"
     其他 = "other"
 
-    @property
-    def label(self) -> str:
-        return PARTNER_CATEGORY_LABELS[self]
+
+PARTNER_CATEGORY_LABELS: Final = relabel(
+    PartnerCategory,
+    {
+        PartnerCategory.智库: "专业智库、研究机构",
+        PartnerCategory.公益慈善: "公益组织、慈善机构",
+        PartnerCategory.技术支持: "技术支持机构",
+        PartnerCategory.新闻媒体: "新闻媒体",
+        PartnerCategory.爱心企业: "爱心企业",
+        PartnerCategory.其他: "其他",
+    },
+)
 
 
-PARTNER_CATEGORY_LABELS: Final[dict[PartnerCategory, str]] = {
-    PartnerCategory.智库: "专业智库、研究机构",
-    PartnerCategory.公益慈善: "公益组织、慈善机构",
-    PartnerCategory.技术支持: "技术支持机构",
-    PartnerCategory.新闻媒体: "新闻媒体",
-    PartnerCategory.爱心企业: "爱心企业",
-    PartnerCategory.其他: "其他",
-}
-
-
-class ServiceField(StrEnum):
+class ServiceField(Labelled):
     """服务职工项目的服务领域（方案“建立一批服务职工的项目库”所列方面）。"""
 
     健康管理 = "health"
@@ -187,12 +233,8 @@ class ServiceField(StrEnum):
     法律援助 = "legal_aid"
     其他 = "other"
 
-    @property
-    def label(self) -> str:
-        return self.name
 
-
-class ReportingDepartment(StrEnum):
+class ReportingDepartment(Labelled):
     """报送合规事实的部门（数据交换：民政、人社、卫健、住房等）。"""
 
     民政 = "civil_affairs"
@@ -204,21 +246,20 @@ class ReportingDepartment(StrEnum):
     生态环境 = "ecology_environment"
     其他 = "other"
 
-    @property
-    def label(self) -> str:
-        return REPORTING_DEPARTMENT_LABELS[self]
 
-
-REPORTING_DEPARTMENT_LABELS: Final[dict[ReportingDepartment, str]] = {
-    ReportingDepartment.民政: "民政部门",
-    ReportingDepartment.人社: "人力资源和社会保障部门",
-    ReportingDepartment.卫健: "卫生健康部门",
-    ReportingDepartment.住房: "住房和城乡建设部门",
-    ReportingDepartment.应急: "应急管理部门",
-    ReportingDepartment.市场监管: "市场监督管理部门",
-    ReportingDepartment.生态环境: "生态环境部门",
-    ReportingDepartment.其他: "其他部门",
-}
+REPORTING_DEPARTMENT_LABELS: Final = relabel(
+    ReportingDepartment,
+    {
+        ReportingDepartment.民政: "民政部门",
+        ReportingDepartment.人社: "人力资源和社会保障部门",
+        ReportingDepartment.卫健: "卫生健康部门",
+        ReportingDepartment.住房: "住房和城乡建设部门",
+        ReportingDepartment.应急: "应急管理部门",
+        ReportingDepartment.市场监管: "市场监督管理部门",
+        ReportingDepartment.生态环境: "生态环境部门",
+        ReportingDepartment.其他: "其他部门",
+    },
+)
 
 
 # --------------------------------------------------------------------------------------------

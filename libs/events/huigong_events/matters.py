@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, ClassVar, Final, Literal, Self
 from uuid import UUID
 
@@ -31,6 +30,7 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from .base import DomainEvent
 from .forms import AreaCode, KeyId, Name, SealedPersonal, ShortText
+from .labels import Labelled, describe_pattern, relabel
 from .reference import CITY_CODE, DISTRICTS
 
 OWNER: Final = "registry"
@@ -41,7 +41,7 @@ _TYPE_TITLE: Final = "事件类型"
 # --------------------------------------------------------------------------------------------
 
 
-class ServiceCategory(StrEnum):
+class ServiceCategory(Labelled):
     """服务事项的类别（市、区市职工服务中心和服务职工基地面向职工提供的服务）。"""
 
     法律援助 = "legal_aid"
@@ -56,24 +56,19 @@ class ServiceCategory(StrEnum):
     权益维护 = "rights_protection"
     其他 = "other"
 
-    @property
-    def label(self) -> str:
-        return self.name
 
-
-class Channel(StrEnum):
+class Channel(Labelled):
     """受理渠道：综合服务窗口（现场）、服务电话或“齐鲁工惠”App。"""
 
     窗口 = "walk_in"
     电话 = "phone"
     App = "app"
 
-    @property
-    def label(self) -> str:
-        return self.name
+
+relabel(Channel, {Channel.窗口: "综合服务窗口", Channel.电话: "服务电话", Channel.App: "“齐鲁工惠”App"})
 
 
-class MatterOutcome(StrEnum):
+class MatterOutcome(Labelled):
     """办结结果。"""
 
     已办结 = "resolved"  # 按流程办理完毕，诉求已解决
@@ -81,20 +76,12 @@ class MatterOutcome(StrEnum):
     申请人撤回 = "withdrawn"
     转其他部门 = "referred"  # 不属工会职责，已转交其他部门并告知职工
 
-    @property
-    def label(self) -> str:
-        return self.name
 
-
-class HandlerKind(StrEnum):
+class HandlerKind(Labelled):
     """承办单位的类型：市或区市职工服务中心，或服务职工基地。"""
 
     职工服务中心 = "centre"
     服务职工基地 = "service_base"
-
-    @property
-    def label(self) -> str:
-        return self.name
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,7 +121,16 @@ CentreArea = Annotated[
 """The area of one of the 11 service centres: the city (370200) or a district."""
 
 
-MatterNo = Annotated[str, StringConstraints(pattern=r"^FW-20[0-9]{2}-[0-9]{6}-[0-9]{5,}$")]
+MatterNo = Annotated[
+    str,
+    StringConstraints(
+        pattern=describe_pattern(
+            r"^FW-20[0-9]{2}-[0-9]{6}-[0-9]{5,}$",
+            "应为服务事项编号：FW-年份-区划代码-序号，如 FW-2027-370202-00001",
+            "a matter number FW-year-area-sequence, like FW-2027-370202-00001",
+        )
+    ),
+]
 """受理编号 FW-<年>-<首问中心区市代码>-<序号, at least five digits>, e.g. FW-2026-370202-00001."""
 
 

@@ -9,10 +9,22 @@ from pydantic import Field, StringConstraints
 
 from .base import DomainEvent
 from .forms import AreaCode, ShortText, Year
+from .labels import describe_pattern
 
 OWNER: Final = "metrics"
 
-MetricCode = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")]
+MetricCode = Annotated[
+    str,
+    StringConstraints(
+        min_length=1,
+        max_length=64,
+        pattern=describe_pattern(
+            r"^[a-z][a-z0-9_.]*$",
+            "应为以小写字母开头的指标代码（小写字母、数字、_ 和 .），如 shared_workers_homes",
+            "a metric code of lower-case letters, digits, _ and . starting with a letter, like shared_workers_homes",
+        ),
+    ),
+]
 """A metric's code as the metrics service defines it, e.g. ``members_enrolled``."""
 
 TargetValue = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=4)]

@@ -9,9 +9,10 @@ readable.
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from typing import Final
 from uuid import UUID
+
+from .labels import Labelled, relabel
 
 CITY_CODE: Final = "370200"
 CITY_NAME: Final = "青岛市"
@@ -55,7 +56,16 @@ def area_name(code: str) -> str:
     return ALL_AREAS[code]
 
 
-class Programme(StrEnum):
+_AREA_CODES: Final[dict[str, str]] = {name: code for code, name in ALL_AREAS.items()}
+
+
+def area_code(text: str) -> str:
+    """The code of an area named by its code or its Chinese name (市南区 → 370202); the text as
+    given when it is neither (the caller refuses it)."""
+    return _AREA_CODES.get(text.strip(), text)
+
+
+class Programme(Labelled):
     """The four kinds of application (annexes 3–5)."""
 
     服务职工综合体 = "service_complex"
@@ -63,17 +73,16 @@ class Programme(StrEnum):
     服务职工基地 = "service_base"
     公益伙伴 = "welfare_partner"
 
-    @property
-    def label(self) -> str:
-        return PROGRAMME_LABELS[self]
 
-
-PROGRAMME_LABELS: Final[dict[Programme, str]] = {
-    Programme.服务职工综合体: "服务职工综合体",
-    Programme.幸福企业: "职工生活幸福型企业",
-    Programme.服务职工基地: "服务职工基地",
-    Programme.公益伙伴: "关爱职工公益伙伴",
-}
+PROGRAMME_LABELS: Final = relabel(
+    Programme,
+    {
+        Programme.服务职工综合体: "服务职工综合体",
+        Programme.幸福企业: "职工生活幸福型企业",
+        Programme.服务职工基地: "服务职工基地",
+        Programme.公益伙伴: "关爱职工公益伙伴",
+    },
+)
 
 # 认定: the exact titles a unit receives (工作安排 4). Partners receive no title in the plan.
 TITLES: Final[dict[Programme, str]] = {
@@ -83,7 +92,7 @@ TITLES: Final[dict[Programme, str]] = {
 }
 
 
-class FacilityKind(StrEnum):
+class FacilityKind(Labelled):
     """Facilities the targets count (programme 1 and 2)."""
 
     区域共享职工之家 = "shared_workers_home"  # 新时代区域共享职工之家
@@ -92,21 +101,20 @@ class FacilityKind(StrEnum):
     智慧健康驿站_企业 = "health_station_enterprise"  # 职工智慧健康驿站 in an enterprise
     服务职工基地 = "service_base"
 
-    @property
-    def label(self) -> str:
-        return FACILITY_LABELS[self]
+
+FACILITY_LABELS: Final = relabel(
+    FacilityKind,
+    {
+        FacilityKind.区域共享职工之家: "新时代区域共享职工之家",
+        FacilityKind.青岛惠工家: "“青岛·惠工家”",
+        FacilityKind.智慧健康驿站_中心: "职工智慧健康驿站（职工服务中心）",
+        FacilityKind.智慧健康驿站_企业: "职工智慧健康驿站（企业）",
+        FacilityKind.服务职工基地: "服务职工基地",
+    },
+)
 
 
-FACILITY_LABELS: Final[dict[FacilityKind, str]] = {
-    FacilityKind.区域共享职工之家: "新时代区域共享职工之家",
-    FacilityKind.青岛惠工家: "“青岛·惠工家”",
-    FacilityKind.智慧健康驿站_中心: "职工智慧健康驿站（职工服务中心）",
-    FacilityKind.智慧健康驿站_企业: "职工智慧健康驿站（企业）",
-    FacilityKind.服务职工基地: "服务职工基地",
-}
-
-
-class Occupation(StrEnum):
+class Occupation(Labelled):
     """职业类别 of a 新就业形态劳动者 as union staff write it in enrolment sheets."""
 
     快递员 = "快递员"
@@ -116,7 +124,7 @@ class Occupation(StrEnum):
     其他 = "其他"
 
 
-class ExclusionRule(StrEnum):
+class ExclusionRule(Labelled):
     """不予受理 rules (工作安排 5). E* are facts about enterprises, C* are reviewers' judgements
     about service-centre projects."""
 
@@ -142,25 +150,28 @@ class ExclusionRule(StrEnum):
         return self.value.startswith("E")
 
 
-EXCLUSION_TEXTS: Final[dict[ExclusionRule, str]] = {
-    ExclusionRule.E1_无劳动合同制度: "不建立劳动合同制度和集体合同制度",
-    ExclusionRule.E2_拖欠工资: "拖欠职工工资",
-    ExclusionRule.E3_未缴社保: "未依法缴纳社会保险费",
-    ExclusionRule.E4_无工会或欠经费: "未依法建立工会组织，拖欠工会经费",
-    ExclusionRule.E5_重大事故: (
-        "三年内发生重大伤亡事故、重大环保责任事故、重大质量事故、食品安全事故和职业病危害事故"
-    ),
-    ExclusionRule.E6_群体性劳动争议: "因企业原因发生重大群体性劳动争议纠纷",
-    ExclusionRule.E7_严重亏损: "企业严重亏损",
-    ExclusionRule.C1_未聚集主责主业: "未聚集工会主责主业",
-    ExclusionRule.C2_未以职工需求为导向: "未以职工需求为导向",
-    ExclusionRule.C3_商业行为过多: "建设项目商业行为过多",
-    ExclusionRule.C4_社会效益不高: "社会效益不高",
-    ExclusionRule.C5_不符合职责或违法: "项目内容不符合工会基本职责要求、违反相关法律法规",
-}
+EXCLUSION_TEXTS: Final = relabel(
+    ExclusionRule,
+    {
+        ExclusionRule.E1_无劳动合同制度: "不建立劳动合同制度和集体合同制度",
+        ExclusionRule.E2_拖欠工资: "拖欠职工工资",
+        ExclusionRule.E3_未缴社保: "未依法缴纳社会保险费",
+        ExclusionRule.E4_无工会或欠经费: "未依法建立工会组织，拖欠工会经费",
+        ExclusionRule.E5_重大事故: (
+            "三年内发生重大伤亡事故、重大环保责任事故、重大质量事故、食品安全事故和职业病危害事故"
+        ),
+        ExclusionRule.E6_群体性劳动争议: "因企业原因发生重大群体性劳动争议纠纷",
+        ExclusionRule.E7_严重亏损: "企业严重亏损",
+        ExclusionRule.C1_未聚集主责主业: "未聚集工会主责主业",
+        ExclusionRule.C2_未以职工需求为导向: "未以职工需求为导向",
+        ExclusionRule.C3_商业行为过多: "建设项目商业行为过多",
+        ExclusionRule.C4_社会效益不高: "社会效益不高",
+        ExclusionRule.C5_不符合职责或违法: "项目内容不符合工会基本职责要求、违反相关法律法规",
+    },
+)
 
 
-class ComplianceFactKind(StrEnum):
+class ComplianceFactKind(Labelled):
     """Facts reported by the data exchange (民政、人社、卫健、住房) or declared in a form; each
     maps to exactly one enterprise exclusion rule."""
 

@@ -9,7 +9,6 @@ request although the log itself is immutable.
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 from typing import ClassVar, Final, Literal, Self
 from uuid import UUID
 
@@ -28,6 +27,7 @@ from .forms import (
     SubmitterCode,
     Year,
 )
+from .labels import Labelled, relabel
 from .reference import (
     HAPPY_ENTERPRISE_CRITERIA,
     SERVICE_COMPLEX_CRITERIA,
@@ -47,7 +47,7 @@ _CRITERIA: Final[dict[Programme, tuple[str, ...]]] = {
 }
 
 
-class UnitOrigin(StrEnum):
+class UnitOrigin(Labelled):
     """建设单位的来源。"""
 
     试点2022 = "pilot_2022"  # fixed in advance by annex 2
@@ -55,11 +55,17 @@ class UnitOrigin(StrEnum):
     职工服务中心 = "service_centre"  # the city and district 职工服务中心 (service complexes)
 
 
-class PartnerOrigin(StrEnum):
+relabel(UnitOrigin, {UnitOrigin.试点2022: "2022年试点", UnitOrigin.申报: "申报确定"})
+
+
+class PartnerOrigin(Labelled):
     """公益伙伴的来源。"""
 
     试点2022 = "pilot_2022"
     申报 = "application"
+
+
+relabel(PartnerOrigin, {PartnerOrigin.试点2022: "2022年试点", PartnerOrigin.申报: "申报确定"})
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ All events belong to the aggregate "review", whose identifier is the application
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 from typing import ClassVar, Final, Literal, Self
 from uuid import UUID
 
@@ -22,6 +21,7 @@ from .forms import (
     ShortText,
     SubmitterCode,
 )
+from .labels import Labelled
 from .reference import (
     REVIEW_DIMENSIONS,
     ComplianceFactKind,
@@ -34,7 +34,7 @@ AGGREGATE: Final = "review"
 _TYPE_TITLE: Final = "事件类型"
 
 
-class EvidenceSource(StrEnum):
+class EvidenceSource(Labelled):
     """不予受理情形的证据来源。"""
 
     申报声明 = "declared"  # declared by the applicant in the form
@@ -42,7 +42,7 @@ class EvidenceSource(StrEnum):
     评审认定 = "reviewer"  # a reviewer's judgement (the C* rules, or what a reviewer found)
 
 
-class FindingStage(StrEnum):
+class FindingStage(Labelled):
     """发现不予受理情形的阶段。"""
 
     受理前 = "before_acceptance"

@@ -27,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from huigong_events.checkpoints import CheckpointKeys
 
+from . import answer_labels as answer_labels_
 from . import api_docs, authorization, errors, logs, sessions
 from .application import CommandPath
 from .checkpoints import Checkpointer
@@ -121,11 +122,13 @@ def build_app(
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
     union_tags: frozenset[str] = frozenset(),
     database_checks: Sequence[DatabaseCheck] = (),
+    answer_labels: answer_labels_.Vocabularies | None = None,
 ) -> FastAPI:
     """`database_checks`: what else the service needs of PostgreSQL to be ready (intake: the
     registry's key function); a failing one makes /readyz answer 503 with its reason under
     `postgres`. `policy`: the service's access rules (its `policy.py`); a route it does not
-    name is refused to everyone."""
+    name is refused to everyone. `answer_labels`: the service's own vocabularies (its statuses) by
+    the field name its answers use, besides `answer_labels.COMMON`."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -285,6 +288,13 @@ def build_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    labeller = answer_labels_.Labeller(answer_labels_.COMMON, answer_labels or {})
+    app.add_middleware(
+        answer_labels_.AnswerLabels,
+        labeller=labeller,
+        skip=frozenset({"/openapi.json", "/healthz", "/readyz", "/metrics"}),
+    )
+
     # Outermost: the guard and the router see the path without the front door's prefix.
     app.add_middleware(api_docs.ForwardedPrefix, service=settings.service)
     api_docs.install(app, title)
@@ -301,7 +311,8 @@ def build_app(
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             documented = authorization.document(plain_openapi(), policy)
-            app.openapi_schema = errors.declare(documented, lambda m, p: _public(policy, m, p))
+            declared = errors.declare(documented, lambda m, p: _public(policy, m, p))
+            app.openapi_schema = answer_labels_.document(declared, labeller)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -18,7 +18,7 @@ from .entrypoints.http.routes import router
 from .entrypoints.kafka.inbound import InboundConsumer
 from .handlers import Intake
 from .policy import POLICY
-from .projections.applications import ApplicationsProjection
+from .projections.applications import STATUS_LABELS, ApplicationsProjection
 from .settings import IntakeSettings
 
 log = logs.get(__name__)
@@ -64,6 +64,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         on_start=on_start,
         union_tags=UNION_TAGS,
         policy=POLICY,
+        answer_labels={"status": STATUS_LABELS},
     )
 
 

@@ -18,6 +18,7 @@ from huigong_platform.unit_of_work import postgres_units
 from .adapters import store
 from .adapters.gauges import business_gauges
 from .adapters.matters import matter_gauges
+from .domain.counting import METRIC_KINDS, YearMeasure
 from .entrypoints.http.matters import router as matters_router
 from .entrypoints.http.routes import router
 from .handlers import HANDLERS
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[router, matters_router, *dashboard_routers()],
         on_start=load_targets,
         policy=POLICY,
+        answer_labels={"year_measure": YearMeasure, "kind": METRIC_KINDS},
     )
     gauges = business_gauges()
     matters = matter_gauges()

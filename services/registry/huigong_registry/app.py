@@ -12,6 +12,10 @@ from huigong_platform.unit_of_work import postgres_units
 from .adapters.records import postgres_records
 from .adapters.requesters import vault_for
 from .domain import revocation
+from .domain.catalogue import ItemStatus
+from .domain.certification import UnitStatus
+from .domain.facilities import FacilityStatus
+from .domain.partners import PartnerStatus
 from .entrypoints.http.catalogue import router as catalogue_router
 from .entrypoints.http.facilities import router as facilities_router
 from .entrypoints.http.matters import router as matters_router
@@ -71,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         on_start=on_start,
         policy=POLICY,
+        # `closed` of a matter is 已办结: its answers label their status themselves.
+        answer_labels={"status": (UnitStatus, PartnerStatus, FacilityStatus, ItemStatus)},
     )
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Final
 from pydantic import Field, StringConstraints, create_model
 
 from huigong_events.forms import Name
+from huigong_events.labels import describe_pattern
 from huigong_events.matters import (
     Channel,
     ClearText,
@@ -177,7 +178,11 @@ class WithdrawServiceItem(WithdrawalRequest):
 
 # A mainland mobile number, or a landline with its area code (0532-8888 8888 written without
 # blanks); the window takes whichever the worker can be called back on.
-PHONE_PATTERN: Final = r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$"
+PHONE_PATTERN: Final = describe_pattern(
+    r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$",
+    "应为11位手机号，或带区号的固定电话，如 13800000000 或 0532-88888888",
+    "an 11-digit mobile number or a landline with its area code, like 13800000000 or 0532-88888888",
+)
 
 
 class RequesterBody(Command):

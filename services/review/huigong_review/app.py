@@ -10,6 +10,7 @@ from huigong_platform.service import Runtime, build_app, serve
 from huigong_platform.unit_of_work import postgres_units
 
 from .adapters.inputs import postgres_inputs, postgres_reads
+from .domain.state import QueueStage, ReviewStage
 from .entrypoints.http.routes import router
 from .handlers import Review
 from .policy import POLICY
@@ -49,6 +50,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         routers=[router],
         on_start=on_start,
         policy=POLICY,
+        answer_labels={"status": ReviewStage, "stage": (QueueStage, ReviewStage)},
     )
 
 

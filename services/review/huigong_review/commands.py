@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Literal
 
 from pydantic import Field
 
+from huigong_events.labels import Labelled
 from huigong_events.reference import REVIEW_DIMENSIONS, ExclusionRule
 from huigong_platform.application import Command
 
@@ -40,10 +40,22 @@ class ScoreRequest(Command):
     )
 
 
+class Decision(Labelled):
+    """The chair's decision on construction."""
+
+    批准建设 = "approve"
+    不予批准 = "decline"
+
+
+class Selection(Labelled):
+    """The city's selection of the construction units (确定建设单位)."""
+
+    确定为建设单位 = "select"
+    未确定为建设单位 = "not_select"
+
+
 class DecisionRequest(Command):
-    decision: Literal["approve", "decline"] = Field(
-        title="决定", description="approve 批准建设；decline 不予批准"
-    )
+    decision: Decision = Field(title="决定", description="approve 批准建设；decline 不予批准")
     period_start: date | None = Field(
         default=None, title="建设期开始日期", description="批准建设时必填；建设期三年，至第三个周年日前一天"
     )
@@ -59,7 +71,7 @@ class DecisionRequest(Command):
 
 
 class SelectionRequest(Command):
-    decision: Literal["select", "not_select"] = Field(
+    decision: Selection = Field(
         title="确定结果", description="select 确定为建设单位；not_select 未确定为建设单位"
     )
     note: str | None = Field(

@@ -135,7 +135,7 @@ class Review:
         chair = parse_reviewer(ctx.principal, Role.CHAIR)
         state, version = await self._state(ctx, command.application_id)
         event: DomainEvent
-        if command.decision == "approve":
+        if command.decision is c.Decision.批准建设:
             if command.period_start is None:
                 raise Refusal(
                     FieldError(
@@ -160,7 +160,7 @@ class Review:
         chair = parse_reviewer(ctx.principal, Role.CHAIR)
         state, version = await self._state(ctx, command.application_id)
         event: DomainEvent
-        if command.decision == "select":
+        if command.decision is c.Selection.确定为建设单位:
             event = selection.select(state, chair, command.note)
         else:
             event = selection.pass_over(state, chair, command.reasons)

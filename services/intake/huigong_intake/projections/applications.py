@@ -21,21 +21,27 @@ from huigong_events import review as rv
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
 from huigong_events.forms import PilotForm
+from huigong_events.labels import Labelled
 from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_platform.database import DbConnection
 from huigong_platform.subscriptions import Projection
 
-STATUS_LABELS: Final[dict[str, str]] = {
-    "submitted": "已提交",
-    "withdrawn": "已撤回",
-    "accepted": "已受理",
-    "rejected": "不予受理",
-    "selected": "已确定为建设单位",
-    "not_selected": "未确定为建设单位",
-    "scoring": "评审中",
-    "approved": "批准建设",
-    "declined": "不予批准",
-}
+
+class ApplicationStatus(Labelled):
+    """申报状态 as intake answers it; the label is the member's name."""
+
+    已提交 = "submitted"
+    已撤回 = "withdrawn"
+    已受理 = "accepted"
+    不予受理 = "rejected"
+    已确定为建设单位 = "selected"
+    未确定为建设单位 = "not_selected"
+    评审中 = "scoring"
+    批准建设 = "approved"
+    不予批准 = "declined"
+
+
+STATUS_LABELS: Final[dict[str, str]] = ApplicationStatus.labels()
 
 
 # Later is stronger: a status is never replaced by one earlier in this list.

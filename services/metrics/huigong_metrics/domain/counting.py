@@ -71,6 +71,7 @@ from typing import Any, Final, NamedTuple
 
 from huigong_events.base import DomainEvent
 from huigong_events.intake import ApplicationSubmitted
+from huigong_events.labels import Labelled, relabel
 from huigong_events.matters import MatterClosed, MatterRated, MatterReceived, MatterTransferred
 from huigong_events.reference import CITY_CODE, DISTRICTS, FacilityKind, Programme
 from huigong_events.registry import (
@@ -488,11 +489,14 @@ class Aggregation(StrEnum):
     SHARE = "share"  # coverage as a fraction of `areas` (0.6 = 60 %)
 
 
-class YearMeasure(StrEnum):
+class YearMeasure(Labelled):
     """What a metric's per-year target means."""
 
     IN_YEAR = "in_year"  # 当年新增: counted during that year ("≥12 per year")
     BY_YEAR_END = "by_year_end"  # 年底累计: the level reached by 31 December ("12万 by end 2022")
+
+
+relabel(YearMeasure, {YearMeasure.IN_YEAR: "当年新增", YearMeasure.BY_YEAR_END: "年底累计"})
 
 
 P_CENTRES: Final = "职工服务中心赋能增效"
@@ -504,6 +508,10 @@ P_CYCLE: Final = "申报与评审"
 # The 11 service centres: the city's (370200) and the ten districts'.
 CENTRES: Final[tuple[str, ...]] = (CITY_CODE, *DISTRICTS)
 DISTRICT_CENTRES: Final[tuple[str, ...]] = tuple(DISTRICTS)
+
+
+# What a metric counts, as its answers name it (`Metric.kind`), with the label.
+METRIC_KINDS: Final[dict[str, str]] = {"count": "数量", "share": "比例"}
 
 
 @dataclass(frozen=True)

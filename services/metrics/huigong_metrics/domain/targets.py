@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from huigong_events.metrics import TargetChanged
-from huigong_events.reference import ALL_AREAS, CITY_CODE, area_name
+from huigong_events.reference import ALL_AREAS, CITY_CODE, area_code, area_name
 from huigong_platform.refusals import FieldError, NotFound, Refusal
 
 from .counting import METRICS_BY_CODE, Aggregation, Metric, YearMeasure
@@ -198,13 +198,17 @@ def year_measure_of(metric: Metric, key: TargetKey) -> YearMeasure | None:
 
 
 def checked_area(area: str) -> str:
-    """370200, a district or a group union code; refused otherwise."""
+    """370200, a district or a group union, by code or by name; refused otherwise."""
+    area = area_code(area)
     try:
         area_name(area)
     except KeyError:
         raise Refusal(
             FieldError(
-                "area", "未知的区市或单位代码", f"unknown area {area!r}: 370200, a district or a group code"
+                "area",
+                f"未知的区市或单位：{area}；应为全市（370200）、区市或集团工会的代码或名称，如 370202 或 市南区",
+                f"unknown area {area!r}: 370200 (the city), a district or a group union by code or name, "
+                "like 370202 or 市南区",
             )
         ) from None
     return area

@@ -22,6 +22,7 @@ from datetime import date
 from typing import Final
 
 from huigong_events.base import DomainEvent
+from huigong_events.labels import Labelled
 from huigong_events.matters import (
     HandlerKind,
     ServiceCategory,
@@ -34,6 +35,14 @@ from huigong_events.registry import UnitOrigin
 from huigong_platform.refusals import Conflict, FieldError, NotFound, Refusal
 
 from .certification import UnitState, UnitStatus
+
+
+class ItemStatus(Labelled):
+    """Whether a service item is in the catalogue (目录) or was withdrawn from it."""
+
+    在目录 = "listed"
+    已撤出 = "withdrawn"
+
 
 AGGREGATE: Final = "service-item"
 _ACTIVE: Final = frozenset({UnitStatus.approved, UnitStatus.certified})

@@ -32,10 +32,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 from typing import Final
 
 from huigong_events.base import DomainEvent
+from huigong_events.labels import Labelled, relabel
 from huigong_events.reference import (
     HAPPY_ENTERPRISE_CRITERIA,
     SERVICE_COMPLEX_CRITERIA,
@@ -88,12 +88,24 @@ CERTIFICATE_CODES: Final[dict[Programme, str]] = {
 }
 
 
-class UnitStatus(StrEnum):
+class UnitStatus(Labelled):
     approved = "approved"  # 建设中
     certified = "certified"  # 已认定
     suspended = "suspended"  # 暂停（撤销审查中）
     revoked = "revoked"  # 已撤销
     exited = "exited"  # 已退出
+
+
+relabel(
+    UnitStatus,
+    {
+        UnitStatus.approved: "建设中",
+        UnitStatus.certified: "已认定",
+        UnitStatus.suspended: "暂停",
+        UnitStatus.revoked: "已撤销",
+        UnitStatus.exited: "已退出",
+    },
+)
 
 
 @dataclass

@@ -17,10 +17,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
-from enum import StrEnum
 
 from huigong_events.base import DomainEvent
 from huigong_events.intake import FacilityReported, ServiceProjectProposed
+from huigong_events.labels import Labelled, relabel
 from huigong_events.reference import FacilityKind
 from huigong_events.registry import FacilityClosed, FacilityOpened, ServiceProjectListed
 from huigong_platform.refusals import Conflict, FieldError, NotFound, Refusal
@@ -30,9 +30,12 @@ SERVICE_PROJECT = "service-project"
 NAMESPACE = uuid.UUID("6a0f4a8e-3c1d-5b8e-9f77-2d5b1c0e4f10")
 
 
-class FacilityStatus(StrEnum):
+class FacilityStatus(Labelled):
     open = "open"  # 在用
     closed = "closed"  # 已关闭
+
+
+relabel(FacilityStatus, {FacilityStatus.open: "在用", FacilityStatus.closed: "已关闭"})
 
 
 def facility_id_of_report(report_id: uuid.UUID) -> uuid.UUID:

@@ -36,10 +36,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 from typing import Final
 
 from huigong_events.base import DomainEvent
+from huigong_events.labels import Labelled, relabel
 from huigong_events.matters import (
     Channel,
     HandlerKind,
@@ -61,10 +61,16 @@ from .catalogue import Handler, ItemState
 AGGREGATE: Final = "matter"
 
 
-class MatterStatus(StrEnum):
+class MatterStatus(Labelled):
     handling = "handling"  # 办理中 (at the first responder, or accepted by a receiver)
     transferring = "transferring"  # 转办待接收
     closed = "closed"  # 已办结
+
+
+relabel(
+    MatterStatus,
+    {MatterStatus.handling: "办理中", MatterStatus.transferring: "转办待接收", MatterStatus.closed: "已办结"},
+)
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
-from enum import StrEnum
 from typing import Final
 
 from huigong_events.base import DomainEvent
+from huigong_events.labels import Labelled, relabel
 from huigong_events.registry import PartnerExited, PartnerOrigin, PartnerRegistered
 from huigong_events.review import ConstructionApproved
 from huigong_platform.refusals import Conflict, FieldError, NotFound, Refusal
@@ -32,9 +32,12 @@ AGGREGATE: Final = "partner"
 APPLICATION_PARTNERS: Final = uuid.UUID("3e7b1d52-9c4a-4f06-8d21-5a0c9e6b2f47")
 
 
-class PartnerStatus(StrEnum):
+class PartnerStatus(Labelled):
     active = "active"  # 在册
     exited = "exited"  # 已退出
+
+
+relabel(PartnerStatus, {PartnerStatus.active: "在册", PartnerStatus.exited: "已退出"})
 
 
 def partner_id_of_application(application_id: uuid.UUID) -> uuid.UUID:

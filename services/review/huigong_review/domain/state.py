@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
-from enum import StrEnum
 from typing import Final, TypeAlias
 from uuid import UUID
 
@@ -34,6 +33,7 @@ from huigong_events.intake import (
     PlanAmended,
     PlanSubmitted,
 )
+from huigong_events.labels import Labelled
 from huigong_events.reference import ExclusionRule, Programme
 from huigong_events.registry import UnitCertified, UnitRegistered
 from huigong_events.review import (
@@ -58,7 +58,17 @@ Form: TypeAlias = PilotForm | ServiceBaseForm | WelfarePartnerForm
 CHINA_TIME: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
-class ReviewStage(StrEnum):
+class QueueStage(Labelled):
+    """Where an application waits in the review queue (`GET /queue?stage=`)."""
+
+    待筛查 = "awaiting_screening"
+    待确定建设单位 = "awaiting_selection"
+    待评分 = "awaiting_scores"
+    待决定 = "awaiting_decision"
+    已办结 = "decided"
+
+
+class ReviewStage(Labelled):
     """Where an application stands, in the plan's order of work (三、工作安排): screened and
     accepted, the city selects the construction units (确定建设单位), the unit sends its plans,
     the panel scores the plans, the chair approves construction (批准建设), the registry certifies.

@@ -40,15 +40,9 @@ from huigong_platform.database import DbConnection
 from huigong_platform.subscriptions import Projection
 
 from ..domain.scoring import CENTS, deviations
-from ..domain.state import Form, unit_of
+from ..domain.state import Form, QueueStage, unit_of
 
-QUEUE_STAGES: Final[dict[str, str]] = {
-    "awaiting_screening": "待筛查",
-    "awaiting_selection": "待确定建设单位",
-    "awaiting_scores": "待评分",
-    "awaiting_decision": "待决定",
-    "decided": "已办结",
-}
+QUEUE_STAGES: Final[dict[str, str]] = QueueStage.labels()
 
 # The SQL of the stage, given the quorum as parameter $1. A decision outranks a withdrawal that
 # raced it (see domain.state.ReviewState.stage).

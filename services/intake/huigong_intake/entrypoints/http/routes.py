@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from huigong_events.forms import SubmitterCode
 from huigong_events.intake import SubmissionWindowOpened
 from huigong_events.plausible import QueryYear
 from huigong_events.reference import Programme
@@ -39,7 +40,7 @@ from ...commands import (
 from ...domain import applications as apps
 from ...domain import cycle
 from ...policy import no_such_application
-from ...projections.applications import STATUS_LABELS
+from ...projections.applications import STATUS_LABELS, ApplicationStatus
 from .references import ApplicationRef, resolve
 from .views import application_view
 
@@ -204,19 +205,8 @@ async def list_applications(
     caller: Caller,
     year: Annotated[QueryYear | None, Query(description="申报年度（2022–2100）")] = None,
     programme: Programme | None = None,
-    submitter: str | None = Query(default=None, description="区市或单位代码"),
-    status: Literal[
-        "submitted",
-        "withdrawn",
-        "accepted",
-        "rejected",
-        "selected",
-        "not_selected",
-        "scoring",
-        "approved",
-        "declined",
-    ]
-    | None = None,
+    submitter: Annotated[SubmitterCode | None, Query(description="区市或单位代码或名称")] = None,
+    status: ApplicationStatus | None = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=50, ge=1, le=500),
 ) -> ReceiptPage:
@@ -228,7 +218,7 @@ async def list_applications(
         ("year", year),
         ("programme", programme.value if programme else None),
         ("submitter", submitter),
-        ("status", status),
+        ("status", status.value if status else None),
     ):
         if value is not None:
             args.append(value)

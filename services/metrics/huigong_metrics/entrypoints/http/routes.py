@@ -45,7 +45,10 @@ YearParam = Annotated[
     Query(description="年度：给出时为该年度的目标与完成情况；不给出时为至2025年底的累计"),
 ]
 AreaParam = Annotated[
-    str, Query(description="370200（全市，默认）、区市代码（如 370202）或集团工会代码（如 G-HAIER）")
+    str,
+    Query(
+        description="370200（全市，默认）、区市代码（如 370202）或集团工会代码（如 G-HAIER），也可填名称（如 市南区）"
+    ),
 ]
 AsOfParam = Annotated[
     AsOfDay | None, Query(description="截至日期 YYYY-MM-DD（默认今天，北京时间）：该日结束时的状态")

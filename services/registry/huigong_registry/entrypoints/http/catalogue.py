@@ -24,6 +24,7 @@ from ...commands import (
     WithdrawalRequest,
     WithdrawServiceItem,
 )
+from ...domain.catalogue import ItemStatus
 from .facilities import row
 
 router = APIRouter(tags=["服务事项目录"])
@@ -72,8 +73,8 @@ async def list_items(
     category: ServiceCategory | None = None,
     provider: Annotated[uuid.UUID | None, Query(description="提供单位（登记单位编号）")] = None,
     status: Annotated[
-        str | None, Query(pattern="^(listed|withdrawn)$", description="listed 在目录，withdrawn 已撤出")
-    ] = "listed",
+        ItemStatus | None, Query(description="listed 在目录，withdrawn 已撤出")
+    ] = ItemStatus.在目录,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=100, ge=1, le=500),
 ) -> dict[str, Any]:
@@ -86,7 +87,7 @@ async def list_items(
         args.append(provider)
         where.append(f"${len(args)} = ANY(providers)")
     if status is not None:
-        args.append(status)
+        args.append(status.value)
         where.append(f"status = ${len(args)}")
     clause = " AND ".join(where)
     pool = runtime_of(request).pool

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from huigong_events.forms import ServiceField
+from huigong_events.labels import Labelled, relabel
 from huigong_events.plausible import BuiltYear, beijing_today
 from huigong_events.reference import FacilityKind
 from huigong_platform.application import from_request
@@ -71,9 +71,12 @@ async def page_of(
     return {"total": total, "page": page, "page_size": page_size, "items": [row(r) for r in rows]}
 
 
-class FacilityGroup(StrEnum):
+class FacilityGroup(Labelled):
     kind = "kind"
     area = "area"
+
+
+relabel(FacilityGroup, {FacilityGroup.kind: "类型", FacilityGroup.area: "区市或单位"})
 
 
 def facility_filters(
@@ -145,9 +148,12 @@ async def get_facility(facility_id: uuid.UUID, request: Request) -> dict[str, An
     return row(found)
 
 
-class ProjectGroup(StrEnum):
+class ProjectGroup(Labelled):
     field = "field"
     area = "area"
+
+
+relabel(ProjectGroup, {ProjectGroup.field: "服务领域", ProjectGroup.area: "区市或单位"})
 
 
 @router.get("/service-projects", summary="服务职工项目库")

@@ -53,11 +53,7 @@ from ...policy import acting_of, may_see_requester, reads_all
 from .facilities import row
 
 router = APIRouter(tags=["联动服务"])
-STATUS_LABELS: Final = {
-    MatterStatus.handling: "办理中",
-    MatterStatus.transferring: "转办待接收",
-    MatterStatus.closed: "已办结",
-}
+STATUS_LABELS: Final = {status: status.label for status in MatterStatus}
 STEP_LABELS: Final = {
     "MatterReceived": "受理",
     "MatterTransferred": "转办",

@@ -3,12 +3,12 @@ counts (aggregates only)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from huigong_events.labels import Labelled, relabel
 from huigong_platform.service import runtime_of
 
 router = APIRouter()
@@ -47,10 +47,13 @@ async def verify_certificate(certificate_no: str, request: Request) -> JSONRespo
     )
 
 
-class GroupBy(StrEnum):
+class GroupBy(Labelled):
     district = "district"
     occupation = "occupation"
     platform = "platform"
+
+
+relabel(GroupBy, {GroupBy.district: "区市", GroupBy.occupation: "职业类别", GroupBy.platform: "平台企业"})
 
 
 @router.get("/members/counts", tags=["会员名册"], summary="新就业形态劳动者入会人数（去重）")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -22,6 +21,7 @@ from huigong_platform.web import Caller, IdempotencyKey, run
 
 from ...commands import ExitPartner, PartnerExitRequest, RegisterPartner, RegisterUnit
 from ...domain import partners
+from ...domain.certification import UnitStatus
 
 router = APIRouter()
 
@@ -60,14 +60,6 @@ class UnitItem(BaseModel):
     status_reason: str | None = None
 
 
-class UnitStatusFilter(StrEnum):
-    approved = "approved"
-    certified = "certified"
-    suspended = "suspended"
-    revoked = "revoked"
-    exited = "exited"
-
-
 @router.get("/units", tags=["建设单位"], summary="建设单位列表")
 async def list_units(
     request: Request,
@@ -75,7 +67,7 @@ async def list_units(
     type: Annotated[Programme | None, Query(description="工作任务（同 programme）")] = None,
     area: Annotated[str | None, Query(description="所属区市或单位代码（同 district）")] = None,
     district: Annotated[str | None, Query(description="所属区市或单位代码（同 area）")] = None,
-    status: UnitStatusFilter | None = None,
+    status: UnitStatus | None = None,
     year: Annotated[QueryYear | None, Query(description="登记年度（2022–2100）")] = None,
     origin: str | None = None,
     page: int = Query(default=1, ge=1),

@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from huigong_events.forms import SubmitterCode
 from huigong_events.plausible import QueryYear
 from huigong_events.reference import Programme
 from huigong_platform.application import from_request
@@ -39,6 +40,7 @@ from ...commands import (
     SelectionRequest,
 )
 from ...domain.scoring import ScoringPolicy, panel
+from ...domain.state import QueueStage
 from ...handlers import Review, not_found
 from ...policy import Sight, sight, visible_submitter
 from ...projections.queue import QUEUE_STAGES, STAGE_SQL, STATUS_SQL, Totals, summarise, totals_of
@@ -260,12 +262,9 @@ STATUS_LABELS = {stage.value: label for stage, label in STAGE_LABELS.items()}
 async def list_queue(
     request: Request,
     caller: Caller,
-    stage: Literal[
-        "awaiting_screening", "awaiting_selection", "awaiting_scores", "awaiting_decision", "decided"
-    ]
-    | None = None,
+    stage: QueueStage | None = None,
     programme: Programme | None = None,
-    submitter: str | None = Query(default=None, description="区市或单位代码"),
+    submitter: Annotated[SubmitterCode | None, Query(description="区市或单位代码或名称")] = None,
     year: Annotated[QueryYear | None, Query(description="申报年度（2022–2100）")] = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=50, ge=1, le=500),
@@ -277,7 +276,7 @@ async def list_queue(
     args: list[Any] = [policy.quorum]
     where = ["true"]
     for column, value in (
-        ("stage", stage),
+        ("stage", stage.value if stage else None),
         ("programme", programme.value if programme else None),
         ("submitter", submitter),
         ("year", year),

@@ -38,7 +38,7 @@ from ...domain.state import ReviewStage, ReviewState
 from ...policy import Sight
 from ...projections.queue import form_name
 
-STAGE_LABELS: dict[ReviewStage, str] = {stage: stage.name for stage in ReviewStage}
+STAGE_LABELS: dict[ReviewStage, str] = {stage: stage.label for stage in ReviewStage}
 
 
 def _decimal(value: Decimal | None) -> str | None:

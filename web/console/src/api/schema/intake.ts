@@ -408,6 +408,14 @@ export interface components {
             /** 申报年度 */
             year: number;
         };
+        /**
+         * ApplicationStatus
+         * @description 申报状态 as intake answers it; the label is the member's name.
+         *
+         *     取值（代码或中文名称均可）：`submitted` 已提交 · `withdrawn` 已撤回 · `accepted` 已受理 · `rejected` 不予受理 · `selected` 已确定为建设单位 · `not_selected` 未确定为建设单位 · `scoring` 评审中 · `approved` 批准建设 · `declined` 不予批准
+         * @enum {string}
+         */
+        ApplicationStatus: "submitted" | "withdrawn" | "accepted" | "rejected" | "selected" | "not_selected" | "scoring" | "approved" | "declined";
         /** Body_enrol_upload_enrolments_upload_post */
         Body_enrol_upload_enrolments_upload_post: {
             /**
@@ -441,6 +449,8 @@ export interface components {
          * ComplianceFactKind
          * @description Facts reported by the data exchange (民政、人社、卫健、住房) or declared in a form; each
          *     maps to exactly one enterprise exclusion rule.
+         *
+         *     取值（代码或中文名称均可）：`no_labour_contract_system` 无劳动合同制度 · `wage_arrears` 拖欠工资 · `social_insurance_arrears` 欠缴社保 · `no_union_or_dues_owed` 无工会或欠经费 · `accident_casualty` 重大伤亡事故 · `accident_environmental` 重大环保责任事故 · `accident_quality` 重大质量事故 · `accident_food_safety` 食品安全事故 · `accident_occupational_disease` 职业病危害事故 · `collective_labour_dispute` 群体性劳动争议 · `severe_losses` 严重亏损
          * @enum {string}
          */
         ComplianceFactKind: "no_labour_contract_system" | "wage_arrears" | "social_insurance_arrears" | "no_union_or_dues_owed" | "accident_casualty" | "accident_environmental" | "accident_quality" | "accident_food_safety" | "accident_occupational_disease" | "collective_labour_dispute" | "severe_losses";
@@ -473,6 +483,8 @@ export interface components {
         /**
          * FacilityKind
          * @description Facilities the targets count (programme 1 and 2).
+         *
+         *     取值（代码或中文名称均可）：`shared_workers_home` 新时代区域共享职工之家 · `huigong_home` “青岛·惠工家” · `health_station_centre` 职工智慧健康驿站（职工服务中心） · `health_station_enterprise` 职工智慧健康驿站（企业） · `service_base` 服务职工基地
          * @enum {string}
          */
         FacilityKind: "shared_workers_home" | "huigong_home" | "health_station_centre" | "health_station_enterprise" | "service_base";
@@ -486,6 +498,8 @@ export interface components {
             /**
              * 所属区市或单位
              * @description 设施所属区市（GB/T 2260）；市职工服务中心的设施为 370200，市直集团工会所属企业的设施可为其单位代码
+             *
+             *     取值（代码或中文名称均可）：`370200` 青岛市 · `370202` 市南区 · `370203` 市北区 · `370213` 李沧区 · `370212` 崂山区 · `370214` 城阳区 · `370211` 西海岸新区 · `370215` 即墨区 · `370281` 胶州市 · `370283` 平度市 · `370285` 莱西市 · `G-QDPORT` 青岛港集团 · `G-QDAIRPORT` 青岛机场集团 · `G-HAIER` 海尔集团 · `G-HISENSE` 海信集团 · `G-TSINGTAO` 青啤集团 · `G-AUCMA` 澳柯玛控股集团 · `G-QDBAY` 青岛海湾集团 · `G-PSBC-QD` 邮储银行青岛分行
              * @enum {string}
              */
             area: "370200" | "370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD";
@@ -718,6 +732,8 @@ export interface components {
         /**
          * PartnerCategory
          * @description 关爱职工公益伙伴的类型（方案“关爱职工公益伙伴纽带计划”所列社会力量）。
+         *
+         *     取值（代码或中文名称均可）：`think_tank` 专业智库、研究机构 · `charity` 公益组织、慈善机构 · `tech_provider` 技术支持机构 · `media` 新闻媒体 · `caring_enterprise` 爱心企业 · `other` 其他
          * @enum {string}
          */
         PartnerCategory: "think_tank" | "charity" | "tech_provider" | "media" | "caring_enterprise" | "other";
@@ -855,6 +871,8 @@ export interface components {
         /**
          * Programme
          * @description The four kinds of application (annexes 3–5).
+         *
+         *     取值（代码或中文名称均可）：`service_complex` 服务职工综合体 · `happy_enterprise` 职工生活幸福型企业 · `service_base` 服务职工基地 · `welfare_partner` 关爱职工公益伙伴
          * @enum {string}
          */
         Programme: "service_complex" | "happy_enterprise" | "service_base" | "welfare_partner";
@@ -863,6 +881,8 @@ export interface components {
             /**
              * 所属区市或单位
              * @description 推荐项目的区市或单位；面向全市的项目为 370200
+             *
+             *     取值（代码或中文名称均可）：`370200` 青岛市 · `370202` 市南区 · `370203` 市北区 · `370213` 李沧区 · `370212` 崂山区 · `370214` 城阳区 · `370211` 西海岸新区 · `370215` 即墨区 · `370281` 胶州市 · `370283` 平度市 · `370285` 莱西市 · `G-QDPORT` 青岛港集团 · `G-QDAIRPORT` 青岛机场集团 · `G-HAIER` 海尔集团 · `G-HISENSE` 海信集团 · `G-TSINGTAO` 青啤集团 · `G-AUCMA` 澳柯玛控股集团 · `G-QDBAY` 青岛海湾集团 · `G-PSBC-QD` 邮储银行青岛分行
              * @enum {string}
              */
             area: "370200" | "370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD";
@@ -919,6 +939,11 @@ export interface components {
             plans: number;
             /** 工作任务 */
             programme: components["schemas"]["Programme"];
+            /**
+             * 中文名称
+             * @description programme 的中文名称（代码不在词表中时省略）
+             */
+            programme_label?: string;
             /** 受理编号 */
             receipt_no: string | null;
             /** Status */
@@ -932,6 +957,11 @@ export interface components {
             submitted_at: string;
             /** 申报区市或单位 */
             submitter: string;
+            /**
+             * 中文名称
+             * @description submitter 的中文名称（代码不在词表中时省略）
+             */
+            submitter_label?: string;
             /**
              * Updated At
              * Format: date-time
@@ -965,6 +995,8 @@ export interface components {
         /**
          * ReportingDepartment
          * @description 报送合规事实的部门（数据交换：民政、人社、卫健、住房等）。
+         *
+         *     取值（代码或中文名称均可）：`civil_affairs` 民政部门 · `human_resources_social_security` 人力资源和社会保障部门 · `health_commission` 卫生健康部门 · `housing` 住房和城乡建设部门 · `emergency_management` 应急管理部门 · `market_regulation` 市场监督管理部门 · `ecology_environment` 生态环境部门 · `other` 其他部门
          * @enum {string}
          */
         ReportingDepartment: "civil_affairs" | "human_resources_social_security" | "health_commission" | "housing" | "emergency_management" | "market_regulation" | "ecology_environment" | "other";
@@ -1058,6 +1090,8 @@ export interface components {
         /**
          * ServiceField
          * @description 服务职工项目的服务领域（方案“建立一批服务职工的项目库”所列方面）。
+         *
+         *     取值（代码或中文名称均可）：`health` 健康管理 · `elderly_childcare` 养老托幼 · `tutoring` 家教培训 · `travel_leisure` 旅游休闲 · `matchmaking` 婚恋交友 · `counselling` 心理疏导 · `culture_sports` 文化体育 · `legal_aid` 法律援助 · `other` 其他
          * @enum {string}
          */
         ServiceField: "health" | "elderly_childcare" | "tutoring" | "travel_leisure" | "matchmaking" | "counselling" | "culture_sports" | "legal_aid" | "other";
@@ -1325,9 +1359,9 @@ export interface operations {
                 /** @description 申报年度（2022–2100） */
                 year?: number | null;
                 programme?: components["schemas"]["Programme"] | null;
-                /** @description 区市或单位代码 */
-                submitter?: string | null;
-                status?: ("submitted" | "withdrawn" | "accepted" | "rejected" | "selected" | "not_selected" | "scoring" | "approved" | "declined") | null;
+                /** @description 区市或单位代码或名称 */
+                submitter?: ("370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD") | null;
+                status?: components["schemas"]["ApplicationStatus"] | null;
                 page?: number;
                 page_size?: number;
             };

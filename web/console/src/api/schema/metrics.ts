@@ -426,7 +426,7 @@ export interface operations {
             query?: {
                 /** @description 年度：给出时为该年度的目标与完成情况；不给出时为至2025年底的累计 */
                 year?: number | null;
-                /** @description 370200（全市，默认）、区市代码（如 370202）或集团工会代码（如 G-HAIER） */
+                /** @description 370200（全市，默认）、区市代码（如 370202）或集团工会代码（如 G-HAIER），也可填名称（如 市南区） */
                 area?: string;
                 /** @description 截至日期 YYYY-MM-DD（默认今天，北京时间）：该日结束时的状态 */
                 as_of?: string | null;
@@ -471,7 +471,7 @@ export interface operations {
     progress_series_api_progress__metric__series_get: {
         parameters: {
             query?: {
-                /** @description 370200（全市，默认）、区市代码（如 370202）或集团工会代码（如 G-HAIER） */
+                /** @description 370200（全市，默认）、区市代码（如 370202）或集团工会代码（如 G-HAIER），也可填名称（如 市南区） */
                 area?: string;
                 /** @description 起始日期（默认 2022-01-01） */
                 from?: string | null;

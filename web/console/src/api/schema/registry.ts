@@ -737,6 +737,8 @@ export interface components {
         /**
          * Channel
          * @description 受理渠道：综合服务窗口（现场）、服务电话或“齐鲁工惠”App。
+         *
+         *     取值（代码或中文名称均可）：`walk_in` 综合服务窗口 · `phone` 服务电话 · `app` “齐鲁工惠”App
          * @enum {string}
          */
         Channel: "walk_in" | "phone" | "app";
@@ -784,22 +786,27 @@ export interface components {
         };
         /**
          * FacilityGroup
+         * @description 取值（代码或中文名称均可）：`kind` 类型 · `area` 区市或单位
          * @enum {string}
          */
         FacilityGroup: "kind" | "area";
         /**
          * FacilityKind
          * @description Facilities the targets count (programme 1 and 2).
+         *
+         *     取值（代码或中文名称均可）：`shared_workers_home` 新时代区域共享职工之家 · `huigong_home` “青岛·惠工家” · `health_station_centre` 职工智慧健康驿站（职工服务中心） · `health_station_enterprise` 职工智慧健康驿站（企业） · `service_base` 服务职工基地
          * @enum {string}
          */
         FacilityKind: "shared_workers_home" | "huigong_home" | "health_station_centre" | "health_station_enterprise" | "service_base";
         /**
          * FacilityStatus
+         * @description 取值（代码或中文名称均可）：`open` 在用 · `closed` 已关闭
          * @enum {string}
          */
         FacilityStatus: "open" | "closed";
         /**
          * GroupBy
+         * @description 取值（代码或中文名称均可）：`district` 区市 · `occupation` 职业类别 · `platform` 平台企业
          * @enum {string}
          */
         GroupBy: "district" | "occupation" | "platform";
@@ -808,6 +815,14 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /**
+         * ItemStatus
+         * @description Whether a service item is in the catalogue (目录) or was withdrawn from it.
+         *
+         *     取值（代码或中文名称均可）：`listed` 在目录 · `withdrawn` 已撤出
+         * @enum {string}
+         */
+        ItemStatus: "listed" | "withdrawn";
         /** ListingRequest */
         ListingRequest: {
             /**
@@ -880,11 +895,14 @@ export interface components {
         /**
          * MatterOutcome
          * @description 办结结果。
+         *
+         *     取值（代码或中文名称均可）：`resolved` 已办结 · `declined` 不予办理 · `withdrawn` 申请人撤回 · `referred` 转其他部门
          * @enum {string}
          */
         MatterOutcome: "resolved" | "declined" | "withdrawn" | "referred";
         /**
          * MatterStatus
+         * @description 取值（代码或中文名称均可）：`handling` 办理中 · `transferring` 转办待接收 · `closed` 已办结
          * @enum {string}
          */
         MatterStatus: "handling" | "transferring" | "closed";
@@ -899,6 +917,8 @@ export interface components {
         /**
          * PartnerCategory
          * @description 关爱职工公益伙伴的类型（方案“关爱职工公益伙伴纽带计划”所列社会力量）。
+         *
+         *     取值（代码或中文名称均可）：`think_tank` 专业智库、研究机构 · `charity` 公益组织、慈善机构 · `tech_provider` 技术支持机构 · `media` 新闻媒体 · `caring_enterprise` 爱心企业 · `other` 其他
          * @enum {string}
          */
         PartnerCategory: "think_tank" | "charity" | "tech_provider" | "media" | "caring_enterprise" | "other";
@@ -918,6 +938,8 @@ export interface components {
         /**
          * PartnerOrigin
          * @description 公益伙伴的来源。
+         *
+         *     取值（代码或中文名称均可）：`pilot_2022` 2022年试点 · `application` 申报确定
          * @enum {string}
          */
         PartnerOrigin: "pilot_2022" | "application";
@@ -931,6 +953,8 @@ export interface components {
             /**
              * 所属区市或单位
              * @description 推荐该伙伴的区市或单位；市总工会直接联系的为 370200
+             *
+             *     取值（代码或中文名称均可）：`370200` 青岛市 · `370202` 市南区 · `370203` 市北区 · `370213` 李沧区 · `370212` 崂山区 · `370214` 城阳区 · `370211` 西海岸新区 · `370215` 即墨区 · `370281` 胶州市 · `370283` 平度市 · `370285` 莱西市 · `G-QDPORT` 青岛港集团 · `G-QDAIRPORT` 青岛机场集团 · `G-HAIER` 海尔集团 · `G-HISENSE` 海信集团 · `G-TSINGTAO` 青啤集团 · `G-AUCMA` 澳柯玛控股集团 · `G-QDBAY` 青岛海湾集团 · `G-PSBC-QD` 邮储银行青岛分行
              * @enum {string}
              */
             area: "370200" | "370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD";
@@ -975,17 +999,21 @@ export interface components {
         };
         /**
          * PartnerStatus
+         * @description 取值（代码或中文名称均可）：`active` 在册 · `exited` 已退出
          * @enum {string}
          */
         PartnerStatus: "active" | "exited";
         /**
          * Programme
          * @description The four kinds of application (annexes 3–5).
+         *
+         *     取值（代码或中文名称均可）：`service_complex` 服务职工综合体 · `happy_enterprise` 职工生活幸福型企业 · `service_base` 服务职工基地 · `welfare_partner` 关爱职工公益伙伴
          * @enum {string}
          */
         Programme: "service_complex" | "happy_enterprise" | "service_base" | "welfare_partner";
         /**
          * ProjectGroup
+         * @description 取值（代码或中文名称均可）：`field` 服务领域 · `area` 区市或单位
          * @enum {string}
          */
         ProjectGroup: "field" | "area";
@@ -1098,12 +1126,16 @@ export interface components {
         /**
          * ServiceCategory
          * @description 服务事项的类别（市、区市职工服务中心和服务职工基地面向职工提供的服务）。
+         *
+         *     取值（代码或中文名称均可）：`legal_aid` 法律援助 · `hardship_relief` 困难帮扶 · `counselling` 心理咨询 · `health` 健康服务 · `childcare` 托育服务 · `training` 技能培训 · `matchmaking` 婚恋交友 · `employment` 就业服务 · `culture_sports` 文体活动 · `rights_protection` 权益维护 · `other` 其他
          * @enum {string}
          */
         ServiceCategory: "legal_aid" | "hardship_relief" | "counselling" | "health" | "childcare" | "training" | "matchmaking" | "employment" | "culture_sports" | "rights_protection" | "other";
         /**
          * ServiceField
          * @description 服务职工项目的服务领域（方案“建立一批服务职工的项目库”所列方面）。
+         *
+         *     取值（代码或中文名称均可）：`health` 健康管理 · `elderly_childcare` 养老托幼 · `tutoring` 家教培训 · `travel_leisure` 旅游休闲 · `matchmaking` 婚恋交友 · `counselling` 心理疏导 · `culture_sports` 文化体育 · `legal_aid` 法律援助 · `other` 其他
          * @enum {string}
          */
         ServiceField: "health" | "elderly_childcare" | "tutoring" | "travel_leisure" | "matchmaking" | "counselling" | "culture_sports" | "legal_aid" | "other";
@@ -1185,6 +1217,8 @@ export interface components {
         /**
          * UnitOrigin
          * @description 建设单位的来源。
+         *
+         *     取值（代码或中文名称均可）：`pilot_2022` 2022年试点 · `application` 申报确定 · `service_centre` 职工服务中心
          * @enum {string}
          */
         UnitOrigin: "pilot_2022" | "application" | "service_centre";
@@ -1198,6 +1232,8 @@ export interface components {
             /**
              * 所属区市或单位
              * @description 所属区市（GB/T 2260）、市直集团工会代码，或市本级 370200
+             *
+             *     取值（代码或中文名称均可）：`370200` 青岛市 · `370202` 市南区 · `370203` 市北区 · `370213` 李沧区 · `370212` 崂山区 · `370214` 城阳区 · `370211` 西海岸新区 · `370215` 即墨区 · `370281` 胶州市 · `370283` 平度市 · `370285` 莱西市 · `G-QDPORT` 青岛港集团 · `G-QDAIRPORT` 青岛机场集团 · `G-HAIER` 海尔集团 · `G-HISENSE` 海信集团 · `G-TSINGTAO` 青啤集团 · `G-AUCMA` 澳柯玛控股集团 · `G-QDBAY` 青岛海湾集团 · `G-PSBC-QD` 邮储银行青岛分行
              * @enum {string}
              */
             area: "370200" | "370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD";
@@ -1246,10 +1282,11 @@ export interface components {
             unit_id?: string;
         };
         /**
-         * UnitStatusFilter
+         * UnitStatus
+         * @description 取值（代码或中文名称均可）：`approved` 建设中 · `certified` 已认定 · `suspended` 暂停 · `revoked` 已撤销 · `exited` 已退出
          * @enum {string}
          */
-        UnitStatusFilter: "approved" | "certified" | "suspended" | "revoked" | "exited";
+        UnitStatus: "approved" | "certified" | "suspended" | "revoked" | "exited";
         /** ValidationError */
         ValidationError: {
             /** Context */
@@ -2766,7 +2803,7 @@ export interface operations {
                 /** @description 提供单位（登记单位编号） */
                 provider?: string | null;
                 /** @description listed 在目录，withdrawn 已撤出 */
-                status?: string | null;
+                status?: components["schemas"]["ItemStatus"] | null;
                 page?: number;
                 page_size?: number;
             };
@@ -3335,7 +3372,7 @@ export interface operations {
                 area?: string | null;
                 /** @description 所属区市或单位代码（同 area） */
                 district?: string | null;
-                status?: components["schemas"]["UnitStatusFilter"] | null;
+                status?: components["schemas"]["UnitStatus"] | null;
                 /** @description 登记年度（2022–2100） */
                 year?: number | null;
                 origin?: string | null;

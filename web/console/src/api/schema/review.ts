@@ -246,14 +246,21 @@ export interface components {
              */
             reason: string;
         };
+        /**
+         * Decision
+         * @description The chair's decision on construction.
+         *
+         *     取值（代码或中文名称均可）：`approve` 批准建设 · `decline` 不予批准
+         * @enum {string}
+         */
+        Decision: "approve" | "decline";
         /** DecisionRequest */
         DecisionRequest: {
             /**
              * 决定
              * @description approve 批准建设；decline 不予批准
-             * @enum {string}
              */
-            decision: "approve" | "decline";
+            decision: components["schemas"]["Decision"];
             /**
              * 对偏离评分的说明
              * @description 有评审专家评分被标记（偏离其他专家过多）时，批准建设须写明说明（至少 10 个字符）
@@ -287,6 +294,8 @@ export interface components {
          * ExclusionRule
          * @description 不予受理 rules (工作安排 5). E* are facts about enterprises, C* are reviewers' judgements
          *     about service-centre projects.
+         *
+         *     取值（代码或中文名称均可）：`E1` 不建立劳动合同制度和集体合同制度 · `E2` 拖欠职工工资 · `E3` 未依法缴纳社会保险费 · `E4` 未依法建立工会组织，拖欠工会经费 · `E5` 三年内发生重大伤亡事故、重大环保责任事故、重大质量事故、食品安全事故和职业病危害事故 · `E6` 因企业原因发生重大群体性劳动争议纠纷 · `E7` 企业严重亏损 · `C1` 未聚集工会主责主业 · `C2` 未以职工需求为导向 · `C3` 建设项目商业行为过多 · `C4` 社会效益不高 · `C5` 项目内容不符合工会基本职责要求、违反相关法律法规
          * @enum {string}
          */
         ExclusionRule: "E1" | "E2" | "E3" | "E4" | "E5" | "E6" | "E7" | "C1" | "C2" | "C3" | "C4" | "C5";
@@ -318,6 +327,8 @@ export interface components {
         /**
          * Programme
          * @description The four kinds of application (annexes 3–5).
+         *
+         *     取值（代码或中文名称均可）：`service_complex` 服务职工综合体 · `happy_enterprise` 职工生活幸福型企业 · `service_base` 服务职工基地 · `welfare_partner` 关爱职工公益伙伴
          * @enum {string}
          */
         Programme: "service_complex" | "happy_enterprise" | "service_base" | "welfare_partner";
@@ -338,6 +349,11 @@ export interface components {
             open_findings: number;
             /** 工作任务 */
             programme: components["schemas"]["Programme"] | null;
+            /**
+             * 中文名称
+             * @description programme 的中文名称（代码不在词表中时省略）
+             */
+            programme_label?: string;
             /** 受理编号 */
             receipt_no: string | null;
             /** 已打分人数 */
@@ -362,6 +378,11 @@ export interface components {
             submitted_at: string | null;
             /** 申报区市或单位 */
             submitter: string | null;
+            /**
+             * 中文名称
+             * @description submitter 的中文名称（代码不在词表中时省略）
+             */
+            submitter_label?: string;
             /** 建设单位 */
             unit_name: string | null;
             /**
@@ -385,6 +406,14 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * QueueStage
+         * @description Where an application waits in the review queue (`GET /queue?stage=`).
+         *
+         *     取值（代码或中文名称均可）：`awaiting_screening` 待筛查 · `awaiting_selection` 待确定建设单位 · `awaiting_scores` 待评分 · `awaiting_decision` 待决定 · `decided` 已办结
+         * @enum {string}
+         */
+        QueueStage: "awaiting_screening" | "awaiting_selection" | "awaiting_scores" | "awaiting_decision" | "decided";
         /** Refusal */
         Refusal: {
             errors: {
@@ -406,14 +435,21 @@ export interface components {
                 [key: string]: components["schemas"]["DimensionInput"];
             };
         };
+        /**
+         * Selection
+         * @description The city's selection of the construction units (确定建设单位).
+         *
+         *     取值（代码或中文名称均可）：`select` 确定为建设单位 · `not_select` 未确定为建设单位
+         * @enum {string}
+         */
+        Selection: "select" | "not_select";
         /** SelectionRequest */
         SelectionRequest: {
             /**
              * 确定结果
              * @description select 确定为建设单位；not_select 未确定为建设单位
-             * @enum {string}
              */
-            decision: "select" | "not_select";
+            decision: components["schemas"]["Selection"];
             /**
              * 说明
              * @description 确定为建设单位时的说明，可选
@@ -1074,10 +1110,10 @@ export interface operations {
     list_queue_queue_get: {
         parameters: {
             query?: {
-                stage?: ("awaiting_screening" | "awaiting_selection" | "awaiting_scores" | "awaiting_decision" | "decided") | null;
+                stage?: components["schemas"]["QueueStage"] | null;
                 programme?: components["schemas"]["Programme"] | null;
-                /** @description 区市或单位代码 */
-                submitter?: string | null;
+                /** @description 区市或单位代码或名称 */
+                submitter?: ("370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD") | null;
                 /** @description 申报年度（2022–2100） */
                 year?: number | null;
                 page?: number;
