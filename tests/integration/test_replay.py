@@ -440,7 +440,8 @@ async def test_replay_dead_letters_parks_and_skips_exactly_as_the_live_runner(st
 
 async def test_the_command_replays_several_services_in_one_pass(stack: Stack) -> None:
     prefix = await fresh_prefix(stack)
-    await publish(stack, prefix, unit_history())
+    history = unit_history()
+    await publish(stack, prefix, history)
     common = ["--prefix", prefix, "--dsn", stack.admin_dsn, "--bootstrap", stack.bootstrap, "--no-progress"]
     result = await cli("replay", "-s", "registry", "-s", "intake", "--json", *common)
     assert result.exit_code in (0, 1), result.output  # live is the shared schemas: any verdict
@@ -448,7 +449,10 @@ async def test_the_command_replays_several_services_in_one_pass(stack: Stack) ->
     assert [r["service"] for r in reports] == ["registry", "intake"]
     consumers = {c["consumer"]: c for r in reports for c in r["consumers"]}
     assert {"intake.applications", "registry.units", "registry.roster"} <= set(consumers)
-    assert consumers["registry.units"]["records"] == 6 and consumers["registry.units"]["applied"] == 6
+    # Every record of the units' streams is read and applied: the old automatic revocation and
+    # the suspensions, statement, decisions and restoration alike.
+    assert consumers["registry.units"]["records"] == len(history) == 15
+    assert consumers["registry.units"]["applied"] == len(history)
     assert consumers["intake.applications"]["records"] == 0
 
     refused = await cli("replay", "-s", "all", "--consumer", "registry.units", *common)
