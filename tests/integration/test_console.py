@@ -540,3 +540,115 @@ async def test_one_application_from_the_district_form_to_the_public_certificate(
     await check_accessibility("ops-timeline", page)
     await page.screenshot(path=str(shots / "journey-ops-timeline.png"), full_page=True)
     assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
+
+
+# What the keyboard test types into each field, by (the fieldset's legend, the field's label);
+# a legend of None matches any. Fields not named here (optional ones) are passed over.
+KEYBOARD_FORM: Final[dict[tuple[str | None, str], str]] = {
+    (None, "试点名称"): "市南区工会服务职工综合体建设",
+    (None, "试点时间（起）"): "2027年7月",
+    (None, "试点时间（止）"): "2030年6月",
+    ("试点参加单位（1）", "单位名称"): "市南区职工服务中心",
+    ("试点参加单位（1）", "统一社会信用代码"): UNION_CODE,
+    ("申报单位", "单位名称"): "市南区总工会",
+    ("申报单位", "统一社会信用代码"): DISTRICT_UNION_CODE,
+    (None, "所属行业"): "工会",
+    (None, "现状及与试点应具备条件符合性"): "区职工服务中心已运行五年，场地2000平方米。",
+    (None, "目前工作情况"): "开展职工法律援助、技能培训和困难帮扶。",
+    (None, "试点预期实现工作目标（包括标准体系建立、实施及实施效果等）"): "建成服务职工综合体。",
+    ("第1阶段", "时间"): "2027年7月—2027年12月",
+    ("第1阶段", "阶段工作内容"): "制定三年规划和年度实施方案。",
+    ("第1阶段", "负责单位及参与单位"): "市南区总工会",
+    (None, "经费主要投入方向"): "中心功能改造",
+    (None, "经费来源（包括当地政府、工会经费投入等）"): "区财政、工会经费",
+    ("试点承担单位意见", "单位名称"): "市南区总工会",
+    ("试点参加单位意见", "单位名称"): "市南区职工服务中心",
+}
+for _legend in ("试点承担单位意见", "试点参加单位意见"):
+    KEYBOARD_FORM[(_legend, "意见")] = "同意申报。"
+    KEYBOARD_FORM[(_legend, "负责人（签名）")] = "王某"
+    KEYBOARD_FORM[(_legend, "日期")] = "2027年6月20日"
+    KEYBOARD_FORM[(_legend, "已加盖单位公章")] = " "  # a checkbox: the space bar ticks it
+# Date and month pickers take what is typed on Enter.
+PICKERS: Final = {"试点时间（起）", "试点时间（止）", "日期"}
+
+FOCUSED_JS: Final = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const fieldset = el.closest('fieldset');
+  const legend = fieldset && fieldset.querySelector('legend') ? fieldset.querySelector('legend').innerText.trim() : '';
+  // A checkbox by its own text (its form item's label may name it too).
+  const box = el.type === 'checkbox' && el.closest('label') ? el.closest('label').innerText.trim() : '';
+  const labelled = box || (el.labels && el.labels.length ? el.labels[0].innerText.trim() : '');
+  return {
+    tag: el.tagName, type: el.type || '', role: el.getAttribute('role') || '', legend,
+    label: el.getAttribute('aria-label') || labelled, text: (el.innerText || '').trim(), value: el.value ?? '',
+  };
+}"""
+
+
+async def focused(page: Page) -> dict[str, str] | None:
+    found: dict[str, str] | None = await page.evaluate(FOCUSED_JS)
+    return found
+
+
+async def tab_to(page: Page, wanted: Any, limit: int = 60) -> dict[str, str]:
+    """Presses Tab until the focused element is the one `wanted(element)` names."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        element = await focused(page)
+        if element is not None and wanted(element):
+            return element
+    raise AssertionError(f"Tab never reached the element wanted (last: {element})")
+
+
+async def test_a_district_completes_the_form_with_the_keyboard_alone(
+    door: FrontDoor, demo: dict[str, str], browser: BrowserContext
+) -> None:
+    """Tab, typing, the space bar on the seal's checkbox and Enter: from the login page to the
+    受理编号, never the mouse."""
+    page = await browser.new_page()
+    await page.goto(f"{door.url}/login")
+    await expect(page.get_by_role("heading", name="惠工 · 工作台")).to_be_visible(timeout=WAIT_MS)
+    await tab_to(page, lambda e: e["label"] == "用户名")
+    await page.keyboard.type("demo-district")
+    await tab_to(page, lambda e: e["label"] == "密码")
+    await page.keyboard.type(demo["demo-district"])
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(f"{door.url}/district/applications", timeout=WAIT_MS)
+    # The work list's own link to the form (the side menu moves by arrow keys, as menus do).
+    await tab_to(page, lambda e: e["tag"] == "A" and e["text"] == "填写申报表（附件3）")
+    await page.keyboard.press("Enter")
+    await expect(
+        page.get_by_role("heading", name="服务职工综合体/幸福企业试点申报表（附件3）")
+    ).to_be_visible(timeout=WAIT_MS)
+
+    # A unit of its own: the undertaking unit applies once a year for a programme.
+    answers = {
+        **KEYBOARD_FORM,
+        ("试点承担单位", "单位名称"): "市南区总工会",
+        ("试点承担单位", "统一社会信用代码"): credit_code(random.Random(), "81", "370202"),
+    }
+    typed: set[tuple[str | None, str]] = set()
+    for _ in range(300):
+        await page.keyboard.press("Tab")
+        element = await focused(page)
+        if element is None:
+            continue
+        if element["tag"] == "BUTTON" and element["text"] == "报送":
+            break
+        key: tuple[str | None, str] = (element["legend"], element["label"])
+        if key not in answers:
+            key = (None, element["label"])
+        if key not in answers or key in typed or element["legend"].startswith("试点管理单位"):
+            continue
+        typed.add(key)
+        await page.keyboard.type(answers[key])
+        if element["label"] in PICKERS:
+            await page.keyboard.press("Enter")
+    else:
+        raise AssertionError("Tab never reached the 报送 button")
+    assert typed == set(answers), f"never reached by Tab: {set(answers) - typed}"
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(re.compile(r"/district/applications\?submitted="), timeout=WAIT_MS)
+    await expect(page.get_by_text("已报送，受理编号").first).to_be_visible(timeout=WAIT_MS)
