@@ -24,7 +24,15 @@ export function useRefusals() {
     }
   }
 
-  return { refusals, onField, attempt };
+  /** The messages no field of `shown` displays: listed beside the button instead. */
+  function elsewhere(shown: string[]): string {
+    return refusals.value
+      .filter((e) => !shown.includes(e.field))
+      .map((e) => e.zh)
+      .join("；");
+  }
+
+  return { refusals, onField, attempt, elsewhere };
 }
 
 /** A fresh idempotency key for one decision: a retried click is recorded once. */
