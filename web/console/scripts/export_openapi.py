@@ -11,12 +11,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from huigong_events.reference import CITY_CODE, CITY_NAME, DISTRICTS, GROUP_UNIONS
+from huigong_events.reference import (
+    CITY_CODE,
+    CITY_NAME,
+    DISTRICTS,
+    FACILITY_LABELS,
+    GROUP_UNIONS,
+    REVIEW_DIMENSIONS,
+)
 from huigong_intake.app import create_app as intake_app
 from huigong_intake.settings import IntakeSettings
 from huigong_metrics.app import create_app as metrics_app
 from huigong_platform.settings import Settings
 from huigong_registry.app import create_app as registry_app
+from huigong_registry.domain.certification import CRITERIA
 from huigong_review.app import create_app as review_app
 from huigong_review.settings import ReviewSettings
 
@@ -45,8 +53,16 @@ def documents() -> dict[str, dict[str, Any]]:
 
 
 def reference() -> dict[str, Any]:
-    """The names the console shows instead of codes (huigong_events.reference)."""
-    return {"city": {CITY_CODE: CITY_NAME}, "districts": DISTRICTS, "group_unions": GROUP_UNIONS}
+    """The names the console shows instead of codes (huigong_events.reference), and the lists its
+    forms are built from: the panel's five scoring dimensions and each programme's 认定 criteria."""
+    return {
+        "city": {CITY_CODE: CITY_NAME},
+        "districts": DISTRICTS,
+        "group_unions": GROUP_UNIONS,
+        "review_dimensions": list(REVIEW_DIMENSIONS),
+        "criteria": {programme.value: list(names) for programme, names in CRITERIA.items()},
+        "facility_kinds": {kind.value: label for kind, label in FACILITY_LABELS.items()},
+    }
 
 
 def render(document: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@
 
 import { request } from "./http";
 import type { components as Intake, operations as IntakeOps } from "./schema/intake";
+import type { components as Registry } from "./schema/registry";
 import type { components as Review, operations as ReviewOps } from "./schema/review";
 
 export type SessionInfo = Intake["schemas"]["SessionInfo"];
@@ -20,6 +21,134 @@ export type ApplicationQuery = NonNullable<IntakeOps["list_applications_applicat
 export type QueuePage = Review["schemas"]["QueuePage"];
 export type QueueItem = Review["schemas"]["QueueItem"];
 export type QueueQuery = NonNullable<ReviewOps["list_queue_queue_get"]["parameters"]["query"]>;
+export type ScoreRequest = Review["schemas"]["ScoreRequest"];
+export type SelectionRequest = Review["schemas"]["SelectionRequest"];
+export type DecisionRequest = Review["schemas"]["DecisionRequest"];
+export type FindingRequest = Review["schemas"]["FindingRequest"];
+export type AssessmentRequest = Registry["schemas"]["AssessmentRequest"];
+export type CertificationRequest = Registry["schemas"]["CertificationRequest"];
+
+// review's dossier and panel declare no response model (dict[str, Any]): the parts of
+// huigong_review.entrypoints.http.views the console shows, written down here once.
+export interface Provenance {
+  event_id: string;
+  at: string;
+  recorded_at: string;
+  actor: string | null;
+  source: string;
+}
+export interface DossierFinding {
+  finding_id: string;
+  rule: string;
+  rule_text: string;
+  reason: string;
+  open: boolean;
+  found: Provenance;
+  cleared: ({ reason: string } & Provenance) | null;
+}
+export interface DossierPlan extends Provenance {
+  type: string;
+  plan: Record<string, unknown> & { plan_kind: string };
+  reason: string | null;
+}
+export interface DossierScore extends Provenance {
+  reviewer: string;
+  weighted_total: string;
+  scores: Record<string, { score: string; comment: string }>;
+}
+export interface PanelEntry {
+  reviewer: string;
+  total: string;
+  panel_median: string | null;
+  deviation: string | null;
+  flagged: boolean;
+}
+export interface PanelView {
+  count: number;
+  quorum: number;
+  quorum_met: boolean;
+  mean: string | null;
+  spread: string | null;
+  std_dev: string | null;
+  dimension_means: Record<string, string>;
+  entries: PanelEntry[];
+  flagged: string[];
+}
+export interface HistoryEntry extends Provenance {
+  stream: string;
+  type: string;
+  version: number;
+}
+export interface Dossier {
+  application_id: string;
+  receipt_no: string;
+  year: number;
+  programme: Programme;
+  programme_label: string;
+  submitter: string;
+  submitter_name: string | null;
+  name: string;
+  unit: { name: string | null; credit_code: string | null; unit_id: string | null };
+  status: string;
+  status_label: string;
+  queue_stage: string;
+  submitted: Provenance;
+  form: Record<string, unknown>;
+  screening: ({ outcome: string; outcome_label: string } & Provenance) | null;
+  findings: DossierFinding[];
+  selection: ({ decision: string; decision_label: string; note?: string | null; reasons?: string[] } & Provenance) | null;
+  plans: DossierPlan[];
+  scores: DossierScore[] | null;
+  scored_by_count: number;
+  panel: PanelView | null;
+  decision:
+    | ({ decision: string; decision_label: string; reasons?: string[]; flag_note?: string | null; period_start?: string } & Provenance)
+    | null;
+  withdrawal: ({ reason: string } & Provenance) | null;
+  form_history: ({ type: string; reason?: string } & Provenance)[];
+  history: HistoryEntry[];
+}
+
+// The public verification of a certificate (registry's GET /certificates/{certificate_no}).
+export interface CertificateCheck {
+  certificate_no: string;
+  unit_name: string;
+  programme: Programme;
+  title: string;
+  certified_on: string;
+  valid_until: string;
+  status: string;
+  revoked_on: string | null;
+  exited_on: string | null;
+}
+
+export interface FacilityItem {
+  facility_id: string;
+  kind: string;
+  name: string;
+  area: string;
+  host_unit: string;
+  opened_on: string;
+  closed_on: string | null;
+  status: string;
+}
+export interface PartnerItem {
+  partner_id: string;
+  name: string;
+  category: string;
+  category_label: string;
+  area: string;
+  origin: string;
+  status: string;
+  registered_on: string;
+  exited_on: string | null;
+}
+export interface ListPage<T> {
+  total: number;
+  page: number;
+  page_size: number;
+  items: T[];
+}
 
 // registry's GET /units declares no response model (its OpenAPI says only "an object"): the
 // shape of huigong_registry.api.routes.UnitItem, written down here once.
@@ -47,7 +176,14 @@ export interface UnitPage {
   page_size: number;
   items: UnitItem[];
 }
-export type UnitQuery = { page?: number; page_size?: number; programme?: Programme; status?: string; area?: string };
+export type UnitQuery = {
+  page?: number;
+  page_size?: number;
+  programme?: Programme;
+  status?: string;
+  area?: string;
+  year?: number;
+};
 
 export const sessionApi = {
   login: (username: string, password: string) =>
@@ -66,10 +202,30 @@ export const intakeApi = {
     }),
 };
 
+// An application is named by its 受理编号 in every review path (review resolves it to the id).
+const application = (receiptNo: string) => `/applications/${encodeURIComponent(receiptNo)}`;
+
 export const reviewApi = {
   queue: (query: QueueQuery) => request<QueuePage>("review", "GET", "/queue", { query }),
+  dossier: (receiptNo: string) => request<Dossier>("review", "GET", application(receiptNo)),
+  score: (receiptNo: string, body: ScoreRequest, idempotencyKey: string) =>
+    request<unknown>("review", "POST", `${application(receiptNo)}/scores`, { body, idempotencyKey }),
+  select: (receiptNo: string, body: SelectionRequest, idempotencyKey: string) =>
+    request<unknown>("review", "POST", `${application(receiptNo)}/selection`, { body, idempotencyKey }),
+  decide: (receiptNo: string, body: DecisionRequest, idempotencyKey: string) =>
+    request<unknown>("review", "POST", `${application(receiptNo)}/decision`, { body, idempotencyKey }),
 };
 
 export const registryApi = {
   units: (query: UnitQuery) => request<UnitPage>("registry", "GET", "/units", { query }),
+  assess: (unitId: string, body: AssessmentRequest, idempotencyKey: string) =>
+    request<unknown>("registry", "POST", `/units/${unitId}/assessment`, { body, idempotencyKey }),
+  certify: (unitId: string, body: CertificationRequest, idempotencyKey: string) =>
+    request<unknown>("registry", "POST", `/units/${unitId}/certification`, { body, idempotencyKey }),
+  facilities: (query: { page: number; page_size: number; kind?: string; area?: string }) =>
+    request<ListPage<FacilityItem>>("registry", "GET", "/facilities", { query }),
+  partners: (query: { page: number; page_size: number; area?: string; status?: string }) =>
+    request<ListPage<PartnerItem>>("registry", "GET", "/partners", { query }),
+  certificate: (certificateNo: string) =>
+    request<CertificateCheck>("registry", "GET", `/certificates/${encodeURIComponent(certificateNo)}`),
 };

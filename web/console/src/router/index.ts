@@ -13,6 +13,7 @@ export interface MenuItem {
 }
 
 const SUBMITTERS: Role[] = ["district", "group"];
+const REGISTRY_READERS: Role[] = ["registrar", "city", "ops", "viewer"];
 
 // The landing page and menu of each role.
 export const MENUS: Record<Role, MenuItem[]> = {
@@ -30,11 +31,16 @@ export const MENUS: Record<Role, MenuItem[]> = {
   ],
   reviewer: [{ path: "/review/queue", label: "评审队列" }],
   chair: [{ path: "/review/queue", label: "评审队列" }],
-  registrar: [{ path: "/registry/units", label: "建设单位" }],
+  registrar: [
+    { path: "/registry/units", label: "建设单位" },
+    { path: "/registry/facilities", label: "设施" },
+    { path: "/registry/partners", label: "公益伙伴" },
+  ],
   ops: [
     { path: "/city/applications", label: "全部申报" },
     { path: "/review/queue", label: "评审队列" },
     { path: "/registry/units", label: "建设单位" },
+    { path: "/audit/timeline", label: "审计时间线" },
   ],
   viewer: [{ path: "/registry/units", label: "建设单位" }],
   exchange: [],
@@ -48,6 +54,12 @@ export function landing(role: Role | null): string {
 
 const routes: RouteRecordRaw[] = [
   { path: "/login", name: "login", component: Login, meta: { title: "登录", public: true } },
+  {
+    path: "/verify",
+    name: "verify",
+    component: () => import("../views/Verify.vue"),
+    meta: { title: "示范单位证书核验", public: true },
+  },
   {
     path: "/",
     component: Layout,
@@ -78,10 +90,34 @@ const routes: RouteRecordRaw[] = [
         meta: { title: "评审队列", roles: ["reviewer", "chair", "ops"] },
       },
       {
+        path: "review/applications/:receiptNo",
+        name: "review-application",
+        component: () => import("../views/review/Application.vue"),
+        meta: { title: "申报案卷", roles: ["reviewer", "chair", "ops"] },
+      },
+      {
+        path: "registry/facilities",
+        name: "registry-facilities",
+        component: () => import("../views/registry/Facilities.vue"),
+        meta: { title: "设施", roles: REGISTRY_READERS },
+      },
+      {
+        path: "registry/partners",
+        name: "registry-partners",
+        component: () => import("../views/registry/Partners.vue"),
+        meta: { title: "公益伙伴", roles: REGISTRY_READERS },
+      },
+      {
+        path: "audit/timeline",
+        name: "audit-timeline",
+        component: () => import("../views/audit/Timeline.vue"),
+        meta: { title: "审计时间线", roles: ["ops"] },
+      },
+      {
         path: "registry/units",
         name: "registry-units",
         component: () => import("../views/registry/Units.vue"),
-        meta: { title: "建设单位", roles: ["registrar", "city", "ops", "viewer"] },
+        meta: { title: "建设单位", roles: REGISTRY_READERS },
       },
     ],
   },
