@@ -257,6 +257,29 @@ async def test_control_characters_anywhere_in_an_intake_form_are_refused_with_th
     assert state.events == []
 
 
+async def test_names_in_an_intake_form_must_hold_words_not_only_digits_or_symbols(
+    intake: httpx.AsyncClient, state: MemoryState
+) -> None:
+    year = beijing_today().year + 1
+    form = json.loads(forms.complex_form().model_dump_json())
+    form["industry"] = "0"
+    form["undertaking_opinion"]["signatory"] = "——"
+    body = {"year": year, "programme": "service_complex", "form": form}
+    response = await intake.post("/applications", json=body, headers={**as_("district:370202"), **key()})
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert sorted(e["field"] for e in errors) == ["form.industry", "form.undertaking_opinion.signatory"]
+    assert all("文字" in e["zh"] and "words" in e["en"] for e in errors)
+    assert state.events == []
+    # A name in any script, digits beside words included, is a name.
+    form["industry"] = "第3产业 services"
+    form["undertaking_opinion"]["signatory"] = "王某"
+    accepted = await intake.post(
+        "/applications", json=body | {"form": form}, headers={**as_("district:370202"), **key()}
+    )
+    assert accepted.status_code == 201, accepted.text
+
+
 FACILITY: Final = {
     "facility_kind": "huigong_home",
     "name": "某某街道“青岛·惠工家”",

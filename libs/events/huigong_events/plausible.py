@@ -28,7 +28,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
-from typing import Annotated, Final
+from typing import Annotated, Final, get_args
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -42,6 +42,8 @@ _BEIJING: Final = timezone(timedelta(hours=8))
 # Line structure is allowed in texts; every other C0/C1 control and every format character
 # (zero-width, bidirectional overrides) is refused: none belongs in a record a person reads.
 _TEXT_LAYOUT: Final = frozenset("\t\n\r")
+# The constraint that marks a field declared `forms.Name` (pydantic keeps it in the field's metadata).
+_NAME: Final = get_args(Name)[1]
 
 
 def beijing_today() -> date:
@@ -124,15 +126,19 @@ BuiltYear = Annotated[int, Field(ge=EARLIEST_FACILITY.year, le=LAST_DAY.year)]
 """The year of a facility's opening asked about in a query: 1949–2100."""
 
 
-def _strings(value: object, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+def _strings(
+    value: object, path: tuple[str, ...], named: bool = False
+) -> Iterator[tuple[tuple[str, ...], str, bool]]:
+    """Every string of `value` with its field path, and whether its field is declared a name
+    (`forms.Name`: a unit's, a signatory's, a project's)."""
     if isinstance(value, str):
-        yield path, value
+        yield path, value, named
     elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            yield from _strings(getattr(value, name), (*path, name))
+        for name, field in type(value).model_fields.items():
+            yield from _strings(getattr(value, name), (*path, name), _NAME in field.metadata)
     elif isinstance(value, list | tuple | set | frozenset):
         for index, item in enumerate(value):
-            yield from _strings(item, (*path, str(index)))
+            yield from _strings(item, (*path, str(index)), named)
 
 
 def stray_controls(command: BaseModel) -> list[str]:
@@ -141,6 +147,18 @@ def stray_controls(command: BaseModel) -> list[str]:
     left to the rules that judge them row by row."""
     return [
         ".".join(path)
-        for path, text in _strings(command, ())
+        for path, text, _ in _strings(command, ())
         if any(_control(ch, _TEXT_LAYOUT) for ch in text)
+    ]
+
+
+def meaningless_names(command: BaseModel) -> list[str]:
+    """The field paths of every name in `command` (a field declared `forms.Name`, at any depth:
+    an application form's units, signatories and projects too) holding no letter of any script,
+    such as "0" or "—". The events keep their looser types, so history recorded before replays;
+    only what is asked now is refused."""
+    return [
+        ".".join(path)
+        for path, text, named in _strings(command, ())
+        if named and not any(unicodedata.category(ch).startswith("L") for ch in text)
     ]

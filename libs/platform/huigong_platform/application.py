@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from huigong_events.base import DomainEvent
-from huigong_events.plausible import stray_controls
+from huigong_events.plausible import meaningless_names, stray_controls
 
 from . import logs, telemetry
 from .eventstore import Metadata
@@ -105,6 +105,18 @@ class CommandPath:
             # One rule for every service and both entry points, before any database call.
             raise Refusal(
                 *(FieldError(f, "不得含控制字符", "must not contain control characters") for f in controls)
+            )
+        names = meaningless_names(command)
+        if names:
+            raise Refusal(
+                *(
+                    FieldError(
+                        f,
+                        "名称应包含文字，不能只是数字或符号",
+                        "a name must contain words, not only digits or symbols",
+                    )
+                    for f in names
+                )
             )
         handler = self._handlers[type(command)]
         async with self._units() as uow:
