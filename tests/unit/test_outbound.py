@@ -13,11 +13,25 @@ import pytest
 from huigong_events.base import DomainEvent
 from huigong_events.catalogue import EVENT_TYPES
 from huigong_events.envelope import RecordedEvent, seal
-from huigong_events.outbound import NOTICE_TYPES, ApplicationDecidedNotice, ApplicationRejectedNotice
+from huigong_events.outbound import (
+    NOTICE_TYPES,
+    ApplicationDecidedNotice,
+    ApplicationRejectedNotice,
+    EnrolmentBatchNotice,
+)
 from huigong_events.reference import SUBMITTERS
 from huigong_events.topics import OUTBOUND_TOPICS, outbound_topic
+from huigong_intake.commands import Enrol
+from huigong_intake.handlers import Intake
+from huigong_intake.policy import POLICY
 from huigong_intake.projections.outbound import notice_for
 from huigong_ops import kafka_acls
+from huigong_platform.application import CommandPath
+from huigong_platform.principals import Principal, Role
+from huigong_platform.unit_of_work import MemoryState, in_memory_units
+
+from .intake.memory import MemoryIntakeTables
+from .intake.test_enrolments import row as enrolment_row
 
 GOLDEN = Path(__file__).resolve().parents[2] / "libs" / "events" / "golden"
 SHINAN, SHIBEI = "370202", "370203"
@@ -111,3 +125,23 @@ def test_scores_and_findings_in_progress_are_not_told() -> None:
 def test_each_notice_type_has_its_published_schema(name: str) -> None:
     schema = GOLDEN.parent / "schemas" / f"{name}.v1.schema.json"
     assert json.loads(schema.read_text())["x-topic"] == "huigong.outbound.<code>"
+
+
+async def test_an_enrolment_batch_is_told_once_with_its_refused_rows_by_number_and_no_personal_data() -> None:
+    tables = MemoryIntakeTables()
+    commands = CommandPath(
+        POLICY, Intake(tables.records, b"\0" * 32).handlers(), in_memory_units(MemoryState())
+    )
+    good = enrolment_row(1)
+    bad = {**enrolment_row(2), "身份证号": "370202199003070021"}  # a wrong check character
+    shinan = Principal(Role.DISTRICT, SHINAN)
+    for _ in range(2):  # a retry with the same key answers the first outcome and tells nothing new
+        await commands.handle(Enrol(rows=[good, bad]), shinan, key="batch-1", correlation_id="c")
+    [notice] = tables.notices.values()
+    assert isinstance(notice, EnrolmentBatchNotice)
+    assert (notice.district, notice.rows, notice.accepted) == (SHINAN, 2, 1)
+    assert [(r.row, [e.field for e in r.errors]) for r in notice.refused] == [(2, ["身份证号"])]
+    assert notice.record_id == str(notice.batch_id)
+    text = notice.model_dump_json()
+    for personal in (good["身份证号"], good["姓名"], good["手机号"], bad["身份证号"], bad["姓名"]):
+        assert str(personal) not in text

@@ -140,7 +140,7 @@ class UnitStatusNotice(Notice):
     reason: str | None = Field(default=None, title="原因", description="撤销或退出的原因")
 
 
-class InboundError(BaseModel):
+class FieldProblem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     field: str = Field(title="字段", description="出错的字段或列")
@@ -149,17 +149,41 @@ class InboundError(BaseModel):
 
 
 class InboundCommandRefusedNotice(Notice):
-    """An inbound command (or one row of an enrolment sheet in it) that was dead-lettered: the
-    reason and field errors, with personal fields masked. `record_id` is the command id when the
-    record had a readable one, else the record's position on the inbound topic."""
+    """An inbound command that was dead-lettered: the reason and field errors, with personal
+    fields masked. `record_id` is the command id when the record had a readable one, else the
+    record's position on the inbound topic. (Refused rows of an enrolment batch are told in the
+    batch's EnrolmentBatchNotice instead.)"""
 
     record_kind: ClassVar[str] = "inbound-command"
 
     command: str | None = Field(default=None, title="命令", description="命令名称，如可读")
     reason: str = Field(title="原因", description="未能受理的原因")
-    errors: list[InboundError] = Field(default_factory=list, title="字段错误", description="逐字段的错误说明")
-    row: int | None = Field(default=None, title="行号", description="入会报送表中被拒绝的行号（逐行判断时）")
+    errors: list[FieldProblem] = Field(default_factory=list, title="字段错误", description="逐字段的错误说明")
     offset: int = Field(title="入站位置", description="该命令在本区市入站主题上的位置（offset）")
+
+
+class RefusedRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    row: int = Field(ge=1, title="行号", description="报送表中的行号")
+    errors: list[FieldProblem] = Field(
+        min_length=1, title="字段错误", description="该行逐列的错误（不含所填内容）"
+    )
+
+
+class EnrolmentBatchNotice(Notice):
+    """One enrolment batch (an upload or an inbound `enrol` command): how many rows were taken and
+    each refused row by its number and reason. Never a worker's ID number, name or phone: the
+    district keeps its own sheet and finds the rows by number."""
+
+    record_kind: ClassVar[str] = "enrolment-batch"
+
+    batch_id: UUID = Field(title="批次编号", description="报送批次的唯一标识")
+    rows: int = Field(ge=0, title="行数", description="本批的行数")
+    accepted: int = Field(ge=0, title="受理行数", description="受理（将入会）的行数")
+    refused: list[RefusedRow] = Field(
+        default_factory=list, title="被拒绝的行", description="被拒绝的行及其原因"
+    )
 
 
 NOTICE_TYPES: Final[dict[str, type[Notice]]] = {
@@ -170,6 +194,7 @@ NOTICE_TYPES: Final[dict[str, type[Notice]]] = {
         ApplicationRejectedNotice,
         ApplicationDecidedNotice,
         UnitStatusNotice,
+        EnrolmentBatchNotice,
         InboundCommandRefusedNotice,
     )
 }

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from huigong_events.outbound import InboundCommandRefusedNotice, InboundError
+from huigong_events.outbound import FieldProblem, InboundCommandRefusedNotice
 from huigong_events.reference import GROUP_UNIONS
 from huigong_events.topics import DEAD_LETTER_TOPICS, INBOUND_TOPICS, submitter_of_inbound
 from huigong_platform import logs
@@ -248,7 +248,8 @@ class InboundConsumer:
             key=scrub(record.key.decode("utf-8", "replace")).encode() if record.key else None,
             headers=[("huigong-reason", reason.encode()), ("huigong-source", submitter.encode())],
         )
-        await self._tell_district(record, submitter, original, reason, errors, row)
+        if row is None:  # a refused row is told in its batch's notice (written with the batch)
+            await self._tell_district(record, submitter, original, reason, errors)
         self.dead_lettered += 1
         log.info(
             "inbound record dead-lettered",
@@ -265,7 +266,6 @@ class InboundConsumer:
         original: Any,
         reason: str,
         errors: list[FieldError],
-        row: int | None,
     ) -> None:
         """The district's own notice of the refusal, after the dead letter is written and before
         the offset is committed: a record read again finds its notice there (unique source)."""
@@ -281,10 +281,9 @@ class InboundConsumer:
             occurred_at=datetime.now(UTC),
             command=scrub(command)[:100] if isinstance(command, str) else None,
             reason=reason,
-            errors=[InboundError(field=scrub(e.field), zh=scrub(e.zh), en=scrub(e.en)) for e in errors],
-            row=row,
+            errors=[FieldProblem(field=scrub(e.field), zh=scrub(e.zh), en=scrub(e.en)) for e in errors],
             offset=record.offset,
         )
-        source = f"inbound:{record.topic}:{record.partition}:{record.offset}" + (f":{row}" if row else "")
+        source = f"inbound:{record.topic}:{record.partition}:{record.offset}"
         async with self._pool.acquire() as conn, conn.transaction():
             await write_notice(conn, notice, source)
