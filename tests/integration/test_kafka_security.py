@@ -42,6 +42,7 @@ from huigong_platform.settings import SERVICES, KafkaAuth
 
 from ..conftest import LOCAL, REPO, Stack
 from ..forms import complex_form
+from ..unit.intake.test_enrolments import row as enrolment_row
 from .processes import TEST_PORTS, ServiceProcess, artefacts_dir
 
 YEAR = datetime.now(UTC).year + 1
@@ -423,7 +424,8 @@ async def outbound_notices(
     kafka: SecuredKafka, code: str, want: set[str], timeout: float = 90
 ) -> list[tuple[int, str, str, dict[str, Any]]]:
     """(ce_sequence, ce_type, key, value) of the notices on `code`'s outbound topic, read with a
-    plain consumer logged in as the district itself, until every record id in `want` is seen."""
+    plain consumer logged in as the district itself, until every record id or notice type in
+    `want` is seen."""
     consumer = AIOKafkaConsumer(
         kafka.topic(outbound_topic(code).name),
         bootstrap_servers=kafka.bootstrap,
@@ -436,7 +438,10 @@ async def outbound_notices(
     seen: list[tuple[int, str, str, dict[str, Any]]] = []
     try:
         deadline = asyncio.get_running_loop().time() + timeout
-        while not want <= {key for _, _, key, _ in seen} and asyncio.get_running_loop().time() < deadline:
+        while (
+            not want <= {key for _, _, key, _ in seen} | {kind for _, kind, _, _ in seen}
+            and asyncio.get_running_loop().time() < deadline
+        ):
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for r in records:
                     headers = {k: v.decode() for k, v in r.headers}
@@ -464,6 +469,15 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
     try:
         key, value = submit_command(application_id)
         await producer.send_and_wait(secured.topic(inbound_topic(SHINAN).name), value=value, key=key)
+        # An enrolment batch whose second row has a wrong check character in its ID number.
+        rows = [enrolment_row(1), {**enrolment_row(2), "身份证号": "370202199003070021"}]
+        batch_command = uuid.uuid4().hex
+        batch = {"command_id": batch_command, "command": "enrol", "body": {"rows": rows}}
+        await producer.send_and_wait(
+            secured.topic(inbound_topic(SHINAN).name),
+            value=json.dumps(batch, ensure_ascii=False).encode(),
+            key=batch_command.encode(),
+        )
         # Malformed: a command no one knows, with a worker's mobile number in its body.
         malformed = {
             "command_id": bad_command,
@@ -480,8 +494,9 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
 
     # 市南区 reads each outcome from its own topic, in order: received, then 受理 (review's
     # screening accepts a service complex at once), and the refusal of the malformed command.
-    notices = await outbound_notices(secured, SHINAN, {str(application_id), bad_command})
-    if not {str(application_id), bad_command} <= {k for _, _, k, _ in notices}:
+    want = {"ApplicationAcceptedNotice", "EnrolmentBatchNotice", bad_command}
+    notices = await outbound_notices(secured, SHINAN, want)
+    if not want <= {k for _, _, k, _ in notices} | {t for _, t, _, _ in notices}:
         pytest.fail(await where_it_stopped(stack, secured, services, application_id), pytrace=False)
     mine = [(t, v) for _, t, k, v in notices if k == str(application_id)]
     assert [t for t, _ in mine][:2] == ["ApplicationReceivedNotice", "ApplicationAcceptedNotice"]
@@ -489,7 +504,18 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
     refused = [v for _, t, k, v in notices if k == bad_command]
     assert len(refused) == 1
     assert refused[0]["reason"] == "unknown command" and refused[0]["errors"][0]["field"] == "command"
-    assert "13912345678" not in json.dumps(notices, ensure_ascii=False)
+    [enrolments] = [v for _, t, _, v in notices if t == "EnrolmentBatchNotice"]
+    assert (enrolments["rows"], enrolments["accepted"]) == (2, 1)
+    assert [(r["row"], r["errors"][0]["field"]) for r in enrolments["refused"]] == [(2, "身份证号")]
+    told = json.dumps(notices, ensure_ascii=False)
+    for personal in (
+        "13912345678",
+        rows[0]["身份证号"],
+        rows[0]["姓名"],
+        rows[1]["身份证号"],
+        rows[1]["姓名"],
+    ):
+        assert str(personal) not in told
     sequence = [s for s, _, _, _ in notices]
     assert sequence == sorted(sequence) and len(set(sequence)) == len(sequence)
 

@@ -190,6 +190,9 @@ SERVICE_READS: Final[dict[str, tuple[Topic, ...]]] = {
         _topic("huigong.review.reviews"),
         # The outbound notices of certification, revocation and exit.
         _topic("huigong.registry.units"),
+        # Its own outbound topics: after a crash the publisher reads their last records to know
+        # what the broker already holds, so that no district gets a notice twice.
+        *OUTBOUND_TOPICS,
     ),
     "review": (
         _topic("huigong.intake.applications"),

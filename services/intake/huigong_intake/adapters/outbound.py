@@ -5,8 +5,11 @@ platform's runner, with its checkpoint) and by the inbound consumer when it dead
 command. Each carries its source (event id or inbound position) under a UNIQUE constraint, so a
 trigger applied again writes nothing new. `OutboundPublisher` then sends the unpublished notices,
 in `seq` order, to each district's one-partition topic with an idempotent producer and marks the
-acknowledged ones; a crash between the ack and the mark sends a notice again with the same
-`ce_id` and `ce_sequence`, which a district drops (docs/services/outbound.md).
+acknowledged ones. A crash between the broker's ack and the mark would send those notices
+again; so before each publishing session the publisher reads the last record of every district
+topic it has notices for and marks what the broker already holds (`_catch_up`): one partition, one
+publisher at a time and an idempotent producer keep each topic in `seq` order, so its last
+`ce_sequence` says exactly what was taken. A district never gets a notice twice.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from huigong_events.envelope import CE_SPEC_VERSION, CONTENT_TYPE, canonical_time, dataschema
 from huigong_events.outbound import CE_SOURCE, Notice
 from huigong_events.topics import outbound_topic
 from huigong_platform import logs
 from huigong_platform.database import DbConnection
+from huigong_platform.kafka import consumer as make_consumer
 from huigong_platform.kafka import producer as make_producer
 from huigong_platform.kafka import start_producer
 
@@ -209,6 +213,7 @@ class OutboundPublisher:
             producer: AIOKafkaProducer = make_producer(self._bootstrap, "huigong-intake-outbound")
             try:
                 await start_producer(producer, 30.0)
+                await self._catch_up()
                 while not self._stopping.is_set():
                     if not await self._round(producer):
                         with contextlib.suppress(TimeoutError):
@@ -217,6 +222,37 @@ class OutboundPublisher:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(producer.stop(), 10)
                 await lock_conn.execute("SELECT pg_advisory_unlock($1)", PUBLISH_LOCK)
+
+    async def _catch_up(self) -> None:
+        """Mark as published what the districts' topics already hold (a session that died
+        between the broker's ack and the mark)."""
+        async with self._pool.acquire() as conn:
+            districts = [
+                r["district"]
+                for r in await conn.fetch(
+                    "SELECT DISTINCT district FROM outbound_notices WHERE published_at IS NULL"
+                )
+            ]
+        if not districts:
+            return
+        consumer = make_consumer(self._bootstrap, None, "huigong-intake-outbound-tail")
+        await consumer.start()
+        try:
+            for district in districts:
+                held = await _last_sequence(consumer, outbound_topic(district).qualified(self._prefix))
+                if held is None:
+                    continue
+                async with self._pool.acquire() as conn:
+                    marked = await conn.execute(
+                        """UPDATE outbound_notices SET published_at = now()
+                           WHERE district = $1 AND published_at IS NULL AND seq <= $2""",
+                        district,
+                        held,
+                    )
+                if marked != "UPDATE 0":
+                    log.info("outbound notices found published", district=district, up_to=held, rows=marked)
+        finally:
+            await consumer.stop()
 
     async def _round(self, producer: AIOKafkaProducer) -> int:
         async with self._pool.acquire() as conn:
@@ -241,3 +277,21 @@ class OutboundPublisher:
         self.published += len(rows)
         log.info("outbound notices published", count=len(rows), last_seq=rows[-1]["seq"])
         return len(rows)
+
+
+async def _last_sequence(consumer: Any, topic: str) -> int | None:
+    """`ce_sequence` of the last record of a one-partition topic, None when it is empty."""
+    partition = TopicPartition(topic, 0)
+    consumer.assign([partition])
+    end = (await consumer.end_offsets([partition]))[partition]
+    if end == 0:
+        return None
+    consumer.seek(partition, end - 1)
+    deadline = asyncio.get_running_loop().time() + 30.0
+    while asyncio.get_running_loop().time() < deadline:
+        for records in (await consumer.getmany(partition, timeout_ms=1000)).values():
+            for record in records:
+                if record.offset == end - 1:
+                    headers = dict(record.headers)
+                    return int(headers["ce_sequence"].decode())
+    raise TimeoutError(f"the last record of {topic} could not be read")
