@@ -140,6 +140,10 @@ class OutboundProjection(Projection):
         topic_for_aggregate("review"),
         topic_for_aggregate("unit"),
     )
+    # What `huigong replay` compares (and `--swap` replaces): who owns which record. Never the
+    # notices: they are the districts' log (their cursors are its `seq`), some are written by
+    # commands and the inbound consumer rather than from events, and they are published as written.
+    tables: ClassVar[tuple[str, ...]] = ("outbound_owners", "outbound_waiting")
     handles: ClassVar[frozenset[str]] = frozenset(
         {
             "ApplicationSubmitted",
@@ -177,6 +181,6 @@ class OutboundProjection(Projection):
             await store.write_notice(conn, notice.model_copy(update={"district": district}), source)
 
     async def reset(self, conn: DbConnection) -> None:
-        # Only a replay's fresh shadow schema is ever reset: the live feed is never rewritten,
-        # since what a district has read must stay where it read it.
-        await conn.execute("TRUNCATE outbound_notices, outbound_owners, outbound_waiting")
+        # The notices stay: what a district has read must stay where it read it (its cursor is a
+        # `seq`), and a trigger applied again finds its notice by source and writes nothing.
+        await conn.execute("TRUNCATE outbound_owners, outbound_waiting")
