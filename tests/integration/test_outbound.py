@@ -15,12 +15,14 @@ from aiokafka import TopicPartition
 
 from huigong_events.outbound import ApplicationAcceptedNotice
 from huigong_events.topics import outbound_topic
-from huigong_intake.adapters.outbound import OutboundPublisher, kafka_record, write_notice
+from huigong_intake.adapters.outbound import OutboundPublisher, feed, kafka_record, write_notice
+from huigong_intake.projections.outbound import OutboundProjection
 from huigong_platform.database import create_pool
 from huigong_platform.kafka import consumer as make_consumer
 from huigong_platform.kafka import producer as make_producer
 
 from ..conftest import Stack, isolated_stack
+from ..unit.test_outbound import golden, recorded
 
 LAOSHAN = "370212"  # 崂山区
 
@@ -100,3 +102,27 @@ async def test_notices_taken_by_the_broker_before_a_crash_are_not_sent_again(own
         assert await topic_records(own_stack, LAOSHAN) == [(r["record_id"], r["seq"]) for r in rows]
     finally:
         await pool.close()
+
+
+async def test_a_decision_read_before_its_application_follows_the_receipt(own_stack: Stack) -> None:
+    """Review's topic may be read ahead of intake's: the district still hears of its application
+    first, then of the decision, and only once each when the runner applies them again."""
+    application_id = uuid.uuid4()
+    submitted = golden("ApplicationSubmitted").model_copy(update={"application_id": application_id})
+    accepted = golden("ApplicationAccepted").model_copy(update={"application_id": application_id})
+    records = [(accepted, recorded(accepted)), (submitted, recorded(submitted))]
+    projection = OutboundProjection()
+    pool: asyncpg.Pool = await create_pool(own_stack.dsn("intake"), "intake", max_size=2)
+    try:
+        for _ in range(2):  # the second time, as after a crash before the checkpoint
+            for event, record in records:
+                async with pool.acquire() as conn, conn.transaction():
+                    await projection.apply(conn, event, record)
+        async with pool.acquire() as conn:
+            told = await feed(conn, "370202", 0, 500)
+    finally:
+        await pool.close()
+    assert [e.type for e in told if e.record_id == str(application_id)] == [
+        "ApplicationReceivedNotice",
+        "ApplicationAcceptedNotice",
+    ]

@@ -71,12 +71,16 @@ async def owner_of(conn: DbConnection, record_id: str) -> str | None:
 
 
 async def set_owner(conn: DbConnection, record_id: str, district: str) -> None:
-    """Record whose `record_id` is and write the notices that waited for it, in their order."""
+    """Record whose `record_id` is."""
     await conn.execute(
         "INSERT INTO outbound_owners (record_id, district) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         record_id,
         district,
     )
+
+
+async def release_waiting(conn: DbConnection, record_id: str, district: str) -> None:
+    """Write the notices that waited for `record_id`'s owner, in the order they came."""
     waiting = await conn.fetch("DELETE FROM outbound_waiting WHERE record_id = $1 RETURNING *", record_id)
     if not waiting:
         return
@@ -150,7 +154,7 @@ def kafka_record(row: asyncpg.Record) -> tuple[bytes, bytes, list[tuple[str, byt
     ).encode()
     headers = [
         ("ce_specversion", CE_SPEC_VERSION),
-        # The source is unique per notice and stable across re-sends, so it names the notice.
+        # `seq` is unique per notice and the same on a re-send, so the id names the notice.
         ("ce_id", f"{row['district']}-{row['seq']}"),
         ("ce_source", CE_SOURCE),
         ("ce_type", row["type"]),

@@ -162,23 +162,27 @@ class OutboundProjection(Projection):
 
     async def apply(self, conn: DbConnection, event: DomainEvent, record: RecordedEvent) -> None:
         source = str(record.id)
+        owner: tuple[str, str] | None = None
         match event:
             case ev.ApplicationSubmitted():
-                await store.set_owner(conn, str(event.application_id), event.submitter)
+                owner = (str(event.application_id), event.submitter)
             case rg.UnitRegistered():
                 if event.area in SUBMITTERS:
                     await store.set_owner(conn, str(event.unit_id), event.area)
                 return
+        if owner is not None:
+            await store.set_owner(conn, *owner)
         notice = notice_for(event, record)
-        if notice is None:
-            return
-        district = await store.owner_of(conn, notice.record_id)
-        if district is None and isinstance(notice, UnitStatusNotice):
-            return  # a unit's registration comes first on its partition: none means the city's own
-        if district is None:
-            await store.wait_for_owner(conn, notice, source)
-        else:
-            await store.write_notice(conn, notice.model_copy(update={"district": district}), source)
+        if notice is not None:
+            district = await store.owner_of(conn, notice.record_id)
+            if district is not None:
+                await store.write_notice(conn, notice.model_copy(update={"district": district}), source)
+            elif not isinstance(notice, UnitStatusNotice):
+                await store.wait_for_owner(conn, notice, source)
+            # else a unit's registration came first on its partition: no owner means the city's own
+        if owner is not None:
+            # After the receipt: the district hears of its application before what review decided.
+            await store.release_waiting(conn, *owner)
 
     async def reset(self, conn: DbConnection) -> None:
         # The notices stay: what a district has read must stay where it read it (its cursor is a
