@@ -18,7 +18,9 @@ from ...policy import feed_owner
 
 router = APIRouter()
 
-MAX_WAIT = 30.0  # seconds a long poll may hold a request (clients and proxies time out later)
+# Seconds a long poll may hold a request: well inside the usual 30 s client and 60 s proxy timeouts.
+MAX_WAIT = 20.0
+MAX_CURSOR = 2**63 - 1  # a `seq` is a PostgreSQL bigint
 POLL_EVERY = 0.5  # seconds between looks while a long poll waits
 
 
@@ -51,7 +53,7 @@ class FeedPage(BaseModel):
 async def read_feed(
     request: Request,
     caller: Caller,
-    after: int = Query(default=0, ge=0, description="游标：上次答复的 next"),
+    after: int = Query(default=0, ge=0, le=MAX_CURSOR, description="游标：上次答复的 next"),
     limit: int = Query(default=100, ge=1, le=store.FEED_LIMIT),
     wait: float = Query(default=0, ge=0, le=MAX_WAIT, description="没有新通知时最多等待的秒数"),
     district: str | None = Query(
