@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 from aiokafka import TopicPartition
+from prometheus_client import REGISTRY
 
 from huigong_events.outbound import ApplicationAcceptedNotice
 from huigong_events.topics import outbound_topic
@@ -99,6 +100,7 @@ async def test_notices_taken_by_the_broker_before_a_crash_are_not_sent_again(own
             await publisher.stop()
             await asyncio.wait_for(running, 30)
         assert publisher.published == 2  # only what the broker did not hold yet
+        assert REGISTRY.get_sample_value("huigong_outbound_pending", {"service": "intake"}) == 0
         assert await topic_records(own_stack, LAOSHAN) == [(r["record_id"], r["seq"]) for r in rows]
     finally:
         await pool.close()

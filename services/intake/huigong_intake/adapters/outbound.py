@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from huigong_events.envelope import CE_SPEC_VERSION, CONTENT_TYPE, canonical_time, dataschema
 from huigong_events.outbound import CE_SOURCE, Notice
 from huigong_events.topics import outbound_topic
-from huigong_platform import logs
+from huigong_platform import logs, telemetry
 from huigong_platform.database import DbConnection
 from huigong_platform.kafka import consumer as make_consumer
 from huigong_platform.kafka import producer as make_producer
@@ -266,18 +266,23 @@ class OutboundPublisher:
                 self._batch_size,
             )
             if not rows:
+                telemetry.OUTBOUND_PENDING.labels("intake").set(0)
                 return 0
             futures = []
             for row in rows:
                 key, value, headers = kafka_record(row)
                 topic = outbound_topic(row["district"]).qualified(self._prefix)
                 futures.append(await producer.send(topic, value=value, key=key, headers=headers))
-            # All or nothing per round: on an error nothing is marked and the round is sent again.
+            # On an error nothing is marked: the next session first marks what the topics already
+            # hold (`_catch_up`), then sends the rest.
             await asyncio.wait_for(asyncio.gather(*futures), 30.0)
             await conn.execute(
                 "UPDATE outbound_notices SET published_at = now() WHERE seq = ANY($1::bigint[])",
                 [r["seq"] for r in rows],
             )
+            pending = await conn.fetchval("SELECT count(*) FROM outbound_notices WHERE published_at IS NULL")
+        telemetry.OUTBOUND_PUBLISHED.labels("intake").inc(len(rows))
+        telemetry.OUTBOUND_PENDING.labels("intake").set(pending)
         self.published += len(rows)
         log.info("outbound notices published", count=len(rows), last_seq=rows[-1]["seq"])
         return len(rows)
