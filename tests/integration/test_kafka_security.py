@@ -1,7 +1,8 @@
 """Kafka with SASL/SCRAM and ACLs (HUIGONG_KAFKA_SECURITY=scram, as bin/run and docker-compose
 run it): unauthenticated clients are refused, a district writes only its own inbound topic, a
 service only its own topics, and the services, logged in as themselves, still turn a district's
-command into events end to end.
+command into events end to end; the district hears back on its own outbound topic (and the HTTP
+feed), which no other district may read.
 
 The shared development broker stays PLAINTEXT for the rest of the suite, so this module starts a
 secured broker of its own with the project's `bin/stack` (its own local directory and free
@@ -16,20 +17,21 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAuthorizationFailedError
 
-from huigong_events.topics import INBOUND_TOPICS, inbound_topic, topic_for_aggregate
-from huigong_ops import kafka_acls
+from huigong_events.topics import INBOUND_TOPICS, inbound_topic, outbound_topic, topic_for_aggregate
+from huigong_ops import kafka_acls, keys
 from huigong_ops.registry import discover
 from huigong_platform import database
 from huigong_platform.kafka import admin_client as make_admin
@@ -39,7 +41,8 @@ from huigong_platform.kafka import producer as make_producer
 from huigong_platform.settings import SERVICES, KafkaAuth
 
 from ..conftest import LOCAL, REPO, Stack
-from ..forms import complex_form
+from ..forms import complex_form, with_fresh_undertaking_unit
+from ..unit.intake.test_enrolments import row as enrolment_row
 from .processes import TEST_PORTS, ServiceProcess, artefacts_dir
 
 YEAR = datetime.now(UTC).year + 1
@@ -248,7 +251,8 @@ def submit_command(application_id: uuid.UUID) -> tuple[bytes, bytes]:
             "application_id": str(application_id),
             "year": YEAR,
             "programme": "service_complex",
-            "form": json.loads(complex_form().model_dump_json()),
+            # A unit of its own: a unit's second application of a year is refused.
+            "form": json.loads(with_fresh_undertaking_unit(complex_form()).model_dump_json()),
         },
     }
     return command_id.encode(), json.dumps(value, ensure_ascii=False).encode()
@@ -402,3 +406,156 @@ def test_every_topic_a_service_consumes_is_granted_to_it() -> None:
         assert not missing, f"{name} ({service}) consumes {missing} without a READ grant"
         assert f"huigong.{name}".startswith(kafka_acls.group_prefix(service)), name
     assert set(INBOUND_TOPICS) <= set(kafka_acls.SERVICE_READS["intake"])
+
+
+# --- what a district hears back -----------------------------------------------------------------
+
+
+async def district_key(stack: Stack, principal: str) -> str:
+    """An API key of `principal` in the secured services' own database."""
+    dsn = database.with_credentials_keep(stack.env["HUIGONG_PG_ADMIN_DSN"], f"{stack.database}_kafka_scram")
+    conn = await asyncpg.connect(dsn)
+    try:
+        return (await keys.issue(conn, principal, actor="tests", label="pytest")).key
+    finally:
+        await conn.close()
+
+
+Notice = tuple[int, str, str, dict[str, Any]]
+
+
+async def outbound_notices(
+    kafka: SecuredKafka, code: str, done: Callable[[list[Notice]], bool], timeout: float = 90
+) -> list[Notice]:
+    """(ce_sequence, ce_type, key, value) of the notices on `code`'s outbound topic, read with a
+    plain consumer logged in as the district itself, until `done` says enough were seen."""
+    consumer = AIOKafkaConsumer(
+        kafka.topic(outbound_topic(code).name),
+        bootstrap_servers=kafka.bootstrap,
+        group_id=kafka.topic(f"{kafka_acls.outbound_group_prefix(code)}test-{uuid.uuid4().hex[:8]}"),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **client_options(kafka.auth(f"district-{code}")),
+    )
+    await consumer.start()
+    seen: list[Notice] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not done(seen) and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    headers = {k: v.decode() for k, v in r.headers}
+                    assert r.key is not None and headers["ce_subject"] == r.key.decode()
+                    seen.append(
+                        (
+                            int(headers["ce_sequence"]),
+                            headers["ce_type"],
+                            r.key.decode(),
+                            json.loads(r.value or b""),
+                        )
+                    )
+    finally:
+        await consumer.stop()
+    return seen
+
+
+async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_other_district_does(
+    stack: Stack, secured: SecuredKafka, services: tuple[ServiceProcess, ...]
+) -> None:
+    application_id = uuid.uuid4()
+    bad_command = f"bad-{uuid.uuid4().hex[:12]}"
+    producer = make_producer(secured.bootstrap, "huigong-test-district", secured.auth(f"district-{SHINAN}"))
+    await producer.start()
+    try:
+        key, value = submit_command(application_id)
+        await producer.send_and_wait(secured.topic(inbound_topic(SHINAN).name), value=value, key=key)
+        # An enrolment batch whose second row has a wrong check character in its ID number.
+        rows = [enrolment_row(1), {**enrolment_row(2), "身份证号": "370202199003070021"}]
+        batch_command = uuid.uuid4().hex
+        batch = {"command_id": batch_command, "command": "enrol", "body": {"rows": rows}}
+        await producer.send_and_wait(
+            secured.topic(inbound_topic(SHINAN).name),
+            value=json.dumps(batch, ensure_ascii=False).encode(),
+            key=batch_command.encode(),
+        )
+        # Malformed: a command no one knows, with a worker's mobile number in its body.
+        malformed = {
+            "command_id": bad_command,
+            "command": "enrol_everyone",
+            "body": {"手机号": "13912345678"},
+        }
+        await producer.send_and_wait(
+            secured.topic(inbound_topic(SHINAN).name),
+            value=json.dumps(malformed, ensure_ascii=False).encode(),
+            key=bad_command.encode(),
+        )
+    finally:
+        await producer.stop()
+
+    # 市南区 reads each outcome from its own topic, in order: received, then 受理 (review's
+    # screening accepts a service complex at once), and the refusal of the malformed command.
+    # (Earlier tests of this module sent 市南区 commands too: only this test's records count.)
+    def all_told(seen: list[Notice]) -> bool:
+        told = {(k, t) for _, t, k, _ in seen}
+        batches = [v for _, t, _, v in seen if t == "EnrolmentBatchNotice" and v["rows"] == len(rows)]
+        return {
+            (str(application_id), "ApplicationAcceptedNotice"),
+            (bad_command, "InboundCommandRefusedNotice"),
+        } <= told and bool(batches)
+
+    notices = await outbound_notices(secured, SHINAN, all_told)
+    if not all_told(notices):
+        pytest.fail(await where_it_stopped(stack, secured, services, application_id), pytrace=False)
+    mine = [(t, v) for _, t, k, v in notices if k == str(application_id)]
+    assert [t for t, _ in mine][:2] == ["ApplicationReceivedNotice", "ApplicationAcceptedNotice"]
+    assert mine[0][1]["receipt_no"] and mine[0][1]["district"] == SHINAN
+    refused = [v for _, t, k, v in notices if k == bad_command]
+    assert len(refused) == 1
+    assert refused[0]["reason"] == "unknown command" and refused[0]["errors"][0]["field"] == "command"
+    [enrolments] = [v for _, t, _, v in notices if t == "EnrolmentBatchNotice"]  # the only batch sent
+    assert (enrolments["rows"], enrolments["accepted"]) == (2, 1)
+    assert [(r["row"], r["errors"][0]["field"]) for r in enrolments["refused"]] == [(2, "身份证号")]
+    told = json.dumps(notices, ensure_ascii=False)
+    for personal in (
+        "13912345678",
+        rows[0]["身份证号"],
+        rows[0]["姓名"],
+        rows[1]["身份证号"],
+        rows[1]["姓名"],
+    ):
+        assert str(personal) not in told
+    sequence = [s for s, _, _, _ in notices]
+    assert sequence == sorted(sequence) and len(set(sequence)) == len(sequence)
+
+    # The HTTP feed gives the same notices in the same order, resumably.
+    intake = next(p for p in services if p.service == "intake")
+    shinan = {"Authorization": f"Bearer {await district_key(stack, f'district:{SHINAN}')}"}
+    async with httpx.AsyncClient(base_url=intake.url, timeout=60) as client:
+        first = (await client.get("/feed", params={"after": 0, "limit": 1}, headers=shinan)).json()
+        rest = (
+            await client.get("/feed", params={"after": first["next"], "limit": 500}, headers=shinan)
+        ).json()
+        fed = [(n["seq"], n["type"], n["record_id"]) for n in first["notices"] + rest["notices"]]
+        assert fed[: len(notices)] == [(s, t, k) for s, t, k, _ in notices]
+        # Long poll: nothing new within the wait, the cursor stays.
+        idle = (await client.get("/feed", params={"after": fed[-1][0], "wait": 1}, headers=shinan)).json()
+        assert idle == {"notices": [], "next": fed[-1][0]}
+
+        # 市北区 sees none of it: its own feed holds nothing of 市南区's, and 市南区's is refused.
+        shibei = {"Authorization": f"Bearer {await district_key(stack, f'district:{SHIBEI}')}"}
+        theirs = (await client.get("/feed", headers=shibei)).json()
+        assert {str(application_id), bad_command}.isdisjoint(n["record_id"] for n in theirs["notices"])
+        assert (await client.get("/feed", params={"district": SHINAN}, headers=shibei)).status_code == 403
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=secured.bootstrap,
+        auto_offset_reset="earliest",
+        **client_options(secured.auth(f"district-{SHIBEI}")),
+    )
+    consumer.assign([TopicPartition(secured.topic(outbound_topic(SHINAN).name), 0)])
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await consumer.start()
+            await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .catalogue import EVENT_TYPES
 from .envelope import RecordedEvent, dataschema
+from .outbound import NOTICE_TYPES
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -31,6 +32,18 @@ def rendered() -> dict[str, str]:
             **schema,
         }
         files[f"{name}.v{cls.schema_version}.schema.json"] = _dump(schema)
+    # What districts hear back on their outbound topics: the value is the whole notice.
+    for name, notice in sorted(NOTICE_TYPES.items()):
+        schema = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": dataschema(name, notice.schema_version),
+            "x-owner": "intake",
+            "x-topic": "huigong.outbound.<code>",
+            "x-record-kind": notice.record_kind,
+            "x-schema-version": notice.schema_version,
+            **notice.model_json_schema(mode="validation"),
+        }
+        files[f"{name}.v{notice.schema_version}.schema.json"] = _dump(schema)
     envelope = RecordedEvent.model_json_schema()
     files["_envelope.schema.json"] = _dump(
         {"$schema": "https://json-schema.org/draft/2020-12/schema", **envelope}

@@ -22,6 +22,7 @@ class TopicKind(StrEnum):
     INBOUND = "inbound"
     DEAD_LETTERS = "dead-letters"
     CHECKPOINTS = "checkpoints"
+    OUTBOUND = "outbound"
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,20 @@ INBOUND_TOPICS: Final[tuple[Topic, ...]] = tuple(
     for code, name in SUBMITTERS.items()
 )
 
+# One outbound topic per district and group union: what the platform tells it about its own
+# records (huigong_events.outbound). One partition, so a district reads its notices in the order
+# of its HTTP feed; kept for ever like the facts they restate, so a district system can start over.
+OUTBOUND_TOPICS: Final[tuple[Topic, ...]] = tuple(
+    Topic(
+        f"huigong.outbound.{code.lower()}",
+        "intake",
+        TopicKind.OUTBOUND,
+        1,
+        description=f"发给{name}的通知：受理、决定、认定、被拒绝的入站命令",
+    )
+    for code, name in SUBMITTERS.items()
+)
+
 DEAD_LETTER_TOPICS: Final[tuple[Topic, ...]] = (
     Topic(
         "huigong.intake.inbound.dead-letters",
@@ -154,7 +169,9 @@ CHECKPOINT_TOPICS: Final[tuple[Topic, ...]] = tuple(
     for service in ("intake", "review", "registry", "metrics")
 )
 
-TOPICS: Final[tuple[Topic, ...]] = EVENT_TOPICS + INBOUND_TOPICS + DEAD_LETTER_TOPICS + CHECKPOINT_TOPICS
+TOPICS: Final[tuple[Topic, ...]] = (
+    EVENT_TOPICS + INBOUND_TOPICS + OUTBOUND_TOPICS + DEAD_LETTER_TOPICS + CHECKPOINT_TOPICS
+)
 
 _BY_AGGREGATE: Final[dict[str, Topic]] = {
     aggregate: topic for topic in EVENT_TOPICS for aggregate in topic.aggregates
@@ -174,6 +191,14 @@ def inbound_topic(submitter_code: str) -> Topic:
         if topic.name == name:
             return topic
     raise KeyError(f"no inbound topic for {submitter_code!r}")
+
+
+def outbound_topic(submitter_code: str) -> Topic:
+    name = f"huigong.outbound.{submitter_code.lower()}"
+    for topic in OUTBOUND_TOPICS:
+        if topic.name == name:
+            return topic
+    raise KeyError(f"no outbound topic for {submitter_code!r}")
 
 
 def submitter_of_inbound(topic_name: str, prefix: str = "") -> str:

@@ -11,10 +11,12 @@ not granted (`allow.everyone.if.no.acl.found=false`). The principals:
   groups (`<prefix>huigong.<service>.…`, which also covers its faust app). Nothing else: review
   cannot write intake's topics, and reads none of the registry's (the registry destroys a
   member's data key itself when it records MemberErased).
-- `ops`: Read on the event and dead-letter topics, Describe on the inbound topics (offsets and
+- `ops`: Read on the event, outbound and dead-letter topics, Describe on the inbound topics (offsets and
   lag only: they carry raw personal data) and on our consumer groups. No Write anywhere.
 - one per district and group union (`district-370202`, `group-g-haier`): Write on its own
-  inbound topic and nothing else, so the topic proves the sender.
+  inbound topic, so the topic proves the sender; Read on its own outbound topic
+  (`huigong.outbound.<code>`) with consumer groups under its own prefix
+  (`huigong.outbound.<code>.`); nothing else, so no district reads another's notices.
 - `simulator` (development stacks only, `--local`): Write on every inbound topic; the
   simulator marks its data as simulated.
 
@@ -69,10 +71,12 @@ from huigong_events.topics import (
     DEAD_LETTER_TOPICS,
     EVENT_TOPICS,
     INBOUND_TOPICS,
+    OUTBOUND_TOPICS,
     TOPICS,
     Topic,
     TopicKind,
     inbound_topic,
+    outbound_topic,
 )
 from huigong_platform import logs
 from huigong_platform.kafka import client_options
@@ -184,6 +188,11 @@ SERVICE_READS: Final[dict[str, tuple[Topic, ...]]] = {
         *INBOUND_TOPICS,
         _topic("huigong.intake.applications"),
         _topic("huigong.review.reviews"),
+        # The outbound notices of certification, revocation and exit.
+        _topic("huigong.registry.units"),
+        # Its own outbound topics: after a crash the publisher reads their last records to know
+        # what the broker already holds, so that no district gets a notice twice.
+        *OUTBOUND_TOPICS,
     ),
     "review": (
         _topic("huigong.intake.applications"),
@@ -220,13 +229,23 @@ def _service(service: str) -> KafkaPrincipal:
     )
 
 
+def outbound_group_prefix(code: str) -> str:
+    """A district's consumer groups on its outbound topic start with this (before the topic
+    prefix): `huigong.outbound.370202.` lets 市南区 name its groups as it likes, and no other."""
+    return f"huigong.outbound.{code.lower()}."
+
+
 def _submitter(code: str) -> KafkaPrincipal:
     role = "group" if code in GROUP_UNIONS else "district"
     return KafkaPrincipal(
         f"{role}-{code.lower()}",
         Role.DISTRICT,
-        f"{SUBMITTERS[code]}: writes only its own inbound topic",
-        _write(inbound_topic(code)),
+        f"{SUBMITTERS[code]}: writes only its own inbound topic, reads only its own outbound topic",
+        (
+            *_write(inbound_topic(code)),
+            *_read(outbound_topic(code)),
+            Grant(ResourceType.GROUP, outbound_group_prefix(code), PatternType.PREFIXED, Operation.READ),
+        ),
     )
 
 
@@ -238,7 +257,7 @@ PRINCIPALS: Final[tuple[KafkaPrincipal, ...]] = (
         Role.OPS,
         "operators and auditors (huigong verify, audit, streams, replay): read, never write",
         (
-            *_read(*EVENT_TOPICS, *DEAD_LETTER_TOPICS, *CHECKPOINT_TOPICS),
+            *_read(*EVENT_TOPICS, *OUTBOUND_TOPICS, *DEAD_LETTER_TOPICS, *CHECKPOINT_TOPICS),
             *_describe(*INBOUND_TOPICS),
             Grant(ResourceType.GROUP, "huigong.", PatternType.PREFIXED, Operation.DESCRIBE),
         ),

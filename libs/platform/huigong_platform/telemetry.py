@@ -12,6 +12,14 @@ EVENTS_APPENDED = Counter(
 )
 OUTBOX_PUBLISHED = Counter("huigong_outbox_published_total", "Outbox rows acknowledged by Kafka", ["service"])
 OUTBOX_PENDING = Gauge("huigong_outbox_pending", "Recorded events not yet acknowledged by Kafka", ["service"])
+OUTBOUND_PUBLISHED = Counter(
+    "huigong_outbound_published_total", "District notices acknowledged on their outbound topics", ["service"]
+)
+OUTBOUND_PENDING = Gauge(
+    "huigong_outbound_pending",
+    "District notices written and not yet acknowledged on their outbound topics",
+    ["service"],
+)
 EVENTS_APPLIED = Counter(
     "huigong_events_applied_total",
     "Events applied by a projection consumer",

@@ -10,15 +10,18 @@ from huigong_platform.application import CommandPath
 from huigong_platform.service import Runtime, build_app, serve
 from huigong_platform.unit_of_work import PostgresUnitOfWork, UnitOfWork, postgres_units
 
+from .adapters.outbound import OutboundPublisher
 from .adapters.records import PostgresRecords
 from .adapters.vault import Vault, issue_unavailable
 from .commands import UNION_TAGS
 from .entrypoints.http.facts import router as facts_router
+from .entrypoints.http.feed import router as feed_router
 from .entrypoints.http.routes import router
 from .entrypoints.kafka.inbound import InboundConsumer
 from .handlers import Intake
 from .policy import POLICY
 from .projections.applications import STATUS_LABELS, ApplicationsProjection
+from .projections.outbound import OutboundProjection
 from .settings import IntakeSettings
 
 log = logs.get(__name__)
@@ -50,17 +53,22 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         runtime.commands = CommandPath(
             POLICY, intake.handlers(), postgres_units(runtime.pool, runtime.store, settings.service)
         )
-        inbound = InboundConsumer(runtime.commands, settings.kafka_bootstrap, settings.topic_prefix)
+        inbound = InboundConsumer(
+            runtime.commands, settings.kafka_bootstrap, settings.topic_prefix, runtime.pool
+        )
         runtime.extras["inbound"] = inbound
         runtime.spawn("inbound", inbound.run(), inbound.stop)
+        publisher = OutboundPublisher(runtime.pool, settings.kafka_bootstrap, settings.topic_prefix)
+        runtime.extras["outbound"] = publisher
+        runtime.spawn("outbound", publisher.run(), publisher.stop)
 
     return build_app(
         settings,
         title=TITLE,
         description=DESCRIPTION,
-        projections=[ApplicationsProjection()],
+        projections=[ApplicationsProjection(), OutboundProjection()],
         database_checks=[issue_unavailable],
-        routers=[router, facts_router],
+        routers=[router, facts_router, feed_router],
         on_start=on_start,
         union_tags=UNION_TAGS,
         policy=POLICY,

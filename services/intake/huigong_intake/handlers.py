@@ -20,6 +20,7 @@ from huigong_events.intake import (
     FacilityReported,
     ServiceProjectProposed,
 )
+from huigong_events.outbound import EnrolmentBatchNotice, FieldProblem, RefusedRow
 from huigong_events.upcasting import decode
 from huigong_platform.application import Context, Handler
 from huigong_platform.eventstore import ANY_VERSION, new_ids
@@ -302,6 +303,27 @@ class Intake:
                 who, [(a.member_key, i) for a, i in zip(accepted, enrolment_ids, strict=True)]
             )
             ctx.counted_many("EnrolmentRequested", len(accepted))
+        # The district hears of the whole batch at once, refused rows by number (no event holds
+        # them): in this transaction, so a batch is told exactly once, and a retry with the same
+        # key gets the first answer without telling it again.
+        await records.tell_district(
+            EnrolmentBatchNotice(
+                district=who,
+                record_id=batch,
+                occurred_at=now(),
+                batch_id=uuid.UUID(batch),
+                rows=len(rows),
+                accepted=len(accepted),
+                refused=[
+                    RefusedRow(
+                        row=r.row_number,
+                        errors=[FieldProblem(field=e.field, zh=e.zh, en=e.en) for e in r.errors],
+                    )
+                    for r in judgement.rejected
+                ],
+            ),
+            f"batch:{batch}",
+        )
         return Outcome(
             200,
             {

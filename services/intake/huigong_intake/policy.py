@@ -7,13 +7,16 @@ own-record rules below are applied by the handlers, which know the record.
 - only the city federation opens exception windows;
 - only the data exchange (and the city federation) report compliance facts; only the reporting
   department (the city for what it relayed) corrects or withdraws one (domain/fact_corrections.py);
-- a district that asks about another's application is answered as if there were none.
+- a district that asks about another's application is answered as if there were none;
+- a district's outbound feed (what it hears back) is its own and no other district's; operators
+  may read any, naming it, as they may read the outbound topics.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+from huigong_events.reference import SUBMITTERS as SUBMITTER_CODES
 from huigong_platform.policy import READ_OWN, SUBMITTERS, Policy, Rule, roles
 from huigong_platform.principals import Principal, Role
 from huigong_platform.refusals import FieldError, Forbidden, NotFound, Refusal
@@ -35,6 +38,7 @@ from .fact_commands import CorrectFact, WithdrawFact
 SUBMIT: Final = Rule(SUBMITTERS | roles(Role.CITY), own=True)
 ENROL: Final = Rule(SUBMITTERS, own=True)
 FACT_REPORTERS: Final = Rule(roles(Role.EXCHANGE, Role.CITY))
+FEED: Final = Rule(SUBMITTERS | roles(Role.OPS), own=True)
 
 POLICY: Final = Policy(
     "intake",
@@ -70,6 +74,7 @@ POLICY: Final = Policy(
         ("POST", "/enrolments"): Enrol,
         ("POST", "/enrolments/upload"): Enrol,
         ("GET", "/applications"): READ_OWN,
+        ("GET", "/feed"): FEED,
     },
     bulk=[("POST", "/enrolments"), ("POST", "/enrolments/upload")],
 )
@@ -116,3 +121,25 @@ def check_area(principal: Principal, area: str) -> None:
                 f"a {principal.role.value} may only report for its own area",
             )
         )
+
+
+def feed_owner(principal: Principal, requested: str | None) -> str:
+    """Whose feed the caller reads: a district or group union its own only; ops the one named."""
+    own = principal.submitter
+    if own is not None:
+        if requested is not None and requested != own:
+            raise Forbidden(
+                FieldError(
+                    "district",
+                    f"不能读取其他区市或单位的通知（{requested}）",
+                    "a feed is read by its own district only",
+                )
+            )
+        return own
+    if principal.role is Role.OPS and requested is not None:
+        if requested not in SUBMITTER_CODES:
+            raise Refusal(
+                FieldError("district", "没有这个区市或单位", f"no district or group union {requested!r}")
+            )
+        return requested
+    raise Refusal(FieldError("district", "请注明区市或单位", "district is required"))

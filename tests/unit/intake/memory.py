@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from huigong_events.intake import ComplianceFactReported, SubmissionWindowOpened
+from huigong_events.outbound import Notice
 from huigong_events.reference import Programme
 from huigong_events.upcasting import decode
 from huigong_intake.adapters.vault import DataKey
@@ -25,6 +26,7 @@ class MemoryIntakeTables:
     receipts: dict[tuple[int, str], int] = field(default_factory=dict)
     enrolled: dict[str, set[str]] = field(default_factory=dict)
     keys: dict[str, DataKey] = field(default_factory=dict)
+    notices: dict[str, Notice] = field(default_factory=dict)  # by source, as the UNIQUE column
 
     def records(self, uow: UnitOfWork) -> MemoryRecords:
         assert isinstance(uow, InMemoryUnitOfWork)
@@ -91,3 +93,6 @@ class MemoryRecords:
         for member in member_keys:
             self.tables.keys.setdefault(member, DataKey(f"dk-{uuid.uuid4().hex}", os.urandom(32)))
         return {m: self.tables.keys[m] for m in member_keys}
+
+    async def tell_district(self, notice: Notice, source: str) -> None:
+        self.tables.notices.setdefault(source, notice)

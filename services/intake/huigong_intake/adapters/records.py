@@ -1,7 +1,8 @@
 """What intake's handlers read and keep besides the event streams, inside the command's unit of
 work: the exception windows of a year, the review progress of an application (a read model fed
 by review's events), the receipt counters, who each submitter enrolled already, and the members'
-data keys (held by the registry, reached through its function).
+data keys (held by the registry, reached through its function), and the notices a command tells
+its district directly (an enrolment batch's summary: its refused rows are in no event).
 
 `Records` is the interface; `PostgresRecords` keeps them in the service's database, in the
 command's transaction. Tests use an in-memory one with the same interface.
@@ -15,12 +16,14 @@ from typing import Protocol
 
 from huigong_events.base import DomainEvent
 from huigong_events.intake import ComplianceFactReported, SubmissionWindowOpened
+from huigong_events.outbound import Notice
 from huigong_events.reference import Programme
 from huigong_events.upcasting import decode
 from huigong_platform.database import DbConnection
 from huigong_platform.eventstore import row_to_event
 
 from ..domain import applications as apps
+from .outbound import write_notice
 from .vault import DataKey, Vault
 
 
@@ -48,6 +51,9 @@ class Records(Protocol):
         """(member key, enrolment id) of people this submitter just enrolled."""
 
     async def data_keys(self, member_keys: Sequence[str]) -> dict[str, DataKey]: ...
+
+    async def tell_district(self, notice: Notice, source: str) -> None:
+        """Add `notice` to its district's outbound feed, in the command's transaction."""
 
 
 class PostgresRecords:
@@ -147,3 +153,6 @@ class PostgresRecords:
 
     async def data_keys(self, member_keys: Sequence[str]) -> dict[str, DataKey]:
         return await self._vault.keys_for(self._conn, member_keys)
+
+    async def tell_district(self, notice: Notice, source: str) -> None:
+        await write_notice(self._conn, notice, source)

@@ -19,10 +19,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
+from huigong_events.outbound import FieldProblem, InboundCommandRefusedNotice
 from huigong_events.reference import GROUP_UNIONS
 from huigong_events.topics import DEAD_LETTER_TOPICS, INBOUND_TOPICS, submitter_of_inbound
 from huigong_platform import logs
@@ -35,6 +37,7 @@ from huigong_platform.kafka import start_producer
 from huigong_platform.principals import Principal, Role
 from huigong_platform.refusals import FieldError, Refusal
 
+from ...adapters.outbound import write_notice
 from ...commands import BODIES, NEEDS_APPLICATION, UNION_TAGS, InboundCommand, command_of
 from ...domain.enrolments import Column
 
@@ -73,8 +76,17 @@ def principal_for(submitter: str, simulated: bool) -> Principal:
 
 
 class InboundConsumer:
-    def __init__(self, commands: CommandPath, bootstrap: str, topic_prefix: str = "") -> None:
+    def __init__(
+        self,
+        commands: CommandPath,
+        bootstrap: str,
+        topic_prefix: str = "",
+        pool: asyncpg.Pool | None = None,
+    ) -> None:
         self._commands = commands
+        # Where the district hears of its refused commands (its outbound feed); None in tests
+        # that run the consumer without intake's database.
+        self._pool = pool
         self._bootstrap = bootstrap
         self._prefix = topic_prefix
         self._stopping = asyncio.Event()
@@ -236,6 +248,8 @@ class InboundConsumer:
             key=scrub(record.key.decode("utf-8", "replace")).encode() if record.key else None,
             headers=[("huigong-reason", reason.encode()), ("huigong-source", submitter.encode())],
         )
+        if row is None:  # a refused row is told in its batch's notice (written with the batch)
+            await self._tell_district(record, submitter, original, reason, errors)
         self.dead_lettered += 1
         log.info(
             "inbound record dead-lettered",
@@ -244,3 +258,32 @@ class InboundConsumer:
             offset=record.offset,
             fields=[e.field for e in errors],
         )
+
+    async def _tell_district(
+        self,
+        record: ConsumerRecord[Any, Any],
+        submitter: str,
+        original: Any,
+        reason: str,
+        errors: list[FieldError],
+    ) -> None:
+        """The district's own notice of the refusal, after the dead letter is written and before
+        the offset is committed: a record read again finds its notice there (unique source)."""
+        if self._pool is None:
+            return
+        command_id = original.get("command_id") if isinstance(original, dict) else None
+        command = original.get("command") if isinstance(original, dict) else None
+        notice = InboundCommandRefusedNotice(
+            district=submitter,
+            record_id=scrub(command_id)[:200]
+            if isinstance(command_id, str) and command_id
+            else f"offset-{record.offset}",
+            occurred_at=datetime.now(UTC),
+            command=scrub(command)[:100] if isinstance(command, str) else None,
+            reason=reason,
+            errors=[FieldProblem(field=scrub(e.field), zh=scrub(e.zh), en=scrub(e.en)) for e in errors],
+            offset=record.offset,
+        )
+        source = f"inbound:{record.topic}:{record.partition}:{record.offset}"
+        async with self._pool.acquire() as conn, conn.transaction():
+            await write_notice(conn, notice, source)

@@ -228,6 +228,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/feed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 本区市的通知流（与 Kafka 出站主题相同的通知、相同的顺序）
+         * @description 受理、不予受理、确定和批准建设的决定、单位认定撤销退出、被拒绝的入站命令。after 为上次答复的 next（首次为 0）；wait 大于 0 时，若暂无新通知，最多等待 wait 秒（长轮询）。区市和集团工会只读本单位的通知；运维人员须以 district 指明。
+         */
+        get: operations["read_feed_feed_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -652,6 +672,48 @@ export interface components {
              * @description 为什么撤回（如处罚决定被撤销、报送有误）
              */
             reason: string;
+        };
+        /** FeedNotice */
+        FeedNotice: {
+            /**
+             * 内容
+             * @description 通知内容（与 Kafka 记录的值相同，不含以上字段）
+             */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * 发生时间
+             * Format: date-time
+             */
+            occurred_at: string;
+            /**
+             * 记录编号
+             * @description 本区市的记录编号（申报、单位或入站命令），即 Kafka 记录的键
+             */
+            record_id: string;
+            /** 版本 */
+            schema_version: number;
+            /**
+             * 序号
+             * @description 通知在本区市通知流中的位置，也是 Kafka 记录头 ce_sequence
+             */
+            seq: number;
+            /**
+             * 通知类型
+             * @description 即 Kafka 记录头 ce_type；JSON Schema 见 libs/events/schemas
+             */
+            type: string;
+        };
+        /** FeedPage */
+        FeedPage: {
+            /**
+             * 下一游标
+             * @description 下次请求的 after 值；没有新通知时等于本次的 after
+             */
+            next: number;
+            /** Notices */
+            notices: components["schemas"]["FeedNotice"][];
         };
         /**
          * Funding
@@ -2337,6 +2399,70 @@ export interface operations {
             };
             /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    read_feed_feed_get: {
+        parameters: {
+            query?: {
+                /** @description 游标：上次答复的 next */
+                after?: number;
+                limit?: number;
+                /** @description 没有新通知时最多等待的秒数 */
+                wait?: number;
+                /** @description 区市或单位代码（仅运维人员需要；区市只读本单位的） */
+                district?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedPage"];
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

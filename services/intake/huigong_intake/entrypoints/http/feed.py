@@ -1,0 +1,85 @@
+"""A district's outbound feed over HTTP, for systems without Kafka: the notices of its outbound
+topic (huigong_events.outbound), in the same order, from a cursor the district keeps."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from huigong_platform.service import runtime_of
+from huigong_platform.web import Caller
+
+from ...adapters import outbound as store
+from ...policy import feed_owner
+
+router = APIRouter()
+
+# Seconds a long poll may hold a request: well inside the usual 30 s client and 60 s proxy timeouts.
+MAX_WAIT = 20.0
+MAX_CURSOR = 2**63 - 1  # a `seq` is a PostgreSQL bigint
+POLL_EVERY = 0.5  # seconds between looks while a long poll waits
+
+
+class FeedNotice(BaseModel):
+    seq: int = Field(title="序号", description="通知在本区市通知流中的位置，也是 Kafka 记录头 ce_sequence")
+    type: str = Field(
+        title="通知类型", description="即 Kafka 记录头 ce_type；JSON Schema 见 libs/events/schemas"
+    )
+    schema_version: int = Field(title="版本")
+    record_id: str = Field(
+        title="记录编号", description="本区市的记录编号（申报、单位或入站命令），即 Kafka 记录的键"
+    )
+    occurred_at: datetime = Field(title="发生时间")
+    data: dict[str, Any] = Field(title="内容", description="通知内容（与 Kafka 记录的值相同，不含以上字段）")
+
+
+class FeedPage(BaseModel):
+    notices: list[FeedNotice]
+    next: int = Field(title="下一游标", description="下次请求的 after 值；没有新通知时等于本次的 after")
+
+
+@router.get(
+    "/feed",
+    tags=["通知"],
+    summary="本区市的通知流（与 Kafka 出站主题相同的通知、相同的顺序）",
+    description="受理、不予受理、确定和批准建设的决定、单位认定撤销退出、被拒绝的入站命令。"
+    "after 为上次答复的 next（首次为 0）；wait 大于 0 时，若暂无新通知，最多等待 wait 秒（长轮询）。"
+    "区市和集团工会只读本单位的通知；运维人员须以 district 指明。",
+)
+async def read_feed(
+    request: Request,
+    caller: Caller,
+    after: int = Query(default=0, ge=0, le=MAX_CURSOR, description="游标：上次答复的 next"),
+    limit: int = Query(default=100, ge=1, le=store.FEED_LIMIT),
+    wait: float = Query(default=0, ge=0, le=MAX_WAIT, description="没有新通知时最多等待的秒数"),
+    district: str | None = Query(
+        default=None, description="区市或单位代码（仅运维人员需要；区市只读本单位的）"
+    ),
+) -> FeedPage:
+    district = feed_owner(caller, district)
+    pool = runtime_of(request).pool
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        async with pool.acquire() as conn:
+            entries = await store.feed(conn, district, after, limit)
+        if entries or asyncio.get_running_loop().time() >= deadline:
+            break
+        await asyncio.sleep(POLL_EVERY)
+    return FeedPage(
+        notices=[
+            FeedNotice(
+                seq=e.seq,
+                type=e.type,
+                schema_version=e.schema_version,
+                record_id=e.record_id,
+                occurred_at=e.occurred_at,
+                data=e.data,
+            )
+            for e in entries
+        ],
+        next=entries[-1].seq if entries else after,
+    )

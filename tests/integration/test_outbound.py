@@ -1,0 +1,130 @@
+"""The outbound publisher against the real broker and database: a district gets each notice once,
+in order, even when a publishing session died after the broker took some notices and before they
+were marked (a SIGKILL between the two)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from aiokafka import TopicPartition
+from prometheus_client import REGISTRY
+
+from huigong_events.outbound import ApplicationAcceptedNotice
+from huigong_events.topics import outbound_topic
+from huigong_intake.adapters.outbound import OutboundPublisher, feed, kafka_record, write_notice
+from huigong_intake.projections.outbound import OutboundProjection
+from huigong_platform.database import create_pool
+from huigong_platform.kafka import consumer as make_consumer
+from huigong_platform.kafka import producer as make_producer
+
+from ..conftest import Stack, isolated_stack
+from ..unit.test_outbound import golden, recorded
+
+LAOSHAN = "370212"  # 崂山区
+
+
+@pytest.fixture(scope="module")
+async def own_stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
+    # Its own database: no other module's intake may publish these notices first.
+    async with isolated_stack(stack_env) as s:
+        yield s
+
+
+async def topic_records(stack: Stack, code: str) -> list[tuple[str, int]]:
+    """(key, ce_sequence) of every record on `code`'s outbound topic."""
+    topic = outbound_topic(code).qualified(stack.topic_prefix)
+    consumer = make_consumer(stack.bootstrap, None, "huigong-test-outbound")
+    partition = TopicPartition(topic, 0)
+    await consumer.start()
+    try:
+        consumer.assign([partition])
+        end = (await consumer.end_offsets([partition]))[partition]
+        await consumer.seek_to_beginning(partition)
+        found: list[tuple[str, int]] = []
+        async with asyncio.timeout(30):
+            while len(found) < end:
+                for records in (await consumer.getmany(timeout_ms=1000)).values():
+                    for r in records:
+                        assert r.key is not None
+                        found.append((r.key.decode(), int(dict(r.headers)["ce_sequence"].decode())))
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_notices_taken_by_the_broker_before_a_crash_are_not_sent_again(own_stack: Stack) -> None:
+    pool: asyncpg.Pool = await create_pool(own_stack.dsn("intake"), "intake", max_size=4)
+    try:
+        ids = [str(uuid.uuid4()) for _ in range(4)]
+        async with pool.acquire() as conn, conn.transaction():
+            for application_id in ids:
+                notice = ApplicationAcceptedNotice(
+                    district=LAOSHAN,
+                    record_id=application_id,
+                    occurred_at=datetime.now(UTC),
+                    application_id=uuid.UUID(application_id),
+                )
+                await write_notice(conn, notice, f"test:{application_id}")
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT seq, district, record_id, type, schema_version, data::text AS data, occurred_at
+                   FROM outbound_notices ORDER BY seq"""
+            )
+        # The session that died: the broker took the first two, the rows were never marked.
+        producer = make_producer(own_stack.bootstrap, "huigong-test-outbound")
+        await producer.start()
+        try:
+            for row in rows[:2]:
+                key, value, headers = kafka_record(row)
+                await producer.send_and_wait(
+                    outbound_topic(LAOSHAN).qualified(own_stack.topic_prefix),
+                    value=value,
+                    key=key,
+                    headers=headers,
+                )
+        finally:
+            await producer.stop()
+
+        publisher = OutboundPublisher(pool, own_stack.bootstrap, own_stack.topic_prefix, poll_interval=0.1)
+        running = asyncio.create_task(publisher.run())
+        try:
+            async with asyncio.timeout(60):
+                while await pool.fetchval("SELECT count(*) FROM outbound_notices WHERE published_at IS NULL"):
+                    await asyncio.sleep(0.2)
+        finally:
+            await publisher.stop()
+            await asyncio.wait_for(running, 30)
+        assert publisher.published == 2  # only what the broker did not hold yet
+        assert REGISTRY.get_sample_value("huigong_outbound_pending", {"service": "intake"}) == 0
+        assert await topic_records(own_stack, LAOSHAN) == [(r["record_id"], r["seq"]) for r in rows]
+    finally:
+        await pool.close()
+
+
+async def test_a_decision_read_before_its_application_follows_the_receipt(own_stack: Stack) -> None:
+    """Review's topic may be read ahead of intake's: the district still hears of its application
+    first, then of the decision, and only once each when the runner applies them again."""
+    application_id = uuid.uuid4()
+    submitted = golden("ApplicationSubmitted").model_copy(update={"application_id": application_id})
+    accepted = golden("ApplicationAccepted").model_copy(update={"application_id": application_id})
+    records = [(accepted, recorded(accepted)), (submitted, recorded(submitted))]
+    projection = OutboundProjection()
+    pool: asyncpg.Pool = await create_pool(own_stack.dsn("intake"), "intake", max_size=2)
+    try:
+        for _ in range(2):  # the second time, as after a crash before the checkpoint
+            for event, record in records:
+                async with pool.acquire() as conn, conn.transaction():
+                    await projection.apply(conn, event, record)
+        async with pool.acquire() as conn:
+            told = await feed(conn, "370202", 0, 500)
+    finally:
+        await pool.close()
+    assert [e.type for e in told if e.record_id == str(application_id)] == [
+        "ApplicationReceivedNotice",
+        "ApplicationAcceptedNotice",
+    ]
