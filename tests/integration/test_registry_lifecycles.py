@@ -19,7 +19,9 @@ import pytest
 from huigong_events.forms import Organisation
 from huigong_events.reference import DISTRICTS, SERVICE_COMPLEX_CRITERIA, TITLES, Programme
 from huigong_intake.domain.identity import credit_check_char
+from huigong_registry import seed
 from huigong_registry.domain.certification import SERVICE_BASE_CRITERIA, unit_id_of_application
+from huigong_registry.domain.cohort import SERVICE_CENTRES
 
 from ..conftest import Stack
 from ..forms import complex_form, opinion, service_base_form, variant
@@ -29,6 +31,7 @@ from .test_review import (
     YEAR,
     chair,
     enterprise_code,
+    eventually,
     key,
     reviewer,
     scores,
@@ -111,9 +114,11 @@ async def certified_lifecycle(
     district: str,
     body: dict[str, Any],
     criteria: tuple[str, ...],
+    existing_unit: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Submit → accepted → three scores → approval → registered → assessed → certified; returns
-    the registered unit and the certification."""
+    """Submit → accepted → three scores → approval → registered (or attached to `existing_unit`,
+    the unit its centre already is) → assessed → certified; returns the unit and the
+    certification."""
     submitter = {"X-Huigong-Principal": f"district:{district}"}
     response = await intake.post("/applications", json=body, headers={**submitter, **key()})
     assert response.status_code == 201, response.text
@@ -130,10 +135,28 @@ async def certified_lifecycle(
     response = await review.post(f"{base}/decision", json=decision, headers={**chair("city/chair"), **key()})
     assert response.status_code == 201, response.text
 
-    unit_id = str(unit_id_of_application(uuid.UUID(application_id)))
-    unit = await unit_item(registry, unit_id, "approved")
-    assert unit["application_id"] == application_id and unit["programme"] == body["programme"]
-    assert unit["area"] == district and unit["origin"] == "application"
+    if existing_unit is None:
+        unit_id = str(unit_id_of_application(uuid.UUID(application_id)))
+        unit = await unit_item(registry, unit_id, "approved")
+        assert unit["application_id"] == application_id and unit["programme"] == body["programme"]
+        assert unit["area"] == district and unit["origin"] == "application"
+    else:
+        unit_id = existing_unit
+
+        async def attached() -> dict[str, Any] | None:
+            response = await registry.get(f"/units/{unit_id}", headers=REGISTRAR)
+            assert response.status_code == 200, response.text
+            found: dict[str, Any] = response.json()
+            return found if application_id in found["applications"] else None
+
+        unit = await eventually(attached, f"application {application_id} attached to unit {unit_id}")
+        assert unit["programme"] == body["programme"] and unit["area"] == district
+        assert unit["status"] == "approved"
+        # One unit per centre: no second unit was registered for the application.
+        response = await registry.get(
+            f"/units/{unit_id_of_application(uuid.UUID(application_id))}", headers=REGISTRAR
+        )
+        assert response.status_code == 404, response.text
 
     results = [{"criterion": c, "met": True, "evidence": "现场核查记录及台账"} for c in criteria]
     response = await registry.post(
@@ -145,7 +168,9 @@ async def certified_lifecycle(
     cert: dict[str, Any] = response.json()
     assert cert["certified_on"] == today().isoformat()
     assert date.fromisoformat(cert["recheck_due"]).year == today().year + 1
-    assert (await unit_item(registry, unit_id, "certified"))["certificate_no"] == cert["certificate_no"]
+    response = await registry.get(f"/units/{unit_id}", headers=REGISTRAR)
+    assert response.json()["status"] == "certified", response.text
+    assert response.json()["certificate_no"] == cert["certificate_no"]
     return unit, cert
 
 
@@ -155,11 +180,20 @@ async def test_a_service_complex_from_application_to_certificate(
     registry: httpx.AsyncClient,
     review_db: asyncpg.Pool,
 ) -> None:
+    # 崂山's 职工服务中心 is a unit already (huigong-seed registers the centres; again is 409): the
+    # district's approved complex is built by it and attaches to it, one unit per centre.
+    centre = next(e for e in SERVICE_CENTRES if e.area == COMPLEX_DISTRICT)
+    response = await registry.post(
+        "/units",
+        json=seed.unit_body(centre, "service_centre"),
+        headers={"X-Huigong-Principal": seed.PRINCIPAL, **key()},
+    )
+    assert response.status_code in (201, 409), response.text
     body = complex_application(COMPLEX_DISTRICT)
     unit, cert = await certified_lifecycle(
-        intake, review, registry, review_db, COMPLEX_DISTRICT, body, SERVICE_COMPLEX_CRITERIA
+        intake, review, registry, review_db, COMPLEX_DISTRICT, body, SERVICE_COMPLEX_CRITERIA, str(centre.id)
     )
-    assert unit["name"] == body["form"]["undertaking_unit"]["name"]
+    assert unit["name"] == centre.name
     title = "青岛市工会服务职工综合体创建示范单位"
     assert cert["title"] == title == TITLES[Programme.服务职工综合体]
     number = cert["certificate_no"]

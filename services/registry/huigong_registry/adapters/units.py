@@ -61,7 +61,7 @@ async def unit_of_centre_or_enterprise(conn: DbConnection, approval: Constructio
         return centre.id if centre is not None else None
     found = await conn.fetchval(
         """SELECT unit_id FROM units_view
-           WHERE programme = $1 AND status IN ('approved', 'certified')
+           WHERE programme = $1 AND status IN ('approved', 'certified', 'suspended')
              AND (credit_code = $2 OR ((credit_code IS NULL OR $2::text IS NULL) AND name = $3))
            ORDER BY registered_on, unit_id LIMIT 1""",
         approval.programme.value,
