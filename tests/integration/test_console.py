@@ -26,6 +26,7 @@ from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from huigong_events.reference import REVIEW_DIMENSIONS, SERVICE_COMPLEX_CRITERIA
 from huigong_platform import accounts
+from huigong_registry.domain.cohort import SERVICE_CENTRES
 from huigong_simulator.forms import credit_code
 
 from ..conftest import Stack
@@ -350,6 +351,9 @@ async def test_one_application_from_the_district_form_to_the_public_certificate(
     # The district federation by its full name: no other module's unit is called so.
     unit_name = "青岛市市南区总工会"
     undertaking = (unit_name, credit_code(random.Random(), "81", "370202"))
+    # 市南's complex is built by 市南区职工服务中心, a unit since the seed (2022): the approval
+    # attaches to it (one unit per centre), which then builds under the approved period.
+    centre = "市南区职工服务中心"
     await log_in(page, door, "demo-district", demo["demo-district"])
     await expect(page).to_have_url(f"{door.url}/district/applications", timeout=WAIT_MS)
     await page.get_by_role("link", name="填写申报表（附件3）").first.click()
@@ -458,10 +462,20 @@ async def test_one_application_from_the_district_form_to_the_public_certificate(
     # 7. 登记人员: the new unit, assessed against the eight criteria, certified.
     await log_in(page, door, "demo-registrar", demo["demo-registrar"])
     await expect(page).to_have_url(f"{door.url}/registry/units", timeout=WAIT_MS)
-    row = page.get_by_test_id("units").locator("tr", has_text=unit_name)
+    # The registry attaches the approval when review's decision reaches it: wait for that (the
+    # registrar's own session reads the unit) before the certification, which it governs.
+    centre_id = next(e.id for e in SERVICE_CENTRES if e.area == "370202")
     deadline = asyncio.get_running_loop().time() + 30
     while True:
-        await choose(page, "登记年度", f"{beijing_now().year}年")
+        read = await page.request.get(f"{door.url}/api/registry/units/{centre_id}")
+        if read.ok and (await read.json())["applications"]:
+            break
+        assert asyncio.get_running_loop().time() < deadline, await read.text()
+        await asyncio.sleep(0.5)
+    row = page.get_by_test_id("units").locator("tr", has_text=centre)
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        await choose(page, "登记年度", "2022年")
         await choose(page, "区市", "市南区")
         await page.get_by_role("button", name="查询").click()
         try:
@@ -475,7 +489,7 @@ async def test_one_application_from_the_district_form_to_the_public_certificate(
     await expect(row).to_contain_text("服务职工综合体")
     await row.get_by_role("button", name="评估与认定").click()
     dialog = page.get_by_role("dialog", name="评估与认定")
-    await expect(dialog).to_contain_text(unit_name)
+    await expect(dialog).to_contain_text(centre)
     for criterion in SERVICE_COMPLEX_CRITERIA:
         await dialog.get_by_label(f"{criterion}：佐证材料或说明", exact=True).fill(
             f"现场核查：{criterion}已达到"
@@ -516,7 +530,7 @@ async def test_one_application_from_the_district_form_to_the_public_certificate(
     await page.get_by_label("证书编号", exact=True).fill(certificate_no)
     await page.get_by_role("button", name="核验").click()
     card = page.get_by_test_id("certificate")
-    await expect(card).to_contain_text(unit_name, timeout=WAIT_MS)
+    await expect(card).to_contain_text(centre, timeout=WAIT_MS)
     await expect(card).to_contain_text("有效")
     await expect(card).to_contain_text(f"{today.year}年{today.month}月{today.day}日")
     await check_accessibility("public-verification", page)

@@ -125,11 +125,17 @@ class UnitState:
     assessed_on: list[date] = field(default_factory=list)
     # Approved applications of the same centre or enterprise, attached instead of a second unit.
     attached: list[uuid.UUID] = field(default_factory=list)
+    # A unit not held to a building time (a centre, the 2022 cohort) that takes an approval while
+    # still to be certified builds under it: from the later of its period's start and the day it
+    # was attached, as a unit registered from that application would.
+    attached_building_from: date | None = None
 
     @property
     def building_from(self) -> date | None:
         """Building counts from the later of the approved period's start and the registration
         (units registered before the period was recorded: the registration)."""
+        if self.origin is not UnitOrigin.申报:
+            return self.attached_building_from
         starts = [d for d in (self.period_start, self.registered_on) if d is not None]
         return max(starts) if starts else None
 
@@ -166,6 +172,8 @@ def evolve(state: UnitState | None, event: DomainEvent) -> UnitState | None:
             state.status = UnitStatus.exited
         case UnitApprovalAttached() if state is not None:
             state.attached.append(event.application_id)
+            if state.status is UnitStatus.approved and state.attached_building_from is None:
+                state.attached_building_from = max(event.period_start, event.attached_on)
     return state
 
 
@@ -319,8 +327,9 @@ def missing_criteria(state: UnitState) -> list[FieldError]:
 
 def earliest_certification(unit: UnitState, min_building_years: int = MIN_BUILDING_YEARS) -> date | None:
     """The first day a unit built from an application may be certified; None for units not held
-    to a building time (the 2022 cohort, the service centres)."""
-    if unit.origin is not UnitOrigin.申报 or unit.building_from is None:
+    to a building time (the 2022 cohort and the service centres, until an approved application is
+    attached to them)."""
+    if unit.building_from is None:
         return None
     return add_years(unit.building_from, min_building_years)
 
