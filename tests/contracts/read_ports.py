@@ -195,7 +195,7 @@ class RegistryRecordsContract:
         centre, item_id, nobody = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         registered = UnitRegistered(
             unit_id=centre,
-            name="市南区职工服务中心（契约）",
+            name="读取端口契约测试服务中心",  # no real centre's name: the run's database is shared
             programme=Programme.服务职工综合体,
             area="370202",
             origin=UnitOrigin.职工服务中心,
