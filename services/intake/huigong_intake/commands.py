@@ -9,15 +9,15 @@ application in its path extends its body with `application_id`.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
-from huigong_events.forms import ApplicationForm, ConstructionPlan, ShortText, SubmitterCode, Year
+from huigong_events.forms import ApplicationForm, ConstructionPlan, Name, ShortText, SubmitterCode, Year
 from huigong_events.intake import ComplianceFactReported, FacilityReported, ServiceProjectProposed
 from huigong_events.plausible import BuiltDay, PlainName, PlainText
-from huigong_events.reference import Programme
+from huigong_events.reference import ComplianceFactKind, Programme
 from huigong_platform.application import Command, from_request
 
 
@@ -185,3 +185,49 @@ def command_of(name: str, body: BaseModel, application_id: uuid.UUID | None = No
         return body
     path = {"application_id": application_id} if name in NEEDS_APPLICATION else {}
     return from_request(command, body, **path)
+
+
+# --- a reporting department's corrections and withdrawals of its facts (HTTP only: departments
+# have no Kafka inbound topic) ------------------------------------------------------------------
+
+
+class FactCorrectionRequest(Command):
+    """更正合规事实：只填写要更正的项，并说明理由。"""
+
+    unit_name: Name | None = Field(default=None, title="单位名称", description="更正后的单位名称")
+    kind: ComplianceFactKind | None = Field(default=None, title="事实类型", description="更正后的事实类型")
+    occurred_on: date | None = Field(default=None, title="发生日期", description="更正后的发生日期")
+    settled_on: date | None = Field(
+        default=None,
+        title="已整改/结清日期",
+        description="更正后的整改完毕或欠款结清日期；写 null 表示尚未结清",
+    )
+    evidence_ref: ShortText | None = Field(default=None, title="证据编号/文号", description="更正后的文号")
+    note: ShortText | None = Field(default=None, title="备注", description="更正后的补充说明")
+    reason: ShortText = Field(title="更正理由", description="为什么更正")
+
+    def changes(self) -> dict[str, object]:
+        """The fields the department named (a `settled_on` sent as null clears the date; other
+        fields sent as null are left as they were)."""
+        named = self.model_fields_set - {"reason", "fact_id"}
+        return {
+            name: getattr(self, name)
+            for name in named
+            if getattr(self, name) is not None or name == "settled_on"
+        }
+
+
+class FactWithdrawalRequest(Command):
+    reason: ShortText = Field(title="撤回理由", description="为什么撤回（如处罚决定被撤销、报送有误）")
+
+
+class CorrectFact(FactCorrectionRequest):
+    """更正合规事实（报送部门）。"""
+
+    fact_id: uuid.UUID = Field(title="事实编号")
+
+
+class WithdrawFact(FactWithdrawalRequest):
+    """撤回合规事实（报送部门）。"""
+
+    fact_id: uuid.UUID = Field(title="事实编号")

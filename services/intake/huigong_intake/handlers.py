@@ -30,11 +30,13 @@ from huigong_platform.refusals import FieldError, Refusal
 from huigong_platform.unit_of_work import UnitOfWork
 
 from . import commands as c
-from . import fact_commands, fact_handlers
 from .adapters.records import Records
 from .adapters.vault import Vault
+from .commands import CorrectFact, WithdrawFact
 from .domain import applications as apps
 from .domain import cycle, facts
+from .domain import fact_corrections as fc
+from .domain.cycle import SHANGHAI
 from .domain.enrolments import AcceptedRow, judge_read, read_batch
 from .policy import check_area, may_see, no_such_application, submitter_for
 
@@ -87,8 +89,8 @@ class Intake:
             c.ProposeProject: self.report,
             c.ReportFact: self.report,
             c.Enrol: self.enrol,
-            fact_commands.CorrectFact: fact_handlers.correct_fact,
-            fact_commands.WithdrawFact: fact_handlers.withdraw_fact,
+            CorrectFact: correct_fact,
+            WithdrawFact: withdraw_fact,
         }
 
     # --- applications -----------------------------------------------------------------------
@@ -357,3 +359,40 @@ def report_event(body: Any) -> tuple[DomainEvent, str]:
         fact = ComplianceFactReported.model_validate(body.model_dump())
         return fact, str(fact.fact_id)
     raise TypeError(f"{type(body).__name__} is not a report")
+
+
+# --- a department corrects or withdraws its own fact: lock the fact, fold its stream, the pure
+# domain decides (domain/fact_corrections.py), append at the expected version ------------------
+
+
+def _today() -> datetime:
+    return datetime.now(SHANGHAI)
+
+
+async def _load(ctx: Context, fact_id: str) -> tuple[fc.FactState, int]:
+    await ctx.uow.lock(fc.AGGREGATE, fact_id)
+    stream = await ctx.uow.read(fc.AGGREGATE, fact_id)
+    state = fc.fold((decode(r), r.actor, r.occurred_at.isoformat()) for r in stream.events)
+    principal = ctx.principal
+    own = facts.department_of_key(principal.code) if principal.role is Role.EXCHANGE else None
+    return fc.owned(state, own, city=principal.role is Role.CITY), stream.version
+
+
+async def correct_fact(command: CorrectFact, ctx: Context) -> Outcome:
+    fact_id = str(command.fact_id)
+    state, version = await _load(ctx, fact_id)
+    event = fc.decide_correct(state, command.changes(), command.reason, _today().date())
+    recorded = await ctx.uow.append(fact_id, [event], version, ctx.meta())
+    ctx.counted([event])
+    fc.evolve(state, event, ctx.principal.id, recorded[0].occurred_at.isoformat())
+    return Outcome(201, {"event_id": str(recorded[0].id), **fc.view(state)})
+
+
+async def withdraw_fact(command: WithdrawFact, ctx: Context) -> Outcome:
+    fact_id = str(command.fact_id)
+    state, version = await _load(ctx, fact_id)
+    event = fc.decide_withdraw(state, command.reason, _today().date())
+    recorded = await ctx.uow.append(fact_id, [event], version, ctx.meta())
+    ctx.counted([event])
+    fc.evolve(state, event, ctx.principal.id, recorded[0].occurred_at.isoformat())
+    return Outcome(201, {"event_id": str(recorded[0].id), **fc.view(state)})

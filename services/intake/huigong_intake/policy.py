@@ -24,6 +24,7 @@ from huigong_platform.refusals import FieldError, Forbidden, NotFound, Refusal
 from .commands import (
     AmendApplication,
     AmendPlan,
+    CorrectFact,
     Enrol,
     OpenSubmissionWindow,
     ProposeProject,
@@ -32,8 +33,8 @@ from .commands import (
     SubmitApplication,
     SubmitPlan,
     WithdrawApplication,
+    WithdrawFact,
 )
-from .fact_commands import CorrectFact, WithdrawFact
 
 SUBMIT: Final = Rule(SUBMITTERS | roles(Role.CITY), own=True)
 ENROL: Final = Rule(SUBMITTERS, own=True)

@@ -9,7 +9,7 @@ from typing import Annotated, Final
 
 from pydantic import Field, StringConstraints, create_model
 
-from huigong_events.forms import Name
+from huigong_events.forms import LongText, Name, ShortText
 from huigong_events.labels import describe_pattern
 from huigong_events.matters import (
     Channel,
@@ -283,3 +283,33 @@ class RateMatter(RatingRequest):
 
 class EraseRequester(RequesterErasureRequest):
     matter_id: uuid.UUID
+
+
+# --- a revocation case (撤销审查): the union's statement (申诉), a registrar's confirmation (撤销)
+# or dismissal (不予撤销) --------------------------------------------------------------------------
+
+
+class StatementRequest(Command):
+    statement: LongText = Field(title="申诉内容", description="单位工会的陈述和申辩（可附证明材料的编号）")
+
+
+class DecisionRequest(Command):
+    reason: ShortText = Field(title="理由", description="决定撤销或不予撤销的理由")
+
+
+class FileStatement(StatementRequest):
+    """单位工会提交申诉。"""
+
+    unit_id: uuid.UUID = Field(title="建设单位编号")
+
+
+class ConfirmRevocation(DecisionRequest):
+    """登记人员决定撤销称号。"""
+
+    unit_id: uuid.UUID = Field(title="建设单位编号")
+
+
+class DismissRevocation(DecisionRequest):
+    """登记人员决定不予撤销，称号恢复。"""
+
+    unit_id: uuid.UUID = Field(title="建设单位编号")

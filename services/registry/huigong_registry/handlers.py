@@ -22,15 +22,15 @@ from huigong_platform.refusals import Conflict, FieldError, Forbidden
 from huigong_platform.unit_of_work import UnitOfWork
 
 from . import commands as c
-from . import revocation_handlers
 from .adapters.records import Records
 from .adapters.requesters import Requester
-from .domain import catalogue, certification, matters, partners, workdays
+from .commands import ConfirmRevocation, DismissRevocation, FileStatement
+from .domain import catalogue, certification, matters, partners, revocation, workdays
 from .domain import facilities as facility
 from .domain import members as member
 from .domain.dates import BEIJING
 from .domain.units import check_registrable, decide_register
-from .policy import acting_of, own_centre
+from .policy import acting_of, own_centre, unit_union
 
 log = logs.get(__name__)
 
@@ -78,7 +78,7 @@ class Registry:
             c.CloseMatter: self.close_matter,
             c.RateMatter: self.rate_matter,
             c.EraseRequester: self.erase_requester,
-            **revocation_handlers.HANDLERS,
+            **REVOCATION_HANDLERS,
         }
 
     async def _load(self, ctx: Context, aggregate: str, aggregate_id: str) -> tuple[list[DomainEvent], int]:
@@ -344,3 +344,55 @@ class Registry:
         # The key goes in the same transaction as the event that says so.
         await self.records(ctx.uow).erase_requester(command.matter_id)
         return await self._matter_record(ctx, command.matter_id, events, version)
+
+
+# --- a revocation case: lock the unit (the lock the registry's reaction takes when a finding
+# suspends it), fold its stream into the unit and its cases, domain/revocation.py decides, append
+# at the expected version; each step is dated today (Beijing), never back- or forward-dated ------
+
+
+async def _load(
+    ctx: Context, unit_id: uuid.UUID
+) -> tuple[certification.UnitState | None, revocation.Cases, int]:
+    await ctx.uow.lock(certification.AGGREGATE, str(unit_id))
+    stream = await ctx.uow.read(certification.AGGREGATE, str(unit_id))
+    events = [decode(record) for record in stream.events]
+    return certification.fold(events), revocation.fold(events), stream.version
+
+
+async def _record(ctx: Context, unit_id: uuid.UUID, events: Sequence[DomainEvent], version: int) -> Outcome:
+    recorded = await ctx.uow.append(str(unit_id), events, version, ctx.meta(SOURCE))
+    ctx.counted(events)
+    return Outcome(201, {**events[-1].model_dump(mode="json"), "event_id": str(recorded[-1].id)})
+
+
+def _today() -> datetime:
+    return datetime.now(BEIJING)
+
+
+async def file_statement(command: FileStatement, ctx: Context) -> Outcome:
+    unit, cases, version = await _load(ctx, command.unit_id)
+    # Only the unit's own union: another's unit is answered as if it had no case.
+    if unit is not None and not unit_union(ctx.principal, unit.area):
+        unit = None
+    events = revocation.decide_statement(unit, cases, command.statement, _today().date())
+    return await _record(ctx, command.unit_id, events, version)
+
+
+async def confirm_revocation(command: ConfirmRevocation, ctx: Context) -> Outcome:
+    unit, cases, version = await _load(ctx, command.unit_id)
+    events = revocation.decide_confirm(unit, cases, command.reason, _today().date())
+    return await _record(ctx, command.unit_id, events, version)
+
+
+async def dismiss_revocation(command: DismissRevocation, ctx: Context) -> Outcome:
+    unit, cases, version = await _load(ctx, command.unit_id)
+    events = revocation.decide_dismiss(unit, cases, command.reason, _today().date())
+    return await _record(ctx, command.unit_id, events, version)
+
+
+REVOCATION_HANDLERS: Mapping[type, Handler] = {
+    FileStatement: file_statement,
+    ConfirmRevocation: confirm_revocation,
+    DismissRevocation: dismiss_revocation,
+}

@@ -22,7 +22,6 @@ from huigong_platform.policy import PUBLIC, READ, Policy, Rule, roles
 from huigong_platform.principals import Principal, Role
 
 from . import commands as c
-from . import revocation_commands as rc
 from .domain.cohort import SERVICE_CENTRES
 from .domain.matters import Acting, MatterState
 
@@ -49,9 +48,9 @@ POLICY: Final = Policy(
         c.ListServiceItem: REGISTRAR,
         c.ChangeServiceItem: REGISTRAR,
         c.WithdrawServiceItem: REGISTRAR,
-        rc.FileStatement: UNIT_UNION,
-        rc.ConfirmRevocation: REGISTRAR,
-        rc.DismissRevocation: REGISTRAR,
+        c.FileStatement: UNIT_UNION,
+        c.ConfirmRevocation: REGISTRAR,
+        c.DismissRevocation: REGISTRAR,
         c.ReceiveMatter: CENTRES,
         c.TransferMatter: CENTRES,
         c.AcceptMatter: CENTRES,
@@ -68,9 +67,9 @@ POLICY: Final = Policy(
         ("POST", "/units/{unit_id}/revocation"): c.RevokeUnit,
         ("POST", "/units/{unit_id}/exit"): c.ExitUnit,
         ("GET", "/units/{unit_id}/revocation-cases"): CASE_READERS,
-        ("POST", "/units/{unit_id}/revocation-case/statement"): rc.FileStatement,
-        ("POST", "/units/{unit_id}/revocation-case/confirmation"): rc.ConfirmRevocation,
-        ("POST", "/units/{unit_id}/revocation-case/dismissal"): rc.DismissRevocation,
+        ("POST", "/units/{unit_id}/revocation-case/statement"): c.FileStatement,
+        ("POST", "/units/{unit_id}/revocation-case/confirmation"): c.ConfirmRevocation,
+        ("POST", "/units/{unit_id}/revocation-case/dismissal"): c.DismissRevocation,
         ("POST", "/partners/{partner_id}/exit"): c.ExitPartner,
         ("POST", "/facilities/{facility_id}/closure"): c.CloseFacility,
         ("GET", "/units"): READ,

@@ -16,9 +16,9 @@ from huigong_platform.principals import Role
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, IdempotencyKey, run
 
+from ...commands import CorrectFact, FactCorrectionRequest, FactWithdrawalRequest, WithdrawFact
 from ...domain import fact_corrections as fc
 from ...domain import facts
-from ...fact_commands import CorrectFact, FactCorrectionRequest, FactWithdrawalRequest, WithdrawFact
 
 router = APIRouter(tags=["合规事实"])
 

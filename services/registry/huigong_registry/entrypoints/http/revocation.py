@@ -1,6 +1,6 @@
 """撤销审查 over HTTP: a revocation case read back, the union's statement, a registrar's
 confirmation or dismissal (each a command of the registry's command path:
-revocation_handlers.py; the rules are domain/revocation.py's)."""
+handlers.py; the rules are domain/revocation.py's)."""
 
 from __future__ import annotations
 
@@ -26,15 +26,15 @@ from huigong_platform.refusals import FieldError, NotFound
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, IdempotencyKey, run
 
-from ...domain import certification, revocation
-from ...policy import reads_case
-from ...revocation_commands import (
+from ...commands import (
     ConfirmRevocation,
     DecisionRequest,
     DismissRevocation,
     FileStatement,
     StatementRequest,
 )
+from ...domain import certification, revocation
+from ...policy import reads_case
 
 router = APIRouter(tags=["撤销审查"])
 
