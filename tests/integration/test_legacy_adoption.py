@@ -115,7 +115,8 @@ async def test_adopted_history_verifies_and_an_untagged_record_added_later_does_
     assert adopted.exit_code == 0, adopted.output
     manifest_path = out / "intake-legacy-adoption.json"
     manifest = AdoptionManifest.load(manifest_path.read_bytes())
-    assert manifest.events == [(str(e.id), e.hash) for e in legacy]
+    # The manifest lists them in the order the store holds them (by position), whichever partition.
+    assert sorted(manifest.events) == sorted((str(e.id), e.hash) for e in legacy)
     assert manifest.actor == "ops:auditor-wang"
     assert manifest.untrusted(event_keys.public_keys(own_stack.env)) is None  # an auditor's check
 
