@@ -326,7 +326,10 @@ async def _seek(app: faust.App, tp: TopicPartition, offset: int) -> None:
     consumer = app.consumer
     if tp not in consumer.assignment():
         return  # moved to another member by a rebalance: it resumes from the stored offset
-    await consumer.seek(tp, offset)
+    # On the consumer's own thread, between two fetches: faust's `seek` calls the Kafka client
+    # from this thread while its fetch loop runs on another, and a seek landing in the middle of
+    # a fetch once crashed faust's Fetcher (KeyError on the partition), which never restarts.
+    await consumer.seek_wait({tp: offset})
 
 
 class _Mirror:
