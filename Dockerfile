@@ -25,6 +25,14 @@ FROM nginx:1.28-bookworm AS frontdoor
 COPY --from=console-build /web/dist /usr/share/huigong/console
 COPY infra/nginx/huigong.conf /etc/huigong/nginx.conf.template
 
+# The record-tag check in C (libs/events/huigong_events/_tagcheck.c), compiled against the same
+# Python as the services' image: the full image has gcc and OpenSSL's headers, the slim one only
+# the libcrypto it links to.
+FROM python:3.11-bookworm AS tagcheck
+WORKDIR /build
+COPY libs/events/huigong_events/_tagcheck.c libs/events/huigong_events/build_tagcheck.py ./
+RUN python build_tagcheck.py
+
 # One image for all four services and the set-up job; the command picks which one runs.
 FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_PROJECT_ENVIRONMENT=/opt/venv UV_COMPILE_BYTECODE=1
@@ -46,6 +54,7 @@ COPY tools/simulator/pyproject.toml tools/simulator/pyproject.toml
 COPY tools/testkit/pyproject.toml tools/testkit/pyproject.toml
 RUN uv sync --frozen --no-dev --no-install-workspace
 COPY libs libs
+COPY --from=tagcheck /build/_tagcheck.*.so libs/events/huigong_events/
 COPY services services
 COPY --from=dashboard-assets /web/node_modules services/metrics/node_modules
 COPY --from=docs-assets /web/node_modules libs/platform/node_modules

@@ -144,7 +144,7 @@ async def test_forged_member_records_are_never_counted_and_each_is_a_dead_letter
     row = await registry_db.fetchrow("SELECT * FROM events WHERE type = 'MemberEnrolled' LIMIT 1")
     assert row is not None
     genuine = row_to_event(row)
-    assert genuine.auth_key == "registry.1;m2" and genuine.auth_tag
+    assert genuine.auth_key == "registry.1;m3" and genuine.auth_tag
 
     other_member = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
     # 1. Content altered (another member, same district), the hash and the tag copied.

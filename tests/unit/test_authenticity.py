@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from huigong_events.authenticity import (
     NotAuthentic,
     RecordKey,
     RecordKeys,
+    compiled_check,
     legacy_message,
     message,
     new_secret,
@@ -40,8 +43,8 @@ def with_header(headers: list[tuple[str, bytes]], name: str, value: bytes) -> li
 
 def test_a_record_tagged_by_its_topics_owner_passes_and_names_the_key() -> None:
     event, value, headers = record()
-    assert event.auth_key == "intake.1;m2"  # the key, and the MessagePack layout
-    assert headers[-2:] == [("ce_authkey", b"intake.1;m2"), ("ce_authtag", event.auth_tag.encode())]  # type: ignore[union-attr]
+    assert event.auth_key == "intake.1;m3"  # the key, and the way the tag is made (GMAC)
+    assert headers[-2:] == [("ce_authkey", b"intake.1;m3"), ("ce_authtag", event.auth_tag.encode())]  # type: ignore[union-attr]
     assert KEYS.check(TOPIC, value, headers) == "intake.1"
     assert from_kafka(value, headers) == event  # the tag travels into the envelope
 
@@ -120,6 +123,97 @@ def test_the_layout_is_messagepack_of_the_headers_then_the_value() -> None:
     assert message(b"{}", headers) == expected
 
 
+def test_the_tag_is_gmac_under_a_key_derived_from_the_secret() -> None:
+    """Pinned with the cryptography library's AES-GCM directly, as an outside checker holding
+    the secret would rebuild it from the docs: a random nonce, then the tag over the message."""
+    secret = new_secret()
+    k = RecordKeys.parse(f"intake.1:{secret}")
+    _, value, headers = record(k)
+    sealed = bytes.fromhex(headers[-1][1].decode())
+    assert len(sealed) == 12 + 16
+    derived = hmac.digest(bytes.fromhex(secret), b"huigong event tag gmac", "sha256")
+    nonce, tag = sealed[:12], sealed[12:]
+    assert AESGCM(derived).encrypt(nonce, b"", message(value, headers)) == tag
+    # A nonce per record: the same record tagged twice carries two tags, both valid.
+    again = k.signing_key("intake").sign(value, headers)
+    assert again != headers[-1][1].decode()
+    assert k.check(TOPIC, value, with_header(headers, "ce_authtag", again.encode())) == "intake.1"
+
+
+def test_the_compiled_check_is_built() -> None:
+    """bin/setup compiles it (python -m huigong_events.build_tagcheck: a C compiler and OpenSSL's
+    headers); without it every consumer checks tags two to three times slower."""
+    assert compiled_check(), "huigong_events/_tagcheck.c is not built: run bin/setup"
+
+
+@pytest.mark.parametrize("count", [1, 2, 15, 16, 17, 40])
+@pytest.mark.parametrize(
+    ("name_len", "value_len"), [(0, 0), (1, 1), (31, 255), (32, 256), (255, 65535), (256, 65536)]
+)
+def test_the_compiled_check_frames_headers_as_msgspec_does(count: int, name_len: int, value_len: int) -> None:
+    """Every MessagePack length form on either side of its boundary (fixarray/array16, fixstr/
+    str8/str16, bin8/bin16/bin32): the compiled check accepts exactly what the Python path
+    tagged, refuses one byte changed, and hands what it does not frame itself (headers over its
+    buffer) to the Python path, which decides alike."""
+    key = KEYS.signing_key("intake")
+    names = [(("n" * name_len) + f"{i:03d}")[-name_len:] if name_len else "" for i in range(count)]
+    headers = [(name, bytes([i % 251]) * value_len) for i, name in enumerate(names)]
+    untagged = [*headers, ("ce_authkey", b"intake.1;m3"), ("ce_authtag", b"")]
+    value = b'{"district":"370202"}'
+    tagged = [*untagged[:-1], ("ce_authtag", key.sign(value, untagged).encode())]
+    framed = len(message(value, tagged)) - len(value)
+    verdict = key._compiled.verify(tagged, value, tagged[-1][1])  # type: ignore[attr-defined]
+    assert verdict is (True if framed <= 8192 else None)
+    assert KEYS.check(TOPIC, value, tagged) == "intake.1"
+    assert KEYS.check(TOPIC, value, tuple(tagged)) == "intake.1"
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, value + b" ", tagged)
+    if count > 1 and value_len:
+        changed = [*tagged[:1], (tagged[1][0], b"\xff" + tagged[1][1][1:]), *tagged[2:]]
+        with pytest.raises(NotAuthentic, match="tag does not match"):
+            KEYS.check(TOPIC, value, changed)
+
+
+def test_what_the_compiled_check_does_not_frame_goes_the_python_way() -> None:
+    """Pairs as lists, a name outside ASCII: the Python path decides, as it would alone."""
+    _, value, headers = record()
+    as_lists = [list(pair) for pair in headers]
+    assert KEYS.signing_key("intake")._compiled.verify(as_lists, value, headers[-1][1]) is None  # type: ignore[attr-defined]
+    assert KEYS.check(TOPIC, value, as_lists) == "intake.1"  # type: ignore[arg-type]
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, value, [("ce_idé", headers[0][1]), *headers[1:]])
+
+
+def test_a_tag_cut_short_or_not_hex_is_refused() -> None:
+    _, value, headers = record()
+    for tag in (headers[-1][1][:-2], b"zz" * 28, b""):
+        with pytest.raises(NotAuthentic):
+            KEYS.check(TOPIC, value, with_header(headers, "ce_authtag", tag))
+
+
+def hmac_record(k: RecordKeys = KEYS) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """A record as tagged before GMAC: HMAC-SHA-256 over the same MessagePack message."""
+    event = recorded(enrolment())
+    _, value, headers = to_kafka(
+        RecordedEvent.trusted(**{**event.__dict__, "auth_key": "intake.1;m2", "auth_tag": ""})
+    )
+    tag = k.signing_key("intake").mac(message(value, headers)).hex()
+    return value, [*headers[:-1], ("ce_authtag", tag.encode())]
+
+
+def test_records_tagged_with_hmac_still_verify_and_cannot_be_claimed_as_gmac() -> None:
+    value, headers = hmac_record()
+    assert len(headers[-1][1]) == 64
+    assert KEYS.check(TOPIC, value, headers) == "intake.1"
+    with pytest.raises(NotAuthentic, match="tag does not match"):
+        KEYS.check(TOPIC, value.replace(b"370202", b"370203"), headers)
+    with pytest.raises(NotAuthentic):  # the HMAC tag presented as the GMAC way
+        KEYS.check(TOPIC, value, with_header(headers, "ce_authkey", b"intake.1;m3"))
+    _, new_value, new_headers = record()
+    with pytest.raises(NotAuthentic):  # a GMAC tag presented as the HMAC way
+        KEYS.check(TOPIC, new_value, with_header(new_headers, "ce_authkey", b"intake.1;m2"))
+
+
 def legacy_record(k: RecordKeys = KEYS) -> tuple[bytes, list[tuple[str, bytes]]]:
     """A record as tagged before the MessagePack layout: `ce_authkey` names the key alone."""
     event = recorded(enrolment())
@@ -138,9 +232,9 @@ def test_records_tagged_in_the_first_layout_still_verify_and_cannot_change_layou
     # A first-layout tag claimed for the MessagePack layout, and the other way round: refused.
     with pytest.raises(NotAuthentic, match="tag does not match"):
         KEYS.check(TOPIC, value, with_header(headers, "ce_authkey", b"intake.1;m2"))
-    _, new_value, new_headers = record()
+    hmac_value, hmac_headers = hmac_record()
     with pytest.raises(NotAuthentic, match="tag does not match"):
-        KEYS.check(TOPIC, new_value, with_header(new_headers, "ce_authkey", b"intake.1"))
+        KEYS.check(TOPIC, hmac_value, with_header(hmac_headers, "ce_authkey", b"intake.1"))
     # The first layout reads back one way only because no value holds a NUL.
     with pytest.raises(NotAuthentic, match="NUL"):
         KEYS.check(TOPIC, value, with_header(headers, "ce_actor", b"test\0x"))
@@ -168,7 +262,7 @@ def test_rotation_tags_with_the_newest_key_and_still_accepts_the_old() -> None:
     after = RecordKeys.parse(f"intake.1:{old_secret},intake.2:{new_secret()}")
     _, old_value, old_headers = record(before)
     event, value, headers = record(after)
-    assert event.auth_key == "intake.2;m2"
+    assert event.auth_key == "intake.2;m3"
     assert after.check(TOPIC, old_value, old_headers) == "intake.1"
     assert after.check(TOPIC, value, headers) == "intake.2"
     with pytest.raises(NotAuthentic, match="unknown key"):

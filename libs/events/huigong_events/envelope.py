@@ -76,9 +76,10 @@ class RecordedEvent(BaseModel):
     # checks it is one), and the typed payload is validated by `decode`.
     data: SkipValidation[dict[str, Any]] = Field(title="事件数据")
     # Proof that the owning service wrote it (huigong_events.authenticity): the key's name and
-    # HMAC-SHA-256 over the Kafka record. Outside the chain hash, which the tag covers.
+    # a MAC over the Kafka record (GMAC with its nonce, 56 hex digits; HMAC-SHA-256 on older
+    # records, 64). Outside the chain hash, which the tag covers.
     auth_key: str | None = Field(default=None, title="认证密钥", max_length=80)
-    auth_tag: str | None = Field(default=None, title="认证标签", pattern=r"^[0-9a-f]{64}$")
+    auth_tag: str | None = Field(default=None, title="认证标签", pattern=r"^[0-9a-f]{56}([0-9a-f]{8})?$")
 
     @field_validator("occurred_at", "recorded_at")
     @classmethod
