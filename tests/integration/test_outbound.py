@@ -14,6 +14,7 @@ import pytest
 from aiokafka import TopicPartition
 from prometheus_client import REGISTRY
 
+from huigong_events.base import DomainEvent
 from huigong_events.outbound import ApplicationAcceptedNotice
 from huigong_events.topics import outbound_topic
 from huigong_intake.adapters.outbound import OutboundPublisher, feed, kafka_record, write_notice
@@ -26,6 +27,7 @@ from ..conftest import Stack, isolated_stack
 from ..unit.test_outbound import golden, recorded
 
 LAOSHAN = "370212"  # 崂山区
+SHIBEI = "370203"  # 市北区
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +130,62 @@ async def test_a_decision_read_before_its_application_follows_the_receipt(own_st
         "ApplicationReceivedNotice",
         "ApplicationAcceptedNotice",
     ]
+
+
+async def test_each_record_is_told_to_its_own_district_once(own_stack: Stack) -> None:
+    """Findings and plans follow their application; a unit's suspension and a facility's closure
+    go to the district that registered it; a transferred matter to the receiving district; the
+    city's own project to no one. Applied twice, as after a crash before the checkpoint."""
+    application_id, unit_id, facility_id, project_id = (uuid.uuid4() for _ in range(4))
+    matter_id = uuid.uuid4()
+
+    def copy(name: str, **update: object) -> DomainEvent:
+        return golden(name).model_copy(update=update)
+
+    registered = golden("UnitRegistered").model_copy(update={"unit_id": unit_id, "area": "370202"})
+    events = [
+        copy("ExclusionFound", application_id=application_id),  # review's topic read first
+        copy("ApplicationSubmitted", application_id=application_id),
+        copy("PlanSubmitted", application_id=application_id),
+        copy("ExclusionCleared", application_id=application_id),
+        registered,
+        copy("CertificationSuspended", unit_id=unit_id),
+        copy("CertificationRestored", unit_id=unit_id),
+        copy("FacilityOpened", facility_id=facility_id, area="370202"),
+        copy("FacilityClosed", facility_id=facility_id),
+        copy("ServiceProjectListed", project_id=project_id, area="370200"),
+        copy("MatterTransferred", matter_id=matter_id, from_area="370202", to_area=SHIBEI),
+    ]
+    records = [(event, recorded(event)) for event in events]
+    projection = OutboundProjection()
+    pool: asyncpg.Pool = await create_pool(own_stack.dsn("intake"), "intake", max_size=2)
+    try:
+        for _ in range(2):
+            for event, record in records:
+                async with pool.acquire() as conn, conn.transaction():
+                    await projection.apply(conn, event, record)
+        async with pool.acquire() as conn:
+            shinan = await feed(conn, "370202", 0, 500)
+            shibei = await feed(conn, SHIBEI, 0, 500)
+            everyone = await conn.fetchval(
+                "SELECT count(*) FROM outbound_notices WHERE record_id = $1", str(project_id)
+            )
+    finally:
+        await pool.close()
+    ours = {str(application_id), str(unit_id), str(facility_id), str(matter_id)}
+    assert [(e.record_id, e.type, e.data.get("status")) for e in shinan if e.record_id in ours] == [
+        (str(application_id), "ApplicationReceivedNotice", None),
+        (str(application_id), "FindingNotice", None),
+        (str(application_id), "PlanReceivedNotice", None),
+        (str(application_id), "FindingClearedNotice", None),
+        (str(unit_id), "CertificationSuspensionNotice", "suspended"),
+        (str(unit_id), "CertificationSuspensionNotice", "restored"),
+        (str(facility_id), "FacilityNotice", "opened"),
+        (str(facility_id), "FacilityNotice", "closed"),
+    ]
+    suspended = next(e for e in shinan if e.data.get("status") == "suspended")
+    assert (suspended.data["rule"], suspended.data["statement_due"]) == ("E2", "2026-03-09")
+    assert [(e.record_id, e.type) for e in shibei if e.record_id in ours] == [
+        (str(matter_id), "MatterTransferredNotice")
+    ]
+    assert everyone == 0

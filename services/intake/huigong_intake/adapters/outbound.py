@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -139,7 +139,20 @@ async def feed(conn: DbConnection, district: str, after: int, limit: int) -> lis
     ]
 
 
-def kafka_record(row: asyncpg.Record) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+def notice_row(notice: Notice, seq: int) -> dict[str, Any]:
+    """A notice as its `outbound_notices` row holds it (what `kafka_record` reads)."""
+    return {
+        "seq": seq,
+        "district": notice.district,
+        "record_id": notice.record_id,
+        "type": notice.notice_type(),
+        "schema_version": notice.schema_version,
+        "data": _payload(notice),
+        "occurred_at": notice.occurred_at,
+    }
+
+
+def kafka_record(row: Mapping[str, Any] | asyncpg.Record) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """(key, value, headers) of a notice: CloudEvents binary mode, as every event travels."""
     data = json.loads(row["data"])
     value = json.dumps(
