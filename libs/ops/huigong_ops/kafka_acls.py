@@ -196,6 +196,9 @@ SERVICE_READS: Final[dict[str, tuple[Topic, ...]]] = {
         # Its own outbound topics: after a crash the publisher reads their last records to know
         # what the broker already holds, so that no district gets a notice twice.
         *OUTBOUND_TOPICS,
+        # Its inbound dead letters: `huigong dead-letters retry --inbound` runs as intake (it
+        # reads the original command again from the inbound topic, which only intake may).
+        *DEAD_LETTER_TOPICS,
     ),
     "review": (
         _topic("huigong.intake.applications"),
