@@ -17,7 +17,7 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +29,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAuthorizationFailedError
+from typer.testing import CliRunner, Result
 
 from huigong_events.topics import INBOUND_TOPICS, inbound_topic, outbound_topic, topic_for_aggregate
 from huigong_ops import kafka_acls, keys
+from huigong_ops.cli import app as ops_app
 from huigong_ops.registry import discover
 from huigong_platform import database
 from huigong_platform.kafka import admin_client as make_admin
@@ -559,3 +561,52 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
             await consumer.getmany(timeout_ms=5000)
     finally:
         await consumer.stop()
+
+
+# --- what an operator is told when Kafka says no --------------------------------------------------
+
+
+async def ops_cli(secured: SecuredKafka, login: Mapping[str, str | None], *args: str) -> Result:
+    env: dict[str, str | None] = {
+        "HUIGONG_KAFKA_BOOTSTRAP": secured.bootstrap,
+        "HUIGONG_TOPIC_PREFIX": secured.prefix,
+        "HUIGONG_KAFKA_USERNAME": None,
+        "HUIGONG_KAFKA_PASSWORD": None,
+        "HUIGONG_PG_ADMIN_DSN": None,
+        "COLUMNS": "200",
+        **login,
+    }
+    return await asyncio.to_thread(CliRunner().invoke, ops_app, list(args), env=env)
+
+
+async def test_the_cli_tells_a_refused_login_from_a_missing_grant_and_names_what_to_set(
+    secured: SecuredKafka,
+) -> None:
+    ops_password = secured.auth("ops").password
+    assert ops_password is not None
+    as_ops = {"HUIGONG_KAFKA_USERNAME": "ops", "HUIGONG_KAFKA_PASSWORD": ops_password.get_secret_value()}
+    working = await ops_cli(secured, as_ops, "streams", "--json")
+    assert working.exit_code == 0, working.output
+
+    wrong = await ops_cli(secured, {**as_ops, "HUIGONG_KAFKA_PASSWORD": "not-the-password"}, "streams")
+    assert wrong.exit_code == 2
+    assert "authentication failed (user ops)" in wrong.stderr and "HUIGONG_KAFKA_PASSWORD" in wrong.stderr
+    assert "unreachable" not in wrong.stderr
+
+    anonymous = await ops_cli(secured, {}, "streams")
+    assert anonymous.exit_code == 2
+    assert "authentication failed (no user)" in anonymous.stderr
+    assert "HUIGONG_KAFKA_USERNAME" in anonymous.stderr
+
+    # A district's login works, but it may read nothing an operator's command reads.
+    district = secured.auth(f"district-{SHINAN}")
+    assert district.password is not None
+    as_district = {
+        "HUIGONG_KAFKA_USERNAME": f"district-{SHINAN}",
+        "HUIGONG_KAFKA_PASSWORD": district.password.get_secret_value(),
+    }
+    for command in (["streams"], ["audit", str(uuid.uuid4())]):
+        denied = await ops_cli(secured, as_district, *command)
+        assert denied.exit_code == 2, denied.output
+        assert f"(user district-{SHINAN})" in denied.stderr and "not authorized for topic" in denied.stderr
+        assert "HUIGONG_KAFKA_USERNAME" in denied.stderr and "Traceback" not in denied.output
