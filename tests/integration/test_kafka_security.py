@@ -610,3 +610,75 @@ async def test_the_cli_tells_a_refused_login_from_a_missing_grant_and_names_what
         assert denied.exit_code == 2, denied.output
         assert f"(user district-{SHINAN})" in denied.stderr and "not authorized for topic" in denied.stderr
         assert "HUIGONG_KAFKA_USERNAME" in denied.stderr and "Traceback" not in denied.output
+
+
+# --- a district's own client, not the platform's ---------------------------------------------------
+
+CLIENT = Path(__file__).parent / "clients" / "DistrictClient.java"
+
+
+def district_properties(path: Path, secured: SecuredKafka, code: str) -> Path:
+    """The client configuration docs/services/outbound.md gives a district, word for word."""
+    password = secured.auth(f"district-{code}").password
+    assert password is not None
+    path.write_text(
+        "security.protocol=SASL_PLAINTEXT\n"
+        "sasl.mechanism=SCRAM-SHA-512\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="district-{code}" password="{password.get_secret_value()}";\n'
+        f"bootstrap.servers={secured.bootstrap}\n"
+    )
+    return path
+
+
+async def java_client(*args: str, timeout: float = 150) -> tuple[int, str, str]:
+    """The Java district client (the broker's own kafka-clients jar): exit code, stdout, stderr."""
+    libs = os.environ.get("HUIGONG_KAFKA_LIBS", str(LOCAL / "kafka" / "libs"))
+    proc = await asyncio.create_subprocess_exec(
+        "java",
+        "-cp",
+        f"{libs}/*",
+        str(CLIENT),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_a_district_with_the_java_client_sends_its_command_and_reads_the_outcome_on_its_topic(
+    secured: SecuredKafka, services: tuple[ServiceProcess, ...], tmp_path: Path
+) -> None:
+    application_id = uuid.uuid4()
+    key, value = submit_command(application_id)
+    (tmp_path / "command.json").write_bytes(value)
+    shinan = district_properties(tmp_path / "shinan.properties", secured, SHINAN)
+    inbound = secured.topic(inbound_topic(SHINAN).name)
+    code, _, err = await java_client(
+        "produce", str(shinan), inbound, key.decode(), str(tmp_path / "command.json")
+    )
+    assert code == 0, err
+
+    outbound = secured.topic(outbound_topic(SHINAN).name)
+    group = secured.topic(f"{kafka_acls.outbound_group_prefix(SHINAN)}java-{uuid.uuid4().hex[:8]}")
+    code, out, err = await java_client(
+        "consume", str(shinan), outbound, group, str(application_id), "ApplicationAcceptedNotice", "120"
+    )
+    assert code == 0, f"exit {code}:\n{out[-2000:]}\n{err[-2000:]}"
+    lines = [line.split("\t", 3) for line in out.splitlines() if line.count("\t") >= 3]
+    mine = [(kind, json.loads(data)) for _, kind, k, data in lines if k == str(application_id)]
+    assert [kind for kind, _ in mine] == ["ApplicationReceivedNotice", "ApplicationAcceptedNotice"]
+    assert mine[0][1]["district"] == SHINAN and mine[0][1]["receipt_no"].startswith(f"{YEAR}-{SHINAN}-")
+    sequence = [int(seq) for seq, _, _, _ in lines]
+    assert sequence == sorted(sequence)
+
+    # 市北区's login, with the same client, may not read 市南区's topic.
+    shibei = district_properties(tmp_path / "shibei.properties", secured, SHIBEI)
+    theirs = secured.topic(f"{kafka_acls.outbound_group_prefix(SHIBEI)}java-{uuid.uuid4().hex[:8]}")
+    code, out, err = await java_client(
+        "consume", str(shibei), outbound, theirs, str(application_id), "ApplicationAcceptedNotice", "30"
+    )
+    assert code == 1 and "TopicAuthorizationException" in err, f"exit {code}:\n{out}\n{err[-2000:]}"
+    assert str(application_id) not in out
