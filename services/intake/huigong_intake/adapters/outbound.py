@@ -289,16 +289,20 @@ class OutboundPublisher:
             # On an error nothing is marked: the next session first marks what the topics already
             # hold (`_catch_up`), then sends the rest.
             await asyncio.wait_for(asyncio.gather(*futures), 30.0)
-            await conn.execute(
-                "UPDATE outbound_notices SET published_at = now() WHERE seq = ANY($1::bigint[])",
-                [r["seq"] for r in rows],
-            )
+            await self._mark(conn, [r["seq"] for r in rows])
             pending = await conn.fetchval("SELECT count(*) FROM outbound_notices WHERE published_at IS NULL")
         telemetry.OUTBOUND_PUBLISHED.labels("intake").inc(len(rows))
         telemetry.OUTBOUND_PENDING.labels("intake").set(pending)
         self.published += len(rows)
         log.info("outbound notices published", count=len(rows), last_seq=rows[-1]["seq"])
         return len(rows)
+
+    async def _mark(self, conn: DbConnection, sequences: list[int]) -> None:
+        """Record that the broker took these notices. A process that dies just before this has
+        sent them all the same: `_catch_up` finds them on the topics."""
+        await conn.execute(
+            "UPDATE outbound_notices SET published_at = now() WHERE seq = ANY($1::bigint[])", sequences
+        )
 
 
 async def _last_sequence(consumer: Any, topic: str) -> int | None:
