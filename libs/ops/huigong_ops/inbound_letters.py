@@ -230,12 +230,18 @@ async def _original(bootstrap: str, prefix: str, letter: InboundLetter) -> bytes
             )
         consumer.assign([tp])
         consumer.seek(tp, letter.source_offset)
-        async with asyncio.timeout(30):
-            while True:
-                for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
-                    if record.offset == letter.source_offset:
-                        value: bytes | None = record.value
-                        return value
+        try:
+            async with asyncio.timeout(30):
+                while True:
+                    for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
+                        if record.offset == letter.source_offset:
+                            value: bytes | None = record.value
+                            return value
+        except TimeoutError as exc:
+            raise OpsError(
+                f"原始记录读取超时 the original record {letter.source_topic}@{letter.source_offset} "
+                "could not be read within 30 s"
+            ) from exc
 
 
 async def resolve_inbound(
