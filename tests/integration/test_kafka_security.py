@@ -126,8 +126,8 @@ async def secured(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Asy
 
 @pytest.fixture(scope="module")
 async def services(stack: Stack, secured: SecuredKafka) -> AsyncIterator[tuple[ServiceProcess, ...]]:
-    """Intake and review against the secured broker, each logged in as itself, on a database of
-    their own (their checkpoints and outbox must not meet those of the shared broker)."""
+    """Intake, review and the registry against the secured broker, each logged in as itself, on a
+    database of their own (their checkpoints and outbox must not meet those of the shared broker)."""
     name = f"{stack.database}_kafka_scram"
     admin_root = stack.env["HUIGONG_PG_ADMIN_DSN"]
     admin_dsn = database.with_credentials_keep(admin_root, name)
@@ -135,7 +135,7 @@ async def services(stack: Stack, secured: SecuredKafka) -> AsyncIterator[tuple[S
     await database.provision(admin_dsn, {svc: stack.password(svc) for svc in SERVICES})
     procs = tuple(
         ServiceProcess(svc, TEST_PORTS[svc] + 850, artefacts_dir() / f"kafka-scram-{svc}.log")
-        for svc in ("intake", "review")
+        for svc in ("intake", "review", "registry")
     )
     try:
         # Intake seals members' data with keys the registry holds (registry.member_data_keys_issue):
@@ -464,7 +464,7 @@ async def outbound_notices(
 async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_other_district_does(
     stack: Stack, secured: SecuredKafka, services: tuple[ServiceProcess, ...]
 ) -> None:
-    application_id = uuid.uuid4()
+    application_id, report_id = uuid.uuid4(), uuid.uuid4()
     bad_command = f"bad-{uuid.uuid4().hex[:12]}"
     producer = make_producer(secured.bootstrap, "huigong-test-district", secured.auth(f"district-{SHINAN}"))
     await producer.start()
@@ -479,6 +479,25 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
             secured.topic(inbound_topic(SHINAN).name),
             value=json.dumps(batch, ensure_ascii=False).encode(),
             key=batch_command.encode(),
+        )
+        # A facility of 市南区's: the registry enters it, and 市南区 hears so.
+        facility_command = uuid.uuid4().hex
+        facility: dict[str, Any] = {
+            "command_id": facility_command,
+            "command": "report_facility",
+            "body": {
+                "report_id": str(report_id),
+                "facility_kind": "huigong_home",
+                "name": "湛山街道青岛惠工家",
+                "area": SHINAN,
+                "host_unit": "湛山街道工会",
+                "opened_on": datetime.now(UTC).date().isoformat(),
+            },
+        }
+        await producer.send_and_wait(
+            secured.topic(inbound_topic(SHINAN).name),
+            value=json.dumps(facility, ensure_ascii=False).encode(),
+            key=facility_command.encode(),
         )
         # Malformed: a command no one knows, with a worker's mobile number in its body.
         malformed = {
@@ -500,10 +519,16 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
     def all_told(seen: list[Notice]) -> bool:
         told = {(k, t) for _, t, k, _ in seen}
         batches = [v for _, t, _, v in seen if t == "EnrolmentBatchNotice" and v["rows"] == len(rows)]
-        return {
-            (str(application_id), "ApplicationAcceptedNotice"),
-            (bad_command, "InboundCommandRefusedNotice"),
-        } <= told and bool(batches)
+        facilities = [v for _, t, _, v in seen if t == "FacilityNotice" and v["report_id"] == str(report_id)]
+        return (
+            {
+                (str(application_id), "ApplicationAcceptedNotice"),
+                (bad_command, "InboundCommandRefusedNotice"),
+            }
+            <= told
+            and bool(batches)
+            and bool(facilities)
+        )
 
     notices = await outbound_notices(secured, SHINAN, all_told)
     if not all_told(notices):
@@ -526,6 +551,14 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
         rows[1]["姓名"],
     ):
         assert str(personal) not in told
+    [opened] = [
+        (k, v) for _, t, k, v in notices if t == "FacilityNotice" and v["report_id"] == str(report_id)
+    ]
+    assert (opened[1]["status"], opened[1]["name"], opened[1]["kind"]) == (
+        "opened",
+        "湛山街道青岛惠工家",
+        "huigong_home",
+    )
     sequence = [s for s, _, _, _ in notices]
     assert sequence == sorted(sequence) and len(set(sequence)) == len(sequence)
 
@@ -546,7 +579,9 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
         # 市北区 sees none of it: its own feed holds nothing of 市南区's, and 市南区's is refused.
         shibei = {"Authorization": f"Bearer {await district_key(stack, f'district:{SHIBEI}')}"}
         theirs = (await client.get("/feed", headers=shibei)).json()
-        assert {str(application_id), bad_command}.isdisjoint(n["record_id"] for n in theirs["notices"])
+        assert {str(application_id), bad_command, opened[0]}.isdisjoint(
+            n["record_id"] for n in theirs["notices"]
+        )
         assert (await client.get("/feed", params={"district": SHINAN}, headers=shibei)).status_code == 403
 
     consumer = AIOKafkaConsumer(
