@@ -17,7 +17,7 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +29,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAuthorizationFailedError
+from typer.testing import CliRunner, Result
 
 from huigong_events.topics import INBOUND_TOPICS, inbound_topic, outbound_topic, topic_for_aggregate
 from huigong_ops import kafka_acls, keys
+from huigong_ops.cli import app as ops_app
 from huigong_ops.registry import discover
 from huigong_platform import database
 from huigong_platform.kafka import admin_client as make_admin
@@ -124,8 +126,8 @@ async def secured(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Asy
 
 @pytest.fixture(scope="module")
 async def services(stack: Stack, secured: SecuredKafka) -> AsyncIterator[tuple[ServiceProcess, ...]]:
-    """Intake and review against the secured broker, each logged in as itself, on a database of
-    their own (their checkpoints and outbox must not meet those of the shared broker)."""
+    """Intake, review and the registry against the secured broker, each logged in as itself, on a
+    database of their own (their checkpoints and outbox must not meet those of the shared broker)."""
     name = f"{stack.database}_kafka_scram"
     admin_root = stack.env["HUIGONG_PG_ADMIN_DSN"]
     admin_dsn = database.with_credentials_keep(admin_root, name)
@@ -133,7 +135,7 @@ async def services(stack: Stack, secured: SecuredKafka) -> AsyncIterator[tuple[S
     await database.provision(admin_dsn, {svc: stack.password(svc) for svc in SERVICES})
     procs = tuple(
         ServiceProcess(svc, TEST_PORTS[svc] + 850, artefacts_dir() / f"kafka-scram-{svc}.log")
-        for svc in ("intake", "review")
+        for svc in ("intake", "review", "registry")
     )
     try:
         # Intake seals members' data with keys the registry holds (registry.member_data_keys_issue):
@@ -462,7 +464,7 @@ async def outbound_notices(
 async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_other_district_does(
     stack: Stack, secured: SecuredKafka, services: tuple[ServiceProcess, ...]
 ) -> None:
-    application_id = uuid.uuid4()
+    application_id, report_id = uuid.uuid4(), uuid.uuid4()
     bad_command = f"bad-{uuid.uuid4().hex[:12]}"
     producer = make_producer(secured.bootstrap, "huigong-test-district", secured.auth(f"district-{SHINAN}"))
     await producer.start()
@@ -477,6 +479,25 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
             secured.topic(inbound_topic(SHINAN).name),
             value=json.dumps(batch, ensure_ascii=False).encode(),
             key=batch_command.encode(),
+        )
+        # A facility of 市南区's: the registry enters it, and 市南区 hears so.
+        facility_command = uuid.uuid4().hex
+        facility: dict[str, Any] = {
+            "command_id": facility_command,
+            "command": "report_facility",
+            "body": {
+                "report_id": str(report_id),
+                "facility_kind": "huigong_home",
+                "name": "湛山街道青岛惠工家",
+                "area": SHINAN,
+                "host_unit": "湛山街道工会",
+                "opened_on": datetime.now(UTC).date().isoformat(),
+            },
+        }
+        await producer.send_and_wait(
+            secured.topic(inbound_topic(SHINAN).name),
+            value=json.dumps(facility, ensure_ascii=False).encode(),
+            key=facility_command.encode(),
         )
         # Malformed: a command no one knows, with a worker's mobile number in its body.
         malformed = {
@@ -498,10 +519,16 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
     def all_told(seen: list[Notice]) -> bool:
         told = {(k, t) for _, t, k, _ in seen}
         batches = [v for _, t, _, v in seen if t == "EnrolmentBatchNotice" and v["rows"] == len(rows)]
-        return {
-            (str(application_id), "ApplicationAcceptedNotice"),
-            (bad_command, "InboundCommandRefusedNotice"),
-        } <= told and bool(batches)
+        facilities = [v for _, t, _, v in seen if t == "FacilityNotice" and v["report_id"] == str(report_id)]
+        return (
+            {
+                (str(application_id), "ApplicationAcceptedNotice"),
+                (bad_command, "InboundCommandRefusedNotice"),
+            }
+            <= told
+            and bool(batches)
+            and bool(facilities)
+        )
 
     notices = await outbound_notices(secured, SHINAN, all_told)
     if not all_told(notices):
@@ -524,6 +551,14 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
         rows[1]["姓名"],
     ):
         assert str(personal) not in told
+    [opened] = [
+        (k, v) for _, t, k, v in notices if t == "FacilityNotice" and v["report_id"] == str(report_id)
+    ]
+    assert (opened[1]["status"], opened[1]["name"], opened[1]["kind"]) == (
+        "opened",
+        "湛山街道青岛惠工家",
+        "huigong_home",
+    )
     sequence = [s for s, _, _, _ in notices]
     assert sequence == sorted(sequence) and len(set(sequence)) == len(sequence)
 
@@ -544,7 +579,9 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
         # 市北区 sees none of it: its own feed holds nothing of 市南区's, and 市南区's is refused.
         shibei = {"Authorization": f"Bearer {await district_key(stack, f'district:{SHIBEI}')}"}
         theirs = (await client.get("/feed", headers=shibei)).json()
-        assert {str(application_id), bad_command}.isdisjoint(n["record_id"] for n in theirs["notices"])
+        assert {str(application_id), bad_command, opened[0]}.isdisjoint(
+            n["record_id"] for n in theirs["notices"]
+        )
         assert (await client.get("/feed", params={"district": SHINAN}, headers=shibei)).status_code == 403
 
     consumer = AIOKafkaConsumer(
@@ -559,3 +596,124 @@ async def test_a_district_hears_back_on_its_own_outbound_topic_and_feed_and_no_o
             await consumer.getmany(timeout_ms=5000)
     finally:
         await consumer.stop()
+
+
+# --- what an operator is told when Kafka says no --------------------------------------------------
+
+
+async def ops_cli(secured: SecuredKafka, login: Mapping[str, str | None], *args: str) -> Result:
+    env: dict[str, str | None] = {
+        "HUIGONG_KAFKA_BOOTSTRAP": secured.bootstrap,
+        "HUIGONG_TOPIC_PREFIX": secured.prefix,
+        "HUIGONG_KAFKA_USERNAME": None,
+        "HUIGONG_KAFKA_PASSWORD": None,
+        "HUIGONG_PG_ADMIN_DSN": None,
+        "COLUMNS": "200",
+        **login,
+    }
+    return await asyncio.to_thread(CliRunner().invoke, ops_app, list(args), env=env)
+
+
+async def test_the_cli_tells_a_refused_login_from_a_missing_grant_and_names_what_to_set(
+    secured: SecuredKafka,
+) -> None:
+    ops_password = secured.auth("ops").password
+    assert ops_password is not None
+    as_ops = {"HUIGONG_KAFKA_USERNAME": "ops", "HUIGONG_KAFKA_PASSWORD": ops_password.get_secret_value()}
+    working = await ops_cli(secured, as_ops, "streams", "--json")
+    assert working.exit_code == 0, working.output
+
+    wrong = await ops_cli(secured, {**as_ops, "HUIGONG_KAFKA_PASSWORD": "not-the-password"}, "streams")
+    assert wrong.exit_code == 2
+    assert "authentication failed (user ops)" in wrong.stderr and "HUIGONG_KAFKA_PASSWORD" in wrong.stderr
+    assert "unreachable" not in wrong.stderr
+
+    anonymous = await ops_cli(secured, {}, "streams")
+    assert anonymous.exit_code == 2
+    assert "authentication failed (no user)" in anonymous.stderr
+    assert "HUIGONG_KAFKA_USERNAME" in anonymous.stderr
+
+    # A district's login works, but it may read nothing an operator's command reads.
+    district = secured.auth(f"district-{SHINAN}")
+    assert district.password is not None
+    as_district = {
+        "HUIGONG_KAFKA_USERNAME": f"district-{SHINAN}",
+        "HUIGONG_KAFKA_PASSWORD": district.password.get_secret_value(),
+    }
+    for command in (["streams"], ["audit", str(uuid.uuid4())]):
+        denied = await ops_cli(secured, as_district, *command)
+        assert denied.exit_code == 2, denied.output
+        assert f"(user district-{SHINAN})" in denied.stderr and "not authorized for topic" in denied.stderr
+        assert "HUIGONG_KAFKA_USERNAME" in denied.stderr and "Traceback" not in denied.output
+
+
+# --- a district's own client, not the platform's ---------------------------------------------------
+
+CLIENT = Path(__file__).parent / "clients" / "DistrictClient.java"
+
+
+def district_properties(path: Path, secured: SecuredKafka, code: str) -> Path:
+    """The client configuration docs/services/outbound.md gives a district, word for word."""
+    password = secured.auth(f"district-{code}").password
+    assert password is not None
+    path.write_text(
+        "security.protocol=SASL_PLAINTEXT\n"
+        "sasl.mechanism=SCRAM-SHA-512\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="district-{code}" password="{password.get_secret_value()}";\n'
+        f"bootstrap.servers={secured.bootstrap}\n"
+    )
+    return path
+
+
+async def java_client(*args: str, timeout: float = 150) -> tuple[int, str, str]:
+    """The Java district client (the broker's own kafka-clients jar): exit code, stdout, stderr."""
+    libs = os.environ.get("HUIGONG_KAFKA_LIBS", str(LOCAL / "kafka" / "libs"))
+    proc = await asyncio.create_subprocess_exec(
+        "java",
+        "-cp",
+        f"{libs}/*",
+        str(CLIENT),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_a_district_with_the_java_client_sends_its_command_and_reads_the_outcome_on_its_topic(
+    secured: SecuredKafka, services: tuple[ServiceProcess, ...], tmp_path: Path
+) -> None:
+    application_id = uuid.uuid4()
+    key, value = submit_command(application_id)
+    (tmp_path / "command.json").write_bytes(value)
+    shinan = district_properties(tmp_path / "shinan.properties", secured, SHINAN)
+    inbound = secured.topic(inbound_topic(SHINAN).name)
+    code, _, err = await java_client(
+        "produce", str(shinan), inbound, key.decode(), str(tmp_path / "command.json")
+    )
+    assert code == 0, err
+
+    outbound = secured.topic(outbound_topic(SHINAN).name)
+    group = secured.topic(f"{kafka_acls.outbound_group_prefix(SHINAN)}java-{uuid.uuid4().hex[:8]}")
+    code, out, err = await java_client(
+        "consume", str(shinan), outbound, group, str(application_id), "ApplicationAcceptedNotice", "120"
+    )
+    assert code == 0, f"exit {code}:\n{out[-2000:]}\n{err[-2000:]}"
+    lines = [line.split("\t", 3) for line in out.splitlines() if line.count("\t") >= 3]
+    mine = [(kind, json.loads(data)) for _, kind, k, data in lines if k == str(application_id)]
+    assert [kind for kind, _ in mine] == ["ApplicationReceivedNotice", "ApplicationAcceptedNotice"]
+    assert mine[0][1]["district"] == SHINAN and mine[0][1]["receipt_no"].startswith(f"{YEAR}-{SHINAN}-")
+    sequence = [int(seq) for seq, _, _, _ in lines]
+    assert sequence == sorted(sequence)
+
+    # 市北区's login, with the same client, may not read 市南区's topic.
+    shibei = district_properties(tmp_path / "shibei.properties", secured, SHIBEI)
+    theirs = secured.topic(f"{kafka_acls.outbound_group_prefix(SHIBEI)}java-{uuid.uuid4().hex[:8]}")
+    code, out, err = await java_client(
+        "consume", str(shibei), outbound, theirs, str(application_id), "ApplicationAcceptedNotice", "30"
+    )
+    assert code == 1 and "TopicAuthorizationException" in err, f"exit {code}:\n{out}\n{err[-2000:]}"
+    assert str(application_id) not in out

@@ -16,9 +16,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from huigong_events.catalogue import event_class
 from huigong_events.envelope import RecordedEvent
 from huigong_events.topics import topic_for_aggregate
 from huigong_intake.projections.applications import ApplicationsProjection
+from huigong_intake.projections.outbound import OutboundProjection
 from huigong_ops import replay as replay_mod
 from huigong_platform.subscriptions import Subscription
 from huigong_registry.projections.units import UnitsProjection
@@ -459,3 +461,79 @@ async def test_the_command_replays_several_services_in_one_pass(stack: Stack) ->
 
     refused = await cli("replay", "-s", "all", "--consumer", "registry.units", *common)
     assert refused.exit_code == 2 and "single service" in refused.output
+
+
+async def test_the_outbound_projection_replays_to_the_same_record_owners(stack: Stack) -> None:
+    """What intake's outbound projection keeps of whose record is whose (applications, units,
+    facilities), replayed from intake's, review's and the registry's topics, equals the live copy;
+    the districts' notices themselves are never replayed."""
+    prefix = await fresh_prefix(stack)
+    schema = f"intake_t{uuid.uuid4().hex[:8]}"
+    app, unit, facility, matter = (str(uuid.uuid4()) for _ in range(4))
+    corr = str(uuid.uuid4())
+
+    def event(
+        name: str, aggregate: str, version: int, prev: RecordedEvent | None, days: int, **changes: object
+    ) -> RecordedEvent:
+        return sealed_golden(
+            name,
+            event_class(name).schema_version,
+            aggregate,
+            version,
+            prev,
+            None,
+            T0 + timedelta(days=days),
+            "system:test",
+            "370202",
+            corr,
+            **changes,
+        )
+
+    submitted = event("ApplicationSubmitted", app, 1, None, 0, application_id=app)
+    found = event("ExclusionFound", app, 1, None, 1, application_id=app)
+    registered = event("UnitRegistered", unit, 1, None, 2, unit_id=unit, area="370202")
+    suspended = event("CertificationSuspended", unit, 2, registered, 3, unit_id=unit)
+    opened = event("FacilityOpened", facility, 1, None, 4, facility_id=facility, area="370202")
+    closed = event("FacilityClosed", facility, 2, opened, 5, facility_id=facility)
+    transferred = event("MatterTransferred", matter, 1, None, 6, matter_id=matter, to_area="370203")
+    events = [found, submitted, registered, suspended, opened, closed, transferred]
+    conn = await asyncpg.connect(stack.admin_dsn)
+    await replay_mod.create_shadow(conn, "intake", "intake", schema)
+    pool = await asyncpg.create_pool(stack.admin_dsn, server_settings={"search_path": schema})
+    assert pool is not None
+    try:
+        await publish(stack, prefix, events)
+        sub = Subscription(OutboundProjection(), pool, stack.bootstrap, "intake", prefix, batch_size=2)
+
+        async def caught_up() -> bool:
+            return sub.applied >= len(events)
+
+        await run_until(sub, caught_up)
+        told = [
+            (r[0], r[1]) for r in await pool.fetch("SELECT district, type FROM outbound_notices ORDER BY seq")
+        ]
+        assert sorted(told) == sorted(
+            [
+                ("370202", "ApplicationReceivedNotice"),
+                ("370202", "FindingNotice"),
+                ("370202", "CertificationSuspensionNotice"),
+                ("370202", "FacilityNotice"),
+                ("370202", "FacilityNotice"),
+                ("370203", "MatterTransferredNotice"),
+            ]
+        )
+        result = await cli(
+            "replay", "-s", "intake", "--consumer", "intake.outbound", "--schema", schema, "--prefix", prefix,
+            "--dsn", stack.admin_dsn, "--bootstrap", stack.bootstrap, "--no-progress", "--json",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert report["equal"] is True, report
+        (consumer,) = report["consumers"]
+        tables = {t["table"]: t for t in consumer["tables"]}
+        assert tables["outbound_owners"]["live_rows"] == tables["outbound_owners"]["replay_rows"] == 3
+        assert await pool.fetchval("SELECT count(*) FROM outbound_notices") == len(told)
+    finally:
+        await pool.close()
+        await replay_mod.drop_shadow(conn, schema)
+        await conn.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import socket
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -231,3 +232,23 @@ def test_bad_arguments_exit_2() -> None:
         app, ["dead-letters", "list", "--service", "nope"], env={"HUIGONG_PG_ADMIN_DSN": "x"}
     )
     assert result.exit_code == 2
+
+
+def test_a_broker_nobody_listens_on_is_told_apart_and_names_the_variable_to_set() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    env = {"COLUMNS": "200", "HUIGONG_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"}
+    for command in (["streams"], ["audit", "00000000-0000-0000-0000-000000000000"], ["topics", "ensure"]):
+        result = CliRunner().invoke(app, command, env=env)
+        assert result.exit_code == 2, result.output
+        assert f"broker unreachable at 127.0.0.1:{port}" in result.stderr, result.stderr
+        assert "HUIGONG_KAFKA_BOOTSTRAP" in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_half_a_kafka_login_is_told_before_anything_connects() -> None:
+    env: dict[str, str | None] = {"HUIGONG_KAFKA_USERNAME": "ops", "HUIGONG_KAFKA_PASSWORD": None}
+    result = CliRunner().invoke(app, ["streams"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "HUIGONG_KAFKA_USERNAME 和 HUIGONG_KAFKA_PASSWORD" in result.stderr

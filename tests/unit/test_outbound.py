@@ -18,13 +18,17 @@ from huigong_events.outbound import (
     ApplicationDecidedNotice,
     ApplicationRejectedNotice,
     EnrolmentBatchNotice,
+    FindingNotice,
+    MatterTransferredNotice,
 )
-from huigong_events.reference import SUBMITTERS
+from huigong_events.reference import SUBMITTERS, ExclusionRule
+from huigong_events.review import EvidenceSource, ExclusionEvidence, ExclusionFound
 from huigong_events.topics import OUTBOUND_TOPICS, outbound_topic
+from huigong_intake.adapters.outbound import kafka_record, notice_row
 from huigong_intake.commands import Enrol
 from huigong_intake.handlers import Intake
 from huigong_intake.policy import POLICY
-from huigong_intake.projections.outbound import notice_for
+from huigong_intake.projections.outbound import named_district, notice_for
 from huigong_ops import kafka_acls
 from huigong_platform.application import CommandPath
 from huigong_platform.principals import Principal, Role
@@ -115,10 +119,92 @@ def test_an_approval_tells_the_decision_and_period_but_no_score_or_reviewer_note
     assert "86.25" not in text and "李某" not in text and "score" not in text
 
 
-def test_scores_and_findings_in_progress_are_not_told() -> None:
-    for name in ("ReviewScored", "ExclusionFound", "UnitAssessed"):
+def test_scores_and_assessments_are_not_told() -> None:
+    for name in ("ReviewScored", "UnitAssessed", "RevocationStatementFiled", "MatterReceived"):
         event = golden(name)
         assert notice_for(event, recorded(event)) is None, name
+
+
+def test_a_finding_tells_its_rule_and_stage_but_not_the_department_records_behind_it() -> None:
+    event = golden("ExclusionFound")
+    assert isinstance(event, ExclusionFound)
+    notice = notice_for(event, recorded(event))
+    assert isinstance(notice, FindingNotice)
+    assert (notice.rule.value, notice.rule_text, notice.stage.value) == (
+        "E3",
+        "未依法缴纳社会保险费",
+        "before_acceptance",
+    )
+    text = notice.model_dump_json()
+    assert event.credit_code is not None and event.evidence.fact_id is not None
+    for hidden in (event.credit_code, str(event.evidence.fact_id), "human_resources_social_security"):
+        assert hidden not in text
+
+
+def test_a_reviewers_finding_tells_the_reason_the_applicant_reads_but_not_the_reviewer() -> None:
+    found = golden("ExclusionFound")
+    assert isinstance(found, ExclusionFound)
+    event = found.model_copy(
+        update={
+            "rule": ExclusionRule.C3_商业行为过多,
+            "credit_code": None,
+            "evidence": ExclusionEvidence(
+                source=EvidenceSource.评审认定, reason="项目以商品销售为主，服务内容少"
+            ),
+        }
+    )
+    record = recorded(event).model_copy(update={"actor": "reviewer:city/zhang"})
+    notice = notice_for(event, record)
+    assert isinstance(notice, FindingNotice)
+    assert notice.reason == "项目以商品销售为主，服务内容少"
+    assert "zhang" not in notice.model_dump_json()
+
+
+def test_a_transferred_matter_is_told_to_the_receiving_district_and_names_no_worker() -> None:
+    event = golden("MatterTransferred")
+    notice = notice_for(event, recorded(event))
+    assert isinstance(notice, MatterTransferredNotice)
+    assert named_district(event) == SHIBEI  # the receiving base's area, not the sender's
+    assert (notice.to_name, notice.reason) == ("青岛市市北区时代国际广场", "本中心本周无值班律师")
+    # The city's own records have no district to tell.
+    assert named_district(golden("ServiceProjectListed")) is None
+
+
+# The golden event each notice is derived from (the two others are written by commands).
+DERIVED_FROM = {
+    "ApplicationReceivedNotice": "ApplicationSubmitted",
+    "ApplicationAcceptedNotice": "ApplicationAccepted",
+    "ApplicationRejectedNotice": "ApplicationRejected",
+    "ApplicationDecidedNotice": "ConstructionApproved",
+    "UnitStatusNotice": "UnitCertified",
+    "FindingNotice": "ExclusionFound",
+    "FindingClearedNotice": "ExclusionCleared",
+    "PlanReceivedNotice": "PlanSubmitted",
+    "FacilityNotice": "FacilityOpened",
+    "ServiceProjectListedNotice": "ServiceProjectListed",
+    "CertificationSuspensionNotice": "CertificationSuspended",
+    "MatterTransferredNotice": "MatterTransferred",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOTICE_TYPES))
+def test_each_notice_types_golden_file_is_the_record_value_a_district_receives(name: str) -> None:
+    """libs/events/golden/outbound/<type>.v<n>.json is a notice's Kafka record value: the model
+    reads it, writes it back byte for byte, and the projection still derives it from the golden
+    event it restates."""
+    cls = NOTICE_TYPES[name]
+    path = GOLDEN / "outbound" / f"{name}.v{cls.schema_version}.json"
+    value = json.loads(path.read_text())
+    notice = cls.model_validate(value)
+    _, sent, headers = kafka_record(notice_row(notice, 7))
+    assert json.loads(sent) == value
+    assert dict(headers)["ce_type"] == name.encode()
+    if name in DERIVED_FROM:
+        event = golden(DERIVED_FROM[name])
+        at = datetime(2027, 7, 1, 2, 0, tzinfo=UTC)
+        derived = notice_for(event, recorded(event).model_copy(update={"occurred_at": at}))
+        assert derived is not None
+        assert derived.model_copy(update={"district": notice.district}) == notice
 
 
 @pytest.mark.parametrize("name", sorted(NOTICE_TYPES))

@@ -21,8 +21,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .forms import SubmitterCode
-from .reference import ExclusionRule, Programme
+from .forms import ServiceField, SubmitterCode
+from .matters import HandlerKind
+from .reference import ExclusionRule, FacilityKind, Programme
+from .review import EvidenceSource, FindingStage
 
 CE_SOURCE: Final = "huigong/outbound"
 
@@ -40,7 +42,7 @@ class Notice(BaseModel):
         min_length=1,
         max_length=200,
         title="记录编号",
-        description="该区市自己的记录编号（申报、单位或入站命令），即 Kafka 记录的键",
+        description="该区市自己的记录编号（申报、单位、设施、服务项目、服务事项、报送批次或入站命令），即 Kafka 记录的键",
     )
     occurred_at: datetime = Field(title="发生时间", description="所通知的事实的业务时间")
 
@@ -186,6 +188,135 @@ class EnrolmentBatchNotice(Notice):
     )
 
 
+class FindingNotice(Notice):
+    """不予受理情形 found about one of the district's applications, as the applicant may see it in
+    the dossier: the rule, its wording, the stage and the stated reason. Never who found it, nor
+    the department's records or the credit code behind a reported fact."""
+
+    record_kind: ClassVar[str] = "application"
+
+    application_id: UUID = Field(title="申报编号", description="涉及的申报")
+    finding_id: UUID = Field(title="发现编号", description="该项发现的唯一标识")
+    rule: ExclusionRule = Field(title="不予受理情形", description="情形代码（E1–E7、C1–C5）")
+    rule_text: str = Field(title="情形表述", description="情形原文表述")
+    stage: FindingStage = Field(title="发现阶段", description="受理前、受理后、建设中或认定后")
+    source: EvidenceSource = Field(title="证据来源", description="申报声明、数据交换或评审认定")
+    reason: str | None = Field(
+        default=None, title="认定理由", description="评审认定该情形的理由（评审认定时）"
+    )
+
+
+class FindingClearedNotice(Notice):
+    """A finding about one of the district's applications was cleared (排除), with the reason."""
+
+    record_kind: ClassVar[str] = "application"
+
+    application_id: UUID = Field(title="申报编号", description="涉及的申报")
+    finding_id: UUID = Field(title="发现编号", description="被排除的发现")
+    reason: str = Field(title="排除理由", description="排除该项发现的理由")
+
+
+class PlanKind(StrEnum):
+    THREE_YEAR = "three_year"
+    ANNUAL = "annual"
+
+
+class PlanReceivedNotice(Notice):
+    """建设方案已收到: a three-year or annual plan of the district's application, first sent or
+    replaced (with the reason)."""
+
+    record_kind: ClassVar[str] = "application"
+
+    application_id: UUID = Field(title="申报编号", description="方案所属的申报")
+    plan_kind: PlanKind = Field(
+        title="方案类型", description="三年规划（three_year）或年度实施方案（annual）"
+    )
+    plan_year: int | None = Field(default=None, title="实施年度", description="年度实施方案所属年度")
+    amended: bool = Field(title="是否修改", description="替换已报送的方案时为 true")
+    reason: str | None = Field(default=None, title="修改理由", description="修改方案的理由（修改时）")
+
+
+class FacilityStatus(StrEnum):
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+class FacilityNotice(Notice):
+    """A facility of the district's area entered in the registry (建成登记, from the district's
+    report when there was one) or closed."""
+
+    record_kind: ClassVar[str] = "facility"
+
+    facility_id: UUID = Field(title="设施编号", description="登记的设施")
+    status: FacilityStatus = Field(title="状态", description="已登记建成（opened）或已关闭（closed）")
+    report_id: UUID | None = Field(default=None, title="报送编号", description="据以登记的设施报送，如有")
+    kind: FacilityKind | None = Field(default=None, title="设施类型", description="设施类型（登记时）")
+    name: str | None = Field(default=None, title="名称", description="设施名称（登记时）")
+    on: date = Field(title="日期", description="建成或关闭的日期")
+    reason: str | None = Field(default=None, title="关闭原因", description="设施关闭的原因（关闭时）")
+
+
+class ServiceProjectListedNotice(Notice):
+    """A service project of the district's area listed in the 服务项目库 (from its proposal when
+    there was one)."""
+
+    record_kind: ClassVar[str] = "service-project"
+
+    project_id: UUID = Field(title="项目编号", description="入库的服务项目")
+    proposal_id: UUID | None = Field(default=None, title="推荐编号", description="据以入库的项目推荐，如有")
+    name: str = Field(title="项目名称", description="服务职工项目名称")
+    field: ServiceField = Field(title="服务领域", description="项目所属的服务领域")
+    listed_on: date = Field(title="入库日期", description="列入项目库的日期")
+
+
+class SuspensionStatus(StrEnum):
+    SUSPENDED = "suspended"
+    RESTORED = "restored"
+
+
+class CertificationSuspensionNotice(Notice):
+    """The title of one of the district's units suspended while a revocation case is open (the rule
+    found and the last day for the unit's statement), or restored when the case closes without
+    revocation (a revocation is a UnitStatusNotice)."""
+
+    record_kind: ClassVar[str] = "unit"
+
+    unit_id: UUID = Field(title="建设单位编号", description="单位的唯一标识")
+    status: SuspensionStatus = Field(title="状态", description="已暂停（suspended）或已恢复（restored）")
+    case_id: UUID = Field(title="撤销审查编号", description="撤销审查案件的编号")
+    certificate_no: str = Field(title="证书编号", description="暂停或恢复的证书编号")
+    on: date = Field(title="日期", description="暂停或恢复的日期")
+    rule: ExclusionRule | None = Field(
+        default=None, title="不予受理情形", description="据以暂停的情形（暂停时）"
+    )
+    rule_text: str | None = Field(default=None, title="情形表述", description="该情形的原文表述（暂停时）")
+    statement_due: date | None = Field(
+        default=None, title="申诉截止日期", description="单位工会可提交申诉的最后一日（暂停时）"
+    )
+    reason: str | None = Field(
+        default=None, title="恢复理由", description="不予撤销或排除发现的理由（恢复时）"
+    )
+
+
+class MatterTransferredNotice(Notice):
+    """A workers' service matter transferred to a service centre or base of the district's area:
+    who sent it, to which of its units, and why. The worker's name, phone and request stay sealed
+    in the registry."""
+
+    record_kind: ClassVar[str] = "matter"
+
+    matter_id: UUID = Field(title="服务事项编号", description="转办的服务事项")
+    from_name: str = Field(title="转出单位名称", description="转出事项的承办单位")
+    from_area: str = Field(title="转出单位所属区市", description="转出单位所在区市或单位代码")
+    to_unit: UUID = Field(
+        title="接收单位", description="接收事项的职工服务中心或服务职工基地（登记单位编号）"
+    )
+    to_name: str = Field(title="接收单位名称", description="接收单位的名称")
+    to_kind: HandlerKind = Field(title="接收单位类型", description="职工服务中心或服务职工基地")
+    reason: str = Field(title="转办原因", description="转办的原因")
+    on: date = Field(title="转办日期", description="转办的日期")
+
+
 NOTICE_TYPES: Final[dict[str, type[Notice]]] = {
     cls.notice_type(): cls
     for cls in (
@@ -196,5 +327,12 @@ NOTICE_TYPES: Final[dict[str, type[Notice]]] = {
         UnitStatusNotice,
         EnrolmentBatchNotice,
         InboundCommandRefusedNotice,
+        FindingNotice,
+        FindingClearedNotice,
+        PlanReceivedNotice,
+        FacilityNotice,
+        ServiceProjectListedNotice,
+        CertificationSuspensionNotice,
+        MatterTransferredNotice,
     )
 }

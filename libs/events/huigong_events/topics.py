@@ -141,7 +141,7 @@ OUTBOUND_TOPICS: Final[tuple[Topic, ...]] = tuple(
         "intake",
         TopicKind.OUTBOUND,
         1,
-        description=f"发给{name}的通知：受理、决定、认定、被拒绝的入站命令",
+        description=f"发给{name}的通知：受理、发现、方案、决定、认定与暂停、设施与项目、转办、报送批次、被拒绝的入站命令",
     )
     for code, name in SUBMITTERS.items()
 )

@@ -28,8 +28,8 @@ from huigong_platform.principals import Role
 from huigong_platform.settings import SERVICES
 
 from . import commands as ops_commands
-from . import event_keys, kafka_acls, keys, legacy_adoption
-from .common import OpsConfig
+from . import event_keys, kafka_access, kafka_acls, keys, legacy_adoption
+from .common import OpsConfig, OpsError
 
 T = TypeVar("T")
 
@@ -94,7 +94,21 @@ def topics_ensure() -> None:
     logs.configure("huigong-cli")
     bootstrap = os.environ.get("HUIGONG_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
     prefix = os.environ.get("HUIGONG_TOPIC_PREFIX", "")
-    created = asyncio.run(ensure_topics(bootstrap, prefix))
+
+    async def ensure() -> list[str]:
+        try:
+            return await ensure_topics(bootstrap, prefix)
+        except Exception as exc:
+            clear = await kafka_access.explained(bootstrap, exc)
+            if clear is None:
+                raise
+            raise clear from exc
+
+    try:
+        created = asyncio.run(ensure())
+    except OpsError as exc:
+        typer.secho(f"错误 error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
     typer.echo(f"topics: {len(created)} created")
 
 

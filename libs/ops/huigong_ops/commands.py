@@ -30,7 +30,7 @@ from huigong_platform.raw_identifiers import Patterns
 from huigong_platform.settings import SERVICES
 
 from . import audit as audit_mod
-from . import bundles, deadletters, event_keys
+from . import bundles, deadletters, event_keys, inbound_letters
 from . import personal as personal_mod
 from . import reconcile as reconcile_mod
 from . import replay as replay_mod
@@ -90,6 +90,14 @@ ActorOpt = Annotated[
     str, typer.Option("--actor", help="操作人（记入审计）/ who acts (recorded for auditors)")
 ]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="理由（记入审计）/ why (recorded for auditors)")]
+InboundOpt = Annotated[
+    bool,
+    typer.Option(
+        "--inbound",
+        help="受理服务入站死信主题上的死信（编号为其位置）/ a letter of intake's inbound dead-letter topic "
+        "(numbered by its offset there)",
+    ),
+]
 
 
 class _CurrentStderr:
@@ -762,23 +770,42 @@ def dl_list(
     limit: Annotated[int, typer.Option("--limit", "-n", help="每个服务最多条数 / at most per service")] = 200,
     json_output: JsonOpt = False,
     dsn: DsnOpt = None,
+    bootstrap: BootstrapOpt = None,
+    prefix: PrefixOpt = None,
 ) -> None:
     """列出死信 / list dead letters.
 
-    默认列出全部服务中未处理的死信 / by default the open ones of every service.
+    默认列出全部服务中未处理的死信，包括受理服务入站死信主题上的（消费者 intake.inbound，编号为其在该主题上的位置）/ by default the open ones of every service, with those on intake's inbound dead-letter topic (consumer intake.inbound, numbered by their offset there).
     """
     _quiet_logs()
-    config = OpsConfig.resolve(dsn=dsn)
+    config = OpsConfig.resolve(bootstrap=bootstrap, prefix=prefix, dsn=dsn)
     try:
         services = [check_service(s) for s in (service or SERVICES)]
         url = config.require_dsn()
     except OpsError as exc:
         raise _fail(str(exc)) from exc
     letters = _run(deadletters.list_letters(url, services, status, consumer, limit))
+    inbound: list[inbound_letters.InboundLetter] = []
+    unread: OpsError | None = None
+    if "intake" in services and consumer in (None, inbound_letters.CONSUMER):
+        try:
+            inbound = asyncio.run(
+                inbound_letters.list_inbound(url, config.bootstrap, config.prefix, status, limit)
+            )
+        except OpsError as exc:
+            unread = exc  # the projections' letters are still worth seeing: listed, then failed
     if json_output:
-        _print_json([letter.to_json() for letter in letters])
-        return
-    table = Table(title=f"死信 dead letters ({status}): {len(letters)}", title_justify="left")
+        _print_json([letter.to_json() for letter in letters] + [letter.to_json() for letter in inbound])
+    else:
+        _letters_table(status, letters, inbound)
+    if unread is not None:
+        raise _fail(f"入站死信未能列出 inbound dead letters not listed: {unread}")
+
+
+def _letters_table(
+    status: str, letters: list[deadletters.LetterSummary], inbound: list[inbound_letters.InboundLetter]
+) -> None:
+    table = Table(title=f"死信 dead letters ({status}): {len(letters) + len(inbound)}", title_justify="left")
     for column in (
         "服务 service",
         "编号 id",
@@ -805,6 +832,19 @@ def dl_list(
             str(d.parked),
             d.created_at.isoformat(timespec="seconds"),
         )
+    for i in inbound:
+        table.add_row(
+            "intake",
+            str(i.offset),
+            inbound_letters.CONSUMER,
+            f"{i.source_topic}[{i.source_partition}]@{i.source_offset}",
+            i.command or "?",
+            f"command:{_short(i.command_id, 40) or '?'}" + (f" row {i.row}" if i.row else ""),
+            _short(i.reason, 120),
+            i.status,
+            "0",
+            i.at.isoformat(timespec="seconds") if i.at else "?",
+        )
     stdout_console().print(table)
 
 
@@ -814,17 +854,26 @@ def dl_show(
     service: ServiceOpt,
     json_output: JsonOpt = False,
     dsn: DsnOpt = None,
+    inbound: InboundOpt = False,
+    bootstrap: BootstrapOpt = None,
+    prefix: PrefixOpt = None,
 ) -> None:
     """查看一条死信 / show one dead letter.
 
     原因、位置、事件信封、积压记录与处理记录；不显示加密的个人信息 / reason, position, envelope, parked records and actions taken; sealed personal data is never shown.
     """
     _quiet_logs()
-    config = OpsConfig.resolve(dsn=dsn)
+    config = OpsConfig.resolve(bootstrap=bootstrap, prefix=prefix, dsn=dsn)
     try:
         url = config.require_dsn()
+        if inbound:
+            _inbound_service(service)
     except OpsError as exc:
         raise _fail(str(exc)) from exc
+    if inbound:
+        letter = _run(inbound_letters.show_inbound(url, config.bootstrap, config.prefix, letter_id))
+        _show_inbound(letter, json_output)
+        return
     detail = _run(deadletters.show_letter(url, service, letter_id))
     if json_output:
         _print_json(detail.to_json())
@@ -876,6 +925,56 @@ def dl_show(
         console.print(actions)
 
 
+def _inbound_service(service: str) -> None:
+    if service != "intake":
+        raise OpsError("入站死信属于受理服务 inbound dead letters are intake's: use --service intake")
+
+
+def _show_inbound(letter: inbound_letters.InboundLetter, json_output: bool) -> None:
+    if json_output:
+        _print_json(letter.to_json())
+        return
+    console = stdout_console()
+    head = Table(
+        title=f"入站死信 inbound dead letter #{letter.offset} (intake)",
+        title_justify="left",
+        show_header=False,
+    )
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    for label, value in (
+        (
+            "状态 status",
+            letter.status
+            + (f" by {letter.resolved_by} at {letter.resolved_at}" if letter.resolved_by else ""),
+        ),
+        ("处理理由 resolution", letter.resolution or ""),
+        ("报送单位 submitter", letter.submitter),
+        ("位置 position", f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}"),
+        ("命令 command", f"{letter.command or '?'} {letter.command_id or ''}".strip()),
+        ("行 row", str(letter.row) if letter.row else ""),
+        ("原因 reason", letter.reason),
+        (
+            "字段错误 errors",
+            "\n".join(f"{e.get('field')}: {e.get('zh')} / {e.get('en')}" for e in letter.errors),
+        ),
+        ("记录时间 dead-lettered", letter.at.isoformat() if letter.at else "?"),
+        (
+            "原始记录 original (personal fields removed)",
+            orjson.dumps(letter.original, option=orjson.OPT_INDENT_2).decode(),
+        ),
+    ):
+        head.add_row(label, value)
+    console.print(head)
+    if letter.actions:
+        actions = Table(title="处理记录 actions", title_justify="left")
+        for column in ("编号 id", "操作 action", "操作人 actor", "理由 reason", "结果 outcome", "时间 at"):
+            actions.add_column(column, overflow="fold")
+        for a in letter.actions:
+            actions.add_row(str(a["id"]), a["action"], a["actor"], a["reason"], a["outcome"], a["at"])
+        console.print(actions)
+
+
 def _resolve(
     action: deadletters.Action,
     letter_id: int,
@@ -885,16 +984,28 @@ def _resolve(
     json_output: bool,
     dsn: str | None,
     prefix: str | None,
+    inbound: bool = False,
+    bootstrap: str | None = None,
 ) -> None:
     _quiet_logs()
-    config = OpsConfig.resolve(prefix=prefix, dsn=dsn)
+    config = OpsConfig.resolve(bootstrap=bootstrap, prefix=prefix, dsn=dsn)
     try:
         url = config.require_dsn()
+        if inbound:
+            _inbound_service(service)
     except OpsError as exc:
         raise _fail(str(exc)) from exc
-    result = _run(
-        deadletters.resolve(url, service, letter_id, action, actor, reason, topic_prefix=config.prefix)
-    )
+    result: deadletters.ActionResult | inbound_letters.InboundResult
+    if inbound:
+        result = _run(
+            inbound_letters.resolve_inbound(
+                url, config.bootstrap, config.prefix, letter_id, action, actor, reason
+            )
+        )
+    else:
+        result = _run(
+            deadletters.resolve(url, service, letter_id, action, actor, reason, topic_prefix=config.prefix)
+        )
     if json_output:
         _print_json(result.to_json())
     else:
@@ -902,7 +1013,8 @@ def _resolve(
         mark = "✓" if result.ok else "✗"
         stdout_console().print(
             Text(
-                f"{mark} 死信 #{letter_id} ({service}) {action}: {result.outcome} [action #{result.action_id}]",
+                f"{mark} {'入站死信' if inbound else '死信'} #{letter_id} ({service}) {action}: "
+                f"{result.outcome} [action #{result.action_id}]",
                 style=style,
             )
         )
@@ -919,6 +1031,8 @@ def dl_retry(
     json_output: JsonOpt = False,
     dsn: DsnOpt = None,
     prefix: PrefixOpt = None,
+    inbound: InboundOpt = False,
+    bootstrap: BootstrapOpt = None,
 ) -> None:
     """修复后重试 / retry after a fix.
 
@@ -927,8 +1041,10 @@ def dl_retry(
     再次失败时死信保持打开、积压不变，失败原因记入处理记录，退出码为 1。
 
     When it fails again the letter stays open with its parked records, the failure is recorded as the action's outcome, and the exit code is 1.
+
+    --inbound：受理服务入站死信主题上的一条（编号为其位置）；从区市入站主题重新读取原始命令，经受理服务的同一路径重新提交（需受理服务的环境变量）/ a letter of intake's inbound dead-letter topic (numbered by its offset): the original command is read again from the district's inbound topic and submitted again through intake's own path (needs intake's environment).
     """
-    _resolve("retry", letter_id, service, actor, reason, json_output, dsn, prefix)
+    _resolve("retry", letter_id, service, actor, reason, json_output, dsn, prefix, inbound, bootstrap)
 
 
 @dead_letters_app.command("skip")
@@ -940,12 +1056,14 @@ def dl_skip(
     json_output: JsonOpt = False,
     dsn: DsnOpt = None,
     prefix: PrefixOpt = None,
+    inbound: InboundOpt = False,
+    bootstrap: BootstrapOpt = None,
 ) -> None:
     """附理由跳过 / skip with a reason (audited).
 
     聚合越过该事件，其积压记录在同一事务中依次应用 / the aggregate moves past the event and its parked records are applied in order, in one transaction.
     """
-    _resolve("skip", letter_id, service, actor, reason, json_output, dsn, prefix)
+    _resolve("skip", letter_id, service, actor, reason, json_output, dsn, prefix, inbound, bootstrap)
 
 
 # --- scan-personal -------------------------------------------------------------------------------

@@ -188,11 +188,17 @@ SERVICE_READS: Final[dict[str, tuple[Topic, ...]]] = {
         *INBOUND_TOPICS,
         _topic("huigong.intake.applications"),
         _topic("huigong.review.reviews"),
-        # The outbound notices of certification, revocation and exit.
+        # The outbound notices of certification, suspension, revocation and exit, of facilities
+        # and service projects, and of service matters transferred to a district's centre.
         _topic("huigong.registry.units"),
+        _topic("huigong.registry.facilities"),
+        _topic("huigong.registry.matters"),
         # Its own outbound topics: after a crash the publisher reads their last records to know
         # what the broker already holds, so that no district gets a notice twice.
         *OUTBOUND_TOPICS,
+        # Its inbound dead letters: `huigong dead-letters retry --inbound` runs as intake (it
+        # reads the original command again from the inbound topic, which only intake may).
+        *DEAD_LETTER_TOPICS,
     ),
     "review": (
         _topic("huigong.intake.applications"),

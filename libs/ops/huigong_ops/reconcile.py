@@ -13,6 +13,7 @@ import asyncpg
 from huigong_platform.outcomes import Reconciled, checkpoints, reconcile_slice
 from huigong_platform.reactions import Reaction
 
+from . import kafka_access
 from .common import OpsError
 from .registry import discover
 
@@ -42,9 +43,15 @@ async def reconcile(dsn: str, bootstrap: str, service: str | None = None) -> lis
             # The reaction's service schema: its events, checkpoints, dead letters, parked rows.
             await conn.execute(f"SET search_path TO {cls.service}")
             until = await checkpoints(conn, cls.name)
-            results.append(
-                await reconcile_slice(conn, bootstrap, cls.name, cls.service, cls.outcomes, {}, until)
-            )
+            try:
+                results.append(
+                    await reconcile_slice(conn, bootstrap, cls.name, cls.service, cls.outcomes, {}, until)
+                )
+            except Exception as exc:
+                clear = await kafka_access.explained(bootstrap, exc)
+                if clear is None:
+                    raise
+                raise clear from exc
     finally:
         await conn.close()
     return results

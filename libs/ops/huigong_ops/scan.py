@@ -18,6 +18,7 @@ from aiokafka.structs import ConsumerRecord
 
 from huigong_platform.kafka import consumer as make_consumer
 
+from . import kafka_access
 from .common import NullReporter, OpsError, Reporter
 
 STALL_SECONDS = 30.0
@@ -37,15 +38,20 @@ class PartitionRange:
 
 @contextlib.asynccontextmanager
 async def open_consumer(bootstrap: str, client_id: str = "huigong-ops") -> AsyncIterator[AIOKafkaConsumer]:
-    consumer = make_consumer(bootstrap, None, client_id)
+    """A started consumer of this process's Kafka user; what goes wrong with Kafka, starting or
+    reading, is told as broker unreachable, authentication failed or not authorized
+    (`kafka_access`)."""
+    auth = kafka_access.login()
+    consumer = make_consumer(bootstrap, None, client_id, auth)
     try:
         await asyncio.wait_for(consumer.start(), 30)
     except Exception as exc:
         with contextlib.suppress(Exception):
             await consumer.stop()
-        raise OpsError(f"Kafka 无法连接 cannot reach Kafka at {bootstrap}: {exc!r}") from exc
+        raise await kafka_access.start_failure(bootstrap, exc, auth) from exc
     try:
-        yield consumer
+        async with kafka_access.told(auth):
+            yield consumer
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(consumer.stop(), 10)
@@ -68,6 +74,8 @@ async def partition_ranges(
             missing.append(name)
             continue
         tps.extend(TopicPartition(name, p) for p in sorted(partitions))
+    # A topic this user may not see is left out of the full listing: say so, not "missing".
+    await kafka_access.check_topics(consumer, missing)
     if tps:
         begins = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)

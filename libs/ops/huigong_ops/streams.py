@@ -26,6 +26,7 @@ from huigong_events.topics import TOPICS, Topic
 from huigong_platform.kafka import admin_client
 from huigong_platform.settings import SERVICES
 
+from . import kafka_access
 from .common import OpsError
 from .scan import open_consumer, partition_ranges
 
@@ -200,21 +201,25 @@ def _with_unread_partitions(
 
 
 async def _group_positions(bootstrap: str, prefix: str, all_groups: bool) -> list[PositionLag]:
-    admin = admin_client(bootstrap, "huigong-ops-streams")
+    auth = kafka_access.login()
+    admin = admin_client(bootstrap, "huigong-ops-streams", auth)
     try:
         await asyncio.wait_for(admin.start(), 30)
     except Exception as exc:
-        raise OpsError(f"Kafka 无法连接 cannot reach Kafka at {bootstrap}: {exc!r}") from exc
+        with contextlib.suppress(Exception):
+            await admin.close()
+        raise await kafka_access.start_failure(bootstrap, exc, auth) from exc
     try:
-        listed = await admin.list_consumer_groups()
-        ours = f"{prefix}huigong."
-        group_ids = sorted({g[0] for g in listed if all_groups or str(g[0]).startswith(ours)})
-        positions: list[PositionLag] = []
-        for group in group_ids:
-            offsets = await admin.list_consumer_group_offsets(group)
-            for tp, meta in offsets.items():
-                positions.append(PositionLag(group, tp.topic, tp.partition, meta.offset, None))
-        return positions
+        async with kafka_access.told(auth):
+            listed = await admin.list_consumer_groups()
+            ours = f"{prefix}huigong."
+            group_ids = sorted({g[0] for g in listed if all_groups or str(g[0]).startswith(ours)})
+            positions: list[PositionLag] = []
+            for group in group_ids:
+                offsets = await admin.list_consumer_group_offsets(group)
+                for tp, meta in offsets.items():
+                    positions.append(PositionLag(group, tp.topic, tp.partition, meta.offset, None))
+            return positions
     finally:
         await admin.close()
 

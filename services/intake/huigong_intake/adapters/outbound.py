@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -139,7 +139,20 @@ async def feed(conn: DbConnection, district: str, after: int, limit: int) -> lis
     ]
 
 
-def kafka_record(row: asyncpg.Record) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+def notice_row(notice: Notice, seq: int) -> dict[str, Any]:
+    """A notice as its `outbound_notices` row holds it (what `kafka_record` reads)."""
+    return {
+        "seq": seq,
+        "district": notice.district,
+        "record_id": notice.record_id,
+        "type": notice.notice_type(),
+        "schema_version": notice.schema_version,
+        "data": _payload(notice),
+        "occurred_at": notice.occurred_at,
+    }
+
+
+def kafka_record(row: Mapping[str, Any] | asyncpg.Record) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """(key, value, headers) of a notice: CloudEvents binary mode, as every event travels."""
     data = json.loads(row["data"])
     value = json.dumps(
@@ -276,16 +289,20 @@ class OutboundPublisher:
             # On an error nothing is marked: the next session first marks what the topics already
             # hold (`_catch_up`), then sends the rest.
             await asyncio.wait_for(asyncio.gather(*futures), 30.0)
-            await conn.execute(
-                "UPDATE outbound_notices SET published_at = now() WHERE seq = ANY($1::bigint[])",
-                [r["seq"] for r in rows],
-            )
+            await self._mark(conn, [r["seq"] for r in rows])
             pending = await conn.fetchval("SELECT count(*) FROM outbound_notices WHERE published_at IS NULL")
         telemetry.OUTBOUND_PUBLISHED.labels("intake").inc(len(rows))
         telemetry.OUTBOUND_PENDING.labels("intake").set(pending)
         self.published += len(rows)
         log.info("outbound notices published", count=len(rows), last_seq=rows[-1]["seq"])
         return len(rows)
+
+    async def _mark(self, conn: DbConnection, sequences: list[int]) -> None:
+        """Record that the broker took these notices. A process that dies just before this has
+        sent them all the same: `_catch_up` finds them on the topics."""
+        await conn.execute(
+            "UPDATE outbound_notices SET published_at = now() WHERE seq = ANY($1::bigint[])", sequences
+        )
 
 
 async def _last_sequence(consumer: Any, topic: str) -> int | None:

@@ -6,12 +6,16 @@ source (the trigger's event id) is unique, so a trigger read again writes nothin
 `adapters/outbound.OutboundPublisher` takes the rows to Kafka.
 
 Whose record it is: an application is its submitter's (ApplicationSubmitted), a unit its area's
-(UnitRegistered; a unit of the city itself, 370200, has no district to tell). Review's decisions
-do not all name the submitter and review's topic may be read ahead of intake's, so a notice
-about an application not seen yet waits (`outbound_waiting`) and follows its submission.
+(UnitRegistered), a facility its area's (FacilityOpened); a service project is its area's and a
+transferred service matter the receiving unit's area's (the event names them). Records of the
+city itself (370200) have no district to tell. Review's decisions and findings do not all name
+the submitter and review's topic may be read ahead of intake's, so a notice about an
+application not seen yet waits (`outbound_waiting`) and follows its submission. A unit's or a
+facility's later events share its partition with its registration, which always comes first.
 
 What is left out on purpose: reviewers, scores (not even the average) and comments (review's
-confidentiality rules); the credit code and evidence of a finding; everything personal.
+confidentiality rules); the credit code and department records behind a finding; everything
+personal (a matter's worker stays sealed in the registry).
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from huigong_events import intake as ev
+from huigong_events import matters as mt
 from huigong_events import registry as rg
 from huigong_events import review as rv
+from huigong_events import revocation as rc
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
 from huigong_events.outbound import (
@@ -29,9 +35,19 @@ from huigong_events.outbound import (
     ApplicationDecidedNotice,
     ApplicationReceivedNotice,
     ApplicationRejectedNotice,
+    CertificationSuspensionNotice,
     Decision,
+    FacilityNotice,
+    FacilityStatus,
+    FindingClearedNotice,
+    FindingNotice,
+    MatterTransferredNotice,
     Notice,
+    PlanKind,
+    PlanReceivedNotice,
     RejectionRule,
+    ServiceProjectListedNotice,
+    SuspensionStatus,
     UnitStatus,
     UnitStatusNotice,
 )
@@ -115,7 +131,118 @@ def notice_for(event: DomainEvent, record: RecordedEvent) -> Notice | None:
                 on=event.exited_on,
                 reason=event.reason,
             )
+        case rv.ExclusionFound():
+            return FindingNotice(
+                **common,
+                record_id=str(event.application_id),
+                application_id=event.application_id,
+                finding_id=event.finding_id,
+                rule=event.rule,
+                rule_text=event.rule_text,
+                stage=event.stage,
+                source=event.evidence.source,
+                # The reviewer's stated reason is what the applicant reads in its dossier too.
+                reason=event.evidence.reason if event.evidence.source is rv.EvidenceSource.评审认定 else None,
+            )
+        case rv.ExclusionCleared():
+            return FindingClearedNotice(
+                **common,
+                record_id=str(event.application_id),
+                application_id=event.application_id,
+                finding_id=event.finding_id,
+                reason=event.reason,
+            )
+        case ev.PlanSubmitted() | ev.PlanAmended():
+            plan = event.plan
+            return PlanReceivedNotice(
+                **common,
+                record_id=str(event.application_id),
+                application_id=event.application_id,
+                plan_kind=PlanKind(plan.plan_kind),
+                plan_year=getattr(plan, "year", None),
+                amended=isinstance(event, ev.PlanAmended),
+                reason=event.reason if isinstance(event, ev.PlanAmended) else None,
+            )
+        case rg.FacilityOpened():
+            return FacilityNotice(
+                **common,
+                record_id=str(event.facility_id),
+                facility_id=event.facility_id,
+                status=FacilityStatus.OPENED,
+                report_id=event.report_id,
+                kind=event.kind,
+                name=event.name,
+                on=event.opened_on,
+            )
+        case rg.FacilityClosed():
+            return FacilityNotice(
+                **common,
+                record_id=str(event.facility_id),
+                facility_id=event.facility_id,
+                status=FacilityStatus.CLOSED,
+                on=event.closed_on,
+                reason=event.reason,
+            )
+        case rg.ServiceProjectListed():
+            return ServiceProjectListedNotice(
+                **common,
+                record_id=str(event.project_id),
+                project_id=event.project_id,
+                proposal_id=event.proposal_id,
+                name=event.name,
+                field=event.field,
+                listed_on=event.listed_on,
+            )
+        case rc.CertificationSuspended():
+            return CertificationSuspensionNotice(
+                **common,
+                record_id=str(event.unit_id),
+                unit_id=event.unit_id,
+                status=SuspensionStatus.SUSPENDED,
+                case_id=event.case_id,
+                certificate_no=event.certificate_no,
+                on=event.suspended_on,
+                rule=event.rule,
+                rule_text=event.rule_text,
+                statement_due=event.statement_due,
+            )
+        case rc.CertificationRestored():
+            return CertificationSuspensionNotice(
+                **common,
+                record_id=str(event.unit_id),
+                unit_id=event.unit_id,
+                status=SuspensionStatus.RESTORED,
+                case_id=event.case_id,
+                certificate_no=event.certificate_no,
+                on=event.restored_on,
+                reason=event.reason,
+            )
+        case mt.MatterTransferred():
+            return MatterTransferredNotice(
+                **common,
+                record_id=str(event.matter_id),
+                matter_id=event.matter_id,
+                from_name=event.from_name,
+                from_area=event.from_area,
+                to_unit=event.to_unit,
+                to_name=event.to_name,
+                to_kind=event.to_kind,
+                reason=event.reason,
+                on=event.transferred_on,
+            )
     return None
+
+
+def named_district(event: DomainEvent) -> str | None:
+    """The district an event names as its record's own, None for the city's or when it names none."""
+    match event:
+        case rg.FacilityOpened() | rg.ServiceProjectListed():
+            area: str = event.area
+        case mt.MatterTransferred():
+            area = event.to_area
+        case _:
+            return None
+    return area if area in SUBMITTERS else None
 
 
 def _decided(
@@ -139,6 +266,8 @@ class OutboundProjection(Projection):
         topic_for_aggregate("application"),
         topic_for_aggregate("review"),
         topic_for_aggregate("unit"),
+        topic_for_aggregate("facility"),
+        topic_for_aggregate("matter"),
     )
     # What `huigong replay` compares (and `--swap` replaces): who owns which record. Never the
     # notices: they are the districts' log (their cursors are its `seq`), some are written by
@@ -157,6 +286,16 @@ class OutboundProjection(Projection):
             "UnitCertified",
             "CertificationRevoked",
             "UnitExited",
+            "ExclusionFound",
+            "ExclusionCleared",
+            "PlanSubmitted",
+            "PlanAmended",
+            "FacilityOpened",
+            "FacilityClosed",
+            "ServiceProjectListed",
+            "CertificationSuspended",
+            "CertificationRestored",
+            "MatterTransferred",
         }
     )
 
@@ -170,16 +309,20 @@ class OutboundProjection(Projection):
                 if event.area in SUBMITTERS:
                     await store.set_owner(conn, str(event.unit_id), event.area)
                 return
+            case rg.FacilityOpened():
+                # Its closure names only the facility.
+                if event.area in SUBMITTERS:
+                    owner = (str(event.facility_id), event.area)
         if owner is not None:
             await store.set_owner(conn, *owner)
         notice = notice_for(event, record)
         if notice is not None:
-            district = await store.owner_of(conn, notice.record_id)
+            district = named_district(event) or await store.owner_of(conn, notice.record_id)
             if district is not None:
                 await store.write_notice(conn, notice.model_copy(update={"district": district}), source)
-            elif not isinstance(notice, UnitStatusNotice):
+            elif notice.record_kind == "application":
                 await store.wait_for_owner(conn, notice, source)
-            # else a unit's registration came first on its partition: no owner means the city's own
+            # else the record's first event came first on its partition: no owner means the city's own
         if owner is not None:
             # After the receipt: the district hears of its application before what review decided.
             await store.release_waiting(conn, *owner)

@@ -31,7 +31,8 @@ class FeedNotice(BaseModel):
     )
     schema_version: int = Field(title="版本")
     record_id: str = Field(
-        title="记录编号", description="本区市的记录编号（申报、单位或入站命令），即 Kafka 记录的键"
+        title="记录编号",
+        description="本区市的记录编号（申报、单位、设施、服务项目、服务事项、报送批次或入站命令），即 Kafka 记录的键",
     )
     occurred_at: datetime = Field(title="发生时间")
     data: dict[str, Any] = Field(title="内容", description="通知内容（与 Kafka 记录的值相同，不含以上字段）")
@@ -46,7 +47,8 @@ class FeedPage(BaseModel):
     "/feed",
     tags=["通知"],
     summary="本区市的通知流（与 Kafka 出站主题相同的通知、相同的顺序）",
-    description="受理、不予受理、确定和批准建设的决定、单位认定撤销退出、被拒绝的入站命令。"
+    description="受理、不予受理、发现及其排除、建设方案、确定和批准建设的决定、单位认定暂停恢复撤销退出、"
+    "设施与服务项目登记、转办到本区市的服务事项、报送批次、被拒绝的入站命令。"
     "after 为上次答复的 next（首次为 0）；wait 大于 0 时，若暂无新通知，最多等待 wait 秒（长轮询）。"
     "区市和集团工会只读本单位的通知；运维人员须以 district 指明。",
 )

@@ -16,6 +16,7 @@ import contextlib
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ from huigong_events.topics import DEAD_LETTER_TOPICS, INBOUND_TOPICS, submitter_
 from huigong_platform import logs
 from huigong_platform.application import CommandPath
 from huigong_platform.errors import validation_errors
-from huigong_platform.idempotency import IdempotencyKeyReused
+from huigong_platform.idempotency import IdempotencyKeyReused, Outcome
 from huigong_platform.kafka import consumer as make_consumer
 from huigong_platform.kafka import producer as make_producer
 from huigong_platform.kafka import start_producer
@@ -73,6 +74,70 @@ def principal_for(submitter: str, simulated: bool) -> Principal:
     if simulated:
         return Principal(Role.SIMULATOR, submitter)
     return Principal(Role.GROUP if submitter in GROUP_UNIONS else Role.DISTRICT, submitter)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a record's command was not taken: the dead letter's reason and field errors."""
+
+    reason: str
+    errors: list[FieldError]
+
+
+@dataclass(frozen=True)
+class Taken:
+    command: InboundCommand
+    outcome: Outcome
+
+
+async def submit(commands: CommandPath, value: bytes | None, submitter: str) -> Taken | Refused:
+    """One inbound record's command through the command path, as `submitter` (whose inbound topic
+    it came from). The live consumer dead-letters what this refuses; `huigong dead-letters retry
+    --inbound` runs a dead-lettered record through it again after a fix of the platform."""
+    try:
+        command = InboundCommand.model_validate_json(value or b"")
+    except ValidationError as exc:
+        return Refused("invalid command envelope", validation_errors(exc.errors()))
+    if RAW_NUMBER.search(command.command_id):
+        # The command id becomes the idempotency key and the events' correlation id (kept in
+        # PostgreSQL, Kafka and the logs): it must not be a worker's phone or ID number.
+        error = FieldError(
+            "command_id",
+            "命令编号不得含手机号或身份证号",
+            "command_id must not contain a phone or ID number",
+        )
+        return Refused("invalid command id", [error])
+    model = BODIES.get(command.command)
+    if model is None:
+        error = FieldError(
+            "command", f"未知的命令：{command.command}", f"unknown command {command.command!r}"
+        )
+        return Refused("unknown command", [error])
+    if command.command in NEEDS_APPLICATION and command.application_id is None:
+        error = FieldError("application_id", "缺少申报编号", "application_id is required for this command")
+        return Refused("invalid command", [error])
+    try:
+        body = model.model_validate(command.body)
+    except ValidationError as exc:
+        return Refused("invalid command body", validation_errors(exc.errors(), UNION_TAGS))
+    try:
+        outcome = await commands.handle(
+            command_of(command.command, body, command.application_id),
+            principal_for(submitter, command.simulated),
+            key=f"kafka:{command.command_id}",
+            correlation_id=command.command_id,
+        )
+    except IdempotencyKeyReused:
+        error = FieldError(
+            "command_id",
+            "命令编号已用于另一个不同的命令",
+            "this command_id was already used for a different command",
+        )
+        return Refused("command id reused", [error])
+    except Refusal as exc:
+        # The same refusal an HTTP caller gets, with the same field errors.
+        return Refused(exc.reason, list(exc.errors))
+    return Taken(command, outcome)
 
 
 class InboundConsumer:
@@ -136,62 +201,11 @@ class InboundConsumer:
 
     async def _handle(self, record: ConsumerRecord[Any, Any], producer: AIOKafkaProducer) -> None:
         submitter = submitter_of_inbound(record.topic, self._prefix)
-        try:
-            command = InboundCommand.model_validate_json(record.value or b"")
-        except ValidationError as exc:
-            await self._dead_letter(
-                producer, record, submitter, "invalid command envelope", validation_errors(exc.errors())
-            )
+        taken = await submit(self._commands, record.value, submitter)
+        if isinstance(taken, Refused):
+            await self._dead_letter(producer, record, submitter, taken.reason, taken.errors)
             return
-        if RAW_NUMBER.search(command.command_id):
-            # The command id becomes the idempotency key and the events' correlation id (kept in
-            # PostgreSQL, Kafka and the logs): it must not be a worker's phone or ID number.
-            error = FieldError(
-                "command_id",
-                "命令编号不得含手机号或身份证号",
-                "command_id must not contain a phone or ID number",
-            )
-            await self._dead_letter(producer, record, submitter, "invalid command id", [error])
-            return
-        model = BODIES.get(command.command)
-        if model is None:
-            error = FieldError(
-                "command", f"未知的命令：{command.command}", f"unknown command {command.command!r}"
-            )
-            await self._dead_letter(producer, record, submitter, "unknown command", [error])
-            return
-        if command.command in NEEDS_APPLICATION and command.application_id is None:
-            error = FieldError(
-                "application_id", "缺少申报编号", "application_id is required for this command"
-            )
-            await self._dead_letter(producer, record, submitter, "invalid command", [error])
-            return
-        try:
-            body = model.model_validate(command.body)
-        except ValidationError as exc:
-            errors = validation_errors(exc.errors(), UNION_TAGS)
-            await self._dead_letter(producer, record, submitter, "invalid command body", errors)
-            return
-        principal = principal_for(submitter, command.simulated)
-        try:
-            outcome = await self._commands.handle(
-                command_of(command.command, body, command.application_id),
-                principal,
-                key=f"kafka:{command.command_id}",
-                correlation_id=command.command_id,
-            )
-        except IdempotencyKeyReused:
-            error = FieldError(
-                "command_id",
-                "命令编号已用于另一个不同的命令",
-                "this command_id was already used for a different command",
-            )
-            await self._dead_letter(producer, record, submitter, "command id reused", [error])
-            return
-        except Refusal as exc:
-            # The same refusal an HTTP caller gets, with the same field errors.
-            await self._dead_letter(producer, record, submitter, exc.reason, list(exc.errors))
-            return
+        command, outcome = taken.command, taken.outcome
         self.executed += 1
         log.info(
             "inbound command executed",
