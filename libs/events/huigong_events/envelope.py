@@ -229,7 +229,7 @@ def from_kafka(value: bytes | None, headers: Iterable[tuple[str, bytes]]) -> Rec
 
     On every projection's path, once per record. The headers are decoded in one comprehension
     and handed, under their own names, to the envelope's own pydantic validator reading each
-    field from its header (`_validate_headers`): one call validates the UUID, integers,
+    field from its header (`validate_headers`): one call validates the UUID, integers,
     timestamps, lengths and hash patterns. A record that fails there is read again by
     `checked_envelope`, which names what is wrong; both give the same envelope
     (tests/unit/test_envelope.py)."""
@@ -247,7 +247,7 @@ def from_kafka(value: bytes | None, headers: Iterable[tuple[str, bytes]]) -> Rec
             # checked_envelope.
             text["data"] = data
             try:
-                return _validate_headers(text)
+                return validate_headers(text)
             except ValueError:
                 pass
     return checked_envelope(value, headers)
@@ -350,4 +350,6 @@ def _header_validator() -> Callable[[dict[str, Any]], RecordedEvent]:
     return validate
 
 
-_validate_headers = _header_validator()
+validate_headers = _header_validator()
+"""The envelope of a dict of header texts by their CloudEvents names plus `data`, the parsed
+value; raises pydantic's ValidationError (from_kafka turns that into an EnvelopeError)."""

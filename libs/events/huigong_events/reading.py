@@ -686,6 +686,11 @@ def derived_envelope(value: bytes | None, headers: Iterable[tuple[str, bytes]]) 
     if type(data) is not dict:
         raise _Unsure
     text["data"] = data
+    return _envelope_of_text(text)
+
+
+def _envelope_of_text(text: dict[str, Any]) -> RecordedEvent:
+    """The envelope of header texts by name plus `data`, by the derived types alone."""
     record: RecordedEvent = _ENVELOPE_BUILD(_convert(text, _ENVELOPE_STRUCT))
     return record
 
@@ -710,8 +715,7 @@ def envelope_without_body(headers: Sequence[tuple[str, bytes]]) -> RecordedEvent
         if text.get("ce_specversion") != CE_SPEC_VERSION:
             raise _Unsure
         text["data"] = {}
-        record: RecordedEvent = _ENVELOPE_BUILD(_convert(text, _ENVELOPE_STRUCT))
-        return record
+        return _envelope_of_text(text)
     except Exception:
         return from_kafka(b"{}", headers)
 
