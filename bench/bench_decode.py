@@ -27,11 +27,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import msgspec
+import orjson
+
 from huigong_events.authenticity import ENVIRONMENT_VARIABLE, default_keys, message, new_secret
 from huigong_events.base import DomainEvent
 from huigong_events.catalogue import EVENT_TYPES
 from huigong_events.envelope import RecordedEvent, from_kafka, seal, to_kafka
-from huigong_events.reading import decode_event, envelope_of
+from huigong_events.reading import READERS, decode_event, envelope_of
 from huigong_events.registry import MemberEnrolled, MutualAidGranted
 from huigong_events.topics import topic_for_aggregate
 from huigong_events.upcasting import decode, upcast
@@ -136,6 +139,121 @@ def best(run: Callable[[list[Record]], None], records: list[Record]) -> float:
     return (time.process_time() - start) / len(records) * 1e6
 
 
+TOTAL = "decode per record (headers + envelope + typed event)"
+TEXT = "  headers → text (all of them, UTF-8 checked)"
+JSON = "  value → JSON object (orjson)"
+ENVELOPE = "  the rest: envelope validated and built"
+CHECKS = "  current versions: types and constraints *"
+INSTANCES = "  current versions: Python validators + instances *"
+ORDER = [
+    "headers + envelope",
+    TEXT,
+    JSON,
+    ENVELOPE,
+    "typed event (upcast + validate)",
+    CHECKS,
+    INSTANCES,
+    TOTAL,
+]
+
+
+def compare(records: list[Record], envelopes: list[RecordedEvent], rounds: int) -> dict[str, list[float]]:
+    """Each stage of both paths, alternating, best of `rounds`: [pydantic, derived] µs per record.
+    Indented rows are parts of the row above them; a part both paths share is the same work
+    in both columns (any decoder in Python has to do it)."""
+    current = [
+        (record, READERS[record.type])
+        for record in envelopes
+        if record.schema_version == READERS[record.type].version and "type" not in record.data
+    ]
+    validators = [(record.data, EVENT_TYPES[record.type].__pydantic_validator__) for record, _ in current]
+    structs = [(reader.build, msgspec.convert(record.data, reader.struct)) for record, reader in current]
+    # Per record of the whole mix, though measured on its records of current versions only.
+    share = len(current) / len(records)
+
+    def pydantic_envelope(rs: list[Record]) -> None:
+        for value, headers in rs:
+            from_kafka(value, headers)
+
+    def derived_envelope(rs: list[Record]) -> None:
+        for value, headers in rs:
+            envelope_of(value, headers)
+
+    def headers_to_text(rs: list[Record]) -> None:
+        for _, headers in rs:
+            {name: raw.decode() for name, raw in headers}
+
+    def value_to_json(rs: list[Record]) -> None:
+        for value, _ in rs:
+            orjson.loads(value)
+
+    def pydantic_event(_: list[Record]) -> None:
+        for record in envelopes:
+            decode(record)
+
+    def derived_event(_: list[Record]) -> None:
+        for record in envelopes:
+            decode_event(record)
+
+    def pydantic_event_validation(_: list[Record]) -> None:
+        for data, validator in validators:
+            validator.validate_python(data)
+
+    def derived_event_checks(_: list[Record]) -> None:
+        for record, reader in current:
+            msgspec.convert(record.data, reader.struct)
+
+    def derived_event_instances(_: list[Record]) -> None:
+        for build, struct in structs:
+            build(struct)
+
+    stages: dict[str, tuple[Callable[[list[Record]], None], Callable[[list[Record]], None]]] = {
+        "headers + envelope": (pydantic_envelope, derived_envelope),
+        TEXT: (headers_to_text, headers_to_text),
+        JSON: (value_to_json, value_to_json),
+        "typed event (upcast + validate)": (pydantic_event, derived_event),
+        CHECKS: (pydantic_event_validation, derived_event_checks),
+        INSTANCES: (pydantic_event_validation, derived_event_instances),
+        TOTAL: (pydantic_path, derived_path),
+    }
+    results = {label: [float("inf"), float("inf")] for label in stages}
+    for _ in range(rounds):
+        for label, (slow, fast) in stages.items():
+            results[label][0] = min(results[label][0], best(slow, records))
+            results[label][1] = min(results[label][1], best(fast, records))
+    # The envelope's own validation is what is left of its row: measured apart, on dicts built
+    # beforehand and scattered in memory, it reads slower than inside the whole.
+    results[ENVELOPE] = [
+        results["headers + envelope"][column] - results[TEXT][column] - results[JSON][column]
+        for column in (0, 1)
+    ]
+    results = {label: results[label] for label in ORDER}
+    for label in (CHECKS, INSTANCES):
+        results[label] = [results[label][0] * share, results[label][1] * share]
+    # pydantic-core checks, runs the validators and builds in one call: all on the first row.
+    results[INSTANCES][0] = 0.0
+    return results
+
+
+def goal_line(results: dict[str, list[float]]) -> None:
+    """The goal, and what holds it: the faster path's stages, largest first."""
+    column = 0 if results[TOTAL][0] <= results[TOTAL][1] else 1
+    total = results[TOTAL][column]
+    verdict = "met" if total <= 3.0 else "not met"
+    path = ("pydantic", "derived")[column]
+    print(f"  goal: decode per record ≤ 3 µs (was 16 µs): {total:.2f} µs by the {path} path, {verdict}")
+    if total > 3.0:
+        parts = {
+            "headers → text": results[TEXT][column],
+            "JSON parse": results[JSON][column],
+            "envelope validation": results[ENVELOPE][column],
+            "typed event": results["typed event (upcast + validate)"][column],
+        }
+        held = ", ".join(f"{name} {us:.2f}" for name, us in sorted(parts.items(), key=lambda p: -p[1]))
+        floor = parts["headers → text"] + parts["JSON parse"]
+        print(f"  held by ({path} path, µs): {held}; unvalidated floor (text + JSON) {floor:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=20_000)
@@ -146,42 +264,16 @@ def main() -> None:
     os.environ.setdefault(ENVIRONMENT_VARIABLE, ",".join(f"{s}.1:{new_secret()}" for s in SERVICES))
     records = mix(args.records)
     envelopes = [envelope_of(value, headers) for value, headers in records]
-
-    def pydantic_envelope(rs: list[Record]) -> None:
-        for value, headers in rs:
-            from_kafka(value, headers)
-
-    def derived_envelope(rs: list[Record]) -> None:
-        for value, headers in rs:
-            envelope_of(value, headers)
-
-    def pydantic_event(_: list[Record]) -> None:
-        for record in envelopes:
-            decode(record)
-
-    def derived_event(_: list[Record]) -> None:
-        for record in envelopes:
-            decode_event(record)
-
-    stages = {
-        "headers + envelope": (pydantic_envelope, derived_envelope),
-        "typed event (upcast + validate)": (pydantic_event, derived_event),
-        "decode per record (headers + envelope + typed event)": (pydantic_path, derived_path),
-    }
-    results = {label: [float("inf"), float("inf")] for label in stages}
-    for _ in range(args.rounds):
-        for label, (slow, fast) in stages.items():
-            results[label][0] = min(results[label][0], best(slow, records))
-            results[label][1] = min(results[label][1], best(fast, records))
+    results = compare(records, envelopes, args.rounds)
     print(
         f"decode micro-benchmark: {len(records):,} records, best of {args.rounds} rounds, µs CPU per record"
     )
     print(f"  {'stage':<54} {'pydantic':>9} {'derived':>9} {'speed-up':>9}")
     for label, (slow_us, fast_us) in results.items():
-        print(f"  {label:<54} {slow_us:>9.2f} {fast_us:>9.2f} {slow_us / fast_us:>8.1f}x")
-    total = results["decode per record (headers + envelope + typed event)"][1]
-    verdict = "met" if total <= 3.0 else "not met"
-    print(f"  goal: decode per record ≤ 3 µs (was 16 µs): {total:.2f} µs, {verdict}")
+        ratio = f"{slow_us / fast_us:>8.1f}x" if slow_us and fast_us else f"{'—':>9}"
+        print(f"  {label:<54} {slow_us:>9.2f} {fast_us:>9.2f} {ratio}")
+    print("  * per record of the mix; pydantic-core does both rows in one call (all on the first)")
+    goal_line(results)
 
     check = default_keys().check
     covered = [message(value, headers) for value, headers in records]

@@ -70,6 +70,7 @@ def test_a_forged_value_on_the_topic_is_detected() -> None:
         (b"[1]", [("ce_specversion", b"1.0")], "JSON object"),
         (b"{", [("ce_specversion", b"1.0")], "not JSON"),
         (b"{}", [("ce_specversion", b"1.0")], "missing header ce_id"),
+        (b"{}", [("ce_specversion", b"1.0"), ("x-other", b"\xff")], "header x-other is not UTF-8"),
     ],
 )
 def test_broken_records_say_what_is_wrong(value: bytes, headers: list, message: str) -> None:  # type: ignore[type-arg]

@@ -15,11 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from huigong_events import reading
 from huigong_events.catalogue import EVENT_TYPES
-from huigong_events.envelope import RecordedEvent, from_kafka, seal, to_kafka
+from huigong_events.envelope import (
+    RecordedEvent,
+    checked_envelope,
+    from_kafka,
+    seal,
+    to_kafka,
+    validate_headers,
+)
 from huigong_events.upcasting import decode as pydantic_decode
 from huigong_events.upcasting import upcast
 
@@ -96,6 +105,10 @@ def test_golden_file_decodes_identically_both_ways(path: Path) -> None:
     value, headers = to_kafka(record)[1:]
     envelope, event = reading.decode_record(value, headers)
     same(envelope, from_kafka(value, headers), "envelope")
+    same(envelope, checked_envelope(value, headers), "envelope")
+    # By header name itself, not its fallback: the fast way must read every golden record.
+    by_name = validate_headers({**{name: raw.decode() for name, raw in headers}, "data": json.loads(value)})
+    same(by_name, envelope, "envelope")
     same(event, expected, name)
     assert reading.derived_envelope(value, headers) is not None
 
@@ -277,6 +290,11 @@ _HEADER_VARIANTS: dict[str, list[str | None]] = {
     "ce_causationid": ["", "c" * 101, None],
     "ce_prevhash": ["A" * 64, "a" * 63, "a" * 64 + "\n", None],
     "ce_hash": ["A" * 64, "b" * 65, "b" * 64 + "\n", None],
+    # Headers the envelope does not carry, some named like its fields: ignored either way.
+    "data": ["{}", "x"],
+    "id": [_UUID, "x"],
+    "hash": ["a" * 64, ""],
+    "ce_dataschema": ["", "x"],
 }
 
 
@@ -296,6 +314,14 @@ def test_generated_kafka_records_decode_identically_both_ways() -> None:
         raw = [(k, v.encode()) for k, v in varied.items()]
         body: bytes | None = value if rng.random() < 0.95 else rng.choice([None, b"[]", b"{", b"{}"])
         expected = outcome(from_kafka, body, raw)
+        # from_kafka validates the headers under their own names; header by header, the
+        # reference reading gives the same envelope or the same error.
+        reference = outcome(checked_envelope, body, raw)
+        assert reference[0] == expected[0], (varied, reference, expected)
+        if expected[0] == "value":
+            same(expected[1], reference[1], "envelope")
+        else:
+            assert reference[1] == expected[1]
         got = outcome(reading.envelope_of, body, raw)
         assert got[0] == expected[0], (varied, expected, got)
         if expected[0] == "value":
@@ -308,3 +334,68 @@ def test_generated_kafka_records_decode_identically_both_ways() -> None:
             same(alone[1], expected[1], "envelope")
             vouched += 1
     assert vouched > 300
+
+
+# --- the same, with values hypothesis makes up ----------------------------------------------------
+
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=80)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=8,
+)
+# Near-misses of what the models accept, which made-up text seldom hits.
+_NEAR = st.sampled_from(_STRINGS) | st.builds(lambda s, c: s + c, st.sampled_from(_STRINGS), _TEXT)
+_GOLDEN_CASES = [golden(p) for p in GOLDEN_FILES]
+_KAFKA_RECORDS = [to_kafka(stored(*case))[1:] for case in _GOLDEN_CASES]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.data())
+def test_made_up_event_data_decodes_identically_both_ways(data: st.DataObject) -> None:
+    name, version, stored_data = data.draw(st.sampled_from(_GOLDEN_CASES))
+    varied = copy.deepcopy(stored_data)
+    for key in data.draw(st.lists(st.sampled_from([*stored_data, "extra", "type"]), max_size=3, unique=True)):
+        varied[key] = data.draw(_JSON | _NEAR)
+    record = RecordedEvent.trusted(**{**stored(name, version, stored_data).__dict__, "data": varied})
+    expected = outcome(pydantic_decode, record)
+    got = outcome(reading.decode_event, record)
+    assert got[0] == expected[0], (varied, expected, got)
+    if expected[0] == "value":
+        same(got[1], expected[1], name)
+    else:
+        assert got[1] == expected[1]
+    alone = outcome(reading.derived_event, name, version, copy.deepcopy(varied))
+    if alone[0] == "value":
+        assert expected[0] == "value", (varied, expected)
+        same(alone[1], expected[1], name)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.data())
+def test_made_up_headers_read_the_same_every_way(data: st.DataObject) -> None:
+    value, headers = data.draw(st.sampled_from(_KAFKA_RECORDS))
+    varied: dict[str, str] = {k: v.decode() for k, v in headers}
+    names = [*varied, "data", "id", "type", "x-other"]
+    for header in data.draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
+        choice = data.draw(st.none() | _TEXT | _NEAR)
+        if choice is None:
+            varied.pop(header, None)
+        else:
+            varied[header] = choice
+    raw = [(k, v.encode()) for k, v in varied.items()]
+    body = data.draw(
+        st.just(value) | st.none() | st.binary(max_size=8) | _JSON.map(lambda j: json.dumps(j).encode())
+    )
+    reference = outcome(checked_envelope, body, raw)
+    for read in (from_kafka, reading.envelope_of):
+        got = outcome(read, body, raw)
+        assert got[0] == reference[0], (varied, body, reference, got)
+        if got[0] == "value":
+            same(got[1], reference[1], "envelope")
+        else:
+            assert got[1] == reference[1]
+    alone = outcome(reading.derived_envelope, body, raw)
+    if alone[0] == "value":
+        assert reference[0] == "value", (varied, body, reference)
+        same(alone[1], reference[1], "envelope")

@@ -30,7 +30,7 @@ import orjson
 
 from huigong_events.authenticity import NotAuthentic, RecordKeys
 from huigong_events.envelope import RecordedEvent, canonical_time
-from huigong_events.reading import decode_event, envelope_of
+from huigong_events.reading import read_envelope, read_event
 from huigong_events.topics import Topic
 
 from .common import NullReporter, Reporter, Stopwatch, mask_sealed
@@ -131,7 +131,7 @@ def entry_of(record: RecordedEvent, link: str, topic: str, partition: int, offse
     current: int | None = None
     error: str | None = None
     try:
-        event = decode_event(record)
+        event = read_event(record)
         current = type(event).schema_version
         data = event.to_data()
     except Exception as exc:  # shown as recorded, with the reason it could not be decoded
@@ -191,7 +191,7 @@ class AuditCollector:
         if subject != self._needle and not (self.related and value and self._needle in value):
             return
         try:
-            record = envelope_of(value, headers)
+            record = read_envelope(value, headers)
         except ValueError:
             self.invalid += 1
             return

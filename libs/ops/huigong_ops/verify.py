@@ -35,7 +35,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from huigong_events.authenticity import NotAuthentic, RecordKeys
 from huigong_events.checkpoints import GENESIS, Checkpoint, trusted
 from huigong_events.envelope import RecordedEvent, to_kafka
-from huigong_events.reading import decode_event, envelope_of
+from huigong_events.reading import read_envelope, read_event
 from huigong_events.topics import Topic, checkpoint_topic, topic_for_aggregate
 from huigong_platform.checkpoints import checkpoint_of
 from huigong_platform.eventstore import row_to_event
@@ -192,7 +192,7 @@ class ChainChecker:
             except NotAuthentic as exc:
                 forged = str(exc)
         try:
-            record = envelope_of(value, headers)
+            record = read_envelope(value, headers)
         except ValueError as exc:
             found = dict(headers)
             subject = found.get("ce_subject", b"").decode("utf-8", "replace") or None
@@ -246,7 +246,7 @@ class ChainChecker:
             )
         if self.decode_events:
             try:
-                decode_event(record)
+                read_event(record)
             except Exception as exc:
                 self._problem(Kind.UNDECODABLE, topic, partition, offset, record, str(exc)[:300])
 
