@@ -10,14 +10,13 @@ Each path runs over the same records in alternating rounds; the best round count
 disturbed by other processes on a shared machine), as CPU time of this process.
 
 Every record is tagged as its owning service tags it, and a consumer checks the tag before
-decoding (`RecordKeys.check`, budget 2 µs a record): the check is measured on the same records
-and added to the decode, beside SHA-256 of the bytes it covers (the floor no check can beat).
+decoding (`RecordKeys.check`, budget 2 µs a record): the check is measured on the same records,
+as a consumer receives them (parsed by aiokafka) and as held since setup, and added to the decode.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -30,7 +29,7 @@ from pathlib import Path
 import msgspec
 import orjson
 
-from huigong_events.authenticity import ENVIRONMENT_VARIABLE, default_keys, message, new_secret
+from huigong_events.authenticity import ENVIRONMENT_VARIABLE, compiled_check, default_keys, new_secret
 from huigong_events.base import DomainEvent
 from huigong_events.catalogue import EVENT_TYPES
 from huigong_events.envelope import RecordedEvent, from_kafka, seal, to_kafka
@@ -40,7 +39,11 @@ from huigong_events.topics import topic_for_aggregate
 from huigong_events.upcasting import decode, upcast
 from huigong_platform.service import tune_gc
 from huigong_platform.settings import SERVICES
+from huigong_platform.subscriptions import RawRecord
 from huigong_testkit.factories import enrolment, member_key
+
+from .bench_authenticity import batches_on_the_wire
+from .bench_authenticity import best_of as best_as_received
 
 GOLDEN = Path(__file__).resolve().parents[1] / "libs/events/golden"
 
@@ -275,26 +278,31 @@ def main() -> None:
     print("  * per record of the mix; pydantic-core does both rows in one call (all on the first)")
     goal_line(results)
 
+    # The check on the same mix as a consumer receives it: Kafka record batches of the runner's
+    # size read back by aiokafka's own parser, each checked right after it is parsed
+    # (bench_authenticity measures it that way in detail), and on the records held since setup.
     check = default_keys().check
-    covered = [message(value, headers) for value, headers in records]
+    wire = batches_on_the_wire([(b"k", value, headers) for value, headers in records])
+    seen = [0]
+
+    def check_as_received(raws: list[RawRecord]) -> None:
+        start = seen[0] % len(records)
+        seen[0] += len(raws)
+        for topic, r in zip(TOPICS[start : start + len(raws)], raws, strict=True):
+            check(topic, r.value, r.headers)
+
     checked = list(zip(TOPICS, records, strict=True))
 
-    def check_all(_: list[Record]) -> None:
+    def check_held(_: list[Record]) -> None:
         for topic, (value, headers) in checked:
             check(topic, value, headers)
 
-    def sha_all(_: list[Record]) -> None:
-        for m in covered:
-            hashlib.sha256(m).digest()
-
-    check_us = sha_us = float("inf")
-    for _ in range(args.rounds):
-        check_us = min(check_us, best(check_all, records))
-        sha_us = min(sha_us, best(sha_all, records))
+    check_us = best_as_received(args.rounds, wire, check_as_received) / len(records) * 1e6
+    held_us = min(best(check_held, records) for _ in range(args.rounds))
     print(
-        f"  check the tag before decoding (HMAC-SHA-256): {check_us:.2f} µs "
-        f"({check_us / sha_us:.1f}x SHA-256 of the same bytes, {sha_us:.2f} µs); budget 2 µs: "
-        f"{'met' if check_us <= 2.0 else 'not met'}"
+        f"  check the tag before decoding (GMAC{', compiled' if compiled_check() else ', in Python'}): "
+        f"{check_us:.2f} µs as received, {held_us:.2f} µs on the records held since setup; "
+        f"budget 2 µs: {'met' if check_us <= 2.0 else 'not met'}"
     )
     for label, (slow_us, fast_us) in results.items():
         if label.startswith("decode per record"):
