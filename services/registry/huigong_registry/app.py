@@ -18,6 +18,7 @@ from .domain.facilities import FacilityStatus
 from .domain.partners import PartnerStatus
 from .entrypoints.http.catalogue import router as catalogue_router
 from .entrypoints.http.facilities import router as facilities_router
+from .entrypoints.http.grading import router as grading_router
 from .entrypoints.http.matters import router as matters_router
 from .entrypoints.http.members import router as members_router
 from .entrypoints.http.public import router as public_router
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             catalogue_router,
             matters_router,
             members_router,
+            grading_router,
         ],
         on_start=on_start,
         policy=POLICY,
