@@ -385,7 +385,9 @@ def _share(part: int, whole: int) -> Decimal:
 
 
 def _figure(code: str, label: str, value: Decimal | int, sources: Iterable[uuid.UUID] = ()) -> Figure:
-    return Figure(figure=code, label=label, value=_value(value), sources=list(sources))
+    # Sorted: the same figure read back from the topics, whose partitions interleave as they
+    # will, names its sources in the same order.
+    return Figure(figure=code, label=label, value=_value(value), sources=sorted(sources, key=str))
 
 
 def measure(
