@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from playwright.async_api import expect
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent
@@ -34,7 +35,9 @@ from huigong_registry.domain.cohort import SERVICE_BASES, SERVICE_CENTRES
 from huigong_registry.domain.dates import BEIJING
 
 from ..conftest import Stack
-from .processes import ServiceProcess, running
+from .browser import chromium
+from .frontdoor import front_door
+from .processes import ServiceProcess, artefacts_dir, running
 from .test_review import eventually, key
 
 Services = tuple[ServiceProcess, ...]
@@ -420,3 +423,43 @@ async def test_a_partner_graded_d_twice_exits_on_a_registrars_word_and_leaves_th
         return await cluster_entry(public, name) is None
 
     await eventually(gone, "the exited partner's project out of the public cluster")
+
+
+async def test_a_worker_opens_the_cluster_page_through_the_front_door_in_chromium_and_filters_it(
+    services: Services, intake: httpx.AsyncClient, registry: httpx.AsyncClient, public: httpx.AsyncClient
+) -> None:
+    name = f"青岛{uuid.uuid4().hex[:6]}社会工作服务中心"
+    credit = credit_code("52")
+    await post(
+        registry,
+        "/partners",
+        {
+            "name": name,
+            "category": "charity",
+            "area": AREA,
+            "credit_code": credit,
+            "registered_on": "2025-03-01",
+            "origin": "application",
+            "application_id": str(uuid.uuid4()),
+        },
+        REGISTRAR,
+    )
+    await report(intake, name, credit, facility=False)
+    await eventually(lambda: cluster_entry(public, name), "the partner's project in the public cluster")
+    with front_door(services[0].port) as door:
+        async with chromium() as context:
+            page = await context.new_page()
+            # No key, no login: the page of the front door, in Chinese.
+            await page.goto(f"{door.url}/project-cluster")
+            await expect(page.get_by_role("heading", name="惠工“服务项目集群”")).to_be_visible(timeout=30_000)
+            await page.get_by_label("服务领域").select_option(label="心理疏导")
+            await page.get_by_label("区市").select_option(value=AREA)
+            await page.get_by_role("button", name="筛选").click()
+            await expect(page).to_have_url(f"{door.url}/project-cluster/?field=counselling&area={AREA}")
+            row = page.get_by_role("row").filter(has_text=f"{name}职工心理讲座")
+            await expect(row).to_contain_text("未评定")
+            await expect(row).to_contain_text("试运行")
+            await expect(row).to_contain_text("城阳区")
+            await page.screenshot(path=str(artefacts_dir() / "project-cluster.png"), full_page=True)
+            await page.get_by_role("link", name="JSON 数据").click()
+            await expect(page.get_by_text(f"{name}职工心理讲座")).to_be_attached()

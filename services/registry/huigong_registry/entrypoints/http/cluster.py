@@ -176,9 +176,8 @@ def page(listing: dict[str, Any], field: ServiceField | None, area: str | None) 
         )
     body = "".join(sections) or '<p class="empty">暂无符合条件的服务项目。</p>'
     field_choices = [(f.value, f.label) for f in ServiceField]
-    area_choices = sorted({(p["area"], p["area_label"]) for p in listing["projects"]})
-    if area and area not in {a for a, _ in area_choices}:
-        area_choices.append((area, area_name(area)))
+    # Every district and unit, so that a worker can move from one filter to another.
+    area_choices = list(ALL_AREAS.items())
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>惠工“服务项目集群” · 青岛市总工会</title><style>{PAGE_STYLE}</style></head>
