@@ -9,6 +9,7 @@ recorded grades as they were."""
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -38,6 +39,7 @@ from ..conftest import Stack
 from .browser import chromium
 from .frontdoor import front_door
 from .processes import ServiceProcess, artefacts_dir, running
+from .test_ops import cli
 from .test_review import eventually, key
 
 Services = tuple[ServiceProcess, ...]
@@ -423,6 +425,15 @@ async def test_a_partner_graded_d_twice_exits_on_a_registrars_word_and_leaves_th
         return await cluster_entry(public, name) is None
 
     await eventually(gone, "the exited partner's project out of the public cluster")
+
+    # The grades' read model rebuilt from the topics equals the live one.
+    replayed = await cli(
+        "replay", "-s", "registry", "--consumer", "registry.grading", "--json", "--no-progress",
+        "--prefix", stack.topic_prefix, "--dsn", stack.admin_dsn, "--bootstrap", stack.bootstrap,
+    )  # fmt: skip
+    assert replayed.exit_code == 0, replayed.output
+    (rebuilt,) = json.loads(replayed.stdout)["consumers"]
+    assert rebuilt["consumer"] == "registry.grading" and rebuilt["equal"] and rebuilt["applied"] >= 4
 
 
 async def test_a_worker_opens_the_cluster_page_through_the_front_door_in_chromium_and_filters_it(

@@ -26,6 +26,7 @@ from ..domain.grading import AGGREGATE
 class GradingProjection(Projection):
     name: ClassVar[str] = "registry.grading"
     topics: ClassVar[tuple[Topic, ...]] = (topic_for_aggregate(AGGREGATE),)
+    tables: ClassVar[tuple[str, ...]] = ("grades_view",)
     handles: ClassVar[frozenset[str]] = frozenset(
         {
             "ResourceGraded",
