@@ -54,7 +54,7 @@ CENTRE = next(c for c in SERVICE_CENTRES if c.area == AREA)
 @pytest.fixture(scope="module")
 async def services(stack: Stack) -> AsyncIterator[Services]:
     # The client fixtures of tests/integration/conftest.py talk to these processes.
-    async with running(stack, ("intake", "registry"), 2500, "registry-grading") as procs:
+    async with running(stack, ("intake", "registry", "metrics"), 2500, "registry-grading") as procs:
         yield procs
 
 
@@ -158,6 +158,7 @@ async def test_a_base_is_graded_from_its_events_shown_in_the_public_cluster_and_
     centres: None,
     intake: httpx.AsyncClient,
     registry: httpx.AsyncClient,
+    metrics: httpx.AsyncClient,
     public: httpx.AsyncClient,
 ) -> None:
     year = datetime.now(BEIJING).year
@@ -229,6 +230,18 @@ async def test_a_base_is_graded_from_its_events_shown_in_the_public_cluster_and_
     before = await eventually(lambda: cluster_entry(public, name), "the project in the public cluster")
     assert before["provider"]["grade"] is None and before["provider"]["on_probation"] is True
 
+    async def dashboard_row() -> dict[str, Any]:
+        body = (await metrics.get("/api/grading")).json()
+        (row,) = [a for a in body["areas"] if a["area"] == AREA]
+        found: dict[str, Any] = row
+        return found
+
+    async def counted() -> dict[str, Any] | None:
+        row = await dashboard_row()
+        return row if row["probation"] >= 1 else None
+
+    before_grade = await eventually(counted, "the new base counted on the dashboard")
+
     bad = await registry.post(
         f"/grading/{base_id}/evaluations",
         json={"year": year, "social": {"score": "很好", "evidence": "媒体报道"}},
@@ -274,6 +287,14 @@ async def test_a_base_is_graded_from_its_events_shown_in_the_public_cluster_and_
         return entry if entry and entry["provider"]["grade"] == graded["grade"] else None
 
     entry = await eventually(graded_in_cluster, "the grade in the public cluster")
+
+    async def dashboard_graded() -> dict[str, Any] | None:
+        row = await dashboard_row()
+        return row if row[graded["grade"]] == before_grade[graded["grade"]] + 1 else None
+
+    after_grade = await eventually(dashboard_graded, "the grade in the dashboard's 分级评定 figures")
+    assert after_grade["ungraded"] == before_grade["ungraded"] - 1
+    assert after_grade["bases"] == before_grade["bases"]
     assert entry["provider"]["grade_year"] == year and entry["field_label"] == "心理疏导"
     page = await public.get("/project-cluster/", params={"field": "心理疏导", "area": AREA})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -426,14 +447,16 @@ async def test_a_partner_graded_d_twice_exits_on_a_registrars_word_and_leaves_th
 
     await eventually(gone, "the exited partner's project out of the public cluster")
 
-    # The grades' read model rebuilt from the topics equals the live one.
-    replayed = await cli(
-        "replay", "-s", "registry", "--consumer", "registry.grading", "--json", "--no-progress",
-        "--prefix", stack.topic_prefix, "--dsn", stack.admin_dsn, "--bootstrap", stack.bootstrap,
-    )  # fmt: skip
-    assert replayed.exit_code == 0, replayed.output
-    (rebuilt,) = json.loads(replayed.stdout)["consumers"]
-    assert rebuilt["consumer"] == "registry.grading" and rebuilt["equal"] and rebuilt["applied"] >= 4
+    # The grades' read models (the registry's, the dashboard's) rebuilt from the topics equal the
+    # live ones.
+    for service, consumer in (("registry", "registry.grading"), ("metrics", "metrics.grades")):
+        replayed = await cli(
+            "replay", "-s", service, "--consumer", consumer, "--json", "--no-progress",
+            "--prefix", stack.topic_prefix, "--dsn", stack.admin_dsn, "--bootstrap", stack.bootstrap,
+        )  # fmt: skip
+        assert replayed.exit_code == 0, replayed.output
+        (rebuilt,) = json.loads(replayed.stdout)["consumers"]
+        assert rebuilt["consumer"] == consumer and rebuilt["equal"] and rebuilt["applied"] >= 4
 
 
 async def test_a_worker_opens_the_cluster_page_through_the_front_door_in_chromium_and_filters_it(
@@ -474,3 +497,9 @@ async def test_a_worker_opens_the_cluster_page_through_the_front_door_in_chromiu
             await page.screenshot(path=str(artefacts_dir() / "project-cluster.png"), full_page=True)
             await page.get_by_role("link", name="JSON 数据").click()
             await expect(page.get_by_text(f"{name}职工心理讲座")).to_be_attached()
+            # The dashboard counts the partner among its district's, in the 分级评定 table.
+            await page.goto(f"{door.url}/dashboard/?area={AREA}")
+            row = page.locator(f'[data-testid="grading-row"][data-area="{AREA}"]')
+            await expect(row.locator('[data-figure="partners"]')).not_to_have_text("0", timeout=30_000)
+            await expect(page.locator('[data-testid="grading-row"]')).to_have_count(1)
+            await page.screenshot(path=str(artefacts_dir() / "dashboard-grading.png"), full_page=True)

@@ -116,6 +116,7 @@ PUBLISHED: Final = {
     "metrics GET /api/metrics",
     "metrics GET /api/areas",
     "metrics GET /api/matters",
+    "metrics GET /api/grading",  # bases and partners per district by grade: counts, no names
     "metrics GET /",  # the dashboard page and its assets
     "metrics GET /static/{name}",
     "metrics GET /vendor/echarts.min.js",
