@@ -186,13 +186,6 @@ async def test_a_new_base_is_graded_from_its_matters_ratings_facility_and_projec
         assert reported.status_code == 201, reported.text
     await world.tables.deliver(world.state, world.units)
 
-    # The city sets 2026's scheme: three matters score full marks for the scale.
-    set_2026 = await world.registry.put("/evaluation-schemes/2026", json=scheme(matters=3), headers=CITY)
-    assert set_2026.status_code == 200, set_2026.text
-    assert set_2026.json()["version"] == 1
-    by_registrar = await world.registry.put("/evaluation-schemes/2026", json=scheme(), headers=REGISTRAR)
-    assert by_registrar.status_code == 403
-
     by_district = await world.registry.post(
         f"/grading/{base_id}/evaluations", json=evaluation(2026, 90), headers={**DISTRICT, **key()}
     )
@@ -202,14 +195,15 @@ async def test_a_new_base_is_graded_from_its_matters_ratings_facility_and_projec
     )
     assert graded.status_code == 201, graded.text
     answer = graded.json()
-    assert answer["scheme_version"] == 1 and answer["evaluated_on"] == today().isoformat()
+    # 2026's scheme is the default (version 0): 100 matters, 3 projects and 1 facility score full marks.
+    assert answer["scheme_version"] == 0 and answer["evaluated_on"] == today().isoformat()
 
     accepted = [e.id for e in world.state.streams[("matter", on_time)] if e.type == "MatterAccepted"]
     scale = figures(answer, "scale")
     assert scale["matters_handled"]["value"] == "3.00"
     assert str(accepted[0]) in scale["matters_handled"]["sources"]
     assert scale["projects_listed"]["value"] == "1.00" and scale["facilities_open"]["value"] == "1.00"
-    assert scale["score"] == "77.78"
+    assert scale["score"] == "45.44"  # (3/100 + 1/3 + 1/1) / 3
     efficiency = figures(answer, "efficiency")
     assert (efficiency["closed_on_time"]["value"], efficiency["closed_late"]["value"]) == ("1.00", "1.00")
     assert efficiency["overdue_open"]["value"] == "1.00" and efficiency["score"] == "33.33"
@@ -218,8 +212,10 @@ async def test_a_new_base_is_graded_from_its_matters_ratings_facility_and_projec
     assert quality["average_satisfaction"]["value"] == "3.50" and quality["score"] == "50.00"
     (social,) = [d for d in answer["dimensions"] if d["dimension"] == "social"]
     assert social["entered_by"] == "city:staff01" and social["evidence"].startswith("青岛日报")
-    assert answer["score"] == "60.17" and answer["grade"] == "C"
-    assert answer["probation_ended"] is True and answer["consequences"] == []
+    # (30 × 45.44 + 25 × 33.33 + 30 × 50 + 15 × 90) / 100: a D, which keeps the new base on probation.
+    assert answer["score"] == "50.46" and answer["grade"] == "D" and answer["probation_ended"] is False
+    (ordered,) = answer["consequences"]
+    assert ordered["type"] == "RectificationOrdered" and ordered["deadline"] > today().isoformat()
 
     twice = await world.registry.post(
         f"/grading/{base_id}/evaluations", json=evaluation(2026, 100), headers={**CITY, **key()}
@@ -236,7 +232,7 @@ async def test_a_new_base_is_graded_from_its_matters_ratings_facility_and_projec
     assert subject is not None
     events = [(r, decode(r)) for r in world.state.events if r.type in grading.MEASURED_TYPES]
     targets = grading.fold_scheme(
-        2026, [decode(r) for r in world.state.streams[("evaluation-scheme", "2026")]]
+        2026, [decode(r) for r in world.state.streams.get(("evaluation-scheme", "2026"), [])]
     )
     as_of = grading.Window.of(2026, recorded.evaluated_on, record.recorded_at)
     assert grading.measure(subject, as_of, targets.scale_targets, events) == recorded.dimensions[:3]
@@ -390,31 +386,34 @@ async def test_bad_input_is_refused_field_by_field_in_chinese_and_english(world:
 
 async def test_a_scheme_changes_for_a_later_year_never_for_a_past_or_graded_one(world: World) -> None:
     await world.cohort()
+    this_year = today().year
     path = f"/grading/{SHIDAI_BASE.id}/evaluations"
-    past = await world.registry.put("/evaluation-schemes/2025", json=scheme(), headers=CITY)
+    past = await world.registry.put(f"/evaluation-schemes/{this_year - 1}", json=scheme(), headers=CITY)
     assert past.status_code == 422 and past.json()["errors"][0]["field"] == "year"
-    graded_2025 = await world.registry.post(
-        path, json=evaluation(2025, 80, "2025-12-31"), headers={**CITY, **key()}
-    )
-    assert graded_2025.status_code == 201 and graded_2025.json()["scheme_version"] == 0
-    assert graded_2025.json()["weights"] == {"scale": 30, "efficiency": 25, "quality": 30, "social": 15}
+    last_year = evaluation(this_year - 1, 80, f"{this_year - 1}-12-31")
+    graded_before = await world.registry.post(path, json=last_year, headers={**CITY, **key()})
+    assert graded_before.status_code == 201 and graded_before.json()["scheme_version"] == 0
+    assert graded_before.json()["weights"] == {"scale": 30, "efficiency": 25, "quality": 30, "social": 15}
 
     heavier_social = scheme(weights=(20, 20, 20, 40))
-    assert (
-        await world.registry.put("/evaluation-schemes/2026", json=heavier_social, headers=CITY)
-    ).status_code == 200
-    graded_2026 = await world.registry.post(path, json=evaluation(2026, 80), headers={**CITY, **key()})
-    assert graded_2026.status_code == 201, graded_2026.text
-    assert graded_2026.json()["weights"]["social"] == 40 and graded_2026.json()["scheme_version"] == 1
-    # A base without matters: scale, and social, count; 2025's grade stays as it was computed.
-    assert graded_2026.json()["score"] != graded_2025.json()["score"]
-    locked = await world.registry.put("/evaluation-schemes/2026", json=scheme(), headers=CITY)
+    by_registrar = await world.registry.put(
+        f"/evaluation-schemes/{this_year}", json=heavier_social, headers=REGISTRAR
+    )
+    assert by_registrar.status_code == 403
+    changed = await world.registry.put(f"/evaluation-schemes/{this_year}", json=heavier_social, headers=CITY)
+    assert changed.status_code == 200 and changed.json()["version"] == 1
+    graded_now = await world.registry.post(path, json=evaluation(this_year, 80), headers={**CITY, **key()})
+    assert graded_now.status_code == 201, graded_now.text
+    assert graded_now.json()["weights"]["social"] == 40 and graded_now.json()["scheme_version"] == 1
+    # A base without matters: its scale and its 社会效应 count, under each year's own weights.
+    assert graded_now.json()["score"] != graded_before.json()["score"]
+    locked = await world.registry.put(f"/evaluation-schemes/{this_year}", json=scheme(), headers=CITY)
     assert locked.status_code == 409 and "不溯及既往" in locked.json()["errors"][0]["zh"]
     assert (
-        await world.registry.put("/evaluation-schemes/2027", json=scheme(), headers=CITY)
+        await world.registry.put(f"/evaluation-schemes/{this_year + 1}", json=scheme(), headers=CITY)
     ).status_code == 200
     grades = [decode(r) for r in world.state.streams[("grading", str(SHIDAI_BASE.id))]]
     assert [(g.year, g.weights.social, g.score) for g in grades if isinstance(g, ResourceGraded)] == [
-        (2025, 15, Decimal(graded_2025.json()["score"])),
-        (2026, 40, Decimal(graded_2026.json()["score"])),
+        (this_year - 1, 15, Decimal(graded_before.json()["score"])),
+        (this_year, 40, Decimal(graded_now.json()["score"])),
     ]
