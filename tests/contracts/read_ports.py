@@ -9,19 +9,22 @@ years of its own."""
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from huigong_events.base import DomainEvent
 from huigong_events.envelope import RecordedEvent, seal
 from huigong_events.forms import Organisation
+from huigong_events.grading import ResourceGraded
 from huigong_events.intake import ApplicationAmended, ApplicationSubmitted, ComplianceFactReported
 from huigong_events.matters import ServiceItemListed
 from huigong_events.reference import TITLES, ComplianceFactKind, Programme
-from huigong_events.registry import UnitCertified, UnitOrigin, UnitRegistered
+from huigong_events.registry import ServiceProjectListed, UnitCertified, UnitOrigin, UnitRegistered
 from huigong_events.review import ApplicationAccepted
 from huigong_metrics.adapters.baselines import Baselines
 from huigong_metrics.domain.targets import TargetKey
@@ -30,11 +33,16 @@ from huigong_platform.unit_of_work import UnitOfWork, UnitsOfWork
 from huigong_registry.adapters.records import Records
 from huigong_registry.adapters.requesters import Requester
 from huigong_registry.domain.certification import certificate_no
+from huigong_registry.domain.grading import MEASURED_TYPES
 from huigong_review.adapters.inputs import Inputs
 from huigong_simulator.forms import FACT_DEPARTMENTS, credit_code
 
 from .. import forms
 
+# A recorded grade as the golden file has it (its figures' sources need not exist here).
+GRADED = json.loads(
+    (Path(__file__).resolve().parents[2] / "libs/events/golden/ResourceGraded.v1.json").read_text()
+)
 META = Metadata(actor="registrar:city01", source="registry", correlation_id="contract")
 
 
@@ -261,6 +269,38 @@ class RegistryRecordsContract:
             assert await port.erase_requester(matter_id)
             assert not await port.erase_requester(matter_id)
             assert not await port.destroy_member_key(f"m-{uuid.uuid4().hex}")
+
+    async def test_an_evaluation_reads_the_measured_events_in_order_and_knows_a_graded_year(
+        self, units: UnitsOfWork, records: Callable[[UnitOfWork], Records]
+    ) -> None:
+        # A year no other case grades: whether a year has grades is the whole store's answer.
+        year = random.randrange(2060, 2100)
+        project = ServiceProjectListed(
+            project_id=uuid.uuid4(),
+            name="读取端口契约测试项目",
+            field="counselling",
+            provider="读取端口契约测试基地",
+            provider_credit_code="91370202MA3C5XKX0Y",
+            area="370202",
+            listed_on=date(2025, 3, 1),
+        )
+        graded = ResourceGraded.model_validate(
+            {
+                **GRADED,
+                "subject_id": str(uuid.uuid4()),
+                "year": year,
+                "type": "ResourceGraded",
+            }
+        )
+        async with units() as uow:
+            port = records(uow)
+            assert not await port.graded_in(year)
+            await uow.append(str(project.project_id), [project], 0, META)
+            await uow.append(str(graded.subject_id), [graded], 0, META)
+            measured = await port.measured_events()
+            assert measured[-1][1] == project and measured[-1][0].type == "ServiceProjectListed"
+            assert all(record.type in MEASURED_TYPES for record, _ in measured)
+            assert await port.graded_in(year)
 
 
 class BaselinesContract:

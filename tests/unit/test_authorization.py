@@ -109,10 +109,14 @@ PUBLISHED: Final = {
     "registry GET /members/counts",
     "registry GET /service-items",  # the 服务事项目录 is published (服务承诺制)
     "registry GET /service-items/{item_id}",
+    # 公布惠工“服务项目集群”: organisations' projects and grades, nothing personal.
+    "registry GET /project-cluster/",
+    "registry GET /project-cluster/projects.json",
     "metrics GET /api/progress",  # the dashboard's figures and what they measure
     "metrics GET /api/metrics",
     "metrics GET /api/areas",
     "metrics GET /api/matters",
+    "metrics GET /api/grading",  # bases and partners per district by grade: counts, no names
     "metrics GET /",  # the dashboard page and its assets
     "metrics GET /static/{name}",
     "metrics GET /vendor/echarts.min.js",

@@ -19,7 +19,7 @@ from uuid import UUID, uuid5
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from huigong_events import fact_corrections, intake, matters, metrics, registry, review, revocation
+from huigong_events import fact_corrections, grading, intake, matters, metrics, registry, review, revocation
 from huigong_events.base import DomainEvent
 from huigong_events.catalogue import (
     EVENT_ADAPTER,
@@ -67,6 +67,7 @@ EVENT_MODULES: dict[ModuleType, str] = {
     matters: "registry",
     fact_corrections: "intake",
     revocation: "registry",
+    grading: "registry",
     metrics: "metrics",
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -548,6 +549,82 @@ def matter_samples() -> list[DomainEvent]:
             ground=revocation.RestorationGround.事实撤回或更正,
             reason="报送部门撤回事实：处罚决定经行政复议撤销",
             restored_on=date(2026, 3, 6),
+        ),
+        *grading_samples(),
+    ]
+
+
+def grading_samples() -> list[DomainEvent]:
+    """绩效评估、分级评定: a year's scheme, a grade with its figures and sources, and what follows."""
+    subject = uid("base-1")
+    weights = grading.Weights(scale=30, efficiency=25, quality=30, social=15)
+    bands = [
+        grading.GradeBand(grade=g, min_score=Decimal(m))
+        for g, m in (("A", 85), ("B", 75), ("C", 60), ("D", 0))
+    ]
+    scale = grading.DimensionResult(
+        dimension=grading.Dimension.服务规模,
+        score=Decimal("33.33"),
+        figures=[
+            grading.Figure(
+                figure="matters_handled", label="承办服务事项数", value=Decimal(1), sources=[uid("m")]
+            )
+        ],
+    )
+    return [
+        grading.EvaluationSchemeSet(
+            year=2026,
+            weights=weights,
+            bands=bands,
+            scale_targets=grading.ScaleTargets(matters=100, projects=3, facilities=1),
+            rectification_days=90,
+            reason="按领导小组意见调整",
+            set_on=date(2026, 1, 5),
+        ),
+        grading.ResourceGraded(
+            subject_id=subject,
+            kind=grading.EvaluatedKind.服务职工基地,
+            name="青岛市市北区时代国际广场",
+            area="370203",
+            year=2025,
+            evaluated_on=date(2025, 12, 31),
+            scheme_version=0,
+            weights=weights,
+            dimensions=[
+                scale,
+                grading.DimensionResult(dimension=grading.Dimension.服务效率, score=None),
+                grading.DimensionResult(dimension=grading.Dimension.服务质量, score=None),
+                grading.DimensionResult(
+                    dimension=grading.Dimension.社会效应,
+                    score=Decimal(10),
+                    evidence="媒体报道",
+                    entered_by="city:a",
+                ),
+            ],
+            score=Decimal("25.00"),
+            grade=grading.Grade.D,
+            probation_ended=False,
+        ),
+        grading.RectificationOrdered(
+            subject_id=subject, year=2025, ordered_on=date(2025, 12, 31), deadline=date(2026, 3, 31)
+        ),
+        grading.RectificationCompleted(
+            subject_id=subject, year=2025, evidence="整改报告", completed_on=date(2026, 3, 1)
+        ),
+        grading.ExitProposed(
+            subject_id=subject,
+            ground=grading.ExitGround.连续两年评定为D,
+            reason="连续两年评定为 D",
+            proposed_on=date(2027, 1, 5),
+        ),
+        grading.ExitProposalConfirmed(
+            subject_id=subject, reason="经核实服务已停止", confirmed_on=date(2027, 2, 1)
+        ),
+        grading.ExitProposalDismissed(
+            subject_id=subject, reason="已更换运营团队", dismissed_on=date(2027, 2, 1)
+        ),
+        grading.GradingStatementFiled(
+            subject_id=subject, year=2025, statement="场地装修，服务暂停三个月。", filed_on=date(2026, 1, 10)
         ),
     ]
 

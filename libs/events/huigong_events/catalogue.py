@@ -14,6 +14,16 @@ from pydantic import Field, TypeAdapter
 from . import versions as _versions  # noqa: F401 - registers the upcasters
 from .base import DomainEvent
 from .fact_corrections import ComplianceFactCorrected, ComplianceFactWithdrawn
+from .grading import (
+    EvaluationSchemeSet,
+    ExitProposalConfirmed,
+    ExitProposalDismissed,
+    ExitProposed,
+    GradingStatementFiled,
+    RectificationCompleted,
+    RectificationOrdered,
+    ResourceGraded,
+)
 from .intake import (
     ApplicationAmended,
     ApplicationSubmitted,
@@ -130,6 +140,15 @@ AnyEvent = Annotated[
     | MatterClosed
     | MatterRated
     | MatterRequesterErased
+    # registry: 绩效评估、分级评定 (grading.py)
+    | EvaluationSchemeSet
+    | ResourceGraded
+    | RectificationOrdered
+    | RectificationCompleted
+    | ExitProposed
+    | ExitProposalConfirmed
+    | ExitProposalDismissed
+    | GradingStatementFiled
     # metrics
     | TargetChanged,
     Field(discriminator="type"),

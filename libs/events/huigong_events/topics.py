@@ -81,8 +81,8 @@ EVENT_TOPICS: Final[tuple[Topic, ...]] = (
         "registry",
         TopicKind.EVENTS,
         3,
-        ("unit",),
-        description="单位登记、认定、撤销、退出",
+        ("unit", "grading", "evaluation-scheme"),
+        description="单位登记、认定、撤销、退出；服务职工基地和公益伙伴的年度评估、分级评定、整改与退出",
     ),
     Topic(
         "huigong.registry.facilities",

@@ -19,11 +19,13 @@ from .adapters import store
 from .adapters.gauges import business_gauges
 from .adapters.matters import matter_gauges
 from .domain.counting import METRIC_KINDS, YearMeasure
+from .entrypoints.http.grades import router as grades_router
 from .entrypoints.http.matters import router as matters_router
 from .entrypoints.http.routes import router
 from .handlers import HANDLERS
 from .policy import POLICY
 from .projections.actuals import ActualsProjection
+from .projections.grades import GradesProjection
 from .projections.targets import TargetsProjection
 
 TITLE = "惠工 · 统计服务 (metrics)"
@@ -55,8 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         title=TITLE,
         description=DESCRIPTION,
-        projections=[ActualsProjection(), TargetsProjection()],
-        routers=[router, matters_router, *dashboard_routers()],
+        projections=[ActualsProjection(), TargetsProjection(), GradesProjection()],
+        routers=[router, matters_router, grades_router, *dashboard_routers()],
         on_start=load_targets,
         policy=POLICY,
         answer_labels={"year_measure": YearMeasure, "kind": METRIC_KINDS},

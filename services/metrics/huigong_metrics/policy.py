@@ -19,6 +19,8 @@ POLICY: Final = Policy(
         ("GET", "/api/areas"): PUBLIC,
         # 联动服务 figures per service centre and district: counts and averages, no names.
         ("GET", "/api/matters"): PUBLIC,
+        # 分级评定 of the bases and partners per district: counts, no names.
+        ("GET", "/api/grading"): PUBLIC,
         # Targets with who changed them and why; only the city federation changes them.
         ("GET", "/api/targets"): READ,
         ("PUT", "/api/targets/{metric}"): ChangeTarget,

@@ -17,7 +17,9 @@ from .domain.certification import UnitStatus
 from .domain.facilities import FacilityStatus
 from .domain.partners import PartnerStatus
 from .entrypoints.http.catalogue import router as catalogue_router
+from .entrypoints.http.cluster import router as cluster_router
 from .entrypoints.http.facilities import router as facilities_router
+from .entrypoints.http.grading import router as grading_router
 from .entrypoints.http.matters import router as matters_router
 from .entrypoints.http.members import router as members_router
 from .entrypoints.http.public import router as public_router
@@ -28,6 +30,7 @@ from .entrypoints.http.units import router as units_router
 from .handlers import Registry
 from .policy import POLICY
 from .projections.facilities import FacilitiesProjection
+from .projections.grading import GradingProjection
 from .projections.matters import MattersProjection
 from .projections.members import RosterProjection
 from .projections.units import UnitsProjection
@@ -59,7 +62,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         title=TITLE,
         description=DESCRIPTION,
-        projections=[UnitsProjection(), RosterProjection(), FacilitiesProjection(), MattersProjection()],
+        projections=[
+            UnitsProjection(),
+            RosterProjection(),
+            FacilitiesProjection(),
+            MattersProjection(),
+            GradingProjection(),
+        ],
         reactions=[MembersReaction(), ReviewDecisionsReaction(statement_days), ReportsReaction()],
         # members_router after public_router: GET /members/counts must match before /members/{member_key}.
         routers=[
@@ -72,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             catalogue_router,
             matters_router,
             members_router,
+            grading_router,
+            cluster_router,
         ],
         on_start=on_start,
         policy=POLICY,

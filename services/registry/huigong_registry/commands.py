@@ -9,7 +9,8 @@ from typing import Annotated, Final
 
 from pydantic import Field, StringConstraints, create_model
 
-from huigong_events.forms import LongText, Name, ShortText
+from huigong_events.forms import LongText, Name, Score, ShortText, Year
+from huigong_events.grading import Bands, ScaleTargets, Weights
 from huigong_events.labels import describe_pattern
 from huigong_events.matters import (
     Channel,
@@ -313,3 +314,94 @@ class DismissRevocation(DecisionRequest):
     """登记人员决定不予撤销，称号恢复。"""
 
     unit_id: uuid.UUID = Field(title="建设单位编号")
+
+
+# --- 绩效评估、分级评定: the city's scheme for a year, the yearly evaluation of a 服务职工基地 or
+# 公益伙伴, and what its grade brings (整改, 退出) ---------------------------------------------------
+
+
+class SchemeRequest(Command):
+    weights: Weights = Field(
+        title="权重", description="服务规模、服务效率、服务质量、社会效应的权重（百分比，合计 100）"
+    )
+    bands: Bands = Field(title="等级划分", description="A、B、C、D 各自的最低综合得分，依次降低，D 为 0")
+    scale_targets: ScaleTargets = Field(
+        title="服务规模满分值", description="服务规模各项数字达到即得满分的值"
+    )
+    rectification_days: int = Field(
+        ge=1, le=365, title="整改期限（天）", description="评定为 D 后的整改期限，自评定之日起算"
+    )
+    reason: PlainText = Field(title="调整理由", description="确定或调整评估办法的理由")
+
+
+class SetEvaluationScheme(SchemeRequest):
+    """市总工会确定某一年度的评估办法。"""
+
+    year: Year = Field(title="评估年度")
+
+
+class SocialEffectInput(Command):
+    """社会效应：市总工会工作人员依佐证录入的得分。"""
+
+    score: Score = Field(title="社会效应得分", description="0–100")
+    evidence: PlainText = Field(
+        title="佐证材料", description="据以评分的佐证，如媒体报道、表彰、合作单位评价的编号或说明"
+    )
+
+
+class EvaluationRequest(Command):
+    year: Year = Field(title="评估年度", description="评估的年度")
+    evaluated_on: RecordedDay | None = Field(
+        default=None,
+        title="评估日期",
+        description="平台数据截至该日计算；默认为今天（北京时间），不早于评估年度",
+    )
+    social: SocialEffectInput = Field(title="社会效应", description="市总工会工作人员依佐证录入")
+
+
+class EvaluateResource(EvaluationRequest):
+    """年度绩效评估：计算三个方面，录入社会效应，评定等级。"""
+
+    subject_id: uuid.UUID = Field(title="被评估单位编号")
+
+
+class RectificationCompletionRequest(Command):
+    evidence: PlainText = Field(title="整改佐证", description="整改完成的佐证材料")
+    completed_on: RecordedDay | None = Field(
+        default=None, title="完成日期", description="默认为今天（北京时间）"
+    )
+
+
+class CompleteRectification(RectificationCompletionRequest):
+    """确认整改完成。"""
+
+    subject_id: uuid.UUID = Field(title="被评估单位编号")
+
+
+class ProposeExit(Command):
+    """整改逾期未完成，提请退出。"""
+
+    subject_id: uuid.UUID = Field(title="被评估单位编号")
+
+
+class ConfirmExit(DecisionRequest):
+    """登记人员决定退出。"""
+
+    subject_id: uuid.UUID = Field(title="被评估单位编号")
+
+
+class DismissExit(DecisionRequest):
+    """登记人员决定不予退出。"""
+
+    subject_id: uuid.UUID = Field(title="被评估单位编号")
+
+
+class GradingStatementRequest(Command):
+    statement: LongText = Field(title="说明内容", description="单位工会对评定结果、整改或退出提请的说明")
+    year: Year | None = Field(default=None, title="评估年度", description="默认为最近一次评定的年度")
+
+
+class FileGradingStatement(GradingStatementRequest):
+    """单位工会提交说明。"""
+
+    subject_id: uuid.UUID = Field(title="被评估单位编号")

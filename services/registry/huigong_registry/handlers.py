@@ -12,6 +12,13 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from huigong_events.base import DomainEvent
+from huigong_events.grading import (
+    Dimension,
+    DimensionResult,
+    EvaluatedKind,
+    EvaluationSchemeSet,
+    ResourceGraded,
+)
 from huigong_events.matters import MatterReceived, ServiceItemChanged, ServiceItemListed
 from huigong_events.registry import CriterionResult, PartnerRegistered, UnitRegistered
 from huigong_events.upcasting import decode
@@ -25,7 +32,7 @@ from . import commands as c
 from .adapters.records import Records
 from .adapters.requesters import Requester
 from .commands import ConfirmRevocation, DismissRevocation, FileStatement
-from .domain import catalogue, certification, matters, partners, revocation, workdays
+from .domain import catalogue, certification, grading, matters, partners, revocation, workdays
 from .domain import facilities as facility
 from .domain import members as member
 from .domain.dates import BEIJING
@@ -78,6 +85,13 @@ class Registry:
             c.CloseMatter: self.close_matter,
             c.RateMatter: self.rate_matter,
             c.EraseRequester: self.erase_requester,
+            c.SetEvaluationScheme: self.set_scheme,
+            c.EvaluateResource: self.evaluate,
+            c.CompleteRectification: self.complete_rectification,
+            c.ProposeExit: self.propose_exit,
+            c.ConfirmExit: self.confirm_exit,
+            c.DismissExit: self.dismiss_exit,
+            c.FileGradingStatement: self.file_grading_statement,
             **REVOCATION_HANDLERS,
         }
 
@@ -344,6 +358,143 @@ class Registry:
         # The key goes in the same transaction as the event that says so.
         await self.records(ctx.uow).erase_requester(command.matter_id)
         return await self._matter_record(ctx, command.matter_id, events, version)
+
+    # --- 绩效评估、分级评定 -------------------------------------------------------------------------
+
+    async def set_scheme(self, command: c.SetEvaluationScheme, ctx: Context) -> Outcome:
+        # The year's lock is the one an evaluation of that year takes: a scheme never changes
+        # under an evaluation that is computing with it.
+        _, version = await self._load(ctx, grading.SCHEME_AGGREGATE, grading.scheme_id(command.year))
+        event = EvaluationSchemeSet(
+            year=command.year,
+            weights=command.weights,
+            bands=command.bands,
+            scale_targets=command.scale_targets,
+            rectification_days=command.rectification_days,
+            reason=command.reason,
+            set_on=today(),
+        )
+        graded = await self.records(ctx.uow).graded_in(command.year)
+        decided = grading.decide_scheme(event, graded, today())
+        recorded = await ctx.uow.append(grading.scheme_id(command.year), decided, version, ctx.meta(SOURCE))
+        ctx.counted(decided)
+        body = {**event.model_dump(mode="json"), "version": version + 1, "event_id": str(recorded[-1].id)}
+        return Outcome(200, body)
+
+    async def _subject(
+        self, ctx: Context, subject_id: uuid.UUID, lock: bool = False
+    ) -> grading.Subject | None:
+        """The evaluated base (a unit's stream) or partner (a partner's stream)."""
+        for aggregate, subject_of in (
+            (certification.AGGREGATE, grading.subject_of_unit),
+            (partners.AGGREGATE, grading.subject_of_partner),
+        ):
+            if lock:
+                await ctx.uow.lock(aggregate, str(subject_id))
+            stream = await ctx.uow.read(aggregate, str(subject_id))
+            if stream.events:
+                return subject_of([decode(record) for record in stream.events])
+        return None
+
+    async def _grading(
+        self, ctx: Context, subject_id: uuid.UUID
+    ) -> tuple[grading.GradingState, int, grading.Subject | None]:
+        events, version = await self._load(ctx, grading.AGGREGATE, str(subject_id))
+        return grading.fold(events), version, await self._subject(ctx, subject_id)
+
+    async def _graded(
+        self, ctx: Context, subject_id: uuid.UUID, events: Sequence[DomainEvent], version: int
+    ) -> Outcome:
+        recorded = await ctx.uow.append(str(subject_id), events, version, ctx.meta(SOURCE))
+        ctx.counted(events)
+        body: dict[str, Any] = {
+            "type": events[0].type,
+            **events[0].to_data(),
+            # What the step brought with it (整改, 提请退出), in the order recorded.
+            "consequences": [{"type": e.type, **e.to_data()} for e in events[1:]],
+            "event_id": str(recorded[0].id),
+        }
+        return Outcome(201, body)
+
+    async def evaluate(self, command: c.EvaluateResource, ctx: Context) -> Outcome:
+        scheme_events, _ = await self._load(ctx, grading.SCHEME_AGGREGATE, grading.scheme_id(command.year))
+        scheme = grading.fold_scheme(command.year, scheme_events)
+        state, version, subject = await self._grading(ctx, command.subject_id)
+        evaluated_on = command.evaluated_on or today()
+        measured: list[DimensionResult] = []
+        if subject is not None:
+            window = grading.Window.of(command.year, evaluated_on)
+            records = await self.records(ctx.uow).measured_events()
+            measured = grading.measure(subject, window, scheme.scale_targets, records)
+        social = DimensionResult(
+            dimension=Dimension.社会效应,
+            # Two decimal places, as the computed scores, so that a replay compares like with like.
+            score=command.social.score.quantize(grading.CENT),
+            evidence=command.social.evidence,
+            entered_by=ctx.principal.id,
+        )
+        events = grading.decide_evaluate(subject, state, scheme, evaluated_on, measured, social)
+        graded = events[0]
+        assert isinstance(graded, ResourceGraded)
+        log.info(
+            "base or partner graded",
+            subject_id=str(command.subject_id),
+            year=command.year,
+            grade=graded.grade.value,
+            score=str(graded.score),
+            scheme_version=scheme.version,
+            consequences=[e.type for e in events[1:]],
+        )
+        return await self._graded(ctx, command.subject_id, events, version)
+
+    async def complete_rectification(self, command: c.CompleteRectification, ctx: Context) -> Outcome:
+        state, version, subject = await self._grading(ctx, command.subject_id)
+        events = grading.decide_complete_rectification(
+            subject, state, command.evidence, command.completed_on or today()
+        )
+        return await self._graded(ctx, command.subject_id, events, version)
+
+    async def propose_exit(self, command: c.ProposeExit, ctx: Context) -> Outcome:
+        state, version, subject = await self._grading(ctx, command.subject_id)
+        events = grading.decide_propose_exit(subject, state, today())
+        return await self._graded(ctx, command.subject_id, events, version)
+
+    async def confirm_exit(self, command: c.ConfirmExit, ctx: Context) -> Outcome:
+        events, version = await self._load(ctx, grading.AGGREGATE, str(command.subject_id))
+        state = grading.fold(events)
+        # The base's or partner's own stream takes its exit: under its lock, as every writer of it.
+        subject = await self._subject(ctx, command.subject_id, lock=True)
+        on = today()
+        decided = grading.decide_confirm_exit(subject, state, command.reason, on)
+        assert subject is not None
+        reason = f"绩效评估退出：{command.reason}"
+        if subject.kind is EvaluatedKind.服务职工基地:
+            unit, unit_version = await self._unit(ctx, command.subject_id)
+            exited, exit_version = certification.decide_exit(unit, reason, on), unit_version
+        else:
+            partner_events, exit_version = await self._load(ctx, partners.AGGREGATE, str(command.subject_id))
+            exited = partners.decide_exit(partners.fold(partner_events), reason, on)
+        outcome = await self._graded(ctx, command.subject_id, decided, version)
+        recorded = await ctx.uow.append(str(command.subject_id), exited, exit_version, ctx.meta(SOURCE))
+        ctx.counted(exited)
+        consequences = [
+            {"type": e.type, **e.to_data(), "event_id": str(r.id)}
+            for e, r in zip(exited, recorded, strict=True)
+        ]
+        return Outcome(outcome.status_code, {**outcome.body, "consequences": consequences})
+
+    async def dismiss_exit(self, command: c.DismissExit, ctx: Context) -> Outcome:
+        state, version, subject = await self._grading(ctx, command.subject_id)
+        events = grading.decide_dismiss_exit(subject, state, command.reason, today())
+        return await self._graded(ctx, command.subject_id, events, version)
+
+    async def file_grading_statement(self, command: c.FileGradingStatement, ctx: Context) -> Outcome:
+        state, version, subject = await self._grading(ctx, command.subject_id)
+        # Only the unit's own union: another's base or partner is answered as none.
+        if subject is not None and not unit_union(ctx.principal, subject.area):
+            subject = None
+        events = grading.decide_statement(subject, state, command.year, command.statement, today())
+        return await self._graded(ctx, command.subject_id, events, version)
 
 
 # --- a revocation case: lock the unit (the lock the registry's reaction takes when a finding

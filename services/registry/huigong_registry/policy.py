@@ -9,7 +9,11 @@ the city centre: `domain/matters.py`).
 - published figures, certificate verification and the 服务事项目录 are public;
 - 撤销审查: registrars confirm or dismiss a revocation case; the unit's own union (the district
   or group union it belongs to) files its statement; registrars, the city federation, ops and the
-  unit's own union read the case (another's unit is answered as none).
+  unit's own union read the case (another's unit is answered as none);
+- 绩效评估、分级评定: the city federation sets each year's scheme; its staff (or a registrar)
+  evaluate a 服务职工基地 or 公益伙伴, enter the 社会效应 with evidence, confirm a 整改 done and
+  propose exit for one overdue; registrars confirm or dismiss an exit; the unit's own union files a
+  statement; the 服务项目集群 with each base's grade is public.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ CENTRES: Final = Rule(roles(Role.DISTRICT, Role.CITY), own=True)
 # 撤销审查: the unit's union answers for it; the case is read by those who decide or oversee it.
 UNIT_UNION: Final = Rule(roles(Role.DISTRICT, Role.GROUP), own=True)
 CASE_READERS: Final = Rule(roles(Role.REGISTRAR, Role.CITY, Role.OPS, Role.DISTRICT, Role.GROUP), own=True)
+# 绩效评估: the city's staff evaluate and grade, registrars too (they keep the register).
+GRADERS: Final = Rule(roles(Role.CITY, Role.REGISTRAR))
 MATTER_READERS: Final = Rule(roles(Role.DISTRICT, Role.CITY, Role.REGISTRAR, Role.OPS, Role.VIEWER), own=True)
 
 POLICY: Final = Policy(
@@ -58,6 +64,13 @@ POLICY: Final = Policy(
         c.CloseMatter: CENTRES,
         c.RateMatter: CENTRES,
         c.EraseRequester: CENTRES,
+        c.SetEvaluationScheme: Rule(roles(Role.CITY)),
+        c.EvaluateResource: GRADERS,
+        c.CompleteRectification: GRADERS,
+        c.ProposeExit: GRADERS,
+        c.ConfirmExit: REGISTRAR,
+        c.DismissExit: REGISTRAR,
+        c.FileGradingStatement: UNIT_UNION,
     },
     routes={
         ("POST", "/units"): c.RegisterUnit,
@@ -108,6 +121,22 @@ POLICY: Final = Policy(
         # registrars, ops and viewers all of them (personal data only to the units involved).
         ("GET", "/matters"): MATTER_READERS,
         ("GET", "/matters/{matter_id}"): MATTER_READERS,
+        # 绩效评估、分级评定 (entrypoints/http/grading.py). The schemes and each base's or partner's
+        # grades, figures and sources are read by anyone with a key; the statements' authors only
+        # by the registry's own people.
+        ("PUT", "/evaluation-schemes/{year}"): c.SetEvaluationScheme,
+        ("GET", "/evaluation-schemes/{year}"): READ,
+        ("GET", "/grading/{subject_id}"): READ,
+        ("POST", "/grading/{subject_id}/evaluations"): c.EvaluateResource,
+        ("POST", "/grading/{subject_id}/rectification/completion"): c.CompleteRectification,
+        ("POST", "/grading/{subject_id}/exit-proposal"): c.ProposeExit,
+        ("POST", "/grading/{subject_id}/exit-proposal/confirmation"): c.ConfirmExit,
+        ("POST", "/grading/{subject_id}/exit-proposal/dismissal"): c.DismissExit,
+        ("POST", "/grading/{subject_id}/statement"): c.FileGradingStatement,
+        # 服务项目集群: approved projects of active bases and partners with each one's grade; no
+        # login, nothing personal (a page for workers and the JSON 惠工和畅 embeds).
+        ("GET", "/project-cluster/"): PUBLIC,
+        ("GET", "/project-cluster/projects.json"): PUBLIC,
     },
 )
 

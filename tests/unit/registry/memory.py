@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
+from huigong_events.base import DomainEvent
+from huigong_events.envelope import RecordedEvent
 from huigong_events.reference import Programme
 from huigong_events.upcasting import decode
 from huigong_platform.eventstore import Metadata
@@ -23,6 +25,7 @@ from huigong_registry.adapters.requesters import Requester
 from huigong_registry.domain import catalogue, certification
 from huigong_registry.domain.catalogue import Handler, ItemState
 from huigong_registry.domain.certification import CERTIFICATE_CODES, UnitState, certificate_no
+from huigong_registry.domain.grading import MEASURED_TYPES
 from huigong_registry.reactions.reports import ReportsReaction, decide, recorded_as
 
 
@@ -101,3 +104,9 @@ class MemoryRecords:
             return False
         self.tables.member_keys.discard(member_key)
         return True
+
+    async def measured_events(self) -> list[tuple[RecordedEvent, DomainEvent]]:
+        return [(r, decode(r)) for r in self.uow.state.events if r.type in MEASURED_TYPES]
+
+    async def graded_in(self, year: int) -> bool:
+        return any(r.type == "ResourceGraded" and r.data["year"] == year for r in self.uow.state.events)

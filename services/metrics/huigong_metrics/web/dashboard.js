@@ -433,6 +433,32 @@
     foot.replaceChildren(...(data.area === "370200" && data.total ? [matterRow(data.total, true)] : []));
   }
 
+  // ---- 分级评定: bases and partners per district, their latest grades (/api/grading, today) ----
+  const GRADING_COLUMNS = ["bases", "partners", "A", "B", "C", "D", "ungraded", "probation", "rectification", "exit_proposed"];
+
+  function gradingRow(row, total) {
+    const tr = el("tr", { "data-testid": total ? "grading-total-row" : "grading-row", "data-area": row.area });
+    tr.append(el("td", { text: row.area_name }));
+    for (const column of GRADING_COLUMNS) {
+      const attrs = { "data-figure": column, text: Number(row[column] || 0).toLocaleString("zh-CN") };
+      if ((column === "D" || column === "rectification" || column === "exit_proposed") && Number(row[column]) > 0) {
+        attrs.class = "overdue";
+      }
+      tr.append(el("td", attrs));
+    }
+    return tr;
+  }
+
+  // The districts' rows follow the 区市 filter (all of them for the city); the total is the city's.
+  async function renderGrading(myGeneration) {
+    const data = await getJson("api/grading");
+    if (myGeneration !== generation) return;
+    const areas = (data.areas || []).filter((row) => state.area === "370200" || row.area === state.area);
+    $('[data-testid="grading-scope"]').textContent = `截至 ${beijingToday()}`;
+    $('[data-testid="grading-rows"]').replaceChildren(...areas.map((row) => gradingRow(row, false)));
+    $('[data-testid="grading-total"]').replaceChildren(...(data.total ? [gradingRow(data.total, true)] : []));
+  }
+
   // ---- the refresh loop ----
   async function refresh() {
     clearTimeout(timer);
@@ -472,6 +498,9 @@
       // back or fail the targets above.
       renderMatters(myGeneration).catch((err) => {
         if (myGeneration === generation) $('[data-testid="matters-scope"]').textContent = `数据暂不可用：${err.message || err}`;
+      });
+      renderGrading(myGeneration).catch((err) => {
+        if (myGeneration === generation) $('[data-testid="grading-scope"]').textContent = `数据暂不可用：${err.message || err}`;
       });
     } catch (err) {
       if (myGeneration === generation) showError(err.message || String(err));

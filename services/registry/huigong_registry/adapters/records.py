@@ -1,6 +1,7 @@
 """What the registry's handlers read and keep besides the stream they decide on, inside the
 command's unit of work: the units an item's providers name, a matter's handler and item, the
-certificate and 受理编号 counters, the requesters' and the members' data keys.
+certificate and 受理编号 counters, the requesters' and the members' data keys, and what an
+evaluation measures.
 
 `Records` is the port; `PostgresRecords` keeps them in the registry's database, in the command's
 transaction (the queries of `units.py`, `matters.py`, `member_keys.py` and `requesters.py`).
@@ -14,6 +15,8 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Protocol
 
+from huigong_events.base import DomainEvent
+from huigong_events.envelope import RecordedEvent
 from huigong_events.reference import Programme
 from huigong_platform.database import DbConnection
 from huigong_platform.eventstore import EventStore
@@ -21,7 +24,7 @@ from huigong_platform.unit_of_work import PostgresUnitOfWork, UnitOfWork
 
 from ..domain.catalogue import Handler, ItemState
 from ..domain.certification import UnitState
-from . import member_keys
+from . import grading, member_keys
 from .matters import allocate_matter_no, load_handler, load_item, load_units
 from .requesters import Requester, RequesterVault
 from .units import allocate_certificate_no
@@ -48,6 +51,13 @@ class Records(Protocol):
 
     async def destroy_member_key(self, member_key: str) -> bool:
         """Destroy the member's data key; False when there was none."""
+
+    async def measured_events(self) -> list[tuple[RecordedEvent, DomainEvent]]:
+        """Every event an evaluation measures (matters, ratings, projects, facilities), in the
+        order recorded."""
+
+    async def graded_in(self, year: int) -> bool:
+        """Whether any base or partner has a grade for `year`."""
 
 
 class PostgresRecords:
@@ -80,6 +90,12 @@ class PostgresRecords:
 
     async def destroy_member_key(self, member_key: str) -> bool:
         return await member_keys.destroy(self._conn, member_key)
+
+    async def measured_events(self) -> list[tuple[RecordedEvent, DomainEvent]]:
+        return await grading.measured_events(self._conn)
+
+    async def graded_in(self, year: int) -> bool:
+        return await grading.graded_in(self._conn, year)
 
 
 def postgres_records(

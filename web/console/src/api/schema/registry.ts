@@ -21,6 +21,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/evaluation-schemes/{year}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 某一年度的评估办法及其各版本
+         * @description 未确定的年度按默认办法（版本 0）评估。
+         */
+        get: operations["read_scheme_evaluation_schemes__year__get"];
+        /**
+         * 确定某一年度的评估办法（市总工会）
+         * @description 权重、等级划分、服务规模满分值和整改期限。只能确定当年或以后年度的办法；该年度已有评定结果后不再调整（不溯及既往）。
+         */
+        put: operations["set_scheme_evaluation_schemes__year__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/facilities": {
         parameters: {
             query?: never;
@@ -92,6 +116,140 @@ export interface paths {
         put?: never;
         /** 关闭设施（登记人员） */
         post: operations["close_facility_facilities__facility_id__closure_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grading/{subject_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 一个服务职工基地或公益伙伴的评估、等级、整改和退出
+         * @description 每年的评定：四个方面的得分、数字及其来源事件，所用权重和评估办法版本；当前状态（试运行、正常、整改中、拟退出、已退出）；每一步的日期和角色。
+         */
+        get: operations["read_grading_grading__subject_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grading/{subject_id}/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 年度绩效评估：计算、录入社会效应并评定等级
+         * @description 服务规模、服务效率、服务质量由平台已有事件（服务事项、评价、服务项目、设施）截至评估日期计算，附来源事件；社会效应由市总工会工作人员依佐证录入。每年一次；评定为 D 责令整改，连续两年 D 或整改逾期未完成提请退出。
+         */
+        post: operations["evaluate_grading__subject_id__evaluations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grading/{subject_id}/exit-proposal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 整改逾期未完成，提请退出
+         * @description 整改期限届满而整改未完成时可提请；期限未满或没有进行中的整改答 409。
+         */
+        post: operations["propose_exit_grading__subject_id__exit_proposal_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grading/{subject_id}/exit-proposal/confirmation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 决定退出（登记人员，说明理由）
+         * @description 服务职工基地或公益伙伴随即退出（UnitExited 或 PartnerExited）。
+         */
+        post: operations["confirm_exit_grading__subject_id__exit_proposal_confirmation_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grading/{subject_id}/exit-proposal/dismissal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 不予退出（登记人员，说明理由） */
+        post: operations["dismiss_exit_grading__subject_id__exit_proposal_dismissal_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grading/{subject_id}/rectification/completion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 确认整改完成（附佐证） */
+        post: operations["complete_rectification_grading__subject_id__rectification_completion_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grading/{subject_id}/statement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 单位工会就评定结果提交说明
+         * @description 该基地或伙伴所属的区市或集团工会，每个评定年度一次；其他单位答 404。
+         */
+        post: operations["file_statement_grading__subject_id__statement_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -349,6 +507,46 @@ export interface paths {
         put?: never;
         /** 公益伙伴退出 */
         post: operations["exit_partner_partners__partner_id__exit_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/project-cluster/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 惠工“服务项目集群”页面（公开）
+         * @description 按服务领域分组，可按区市筛选；前门地址 /project-cluster/。
+         */
+        get: operations["cluster_page_project_cluster__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/project-cluster/projects.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 惠工“服务项目集群”（公开，JSON）
+         * @description 在册服务职工基地和关爱职工公益伙伴的入库服务项目，按服务领域和区市，附各基地、伙伴当前等级；供“惠工和畅”平台嵌入。不含任何个人信息。
+         */
+        get: operations["cluster_json_project_cluster_projects_json_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -771,6 +969,24 @@ export interface components {
              */
             reason: string;
         };
+        /** EvaluationRequest */
+        EvaluationRequest: {
+            /**
+             * 评估日期
+             * @description 平台数据截至该日计算；默认为今天（北京时间），不早于评估年度
+             */
+            evaluated_on?: string | null;
+            /**
+             * 社会效应
+             * @description 市总工会工作人员依佐证录入
+             */
+            social: components["schemas"]["SocialEffectInput"];
+            /**
+             * 评估年度
+             * @description 评估的年度
+             */
+            year: number;
+        };
         /** FacilityClosureRequest */
         FacilityClosureRequest: {
             /**
@@ -804,6 +1020,43 @@ export interface components {
          * @enum {string}
          */
         FacilityStatus: "open" | "closed";
+        /**
+         * Grade
+         * @description 评定等级。
+         *
+         *     取值（代码或中文名称均可）：`A` A（优秀） · `B` B（良好） · `C` C（合格） · `D` D（不合格）
+         * @enum {string}
+         */
+        Grade: "A" | "B" | "C" | "D";
+        /**
+         * GradeBand
+         * @description 一个等级的最低综合得分。
+         */
+        GradeBand: {
+            /**
+             * 等级
+             * @description A、B、C 或 D
+             */
+            grade: components["schemas"]["Grade"];
+            /**
+             * 最低得分
+             * @description 达到该等级的最低综合得分（0–100）
+             */
+            min_score: number | string;
+        };
+        /** GradingStatementRequest */
+        GradingStatementRequest: {
+            /**
+             * 说明内容
+             * @description 单位工会对评定结果、整改或退出提请的说明
+             */
+            statement: string;
+            /**
+             * 评估年度
+             * @description 默认为最近一次评定的年度
+             */
+            year?: number | null;
+        };
         /**
          * GroupBy
          * @description 取值（代码或中文名称均可）：`district` 区市 · `occupation` 职业类别 · `platform` 平台企业
@@ -1088,6 +1341,19 @@ export interface components {
              */
             requester: components["schemas"]["RequesterBody"];
         };
+        /** RectificationCompletionRequest */
+        RectificationCompletionRequest: {
+            /**
+             * 完成日期
+             * @description 默认为今天（北京时间）
+             */
+            completed_on?: string | null;
+            /**
+             * 整改佐证
+             * @description 整改完成的佐证材料
+             */
+            evidence: string;
+        };
         /** Refusal */
         Refusal: {
             errors: {
@@ -1122,6 +1388,55 @@ export interface components {
              * @description 个人信息删除请求的编号
              */
             request_ref: string;
+        };
+        /**
+         * ScaleTargets
+         * @description 服务规模各项数字的满分值：达到即得满分，不足按比例。
+         */
+        ScaleTargets: {
+            /**
+             * 在用设施满分值
+             * @description 登记在用的服务职工基地设施数
+             */
+            facilities: number;
+            /**
+             * 服务人次满分值
+             * @description 年度承办服务事项数
+             */
+            matters: number;
+            /**
+             * 服务项目满分值
+             * @description 在库服务项目数
+             */
+            projects: number;
+        };
+        /** SchemeRequest */
+        SchemeRequest: {
+            /**
+             * 等级划分
+             * @description A、B、C、D 各自的最低综合得分，依次降低，D 为 0
+             */
+            bands: components["schemas"]["GradeBand"][];
+            /**
+             * 调整理由
+             * @description 确定或调整评估办法的理由
+             */
+            reason: string;
+            /**
+             * 整改期限（天）
+             * @description 评定为 D 后的整改期限，自评定之日起算
+             */
+            rectification_days: number;
+            /**
+             * 服务规模满分值
+             * @description 服务规模各项数字达到即得满分的值
+             */
+            scale_targets: components["schemas"]["ScaleTargets"];
+            /**
+             * 权重
+             * @description 服务规模、服务效率、服务质量、社会效应的权重（百分比，合计 100）
+             */
+            weights: components["schemas"]["Weights"];
         };
         /**
          * ServiceCategory
@@ -1168,6 +1483,22 @@ export interface components {
             role_name: string;
             /** 用户名 */
             username: string;
+        };
+        /**
+         * SocialEffectInput
+         * @description 社会效应：市总工会工作人员依佐证录入的得分。
+         */
+        SocialEffectInput: {
+            /**
+             * 佐证材料
+             * @description 据以评分的佐证，如媒体报道、表彰、合作单位评价的编号或说明
+             */
+            evidence: string;
+            /**
+             * 社会效应得分
+             * @description 0–100
+             */
+            score: number | string;
         };
         /** StatementRequest */
         StatementRequest: {
@@ -1300,6 +1631,32 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /**
+         * Weights
+         * @description 四个方面的权重（百分比，合计 100）。
+         */
+        Weights: {
+            /**
+             * 服务效率权重
+             * @description 百分比
+             */
+            efficiency: number;
+            /**
+             * 服务质量权重
+             * @description 百分比
+             */
+            quality: number;
+            /**
+             * 服务规模权重
+             * @description 百分比
+             */
+            scale: number;
+            /**
+             * 社会效应权重
+             * @description 百分比
+             */
+            social: number;
+        };
         /** WithdrawalRequest */
         WithdrawalRequest: {
             /**
@@ -1344,6 +1701,140 @@ export interface operations {
             };
             /** @description 记录不存在 (no such record, or not one the caller may see) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    read_scheme_evaluation_schemes__year__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    set_scheme_evaluation_schemes__year__put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 幂等键（可选）：同一调用主体重复提交同一键时返回首次结果 (optional: a retry with the same key returns the first outcome) */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SchemeRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1553,6 +2044,506 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["FacilityClosureRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    read_grading_grading__subject_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subject_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    evaluate_grading__subject_id__evaluations_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                subject_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluationRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    propose_exit_grading__subject_id__exit_proposal_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                subject_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    confirm_exit_grading__subject_id__exit_proposal_confirmation_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                subject_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    dismiss_exit_grading__subject_id__exit_proposal_dismissal_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                subject_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    complete_rectification_grading__subject_id__rectification_completion_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                subject_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RectificationCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    file_statement_grading__subject_id__statement_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                subject_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GradingStatementRequest"];
             };
         };
         responses: {
@@ -2740,6 +3731,90 @@ export interface operations {
             };
             /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    cluster_page_project_cluster__get: {
+        parameters: {
+            query?: {
+                field?: string | null;
+                area?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    cluster_json_project_cluster_projects_json_get: {
+        parameters: {
+            query?: {
+                field?: string | null;
+                area?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
