@@ -161,7 +161,11 @@ async def test_a_base_is_graded_from_its_events_shown_in_the_public_cluster_and_
     metrics: httpx.AsyncClient,
     public: httpx.AsyncClient,
 ) -> None:
-    year = datetime.now(BEIJING).year
+    # Last year, evaluated as of its last day: its matters are all in the past whatever the day
+    # the suite runs (the base's facility opened 2025-09-01, its service item was listed
+    # 2025-07-01). Its project is listed today, so last year's figures count none.
+    year = datetime.now(BEIJING).year - 1
+    end_of_year = f"{year}-12-31"
     name = f"青岛{uuid.uuid4().hex[:6]}职工服务基地"
     credit = credit_code("91")
     registered = await post(
@@ -216,8 +220,8 @@ async def test_a_base_is_graded_from_its_events_shown_in_the_public_cluster_and_
         )
         await post(registry, f"{path}/rating", {"score": score, "rated_on": closed}, UNION)
 
-    await matter(f"{year}-03-02", f"{year}-03-03", f"{year}-03-04", 5)
-    await matter(f"{year}-04-01", f"{year}-04-02", f"{year}-04-30", 1)
+    await matter(f"{year}-09-02", f"{year}-09-03", f"{year}-09-04", 5)
+    await matter(f"{year}-10-09", f"{year}-10-10", f"{year}-11-07", 1)
     await report(intake, name, credit, facility=True)
     # A project of a provider that is neither a base nor a partner stays out of the cluster.
     await report(intake, f"青岛{uuid.uuid4().hex[:6]}咨询公司", credit_code("91"), facility=False)
@@ -244,18 +248,22 @@ async def test_a_base_is_graded_from_its_events_shown_in_the_public_cluster_and_
 
     bad = await registry.post(
         f"/grading/{base_id}/evaluations",
-        json={"year": year, "social": {"score": "很好", "evidence": "媒体报道"}},
+        json={"year": year, "evaluated_on": end_of_year, "social": {"score": "很好", "evidence": "媒体报道"}},
         headers={**CITY, **key()},
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "social.score"
     graded = await post(
         registry,
         f"/grading/{base_id}/evaluations",
-        {"year": year, "social": {"score": 90, "evidence": "即墨区总工会推荐；《青岛日报》报道"}},
+        {
+            "year": year,
+            "evaluated_on": end_of_year,
+            "social": {"score": 90, "evidence": "即墨区总工会推荐；《青岛日报》报道"},
+        },
         CITY,
     )
     figures = {f["figure"]: f for d in graded["dimensions"] for f in d["figures"]}
-    assert figures["matters_handled"]["value"] == "2.00" and figures["projects_listed"]["value"] == "1.00"
+    assert figures["matters_handled"]["value"] == "2.00" and figures["projects_listed"]["value"] == "0.00"
     assert figures["facilities_open"]["value"] == "1.00"
     assert (figures["closed_on_time"]["value"], figures["closed_late"]["value"]) == ("1.00", "1.00")
     assert (figures["satisfied"]["value"], figures["complaints"]["value"]) == ("1.00", "1.00")
@@ -305,12 +313,12 @@ async def test_a_base_is_graded_from_its_events_shown_in_the_public_cluster_and_
 
     # A matter dated within the year, recorded after the evaluation: read back from the topics as
     # of the evaluation, the figures are the recorded ones.
-    await matter(f"{year}-05-06", f"{year}-05-07", f"{year}-05-08", 5)
+    await matter(f"{year}-11-10", f"{year}-11-11", f"{year}-11-12", 5)
 
     async def replayed() -> list[tuple[RecordedEvent, DomainEvent]] | None:
         events = await topic_events(stack, ("matter", "facility", "grading", "evaluation-scheme"))
         later = [
-            e for _, e in events if isinstance(e, MatterRated) and e.rated_on.isoformat().endswith("05-08")
+            e for _, e in events if isinstance(e, MatterRated) and e.rated_on.isoformat() == f"{year}-11-12"
         ]
         ours = [(r, e) for r, e in events if isinstance(e, ResourceGraded) and str(e.subject_id) == base_id]
         return events if later and ours else None
