@@ -408,6 +408,8 @@ async def test_dead_letters_are_listed_shown_retried_and_skipped_by_ops_only(
         assert letter["envelope"]["type"] == "TargetChanged" and letter["envelope"]["actor"] == "city:staff01"
         assert "data" not in letter["envelope"] and "headers" not in letter
         assert (await metrics.get("/dead-letters/999999999", headers=OPS)).status_code == 404
+        # Past a bigint: a bad path, never a database error.
+        assert (await metrics.get(f"/dead-letters/{2**63}", headers=OPS)).status_code == 422
 
         # A reason is required; then the retry applies the change, once.
         refused = await metrics.post(f"{base}/retry", json={"reason": " "}, headers=OPS)

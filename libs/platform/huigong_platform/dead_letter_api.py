@@ -23,7 +23,7 @@ from typing import Annotated, Any, Final
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from huigong_events.plausible import PlainText
@@ -35,6 +35,11 @@ from .refusals import Conflict, FieldError, NotFound, Refusal
 from .subscriptions import Applier, Projection
 
 log = structlog.get_logger(__name__)
+
+# A letter's id is a bigint: a larger number is refused as a bad path (422), never sent to
+# PostgreSQL; pages are bounded the same way (the offset is a bigint too).
+LetterId = Annotated[int, Path(ge=1, le=2**63 - 1, description="死信编号")]
+MAX_PAGE: Final = 1_000_000
 
 # web.Caller, declared here: web.py imports the service module, which mounts these routes.
 Caller = Annotated[Principal, Depends(principal)]
@@ -107,7 +112,7 @@ def router(
             str, Query(description="open 待处理、retried 已重试、skipped 已跳过，或 all")
         ] = "open",
         consumer: Annotated[str | None, Query(description="消费者（投影或反应），如 registry.units")] = None,
-        page: int = Query(default=1, ge=1),
+        page: int = Query(default=1, ge=1, le=MAX_PAGE),
         page_size: int = Query(default=50, ge=1, le=500),
     ) -> dict[str, Any]:
         async with pool_of(request).acquire() as conn:
@@ -127,7 +132,7 @@ def router(
         }
 
     @routes.get("/dead-letters/{letter_id}", summary="一封死信：原因、记录位置、处理记录（不含数据）")
-    async def show_letter(letter_id: int, request: Request) -> dict[str, Any]:
+    async def show_letter(letter_id: LetterId, request: Request) -> dict[str, Any]:
         async with pool_of(request).acquire() as conn:
             detail = await dead_letters.letter(conn, service, letter_id)
         if detail is None:
@@ -135,7 +140,11 @@ def router(
         return shown(detail)
 
     async def resolve(
-        letter_id: int, action: dead_letters.Action, body: ActionRequest, request: Request, caller: Caller
+        letter_id: LetterId,
+        action: dead_letters.Action,
+        body: ActionRequest,
+        request: Request,
+        caller: Caller,
     ) -> dict[str, Any]:
         pool = pool_of(request)
         async with pool.acquire() as conn:
@@ -171,11 +180,15 @@ def router(
         return result.to_json()
 
     @routes.post("/dead-letters/{letter_id}/retry", summary="重试一封死信（写明原因）")
-    async def retry(letter_id: int, body: ActionRequest, request: Request, caller: Caller) -> dict[str, Any]:
+    async def retry(
+        letter_id: LetterId, body: ActionRequest, request: Request, caller: Caller
+    ) -> dict[str, Any]:
         return await resolve(letter_id, "retry", body, request, caller)
 
     @routes.post("/dead-letters/{letter_id}/skip", summary="跳过一封死信（写明原因）")
-    async def skip(letter_id: int, body: ActionRequest, request: Request, caller: Caller) -> dict[str, Any]:
+    async def skip(
+        letter_id: LetterId, body: ActionRequest, request: Request, caller: Caller
+    ) -> dict[str, Any]:
         return await resolve(letter_id, "skip", body, request, caller)
 
     return routes

@@ -2339,6 +2339,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;
@@ -2399,6 +2400,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;
@@ -2472,6 +2474,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;

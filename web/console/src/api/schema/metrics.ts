@@ -796,6 +796,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;
@@ -856,6 +857,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;
@@ -929,6 +931,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;

@@ -1508,6 +1508,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;
@@ -1568,6 +1569,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;
@@ -1641,6 +1643,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;

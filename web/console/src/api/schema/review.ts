@@ -1157,6 +1157,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;
@@ -1217,6 +1218,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;
@@ -1290,6 +1292,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 死信编号 */
                 letter_id: number;
             };
             cookie?: never;
