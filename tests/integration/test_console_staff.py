@@ -201,6 +201,39 @@ async def test_a_suspended_title_is_heard_and_revoked_on_the_units_page(
     a11y.assert_none()
 
 
+async def test_a_registrar_revokes_a_certified_title_directly_with_a_reason(
+    services: tuple[ServiceProcess, ...],
+    door: FrontDoor,
+    demo: dict[str, str],
+    browser: BrowserContext,
+    review_db: asyncpg.Pool,
+) -> None:
+    intake_proc, review_proc, registry_proc, _ = services
+    async with (
+        intake_proc.client() as intake,
+        review_proc.client() as review,
+        registry_proc.client() as registry,
+    ):
+        _, _, unit_id, number = await certified_unit(intake, review, registry, review_db)
+    page = await browser.new_page()
+    await log_in(page, door, "demo-registrar", demo["demo-registrar"])
+    await expect(page).to_have_url(f"{door.url}/registry/units", timeout=WAIT_MS)
+    await page.goto(f"{door.url}/registry/units/{unit_id}")
+    await expect(page.get_by_test_id("unit-status")).to_have_text("已认定", timeout=WAIT_MS)
+    await expect(page.get_by_test_id("unit")).to_contain_text(number)
+    # A 幸福企业 does not exit (only a 服务职工基地 does): no such button.
+    await expect(page.get_by_role("button", name="退出", exact=True)).to_have_count(0)
+    await page.get_by_role("button", name="撤销称号").click()
+    await expect(field_error(page, "原因")).to_have_text("撤销须写明原因")
+    await page.get_by_label("原因", exact=True).fill("年度复核不合格")
+    await page.get_by_role("button", name="撤销称号").click()
+    await expect(page.get_by_test_id("done")).to_have_text("已撤销称号", timeout=WAIT_MS)
+    await expect(page.get_by_test_id("unit-status")).to_have_text("已撤销")
+    await expect(page.get_by_role("button", name="撤销称号")).to_have_count(0)
+    await page.goto(f"{door.url}/verify?no={number}")
+    await expect(page.get_by_test_id("certificate")).to_contain_text("已撤销", timeout=WAIT_MS)
+
+
 async def test_a_centre_receives_a_matter_another_closes_it_and_overdue_ones_are_marked(
     stack: Stack, services: tuple[ServiceProcess, ...], door: FrontDoor, browser: BrowserContext
 ) -> None:
