@@ -8,7 +8,7 @@ import hashlib
 import random
 from collections.abc import Iterable
 
-from huigong_platform.raw_identifiers import Needles, Patterns, mask
+from huigong_platform.raw_identifiers import Needles, Patterns, mask, masked
 from huigong_simulator.data import fake_id_number, fake_mobile
 
 RNG = random.Random(20221)
@@ -42,3 +42,12 @@ def test_patterns_find_valid_numbers_standing_alone_and_not_hashes_or_credit_cod
 def test_findings_are_reported_masked() -> None:
     assert mask(PHONE) == PHONE[:3] + "******" + PHONE[-2:]
     assert ID not in mask(ID) and len(mask(ID)) == 18
+
+
+def test_free_text_is_shown_with_its_numbers_masked() -> None:
+    # A database's refusal quotes the row: what an operator reads of it holds no number in clear.
+    refused = f'new row violates check constraint "c" DETAIL: Failing row contains ({ID}, {PHONE}, 王五).'
+    shown = masked(refused)
+    assert ID not in shown and PHONE not in shown
+    assert mask(ID) in shown and mask(PHONE) in shown and "王五" in shown
+    assert masked("no numbers here") == "no numbers here"

@@ -7,13 +7,16 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from huigong_events.topics import EVENT_TOPICS, TOPICS, Topic
+
+# Re-exported: audit, replay and dead-letter output mask sealed fields the way the services do.
+from huigong_platform.raw_identifiers import SEALED as SEALED
+from huigong_platform.raw_identifiers import mask_sealed as mask_sealed
 from huigong_platform.settings import SERVICES
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
-SEALED = "[密文已略 sealed, omitted]"
 
 
 class OpsError(RuntimeError):
@@ -86,24 +89,6 @@ def catalogue_topic(qualified_name: str, prefix: str) -> Topic | None:
         if topic.name == bare:
             return topic
     return None
-
-
-def mask_sealed(value: Any) -> Any:
-    """A copy with every sealed text field (`personal_sealed`, any `*_sealed`) replaced by a
-    marker: ops output never carries personal data, not even as ciphertext. (A form's boolean
-    `sealed`, 盖章, is not personal data and stays.)"""
-    if isinstance(value, dict):
-        return {
-            k: (
-                SEALED
-                if isinstance(k, str) and k.endswith("_sealed") and isinstance(v, str)
-                else mask_sealed(v)
-            )
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [mask_sealed(v) for v in value]
-    return value
 
 
 class Reporter(Protocol):

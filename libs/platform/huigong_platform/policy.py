@@ -74,6 +74,13 @@ COMMON: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/session"): PUBLIC,
     ("GET", "/session"): PUBLIC,
     ("DELETE", "/session"): PUBLIC,
+    # Dead letters (dead_letter_api.py): 运维/审计 only. Retry and skip act on the runner's
+    # bookkeeping, not on a record of the domain, so they run no command; who and why is kept in
+    # dead_letter_actions, as `huigong dead-letters` keeps it.
+    ("GET", "/dead-letters"): Rule(roles(Role.OPS)),
+    ("GET", "/dead-letters/{letter_id}"): Rule(roles(Role.OPS)),
+    ("POST", "/dead-letters/{letter_id}/retry"): Rule(roles(Role.OPS)),
+    ("POST", "/dead-letters/{letter_id}/skip"): Rule(roles(Role.OPS)),
 }
 
 _CONVERTOR: Final = re.compile(r"\{([^}:]+):[^}]+\}")

@@ -36,7 +36,7 @@ class Role(StrEnum):
     REVIEWER = "reviewer"  # 评审专家, `<area>/<name>`
     CHAIR = "chair"  # 领导小组负责人, `<area>/<name>`
     REGISTRAR = "registrar"  # 登记人员: registers units, assesses, certifies, revokes
-    OPS = "ops"  # 运维与审计: reads everything, changes nothing over HTTP
+    OPS = "ops"  # 运维与审计: reads everything; over HTTP changes only dead letters (retry, skip)
     VIEWER = "viewer"  # 看板: dashboards and Prometheus
     SIMULATOR = "simulator"  # the district simulator, bound to one district or group code; 演示数据
 

@@ -11,6 +11,8 @@ logs), and that `huigong scan-personal` (huigong_ops.personal) runs over topics,
   hashes, base64 ciphertext and hex never match).
 
 Found values are shown masked (`mask`: first three and last two characters), never in clear.
+Sealed fields (`*_sealed`, ciphertext of personal data) are left out of what operators read
+(`mask_sealed`): ops output and the dead-letter routes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 _DIGIT_RUN = re.compile(r"[0-9]{11,}[Xx]?")
 _ALONE_ID = re.compile(r"(?<![0-9A-Za-z])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
@@ -87,3 +89,33 @@ class Patterns:
                 yield "id_number", number
         for match in _ALONE_MOBILE.finditer(text):
             yield "phone", match.group()
+
+
+def masked(text: str) -> str:
+    """The text with every ID or mobile number `Patterns` finds masked: for free text that may
+    quote what was sent (a database's error message quotes the row it refused)."""
+    for _, value in set(Patterns().find(text)):
+        text = text.replace(value, mask(value))
+    return text
+
+
+# What ops output and the dead-letter routes show instead of a sealed field.
+SEALED = "[密文已略 sealed, omitted]"
+
+
+def mask_sealed(value: Any) -> Any:
+    """A copy with every sealed text field (`personal_sealed`, any `*_sealed`) replaced by a
+    marker: ops output never carries personal data, not even as ciphertext. (A form's boolean
+    `sealed`, 盖章, is not personal data and stays.)"""
+    if isinstance(value, dict):
+        return {
+            k: (
+                SEALED
+                if isinstance(k, str) and k.endswith("_sealed") and isinstance(v, str)
+                else mask_sealed(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_sealed(v) for v in value]
+    return value

@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from huigong_events.checkpoints import CheckpointKeys
 
 from . import answer_labels as answer_labels_
-from . import api_docs, authorization, errors, logs, sessions
+from . import api_docs, authorization, dead_letter_api, errors, logs, sessions
 from .application import CommandPath
 from .checkpoints import Checkpointer
 from .credentials import KeyVerifier
@@ -303,6 +303,13 @@ def build_app(
     )
 
     errors.install(app, union_tags)
+    app.include_router(
+        dead_letter_api.router(
+            settings.service,
+            {p.name: p for p in [*projections, *reactions]},
+            lambda request: runtime_of(request).pool,
+        )
+    )
     for router in routers:
         app.include_router(router)
 

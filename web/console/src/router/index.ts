@@ -14,20 +14,27 @@ export interface MenuItem {
 
 const SUBMITTERS: Role[] = ["district", "group"];
 const REGISTRY_READERS: Role[] = ["registrar", "city", "ops", "viewer"];
+// 联动服务: a district federation acts for its district's service centre, the city federation for
+// the city's; registrars, ops and viewers read (the registry's policy).
+const MATTER_READERS: Role[] = ["district", "city", "registrar", "ops", "viewer"];
 
 // The landing page and menu of each role.
 export const MENUS: Record<Role, MenuItem[]> = {
   district: [
     { path: "/district/applications", label: "本单位申报" },
     { path: "/district/applications/new", label: "填写申报表（附件3）" },
+    { path: "/registry/units", label: "建设单位" },
+    { path: "/matters", label: "服务事项" },
   ],
   group: [
     { path: "/district/applications", label: "本单位申报" },
     { path: "/district/applications/new", label: "填写申报表（附件3）" },
+    { path: "/registry/units", label: "建设单位" },
   ],
   city: [
     { path: "/city/applications", label: "全部申报" },
     { path: "/registry/units", label: "建设单位" },
+    { path: "/matters", label: "服务事项" },
   ],
   reviewer: [{ path: "/review/queue", label: "评审队列" }],
   chair: [{ path: "/review/queue", label: "评审队列" }],
@@ -35,12 +42,15 @@ export const MENUS: Record<Role, MenuItem[]> = {
     { path: "/registry/units", label: "建设单位" },
     { path: "/registry/facilities", label: "设施" },
     { path: "/registry/partners", label: "公益伙伴" },
+    { path: "/matters", label: "服务事项" },
   ],
   ops: [
     { path: "/city/applications", label: "全部申报" },
     { path: "/review/queue", label: "评审队列" },
     { path: "/registry/units", label: "建设单位" },
     { path: "/audit/timeline", label: "审计时间线" },
+    { path: "/audit/dead-letters", label: "死信" },
+    { path: "/matters", label: "服务事项" },
   ],
   viewer: [{ path: "/registry/units", label: "建设单位" }],
   exchange: [],
@@ -114,10 +124,34 @@ const routes: RouteRecordRaw[] = [
         meta: { title: "审计时间线", roles: ["ops"] },
       },
       {
+        path: "audit/dead-letters",
+        name: "audit-dead-letters",
+        component: () => import("../views/audit/DeadLetters.vue"),
+        meta: { title: "死信", roles: ["ops"] },
+      },
+      {
+        path: "matters",
+        name: "matters",
+        component: () => import("../views/matters/Matters.vue"),
+        meta: { title: "服务事项", roles: MATTER_READERS },
+      },
+      {
+        path: "matters/:matterId",
+        name: "matter",
+        component: () => import("../views/matters/Matter.vue"),
+        meta: { title: "服务事项", roles: MATTER_READERS },
+      },
+      {
+        path: "registry/units/:unitId",
+        name: "registry-unit",
+        component: () => import("../views/registry/Unit.vue"),
+        meta: { title: "建设单位", roles: [...REGISTRY_READERS, ...SUBMITTERS] },
+      },
+      {
         path: "registry/units",
         name: "registry-units",
         component: () => import("../views/registry/Units.vue"),
-        meta: { title: "建设单位", roles: REGISTRY_READERS },
+        meta: { title: "建设单位", roles: [...REGISTRY_READERS, ...SUBMITTERS] },
       },
     ],
   },

@@ -21,12 +21,6 @@ router = APIRouter(tags=["建设单位"])
 
 # QDGH-<year>-<FQ|ZH|JD>-<NNNN>: what `adapters/units.allocate_certificate_no` hands out.
 CERTIFICATE_NO: Final = re.compile(r"^QDGH-20[0-9]{2}-(FQ|ZH|JD)-[0-9]{4,}$")
-STATUS_LABELS: Final = {
-    certification.UnitStatus.approved: "建设中",
-    certification.UnitStatus.certified: "已认定",
-    certification.UnitStatus.revoked: "已撤销",
-    certification.UnitStatus.exited: "已退出",
-}
 
 
 async def unit_id_of(
@@ -105,7 +99,7 @@ async def get_unit(unit_id: UnitId, request: Request) -> dict[str, Any]:
         # Approved applications of this same centre or enterprise, attached instead of a second unit.
         "applications": [str(a) for a in state.attached],
         "status": state.status.value,
-        "status_label": STATUS_LABELS[state.status],
+        "status_label": state.status.label,  # the domain's labels: 暂停 included
         "registered_on": state.registered_on.isoformat() if state.registered_on else None,
         "period_start": state.period_start.isoformat() if state.period_start else None,
         "certificate_no": state.certificate_no,
