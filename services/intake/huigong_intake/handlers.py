@@ -280,7 +280,7 @@ class Intake:
             )
         records = self.records(ctx.uow)
         batch = str(uuid.uuid4())
-        read = read_batch(rows, submitter=who, secret=self.member_secret)
+        read = read_batch(rows, submitter=who, secret=self.member_secret, first_row_number=command.first_row)
         # Which of these people did this submitter enrol already? One query for the batch.
         judgement = judge_read(read, await records.enrolled(who, read.member_keys))
         accepted = judgement.accepted

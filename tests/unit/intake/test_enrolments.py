@@ -12,6 +12,7 @@ from huigong_events.reference import Occupation
 from huigong_intake.domain.enrolments import (
     COLUMNS,
     MAX_BATCH_ROWS,
+    OCCUPATION_SYNONYMS,
     AcceptedRow,
     BatchJudgement,
     Column,
@@ -98,7 +99,7 @@ def mixed_batch() -> list[dict[str, object]]:
         row(6),  # 6 already enrolled by 市南区
         row(7, 所属区市="370202", 入会日期="2023/5/1", 是否参加互助保障="N", 手机号="+86 138-0000-0007"),
         {column: None for column in COLUMNS},  # 8 blank row in between: skipped
-        row(9, 职业类别="骑手", 入会日期="2027-01-01", 姓名=""),  # 9 several problems
+        row(9, 职业类别="代驾司机", 入会日期="2027-01-01", 姓名=""),  # 9 several problems
         row(10, 身份证号=id_number(1).lower()),  # 10 row 1 again, written differently
     ]
 
@@ -314,8 +315,33 @@ def test_unknown_districts(cell: str) -> None:
 def test_every_occupation_is_known_and_others_are_not() -> None:
     for occupation in Occupation:
         assert parsed(row(1, 职业类别=occupation.value)).occupation is occupation
-    [(field, _)] = rejected(row(1, 职业类别="外卖员"))
+    [(field, words)] = rejected(row(1, 职业类别="代驾司机"))
     assert field == "职业类别"
+    assert all(occupation.value in words for occupation in Occupation)  # the list, in the message
+    assert "代驾司机" not in words  # a refusal never repeats a cell
+
+
+@pytest.mark.parametrize(
+    ("written", "category"),
+    [
+        ("外卖配送员", Occupation.外卖送餐员),
+        ("骑手", Occupation.外卖送餐员),
+        ("外卖 骑手", Occupation.外卖送餐员),
+        ("网约车司机", Occupation.网约车驾驶员),
+        ("快递小哥", Occupation.快递员),
+        ("货车驾驶员", Occupation.货车司机),
+        ("其它", Occupation.其他),
+    ],
+)
+def test_occupations_as_offices_write_them_read_as_their_category(written: str, category: Occupation) -> None:
+    assert parsed(row(1, 职业类别=written)).occupation is category
+
+
+def test_the_occupation_synonyms_name_one_category_each_and_never_a_category() -> None:
+    synonyms = [name for names in OCCUPATION_SYNONYMS.values() for name in names]
+    assert len(synonyms) == len(set(synonyms))
+    assert not set(synonyms) & {occupation.value for occupation in Occupation}
+    assert set(OCCUPATION_SYNONYMS) == set(Occupation)
 
 
 def test_missing_columns_and_empty_cells_are_named() -> None:

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -18,11 +18,9 @@ from huigong_events.reference import Programme
 from huigong_events.upcasting import decode
 from huigong_platform.application import from_request
 from huigong_platform.eventstore import row_to_event
-from huigong_platform.refusals import FieldError, Refusal
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, IdempotencyKey, parse_json_body, run
 
-from ...adapters.sheets import SheetFormatError, read_rows
 from ...commands import (
     AmendRequest,
     ApplicationRequest,
@@ -155,23 +153,6 @@ async def enrol_json(request: Request, caller: Caller, key: IdempotencyKey) -> R
     # The body is read here rather than declared as a parameter: a batch is up to 10,000 rows
     # (several MB), and FastAPI's json.loads costs twice what orjson does.
     return await run(request, parse_json_body(Enrol, await request.body()), caller, key)
-
-
-@router.post(
-    "/enrolments/upload", tags=["新就业形态劳动者入会"], summary="批量报送入会（上传 CSV 或 Excel .xlsx）"
-)
-async def enrol_upload(
-    request: Request,
-    caller: Caller,
-    key: IdempotencyKey,
-    file: Annotated[UploadFile, File(description="CSV（UTF-8 或 GBK）或 .xlsx，首行为中文列名")],
-) -> Response:
-    content = await file.read()
-    try:
-        rows = read_rows(content, file.filename or file.content_type or "")
-    except SheetFormatError as exc:
-        raise Refusal(FieldError("file", exc.zh, exc.en)) from None
-    return await run(request, Enrol(rows=rows), caller, key)
 
 
 # --- queries -----------------------------------------------------------------------------------
