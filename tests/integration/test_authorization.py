@@ -167,6 +167,7 @@ MATRIX: Final = {
     ("registry", "GET", "/members/{member_key}"):                     "F  F  F  A  F  F  F  A  A  F  F  U  U  U",
     ("registry", "POST", "/members/{member_key}/erasure"):            "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
     ("registry", "GET", "/certificates/{certificate_no}"):            "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
+    ("registry", "GET", "/certificates/{certificate_no}/pdf"):        "F  F  F  A  F  F  F  A  F  F  F  U  U  U",
     ("registry", "POST", "/service-items"):                           "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
     ("registry", "PUT", "/service-items/{item_id}"):                  "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
     ("registry", "POST", "/service-items/{item_id}/withdrawal"):      "F  F  F  F  F  F  F  A  F  F  F  U  U  U",

@@ -8,6 +8,7 @@ mix their data."""
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import uuid
@@ -17,8 +18,11 @@ from typing import Any, Final
 
 import asyncpg
 import httpx
+import pypdfium2
 import pytest
+import zxingcpp
 from aiokafka import AIOKafkaProducer
+from pypdf import PdfReader
 
 from huigong_events.envelope import to_kafka
 from huigong_events.reference import (
@@ -482,6 +486,53 @@ async def test_verification_of_a_valid_a_revoked_and_an_unknown_number(
     assert response.status_code == 404
     error = response.json()["errors"][0]
     assert error["zh"] and error["en"]
+
+
+async def test_a_browser_reads_the_verification_page_and_the_registrar_prints_the_certificate(
+    intake: httpx.AsyncClient,
+    review: httpx.AsyncClient,
+    registry: httpx.AsyncClient,
+    review_db: asyncpg.Pool,
+    registry_db: asyncpg.Pool,
+) -> None:
+    _, _, unit_id, number = await certified_unit(intake, review, registry, review_db)
+    shown = await certificate(registry, number, "certified")
+    assert (shown["standing"], shown["standing_label"]) == ("valid", "有效")
+
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    page = await registry.get(f"/certificates/{number}", headers=browser)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "有效" in page.text and shown["unit_name"] in page.text and shown["title"] in page.text
+    missing = await registry.get("/certificates/QDGH-1999-FQ-9999", headers=browser)
+    assert missing.status_code == 404 and "未找到" in missing.text
+    api = await registry.get(f"/certificates/{number}", headers={"Accept": "application/json"})
+    assert api.json()["certificate_no"] == number
+
+    printed = await registry.get(f"/certificates/{number}/pdf", headers=REGISTRAR)
+    assert printed.status_code == 200, printed.text
+    assert printed.headers["content-type"] == "application/pdf"
+    text = PdfReader(io.BytesIO(printed.content)).pages[0].extract_text()
+    certified = await registry_db.fetchrow(
+        "SELECT hash FROM events WHERE aggregate_id = $1 AND type = 'UnitCertified'", unit_id
+    )
+    assert certified is not None
+    for expected in (number, shown["unit_name"], shown["title"], "青岛市总工会", certified["hash"]):
+        assert expected in text, expected
+    image = pypdfium2.PdfDocument(printed.content)[0].render(scale=3).to_pil()
+    [code] = zxingcpp.read_barcodes(image)
+    assert code.text == str(registry.base_url.join(f"/certificates/{number}"))  # the page of this number
+    scanned = await registry.get(code.text, headers=browser)
+    assert scanned.status_code == 200 and "有效" in scanned.text
+
+    # A title that no longer stands is not printed, and its page says why.
+    response = await registry.post(
+        f"/units/{unit_id}/revocation", json={"reason": "年度复核不合格"}, headers={**REGISTRAR, **key()}
+    )
+    assert response.status_code == 201, response.text
+    await certificate(registry, number, "revoked")
+    assert "已撤销" in (await registry.get(f"/certificates/{number}", headers=browser)).text
+    refused = await registry.get(f"/certificates/{number}/pdf", headers=REGISTRAR)
+    assert refused.status_code == 409 and "已撤销" in refused.json()["errors"][0]["zh"]
 
 
 # --- the member roster -------------------------------------------------------------------------
