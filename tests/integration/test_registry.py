@@ -613,6 +613,50 @@ async def test_one_person_enrolled_by_two_districts_is_one_member_with_mutual_ai
     assert await counted() == item
 
 
+async def test_mutual_aid_asked_for_later_and_on_a_re_report_is_paid_by_the_federation_that_asks(
+    intake: httpx.AsyncClient, registry_db: asyncpg.Pool
+) -> None:
+    platform = f"测试平台{uuid.uuid4().hex[:8]}"
+    (row,) = enrolment_rows(1, "370213", random.Random())
+    row = {**row, "平台企业": platform, "入会日期": "2024-03-01", "是否参加互助保障": "否"}
+    licang = {"X-Huigong-Principal": "district:370213"}
+    first = await intake.post("/enrolments", json={"rows": [row]}, headers={**licang, **key()})
+    assert len(first.json()["accepted"]) == 1, first.text
+    member_key: str = await eventually(
+        lambda: registry_db.fetchval("SELECT member_key FROM members_view WHERE platform = $1", platform),
+        "the member on the roster",
+    )
+
+    async def grants(count: int) -> list[dict[str, Any]] | None:
+        rows = await registry_db.fetch(
+            """SELECT data FROM events WHERE aggregate_type = 'member' AND aggregate_id = $1
+               AND type = 'MutualAidGranted' ORDER BY aggregate_version""",
+            member_key,
+        )
+        return [as_dict(r["data"]) for r in rows] if len(rows) >= count else None
+
+    # 市南区 re-reports the worker with mutual aid: 市南区 pays, and the grant says so by code.
+    shinan = {"X-Huigong-Principal": "district:370202"}
+    again = {**row, "所属区市": "市南区", "入会日期": "2025-03-01", "是否参加互助保障": "是"}
+    second = await intake.post("/enrolments", json={"rows": [again]}, headers={**shinan, **key()})
+    assert len(second.json()["accepted"]) == 1, second.text
+    [paid] = await eventually(lambda: grants(1), "the re-report's grant")
+    assert (paid["paid_by"], paid["paid_by_area"], paid["policy_year"]) == ("市南区总工会", "370202", 2025)
+
+    # 李沧区 now asks for mutual aid for the worker it enrolled without it: not refused as 已报送.
+    later = await intake.post(
+        "/enrolments", json={"rows": [{**row, "是否参加互助保障": "是"}]}, headers={**licang, **key()}
+    )
+    assert later.status_code == 200, later.text
+    assert later.json()["rejected"] == [] and later.json()["accepted"] == []
+    assert later.json()["mutual_aid"] == [
+        {"row": 1, "enrolment_id": first.json()["accepted"][0]["enrolment_id"]}
+    ]
+    _, ours = await eventually(lambda: grants(2), "the later grant")
+    assert (ours["paid_by"], ours["paid_by_area"]) == ("李沧区总工会", "370213")
+    assert ours["policy_year"] == today().year
+
+
 async def test_a_registration_retried_without_an_id_is_answered_the_first_id(
     registry: httpx.AsyncClient, stack: Stack
 ) -> None:

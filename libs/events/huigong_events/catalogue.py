@@ -21,6 +21,7 @@ from .intake import (
     ComplianceFactReported,
     EnrolmentRequested,
     FacilityReported,
+    MutualAidRequested,
     PlanAmended,
     PlanSubmitted,
     ServiceProjectProposed,
@@ -87,6 +88,7 @@ AnyEvent = Annotated[
     | ComplianceFactCorrected
     | ComplianceFactWithdrawn
     | EnrolmentRequested
+    | MutualAidRequested
     | SubmissionWindowOpened
     # review
     | ExclusionFound

@@ -142,7 +142,7 @@ async def test_the_result_sheet_is_the_upload_with_its_results_and_a_retry_downl
         assert by_row[7][-2] == "未受理" and "职业类别" in by_row[7][-1]
         assert sheet.cell(row=4, column=3).number_format == "@"  # the ID number stays text
         totals = dict(workbook["汇总"].iter_rows(values_only=True))
-        assert (totals["已受理"], totals["未受理"], totals["报送单位"]) == (2, 2, "市南区")
+        assert (totals["已受理入会"], totals["未受理"], totals["报送单位"]) == (2, 2, "市南区")
 
 
 async def test_the_template_has_the_headings_lists_a_text_id_column_and_instructions(
@@ -183,3 +183,37 @@ async def test_the_template_has_the_headings_lists_a_text_id_column_and_instruct
     assert "市南区" in areas and "李沧区" in areas
     refused = await client.get("/enrolments/template", headers=as_("reviewer:city/a"))
     assert refused.status_code == 403
+
+
+async def test_a_worker_enrolled_without_mutual_aid_is_granted_it_later_by_a_row_of_the_same_district(
+    client: httpx.AsyncClient, state: MemoryState
+) -> None:
+    district = {**as_("district:370202")}
+    first = await client.post(
+        "/enrolments/upload", files=upload(office_sheet()), headers={**district, **key()}
+    )
+    [(row, enrolment_id)] = [(a["row"], a["enrolment_id"]) for a in first.json()["accepted"] if a["row"] == 5]
+    # 李娜 (row 5) joined without mutual aid; the office sends her row again with 是, among others.
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(HEADINGS)
+    sheet.append(
+        [1, "李娜", id_number(2), "13800000002", "网约车司机", "滴滴出行", "市南区", "2024-01-02", "是"]
+    )
+    sheet.append([2, "王伟", id_number(1), "13800000001", "外卖配送员", "美团", "市南区", "2023-05-01", "否"])
+    out = io.BytesIO()
+    workbook.save(out)
+    later = await client.post(
+        "/enrolments/upload", files=upload(out.getvalue()), headers={**district, **key(), "Accept": XLSX}
+    )
+    assert later.status_code == 200
+    results = load_workbook(io.BytesIO(later.content))["报送结果"]
+    lines = [list(r) for r in results.iter_rows(values_only=True)]
+    assert lines[1][-2:] == ["已受理", "补报互助保障"]
+    assert lines[2][-2] == "未受理" and "已报送此人" in lines[2][-1]  # 否: nothing to add
+    [request] = [e for e in state.events if e.type == "MutualAidRequested"]
+    # On the stream of her first enrolment, after it: the registry reads it in that order.
+    assert (request.aggregate_id, request.aggregate_version) == (enrolment_id, 2)
+    assert request.data["reported_by"] == "370202" and request.data["row_number"] == 2
+    assert row == 5

@@ -90,9 +90,19 @@ class AcceptedRow:
 
 
 @dataclass(frozen=True, slots=True)
+class AidRow:
+    """A row of a worker this submitter enrolled before, now asking for mutual aid (补报互助保障):
+    the registry grants it for the year of the request."""
+
+    row_number: int
+    member_key: str
+
+
+@dataclass(frozen=True, slots=True)
 class BatchJudgement:
     accepted: list[AcceptedRow]
     rejected: list[RowRejection]
+    aid: list[AidRow] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -485,7 +495,9 @@ def _mutual_aid(value: object, _today: date | None = None) -> bool:
 
 
 _ALREADY_ENROLLED: Final = FieldError(
-    Column.身份证号.value, "该区市已报送此人", "this submitter has already enrolled this worker"
+    Column.身份证号.value,
+    "该区市已报送此人（如需为其补报互助保障，请将“是否参加互助保障”填为“是”）",
+    "this submitter has already enrolled this worker (to add mutual aid, answer 是 in 是否参加互助保障)",
 )
 
 
@@ -594,16 +606,21 @@ def judge_read(
     batch: ReadBatch, already_enrolled: Callable[[str], bool] | AbstractSet[str]
 ) -> BatchJudgement:
     """The second half of `judge_batch`: a row is accepted only if nothing is wrong with it and
-    its submitter has not enrolled the worker before."""
+    its submitter has not enrolled the worker before; a faultless row of a worker it did enrol
+    that asks for mutual aid is an aid row (补报互助保障), any other such row is refused."""
     enrolled = (
         already_enrolled.__contains__ if isinstance(already_enrolled, AbstractSet) else already_enrolled
     )
     accepted: list[AcceptedRow] = []
     rejected: list[RowRejection] = []
+    aid: list[AidRow] = []
     for row in batch.rows:
         draft, key = row.draft, row.member_key
         errors = draft.errors
         if key is not None and enrolled(key):
+            if not errors and draft.mutual_aid:
+                aid.append(AidRow(row.row_number, key))
+                continue
             errors = [*errors, _ALREADY_ENROLLED]  # the read batch stays as it was read
         if errors:
             rejected.append(RowRejection(row.row_number, tuple(errors)))
@@ -624,7 +641,7 @@ def judge_read(
                 draft.mutual_aid,
             )
         )
-    return BatchJudgement(accepted, rejected)
+    return BatchJudgement(accepted, rejected, aid)
 
 
 def judge_batch(

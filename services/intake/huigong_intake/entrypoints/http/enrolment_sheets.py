@@ -32,6 +32,7 @@ router = APIRouter()
 _TEXT_COLUMNS: Final = (Column.身份证号.value, Column.手机号.value)
 _ACCEPTED: Final = "已受理"
 _REJECTED: Final = "未受理"
+_LATER_AID: Final = "补报互助保障"
 
 
 def _wants_sheet(request: Request) -> bool:
@@ -87,6 +88,8 @@ def _lines_of(table: Table) -> list[list[object]]:
 def _result_sheet(lines: list[list[object]], table: Table, outcome: Outcome) -> bytes:
     answer: dict[str, Any] = outcome.body
     outcomes: dict[int, tuple[str, str]] = {row["row"]: (_ACCEPTED, "") for row in answer["accepted"]}
+    for row in answer["mutual_aid"]:
+        outcomes[row["row"]] = (_ACCEPTED, _LATER_AID)
     for row in answer["rejected"]:
         reasons = "；".join(f"{error['field']}：{error['zh']}" for error in row["errors"])
         outcomes[row["row"]] = (_REJECTED, reasons)
@@ -96,8 +99,9 @@ def _result_sheet(lines: list[list[object]], table: Table, outcome: Outcome) -> 
     summary = [
         ("报送批次", answer["batch_id"]),
         ("报送单位", SUBMITTERS.get(answer["submitter"], answer["submitter"])),
-        ("数据行数", len(answer["accepted"]) + len(answer["rejected"])),
-        (_ACCEPTED, len(answer["accepted"])),
+        ("数据行数", len(answer["accepted"]) + len(answer["mutual_aid"]) + len(answer["rejected"])),
+        ("已受理入会", len(answer["accepted"])),
+        (_LATER_AID, len(answer["mutual_aid"])),
         (_REJECTED, len(answer["rejected"])),
     ]
     return result_sheet(
