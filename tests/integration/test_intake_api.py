@@ -308,6 +308,28 @@ async def test_receipts_are_listed_per_district_with_status(client: httpx.AsyncC
     ).json()
     assert receipt not in [i["receipt_no"] for i in other["items"]]
 
+    # Exported with the same filters and the same narrowing: Chinese headings, labels for codes.
+    params = {"year": YEAR, "programme": "服务职工基地", "format": "xlsx"}
+    exported = await client.get("/applications", params=params, headers=HEADERS)
+    assert exported.status_code == 200
+    assert (
+        exported.headers["content-type"]
+        == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    lines = list(openpyxl.load_workbook(io.BytesIO(exported.content)).active.iter_rows(values_only=True))
+    assert lines[0][:6] == ("受理编号", "申报年度", "工作任务", "申报区市或单位", "名称", "状态")
+    row = next(line for line in lines[1:] if line[0] == receipt)
+    assert row[1:4] == (YEAR, "服务职工基地", "市南区") and row[5] in ("已提交", "已受理")
+    assert {line[2] for line in lines[1:]} == {"服务职工基地"}  # the filter holds
+    as_csv = await client.get(
+        "/applications",
+        params={**params, "format": "csv"},
+        headers={"X-Huigong-Principal": "district:370203"},
+    )
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    text = as_csv.content.decode("utf-8")
+    assert text.startswith("\ufeff受理编号,") and receipt not in text  # another district's: not exported
+
 
 # --- enrolments ----------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ mix their data."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import random
@@ -18,6 +19,7 @@ from typing import Any, Final
 
 import asyncpg
 import httpx
+import openpyxl
 import pypdfium2
 import pytest
 import zxingcpp
@@ -486,6 +488,20 @@ async def test_verification_of_a_valid_a_revoked_and_an_unknown_number(
     assert response.status_code == 404
     error = response.json()["errors"][0]
     assert error["zh"] and error["en"]
+
+    # The units' list exports with its filters: the revoked unit, in Chinese, and not the valid one.
+    exported = await registry.get(
+        "/units", params={"status": "revoked", "origin": "application", "format": "csv"}, headers=REGISTRAR
+    )
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert lines[0][:6] == ["单位名称", "工作任务", "所属区市或单位", "来源", "状态", "登记日期"]
+    row = next(line for line in lines[1:] if line[6] == revoked)
+    assert row[1] == "职工生活幸福型企业" and row[4] == "已撤销" and row[11] == today().isoformat()
+    assert valid not in exported.text
+    workbook = await registry.get("/units", params={"status": "revoked", "format": "xlsx"}, headers=REGISTRAR)
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook.content)).active
+    assert any(line[6] == revoked for line in sheet.iter_rows(values_only=True))
 
 
 async def test_a_browser_reads_the_verification_page_and_the_registrar_prints_the_certificate(

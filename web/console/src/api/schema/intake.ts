@@ -11,7 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 受理编号与申报状态（分页） */
+        /**
+         * 受理编号与申报状态（分页；可导出 Excel 或 CSV）
+         * @description 按年度、工作任务、区市或单位、状态筛选。format=xlsx 或 csv 时不分页，导出全部符合条件的申报（最多100000行），列名和取值为中文。区市和集团工会只能看到和导出本单位的申报。
+         */
         get: operations["list_applications_applications_get"];
         put?: never;
         /** 报送申报表（附件3、4、5） */
@@ -523,6 +526,14 @@ export interface components {
              */
             settled_on?: string | null;
         };
+        /**
+         * ExportFormat
+         * @description What a list answers: JSON (the default), an Excel workbook or a CSV file.
+         *
+         *     取值（代码或中文名称均可）：`json` JSON · `xlsx` Excel 工作簿 · `csv` CSV
+         * @enum {string}
+         */
+        ExportFormat: "json" | "xlsx" | "csv";
         /**
          * FacilityKind
          * @description Facilities the targets count (programme 1 and 2).
@@ -1449,6 +1460,8 @@ export interface operations {
                 status?: components["schemas"]["ApplicationStatus"] | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）、xlsx 或 csv */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -1463,6 +1476,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReceiptPage"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */

@@ -350,7 +350,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 公益伙伴列表 */
+        /**
+         * 公益伙伴列表（可导出 Excel 或 CSV）
+         * @description format=xlsx 或 csv 时不分页，导出全部符合条件的公益伙伴（最多100000行）。
+         */
         get: operations["list_partners_partners_get"];
         put?: never;
         /** 登记关爱职工公益伙伴 */
@@ -508,7 +511,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 建设单位列表 */
+        /**
+         * 建设单位列表（可导出 Excel 或 CSV）
+         * @description format=xlsx 或 csv 时不分页，导出全部符合条件的单位（最多100000行）。
+         */
         get: operations["list_units_units_get"];
         put?: never;
         /** 登记建设单位 */
@@ -794,6 +800,14 @@ export interface components {
              */
             reason: string;
         };
+        /**
+         * ExportFormat
+         * @description What a list answers: JSON (the default), an Excel workbook or a CSV file.
+         *
+         *     取值（代码或中文名称均可）：`json` JSON · `xlsx` Excel 工作簿 · `csv` CSV
+         * @enum {string}
+         */
+        ExportFormat: "json" | "xlsx" | "csv";
         /** FacilityClosureRequest */
         FacilityClosureRequest: {
             /**
@@ -2639,6 +2653,8 @@ export interface operations {
                 year?: number | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）；xlsx 或 csv：不分页导出全部符合条件的行，列名和取值为中文 */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -2655,6 +2671,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
@@ -3461,6 +3479,8 @@ export interface operations {
                 origin?: string | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）；xlsx 或 csv：不分页导出全部符合条件的行，列名和取值为中文 */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -3477,6 +3497,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
