@@ -309,7 +309,7 @@ async def test_receipts_are_listed_per_district_with_status(client: httpx.AsyncC
     assert receipt not in [i["receipt_no"] for i in other["items"]]
 
     # Exported with the same filters and the same narrowing: Chinese headings, labels for codes.
-    params = {"year": YEAR, "programme": "服务职工基地", "format": "xlsx"}
+    params: dict[str, str | int] = {"year": YEAR, "programme": "服务职工基地", "format": "xlsx"}
     exported = await client.get("/applications", params=params, headers=HEADERS)
     assert exported.status_code == 200
     assert (

@@ -82,7 +82,9 @@ _UNIT_COLUMNS: Final = (
     ("revoked_on", "撤销日期"),
     ("exited_on", "退出日期"),
 )
-_EXPORTS: Final = {200: {"content": {XLSX_MEDIA_TYPE: {}, CSV_MEDIA_TYPE: {}}}}
+_EXPORTS: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": {XLSX_MEDIA_TYPE: {}, CSV_MEDIA_TYPE: {}}}
+}
 _FORMAT: Final = Query(description="json（默认）；xlsx 或 csv：不分页导出全部符合条件的行，列名和取值为中文")
 
 
