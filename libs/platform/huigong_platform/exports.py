@@ -61,7 +61,9 @@ def _cell(labeller: Labeller, name: str, value: object) -> object:
         return labeller.label(name, value) or value
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, (UUID, Decimal)):
+    if isinstance(value, Decimal):
+        return float(value)  # a score or an average: a number Excel can sum and sort
+    if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):
         # Excel keeps no time zone: the time as Beijing reads it would need the zone; ISO keeps it.

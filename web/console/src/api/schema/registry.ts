@@ -51,7 +51,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 设施列表 */
+        /** 设施列表（可导出 Excel 或 CSV） */
         get: operations["list_facilities_facilities_get"];
         put?: never;
         post?: never;
@@ -458,7 +458,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 服务职工项目库 */
+        /** 服务职工项目库（可导出 Excel 或 CSV） */
         get: operations["list_projects_service_projects_get"];
         put?: never;
         post?: never;
@@ -1472,6 +1472,8 @@ export interface operations {
                 year?: number | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）；xlsx 或 csv：不分页导出全部符合条件的行，列名和取值为中文 */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -1488,6 +1490,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
@@ -3216,6 +3220,8 @@ export interface operations {
                 year?: number | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）；xlsx 或 csv：不分页导出全部符合条件的行，列名和取值为中文 */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -3232,6 +3238,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
