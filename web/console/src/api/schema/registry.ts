@@ -145,7 +145,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 服务事项列表：按区市、中心、状态筛选，可只看超期事项 */
+        /**
+         * 服务事项列表：按区市、中心、状态筛选，可只看超期事项（可导出 Excel 或 CSV）
+         * @description format=xlsx 或 csv 时不分页，导出全部符合条件的事项（最多100000行），区市只能导出本区市经办的事项；不含求助人信息。
+         */
         get: operations["list_matters_matters_get"];
         put?: never;
         /** 受理服务事项（职工服务中心综合服务窗口） */
@@ -1771,6 +1774,8 @@ export interface operations {
                 as_of?: string | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）、xlsx 或 csv（不分页导出） */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -1787,6 +1792,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
