@@ -583,6 +583,16 @@ async def test_one_person_enrolled_by_two_districts_is_one_member_with_mutual_ai
 
     item = await eventually(counted, "both reports reach the roster")
     assert item == {"platform": platform, "members": 1, "reported_again": 1, "mutual_aid": 1}
+    exported = await registry.get("/members/counts", params={"group_by": "platform", "format": "csv"})
+    lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert lines[0] == ["平台企业", "入会人数（去重）", "再次报送", "获得互助保障人数"]
+    assert [platform, "1", "1", "1"] in lines
+    by_area = await registry.get("/members/counts", params={"group_by": "district", "format": "xlsx"})
+    areas = [
+        line[0]
+        for line in openpyxl.load_workbook(io.BytesIO(by_area.content)).active.iter_rows(values_only=True)
+    ]
+    assert areas[0] == "区市" and "市南区" in areas  # names, not codes
     by_district = (await registry.get("/members/counts", params={"group_by": "district"})).json()
     assert by_district["group_by"] == "district"
 

@@ -5,14 +5,15 @@ certificate, for the issuing body."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from huigong_events.labels import Labelled, relabel
 from huigong_platform import logs
+from huigong_platform.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, exported
 from huigong_platform.refusals import Conflict, FieldError, NotFound
 from huigong_platform.service import runtime_of
 
@@ -162,8 +163,18 @@ class GroupBy(Labelled):
 relabel(GroupBy, {GroupBy.district: "区市", GroupBy.occupation: "职业类别", GroupBy.platform: "平台企业"})
 
 
-@router.get("/members/counts", tags=["会员名册"], summary="新就业形态劳动者入会人数（去重）")
-async def member_counts(request: Request, group_by: GroupBy = GroupBy.district) -> dict[str, Any]:
+@router.get(
+    "/members/counts",
+    tags=["会员名册"],
+    summary="新就业形态劳动者入会人数（去重；可导出 Excel 或 CSV）",
+    response_model=dict[str, Any],
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}, CSV_MEDIA_TYPE: {}}}},
+)
+async def member_counts(
+    request: Request,
+    group_by: GroupBy = GroupBy.district,
+    format: Annotated[ExportFormat, Query(description="json（默认）、xlsx 或 csv")] = ExportFormat.json,
+) -> Any:
     column = group_by.value  # one of three fixed column names
     pool = runtime_of(request).pool
     rows = await pool.fetch(
@@ -181,6 +192,14 @@ async def member_counts(request: Request, group_by: GroupBy = GroupBy.district) 
         }
         for r in rows
     ]
+    if format is not ExportFormat.json:
+        columns = (
+            (column, group_by.label),
+            ("members", "入会人数（去重）"),
+            ("reported_again", "再次报送"),
+            ("mutual_aid", "获得互助保障人数"),
+        )
+        return exported(request, items, columns, f"入会人数（按{group_by.label}）", format)
     total = sum(i["members"] for i in items)
     aid = await pool.fetchval("SELECT count(*) FROM member_aid_view")
     return {"group_by": column, "total": total, "mutual_aid_grants": aid, "items": items}

@@ -285,7 +285,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 新就业形态劳动者入会人数（去重） */
+        /** 新就业形态劳动者入会人数（去重；可导出 Excel 或 CSV） */
         get: operations["member_counts_members_counts_get"];
         put?: never;
         post?: never;
@@ -2417,6 +2417,8 @@ export interface operations {
         parameters: {
             query?: {
                 group_by?: components["schemas"]["GroupBy"];
+                /** @description json（默认）、xlsx 或 csv */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -2433,6 +2435,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 记录不存在 (no such record, or not one the caller may see) */
