@@ -6,6 +6,7 @@ and the template download as workbooks staff can open."""
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -217,3 +218,27 @@ async def test_a_worker_enrolled_without_mutual_aid_is_granted_it_later_by_a_row
     assert (request.aggregate_id, request.aggregate_version) == (enrolment_id, 2)
     assert request.data["reported_by"] == "370202" and request.data["row_number"] == 2
     assert row == 5
+
+
+async def test_a_json_uploads_result_sheet_puts_each_result_beside_its_own_row(
+    client: httpx.AsyncClient,
+) -> None:
+    rows = [
+        {"姓名": "王伟", "身份证号": id_number(7), "手机号": "12800000007", "职业类别": "骑手", "平台企业": "美团",
+         "所属区市": "市南区", "入会日期": "2023-05-01", "是否参加互助保障": "是"},
+        {"姓名": "李娜", "身份证号": id_number(8), "手机号": "13800000008", "职业类别": "骑手", "平台企业": "美团",
+         "所属区市": "市南区", "入会日期": "2023-05-01", "是否参加互助保障": "是"},
+    ]  # fmt: skip
+    content = json.dumps(rows, ensure_ascii=False).encode()
+    response = await client.post(
+        "/enrolments/upload",
+        files={"file": ("rows.json", content, "application/json")},
+        headers={**as_("district:370202"), **key(), "Accept": XLSX},
+    )
+    assert response.status_code == 200
+    lines = [
+        list(r) for r in load_workbook(io.BytesIO(response.content))["报送结果"].iter_rows(values_only=True)
+    ]
+    assert lines[0][-2:] == ["结果", "原因"]
+    assert lines[1][0] == "王伟" and lines[1][-2] == "未受理" and "手机号" in lines[1][-1]
+    assert lines[2][0] == "李娜" and lines[2][-2:] == ["已受理", None]

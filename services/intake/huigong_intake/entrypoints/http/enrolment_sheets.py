@@ -87,12 +87,14 @@ def _lines_of(table: Table) -> list[list[object]]:
 
 def _result_sheet(lines: list[list[object]], table: Table, outcome: Outcome) -> bytes:
     answer: dict[str, Any] = outcome.body
-    outcomes: dict[int, tuple[str, str]] = {row["row"]: (_ACCEPTED, "") for row in answer["accepted"]}
+    # A JSON upload's rows are numbered from 1; laid out as a sheet they sit below its headings.
+    shift = 1 if table.heading_row is None else 0
+    outcomes: dict[int, tuple[str, str]] = {row["row"] + shift: (_ACCEPTED, "") for row in answer["accepted"]}
     for row in answer["mutual_aid"]:
-        outcomes[row["row"]] = (_ACCEPTED, _LATER_AID)
+        outcomes[row["row"] + shift] = (_ACCEPTED, _LATER_AID)
     for row in answer["rejected"]:
         reasons = "；".join(f"{error['field']}：{error['zh']}" for error in row["errors"])
-        outcomes[row["row"]] = (_REJECTED, reasons)
+        outcomes[row["row"] + shift] = (_REJECTED, reasons)
     heading_row = table.heading_row or 1
     headings = [str(cell).strip() if cell is not None else "" for cell in lines[heading_row - 1]]
     text_columns = [i for i, heading in enumerate(headings) if _is_text_column(heading)]
@@ -107,7 +109,7 @@ def _result_sheet(lines: list[list[object]], table: Table, outcome: Outcome) -> 
     return result_sheet(
         lines,
         heading_row=heading_row,
-        first_row=table.first_row,
+        first_row=table.first_row + shift,
         outcomes=outcomes,
         text_columns=text_columns,
         summary=summary,
