@@ -37,6 +37,9 @@ RUN python build_tagcheck.py
 FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_PROJECT_ENVIRONMENT=/opt/venv UV_COMPILE_BYTECODE=1
 RUN pip install --no-cache-dir uv==0.13.8
+# The Chinese font the registry embeds in certificate PDFs (HUIGONG_CERTIFICATE_FONT).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # Dependencies first (cached layer), then the project itself.
 COPY pyproject.toml uv.lock ./

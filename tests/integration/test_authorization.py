@@ -124,6 +124,7 @@ MATRIX: Final = {
     ("intake", "GET", "/compliance-facts/{fact_id}"):                 "F  F  F  A  A  F  F  F  A  F  F  U  U  U",
     ("intake", "POST", "/enrolments"):                                "A  A  A  F  F  F  F  F  F  F  A  U  U  U",
     ("intake", "POST", "/enrolments/upload"):                         "A  A  A  F  F  F  F  F  F  F  A  U  U  U",
+    ("intake", "GET", "/enrolments/template"):                        "A  A  A  A  F  F  F  F  A  F  A  U  U  U",
     ("intake", "GET", "/applications"):                               "A  H  H  A  F  A  A  A  A  F  H  U  U  U",
     ("intake", "POST", "/applications/{application_id}/withdrawal"):  "A  N  N  A  F  F  F  F  F  F  N  U  U  U",
     # Each district its own feed (test_kafka_security.py: nothing of another's is in it); ops name one.
@@ -166,6 +167,7 @@ MATRIX: Final = {
     ("registry", "GET", "/members/{member_key}"):                     "F  F  F  A  F  F  F  A  A  F  F  U  U  U",
     ("registry", "POST", "/members/{member_key}/erasure"):            "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
     ("registry", "GET", "/certificates/{certificate_no}"):            "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
+    ("registry", "GET", "/certificates/{certificate_no}/pdf"):        "F  F  F  A  F  F  F  A  A  F  F  U  U  U",
     ("registry", "POST", "/service-items"):                           "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
     ("registry", "PUT", "/service-items/{item_id}"):                  "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
     ("registry", "POST", "/service-items/{item_id}/withdrawal"):      "F  F  F  F  F  F  F  A  F  F  F  U  U  U",

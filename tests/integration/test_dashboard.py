@@ -144,6 +144,21 @@ async def test_the_dashboard_shows_the_cohort_follows_new_events_and_answers_as_
             await expect_figure(page, "service_bases", 0, "as of 2022-06-01")
             await expect_figure(page, "welfare_partners", 0, "as of 2022-06-01")
             await page.screenshot(path=artefacts_dir() / "dashboard-as-of-2022-06-01.png", full_page=True)
+
+            # 导出 Excel asks the question on screen, as a table.
+            export = await page.evaluate("document.querySelector('[data-testid=export]').href")
+            assert "format=xlsx" in export and "as_of=2022-06-01" in export
+            exported = await page.request.get(export)
+            assert exported.ok and exported.headers["content-type"].startswith("application/vnd.openxml")
+            # The print view on A4: the filters' controls give way to the question in words.
+            await page.emulate_media(media="print")
+            await expect(page.get_by_test_id("year")).to_be_hidden()
+            await expect(page.get_by_test_id("print")).to_be_hidden()
+            await expect(page.get_by_test_id("scope")).to_contain_text("截至 2022-06-01")
+            printed = await page.pdf(format="A4", print_background=True)
+            assert printed.startswith(b"%PDF")
+            (artefacts_dir() / "dashboard-print.pdf").write_bytes(printed)
+            await page.emulate_media(media="screen")
         except BaseException:
             await page.screenshot(path=artefacts_dir() / "dashboard-failure.png", full_page=True)
             raise

@@ -308,6 +308,28 @@ async def test_receipts_are_listed_per_district_with_status(client: httpx.AsyncC
     ).json()
     assert receipt not in [i["receipt_no"] for i in other["items"]]
 
+    # Exported with the same filters and the same narrowing: Chinese headings, labels for codes.
+    params: dict[str, str | int] = {"year": YEAR, "programme": "服务职工基地", "format": "xlsx"}
+    exported = await client.get("/applications", params=params, headers=HEADERS)
+    assert exported.status_code == 200
+    assert (
+        exported.headers["content-type"]
+        == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    lines = list(openpyxl.load_workbook(io.BytesIO(exported.content)).active.iter_rows(values_only=True))
+    assert lines[0][:6] == ("受理编号", "申报年度", "工作任务", "申报区市或单位", "名称", "状态")
+    row = next(line for line in lines[1:] if line[0] == receipt)
+    assert row[1:4] == (YEAR, "服务职工基地", "市南区") and row[5] in ("已提交", "已受理")
+    assert {line[2] for line in lines[1:]} == {"服务职工基地"}  # the filter holds
+    as_csv = await client.get(
+        "/applications",
+        params={**params, "format": "csv"},
+        headers={"X-Huigong-Principal": "district:370203"},
+    )
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    text = as_csv.content.decode("utf-8")
+    assert text.startswith("\ufeff受理编号,") and receipt not in text  # another district's: not exported
+
 
 # --- enrolments ----------------------------------------------------------------------------------
 
@@ -386,7 +408,13 @@ async def test_enrolment_rows_are_judged_one_by_one_the_same_from_json_csv_and_x
         response = await send({"X-Huigong-Principal": f"district:{district}", **key()})
         assert response.status_code == 200, response.text
         results.append(summary(response.json()))
-    assert results[0] == results[1] == results[2]
+    # A sheet's rows are answered by the numbers Excel shows: its headings are row 1.
+    json_rows, csv_rows, xlsx_rows = results
+    assert csv_rows == xlsx_rows
+    assert (csv_rows[0], [(n - 1, fields) for n, fields in csv_rows[1]]) == (
+        [n + 1 for n in json_rows[0]],
+        json_rows[1],
+    )
     accepted, rejected = results[0]
     assert accepted == [1, 2, 3, 4, 5, 6]
     assert [r[0] for r in rejected] == [7, 8, 9]
@@ -403,6 +431,59 @@ async def test_enrolment_rows_are_judged_one_by_one_the_same_from_json_csv_and_x
             and str(row["手机号"]) not in dump
             and str(row["姓名"]) not in dump
         )
+
+
+OFFICE_HEADINGS: dict[str, str] = {
+    "姓名": "姓名",
+    "身份证号": "公民身份号码",
+    "手机号": "联系电话",
+    "职业类别": "职业",
+    "平台企业": "所属平台",
+    "所属区市": "所在区市",
+    "入会日期": "入会时间",
+    "是否参加互助保障": "互助保障",
+}
+
+
+def office_csv(rows: list[dict[str, object]], headings: dict[str, str]) -> bytes:
+    """A GBK CSV as Excel in a Chinese locale saves it: a title line, then the office's headings."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["李沧区新就业形态劳动者入会名单"])
+    writer.writerow([])
+    writer.writerow(list(headings.values()))
+    writer.writerows([[row[column] for column in headings] for row in rows])
+    return out.getvalue().encode("gbk")
+
+
+async def test_an_office_sheet_with_a_title_and_its_own_headings_is_read_and_numbered_as_excel_shows(
+    client: httpx.AsyncClient,
+) -> None:
+    rows = [
+        {**r, "所属区市": "李沧区", "职业类别": "外卖配送员"}
+        for r in enrolment_rows(3, "370213", random.Random(23))
+    ]
+    headers = {"X-Huigong-Principal": "district:370213"}
+    missing = {k: v for k, v in OFFICE_HEADINGS.items() if k != "入会日期"}
+    refused = await client.post(
+        "/enrolments/upload",
+        files={"file": ("名单.csv", office_csv(rows, missing), "text/csv")},
+        headers={**headers, **key()},
+    )
+    assert refused.status_code == 422
+    [error] = refused.json()["errors"]
+    assert (
+        error["field"] == "file" and "缺少必需的列：入会日期" in error["zh"] and "第3行的表头" in error["zh"]
+    )
+
+    answer = await client.post(
+        "/enrolments/upload",
+        files={"file": ("名单.csv", office_csv(rows, OFFICE_HEADINGS), "text/csv")},
+        headers={**headers, **key()},
+    )
+    assert answer.status_code == 200, answer.text
+    assert [a["row"] for a in answer.json()["accepted"]] == [4, 5, 6]
+    assert answer.json()["rejected"] == []
 
 
 async def test_the_same_district_re_reporting_a_member_is_refused_for_that_row(

@@ -12,6 +12,8 @@ figures of the metrics service are exact."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -270,6 +272,24 @@ async def test_a_matter_transferred_twice_and_closed_shows_its_whole_path_to_the
     assert "requester" not in row
     others = (await registry.get("/matters", headers=district("370213"))).json()
     assert matter_id not in [m["matter_id"] for m in others["items"]]
+    # Exported, the list is the same: the district's own matters, in Chinese, without the worker.
+    exported = await registry.get("/matters", params={"format": "csv"}, headers=district("370202"))
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert lines[0][:7] == [
+        "受理编号",
+        "服务事项",
+        "服务类别",
+        "受理渠道",
+        "首问责任中心",
+        "当前承办单位",
+        "状态",
+    ]
+    [line] = [line for line in lines[1:] if line[0] == row["matter_no"]]
+    assert (line[4], line[5], line[6], line[11]) == ("市南区职工服务中心", SHIDAI_BASE.name, "已办结", "否")
+    assert NAME not in exported.text and PHONE not in exported.text
+    elsewhere = await registry.get("/matters", params={"format": "csv"}, headers=district("370213"))
+    assert row["matter_no"] not in elsewhere.text
 
     # Every step is audited: `huigong audit` reads them back from Kafka with their actors, and
     # the sealed personal data is masked; the name and phone are nowhere in clear.

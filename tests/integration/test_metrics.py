@@ -12,6 +12,7 @@ of its own."""
 from __future__ import annotations
 
 import asyncio
+import io
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import openpyxl
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -379,6 +381,22 @@ async def test_simulated_enrolments_are_counted_and_marked(
     assert body["simulated"] is True
     city = metric_of(await progress(metrics), "members_enrolled")
     assert part(city, "370281")["simulated_actual"] == 2
+    # The figures export as a table, real data and 演示数据 apart, each district on a row.
+    exported = await metrics.get("/api/progress", params={"format": "xlsx"})
+    assert exported.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(exported.content)).active
+    assert sheet is not None
+    lines = list(sheet.iter_rows(values_only=True))
+    assert lines[0][:2] == ("指标", "单位") and lines[0][6:9] == (
+        "完成（合计）",
+        "其中真实数据",
+        "其中演示数据",
+    )
+    title = city["title"]
+    [jiaozhou] = [line for line in lines[1:] if line[0] == title and line[2] == "胶州市"]
+    assert jiaozhou[6] == part(city, "370281")["actual"]
+    assert (jiaozhou[7], jiaozhou[8]) == (jiaozhou[6] - 2, 2)
+    assert any(line[0] == title and line[2] == "青岛市" for line in lines[1:])  # the city's own total
 
 
 async def test_a_suspended_title_still_counts_and_a_confirmed_revocation_counts_from_its_day(

@@ -8,6 +8,8 @@ mix their data."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 import uuid
@@ -17,8 +19,12 @@ from typing import Any, Final
 
 import asyncpg
 import httpx
+import openpyxl
+import pypdfium2
 import pytest
+import zxingcpp
 from aiokafka import AIOKafkaProducer
+from pypdf import PdfReader
 
 from huigong_events.envelope import to_kafka
 from huigong_events.reference import (
@@ -483,6 +489,67 @@ async def test_verification_of_a_valid_a_revoked_and_an_unknown_number(
     error = response.json()["errors"][0]
     assert error["zh"] and error["en"]
 
+    # The units' list exports with its filters: the revoked unit, in Chinese, and not the valid one.
+    exported = await registry.get(
+        "/units", params={"status": "revoked", "origin": "application", "format": "csv"}, headers=REGISTRAR
+    )
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert lines[0][:6] == ["单位名称", "工作任务", "所属区市或单位", "来源", "状态", "登记日期"]
+    row = next(line for line in lines[1:] if line[6] == revoked)
+    assert row[1] == "职工生活幸福型企业" and row[4] == "已撤销" and row[11] == today().isoformat()
+    assert valid not in exported.text
+    workbook = await registry.get("/units", params={"status": "revoked", "format": "xlsx"}, headers=REGISTRAR)
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook.content)).active
+    assert any(line[6] == revoked for line in sheet.iter_rows(values_only=True))
+
+
+async def test_a_browser_reads_the_verification_page_and_the_registrar_prints_the_certificate(
+    intake: httpx.AsyncClient,
+    review: httpx.AsyncClient,
+    registry: httpx.AsyncClient,
+    review_db: asyncpg.Pool,
+    registry_db: asyncpg.Pool,
+) -> None:
+    _, _, unit_id, number = await certified_unit(intake, review, registry, review_db)
+    shown = await certificate(registry, number, "certified")
+    assert (shown["standing"], shown["standing_label"]) == ("valid", "有效")
+
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    page = await registry.get(f"/certificates/{number}", headers=browser)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "有效" in page.text and shown["unit_name"] in page.text and shown["title"] in page.text
+    missing = await registry.get("/certificates/QDGH-1999-FQ-9999", headers=browser)
+    assert missing.status_code == 404 and "未找到" in missing.text
+    api = await registry.get(f"/certificates/{number}", headers={"Accept": "application/json"})
+    assert api.json()["certificate_no"] == number
+
+    printed = await registry.get(f"/certificates/{number}/pdf", headers=REGISTRAR)
+    assert printed.status_code == 200, printed.text
+    assert printed.headers["content-type"] == "application/pdf"
+    text = PdfReader(io.BytesIO(printed.content)).pages[0].extract_text()
+    certified = await registry_db.fetchrow(
+        "SELECT hash FROM events WHERE aggregate_id = $1 AND type = 'UnitCertified'", unit_id
+    )
+    assert certified is not None
+    for expected in (number, shown["unit_name"], shown["title"], "青岛市总工会", certified["hash"]):
+        assert expected in text, expected
+    image = pypdfium2.PdfDocument(printed.content)[0].render(scale=3).to_pil()
+    [code] = zxingcpp.read_barcodes(image)
+    assert code.text == str(registry.base_url.join(f"/certificates/{number}"))  # the page of this number
+    scanned = await registry.get(code.text, headers=browser)
+    assert scanned.status_code == 200 and "有效" in scanned.text
+
+    # A title that no longer stands is not printed, and its page says why.
+    response = await registry.post(
+        f"/units/{unit_id}/revocation", json={"reason": "年度复核不合格"}, headers={**REGISTRAR, **key()}
+    )
+    assert response.status_code == 201, response.text
+    await certificate(registry, number, "revoked")
+    assert "已撤销" in (await registry.get(f"/certificates/{number}", headers=browser)).text
+    refused = await registry.get(f"/certificates/{number}/pdf", headers=REGISTRAR)
+    assert refused.status_code == 409 and "已撤销" in refused.json()["errors"][0]["zh"]
+
 
 # --- the member roster -------------------------------------------------------------------------
 
@@ -516,6 +583,16 @@ async def test_one_person_enrolled_by_two_districts_is_one_member_with_mutual_ai
 
     item = await eventually(counted, "both reports reach the roster")
     assert item == {"platform": platform, "members": 1, "reported_again": 1, "mutual_aid": 1}
+    exported = await registry.get("/members/counts", params={"group_by": "platform", "format": "csv"})
+    lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert lines[0] == ["平台企业", "入会人数（去重）", "再次报送", "获得互助保障人数"]
+    assert [platform, "1", "1", "1"] in lines
+    by_area = await registry.get("/members/counts", params={"group_by": "district", "format": "xlsx"})
+    areas = [
+        line[0]
+        for line in openpyxl.load_workbook(io.BytesIO(by_area.content)).active.iter_rows(values_only=True)
+    ]
+    assert areas[0] == "区市" and "市南区" in areas  # names, not codes
     by_district = (await registry.get("/members/counts", params={"group_by": "district"})).json()
     assert by_district["group_by"] == "district"
 
@@ -560,6 +637,50 @@ async def test_one_person_enrolled_by_two_districts_is_one_member_with_mutual_ai
     )
     assert [e["type"] for e in await member_events()] == [e["type"] for e in before]
     assert await counted() == item
+
+
+async def test_mutual_aid_asked_for_later_and_on_a_re_report_is_paid_by_the_federation_that_asks(
+    intake: httpx.AsyncClient, registry_db: asyncpg.Pool
+) -> None:
+    platform = f"测试平台{uuid.uuid4().hex[:8]}"
+    (row,) = enrolment_rows(1, "370213", random.Random())
+    row = {**row, "平台企业": platform, "入会日期": "2024-03-01", "是否参加互助保障": "否"}
+    licang = {"X-Huigong-Principal": "district:370213"}
+    first = await intake.post("/enrolments", json={"rows": [row]}, headers={**licang, **key()})
+    assert len(first.json()["accepted"]) == 1, first.text
+    member_key: str = await eventually(
+        lambda: registry_db.fetchval("SELECT member_key FROM members_view WHERE platform = $1", platform),
+        "the member on the roster",
+    )
+
+    async def grants(count: int) -> list[dict[str, Any]] | None:
+        rows = await registry_db.fetch(
+            """SELECT data FROM events WHERE aggregate_type = 'member' AND aggregate_id = $1
+               AND type = 'MutualAidGranted' ORDER BY aggregate_version""",
+            member_key,
+        )
+        return [as_dict(r["data"]) for r in rows] if len(rows) >= count else None
+
+    # 市南区 re-reports the worker with mutual aid: 市南区 pays, and the grant says so by code.
+    shinan = {"X-Huigong-Principal": "district:370202"}
+    again = {**row, "所属区市": "市南区", "入会日期": "2025-03-01", "是否参加互助保障": "是"}
+    second = await intake.post("/enrolments", json={"rows": [again]}, headers={**shinan, **key()})
+    assert len(second.json()["accepted"]) == 1, second.text
+    [paid] = await eventually(lambda: grants(1), "the re-report's grant")
+    assert (paid["paid_by"], paid["paid_by_area"], paid["policy_year"]) == ("市南区总工会", "370202", 2025)
+
+    # 李沧区 now asks for mutual aid for the worker it enrolled without it: not refused as 已报送.
+    later = await intake.post(
+        "/enrolments", json={"rows": [{**row, "是否参加互助保障": "是"}]}, headers={**licang, **key()}
+    )
+    assert later.status_code == 200, later.text
+    assert later.json()["rejected"] == [] and later.json()["accepted"] == []
+    assert later.json()["mutual_aid"] == [
+        {"row": 1, "enrolment_id": first.json()["accepted"][0]["enrolment_id"]}
+    ]
+    _, ours = await eventually(lambda: grants(2), "the later grant")
+    assert (ours["paid_by"], ours["paid_by_area"]) == ("李沧区总工会", "370213")
+    assert ours["policy_year"] == today().year
 
 
 async def test_a_registration_retried_without_an_id_is_answered_the_first_id(

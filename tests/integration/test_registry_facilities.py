@@ -6,13 +6,15 @@ never mix their counts."""
 
 from __future__ import annotations
 
+import io
 import random
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 
 from huigong_events.reference import FacilityKind
@@ -118,6 +120,31 @@ async def test_a_reported_facility_is_open_and_a_registrar_closes_it_once(
     facility = await eventually(closed, "facility closed")
     assert facility["closed_on"] == closure["closed_on"]
     assert facility["close_reason"] == "场地收回"
+
+    # The list exports with its filters, in Chinese: a workbook with the closed facility.
+    params: dict[str, str | int] = {"area": DISTRICT, "year": opened_on.year, "format": "xlsx"}
+    exported = await registry.get("/facilities", params=params, headers=REGISTRAR)
+    assert exported.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(exported.content)).active
+    assert sheet is not None
+    lines = list(sheet.iter_rows(values_only=True))
+    assert lines[0] == (
+        "设施名称",
+        "类型",
+        "所属区市或单位",
+        "依托单位",
+        "统一社会信用代码",
+        "建成日期",
+        "状态",
+        "关闭日期",
+        "关闭原因",
+    )
+    [row] = lines[1:]
+    assert row[1:3] == ("“青岛·惠工家”", "市北区") and row[6:] == (
+        "已关闭",
+        datetime(_years[0], 12, 31),
+        "场地收回",
+    )
 
     again = await registry.post(path, json=closure, headers={**REGISTRAR, **key()})
     assert again.status_code == 409, again.text

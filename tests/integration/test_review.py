@@ -7,6 +7,8 @@ between tests on the shared topics."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import random
 import uuid
@@ -570,6 +572,25 @@ async def test_deviation_flag_findings_clearance_and_decline(
     response = await review.get("/queue", params={"page_size": 500}, headers=SUBMITTER)
     mine = next(i for i in response.json()["items"] if i["application_id"] == application_id)
     assert mine["flagged"] == [] and mine["average"] is None and mine["scores"] == 4
+    # Exported, the queue keeps its confidentiality: the district's file has no score and no name.
+    for reader, expected_average in ((SUBMITTER, ""), (chair("city/chair"), "70.25")):
+        exported = await review.get("/queue", params={"page_size": 500, "format": "csv"}, headers=reader)
+        assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+        lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+        assert lines[0][:8] == [
+            "受理编号",
+            "申报年度",
+            "工作任务",
+            "申报区市或单位",
+            "名称",
+            "建设单位",
+            "队列阶段",
+            "评审状态",
+        ]
+        row = next(line for line in lines[1:] if line[0] == mine["receipt_no"])
+        assert (row[6], row[7], row[10], row[11]) == ("已办结", "未获批准", "4", expected_average)
+        if reader is SUBMITTER:
+            assert not any(name in exported.text for name in ("city/a", "370203/b", "G-HAIER/d", "370211/c"))
     other = await review.get(base, headers={"X-Huigong-Principal": "district:370203"})
     assert other.status_code == 404
 

@@ -255,6 +255,14 @@ def sample_events() -> list[DomainEvent]:
             joined_on=date(2022, 8, 1),
             mutual_aid=True,
         ),
+        intake.MutualAidRequested(
+            enrolment_id=uid("enrolment"),
+            batch_id=uid("batch-later"),
+            row_number=5,
+            member_key=MEMBER_KEY,
+            reported_by="370212",
+            requested_on=date(2026, 3, 2),
+        ),
         intake.SubmissionWindowOpened(
             year=2023,
             opens_at=datetime(2023, 7, 1, tzinfo=UTC),
@@ -420,6 +428,13 @@ def sample_events() -> list[DomainEvent]:
             policy_year=2022,
             paid_by="市总工会赠送",
             granted_on=date(2022, 8, 15),
+        ),
+        registry.MutualAidGranted(
+            member_key=MEMBER_KEY,
+            policy_year=2026,
+            paid_by="市南区总工会",
+            granted_on=date(2026, 3, 2),
+            paid_by_area="370202",
         ),
         registry.MemberErased(member_key=MEMBER_KEY, erased_on=date(2024, 2, 1), request_ref="DEL-2024-0001"),
         *matter_samples(),

@@ -64,6 +64,22 @@ def test_a_v1_application_read_from_the_store_comes_back_as_v2() -> None:
 
 
 @pytest.mark.parametrize(
+    ("paid_by", "area"),
+    [
+        ("市总工会赠送", None),
+        ("市南区总工会", "370202"),
+        ("西海岸新区总工会", "370211"),
+        ("海尔集团工会", "G-HAIER"),
+    ],
+)
+def test_a_v1_mutual_aid_grant_reads_its_payers_code_back_from_its_name(
+    paid_by: str, area: str | None
+) -> None:
+    old = json.loads((GOLDEN / "MutualAidGranted.v1.json").read_text())
+    assert upcast("MutualAidGranted", 1, 2, {**old, "paid_by": paid_by})["paid_by_area"] == area
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("2022年7月至2025年6月", ("2022-07", "2025-06")),

@@ -31,6 +31,7 @@ from .intake import (
     ComplianceFactReported,
     EnrolmentRequested,
     FacilityReported,
+    MutualAidRequested,
     PlanAmended,
     PlanSubmitted,
     ServiceProjectProposed,
@@ -97,6 +98,7 @@ AnyEvent = Annotated[
     | ComplianceFactCorrected
     | ComplianceFactWithdrawn
     | EnrolmentRequested
+    | MutualAidRequested
     | SubmissionWindowOpened
     # review
     | ExclusionFound

@@ -269,6 +269,29 @@ class EnrolmentRequested(DomainEvent):
     mutual_aid: bool = Field(title="是否参加互助保障", description="是否同时参加“新就业形态劳动者互助保障”")
 
 
+class MutualAidRequested(DomainEvent):
+    """互助保障已补报：已报送某劳动者入会的区市或单位，为其补报参加互助保障（报送表中的一行）。
+    记在该劳动者首次由本单位报送入会的那份报送上，因而在其之后处理。不含明文个人信息。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "enrolment"
+
+    type: Literal["MutualAidRequested"] = Field(
+        default="MutualAidRequested", title=_TYPE_TITLE, description="互助保障已补报"
+    )
+    enrolment_id: UUID = Field(title="入会报送编号", description="本单位报送该劳动者入会的那份报送")
+    batch_id: UUID = Field(title="批次编号", description="补报所在的报送批次（一次上传的报送表）")
+    row_number: int = Field(ge=1, title="行号", description="在报送表中的行号")
+    member_key: MemberKey = Field(
+        title="成员标识（身份证号密钥哈希）",
+        description="身份证号的 HMAC-SHA-256（64 位小写十六进制）；事件中绝不出现明文身份证号",
+    )
+    reported_by: SubmitterCode = Field(
+        title="补报单位", description="补报的区市总工会（GB/T 2260 代码）或市直、驻青单位工会（单位代码）"
+    )
+    requested_on: date = Field(title="补报日期", description="补报之日（北京时间），即互助保障所属年度之日")
+
+
 # --------------------------------------------------------------------------------------------
 # aggregate "intake-cycle"
 # --------------------------------------------------------------------------------------------

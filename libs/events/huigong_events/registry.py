@@ -410,6 +410,10 @@ class MutualAidGranted(DomainEvent):
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = "member"
 
+    # v2 adds `paid_by_area`, the code of the federation that pays, to which the figures count the
+    # grant (v1 had only its name, `paid_by`).
+    schema_version: ClassVar[int] = 2
+
     type: Literal["MutualAidGranted"] = Field(
         default="MutualAidGranted", title=_TYPE_TITLE, description="互助保障已赠送/参保"
     )
@@ -417,6 +421,11 @@ class MutualAidGranted(DomainEvent):
     policy_year: Year = Field(title="保障年度", description="互助保障所属年度")
     paid_by: Name = Field(title="出资方", description="互助保障的出资方，如“市总工会赠送”")
     granted_on: date = Field(title="参保日期", description="互助保障生效（赠送）的日期")
+    paid_by_area: SubmitterCode | None = Field(
+        default=None,
+        title="出资区市或单位",
+        description="出资的区市总工会或市直、驻青单位工会的代码；市总工会赠送时为空。统计按此计入",
+    )
 
 
 class MemberErased(DomainEvent):

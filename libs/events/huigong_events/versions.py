@@ -13,13 +13,17 @@ History so far:
   registered before had none: `period_start = None`, and their registration date stands in.
 - ConstructionApproved v2 (review, 2026): carries the chair's note on a flagged score the
   approval went over (`flag_note`). Approvals recorded before had no such rule: `flag_note = None`.
+- MutualAidGranted v2 (registry, 2026): carries the code of the federation that pays
+  (`paid_by_area`), to which the figures count the grant. v1 named the payer only (`paid_by`):
+  the code is read back from that name; the city's 2022 gift has none.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
+from .reference import DISTRICTS, GROUP_UNIONS
 from .upcasting import UpcastError, upcaster
 
 _PERIOD = re.compile(
@@ -60,3 +64,17 @@ def _approved_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 @upcaster("UnitRegistered", 1)
 def _unit_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "period_start": None}
+
+
+# The payer's name, as the registry wrote it into MutualAidGranted v1, → its code.
+_PAYER_AREAS: Final = {
+    **{f"{name}总工会": code for code, name in DISTRICTS.items()},
+    **{f"{name}工会": code for code, name in GROUP_UNIONS.items()},
+}
+
+
+@upcaster("MutualAidGranted", 1)
+def _aid_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # v1 named the payer only: "市南区总工会" → 370202; the city's 2022 gift ("市总工会赠送") has
+    # no area of its own and stays None, as v2 writes it.
+    return {**data, "paid_by_area": _PAYER_AREAS.get(data["paid_by"])}

@@ -289,6 +289,7 @@ def build_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     labeller = answer_labels_.Labeller(answer_labels_.COMMON, answer_labels or {})
+    app.state.labeller = labeller  # exports label their cells as answers are (exports.py)
     app.add_middleware(
         answer_labels_.AnswerLabels,
         labeller=labeller,

@@ -14,6 +14,7 @@ from .adapters.outbound import OutboundPublisher
 from .adapters.records import PostgresRecords
 from .adapters.vault import Vault, issue_unavailable
 from .commands import UNION_TAGS
+from .entrypoints.http.enrolment_sheets import router as sheets_router
 from .entrypoints.http.facts import router as facts_router
 from .entrypoints.http.feed import router as feed_router
 from .entrypoints.http.routes import router
@@ -68,7 +69,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         projections=[ApplicationsProjection(), OutboundProjection()],
         database_checks=[issue_unavailable],
-        routers=[router, facts_router, feed_router],
+        routers=[router, sheets_router, facts_router, feed_router],
         on_start=on_start,
         union_tags=UNION_TAGS,
         policy=POLICY,

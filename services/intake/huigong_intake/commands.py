@@ -100,6 +100,13 @@ class EnrolmentBatch(Command):
         title="入会报送行",
         description="每行以中文列名为键：姓名、身份证号、手机号、职业类别、平台企业、所属区市、入会日期、是否参加互助保障",
     )
+    first_row: int = Field(
+        default=1,
+        ge=1,
+        le=1_048_576,  # the last row of an Excel sheet
+        title="首行行号",
+        description="第一行的行号，答复中的行号由此起算（默认1）；从表格读出的行可填其在 Excel 中的行号",
+    )
 
 
 # The tags of the form and plan unions, which pydantic would otherwise put in error paths.

@@ -18,6 +18,7 @@ from huigong_events.intake import (
     ComplianceFactReported,
     EnrolmentRequested,
     FacilityReported,
+    MutualAidRequested,
     ServiceProjectProposed,
 )
 from huigong_events.outbound import EnrolmentBatchNotice, FieldProblem, RefusedRow
@@ -38,6 +39,7 @@ from .domain import cycle, facts
 from .domain import fact_corrections as fc
 from .domain.cycle import SHANGHAI
 from .domain.enrolments import AcceptedRow, judge_read, read_batch
+from .domain.identity import china_today
 from .policy import check_area, may_see, no_such_application, submitter_for
 
 
@@ -280,9 +282,10 @@ class Intake:
             )
         records = self.records(ctx.uow)
         batch = str(uuid.uuid4())
-        read = read_batch(rows, submitter=who, secret=self.member_secret)
+        read = read_batch(rows, submitter=who, secret=self.member_secret, first_row_number=command.first_row)
         # Which of these people did this submitter enrol already? One query for the batch.
-        judgement = judge_read(read, await records.enrolled(who, read.member_keys))
+        enrolled = await records.enrolled(who, read.member_keys)
+        judgement = judge_read(read, enrolled.keys())
         accepted = judgement.accepted
         enrolment_ids = [str(i) for i in new_ids(len(accepted))]
         if accepted:
@@ -305,6 +308,21 @@ class Intake:
                 who, [(a.member_key, i) for a, i in zip(accepted, enrolment_ids, strict=True)]
             )
             ctx.counted_many("EnrolmentRequested", len(accepted))
+        # Mutual aid asked for later: on the stream of this submitter's own enrolment of the
+        # worker, so the registry (which reads that stream in order) always has the member.
+        aid_requests = [(row, enrolled[row.member_key]) for row in judgement.aid]
+        for row, enrolment_id in aid_requests:
+            await ctx.uow.lock("enrolment", enrolment_id)
+            request = MutualAidRequested(
+                enrolment_id=uuid.UUID(enrolment_id),
+                batch_id=uuid.UUID(batch),
+                row_number=row.row_number,
+                member_key=row.member_key,
+                reported_by=who,
+                requested_on=china_today(),
+            )
+            await ctx.uow.append(enrolment_id, [request], ANY_VERSION, ctx.meta(who))
+        ctx.counted_many("MutualAidRequested", len(aid_requests))
         # The district hears of the whole batch at once, refused rows by number (no event holds
         # them): in this transaction, so a batch is told exactly once, and a retry with the same
         # key gets the first answer without telling it again.
@@ -315,7 +333,7 @@ class Intake:
                 occurred_at=now(),
                 batch_id=uuid.UUID(batch),
                 rows=len(rows),
-                accepted=len(accepted),
+                accepted=len(accepted) + len(aid_requests),
                 refused=[
                     RefusedRow(
                         row=r.row_number,
@@ -343,6 +361,8 @@ class Intake:
                     }
                     for r in judgement.rejected
                 ],
+                # Workers enrolled before, for whom mutual aid is now asked (补报互助保障).
+                "mutual_aid": [{"row": r.row_number, "enrolment_id": i} for r, i in aid_requests],
             },
         )
 

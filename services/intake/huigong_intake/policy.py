@@ -74,6 +74,7 @@ POLICY: Final = Policy(
         ("GET", "/compliance-facts/{fact_id}"): Rule(roles(Role.EXCHANGE, Role.CITY, Role.OPS)),
         ("POST", "/enrolments"): Enrol,
         ("POST", "/enrolments/upload"): Enrol,
+        ("GET", "/enrolments/template"): Rule(SUBMITTERS | roles(Role.CITY, Role.OPS)),
         ("GET", "/applications"): READ_OWN,
         ("GET", "/feed"): FEED,
     },

@@ -102,6 +102,9 @@ POLICY: Final = Policy(
         ("POST", "/members/{member_key}/erasure"): c.EraseMember,
         # Anyone holding a certificate may have it verified.
         ("GET", "/certificates/{certificate_no}"): PUBLIC,
+        # The printable certificate: the issuing body (registrars and the city federation) prints
+        # it; ops read every GET.
+        ("GET", "/certificates/{certificate_no}/pdf"): Rule(roles(Role.REGISTRAR, Role.CITY, Role.OPS)),
         # 联动服务: registrars keep the 服务事项目录, which is public (服务承诺制); a district acts for
         # its district's centre and service bases, the city federation for the city centre (the
         # handler narrows to the units the caller acts for: huigong_registry/domain/matters.py).

@@ -3,6 +3,8 @@ workers who bring a service matter to a centre (name, phone, their request)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 
 from huigong_platform.settings import Settings
@@ -31,6 +33,19 @@ class RegistrySettings(Settings):
         description="Working days, after the day a title is suspended, within which the unit's union may "
         "file a statement (申诉) in the revocation case; counted on the working-day calendar of the "
         "service matters (default 5)",
+    )
+
+    certificate_font: Path = Field(
+        default=Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+        description="TrueType font (or collection, its first face) the certificate PDF embeds for its Chinese "
+        "text; the default is Debian's fonts-wqy-microhei, which bin/setup and the image install",
+    )
+
+    public_url: str | None = Field(
+        default=None,
+        description="The address at which the public reaches the registry's API, e.g. "
+        "https://huigong.example.org/api/registry: the certificate's QR code points to the verification page "
+        "under it. Unset: the address the request for the PDF came to",
     )
 
     def kek(self) -> bytes:

@@ -24,7 +24,7 @@ class MemoryIntakeTables:
 
     progress: dict[uuid.UUID, apps.ReviewProgress] = field(default_factory=dict)
     receipts: dict[tuple[int, str], int] = field(default_factory=dict)
-    enrolled: dict[str, set[str]] = field(default_factory=dict)
+    enrolled: dict[str, dict[str, str]] = field(default_factory=dict)
     keys: dict[str, DataKey] = field(default_factory=dict)
     notices: dict[str, Notice] = field(default_factory=dict)  # by source, as the UNIQUE column
 
@@ -83,11 +83,12 @@ class MemoryRecords:
         self.tables.receipts[(year, submitter)] = number
         return number
 
-    async def enrolled(self, submitter: str, member_keys: Sequence[str]) -> set[str]:
-        return self.tables.enrolled.get(submitter, set()) & set(member_keys)
+    async def enrolled(self, submitter: str, member_keys: Sequence[str]) -> dict[str, str]:
+        own = self.tables.enrolled.get(submitter, {})
+        return {m: own[m] for m in member_keys if m in own}
 
     async def remember_enrolled(self, submitter: str, enrolments: Sequence[tuple[str, str]]) -> None:
-        self.tables.enrolled.setdefault(submitter, set()).update(m for m, _ in enrolments)
+        self.tables.enrolled.setdefault(submitter, {}).update(enrolments)
 
     async def data_keys(self, member_keys: Sequence[str]) -> dict[str, DataKey]:
         for member in member_keys:

@@ -12,6 +12,7 @@ from huigong_events.reference import Occupation
 from huigong_intake.domain.enrolments import (
     COLUMNS,
     MAX_BATCH_ROWS,
+    OCCUPATION_SYNONYMS,
     AcceptedRow,
     BatchJudgement,
     Column,
@@ -37,6 +38,9 @@ HAIER = "G-HAIER"
 def id_number(n: int, born: str = "19900307") -> str:
     first17 = f"370202{born}{n:03d}"
     return first17 + id_check_char(first17)
+
+
+ALREADY = "该区市已报送此人（如需为其补报互助保障，请将“是否参加互助保障”填为“是”）"
 
 
 def row(n: int, **cells: object) -> dict[str, object]:
@@ -95,10 +99,10 @@ def mixed_batch() -> list[dict[str, object]]:
         row(3, 手机号="12812345678"),  # 3 bad phone
         row(4, 身份证号=id_number(1), 姓名="张伟一"),  # 4 same person as row 1
         row(5, 所属区市="市北区"),  # 5 another district's worker
-        row(6),  # 6 already enrolled by 市南区
+        row(6, 是否参加互助保障="否"),  # 6 already enrolled by 市南区
         row(7, 所属区市="370202", 入会日期="2023/5/1", 是否参加互助保障="N", 手机号="+86 138-0000-0007"),
         {column: None for column in COLUMNS},  # 8 blank row in between: skipped
-        row(9, 职业类别="骑手", 入会日期="2027-01-01", 姓名=""),  # 9 several problems
+        row(9, 职业类别="代驾司机", 入会日期="2027-01-01", 姓名=""),  # 9 several problems
         row(10, 身份证号=id_number(1).lower()),  # 10 row 1 again, written differently
     ]
 
@@ -114,7 +118,7 @@ def test_mixed_batch_accepts_and_rejects_exactly_the_expected_rows() -> None:
     assert by_row[3] == [("手机号", "手机号应为以13至19开头的11位数字")]
     assert by_row[4] == [("身份证号", "本批次中重复（与第1行相同）")]
     assert by_row[5] == [("所属区市", "所属区市与报送单位不符：区市总工会只能报送本区市的劳动者")]
-    assert by_row[6] == [("身份证号", "该区市已报送此人")]
+    assert by_row[6] == [("身份证号", ALREADY)]
     assert [field for field, _ in by_row[9]] == ["姓名", "职业类别", "入会日期"]
     assert by_row[9][0][1] == "“姓名”未填写"
     assert "外卖送餐员" in by_row[9][1][1]
@@ -162,10 +166,14 @@ def test_already_enrolled_may_be_a_callable() -> None:
         return key == member_key(id_number(2), SECRET)
 
     judgement = judge_batch(
-        [row(1), row(2)], submitter=SHINAN, secret=SECRET, already_enrolled=enrolled, today=TODAY
+        [row(1), row(2, 是否参加互助保障="否")],
+        submitter=SHINAN,
+        secret=SECRET,
+        already_enrolled=enrolled,
+        today=TODAY,
     )
     assert [a.row_number for a in judgement.accepted] == [1]
-    assert reasons(judgement.rejected[0]) == [("身份证号", "该区市已报送此人")]
+    assert reasons(judgement.rejected[0]) == [("身份证号", ALREADY)]
     assert asked == [member_key(id_number(1), SECRET), member_key(id_number(2), SECRET)]
 
 
@@ -314,8 +322,33 @@ def test_unknown_districts(cell: str) -> None:
 def test_every_occupation_is_known_and_others_are_not() -> None:
     for occupation in Occupation:
         assert parsed(row(1, 职业类别=occupation.value)).occupation is occupation
-    [(field, _)] = rejected(row(1, 职业类别="外卖员"))
+    [(field, words)] = rejected(row(1, 职业类别="代驾司机"))
     assert field == "职业类别"
+    assert all(occupation.value in words for occupation in Occupation)  # the list, in the message
+    assert "代驾司机" not in words  # a refusal never repeats a cell
+
+
+@pytest.mark.parametrize(
+    ("written", "category"),
+    [
+        ("外卖配送员", Occupation.外卖送餐员),
+        ("骑手", Occupation.外卖送餐员),
+        ("外卖 骑手", Occupation.外卖送餐员),
+        ("网约车司机", Occupation.网约车驾驶员),
+        ("快递小哥", Occupation.快递员),
+        ("货车驾驶员", Occupation.货车司机),
+        ("其它", Occupation.其他),
+    ],
+)
+def test_occupations_as_offices_write_them_read_as_their_category(written: str, category: Occupation) -> None:
+    assert parsed(row(1, 职业类别=written)).occupation is category
+
+
+def test_the_occupation_synonyms_name_one_category_each_and_never_a_category() -> None:
+    synonyms = [name for names in OCCUPATION_SYNONYMS.values() for name in names]
+    assert len(synonyms) == len(set(synonyms))
+    assert not set(synonyms) & {occupation.value for occupation in Occupation}
+    assert set(OCCUPATION_SYNONYMS) == set(Occupation)
 
 
 def test_missing_columns_and_empty_cells_are_named() -> None:
@@ -384,3 +417,13 @@ def test_reading_first_and_judging_after_the_lookup_is_judge_batch() -> None:
     assert judge_read(read, enrolled) == judge(rows, enrolled=enrolled)
     # Judging leaves the read batch as it was: judged again, the answer is the same.
     assert judge_read(read, enrolled) == judge(rows, enrolled=enrolled)
+
+
+def test_a_worker_enrolled_before_is_asked_mutual_aid_for_by_a_faultless_row_with_aid() -> None:
+    enrolled = frozenset({member_key(id_number(n), SECRET) for n in (1, 2, 3)})
+    rows = [row(1), row(2, 是否参加互助保障="否"), row(3, 手机号="123"), row(4)]
+    judgement = judge(rows, enrolled=enrolled)
+    assert [(a.row_number, a.member_key) for a in judgement.aid] == [(1, member_key(id_number(1), SECRET))]
+    assert [a.row_number for a in judgement.accepted] == [4]
+    by_row = {r.row_number: [field for field, _ in reasons(r)] for r in judgement.rejected}
+    assert by_row == {2: ["身份证号"], 3: ["手机号", "身份证号"]}  # a faulty row is not taken for aid

@@ -15,7 +15,7 @@ from huigong_events.base import DomainEvent
 from huigong_events.catalogue import EVENT_TYPES
 from huigong_events.forms import PartnerCategory, ServiceField
 from huigong_events.intake import ApplicationSubmitted
-from huigong_events.reference import ExclusionRule, FacilityKind, Occupation, Programme
+from huigong_events.reference import DISTRICTS, ExclusionRule, FacilityKind, Occupation, Programme
 from huigong_events.registry import (
     CertificationRevoked,
     FacilityClosed,
@@ -124,8 +124,11 @@ def enrolled(district: str, joined: date, key: str = KEY) -> MemberEnrolled:
     )  # fmt: skip
 
 
-def aid(year: int, on: date, key: str = KEY) -> MutualAidGranted:
-    return MutualAidGranted(member_key=key, policy_year=year, paid_by="市总工会赠送", granted_on=on)
+def aid(year: int, on: date, key: str = KEY, payer: str | None = None) -> MutualAidGranted:
+    paid_by = "市总工会赠送" if payer is None else f"{DISTRICTS[payer]}总工会"
+    return MutualAidGranted(
+        member_key=key, policy_year=year, paid_by=paid_by, granted_on=on, paid_by_area=payer
+    )
 
 
 def test_units_count_by_programme_on_their_registration_day() -> None:
@@ -257,6 +260,19 @@ def test_a_member_counts_once_and_their_mutual_aid_once_in_their_district() -> N
     assert book.total("members_enrolled", "370211", until=date(2022, 8, 1)) == 1
     assert book.total("mutual_aid") == 1
     assert book.total("mutual_aid", "370211") == 1
+
+
+def test_mutual_aid_counts_to_the_federation_that_pays_for_it() -> None:
+    book = Book()
+    # A 李沧区 member enrolled without aid; 市南区 re-reports them with aid and pays for it.
+    book.apply([enrolled("370213", date(2024, 3, 1), "c" * 64)])
+    again = MemberReportedAgain(
+        member_key="c" * 64, enrolment_id=uuid.uuid4(), district="370202", reported_on=date(2025, 3, 1)
+    )
+    book.apply([again, aid(2025, date(2025, 3, 1), "c" * 64, payer="370202")])
+    assert book.total("mutual_aid", "370202") == 1
+    assert book.total("mutual_aid", "370213") == 0
+    assert book.total("members_enrolled", "370213") == 1
 
 
 def test_simulated_data_is_counted_and_marked_and_so_is_its_take_back() -> None:

@@ -1,4 +1,5 @@
-"""The member roster's rules: one person, one member; mutual aid once per policy year."""
+"""The member roster's rules: one person, one member; mutual aid once per policy year, paid by
+(and counted to) the federation that asked for it, also when it asks later."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from datetime import date
 
 import pytest
 
-from huigong_events.intake import EnrolmentRequested
+from huigong_events.intake import EnrolmentRequested, MutualAidRequested
 from huigong_events.registry import MemberEnrolled, MemberErased, MemberReportedAgain, MutualAidGranted
 from huigong_platform.refusals import Conflict, NotFound
 from huigong_registry.domain.members import (
     CITY_GIFT,
+    decide_aid_request,
     decide_enrolment,
     decide_erasure,
     fold,
@@ -72,8 +74,45 @@ def test_later_years_are_paid_by_the_reporting_federation_once_per_year() -> Non
     assert [e.type for e in again] == ["MemberReportedAgain", "MutualAidGranted"]
     aid = again[1]
     assert isinstance(aid, MutualAidGranted) and aid.paid_by == "市北区总工会" and aid.policy_year == 2024
+    assert aid.paid_by_area == "370203"  # counted to the federation that pays, not the member's
     third = decide_enrolment(fold([*first, *again]), request(joined=date(2024, 9, 1)), date(2024, 9, 2))
     assert [type(e) for e in third] == [MemberReportedAgain]
+
+
+def test_a_group_unions_report_is_paid_by_the_group_whatever_district_its_row_names() -> None:
+    events = decide_enrolment(fold([]), request(joined=date(2025, 3, 1)), date(2025, 3, 2), "G-HAIER")
+    aid = events[1]
+    assert isinstance(aid, MutualAidGranted)
+    assert (aid.paid_by, aid.paid_by_area) == ("海尔集团工会", "G-HAIER")
+
+
+def aid_request(on: date, reporter: str = "370202") -> MutualAidRequested:
+    return MutualAidRequested(
+        enrolment_id=uuid.uuid4(),
+        batch_id=uuid.uuid4(),
+        row_number=3,
+        member_key=KEY,
+        reported_by=reporter,
+        requested_on=on,
+    )
+
+
+def test_mutual_aid_asked_for_later_is_granted_for_the_year_of_the_request_once() -> None:
+    enrolled = decide_enrolment(fold([]), request(joined=date(2024, 3, 1), aid=False), date(2024, 3, 2))
+    granted = decide_aid_request(fold(enrolled), aid_request(date(2026, 5, 6)))
+    [aid] = granted
+    assert isinstance(aid, MutualAidGranted)
+    assert (aid.policy_year, aid.granted_on) == (2026, date(2026, 5, 6))
+    assert (aid.paid_by, aid.paid_by_area) == ("市南区总工会", "370202")
+    # Asked again the same year (or sent twice): the member is insured, nothing new.
+    assert decide_aid_request(fold([*enrolled, *granted]), aid_request(date(2026, 9, 1))) == []
+    # The next year is a new policy year.
+    assert len(decide_aid_request(fold([*enrolled, *granted]), aid_request(date(2027, 1, 2)))) == 1
+
+
+def test_mutual_aid_for_someone_not_on_the_roster_is_not_decided() -> None:
+    with pytest.raises(ValueError, match="not on the roster"):
+        decide_aid_request(fold([]), aid_request(date(2026, 5, 6)))
 
 
 def test_payer_and_policy_year() -> None:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from huigong_events.reference import DISTRICTS, GROUP_UNIONS, Programme
 from huigong_events.topics import submitter_of_inbound
-from huigong_intake.adapters.sheets import read_rows
+from huigong_intake.adapters.sheets import Grid, read_sheet
 from huigong_intake.commands import (
     AmendRequest,
     ApplicationRequest,
@@ -33,6 +33,7 @@ from huigong_intake.commands import (
 from huigong_intake.domain.applications import form_errors
 from huigong_intake.domain.enrolments import COLUMNS
 from huigong_intake.domain.identity import check_credit_code
+from huigong_intake.domain.sheet_headings import locate_table
 from huigong_simulator.cli import app
 from huigong_simulator.commands import (
     CommandName,
@@ -380,7 +381,9 @@ async def test_csv_uploads_carry_the_same_rows() -> None:
         boundary = request.headers["Content-Type"].split("boundary=")[1].encode()
         part = request.content.split(b"--" + boundary)[1]
         sheet = part.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
-        uploaded.append(read_rows(sheet, "simulator.csv"))
+        grid = read_sheet(sheet, "simulator.csv")
+        assert isinstance(grid, Grid)
+        uploaded.append(locate_table(grid.lines).rows)
         return httpx.Response(200, json={"accepted": [], "rejected": []})
 
     target = Target(keyring=KEYS, http_transport=httpx.MockTransport(handler))

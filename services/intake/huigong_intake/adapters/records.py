@@ -44,8 +44,9 @@ class Records(Protocol):
     async def next_receipt(self, year: int, submitter: str) -> int:
         """The next number of this submitter's receipts of this year (1, 2, …)."""
 
-    async def enrolled(self, submitter: str, member_keys: Sequence[str]) -> set[str]:
-        """Which of these people this submitter enrolled already."""
+    async def enrolled(self, submitter: str, member_keys: Sequence[str]) -> dict[str, str]:
+        """Which of these people this submitter enrolled already: member key → the id of that
+        enrolment."""
 
     async def remember_enrolled(self, submitter: str, enrolments: Sequence[tuple[str, str]]) -> None:
         """(member key, enrolment id) of people this submitter just enrolled."""
@@ -135,13 +136,14 @@ class PostgresRecords:
         )
         return number
 
-    async def enrolled(self, submitter: str, member_keys: Sequence[str]) -> set[str]:
+    async def enrolled(self, submitter: str, member_keys: Sequence[str]) -> dict[str, str]:
         rows = await self._conn.fetch(
-            "SELECT member_key FROM enrolled_members WHERE submitter = $1 AND member_key = ANY($2::text[])",
+            """SELECT member_key, enrolment_id::text FROM enrolled_members
+               WHERE submitter = $1 AND member_key = ANY($2::text[])""",
             submitter,
             member_keys,
         )
-        return {r[0] for r in rows}
+        return {r[0]: r[1] for r in rows}
 
     async def remember_enrolled(self, submitter: str, enrolments: Sequence[tuple[str, str]]) -> None:
         await self._conn.copy_records_to_table(

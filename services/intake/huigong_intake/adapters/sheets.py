@@ -1,11 +1,12 @@
-"""Reading uploaded sheets (CSV, JSON, XLSX) into rows of header → cell value.
+"""Reading uploaded sheets (CSV, JSON, XLSX): a CSV or XLSX file into its lines of cells as Excel
+shows them, a JSON file into rows of header → cell value.
 
-Only the file format is handled here; what the cells mean is the domain's business
-(`domain.enrolments.parse_row`). Cells are passed on as the format holds them (text, numbers,
-dates) so that the domain can tell, for instance, an ID number Excel stored as a number, which
-has lost its last digits, from one stored as text. Whatever the format, an empty cell is None,
-header blanks are trimmed, and empty rows after the data are dropped (empty rows between data
-rows are kept, so row numbers stay those of the sheet below its header).
+Only the file format is handled here; where the table starts and what its headings and cells
+mean is the domain's business (`domain.sheet_headings`, `domain.enrolments.parse_row`). Cells are
+passed on as the format holds them (text, numbers, dates) so that the domain can tell, for
+instance, an ID number Excel stored as a number, which has lost its last digits, from one stored
+as text. Whatever the format, an empty cell is None. Lines keep their places, blank ones
+included, so that line i of a `Grid` is the row Excel numbers i + 1.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import zipfile
-from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
+from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
 
 class SheetFormatError(ValueError):
@@ -40,8 +39,17 @@ _ZIP_MAGIC: Final = b"PK\x03\x04"
 _OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the binary .xls of Excel 97–2003
 
 
-def read_rows(content: bytes, filename_or_content_type: str) -> list[Row]:
-    """The rows of an uploaded CSV, JSON or XLSX file, told apart by its name or content type.
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """The cells of a CSV file or of a workbook's first worksheet: `lines[i]` is the row Excel
+    shows as i + 1 (a CSV record is one row, even when a quoted cell holds a line break)."""
+
+    lines: list[list[object]]
+
+
+def read_sheet(content: bytes, filename_or_content_type: str) -> Grid | list[Row]:
+    """The lines of an uploaded CSV or XLSX file, or the rows of a JSON one, told apart by its
+    name or content type.
 
     Raises SheetFormatError (a ValueError) for an unknown format or a file that is not what it
     claims to be.
@@ -80,30 +88,6 @@ def _cell(value: object) -> object:
     return value
 
 
-def _rows(header: Sequence[object], records: Iterable[Sequence[object]]) -> list[Row]:
-    headers = [str(cell).strip() if cell is not None else "" for cell in header]
-    named = [header for header in headers if header]
-    duplicated = sorted({header for header in named if named.count(header) > 1})
-    if duplicated:
-        raise SheetFormatError(
-            f"表头重复：{'、'.join(duplicated)}", f"the header repeats columns: {', '.join(duplicated)}"
-        )
-    rows: list[Row] = []
-    blanks: list[Row] = []  # held back until a data row follows, so trailing ones never pile up
-    for record in records:
-        cells = list(record)
-        cells += [None] * (len(headers) - len(cells))
-        # Cells under a blank header are notes beside the table, not data.
-        row = {header: _cell(cells[i]) for i, header in enumerate(headers) if header}
-        if _blank(row):
-            blanks.append(row)
-            continue
-        rows += blanks
-        blanks.clear()
-        rows.append(row)
-    return rows
-
-
 def _blank(row: Row) -> bool:
     return all(value is None for value in row.values())
 
@@ -136,20 +120,17 @@ def _decode_text(content: bytes) -> str:
         ) from None
 
 
-def _read_csv(content: bytes) -> list[Row]:
+def _read_csv(content: bytes) -> Grid:
     text = _decode_text(content)
-    first_line = text.split("\n", 1)[0]
-    # Excel's "Unicode text" and many copy-pastes are tab-separated.
+    # Excel's "Unicode text" and many copy-pastes are tab-separated; a title line above the
+    # headings may have neither, so the first line with either decides.
+    first_line = next((line for line in text.split("\n", 20) if "\t" in line or "," in line), "")
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        return Grid([[_cell(cell) for cell in record] for record in records])
     except csv.Error as error:
         raise SheetFormatError("CSV 文件格式有误", f"the CSV file is malformed: {error}") from None
-    while records and not any(cell.strip() for cell in records[0]):
-        records.pop(0)
-    if not records:
-        return []
-    return _rows(records[0], records[1:])
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,20 +161,19 @@ def _read_json(content: bytes) -> list[Row]:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_xlsx(content: bytes) -> list[Row]:
+def _read_xlsx(content: bytes) -> Grid:
     if not content.startswith(_ZIP_MAGIC):
         raise SheetFormatError("文件不是有效的 .xlsx 文件", "the file is not a valid .xlsx file")
     try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
+        # The first worksheet (a chart sheet holds no cells); later sheets are notes, code lists…
+        first = next(
+            (sheet for sheet in workbook.sheets_metadata if sheet.typ == SheetTypeEnum.WorkSheet), None
+        )
+        if first is None:
+            return Grid([])
+        # skip_empty_area=False: the lines start at A1, so their places are Excel's row numbers.
+        lines = workbook.get_sheet_by_name(first.name).to_python(skip_empty_area=False)
+    except (CalamineError, ValueError, OSError):
         raise SheetFormatError("文件不是有效的 .xlsx 文件", "the file is not a valid .xlsx file") from None
-    try:
-        if not workbook.worksheets:
-            return []
-        records = workbook.worksheets[0].iter_rows(values_only=True)
-        for header in records:
-            if any(_cell(value) is not None for value in header):
-                return _rows(header, records)
-        return []
-    finally:
-        workbook.close()  # a read-only workbook keeps the archive open until closed
+    return Grid([[_cell(cell) for cell in line] for line in lines])

@@ -90,9 +90,19 @@ class AcceptedRow:
 
 
 @dataclass(frozen=True, slots=True)
+class AidRow:
+    """A row of a worker this submitter enrolled before, now asking for mutual aid (补报互助保障):
+    the registry grants it for the year of the request."""
+
+    row_number: int
+    member_key: str
+
+
+@dataclass(frozen=True, slots=True)
 class BatchJudgement:
     accepted: list[AcceptedRow]
     rejected: list[RowRejection]
+    aid: list[AidRow] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,13 +346,49 @@ def _phone(value: object, _today: date | None = None) -> str:
     return check_mobile(digits if digits is not None else _text(value))
 
 
+# What offices write for each of the five categories (documented for districts in
+# docs/services/intake.md; change both together). Each category's own name is accepted too.
+OCCUPATION_SYNONYMS: Final[Mapping[Occupation, tuple[str, ...]]] = {
+    Occupation.快递员: ("快递小哥", "快递派送员", "快递收派员", "快递配送员", "快递业务员"),
+    Occupation.外卖送餐员: (
+        "外卖配送员",
+        "外卖员",
+        "外卖骑手",
+        "骑手",
+        "送餐员",
+        "外卖小哥",
+        "网约配送员",
+    ),
+    Occupation.网约车驾驶员: ("网约车司机", "网约车驾驶人", "网约车车主", "专车司机", "快车司机"),
+    Occupation.货车司机: ("货车驾驶员", "货运司机", "卡车司机", "网络货运司机", "货车驾驶人"),
+    Occupation.其他: ("其它",),
+}
+
+
+def _occupation_names() -> dict[str, Occupation]:
+    names = {occupation.value: occupation for occupation in Occupation}
+    for occupation, synonyms in OCCUPATION_SYNONYMS.items():
+        for synonym in synonyms:
+            if names.setdefault(synonym, occupation) is not occupation:
+                raise AssertionError(f"the occupation {synonym} names two categories")
+    return names
+
+
+_OCCUPATIONS: Final = _occupation_names()
+
+
 def _occupation(value: object, _today: date | None = None) -> Occupation:
-    text = _text(value)
+    # Blanks inside too: "外卖 配送员" is what a merged cell or a careless paste leaves.
+    text = "".join(_text(value).split())
     try:
-        return Occupation(text)
-    except ValueError:
+        return _OCCUPATIONS[text]
+    except KeyError:
         allowed = "、".join(Occupation)
-        _refuse(f"职业类别应为{allowed}之一", f"the occupation must be one of {', '.join(Occupation)}")
+        _refuse(
+            f"职业类别无法识别，应为{allowed}之一（也可写常用名称，如外卖配送员、骑手、网约车司机，见报送说明）",
+            f"unknown occupation: it must be one of {', '.join(Occupation)} "
+            "(or a usual name such as 外卖配送员, 骑手, 网约车司机, listed in the documentation)",
+        )
 
 
 def _platform(value: object, _today: date | None = None) -> str:
@@ -449,7 +495,9 @@ def _mutual_aid(value: object, _today: date | None = None) -> bool:
 
 
 _ALREADY_ENROLLED: Final = FieldError(
-    Column.身份证号.value, "该区市已报送此人", "this submitter has already enrolled this worker"
+    Column.身份证号.value,
+    "该区市已报送此人（如需为其补报互助保障，请将“是否参加互助保障”填为“是”）",
+    "this submitter has already enrolled this worker (to add mutual aid, answer 是 in 是否参加互助保障)",
 )
 
 
@@ -558,16 +606,21 @@ def judge_read(
     batch: ReadBatch, already_enrolled: Callable[[str], bool] | AbstractSet[str]
 ) -> BatchJudgement:
     """The second half of `judge_batch`: a row is accepted only if nothing is wrong with it and
-    its submitter has not enrolled the worker before."""
+    its submitter has not enrolled the worker before; a faultless row of a worker it did enrol
+    that asks for mutual aid is an aid row (补报互助保障), any other such row is refused."""
     enrolled = (
         already_enrolled.__contains__ if isinstance(already_enrolled, AbstractSet) else already_enrolled
     )
     accepted: list[AcceptedRow] = []
     rejected: list[RowRejection] = []
+    aid: list[AidRow] = []
     for row in batch.rows:
         draft, key = row.draft, row.member_key
         errors = draft.errors
         if key is not None and enrolled(key):
+            if not errors and draft.mutual_aid:
+                aid.append(AidRow(row.row_number, key))
+                continue
             errors = [*errors, _ALREADY_ENROLLED]  # the read batch stays as it was read
         if errors:
             rejected.append(RowRejection(row.row_number, tuple(errors)))
@@ -588,7 +641,7 @@ def judge_read(
                 draft.mutual_aid,
             )
         )
-    return BatchJudgement(accepted, rejected)
+    return BatchJudgement(accepted, rejected, aid)
 
 
 def judge_batch(

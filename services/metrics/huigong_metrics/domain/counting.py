@@ -20,7 +20,7 @@ moves which counter, by how much, in which area and on which day; `count` applie
 | PartnerExited | welfare_partners −1 (if counted and not exited) | partner's area | exited_on |
 | ServiceProjectListed | service_projects +1 | project's area | listed_on |
 | MemberEnrolled | members_enrolled +1 (once per person: the registry dedupes) | reporting district | joined_on |
-| MutualAidGranted | mutual_aid +1 for the member's first grant only (people insured, not policy years) | member's district | granted_on |
+| MutualAidGranted | mutual_aid +1 for the member's first grant only (people insured, not policy years) | the federation that pays (`paid_by_area`); the member's district for the city's 2022 gift | granted_on |
 | MatterReceived | matters_received +1; matters_fell_due +1 on the day after its deadline | first-responder centre's area | received_on; deadline + 1 |
 | MatterTransferred | matters_transferred +1 | area of the unit that transferred it | transferred_on |
 | MatterClosed | matters_closed_on_time or matters_closed_late +1; matters_due_settled +1 | first-responder centre's area | closed_on; the later of closed_on and deadline + 1 |
@@ -385,7 +385,10 @@ def _insured(e: MutualAidGranted, known: Counted | None, sim: bool, day: date) -
     member = known
     if member is None or member.flagged:
         return UNCHANGED
-    return Outcome(member._replace(flagged=True), (Delta(MUTUAL_AID, member.area, day, 1, member.simulated),))
+    # Counted to the federation that pays for it (a 李沧区 member re-reported with aid by 市南区
+    # counts to 370202); the city's gift has no payer area and counts to the member's district.
+    area = e.paid_by_area or member.area
+    return Outcome(member._replace(flagged=True), (Delta(MUTUAL_AID, area, day, 1, member.simulated),))
 
 
 # A matter is remembered with its service category and first-responder area; `flagged`: closed,

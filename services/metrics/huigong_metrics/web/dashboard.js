@@ -466,6 +466,8 @@
     if (!state.asOf && document.activeElement !== asOfInput) asOfInput.value = beijingToday();
     const q = new URLSearchParams({ area: state.area, as_of: asOf() });
     if (state.year) q.set("year", state.year);
+    // The export is the same question as the figures on screen, as a table.
+    $('[data-testid="export"]').href = `api/progress?${q}&format=xlsx`;
     try {
       const data = await getJson(`api/progress?${q}`);
       if (myGeneration !== generation) return;
@@ -534,6 +536,7 @@
       })
       .catch(() => {}); // only tooltips depend on it
     form.addEventListener("change", onFiltersChanged);
+    $('[data-testid="print"]').addEventListener("click", () => window.print());
     $('[data-testid="today"]').addEventListener("click", () => {
       asOfInput.value = beijingToday();
       onFiltersChanged();

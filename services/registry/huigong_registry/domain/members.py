@@ -10,7 +10,13 @@ that intake computes); the registry never sees a name, phone or ID number.
   join date before the programme began).
 - Who pays: for policy year 2022 the city federation gifted the cover ("市总工会赠送", the plan's
   2022 campaign). From 2023 on the plan names no payer; the registry records the federation of
-  the district (or the group union) that reported the member, e.g. "市南区总工会", "海尔集团工会".
+  the district (or the group union) that reported the member, e.g. "市南区总工会", "海尔集团工会",
+  with its code (`paid_by_area`), to which the figures count the grant: a member of 李沧区
+  re-reported with mutual aid by 市南区 is insured at 市南区's cost, and counted there.
+- Mutual aid later (补报互助保障): a federation that reported a member without mutual aid may
+  ask for it later (MutualAidRequested, on its own enrolment's stream, so always after it). It
+  gives MutualAidGranted for the policy year of the request's date, paid by that federation,
+  unless that year is covered already (then nothing: the member is insured).
 - A redelivered report (an enrolment id already recorded on the member) decides nothing.
 - Erasure (个人信息删除): a registrar's request, with the reference of the worker's request,
   gives MemberErased, and the registry destroys the member's data key in the same transaction, so
@@ -30,8 +36,8 @@ from datetime import date
 from typing import Final
 
 from huigong_events.base import DomainEvent
-from huigong_events.intake import EnrolmentRequested
-from huigong_events.reference import DISTRICTS, GROUP_UNIONS
+from huigong_events.intake import EnrolmentRequested, MutualAidRequested
+from huigong_events.reference import DISTRICTS, GROUP_UNIONS, SUBMITTERS
 from huigong_events.registry import MemberEnrolled, MemberErased, MemberReportedAgain, MutualAidGranted
 from huigong_platform.refusals import Conflict, FieldError, NotFound
 
@@ -93,7 +99,30 @@ def payer(policy_year: int, reporter: str) -> str:
     return f"{reporter}工会"
 
 
-def decide_enrolment(state: MemberState, request: EnrolmentRequested, reported_on: date) -> list[DomainEvent]:
+def payer_area(policy_year: int, reporter: str) -> str | None:
+    """The code of the federation that pays, to which the figures count the grant; None for the
+    city's gift."""
+    if policy_year == GIFT_YEAR or reporter not in SUBMITTERS:
+        return None
+    return reporter
+
+
+def _granted(member_key: str, year: int, reporter: str, on: date) -> MutualAidGranted:
+    return MutualAidGranted(
+        member_key=member_key,
+        policy_year=year,
+        paid_by=payer(year, reporter),
+        granted_on=on,
+        paid_by_area=payer_area(year, reporter),
+    )
+
+
+def decide_enrolment(
+    state: MemberState, request: EnrolmentRequested, reported_on: date, reporter: str | None = None
+) -> list[DomainEvent]:
+    """`reporter`: the federation that sent the report (the trigger's source), which pays for
+    mutual aid; a group union's row names the worker's district, not the group. Defaults to the
+    row's district."""
     if str(request.enrolment_id) in state.enrolments:
         return []  # the same report again: nothing new
     events: list[DomainEvent] = []
@@ -120,15 +149,21 @@ def decide_enrolment(state: MemberState, request: EnrolmentRequested, reported_o
         )
     year = policy_year(request.joined_on)
     if request.mutual_aid and year not in state.aid_years:
-        events.append(
-            MutualAidGranted(
-                member_key=request.member_key,
-                policy_year=year,
-                paid_by=payer(year, request.district),
-                granted_on=request.joined_on,
-            )
-        )
+        events.append(_granted(request.member_key, year, reporter or request.district, request.joined_on))
     return events
+
+
+def decide_aid_request(state: MemberState, request: MutualAidRequested) -> list[DomainEvent]:
+    """Mutual aid asked for later by a federation that reported the member: the policy year is
+    the request's; a year already covered gives nothing."""
+    if not state.enrolled:
+        # The request follows its enrolment on one stream, so the member is known, unless that
+        # enrolment itself was refused: then this waits behind it (parked), never lost.
+        raise ValueError(f"mutual aid asked for member {request.member_key[:12]}… not on the roster")
+    year = policy_year(request.requested_on)
+    if year in state.aid_years:
+        return []
+    return [_granted(request.member_key, year, request.reported_by, request.requested_on)]
 
 
 def decide_erasure(state: MemberState, member_key: str, request_ref: str, on: date) -> list[DomainEvent]:

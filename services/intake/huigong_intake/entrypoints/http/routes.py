@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -18,11 +18,16 @@ from huigong_events.reference import Programme
 from huigong_events.upcasting import decode
 from huigong_platform.application import from_request
 from huigong_platform.eventstore import row_to_event
-from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.exports import (
+    CSV_MEDIA_TYPE,
+    EXPORT_MAX_ROWS,
+    XLSX_MEDIA_TYPE,
+    ExportFormat,
+    exported,
+)
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, IdempotencyKey, parse_json_body, run
 
-from ...adapters.sheets import SheetFormatError, read_rows
 from ...commands import (
     AmendRequest,
     ApplicationRequest,
@@ -157,23 +162,6 @@ async def enrol_json(request: Request, caller: Caller, key: IdempotencyKey) -> R
     return await run(request, parse_json_body(Enrol, await request.body()), caller, key)
 
 
-@router.post(
-    "/enrolments/upload", tags=["新就业形态劳动者入会"], summary="批量报送入会（上传 CSV 或 Excel .xlsx）"
-)
-async def enrol_upload(
-    request: Request,
-    caller: Caller,
-    key: IdempotencyKey,
-    file: Annotated[UploadFile, File(description="CSV（UTF-8 或 GBK）或 .xlsx，首行为中文列名")],
-) -> Response:
-    content = await file.read()
-    try:
-        rows = read_rows(content, file.filename or file.content_type or "")
-    except SheetFormatError as exc:
-        raise Refusal(FieldError("file", exc.zh, exc.en)) from None
-    return await run(request, Enrol(rows=rows), caller, key)
-
-
 # --- queries -----------------------------------------------------------------------------------
 
 
@@ -199,7 +187,29 @@ class ReceiptPage(BaseModel):
     items: list[Receipt]
 
 
-@router.get("/applications", tags=["查询"], summary="受理编号与申报状态（分页）")
+_APPLICATION_COLUMNS: Final = (
+    ("receipt_no", "受理编号"),
+    ("year", "申报年度"),
+    ("programme", "工作任务"),
+    ("submitter", "申报区市或单位"),
+    ("name", "名称"),
+    ("status", "状态"),
+    ("submitted_at", "报送时间"),
+    ("updated_at", "更新时间"),
+    ("amendments", "修改次数"),
+    ("plans", "建设方案数"),
+)
+
+
+@router.get(
+    "/applications",
+    tags=["查询"],
+    summary="受理编号与申报状态（分页；可导出 Excel 或 CSV）",
+    description="按年度、工作任务、区市或单位、状态筛选。format=xlsx 或 csv 时不分页，导出全部符合条件的申报"
+    f"（最多{EXPORT_MAX_ROWS}行），列名和取值为中文。区市和集团工会只能看到和导出本单位的申报。",
+    response_model=ReceiptPage,
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}, CSV_MEDIA_TYPE: {}}}},
+)
 async def list_applications(
     request: Request,
     caller: Caller,
@@ -209,7 +219,8 @@ async def list_applications(
     status: ApplicationStatus | None = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=50, ge=1, le=500),
-) -> ReceiptPage:
+    format: Annotated[ExportFormat, Query(description="json（默认）、xlsx 或 csv")] = ExportFormat.json,
+) -> ReceiptPage | Response:
     own = caller.submitter
     if own is not None:
         submitter = own  # a district sees only its own records
@@ -225,6 +236,8 @@ async def list_applications(
             where.append(f"{column} = ${len(args)}")
     pool = runtime_of(request).pool
     clause = " AND ".join(where)
+    if format is not ExportFormat.json:
+        page, page_size = 1, EXPORT_MAX_ROWS
     total = await pool.fetchval(f"SELECT count(*) FROM applications_view WHERE {clause}", *args)
     rows = await pool.fetch(
         f"""SELECT * FROM applications_view WHERE {clause}
@@ -232,6 +245,9 @@ async def list_applications(
         *args,
     )
     items = [Receipt(**dict(r), status_label=STATUS_LABELS[r["status"]]) for r in rows]
+    if format is not ExportFormat.json:
+        listed = [{**item.model_dump(), "status": item.status_label} for item in items]
+        return exported(request, listed, _APPLICATION_COLUMNS, "申报列表", format)
     return ReceiptPage(total=total, page=page, page_size=page_size, items=items)
 
 

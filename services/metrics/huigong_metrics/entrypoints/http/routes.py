@@ -20,6 +20,7 @@ from huigong_events.plausible import AsOfDay, QueryYear
 from huigong_events.reference import CITY_CODE, CITY_NAME, DISTRICTS, GROUP_UNIONS, area_name
 from huigong_platform.application import from_request
 from huigong_platform.database import DbConnection
+from huigong_platform.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, exported
 from huigong_platform.refusals import FieldError, Refusal
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, OptionalKey, run
@@ -105,10 +106,63 @@ async def target_values(conn: DbConnection) -> dict[TargetKey, Decimal]:
     return {record.key: record.value for record in await store.current_targets(conn)}
 
 
-@router.get("/progress", tags=["进度"], summary="各项指标的完成进度（全市或某区市，可指定年度和截至日期）")
+_FIGURE_COLUMNS: Final = (
+    ("title", "指标"),
+    ("unit", "单位"),
+    ("area", "区市或单位"),
+    ("year", "年度"),
+    ("as_of", "截至日期"),
+    ("target", "目标"),
+    ("actual", "完成（合计）"),
+    ("real_actual", "其中真实数据"),
+    ("simulated_actual", "其中演示数据"),
+    ("percent", "完成率（%）"),
+    ("status", "状态"),
+)
+
+
+def _figure_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answer of /progress as a table: one row per metric and area (the area asked about,
+    then, for the city, each district's and group union's share), real and simulated apart."""
+    rows = []
+    for metric in answer["metrics"]:
+        parts = [{**metric, "name": answer["area_name"]}, *metric["by_area"]]
+        for part in parts:
+            simulated = part["simulated_actual"] or 0
+            actual = part["actual"]
+            rows.append(
+                {
+                    "title": metric["title"],
+                    "unit": metric["unit"],
+                    "area": part["name"],
+                    "year": answer["year"] or "全部",
+                    "as_of": date.fromisoformat(answer["as_of"]),
+                    "target": part["target"],
+                    "actual": actual,
+                    "real_actual": None if actual is None else round(actual - simulated, 4),
+                    "simulated_actual": simulated,
+                    "percent": part["percent"],
+                    "status": part["status"],
+                }
+            )
+    return rows
+
+
+@router.get(
+    "/progress",
+    tags=["进度"],
+    summary="各项指标的完成进度（全市或某区市，可指定年度和截至日期；可导出 Excel 或 CSV）",
+    description="format=xlsx 或 csv 时导出为表格：每项指标每个区市或单位一行，目标、完成数，真实数据和演示数据分列。",
+    response_model=dict[str, Any],
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}, CSV_MEDIA_TYPE: {}}}},
+)
 async def progress(
-    request: Request, year: YearParam = None, area: AreaParam = CITY_CODE, as_of: AsOfParam = None
-) -> dict[str, Any]:
+    request: Request,
+    year: YearParam = None,
+    area: AreaParam = CITY_CODE,
+    as_of: AsOfParam = None,
+    format: Annotated[ExportFormat, Query(description="json（默认）、xlsx 或 csv")] = ExportFormat.json,
+) -> Any:
     area = checked_area(area)
     as_of = checked_day("as_of", as_of or today())
     async with runtime_of(request).pool.acquire() as conn:
@@ -144,7 +198,7 @@ async def progress(
                     }
                 )
         metrics.append(item)
-    return {
+    answer = {
         "as_of": as_of.isoformat(),
         "year": year,
         "area": area,
@@ -152,6 +206,11 @@ async def progress(
         "simulated": any(m["simulated_actual"] for m in metrics),
         "metrics": metrics,
     }
+    if format is not ExportFormat.json:
+        return exported(
+            request, _figure_rows(answer), _FIGURE_COLUMNS, f"完成情况（{answer['area_name']}）", format
+        )
+    return answer
 
 
 @router.get("/progress/{metric}/series", tags=["进度"], summary="某指标逐日累计完成数（用于折线图）")

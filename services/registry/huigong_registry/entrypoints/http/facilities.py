@@ -6,8 +6,9 @@ Facilities are opened by intake's reports (reactions/reports.py) and closed by a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -17,6 +18,14 @@ from huigong_events.labels import Labelled, relabel
 from huigong_events.plausible import BuiltYear, beijing_today
 from huigong_events.reference import FacilityKind
 from huigong_platform.application import from_request
+from huigong_platform.exports import (
+    CSV_MEDIA_TYPE,
+    EXPORT_MAX_ROWS,
+    XLSX_MEDIA_TYPE,
+    Column,
+    ExportFormat,
+    exported,
+)
 from huigong_platform.refusals import FieldError, NotFound
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, IdempotencyKey, run
@@ -57,9 +66,44 @@ def row(record: Any) -> dict[str, Any]:
     }
 
 
+_FORMAT: Final = Query(description="json（默认）；xlsx 或 csv：不分页导出全部符合条件的行，列名和取值为中文")
+_EXPORTS: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": {XLSX_MEDIA_TYPE: {}, CSV_MEDIA_TYPE: {}}}
+}
+_FACILITY_COLUMNS: Final = (
+    ("name", "设施名称"),
+    ("kind", "类型"),
+    ("area", "所属区市或单位"),
+    ("host_unit", "依托单位"),
+    ("host_credit_code", "统一社会信用代码"),
+    ("opened_on", "建成日期"),
+    ("status", "状态"),
+    ("closed_on", "关闭日期"),
+    ("close_reason", "关闭原因"),
+)
+_PROJECT_COLUMNS: Final = (
+    ("name", "项目名称"),
+    ("field", "服务领域"),
+    ("provider", "提供单位"),
+    ("provider_credit_code", "统一社会信用代码"),
+    ("area", "所属区市或单位"),
+    ("listed_on", "入库日期"),
+)
+
+
 async def page_of(
-    request: Request, table: str, order: str, filters: list[tuple[str, Any]], page: int, page_size: int
-) -> dict[str, Any]:
+    request: Request,
+    table: str,
+    order: str,
+    filters: list[tuple[str, Any]],
+    page: int,
+    page_size: int,
+    export: tuple[ExportFormat, Sequence[Column], str] | None = None,
+) -> Any:
+    """One page of `table`'s rows, or with `export` (format, columns, file name) every row as a
+    file (exports.py)."""
+    if export is not None and export[0] is not ExportFormat.json:
+        page, page_size = 1, EXPORT_MAX_ROWS
     clause, args = where(filters)
     pool = runtime_of(request).pool
     total = await pool.fetchval(f"SELECT count(*) FROM {table} WHERE {clause}", *args)
@@ -68,6 +112,9 @@ async def page_of(
         f"LIMIT {page_size} OFFSET {(page - 1) * page_size}",
         *args,
     )
+    if export is not None and export[0] is not ExportFormat.json:
+        export_format, columns, name = export
+        return exported(request, [dict(r) for r in rows], columns, name, export_format)
     return {"total": total, "page": page, "page_size": page_size, "items": [row(r) for r in rows]}
 
 
@@ -90,7 +137,12 @@ def facility_filters(
     ]
 
 
-@router.get("/facilities", summary="设施列表")
+@router.get(
+    "/facilities",
+    summary="设施列表（可导出 Excel 或 CSV）",
+    responses=_EXPORTS,
+    response_model=dict[str, Any],
+)
 async def list_facilities(
     request: Request,
     kind: FacilityKind | None = None,
@@ -100,9 +152,13 @@ async def list_facilities(
     year: Year = None,
     page: Page = 1,
     page_size: PageSize = 100,
-) -> dict[str, Any]:
+    format: Annotated[ExportFormat, _FORMAT] = ExportFormat.json,
+) -> Any:
     filters = facility_filters(kind, area or district, status, year)
-    return await page_of(request, "facilities_view", "opened_on, name, facility_id", filters, page, page_size)
+    export = (format, _FACILITY_COLUMNS, "设施列表")
+    return await page_of(
+        request, "facilities_view", "opened_on, name, facility_id", filters, page, page_size, export
+    )
 
 
 @router.get("/facilities/counts", summary="设施数量：按类型或区市")
@@ -156,7 +212,12 @@ class ProjectGroup(Labelled):
 relabel(ProjectGroup, {ProjectGroup.field: "服务领域", ProjectGroup.area: "区市或单位"})
 
 
-@router.get("/service-projects", summary="服务职工项目库")
+@router.get(
+    "/service-projects",
+    summary="服务职工项目库（可导出 Excel 或 CSV）",
+    responses=_EXPORTS,
+    response_model=dict[str, Any],
+)
 async def list_projects(
     request: Request,
     field: ServiceField | None = None,
@@ -164,14 +225,16 @@ async def list_projects(
     year: Year = None,
     page: Page = 1,
     page_size: PageSize = 100,
-) -> dict[str, Any]:
+    format: Annotated[ExportFormat, _FORMAT] = ExportFormat.json,
+) -> Any:
     filters = [
         ("field", field.value if field else None),
         ("area", area),
         ("extract(year FROM listed_on)::int", year),
     ]
+    export = (format, _PROJECT_COLUMNS, "服务职工项目库")
     return await page_of(
-        request, "service_projects_view", "listed_on, name, project_id", filters, page, page_size
+        request, "service_projects_view", "listed_on, name, project_id", filters, page, page_size, export
     )
 
 

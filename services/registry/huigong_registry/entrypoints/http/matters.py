@@ -24,6 +24,13 @@ from huigong_events.plausible import AsOfDay
 from huigong_events.reference import CITY_CODE, DISTRICTS
 from huigong_events.upcasting import decode
 from huigong_platform.application import from_request
+from huigong_platform.exports import (
+    CSV_MEDIA_TYPE,
+    EXPORT_MAX_ROWS,
+    XLSX_MEDIA_TYPE,
+    ExportFormat,
+    exported,
+)
 from huigong_platform.principals import Role
 from huigong_platform.refusals import FieldError, Forbidden, Refusal
 from huigong_platform.service import runtime_of
@@ -219,7 +226,32 @@ async def get_matter(
     }
 
 
-@router.get("/matters", summary="服务事项列表：按区市、中心、状态筛选，可只看超期事项")
+_MATTER_COLUMNS: Final = (
+    ("matter_no", "受理编号"),
+    ("item_name", "服务事项"),
+    ("category", "服务类别"),
+    ("channel", "受理渠道"),
+    ("first_responder", "首问责任中心"),
+    ("handler", "当前承办单位"),
+    ("status", "状态"),
+    ("received_on", "受理日期"),
+    ("deadline", "办结时限"),
+    ("closed_on", "办结日期"),
+    ("outcome", "办理结果"),
+    ("overdue", "是否超期"),
+    ("working_days_late", "超期工作日"),
+    ("score", "评价分"),
+)
+
+
+@router.get(
+    "/matters",
+    summary="服务事项列表：按区市、中心、状态筛选，可只看超期事项（可导出 Excel 或 CSV）",
+    description=f"format=xlsx 或 csv 时不分页，导出全部符合条件的事项（最多{EXPORT_MAX_ROWS}行），"
+    "区市只能导出本区市经办的事项；不含求助人信息。",
+    response_model=dict[str, Any],
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}, CSV_MEDIA_TYPE: {}}}},
+)
 async def list_matters(
     request: Request,
     caller: Caller,
@@ -235,7 +267,12 @@ async def list_matters(
     ] = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=100, ge=1, le=500),
-) -> dict[str, Any]:
+    format: Annotated[
+        ExportFormat, Query(description="json（默认）、xlsx 或 csv（不分页导出）")
+    ] = ExportFormat.json,
+) -> Any:
+    if format is not ExportFormat.json:
+        page, page_size = 1, EXPORT_MAX_ROWS
     as_of = as_of or today()
     where, args = ["received_on <= $1"], [as_of]
 
@@ -276,12 +313,22 @@ async def list_matters(
         f"LIMIT {page_size} OFFSET {(page - 1) * page_size}",
         *args,
     )
+    items = [_list_item(r, as_of) for r in records]
+    if format is not ExportFormat.json:
+        return exported(request, [_as_exported(item) for item in items], _MATTER_COLUMNS, "服务事项", format)
+    return {"as_of": as_of.isoformat(), "total": total, "page": page, "page_size": page_size, "items": items}
+
+
+def _as_exported(item: dict[str, Any]) -> dict[str, Any]:
+    """A list item with its labels in place of codes and units by name (a file shows people)."""
     return {
-        "as_of": as_of.isoformat(),
-        "total": total,
-        "page": page,
-        "page_size": page_size,
-        "items": [_list_item(r, as_of) for r in records],
+        **item,
+        "category": item["category_label"],
+        "channel": item["channel_label"],
+        "status": item["status_label"],
+        "outcome": item["outcome_label"],
+        "first_responder": item["first_responder"]["name"],
+        "handler": item["handler"]["name"],
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -16,6 +16,13 @@ from huigong_events.plausible import QueryYear
 from huigong_events.reference import Programme
 from huigong_events.registry import PartnerOrigin
 from huigong_platform.application import from_request
+from huigong_platform.exports import (
+    CSV_MEDIA_TYPE,
+    EXPORT_MAX_ROWS,
+    XLSX_MEDIA_TYPE,
+    ExportFormat,
+    exported,
+)
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, IdempotencyKey, run
 
@@ -60,7 +67,35 @@ class UnitItem(BaseModel):
     status_reason: str | None = None
 
 
-@router.get("/units", tags=["建设单位"], summary="建设单位列表")
+_UNIT_COLUMNS: Final = (
+    ("name", "单位名称"),
+    ("programme", "工作任务"),
+    ("area", "所属区市或单位"),
+    ("origin", "来源"),
+    ("status", "状态"),
+    ("registered_on", "登记日期"),
+    ("certificate_no", "证书编号"),
+    ("title", "称号"),
+    ("certified_on", "认定日期"),
+    ("valid_until", "有效期至"),
+    ("suspended_on", "暂停日期"),
+    ("revoked_on", "撤销日期"),
+    ("exited_on", "退出日期"),
+)
+_EXPORTS: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": {XLSX_MEDIA_TYPE: {}, CSV_MEDIA_TYPE: {}}}
+}
+_FORMAT: Final = Query(description="json（默认）；xlsx 或 csv：不分页导出全部符合条件的行，列名和取值为中文")
+
+
+@router.get(
+    "/units",
+    tags=["建设单位"],
+    summary="建设单位列表（可导出 Excel 或 CSV）",
+    description=f"format=xlsx 或 csv 时不分页，导出全部符合条件的单位（最多{EXPORT_MAX_ROWS}行）。",
+    responses=_EXPORTS,
+    response_model=dict[str, Any],
+)
 async def list_units(
     request: Request,
     programme: Annotated[Programme | None, Query(description="工作任务（同 type）")] = None,
@@ -72,8 +107,11 @@ async def list_units(
     origin: str | None = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=100, ge=1, le=500),
-) -> dict[str, Any]:
+    format: Annotated[ExportFormat, _FORMAT] = ExportFormat.json,
+) -> Any:
     kind = programme or type
+    if format is not ExportFormat.json:
+        page, page_size = 1, EXPORT_MAX_ROWS
     where, args = ["true"], []
     for column, value in (
         ("programme", kind.value if kind else None),
@@ -93,6 +131,9 @@ async def list_units(
         f"LIMIT {page_size} OFFSET {(page - 1) * page_size}",
         *args,
     )
+    if format is not ExportFormat.json:
+        units = [UnitItem(**dict(r)).model_dump() for r in rows]
+        return exported(request, units, _UNIT_COLUMNS, "建设单位列表", format)
     return {
         "total": total,
         "page": page,
@@ -123,7 +164,27 @@ class PartnerItem(BaseModel):
     status_reason: str | None = None
 
 
-@router.get("/partners", tags=["公益伙伴"], summary="公益伙伴列表")
+_PARTNER_COLUMNS: Final = (
+    ("name", "名称"),
+    ("category", "类型"),
+    ("area", "所属区市或单位"),
+    ("origin", "来源"),
+    ("status", "状态"),
+    ("registered_on", "登记日期"),
+    ("credit_code", "统一社会信用代码"),
+    ("exited_on", "退出日期"),
+    ("status_reason", "退出原因"),
+)
+
+
+@router.get(
+    "/partners",
+    tags=["公益伙伴"],
+    summary="公益伙伴列表（可导出 Excel 或 CSV）",
+    description=f"format=xlsx 或 csv 时不分页，导出全部符合条件的公益伙伴（最多{EXPORT_MAX_ROWS}行）。",
+    responses=_EXPORTS,
+    response_model=dict[str, Any],
+)
 async def list_partners(
     request: Request,
     area: Annotated[str | None, Query(description="所属区市或单位代码（同 district）")] = None,
@@ -134,7 +195,10 @@ async def list_partners(
     year: Annotated[QueryYear | None, Query(description="登记年度（2022–2100）")] = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=100, ge=1, le=500),
-) -> dict[str, Any]:
+    format: Annotated[ExportFormat, _FORMAT] = ExportFormat.json,
+) -> Any:
+    if format is not ExportFormat.json:
+        page, page_size = 1, EXPORT_MAX_ROWS
     where, args = ["true"], []
     for column, value in (
         ("area", area or district),
@@ -154,8 +218,8 @@ async def list_partners(
         f"LIMIT {page_size} OFFSET {(page - 1) * page_size}",
         *args,
     )
-    items = [
-        PartnerItem(**dict(r), category_label=PartnerCategory(r["category"]).label).model_dump(mode="json")
-        for r in rows
-    ]
+    listed = [PartnerItem(**dict(r), category_label=PartnerCategory(r["category"]).label) for r in rows]
+    if format is not ExportFormat.json:
+        return exported(request, [p.model_dump() for p in listed], _PARTNER_COLUMNS, "公益伙伴列表", format)
+    items = [partner.model_dump(mode="json") for partner in listed]
     return {"total": total, "page": page, "page_size": page_size, "items": items}

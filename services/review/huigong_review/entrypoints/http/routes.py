@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -21,6 +21,13 @@ from huigong_events.forms import SubmitterCode
 from huigong_events.plausible import QueryYear
 from huigong_events.reference import Programme
 from huigong_platform.application import from_request
+from huigong_platform.exports import (
+    CSV_MEDIA_TYPE,
+    EXPORT_MAX_ROWS,
+    XLSX_MEDIA_TYPE,
+    ExportFormat,
+    exported,
+)
 from huigong_platform.principals import HEADER, Principal
 from huigong_platform.refusals import FieldError, Forbidden
 from huigong_platform.service import runtime_of
@@ -257,7 +264,10 @@ STATUS_LABELS = {stage.value: label for stage, label in STAGE_LABELS.items()}
     tags=["查询"],
     summary="评审队列（待筛查、待评分、待决定、已办结；分页）",
     description="按队列阶段、工作任务、区市或单位、年度筛选；每项含名称、已打分人数、平均分和偏离标记。"
-    "由事件投影而成，最终一致（通常在一秒内）。区市和集团工会只能看到本单位的申报。",
+    "由事件投影而成，最终一致（通常在一秒内）。区市和集团工会只能看到本单位的申报。"
+    f"format=xlsx 或 csv 时不分页，导出全部符合条件的申报（最多{EXPORT_MAX_ROWS}行），保密规则相同。",
+    response_model=QueuePage,
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}, CSV_MEDIA_TYPE: {}}}},
 )
 async def list_queue(
     request: Request,
@@ -268,7 +278,12 @@ async def list_queue(
     year: Annotated[QueryYear | None, Query(description="申报年度（2022–2100）")] = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=50, ge=1, le=500),
-) -> QueuePage:
+    format: Annotated[
+        ExportFormat, Query(description="json（默认）、xlsx 或 csv（不分页导出）")
+    ] = ExportFormat.json,
+) -> QueuePage | Response:
+    if format is not ExportFormat.json:
+        page, page_size = 1, EXPORT_MAX_ROWS
     own = visible_submitter(caller)
     if own is not None:
         submitter = own
@@ -327,4 +342,34 @@ async def list_queue(
                 open_findings=row["open_findings"],
             )
         )
+    if format is not ExportFormat.json:
+        listed = [
+            {
+                **item.model_dump(),
+                "stage": item.stage_label,
+                "status": item.status_label,
+                "flagged": "、".join(item.flagged),
+            }
+            for item in items
+        ]
+        return exported(request, listed, _QUEUE_COLUMNS, "评审队列", format)
     return QueuePage(total=total, page=page, page_size=page_size, quorum=policy.quorum, items=items)
+
+
+_QUEUE_COLUMNS: Final = (
+    ("receipt_no", "受理编号"),
+    ("year", "申报年度"),
+    ("programme", "工作任务"),
+    ("submitter", "申报区市或单位"),
+    ("name", "名称"),
+    ("unit_name", "建设单位"),
+    ("stage", "队列阶段"),
+    ("status", "评审状态"),
+    ("submitted_at", "提交时间"),
+    ("updated_at", "最近变化时间"),
+    ("scores", "已打分人数"),
+    ("average", "加权总分平均分"),
+    ("spread", "极差"),
+    ("flagged", "偏离标记的评审专家"),
+    ("open_findings", "未排除的不予受理发现"),
+)

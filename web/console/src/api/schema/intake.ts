@@ -11,7 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 受理编号与申报状态（分页） */
+        /**
+         * 受理编号与申报状态（分页；可导出 Excel 或 CSV）
+         * @description 按年度、工作任务、区市或单位、状态筛选。format=xlsx 或 csv 时不分页，导出全部符合条件的申报（最多100000行），列名和取值为中文。区市和集团工会只能看到和导出本单位的申报。
+         */
         get: operations["list_applications_applications_get"];
         put?: never;
         /** 报送申报表（附件3、4、5） */
@@ -262,6 +265,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/enrolments/template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 下载入会报送表模板（.xlsx）
+         * @description 入会报送表模板：表头、职业类别/所属区市/是否参加互助保障的下拉列表、设为文本格式的身份证号列，以及中文填写说明。区市总工会下载的模板中，所属区市只列本区市。
+         */
+        get: operations["enrolment_template_file_enrolments_template_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/enrolments/upload": {
         parameters: {
             query?: never;
@@ -271,7 +294,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 批量报送入会（上传 CSV 或 Excel .xlsx） */
+        /**
+         * 批量报送入会（上传 CSV 或 Excel .xlsx）
+         * @description 上传入会名单（CSV：UTF-8 或 GBK；或 .xlsx 的第一个工作表）。表头行可在前20行中的任一行（其上可有标题、日期等），列名可用文档所列的同义列名（如身份证号码、联系电话、入会时间），职业类别可用常用名称（如外卖配送员、骑手、网约车司机）。缺少必需的列时整个文件答 422，写明缺少的列和找到的表头。答复中的行号与 Excel 中显示的行号相同。请求头 Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet 时，答复为结果表：所报的各行原样保留，加“结果”“原因”两列（用同一幂等键再次上传同一文件，可再次下载结果表，不会重复报送）。
+         */
         post: operations["enrol_upload_enrolments_upload_post"];
         delete?: never;
         options?: never;
@@ -516,7 +542,7 @@ export interface components {
         Body_enrol_upload_enrolments_upload_post: {
             /**
              * File
-             * @description CSV（UTF-8 或 GBK）或 .xlsx，首行为中文列名
+             * @description CSV（UTF-8 或 GBK）或 .xlsx，表头为中文列名
              */
             file: string;
         };
@@ -576,6 +602,14 @@ export interface components {
              */
             settled_on?: string | null;
         };
+        /**
+         * ExportFormat
+         * @description What a list answers: JSON (the default), an Excel workbook or a CSV file.
+         *
+         *     取值（代码或中文名称均可）：`json` JSON · `xlsx` Excel 工作簿 · `csv` CSV
+         * @enum {string}
+         */
+        ExportFormat: "json" | "xlsx" | "csv";
         /**
          * FacilityKind
          * @description Facilities the targets count (programme 1 and 2).
@@ -1502,6 +1536,8 @@ export interface operations {
                 status?: components["schemas"]["ApplicationStatus"] | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）、xlsx 或 csv */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -1516,6 +1552,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReceiptPage"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
@@ -2557,6 +2595,12 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
+                     * 首行行号
+                     * @description 第一行的行号，答复中的行号由此起算（默认1）；从表格读出的行可填其在 Excel 中的行号
+                     * @default 1
+                     */
+                    first_row?: number;
+                    /**
                      * 入会报送行
                      * @description 每行以中文列名为键：姓名、身份证号、手机号、职业类别、平台企业、所属区市、入会日期、是否参加互助保障
                      */
@@ -2623,6 +2667,63 @@ export interface operations {
             };
         };
     };
+    enrolment_template_file_enrolments_template_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 模板文件 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
     enrol_upload_enrolments_upload_post: {
         parameters: {
             query?: never;
@@ -2639,13 +2740,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 报送结果（JSON 或结果表） */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */

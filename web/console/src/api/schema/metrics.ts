@@ -79,7 +79,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 各项指标的完成进度（全市或某区市，可指定年度和截至日期） */
+        /**
+         * 各项指标的完成进度（全市或某区市，可指定年度和截至日期；可导出 Excel 或 CSV）
+         * @description format=xlsx 或 csv 时导出为表格：每项指标每个区市或单位一行，目标、完成数，真实数据和演示数据分列。
+         */
         get: operations["progress_api_progress_get"];
         put?: never;
         post?: never;
@@ -290,6 +293,14 @@ export interface components {
              */
             reason: string;
         };
+        /**
+         * ExportFormat
+         * @description What a list answers: JSON (the default), an Excel workbook or a CSV file.
+         *
+         *     取值（代码或中文名称均可）：`json` JSON · `xlsx` Excel 工作簿 · `csv` CSV
+         * @enum {string}
+         */
+        ExportFormat: "json" | "xlsx" | "csv";
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -563,6 +574,8 @@ export interface operations {
                 area?: string;
                 /** @description 截至日期 YYYY-MM-DD（默认今天，北京时间）：该日结束时的状态 */
                 as_of?: string | null;
+                /** @description json（默认）、xlsx 或 csv */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -579,6 +592,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 记录不存在 (no such record, or not one the caller may see) */

@@ -11,8 +11,31 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 核验示范单位证书（公开） */
+        /**
+         * 核验示范单位证书（公开）
+         * @description 按证书编号核验：有效、暂停、已撤销、已过期或已退出（standing），未找到答 404。浏览器（Accept 以 text/html 优先）得到一页中文说明，证书上的二维码即指向此页；其他调用得到 JSON。
+         */
         get: operations["verify_certificate_certificates__certificate_no__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/certificates/{certificate_no}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 打印示范单位证书（PDF）
+         * @description 有效证书的 PDF（A4 横向）：称号、单位名称、证书编号、认定日期、有效期、颁发单位，指向公开核验页的二维码，以及认定事件的哈希。证书暂停、撤销、过期或退出时答 409。
+         */
+        get: operations["certificate_file_certificates__certificate_no__pdf_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -120,7 +143,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 设施列表 */
+        /** 设施列表（可导出 Excel 或 CSV） */
         get: operations["list_facilities_facilities_get"];
         put?: never;
         post?: never;
@@ -348,7 +371,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 服务事项列表：按区市、中心、状态筛选，可只看超期事项 */
+        /**
+         * 服务事项列表：按区市、中心、状态筛选，可只看超期事项（可导出 Excel 或 CSV）
+         * @description format=xlsx 或 csv 时不分页，导出全部符合条件的事项（最多100000行），区市只能导出本区市经办的事项；不含求助人信息。
+         */
         get: operations["list_matters_matters_get"];
         put?: never;
         /** 受理服务事项（职工服务中心综合服务窗口） */
@@ -485,7 +511,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 新就业形态劳动者入会人数（去重） */
+        /** 新就业形态劳动者入会人数（去重；可导出 Excel 或 CSV） */
         get: operations["member_counts_members_counts_get"];
         put?: never;
         post?: never;
@@ -553,7 +579,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 公益伙伴列表 */
+        /**
+         * 公益伙伴列表（可导出 Excel 或 CSV）
+         * @description format=xlsx 或 csv 时不分页，导出全部符合条件的公益伙伴（最多100000行）。
+         */
         get: operations["list_partners_partners_get"];
         put?: never;
         /** 登记关爱职工公益伙伴 */
@@ -698,7 +727,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 服务职工项目库 */
+        /** 服务职工项目库（可导出 Excel 或 CSV） */
         get: operations["list_projects_service_projects_get"];
         put?: never;
         post?: never;
@@ -751,7 +780,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 建设单位列表 */
+        /**
+         * 建设单位列表（可导出 Excel 或 CSV）
+         * @description format=xlsx 或 csv 时不分页，导出全部符合条件的单位（最多100000行）。
+         */
         get: operations["list_units_units_get"];
         put?: never;
         /** 登记建设单位 */
@@ -1063,6 +1095,14 @@ export interface components {
              */
             year: number;
         };
+        /**
+         * ExportFormat
+         * @description What a list answers: JSON (the default), an Excel workbook or a CSV file.
+         *
+         *     取值（代码或中文名称均可）：`json` JSON · `xlsx` Excel 工作簿 · `csv` CSV
+         * @enum {string}
+         */
+        ExportFormat: "json" | "xlsx" | "csv";
         /** FacilityClosureRequest */
         FacilityClosureRequest: {
             /**
@@ -1766,13 +1806,73 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 核验结果（JSON 或网页） */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
+                    "text/html": unknown;
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    certificate_file_certificates__certificate_no__pdf_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                certificate_no: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 证书 PDF */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/pdf": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
                 };
             };
             /** @description 记录不存在 (no such record, or not one the caller may see) */
@@ -2216,6 +2316,8 @@ export interface operations {
                 year?: number | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）；xlsx 或 csv：不分页导出全部符合条件的行，列名和取值为中文 */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -2232,6 +2334,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
@@ -3011,6 +3115,8 @@ export interface operations {
                 as_of?: string | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）、xlsx 或 csv（不分页导出） */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -3027,6 +3133,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
@@ -3650,6 +3758,8 @@ export interface operations {
         parameters: {
             query?: {
                 group_by?: components["schemas"]["GroupBy"];
+                /** @description json（默认）、xlsx 或 csv */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -3666,6 +3776,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 记录不存在 (no such record, or not one the caller may see) */
@@ -3897,6 +4009,8 @@ export interface operations {
                 year?: number | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）；xlsx 或 csv：不分页导出全部符合条件的行，列名和取值为中文 */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -3913,6 +4027,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
@@ -4540,6 +4656,8 @@ export interface operations {
                 year?: number | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）；xlsx 或 csv：不分页导出全部符合条件的行，列名和取值为中文 */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -4556,6 +4674,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
@@ -4803,6 +4923,8 @@ export interface operations {
                 origin?: string | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）；xlsx 或 csv：不分页导出全部符合条件的行，列名和取值为中文 */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -4819,6 +4941,8 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */

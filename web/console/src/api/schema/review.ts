@@ -255,7 +255,7 @@ export interface paths {
         };
         /**
          * 评审队列（待筛查、待评分、待决定、已办结；分页）
-         * @description 按队列阶段、工作任务、区市或单位、年度筛选；每项含名称、已打分人数、平均分和偏离标记。由事件投影而成，最终一致（通常在一秒内）。区市和集团工会只能看到本单位的申报。
+         * @description 按队列阶段、工作任务、区市或单位、年度筛选；每项含名称、已打分人数、平均分和偏离标记。由事件投影而成，最终一致（通常在一秒内）。区市和集团工会只能看到本单位的申报。format=xlsx 或 csv 时不分页，导出全部符合条件的申报（最多100000行），保密规则相同。
          */
         get: operations["list_queue_queue_get"];
         put?: never;
@@ -375,6 +375,14 @@ export interface components {
          * @enum {string}
          */
         ExclusionRule: "E1" | "E2" | "E3" | "E4" | "E5" | "E6" | "E7" | "C1" | "C2" | "C3" | "C4" | "C5";
+        /**
+         * ExportFormat
+         * @description What a list answers: JSON (the default), an Excel workbook or a CSV file.
+         *
+         *     取值（代码或中文名称均可）：`json` JSON · `xlsx` Excel 工作簿 · `csv` CSV
+         * @enum {string}
+         */
+        ExportFormat: "json" | "xlsx" | "csv";
         /** FindingRequest */
         FindingRequest: {
             /**
@@ -1468,6 +1476,8 @@ export interface operations {
                 year?: number | null;
                 page?: number;
                 page_size?: number;
+                /** @description json（默认）、xlsx 或 csv（不分页导出） */
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -1482,6 +1492,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["QueuePage"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
