@@ -19,7 +19,7 @@ from uuid import UUID, uuid5
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from huigong_events import fact_corrections, intake, matters, metrics, registry, review, revocation
+from huigong_events import fact_corrections, intake, matters, metrics, registry, review, revocation, warmth
 from huigong_events.base import DomainEvent
 from huigong_events.catalogue import (
     EVENT_ADAPTER,
@@ -67,6 +67,7 @@ EVENT_MODULES: dict[ModuleType, str] = {
     matters: "registry",
     fact_corrections: "intake",
     revocation: "registry",
+    warmth: "registry",
     metrics: "metrics",
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -422,6 +423,7 @@ def sample_events() -> list[DomainEvent]:
         ),
         registry.MemberErased(member_key=MEMBER_KEY, erased_on=date(2024, 2, 1), request_ref="DEL-2024-0001"),
         *matter_samples(),
+        *warmth_samples(),
         metrics.TargetChanged(
             metric="members_enrolled",
             area="370200",
@@ -429,6 +431,55 @@ def sample_events() -> list[DomainEvent]:
             old_value=Decimal("400000"),
             new_value=Decimal("420000"),
             reason="市总工会调整目标",
+        ),
+    ]
+
+
+def warmth_samples() -> list[DomainEvent]:
+    """送温暖: a fund set, a 春节 delivery above the threshold approved, a repeat declined."""
+    return [
+        warmth.WarmthBudgetSet(
+            union="370202",
+            year=2026,
+            amount=200000,
+            approval_threshold=2000,
+            reason="2026年度送温暖预算",
+            set_on=date(2026, 1, 5),
+        ),
+        warmth.WarmthDelivered(
+            delivery_id=uid("warmth-1"),
+            union="370202",
+            year=2026,
+            member_key=MEMBER_KEY,
+            key_id=KEY_ID,
+            recipient_sealed=SEALED,
+            occasion=warmth.Occasion.重要节点,
+            festival=warmth.Festival.春节,
+            form=warmth.WarmthForm.慰问金,
+            amount=3000,
+            delivered_on=date(2026, 2, 10),
+            evidence_ref="QD-SWN-2026-0001",
+            status=warmth.DeliveryStatus.待审批,
+        ),
+        warmth.WarmthDeliveryApproved(delivery_id=uid("warmth-1"), approved_on=date(2026, 2, 11)),
+        warmth.WarmthDelivered(
+            delivery_id=uid("warmth-2"),
+            union="370202",
+            year=2026,
+            member_key=MEMBER_KEY,
+            key_id=KEY_ID,
+            recipient_sealed=SEALED,
+            occasion=warmth.Occasion.重要节点,
+            festival=warmth.Festival.春节,
+            form=warmth.WarmthForm.实物,
+            amount=300,
+            delivered_on=date(2026, 2, 12),
+            evidence_ref="QD-SWN-2026-0002",
+            status=warmth.DeliveryStatus.已批准,
+            repeat_reason="补发米面油",
+        ),
+        warmth.WarmthDeliveryDeclined(
+            delivery_id=uid("warmth-2"), declined_on=date(2026, 2, 13), reason="重复发放"
         ),
     ]
 

@@ -73,6 +73,7 @@ from .revocation import (
     RevocationGroundCleared,
     RevocationStatementFiled,
 )
+from .warmth import WarmthBudgetSet, WarmthDelivered, WarmthDeliveryApproved, WarmthDeliveryDeclined
 
 AnyEvent = Annotated[
     # intake
@@ -130,6 +131,11 @@ AnyEvent = Annotated[
     | MatterClosed
     | MatterRated
     | MatterRequesterErased
+    # registry: 送温暖 (warmth.py)
+    | WarmthBudgetSet
+    | WarmthDelivered
+    | WarmthDeliveryApproved
+    | WarmthDeliveryDeclined
     # metrics
     | TargetChanged,
     Field(discriminator="type"),
