@@ -1,0 +1,169 @@
+"""送温暖 against real intake and registry processes, PostgreSQL and Kafka: members enrolled through
+intake's API, the city federation sets 市南区's fund for the year, 市南区 records deliveries through
+the registry's API. A delivery above the threshold waits for the city's approval, a repeat for
+the same occasion and period needs a reason and is flagged, an overdraft is refused naming what
+remains, and a member's erasure keeps every amount counted while the delivering union can no
+longer read the name and phone. Neither name nor phone is in any event, table row or log line."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, Final
+
+import asyncpg
+import httpx
+import pytest
+
+from huigong_intake.domain.identity import member_key
+from huigong_registry.domain.dates import BEIJING
+from huigong_simulator.data import enrolment_rows
+
+from ..conftest import Stack
+from .processes import ServiceProcess, running
+from .test_review import eventually, key
+
+CITY: Final = {"X-Huigong-Principal": "city:370200"}
+SHINAN: Final = {"X-Huigong-Principal": "district:370202"}
+SHIBEI: Final = {"X-Huigong-Principal": "district:370203"}
+REGISTRAR: Final = {"X-Huigong-Principal": "registrar:privacy03"}
+TIMEOUT: Final = 120.0
+
+Services = tuple[ServiceProcess, ...]
+
+
+@pytest.fixture(scope="module")
+async def services(stack: Stack) -> AsyncIterator[Services]:
+    async with running(stack, ("intake", "registry"), 2500, "warmth") as procs:
+        yield procs
+
+
+@pytest.fixture(scope="module")
+async def members(stack: Stack, services: Services) -> list[tuple[str, dict[str, Any]]]:
+    """Three members 市南区 enrolled, on the registry's roster (each with a data key)."""
+    rows = enrolment_rows(3, "370202", random.Random(2605))
+    secret = bytes.fromhex(stack.env["HUIGONG_MEMBER_KEY_SECRET"])
+    async with services[0].client() as intake:
+        enrolled = await intake.post("/enrolments", json={"rows": rows}, headers={**SHINAN, **key()})
+        assert enrolled.status_code == 200 and len(enrolled.json()["accepted"]) == 3, enrolled.text
+    found = [(member_key(str(row["身份证号"]), secret), row) for row in rows]
+    async with services[1].client() as registry:
+        for member, _ in found:
+
+            async def on_roster(member: str = member) -> bool:
+                return (await registry.get(f"/members/{member}", headers=REGISTRAR)).status_code == 200
+
+            await eventually(on_roster, "the registry enrols the member", TIMEOUT)
+    return found
+
+
+@pytest.fixture
+async def registry(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    async with services[1].client() as client:
+        yield client
+
+
+YEAR: Final = datetime.now(BEIJING).year
+TODAY: Final = datetime.now(BEIJING).date().isoformat()
+FUND: Final = f"/warmth/funds/370202/{YEAR}"
+
+
+async def deliver(
+    registry: httpx.AsyncClient, member: tuple[str, dict[str, Any]], **fields: Any
+) -> httpx.Response:
+    body = {
+        "member_key": member[0],
+        "recipient": {"name": member[1]["姓名"], "phone": member[1]["手机号"]},
+        "occasion": "重要节点",
+        "festival": "春节",
+        "form": "慰问金",
+        "amount": 500,
+        "delivered_on": TODAY,
+        "evidence_ref": "QD-SWN-0001",
+        **fields,
+    }
+    return await registry.post("/warmth/deliveries", json=body, headers={**SHINAN, **key()})
+
+
+def field_error(response: httpx.Response, field: str) -> dict[str, str]:
+    return next(e for e in response.json()["errors"] if e["field"] == field)
+
+
+async def test_the_fund_its_threshold_a_repeat_an_overdraft_and_an_erasure(
+    stack: Stack, services: Services, members: list[tuple[str, dict[str, Any]]], registry: httpx.AsyncClient
+) -> None:
+    first, second, third = members
+    budget = {"amount": 3000, "approval_threshold": 1000, "reason": "2026年度送温暖预算"}
+    assert (await registry.put(FUND, json=budget, headers={**SHINAN, **key()})).status_code == 403
+    assert (await registry.put(FUND, json=budget, headers={**CITY, **key()})).status_code == 200
+
+    small = await deliver(registry, first)
+    assert small.status_code == 201, small.text
+    assert (small.json()["status"], small.json()["status_label"]) == ("approved", "已批准")
+
+    # Above the threshold: pending until the city approves.
+    big = await deliver(registry, second, occasion="重大疾病", festival=None, amount=1500)
+    assert big.status_code == 201 and big.json()["status"] == "pending", big.text
+    approval = f"{FUND}/deliveries/{big.json()['delivery_id']}/approval"
+    assert (await registry.post(approval, headers={**SHINAN, **key()})).status_code == 403
+    assert (await registry.post(approval, headers={**CITY, **key()})).status_code == 201
+
+    # The same member, occasion and period again: a reason, and the record is flagged.
+    repeat = await deliver(registry, first, amount=300)
+    assert repeat.status_code == 422
+    assert "再次记录须说明原因" in field_error(repeat, "repeat_reason")["zh"]
+    flagged = await deliver(registry, first, amount=300, repeat_reason="家中失火，追加慰问")
+    assert flagged.status_code == 201 and flagged.json()["repeat_reason"] == "家中失火，追加慰问"
+
+    # 500 + 1500 + 300 drawn of 3000: 700 remain, and the refusal says so.
+    over = await deliver(registry, third, occasion="遇到困难", festival=None, amount=800)
+    assert over.status_code == 409
+    error = field_error(over, "amount")
+    assert "剩余 700 元" in error["zh"] and "700 yuan remain" in error["en"]
+
+    # The delivering union reads name and phone; the city reads the amounts only; another
+    # district reads nothing.
+    own = (await registry.get(FUND, headers=SHINAN)).json()
+    assert (own["budget"], own["drawn"], own["remaining"]) == (3000, 2300, 700)
+    shown = {d["delivery_id"]: d for d in own["deliveries"]}
+    assert shown[small.json()["delivery_id"]]["recipient"] == {
+        "name": first[1]["姓名"],
+        "phone": first[1]["手机号"],
+    }
+    assert shown[flagged.json()["delivery_id"]]["repeat"] is True
+    city = (await registry.get(FUND, headers=CITY)).json()
+    assert city["drawn"] == 2300 and all("recipient" not in d for d in city["deliveries"])
+    assert (await registry.get(FUND, headers=SHIBEI)).status_code == 404
+
+    # Erasure: the member's key goes, the deliveries stay counted, the name cannot be read.
+    erased = await registry.post(
+        f"/members/{first[0]}/erasure",
+        json={"request_ref": "QD-DEL-2026-0201"},
+        headers={**REGISTRAR, **key()},
+    )
+    assert erased.status_code == 201, erased.text
+    after = (await registry.get(FUND, headers=SHINAN)).json()
+    assert after["drawn"] == 2300 and len(after["deliveries"]) == 3
+    for delivery in after["deliveries"]:
+        if delivery["member_key"] == first[0]:
+            assert delivery["recipient"] is None and delivery["recipient_erased"] is True
+    refused = await deliver(registry, first, occasion="遇到困难", festival=None, amount=100)
+    assert refused.status_code == 409 and field_error(refused, "member_key")["zh"].endswith(
+        "不能再记录其送温暖"
+    )
+
+    # Neither name nor phone in any stored event, nor in the registry's log.
+    admin = await asyncpg.connect(stack.admin_dsn)
+    try:
+        data = await admin.fetch(
+            "SELECT data::text FROM registry.events WHERE aggregate_type = 'warmth-fund'"
+        )
+    finally:
+        await admin.close()
+    assert len(data) == 5  # the budget, three deliveries, one approval: nothing refused is recorded
+    text = "\n".join(r[0] for r in data)
+    log = services[1].log_path.read_text(encoding="utf-8")
+    for _, row in members:
+        for value in (row["姓名"], row["手机号"], row["身份证号"]):
+            assert value not in text and value not in log
