@@ -8,7 +8,7 @@ longer read the name and phone. Neither name nor phone is in any event, table ro
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any, Final
 
@@ -16,7 +16,10 @@ import asyncpg
 import httpx
 import pytest
 
+from huigong_events.topics import topic_for_aggregate
 from huigong_intake.domain.identity import member_key
+from huigong_ops import personal
+from huigong_platform.raw_identifiers import Needles
 from huigong_registry.domain.dates import BEIJING
 from huigong_simulator.data import enrolment_rows
 
@@ -29,6 +32,7 @@ SHINAN: Final = {"X-Huigong-Principal": "district:370202"}
 SHIBEI: Final = {"X-Huigong-Principal": "district:370203"}
 REGISTRAR: Final = {"X-Huigong-Principal": "registrar:privacy03"}
 TIMEOUT: Final = 120.0
+MEMBERS_TOPIC: Final = topic_for_aggregate("warmth-fund").name
 
 Services = tuple[ServiceProcess, ...]
 
@@ -153,17 +157,52 @@ async def test_the_fund_its_threshold_a_repeat_an_overdraft_and_an_erasure(
         "不能再记录其送温暖"
     )
 
+    # The personal-data scan over the warmth events on the members topic, the registry's tables
+    # and its log: none of the members' ID numbers or phones (names are checked in the events).
+    ids = {small.json()["delivery_id"], big.json()["delivery_id"], flagged.json()["delivery_id"]}
+
+    async def published() -> bool:
+        seen = personal.ScanReport()
+        await personal.scan_topics(stack.bootstrap, stack.topic_prefix, Mentions(ids), seen)
+        return {f.kind for f in seen.findings} >= ids
+
+    await eventually(published, "the relay publishes the deliveries", TIMEOUT)
+    needles = Needles.of([str(r["身份证号"]) for _, r in members], [str(r["手机号"]) for _, r in members])
+    report = personal.ScanReport()
+    await personal.scan_topics(stack.bootstrap, stack.topic_prefix, needles, report)
+    await personal.scan_tables(stack.admin_dsn, needles, report, schemas=("registry",))
+    personal.scan_files([services[1].log_path], needles, report)
+    assert (
+        report.scanned[f"{stack.topic_prefix}{MEMBERS_TOPIC}"] > 0 and report.scanned["registry.events"] > 0
+    )
+    assert report.clean, report.findings[:5]
+
     # Neither name nor phone in any stored event, nor in the registry's log.
-    admin = await asyncpg.connect(stack.admin_dsn)
-    try:
-        data = await admin.fetch(
-            "SELECT data::text FROM registry.events WHERE aggregate_type = 'warmth-fund'"
-        )
-    finally:
-        await admin.close()
+    data = await admin_fetch(
+        stack, "SELECT data::text FROM registry.events WHERE aggregate_type = 'warmth-fund'"
+    )
     assert len(data) == 5  # the budget, three deliveries, one approval: nothing refused is recorded
-    text = "\n".join(r[0] for r in data)
+    text = "\n".join(data)
     log = services[1].log_path.read_text(encoding="utf-8")
     for _, row in members:
         for value in (row["姓名"], row["手机号"], row["身份证号"]):
             assert value not in text and value not in log
+
+
+class Mentions:
+    """A matcher that finds the given ids in a record (to know the relay published them)."""
+
+    def __init__(self, ids: set[str]) -> None:
+        self.ids = ids
+
+    def find(self, text: str) -> Iterator[tuple[str, str]]:
+        # The id is the "kind": what a finding names in clear (its value is masked).
+        return ((i, i) for i in self.ids if i in text)
+
+
+async def admin_fetch(stack: Stack, query: str) -> list[str]:
+    admin = await asyncpg.connect(stack.admin_dsn)
+    try:
+        return [str(r[0]) for r in await admin.fetch(query)]
+    finally:
+        await admin.close()
