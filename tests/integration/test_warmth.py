@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
@@ -19,6 +19,7 @@ import pytest
 from huigong_events.topics import topic_for_aggregate
 from huigong_intake.domain.identity import member_key
 from huigong_ops import personal
+from huigong_ops.replay import replay
 from huigong_platform.raw_identifiers import Needles
 from huigong_registry.domain.dates import BEIJING
 from huigong_simulator.data import enrolment_rows
@@ -39,7 +40,7 @@ Services = tuple[ServiceProcess, ...]
 
 @pytest.fixture(scope="module")
 async def services(stack: Stack) -> AsyncIterator[Services]:
-    async with running(stack, ("intake", "registry"), 2500, "warmth") as procs:
+    async with running(stack, ("intake", "registry", "metrics"), 2500, "warmth") as procs:
         yield procs
 
 
@@ -206,3 +207,72 @@ async def admin_fetch(stack: Stack, query: str) -> list[str]:
         return [str(r[0]) for r in await admin.fetch(query)]
     finally:
         await admin.close()
+
+
+async def test_the_figures_by_union_occasion_and_month_as_of_any_day_and_replayed(
+    stack: Stack, services: Services, members: list[tuple[str, dict[str, Any]]], registry: httpx.AsyncClient
+) -> None:
+    """市北区's fund: one delivery some days ago, one today; the dashboard's figures as of each day,
+    and a replay (whole, and as of the earlier day) equal to what is live."""
+    third = members[2]
+    today = datetime.now(BEIJING).date()
+    earlier = max(date(today.year, 1, 1), today - timedelta(days=6))
+    fund = f"/warmth/funds/370203/{YEAR}"
+    budget = {"amount": 5000, "approval_threshold": 3000, "reason": "2026年度送温暖预算"}
+    assert (await registry.put(fund, json=budget, headers={**CITY, **key()})).status_code == 200
+    for occasion, amount, day in (("遇到困难", 600, earlier), ("重大疾病", 400, today)):
+        body = {
+            "member_key": third[0],
+            "recipient": {"name": third[1]["姓名"], "phone": third[1]["手机号"]},
+            "occasion": occasion,
+            "form": "慰问金",
+            "amount": amount,
+            "delivered_on": day.isoformat(),
+            "evidence_ref": "QD-SB-0001",
+        }
+        answer = await registry.post("/warmth/deliveries", json=body, headers={**SHIBEI, **key()})
+        assert answer.status_code == 201, answer.text
+
+    async with services[2].client() as metrics:
+
+        async def live() -> dict[str, Any] | None:
+            body: dict[str, Any] = (await metrics.get("/api/warmth", params={"year": YEAR})).json()
+            shibei = [a for a in body["by_area"] if a["area"] == "370203"]
+            return body if shibei and shibei[0]["deliveries"] == 2 else None
+
+        now = await eventually(live, "the metrics service counts 市北区's deliveries", TIMEOUT)
+        (shibei,) = [a for a in now["by_area"] if a["area"] == "370203"]
+        assert (shibei["budget"], shibei["used"], shibei["remaining"]) == (5000, 1000, 4000)
+        months = {(m["area"], m["occasion"], m["month"]): m for m in now["by_month"] if m["area"] == "370203"}
+        assert months[("370203", "hardship", earlier.strftime("%Y-%m"))]["amount"] == 600
+        assert months[("370203", "serious_illness", today.strftime("%Y-%m"))]["occasion_label"] == "重大疾病"
+        # 市南区's figures from the other test: the declined and refused ones never counted.
+        (shinan,) = [a for a in now["by_area"] if a["area"] == "370202"]
+        assert (shinan["deliveries"], shinan["used"]) == (3, 2300)
+
+        then: dict[str, Any] = (
+            await metrics.get("/api/warmth", params={"year": YEAR, "as_of": earlier.isoformat()})
+        ).json()
+    (before,) = [a for a in then["by_area"] if a["area"] == "370203"]
+    if earlier < today:
+        # As of the earlier day: only the delivery dated then, and no budget set yet.
+        assert (before["deliveries"], before["amount"], before["budget"]) == (1, 600, None)
+
+    whole = await replay(
+        stack.admin_dsn, stack.bootstrap, stack.topic_prefix, "metrics", consumers=["metrics.warmth"]
+    )
+    (consumer,) = whole.consumers
+    assert {t.table for t in consumer.tables} == {"warmth_deliveries", "warmth_budgets"}
+    assert consumer.equal, consumer.to_json()
+
+    cut = await replay(
+        stack.admin_dsn,
+        stack.bootstrap,
+        stack.topic_prefix,
+        "metrics",
+        consumers=["metrics.warmth"],
+        as_of=earlier,
+    )
+    figures = {f.name: f for f in cut.consumers[0].figures}
+    assert dict(figures["warmth_deliveries"].by_area) == {a["area"]: a["deliveries"] for a in then["by_area"]}
+    assert dict(figures["warmth_amount"].by_area) == {a["area"]: a["amount"] for a in then["by_area"]}

@@ -19,6 +19,8 @@ POLICY: Final = Policy(
         ("GET", "/api/areas"): PUBLIC,
         # 联动服务 figures per service centre and district: counts and averages, no names.
         ("GET", "/api/matters"): PUBLIC,
+        # 送温暖 figures per union, occasion and month, budgets and their use: no names.
+        ("GET", "/api/warmth"): PUBLIC,
         # Targets with who changed them and why; only the city federation changes them.
         ("GET", "/api/targets"): READ,
         ("PUT", "/api/targets/{metric}"): ChangeTarget,
