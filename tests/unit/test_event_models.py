@@ -859,9 +859,23 @@ def test_member_events_have_no_place_for_personal_data(event: DomainEvent, field
 
 
 def test_registry_member_events_carry_no_ciphertext() -> None:
+    # The roster's events; a 送温暖 delivery carries the recipient sealed (next test).
     for cls in declared_events():
-        if cls.owner == "registry" and "member_key" in cls.model_fields:
-            assert "personal_sealed" not in cls.model_fields, cls.__name__
+        if cls.owner == "registry" and cls.aggregate_type == "member":
+            assert not [f for f in cls.model_fields if f.endswith("_sealed")], cls.__name__
+
+
+@pytest.mark.parametrize("clear", ["张三", "13800138000", "张三 13800138000", "MTM4MDAxMzgwMDA="])
+def test_a_warmth_delivery_carries_its_recipient_only_sealed(clear: str) -> None:
+    delivered = next(e for e in SAMPLES if isinstance(e, warmth.WarmthDelivered))
+    with pytest.raises(ValidationError, match="recipient_sealed"):
+        warmth.WarmthDelivered.model_validate(
+            {**delivered.to_data(), "type": delivered.type, "recipient_sealed": clear}
+        )
+    with pytest.raises(ValidationError, match="evidence_ref"):
+        warmth.WarmthDelivered.model_validate(
+            {**delivered.to_data(), "type": delivered.type, "evidence_ref": f"签收人电话 {RAW_ID_NUMBERS[0]}"}
+        )
 
 
 # --- 联动服务: the requester's personal data -------------------------------------------------------

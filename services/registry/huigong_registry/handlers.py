@@ -261,7 +261,7 @@ class Registry:
             union=union,
             amount=command.amount,
             status=data["status"],
-            repeat=command.repeat_reason is not None and data["repeat_reason"] is not None,
+            repeat=data["repeat_reason"] is not None,
         )
         # `approved` is also a unit's code (建设中): the answer labels its status itself.
         label = DeliveryStatus(data["status"]).label
