@@ -15,6 +15,7 @@ from typing import Any, Final
 import asyncpg
 import httpx
 import pytest
+from playwright.async_api import expect
 
 from huigong_events.topics import topic_for_aggregate
 from huigong_intake.domain.identity import member_key
@@ -25,7 +26,9 @@ from huigong_registry.domain.dates import BEIJING
 from huigong_simulator.data import enrolment_rows
 
 from ..conftest import Stack
-from .processes import ServiceProcess, running
+from .browser import chromium
+from .processes import ServiceProcess, artefacts_dir, running
+from .test_dashboard import WAIT_MS
 from .test_review import eventually, key
 
 CITY: Final = {"X-Huigong-Principal": "city:370200"}
@@ -276,3 +279,22 @@ async def test_the_figures_by_union_occasion_and_month_as_of_any_day_and_replaye
     figures = {f.name: f for f in cut.consumers[0].figures}
     assert dict(figures["warmth_deliveries"].by_area) == {a["area"]: a["deliveries"] for a in then["by_area"]}
     assert dict(figures["warmth_amount"].by_area) == {a["area"]: a["amount"] for a in then["by_area"]}
+
+
+async def test_the_dashboard_shows_each_unions_deliveries_and_budget(services: Services) -> None:
+    # Runs after the tests above: 市南区 3 deliveries, 2,300 of 3,000; 市北区 2, 1,000 of 5,000.
+    async with chromium() as context:
+        page = await context.new_page()
+        await page.goto(f"{services[2].url}/?year={YEAR}")
+        shinan = page.locator('[data-testid="warmth-row"][data-area="370202"]')
+        await expect(shinan.locator("td").first).to_have_text("市南区", timeout=WAIT_MS)
+        await expect(shinan.locator('[data-figure="amount"]')).to_have_text("2,300")
+        await expect(shinan.locator('[data-figure="remaining"]')).to_have_text("700")
+        shibei = page.locator('[data-testid="warmth-row"][data-area="370203"]')
+        await expect(shibei.locator('[data-figure="deliveries"]')).to_have_text("2")
+        await expect(page.get_by_test_id("warmth-scope")).to_contain_text(f"{YEAR} 年度")
+        await page.screenshot(path=str(artefacts_dir() / "dashboard-warmth.png"), full_page=True)
+        # One district's view has its own union only.
+        await page.goto(f"{services[2].url}/?year={YEAR}&area=370203")
+        await expect(page.get_by_test_id("warmth-row")).to_have_count(1, timeout=WAIT_MS)
+        await expect(shibei.locator('[data-figure="budget"]')).to_have_text("5,000")
