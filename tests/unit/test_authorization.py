@@ -131,6 +131,8 @@ PUBLISHED: Final = {
     "metrics GET /api/areas",
     "metrics GET /api/matters",
     "metrics GET /api/grading",  # bases and partners per district by grade: counts, no names
+    # 送温暖 figures: counts and amounts per union, occasion and month; no member key or name.
+    "metrics GET /api/warmth",
     "metrics GET /",  # the dashboard page and its assets
     "metrics GET /static/{name}",
     "metrics GET /vendor/echarts.min.js",

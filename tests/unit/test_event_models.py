@@ -19,7 +19,17 @@ from uuid import UUID, uuid5
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from huigong_events import fact_corrections, grading, intake, matters, metrics, registry, review, revocation
+from huigong_events import (
+    fact_corrections,
+    grading,
+    intake,
+    matters,
+    metrics,
+    registry,
+    review,
+    revocation,
+    warmth,
+)
 from huigong_events.base import DomainEvent
 from huigong_events.catalogue import (
     EVENT_ADAPTER,
@@ -68,6 +78,7 @@ EVENT_MODULES: dict[ModuleType, str] = {
     fact_corrections: "intake",
     revocation: "registry",
     grading: "registry",
+    warmth: "registry",
     metrics: "metrics",
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -438,6 +449,7 @@ def sample_events() -> list[DomainEvent]:
         ),
         registry.MemberErased(member_key=MEMBER_KEY, erased_on=date(2024, 2, 1), request_ref="DEL-2024-0001"),
         *matter_samples(),
+        *warmth_samples(),
         metrics.TargetChanged(
             metric="members_enrolled",
             area="370200",
@@ -445,6 +457,55 @@ def sample_events() -> list[DomainEvent]:
             old_value=Decimal("400000"),
             new_value=Decimal("420000"),
             reason="市总工会调整目标",
+        ),
+    ]
+
+
+def warmth_samples() -> list[DomainEvent]:
+    """送温暖: a fund set, a 春节 delivery above the threshold approved, a repeat declined."""
+    return [
+        warmth.WarmthBudgetSet(
+            union="370202",
+            year=2026,
+            amount=200000,
+            approval_threshold=2000,
+            reason="2026年度送温暖预算",
+            set_on=date(2026, 1, 5),
+        ),
+        warmth.WarmthDelivered(
+            delivery_id=uid("warmth-1"),
+            union="370202",
+            year=2026,
+            member_key=MEMBER_KEY,
+            key_id=KEY_ID,
+            recipient_sealed=SEALED,
+            occasion=warmth.Occasion.重要节点,
+            festival=warmth.Festival.春节,
+            form=warmth.WarmthForm.慰问金,
+            amount=3000,
+            delivered_on=date(2026, 2, 10),
+            evidence_ref="QD-SWN-2026-0001",
+            status=warmth.DeliveryStatus.待审批,
+        ),
+        warmth.WarmthDeliveryApproved(delivery_id=uid("warmth-1"), approved_on=date(2026, 2, 11)),
+        warmth.WarmthDelivered(
+            delivery_id=uid("warmth-2"),
+            union="370202",
+            year=2026,
+            member_key=MEMBER_KEY,
+            key_id=KEY_ID,
+            recipient_sealed=SEALED,
+            occasion=warmth.Occasion.重要节点,
+            festival=warmth.Festival.春节,
+            form=warmth.WarmthForm.实物,
+            amount=300,
+            delivered_on=date(2026, 2, 12),
+            evidence_ref="QD-SWN-2026-0002",
+            status=warmth.DeliveryStatus.已批准,
+            repeat_reason="补发米面油",
+        ),
+        warmth.WarmthDeliveryDeclined(
+            delivery_id=uid("warmth-2"), declined_on=date(2026, 2, 13), reason="重复发放"
         ),
     ]
 
@@ -900,9 +961,23 @@ def test_member_events_have_no_place_for_personal_data(event: DomainEvent, field
 
 
 def test_registry_member_events_carry_no_ciphertext() -> None:
+    # The roster's events; a 送温暖 delivery carries the recipient sealed (next test).
     for cls in declared_events():
-        if cls.owner == "registry" and "member_key" in cls.model_fields:
-            assert "personal_sealed" not in cls.model_fields, cls.__name__
+        if cls.owner == "registry" and cls.aggregate_type == "member":
+            assert not [f for f in cls.model_fields if f.endswith("_sealed")], cls.__name__
+
+
+@pytest.mark.parametrize("clear", ["张三", "13800138000", "张三 13800138000", "MTM4MDAxMzgwMDA="])
+def test_a_warmth_delivery_carries_its_recipient_only_sealed(clear: str) -> None:
+    delivered = next(e for e in SAMPLES if isinstance(e, warmth.WarmthDelivered))
+    with pytest.raises(ValidationError, match="recipient_sealed"):
+        warmth.WarmthDelivered.model_validate(
+            {**delivered.to_data(), "type": delivered.type, "recipient_sealed": clear}
+        )
+    with pytest.raises(ValidationError, match="evidence_ref"):
+        warmth.WarmthDelivered.model_validate(
+            {**delivered.to_data(), "type": delivered.type, "evidence_ref": f"签收人电话 {RAW_ID_NUMBERS[0]}"}
+        )
 
 
 # --- 联动服务: the requester's personal data -------------------------------------------------------

@@ -84,6 +84,7 @@ from .revocation import (
     RevocationGroundCleared,
     RevocationStatementFiled,
 )
+from .warmth import WarmthBudgetSet, WarmthDelivered, WarmthDeliveryApproved, WarmthDeliveryDeclined
 
 AnyEvent = Annotated[
     # intake
@@ -151,6 +152,11 @@ AnyEvent = Annotated[
     | ExitProposalConfirmed
     | ExitProposalDismissed
     | GradingStatementFiled
+    # registry: 送温暖 (warmth.py)
+    | WarmthBudgetSet
+    | WarmthDelivered
+    | WarmthDeliveryApproved
+    | WarmthDeliveryDeclined
     # metrics
     | TargetChanged,
     Field(discriminator="type"),

@@ -97,8 +97,8 @@ EVENT_TOPICS: Final[tuple[Topic, ...]] = (
         "registry",
         TopicKind.EVENTS,
         6,
-        ("member",),
-        description="会员名册、互助保障、删除",
+        ("member", "warmth-fund"),
+        description="会员名册、互助保障、删除；送温暖预算和记录",
     ),
     Topic(
         "huigong.registry.matters",

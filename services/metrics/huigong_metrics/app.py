@@ -22,11 +22,13 @@ from .domain.counting import METRIC_KINDS, YearMeasure
 from .entrypoints.http.grades import router as grades_router
 from .entrypoints.http.matters import router as matters_router
 from .entrypoints.http.routes import router
+from .entrypoints.http.warmth import router as warmth_router
 from .handlers import HANDLERS
 from .policy import POLICY
 from .projections.actuals import ActualsProjection
 from .projections.grades import GradesProjection
 from .projections.targets import TargetsProjection
+from .projections.warmth import WarmthProjection
 
 TITLE = "惠工 · 统计服务 (metrics)"
 DESCRIPTION = "按区市和年度跟踪工作方案的每一项目标，并提供看板。"
@@ -57,8 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         title=TITLE,
         description=DESCRIPTION,
-        projections=[ActualsProjection(), TargetsProjection(), GradesProjection()],
-        routers=[router, matters_router, grades_router, *dashboard_routers()],
+        projections=[ActualsProjection(), TargetsProjection(), GradesProjection(), WarmthProjection()],
+        routers=[router, matters_router, grades_router, warmth_router, *dashboard_routers()],
         on_start=load_targets,
         policy=POLICY,
         answer_labels={"year_measure": YearMeasure, "kind": METRIC_KINDS},

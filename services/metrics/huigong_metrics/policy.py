@@ -21,6 +21,8 @@ POLICY: Final = Policy(
         ("GET", "/api/matters"): PUBLIC,
         # 分级评定 of the bases and partners per district: counts, no names.
         ("GET", "/api/grading"): PUBLIC,
+        # 送温暖 figures per union, occasion and month, budgets and their use: no names.
+        ("GET", "/api/warmth"): PUBLIC,
         # Targets with who changed them and why; only the city federation changes them.
         ("GET", "/api/targets"): READ,
         ("PUT", "/api/targets/{metric}"): ChangeTarget,

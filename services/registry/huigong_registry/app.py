@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from huigong_events.warmth import Festival, Occasion, WarmthForm
 from huigong_platform.application import CommandPath
 from huigong_platform.service import Runtime, build_app, serve
 from huigong_platform.settings import Settings
@@ -11,6 +12,7 @@ from huigong_platform.unit_of_work import postgres_units
 
 from .adapters.records import postgres_records
 from .adapters.requesters import vault_for
+from .adapters.warmth import postgres_recipients, sealer_for
 from .domain import revocation
 from .domain.catalogue import ItemStatus
 from .domain.certification import UnitStatus
@@ -27,6 +29,7 @@ from .entrypoints.http.revocation import router as revocation_router
 from .entrypoints.http.routes import router
 from .entrypoints.http.unit_record import router as unit_record_router
 from .entrypoints.http.units import router as units_router
+from .entrypoints.http.warmth import router as warmth_router
 from .handlers import Registry
 from .policy import POLICY
 from .projections.facilities import FacilitiesProjection
@@ -48,7 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def on_start(runtime: Runtime) -> None:
         building = settings.min_building_years if isinstance(settings, RegistrySettings) else 1
-        registry = Registry(postgres_records(runtime.store, lambda: vault_for(runtime)), building)
+        registry = Registry(
+            postgres_records(runtime.store, lambda: vault_for(runtime)),
+            building,
+            recipients=postgres_recipients(lambda: sealer_for(runtime)),
+        )
         runtime.commands = CommandPath(
             POLICY, registry.handlers(), postgres_units(runtime.pool, runtime.store, settings.service)
         )
@@ -83,11 +90,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             members_router,
             grading_router,
             cluster_router,
+            warmth_router,
         ],
         on_start=on_start,
         policy=POLICY,
-        # `closed` of a matter is 已办结: its answers label their status themselves.
-        answer_labels={"status": (UnitStatus, PartnerStatus, FacilityStatus, ItemStatus)},
+        # `closed` of a matter is 已办结, a 送温暖 delivery's `approved` 已批准: their answers label
+        # their status themselves.
+        answer_labels={
+            "status": (UnitStatus, PartnerStatus, FacilityStatus, ItemStatus),
+            "occasion": Occasion,
+            "festival": Festival,
+            "form": WarmthForm,
+        },
     )
 
 

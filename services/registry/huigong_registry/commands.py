@@ -9,7 +9,7 @@ from typing import Annotated, Final
 
 from pydantic import Field, StringConstraints, create_model
 
-from huigong_events.forms import LongText, Name, Score, ShortText, Year
+from huigong_events.forms import LongText, MemberKey, Name, Score, ShortText, SubmitterCode, Year
 from huigong_events.grading import Bands, ScaleTargets, Weights
 from huigong_events.labels import describe_pattern
 from huigong_events.matters import (
@@ -23,6 +23,7 @@ from huigong_events.matters import (
 )
 from huigong_events.plausible import BuiltDay, PlainName, PlainText, RecordedDay
 from huigong_events.registry import CriterionResult, PartnerRegistered, UnitRegistered
+from huigong_events.warmth import Festival, Occasion, WarmthForm, Yuan
 from huigong_platform.application import Command
 
 # --- units and partners ----------------------------------------------------------------------------
@@ -284,6 +285,72 @@ class RateMatter(RatingRequest):
 
 class EraseRequester(RequesterErasureRequest):
     matter_id: uuid.UUID
+
+
+# --- 送温暖: a union's yearly fund, its deliveries, the city's approval ------------------------------
+
+
+class BudgetRequest(Command):
+    amount: Yuan = Field(title="预算金额（元）", description="本年度送温暖预算，整数元")
+    approval_threshold: Yuan = Field(
+        title="审批金额（元）", description="单笔金额超过此数的送温暖须经市总工会批准"
+    )
+    reason: ClearText = Field(title="原因", description="设定或调整预算的原因")
+
+
+class SetWarmthBudget(BudgetRequest):
+    union: SubmitterCode
+    year: Year
+
+
+class RecipientBody(Command):
+    """受助成员的姓名和手机号：按入会时的方式加密保存，仅送温暖的工会可见。"""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] = Field(
+        title="姓名", description="受助成员的姓名"
+    )
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN)] = Field(
+        title="联系电话", description="手机号，或带区号的固定电话"
+    )
+
+
+class DeliveryRequest(Command):
+    delivery_id: uuid.UUID = Field(default_factory=uuid.uuid4, title="送温暖编号", description="默认新生成")
+    member_key: MemberKey = Field(
+        title="成员标识", description="受理回执中的 member_key（身份证号的密钥哈希）"
+    )
+    recipient: RecipientBody = Field(title="受助成员", description="姓名和联系电话（加密保存）")
+    occasion: Occasion = Field(title="时机", description="遇到困难、重大疾病或重要节点")
+    festival: Festival | None = Field(default=None, title="节日", description="重要节点须注明节日")
+    form: WarmthForm = Field(title="形式", description="慰问金、实物或服务")
+    amount: Yuan = Field(
+        default=0, title="金额（元）", description="慰问金金额（必填），或实物、服务折合金额"
+    )
+    delivered_on: RecordedDay = Field(title="送温暖日期", description="送达的日期：不晚于今天（北京时间）")
+    evidence_ref: ClearText = Field(title="佐证编号", description="签收单、照片等佐证材料的编号")
+    repeat_reason: ClearText | None = Field(
+        default=None, title="重复说明", description="同一成员本期已因同一时机获送温暖时，再次记录的原因"
+    )
+
+
+class DeliverWarmth(DeliveryRequest):
+    """记录一次送温暖。"""
+
+
+class DeclineRequest(Command):
+    reason: ClearText = Field(title="理由", description="不予批准的理由")
+
+
+class ApproveWarmth(Command):
+    union: SubmitterCode
+    year: Year
+    delivery_id: uuid.UUID
+
+
+class DeclineWarmth(DeclineRequest):
+    union: SubmitterCode
+    year: Year
+    delivery_id: uuid.UUID
 
 
 # --- a revocation case (撤销审查): the union's statement (申诉), a registrar's confirmation (撤销)

@@ -20,8 +20,10 @@ from huigong_events.grading import (
     ResourceGraded,
 )
 from huigong_events.matters import MatterReceived, ServiceItemChanged, ServiceItemListed
+from huigong_events.reference import SUBMITTERS
 from huigong_events.registry import CriterionResult, PartnerRegistered, UnitRegistered
 from huigong_events.upcasting import decode
+from huigong_events.warmth import DeliveryStatus, fund_id
 from huigong_platform import logs
 from huigong_platform.application import Context, Handler
 from huigong_platform.idempotency import Outcome
@@ -31,8 +33,9 @@ from huigong_platform.unit_of_work import UnitOfWork
 from . import commands as c
 from .adapters.records import Records
 from .adapters.requesters import Requester
+from .adapters.warmth import Recipients
 from .commands import ConfirmRevocation, DismissRevocation, FileStatement
-from .domain import catalogue, certification, grading, matters, partners, revocation, workdays
+from .domain import catalogue, certification, grading, matters, partners, revocation, warmth, workdays
 from .domain import facilities as facility
 from .domain import members as member
 from .domain.dates import BEIJING
@@ -63,6 +66,8 @@ class Registry:
     # unit of work (PostgreSQL in the service, in memory in tests).
     records: Callable[[UnitOfWork], Records]
     min_building_years: int = certification.MIN_BUILDING_YEARS
+    # 送温暖's recipients, sealed under the members' data keys (None: a registry without them).
+    recipients: Callable[[UnitOfWork], Recipients] | None = None
 
     def handlers(self) -> Mapping[type, Handler]:
         return {
@@ -92,6 +97,7 @@ class Registry:
             c.ConfirmExit: self.confirm_exit,
             c.DismissExit: self.dismiss_exit,
             c.FileGradingStatement: self.file_grading_statement,
+            **self.warmth_handlers(),
             **REVOCATION_HANDLERS,
         }
 
@@ -184,6 +190,107 @@ class Registry:
             data_key_destroyed=shredded,
         )
         return outcome
+
+    # --- 送温暖: lock the union's fund of the year, fold it, domain/warmth.py decides ----------------
+
+    def warmth_handlers(self) -> Mapping[type, Handler]:
+        return {
+            c.SetWarmthBudget: self.set_warmth_budget,
+            c.DeliverWarmth: self.deliver_warmth,
+            c.ApproveWarmth: self.approve_warmth,
+            c.DeclineWarmth: self.decline_warmth,
+        }
+
+    async def _fund(self, ctx: Context, union: str, year: int) -> tuple[warmth.Fund, int]:
+        events, version = await self._load(ctx, warmth.AGGREGATE, fund_id(union, year))
+        return warmth.fold(events), version
+
+    async def set_warmth_budget(self, command: c.SetWarmthBudget, ctx: Context) -> Outcome:
+        fund, version = await self._fund(ctx, command.union, command.year)
+        events = warmth.decide_budget(
+            fund,
+            command.union,
+            command.year,
+            command.amount,
+            command.approval_threshold,
+            command.reason,
+            today(),
+        )
+        if not events:
+            return Outcome(200, {"union": command.union, "year": command.year, "amount": command.amount})
+        return await self._record(ctx, fund_id(command.union, command.year), events, version, status=200)
+
+    async def deliver_warmth(self, command: c.DeliverWarmth, ctx: Context) -> Outcome:
+        union, year = ctx.principal.code, command.delivered_on.year
+        # The member first (the lock erasure takes), then the fund: the key read below is the
+        # member's key until this transaction ends.
+        member_events, _ = await self._load(ctx, member.AGGREGATE, command.member_key)
+        warmth.check_recipient(member.fold(member_events))
+        fund, version = await self._fund(ctx, union, year)
+        # Repeats by any union: the other unions' funds of the year, read without their lock (a
+        # repeat recorded at the same instant by another union is the one case left unflagged).
+        others = []
+        for code in SUBMITTERS:
+            if code != union:
+                stream = await ctx.uow.read(warmth.AGGREGATE, fund_id(code, year))
+                if stream.events:
+                    others.append(warmth.fold(decode(record) for record in stream.events))
+        if self.recipients is None:
+            raise Forbidden(
+                FieldError("recipient", "本服务不保存受助成员信息", "this registry keeps no recipients")
+            )
+        sealed = await self.recipients(ctx.uow).seal(
+            command.member_key, command.recipient.name, command.recipient.phone
+        )
+        if sealed is None:
+            raise Conflict(
+                FieldError(
+                    "member_key",
+                    "该成员没有个人信息密钥（已删除），不能记录其送温暖",
+                    "the member holds no personal data key (erased): no delivery can be recorded",
+                )
+            )
+        given = warmth.DeliveryInput(
+            delivery_id=command.delivery_id,
+            union=union,
+            member_key=command.member_key,
+            key_id=sealed[0],
+            recipient_sealed=sealed[1],
+            occasion=command.occasion,
+            festival=command.festival,
+            form=command.form,
+            amount=command.amount,
+            delivered_on=command.delivered_on,
+            evidence_ref=command.evidence_ref,
+            repeat_reason=command.repeat_reason,
+        )
+        events = warmth.decide_delivery(fund, others, given)
+        recorded = await ctx.uow.append(fund_id(union, year), events, version, ctx.meta(SOURCE))
+        ctx.counted(events)
+        data = events[-1].to_data()
+        data.pop("recipient_sealed", None)
+        log.info(
+            "warmth delivered",
+            member_key=command.member_key,
+            union=union,
+            amount=command.amount,
+            status=data["status"],
+            repeat=data["repeat_reason"] is not None,
+        )
+        # `approved` is also a unit's code (建设中): the answer labels its status itself.
+        label = DeliveryStatus(data["status"]).label
+        answer = {"type": events[-1].type, **data, "status_label": label, "event_id": str(recorded[-1].id)}
+        return Outcome(201, answer)
+
+    async def approve_warmth(self, command: c.ApproveWarmth, ctx: Context) -> Outcome:
+        fund, version = await self._fund(ctx, command.union, command.year)
+        events = warmth.decide_approval(fund, command.delivery_id, today())
+        return await self._record(ctx, fund_id(command.union, command.year), events, version)
+
+    async def decline_warmth(self, command: c.DeclineWarmth, ctx: Context) -> Outcome:
+        fund, version = await self._fund(ctx, command.union, command.year)
+        events = warmth.decide_decline(fund, command.delivery_id, command.reason, today())
+        return await self._record(ctx, fund_id(command.union, command.year), events, version)
 
     # --- the 服务事项目录 ----------------------------------------------------------------------------
 

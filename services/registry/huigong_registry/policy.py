@@ -38,6 +38,10 @@ CASE_READERS: Final = Rule(roles(Role.REGISTRAR, Role.CITY, Role.OPS, Role.DISTR
 # 绩效评估: the city's staff evaluate and grade, registrars too (they keep the register).
 GRADERS: Final = Rule(roles(Role.CITY, Role.REGISTRAR))
 MATTER_READERS: Final = Rule(roles(Role.DISTRICT, Role.CITY, Role.REGISTRAR, Role.OPS, Role.VIEWER), own=True)
+# 送温暖: the city federation decides budgets and approvals; unions record their own deliveries.
+CITY: Final = Rule(roles(Role.CITY))
+UNIONS: Final = Rule(roles(Role.DISTRICT, Role.GROUP), own=True)
+FUND_READERS: Final = Rule(roles(Role.CITY, Role.REGISTRAR, Role.OPS, Role.DISTRICT, Role.GROUP), own=True)
 
 POLICY: Final = Policy(
     "registry",
@@ -71,6 +75,10 @@ POLICY: Final = Policy(
         c.ConfirmExit: REGISTRAR,
         c.DismissExit: REGISTRAR,
         c.FileGradingStatement: UNIT_UNION,
+        c.SetWarmthBudget: CITY,
+        c.DeliverWarmth: UNIONS,
+        c.ApproveWarmth: CITY,
+        c.DeclineWarmth: CITY,
     },
     routes={
         ("POST", "/units"): c.RegisterUnit,
@@ -140,6 +148,14 @@ POLICY: Final = Policy(
         # login, nothing personal (a page for workers and the JSON 惠工和畅 embeds).
         ("GET", "/project-cluster/"): PUBLIC,
         ("GET", "/project-cluster/projects.json"): PUBLIC,
+        # 送温暖: the city federation sets each union's yearly fund and approves the deliveries
+        # above its threshold; district and group unions record their own deliveries; a fund is
+        # read by the city, registrars, ops and its own union (name and phone: that union only).
+        ("PUT", "/warmth/funds/{union}/{year}"): c.SetWarmthBudget,
+        ("GET", "/warmth/funds/{union}/{year}"): FUND_READERS,
+        ("POST", "/warmth/deliveries"): c.DeliverWarmth,
+        ("POST", "/warmth/funds/{union}/{year}/deliveries/{delivery_id}/approval"): c.ApproveWarmth,
+        ("POST", "/warmth/funds/{union}/{year}/deliveries/{delivery_id}/decline"): c.DeclineWarmth,
     },
 )
 
@@ -184,3 +200,8 @@ def unit_union(caller: Principal, area: str) -> bool:
 def reads_case(caller: Principal, area: str) -> bool:
     """A revocation case: registrars, the city federation and ops; a union its own unit's."""
     return caller.role in (Role.REGISTRAR, Role.CITY, Role.OPS) or unit_union(caller, area)
+
+
+def reads_fund(caller: Principal, union: str) -> bool:
+    """A 送温暖 fund: the city federation, registrars and ops; a union its own."""
+    return caller.role in (Role.CITY, Role.REGISTRAR, Role.OPS) or unit_union(caller, union)

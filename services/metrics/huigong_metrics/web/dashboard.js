@@ -459,6 +459,30 @@
     $('[data-testid="grading-total"]').replaceChildren(...(data.total ? [gradingRow(data.total, true)] : []));
   }
 
+  // ---- 送温暖: each union's deliveries, amounts and budget (/api/warmth), the city or one union ----
+  const WARMTH_COLUMNS = ["deliveries", "amount", "budget", "remaining"];
+
+  function warmthRow(row) {
+    const tr = el("tr", { "data-testid": "warmth-row", "data-area": row.area });
+    tr.append(el("td", { text: row.area_name || row.area }));
+    for (const column of WARMTH_COLUMNS) {
+      const value = row[column];
+      const text = value === null || value === undefined ? "—" : Number(value).toLocaleString("zh-CN");
+      tr.append(el("td", { "data-figure": column, text }));
+    }
+    return tr;
+  }
+
+  async function renderWarmth(myGeneration) {
+    const q = new URLSearchParams({ as_of: asOf() });
+    if (state.year) q.set("year", state.year);
+    const data = await getJson(`api/warmth?${q}`);
+    if (myGeneration !== generation) return;
+    const rows = (data.by_area || []).filter((row) => state.area === "370200" || row.area === state.area);
+    $('[data-testid="warmth-scope"]').textContent = `${data.year} 年度 · 截至 ${data.as_of}`;
+    $('[data-testid="warmth-rows"]').replaceChildren(...rows.map(warmthRow));
+  }
+
   // ---- the refresh loop ----
   async function refresh() {
     clearTimeout(timer);
@@ -503,6 +527,9 @@
       });
       renderGrading(myGeneration).catch((err) => {
         if (myGeneration === generation) $('[data-testid="grading-scope"]').textContent = `数据暂不可用：${err.message || err}`;
+      });
+      renderWarmth(myGeneration).catch((err) => {
+        if (myGeneration === generation) $('[data-testid="warmth-scope"]').textContent = `数据暂不可用：${err.message || err}`;
       });
     } catch (err) {
       if (myGeneration === generation) showError(err.message || String(err));

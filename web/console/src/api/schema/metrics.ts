@@ -143,6 +143,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/warmth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 送温暖：各区市、各时机、各月的次数和金额，预算及动用（可指定截至日期） */
+        get: operations["warmth_api_warmth_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dead-letters": {
         parameters: {
             query?: never;
@@ -780,6 +797,51 @@ export interface operations {
             };
             /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    warmth_api_warmth_get: {
+        parameters: {
+            query?: {
+                /** @description 年度（默认：截至日期所在年度） */
+                year?: number | null;
+                /** @description 截至日期 YYYY-MM-DD（默认今天，北京时间）：该日结束时 */
+                as_of?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -956,6 +956,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/warmth/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 记录一次送温暖（区市总工会、单位工会） */
+        post: operations["deliver_warmth_deliveries_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/warmth/funds/{union}/{year}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 某工会一年的送温暖预算、已动用、剩余和每次送温暖 */
+        get: operations["get_fund_warmth_funds__union___year__get"];
+        /** 设定某工会一年的送温暖预算和审批金额（市总工会） */
+        put: operations["set_budget_warmth_funds__union___year__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/warmth/funds/{union}/{year}/deliveries/{delivery_id}/approval": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 批准超过审批金额的送温暖（市总工会） */
+        post: operations["approve_warmth_funds__union___year__deliveries__delivery_id__approval_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/warmth/funds/{union}/{year}/deliveries/{delivery_id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 不批准一笔送温暖，金额退回预算（市总工会） */
+        post: operations["decline_warmth_funds__union___year__deliveries__delivery_id__decline_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -988,6 +1057,24 @@ export interface components {
              * @description 各项认定标准：是否达到及佐证
              */
             results: components["schemas"]["CriterionInput"][];
+        };
+        /** BudgetRequest */
+        BudgetRequest: {
+            /**
+             * 预算金额（元）
+             * @description 本年度送温暖预算，整数元
+             */
+            amount: number;
+            /**
+             * 审批金额（元）
+             * @description 单笔金额超过此数的送温暖须经市总工会批准
+             */
+            approval_threshold: number;
+            /**
+             * 原因
+             * @description 设定或调整预算的原因
+             */
+            reason: string;
         };
         /** CertificationRequest */
         CertificationRequest: {
@@ -1077,6 +1164,73 @@ export interface components {
              */
             reason: string;
         };
+        /** DeclineRequest */
+        DeclineRequest: {
+            /**
+             * 理由
+             * @description 不予批准的理由
+             */
+            reason: string;
+        };
+        /**
+         * DeliverWarmth
+         * @description 记录一次送温暖。
+         */
+        DeliverWarmth: {
+            /**
+             * 金额（元）
+             * @description 慰问金金额（必填），或实物、服务折合金额
+             * @default 0
+             */
+            amount: number;
+            /**
+             * 送温暖日期
+             * Format: date
+             * @description 送达的日期：不晚于今天（北京时间）
+             */
+            delivered_on: string;
+            /**
+             * 送温暖编号
+             * Format: uuid
+             * @description 默认新生成
+             */
+            delivery_id?: string;
+            /**
+             * 佐证编号
+             * @description 签收单、照片等佐证材料的编号
+             */
+            evidence_ref: string;
+            /**
+             * 节日
+             * @description 重要节点须注明节日
+             */
+            festival?: components["schemas"]["Festival"] | null;
+            /**
+             * 形式
+             * @description 慰问金、实物或服务
+             */
+            form: components["schemas"]["WarmthForm"];
+            /**
+             * 成员标识
+             * @description 受理回执中的 member_key（身份证号的密钥哈希）
+             */
+            member_key: string;
+            /**
+             * 时机
+             * @description 遇到困难、重大疾病或重要节点
+             */
+            occasion: components["schemas"]["Occasion"];
+            /**
+             * 受助成员
+             * @description 姓名和联系电话（加密保存）
+             */
+            recipient: components["schemas"]["RecipientBody"];
+            /**
+             * 重复说明
+             * @description 同一成员本期已因同一时机获送温暖时，再次记录的原因
+             */
+            repeat_reason?: string | null;
+        };
         /** EvaluationRequest */
         EvaluationRequest: {
             /**
@@ -1136,6 +1290,14 @@ export interface components {
          * @enum {string}
          */
         FacilityStatus: "open" | "closed";
+        /**
+         * Festival
+         * @description 重要节点：节日。
+         *
+         *     取值（代码或中文名称均可）：`new_year` 元旦 · `spring_festival` 春节 · `lantern_festival` 元宵节 · `labour_day` 劳动节 · `dragon_boat` 端午节 · `mid_autumn` 中秋节 · `national_day` 国庆节
+         * @enum {string}
+         */
+        Festival: "new_year" | "spring_festival" | "lantern_festival" | "labour_day" | "dragon_boat" | "mid_autumn" | "national_day";
         /**
          * Grade
          * @description 评定等级。
@@ -1283,6 +1445,14 @@ export interface components {
              */
             request_ref: string;
         };
+        /**
+         * Occasion
+         * @description 送温暖的时机。
+         *
+         *     取值（代码或中文名称均可）：`hardship` 遇到困难 · `serious_illness` 重大疾病 · `festival` 重要节点
+         * @enum {string}
+         */
+        Occasion: "hardship" | "serious_illness" | "festival";
         /**
          * PartnerCategory
          * @description 关爱职工公益伙伴的类型（方案“关爱职工公益伙伴纽带计划”所列社会力量）。
@@ -1456,6 +1626,22 @@ export interface components {
              * @description 姓名和联系电话（加密保存）
              */
             requester: components["schemas"]["RequesterBody"];
+        };
+        /**
+         * RecipientBody
+         * @description 受助成员的姓名和手机号：按入会时的方式加密保存，仅送温暖的工会可见。
+         */
+        RecipientBody: {
+            /**
+             * 姓名
+             * @description 受助成员的姓名
+             */
+            name: string;
+            /**
+             * 联系电话
+             * @description 手机号，或带区号的固定电话
+             */
+            phone: string;
         };
         /** RectificationCompletionRequest */
         RectificationCompletionRequest: {
@@ -1747,6 +1933,14 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /**
+         * WarmthForm
+         * @description 送温暖的形式。
+         *
+         *     取值（代码或中文名称均可）：`cash` 慰问金 · `goods` 实物 · `service` 服务
+         * @enum {string}
+         */
+        WarmthForm: "cash" | "goods" | "service";
         /**
          * Weights
          * @description 四个方面的权重（百分比，合计 100）。
@@ -5680,6 +5874,370 @@ export interface operations {
             };
             /** @description 记录不存在 (no such record, or not one the caller may see) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    deliver_warmth_deliveries_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeliverWarmth"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    get_fund_warmth_funds__union___year__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 区市总工会或单位工会的代码（或名称） */
+                union: "370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD";
+                /** @description 预算年度 */
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    set_budget_warmth_funds__union___year__put: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description 区市总工会或单位工会的代码（或名称） */
+                union: "370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD";
+                /** @description 预算年度 */
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    approve_warmth_funds__union___year__deliveries__delivery_id__approval_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description 区市总工会或单位工会的代码（或名称） */
+                union: "370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD";
+                /** @description 预算年度 */
+                year: number;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    decline_warmth_funds__union___year__deliveries__delivery_id__decline_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description 区市总工会或单位工会的代码（或名称） */
+                union: "370202" | "370203" | "370213" | "370212" | "370214" | "370211" | "370215" | "370281" | "370283" | "370285" | "G-QDPORT" | "G-QDAIRPORT" | "G-HAIER" | "G-HISENSE" | "G-TSINGTAO" | "G-AUCMA" | "G-QDBAY" | "G-PSBC-QD";
+                /** @description 预算年度 */
+                year: number;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeclineRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
