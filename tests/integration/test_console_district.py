@@ -423,6 +423,10 @@ async def test_a_district_sends_its_plans_once_selected_and_after_approval(
         await page.get_by_role("link", name="报送建设方案").click()
         await expect(plan.get_by_label("实施年度")).to_have_value("2028", timeout=WAIT_MS)
         await fill_annual_plan(plan, "建设第二批职工驿站", "200000")
+        # What was typed survives a reload (a session ending mid-form keeps it the same way).
+        await page.reload()
+        await expect(page.get_by_text("已恢复上次未报送的方案草稿")).to_be_visible(timeout=WAIT_MS)
+        await expect(plan.get_by_label("年度具体举措")).to_have_value("建设第二批职工驿站")
         await plan.get_by_role("button", name="报送方案").click()
         await expect(page.get_by_test_id("done")).to_have_text("建设方案已报送", timeout=WAIT_MS)
         await receipts.locator("tr", has_text="2028年度实施方案").get_by_role("link", name="修改").click()
