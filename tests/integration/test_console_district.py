@@ -118,7 +118,7 @@ class Checks:
         for violation in found:
             # What each node is, so a failure says which element (ids are generated).
             violation["html"] = [
-                await page.evaluate("(s) => document.querySelector(s)?.outerHTML.slice(0, 300)", node[0])
+                await page.evaluate("(s) => document.querySelector(s)?.outerHTML.slice(0, 400)", node[0])
                 for node in violation["nodes"]
             ]
         if found:
@@ -253,7 +253,9 @@ async def test_a_district_fills_in_annex_4_amends_it_and_withdraws_an_annex_5_ap
     # A click beside the fields closes the date picker (Element Plus's open picker is an unnamed
     # dialog to axe); the page as the person reads it before sending is what is checked.
     await page.get_by_role("heading", name="关爱职工公益伙伴申报表（附件5）").click()
-    await expect(page.locator(".el-picker__popper:visible")).to_have_count(0)
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.el-popper')].every((e) => getComputedStyle(e).display === 'none')"
+    )
     await axe.check("annex-5", page)
     await partner_form.get_by_role("button", name="报送").click()
     partner_receipt = await submitted_receipt(page)
