@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from huigong_events.forms import PartnerCategory
 from huigong_events.reference import (
     CITY_CODE,
     CITY_NAME,
@@ -18,8 +19,11 @@ from huigong_events.reference import (
     FACILITY_LABELS,
     GROUP_UNIONS,
     REVIEW_DIMENSIONS,
+    ComplianceFactKind,
+    Programme,
 )
 from huigong_intake.app import create_app as intake_app
+from huigong_intake.projections.applications import ApplicationStatus
 from huigong_intake.settings import IntakeSettings
 from huigong_metrics.app import create_app as metrics_app
 from huigong_platform.settings import Settings
@@ -54,7 +58,10 @@ def documents() -> dict[str, dict[str, Any]]:
 
 def reference() -> dict[str, Any]:
     """The names the console shows instead of codes (huigong_events.reference), and the lists its
-    forms are built from: the panel's five scoring dimensions and each programme's 认定 criteria."""
+    forms are built from: the panel's five scoring dimensions and each programme's 认定 criteria;
+    and the labels of the codes the district's pages offer in their lists (an application's status,
+    a programme, a partner's category, a declared fact's kind), the very labels the API's answers
+    carry beside the codes (`<field>_label`), so console and API use the same words."""
     return {
         "city": {CITY_CODE: CITY_NAME},
         "districts": DISTRICTS,
@@ -62,6 +69,16 @@ def reference() -> dict[str, Any]:
         "review_dimensions": list(REVIEW_DIMENSIONS),
         "criteria": {programme.value: list(names) for programme, names in CRITERIA.items()},
         "facility_kinds": {kind.value: label for kind, label in FACILITY_LABELS.items()},
+        # Lists, not mappings: the document's keys are sorted, and a list keeps the code's order.
+        "labels": {
+            name: [{"value": code, "label": label} for code, label in enumeration.labels().items()]
+            for name, enumeration in (
+                ("application_status", ApplicationStatus),
+                ("programme", Programme),
+                ("partner_category", PartnerCategory),
+                ("compliance_fact_kind", ComplianceFactKind),
+            )
+        },
     }
 
 

@@ -1,7 +1,7 @@
 // What people read instead of codes and timestamps: names of areas and programmes, Beijing time.
 
 import reference from "../openapi/reference.json";
-import type { Programme } from "./api/client";
+import type { ApplicationStatus, ComplianceFactKind, PartnerCategory, Programme } from "./api/client";
 
 const areas: Record<string, string> = { ...reference.city, ...reference.districts, ...reference.group_unions };
 
@@ -12,12 +12,23 @@ export function areaName(code: string | null | undefined): string {
 
 export const districtOptions = Object.entries(reference.districts).map(([value, label]) => ({ value, label }));
 
-export const PROGRAMMES: Record<Programme, string> = {
-  service_complex: "服务职工综合体",
-  happy_enterprise: "职工生活幸福型企业",
-  service_base: "服务职工基地",
-  welfare_partner: "关爱职工公益伙伴",
-};
+// The labels of codes, exactly as the API writes them beside the codes in its answers
+// (`status_label`, `programme_label`…): exported from the code by `npm run api`, so console and
+// API never use two words for one thing.
+export interface Choice<T extends string = string> {
+  value: T;
+  label: string;
+}
+const labels = reference.labels;
+
+export const APPLICATION_STATUSES = labels.application_status as Choice<ApplicationStatus>[];
+export const PARTNER_CATEGORIES = labels.partner_category as Choice<PartnerCategory>[];
+export const FACT_KINDS = labels.compliance_fact_kind as Choice<ComplianceFactKind>[];
+
+export const PROGRAMMES = Object.fromEntries(labels.programme.map((p) => [p.value, p.label])) as Record<
+  Programme,
+  string
+>;
 
 export function programmeName(programme: string): string {
   return PROGRAMMES[programme as Programme] ?? programme;

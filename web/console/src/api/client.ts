@@ -17,6 +17,19 @@ export type Organisation = Intake["schemas"]["Organisation"];
 export type Opinion = Intake["schemas"]["Opinion"];
 export type DeclaredFact = Intake["schemas"]["DeclaredFact"];
 export type Programme = Intake["schemas"]["Programme"];
+export type ServiceBaseForm = Intake["schemas"]["ServiceBaseForm"];
+export type WelfarePartnerForm = Intake["schemas"]["WelfarePartnerForm"];
+export type ApplicationForm = PilotForm | ServiceBaseForm | WelfarePartnerForm;
+export type AmendRequest = Intake["schemas"]["AmendRequest"];
+export type WithdrawRequest = Intake["schemas"]["WithdrawRequest"];
+export type ThreeYearPlan = Intake["schemas"]["ThreeYearPlan"];
+export type AnnualPlan = Intake["schemas"]["AnnualPlan"];
+export type PlanProject = Intake["schemas"]["PlanProject"];
+export type PlanRequest = Intake["schemas"]["PlanRequest"];
+export type PlanAmendmentRequest = Intake["schemas"]["PlanAmendmentRequest"];
+export type ApplicationStatus = Intake["schemas"]["ApplicationStatus"];
+export type PartnerCategory = Intake["schemas"]["PartnerCategory"];
+export type ComplianceFactKind = Intake["schemas"]["ComplianceFactKind"];
 export type ApplicationQuery = NonNullable<IntakeOps["list_applications_applications_get"]["parameters"]["query"]>;
 export type QueuePage = Review["schemas"]["QueuePage"];
 export type QueueItem = Review["schemas"]["QueueItem"];
@@ -398,6 +411,40 @@ export const deadLettersApi = {
     request<DeadLetterOutcome>(service, "POST", `/dead-letters/${letterId}/${action}`, { body: { reason } }),
 };
 
+// intake's GET /applications/{id} declares no response model (dict[str, Any]): the shape of
+// huigong_intake.entrypoints.http.views.application_view, written down here once.
+export interface ApplicationStep {
+  event_id: string;
+  at: string;
+  type: string;
+  reason?: string | null;
+}
+export interface PlanStep extends ApplicationStep {
+  action: "submitted" | "amended";
+  action_label: string;
+  plan_kind: "three_year" | "annual";
+  plan_kind_label: string;
+  year: number | null;
+}
+export interface ApplicationDetail {
+  application_id: string;
+  receipt_no: string;
+  year: number;
+  programme: Programme;
+  programme_label: string;
+  submitter: string;
+  submitter_name: string | null;
+  name: string;
+  status: ApplicationStatus;
+  status_label: string;
+  status_history: { status: ApplicationStatus; status_label: string; at: string }[];
+  form: ApplicationForm;
+  form_history: ApplicationStep[];
+  withdrawal: (ApplicationStep & { reason: string }) | null;
+  plans: { three_year: ThreeYearPlan | null; annual: AnnualPlan[]; history: PlanStep[] };
+  late: { label: string; window_ref: string; window_reason: string } | null;
+}
+
 export const sessionApi = {
   login: (username: string, password: string) =>
     request<SessionInfo>("intake", "POST", "/session", { body: { username, password } }),
@@ -410,6 +457,26 @@ export const intakeApi = {
   // The 201 answer is not declared in intake's OpenAPI: it names the application and its 受理编号.
   submit: (body: ApplicationRequest, idempotencyKey: string) =>
     request<{ application_id: string; receipt_no: string }>("intake", "POST", "/applications", {
+      body,
+      idempotencyKey,
+    }),
+  // Every path below names the application by its 受理编号 (intake resolves it to the id).
+  application: (receiptNo: string) =>
+    request<ApplicationDetail>("intake", "GET", `/applications/${encodeURIComponent(receiptNo)}`),
+  amend: (receiptNo: string, body: AmendRequest, idempotencyKey: string) =>
+    request<unknown>("intake", "PUT", `/applications/${encodeURIComponent(receiptNo)}`, { body, idempotencyKey }),
+  withdraw: (receiptNo: string, body: WithdrawRequest, idempotencyKey: string) =>
+    request<unknown>("intake", "POST", `/applications/${encodeURIComponent(receiptNo)}/withdrawal`, {
+      body,
+      idempotencyKey,
+    }),
+  submitPlan: (receiptNo: string, body: PlanRequest, idempotencyKey: string) =>
+    request<unknown>("intake", "POST", `/applications/${encodeURIComponent(receiptNo)}/plans`, {
+      body,
+      idempotencyKey,
+    }),
+  amendPlan: (receiptNo: string, body: PlanAmendmentRequest, idempotencyKey: string) =>
+    request<unknown>("intake", "POST", `/applications/${encodeURIComponent(receiptNo)}/plans/amendments`, {
       body,
       idempotencyKey,
     }),

@@ -18,17 +18,24 @@ const REGISTRY_READERS: Role[] = ["registrar", "city", "ops", "viewer"];
 // the city's; registrars, ops and viewers read (the registry's policy).
 const MATTER_READERS: Role[] = ["district", "city", "registrar", "ops", "viewer"];
 
+// The three application forms a district or group union fills in (annexes 3–5).
+const FORM_MENU: MenuItem[] = [
+  { path: "/district/applications/new", label: "填写申报表（附件3）" },
+  { path: "/district/applications/new/service-base", label: "服务职工基地（附件4）" },
+  { path: "/district/applications/new/welfare-partner", label: "公益伙伴（附件5）" },
+];
+
 // The landing page and menu of each role.
 export const MENUS: Record<Role, MenuItem[]> = {
   district: [
     { path: "/district/applications", label: "本单位申报" },
-    { path: "/district/applications/new", label: "填写申报表（附件3）" },
+    ...FORM_MENU,
     { path: "/registry/units", label: "建设单位" },
     { path: "/matters", label: "服务事项" },
   ],
   group: [
     { path: "/district/applications", label: "本单位申报" },
-    { path: "/district/applications/new", label: "填写申报表（附件3）" },
+    ...FORM_MENU,
     { path: "/registry/units", label: "建设单位" },
   ],
   city: [
@@ -86,6 +93,30 @@ const routes: RouteRecordRaw[] = [
         name: "district-pilot-form",
         component: () => import("../views/district/PilotForm.vue"),
         meta: { title: "服务职工综合体/幸福企业试点申报表", roles: SUBMITTERS },
+      },
+      {
+        path: "district/applications/new/service-base",
+        name: "district-service-base-form",
+        component: () => import("../views/district/ServiceBaseForm.vue"),
+        meta: { title: "服务职工基地申报表", roles: SUBMITTERS },
+      },
+      {
+        path: "district/applications/new/welfare-partner",
+        name: "district-welfare-partner-form",
+        component: () => import("../views/district/WelfarePartnerForm.vue"),
+        meta: { title: "关爱职工公益伙伴申报表", roles: SUBMITTERS },
+      },
+      {
+        path: "district/applications/:receiptNo",
+        name: "district-application",
+        component: () => import("../views/district/Application.vue"),
+        meta: { title: "本单位的申报", roles: SUBMITTERS },
+      },
+      {
+        path: "district/applications/:receiptNo/plans",
+        name: "district-plan-form",
+        component: () => import("../views/district/PlanForm.vue"),
+        meta: { title: "报送建设方案", roles: SUBMITTERS },
       },
       {
         path: "city/applications",
