@@ -123,14 +123,19 @@ class FeedEntry:
     data: dict[str, Any]
 
 
-async def feed(conn: DbConnection, district: str, after: int, limit: int) -> list[FeedEntry]:
-    rows = await conn.fetch(
-        """SELECT seq, type, schema_version, record_id, occurred_at, data::text AS data
-           FROM outbound_notices WHERE district = $1 AND seq > $2 ORDER BY seq LIMIT $3""",
-        district,
-        after,
-        limit,
-    )
+async def feed(
+    conn: DbConnection, district: str, after: int, limit: int, *, before: int | None = None
+) -> list[FeedEntry]:
+    """The district's notices after `after` in order; with `before`, the `limit` notices just
+    before it, newest first (how a person pages back through them in the console)."""
+    if before is None:
+        query = """SELECT seq, type, schema_version, record_id, occurred_at, data::text AS data
+                   FROM outbound_notices WHERE district = $1 AND seq > $2 ORDER BY seq LIMIT $3"""
+        rows = await conn.fetch(query, district, after, limit)
+    else:
+        query = """SELECT seq, type, schema_version, record_id, occurred_at, data::text AS data
+                   FROM outbound_notices WHERE district = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"""
+        rows = await conn.fetch(query, district, before, limit)
     return [
         FeedEntry(
             r["seq"], r["type"], r["schema_version"], r["record_id"], r["occurred_at"], json.loads(r["data"])
