@@ -20,10 +20,12 @@ export const MENUS: Record<Role, MenuItem[]> = {
   district: [
     { path: "/district/applications", label: "本单位申报" },
     { path: "/district/applications/new", label: "填写申报表（附件3）" },
+    { path: "/district/notifications", label: "通知" },
   ],
   group: [
     { path: "/district/applications", label: "本单位申报" },
     { path: "/district/applications/new", label: "填写申报表（附件3）" },
+    { path: "/district/notifications", label: "通知" },
   ],
   city: [
     { path: "/city/applications", label: "全部申报" },
@@ -76,6 +78,12 @@ const routes: RouteRecordRaw[] = [
         name: "district-pilot-form",
         component: () => import("../views/district/PilotForm.vue"),
         meta: { title: "服务职工综合体/幸福企业试点申报表", roles: SUBMITTERS },
+      },
+      {
+        path: "district/notifications",
+        name: "district-notifications",
+        component: () => import("../views/district/Notifications.vue"),
+        meta: { title: "通知", roles: SUBMITTERS },
       },
       {
         path: "city/applications",
