@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from huigong_platform import accounts
+from huigong_simulator.data import enrolment_rows
 
 from ..conftest import Stack
 from ..forms import complex_form, with_fresh_undertaking_unit
@@ -33,9 +35,9 @@ YEAR: Final = datetime.now(UTC).year + 1
 
 @pytest.fixture(scope="module")
 async def services(stack: Stack) -> AsyncIterator[tuple[ServiceProcess, ...]]:
-    # Review screens the application (and accepts a service complex at once): intake hears of it
-    # on review's topic and tells the district.
-    async with running(stack, ("intake", "review"), OFFSET, "notifications") as procs:
+    # Review screens the application (and accepts a service complex at once), the registry
+    # enrols members: intake hears of both on their topics and tells the district.
+    async with running(stack, ("intake", "review", "registry"), OFFSET, "notifications") as procs:
         yield procs
 
 
@@ -77,15 +79,17 @@ async def submit(page: Page, door: FrontDoor) -> tuple[str, str]:
     return answer["application_id"], answer["receipt_no"]
 
 
-async def told(page: Page, door: FrontDoor, record_id: str, notice_type: str) -> None:
+async def told(page: Page, door: FrontDoor, record_id: str, notice_type: str) -> dict[str, Any]:
     """Waits until the district's feed has `notice_type` about `record_id` (review screens the
     application on its own topic; intake tells the district when it reads that)."""
     deadline = asyncio.get_running_loop().time() + 60
     while True:
         status, feed = await api(page, door, "GET", "/feed", params={"after": 0, "limit": 500})
         assert status == 200, feed
-        if any(n["record_id"] == record_id and n["type"] == notice_type for n in feed["notices"]):
-            return
+        for notice in feed["notices"]:
+            if notice["record_id"] == record_id and notice["type"] == notice_type:
+                data: dict[str, Any] = notice["data"]
+                return data
         assert asyncio.get_running_loop().time() < deadline, feed
         await asyncio.sleep(0.5)
 
@@ -181,3 +185,47 @@ async def test_a_district_reads_its_notifications_and_another_district_sees_none
     assert not {n["record_id"] for n in theirs["notices"]} & {n["record_id"] for n in forward["notices"]}
     status, _ = await api(page, door, "GET", "/feed", params={"district": "370202"})
     assert status == 403
+
+
+async def enrol(page: Page, door: FrontDoor, rows: list[dict[str, object]]) -> str:
+    """An enrolment batch sent with the page's session; its batch id."""
+    status, answer = await api(page, door, "POST", "/enrolments", data={"rows": rows})
+    assert status == 200, answer
+    assert len(answer["accepted"]) == len(rows), answer
+    batch_id: str = answer["batch_id"]
+    return batch_id
+
+
+async def test_a_district_hears_which_rows_the_registry_enrolled_and_which_were_members_already(
+    door: FrontDoor, demo: dict[str, str], browser: BrowserContext
+) -> None:
+    """Intake takes a row of a worker another federation reported before (only the same
+    federation's repeat is refused at intake); the registry records it without counting it
+    again, and the district hears so by row number."""
+    first, second, third = enrolment_rows(3, "370202", random.Random())
+    haier = await browser.new_page()
+    await log_in(haier, door, "demo-group", demo["demo-group"])
+    await expect(haier).to_have_url(f"{door.url}/district/applications", timeout=WAIT_MS)
+    reported = await told(haier, door, await enrol(haier, door, [second]), "EnrolmentOutcomeNotice")
+    assert (reported["enrolled"], reported["already_members"]) == ([1], [])
+
+    # One browser, one session cookie: 海尔's clerk logs out, 市南区's logs in.
+    await haier.get_by_role("button", name="退出登录").click()
+    await expect(haier.get_by_role("button", name="登录")).to_be_visible(timeout=WAIT_MS)
+    page = haier
+    await log_in(page, door, "demo-district", demo["demo-district"])
+    await expect(page).to_have_url(f"{door.url}/district/applications", timeout=WAIT_MS)
+    batch_id = await enrol(page, door, [first, second, third])
+    outcome = await told(page, door, batch_id, "EnrolmentOutcomeNotice")
+    assert (outcome["accepted"], outcome["enrolled"], outcome["already_members"]) == (3, [1, 3], [2])
+    said = json.dumps(outcome, ensure_ascii=False)
+    for row in (first, second, third):
+        for personal in (row["身份证号"], row["姓名"], row["手机号"]):
+            assert str(personal) not in said
+
+    await page.goto(f"{door.url}/district/notifications")
+    entry = page.get_by_test_id("notices").locator("tbody tr", has_text="入会登记结果").first
+    await expect(entry).to_contain_text("新入会 2 行，已是会员 1 行", timeout=WAIT_MS)
+    await expect(entry).to_contain_text("第 2 行：此前已报送入会")
+    taken = page.get_by_test_id("notices").locator("tbody tr", has_text="入会报送已处理").first
+    await expect(taken).to_contain_text("共 3 行，受理 3 行")

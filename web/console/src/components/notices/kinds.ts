@@ -101,6 +101,17 @@ export function showNotice(notice: FeedNotice): ShownNotice {
         reason: refused.map((r) => `第 ${r.row} 行：${r.errors.map((e) => e.zh).join("，")}`).join("；"),
       };
     }
+    case "EnrolmentOutcomeNotice": {
+      const enrolled = list<number>(data, "enrolled");
+      const before = list<number>(data, "already_members");
+      return {
+        ...base,
+        kind: "入会登记结果",
+        tone: "success",
+        reference: `新入会 ${enrolled.length} 行，已是会员 ${before.length} 行`,
+        reason: before.length ? `第 ${before.join("、")} 行：此前已报送入会，予以记录，不重复计入目标` : "",
+      };
+    }
     case "InboundCommandRefusedNotice":
       return {
         ...base,
