@@ -18,7 +18,7 @@ from aiokafka import TopicPartition
 from prometheus_client import REGISTRY
 
 from huigong_events.base import DomainEvent
-from huigong_events.outbound import ApplicationAcceptedNotice
+from huigong_events.outbound import ApplicationAcceptedNotice, EnrolmentBatchNotice
 from huigong_events.topics import outbound_topic
 from huigong_intake.adapters.outbound import OutboundPublisher, feed, kafka_record, write_notice
 from huigong_intake.projections.outbound import OutboundProjection
@@ -281,3 +281,64 @@ async def test_a_publisher_killed_mid_batch_sends_every_notice_exactly_once_afte
     assert len(expected[huangdao]) == total
     for district, notices in expected.items():
         assert await topic_records(own_stack, district) == notices, district
+
+
+async def test_an_enrolment_batch_is_told_the_registrys_outcome_of_each_taken_row_once(
+    own_stack: Stack,
+) -> None:
+    """Intake takes a row that is well formed; whether the worker is a new member or was reported
+    before (by this or another federation) only the registry decides. Once it has decided every
+    taken row, the district hears which rows by number: whatever order intake's and the
+    registry's topics are read in, once, and not before the last row is decided."""
+    batch_id = uuid.uuid4()
+    rows = {1: uuid.uuid4(), 3: uuid.uuid4(), 4: uuid.uuid4()}  # row 2 was refused by intake
+
+    def requested(row: int) -> DomainEvent:
+        return golden("EnrolmentRequested").model_copy(
+            update={"batch_id": batch_id, "row_number": row, "enrolment_id": rows[row]}
+        )
+
+    def decided(row: int, name: str) -> DomainEvent:
+        return golden(name).model_copy(update={"enrolment_id": rows[row]})
+
+    events = [
+        decided(3, "MemberReportedAgain"),  # the registry's topic read ahead of intake's
+        requested(1),
+        requested(3),
+        decided(1, "MemberEnrolled"),
+        requested(4),
+    ]
+    last = decided(4, "MemberEnrolled")
+    projection = OutboundProjection()
+    pool: asyncpg.Pool = await create_pool(own_stack.dsn("intake"), "intake", max_size=2)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            batch = EnrolmentBatchNotice(
+                district=SHIBEI,
+                record_id=str(batch_id),
+                occurred_at=datetime.now(UTC),
+                batch_id=batch_id,
+                rows=4,
+                accepted=3,
+            )
+            await write_notice(conn, batch, f"batch:{batch_id}")
+
+        async def told() -> list[dict[str, object]]:
+            async with pool.acquire() as conn:
+                entries = await feed(conn, SHIBEI, 0, 500)
+            return [
+                e.data for e in entries if e.type == "EnrolmentOutcomeNotice" and e.record_id == str(batch_id)
+            ]
+
+        for event in events:
+            async with pool.acquire() as conn, conn.transaction():
+                await projection.apply(conn, event, recorded(event))
+        assert await told() == []  # row 4 undecided yet
+        for _ in range(2):  # the second time, as after a crash before the checkpoint
+            for event in [*events, last]:
+                async with pool.acquire() as conn, conn.transaction():
+                    await projection.apply(conn, event, recorded(event))
+        [outcome] = await told()
+    finally:
+        await pool.close()
+    assert (outcome["accepted"], outcome["enrolled"], outcome["already_members"]) == (3, [1, 4], [3])

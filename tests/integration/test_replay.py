@@ -18,7 +18,9 @@ import pytest
 
 from huigong_events.catalogue import event_class
 from huigong_events.envelope import RecordedEvent
+from huigong_events.outbound import EnrolmentBatchNotice
 from huigong_events.topics import topic_for_aggregate
+from huigong_intake.adapters.outbound import write_notice
 from huigong_intake.projections.applications import ApplicationsProjection
 from huigong_intake.projections.outbound import OutboundProjection
 from huigong_ops import replay as replay_mod
@@ -496,12 +498,23 @@ async def test_the_outbound_projection_replays_to_the_same_record_owners(stack: 
     opened = event("FacilityOpened", facility, 1, None, 4, facility_id=facility, area="370202")
     closed = event("FacilityClosed", facility, 2, opened, 5, facility_id=facility)
     transferred = event("MatterTransferred", matter, 1, None, 6, matter_id=matter, to_area="370203")
-    events = [found, submitted, registered, suspended, opened, closed, transferred]
+    # An enrolment row of a batch told to 370202 and the registry's outcome of it (a new member).
+    batch, enrolment, member = uuid.uuid4(), str(uuid.uuid4()), uuid.uuid4().hex * 2
+    requested = event(
+        "EnrolmentRequested", enrolment, 1, None, 7, enrolment_id=enrolment, batch_id=str(batch), row_number=1
+    )
+    enrolled = event("MemberEnrolled", member, 1, None, 7, enrolment_id=enrolment, member_key=member)
+    events = [found, submitted, registered, suspended, opened, closed, transferred, requested, enrolled]
     conn = await asyncpg.connect(stack.admin_dsn)
     await replay_mod.create_shadow(conn, "intake", "intake", schema)
     pool = await asyncpg.create_pool(stack.admin_dsn, server_settings={"search_path": schema})
     assert pool is not None
     try:
+        async with pool.acquire() as c, c.transaction():
+            batch_notice = EnrolmentBatchNotice(
+                district="370202", record_id=str(batch), occurred_at=T0, batch_id=batch, rows=1, accepted=1
+            )
+            await write_notice(c, batch_notice, f"batch:{batch}")
         await publish(stack, prefix, events)
         sub = Subscription(OutboundProjection(), pool, stack.bootstrap, "intake", prefix, batch_size=2)
 
@@ -520,6 +533,8 @@ async def test_the_outbound_projection_replays_to_the_same_record_owners(stack: 
                 ("370202", "FacilityNotice"),
                 ("370202", "FacilityNotice"),
                 ("370203", "MatterTransferredNotice"),
+                ("370202", "EnrolmentBatchNotice"),
+                ("370202", "EnrolmentOutcomeNotice"),
             ]
         )
         result = await cli(
@@ -532,6 +547,7 @@ async def test_the_outbound_projection_replays_to_the_same_record_owners(stack: 
         (consumer,) = report["consumers"]
         tables = {t["table"]: t for t in consumer["tables"]}
         assert tables["outbound_owners"]["live_rows"] == tables["outbound_owners"]["replay_rows"] == 3
+        assert tables["outbound_enrolments"]["live_rows"] == tables["outbound_enrolments"]["replay_rows"] == 1
         assert await pool.fetchval("SELECT count(*) FROM outbound_notices") == len(told)
     finally:
         await pool.close()

@@ -188,6 +188,26 @@ class EnrolmentBatchNotice(Notice):
     )
 
 
+class EnrolmentOutcomeNotice(Notice):
+    """What the registry made of an enrolment batch's taken rows, told once it has decided every
+    one: intake takes a row when it is well formed, but only the registry knows whether the
+    worker is a new member (counted in the targets) or already one, reported before by this or
+    another federation (recorded, not counted again). Rows by their number only."""
+
+    record_kind: ClassVar[str] = "enrolment-batch"
+
+    batch_id: UUID = Field(title="批次编号", description="报送批次的唯一标识")
+    accepted: int = Field(ge=1, title="受理行数", description="本批受理的行数（均已由登记服务处理）")
+    enrolled: list[int] = Field(
+        default_factory=list, title="新入会的行", description="新入会并计入目标的行号（升序）"
+    )
+    already_members: list[int] = Field(
+        default_factory=list,
+        title="已是会员的行",
+        description="劳动者此前已由本单位或其他区市、集团工会报送入会的行号（升序）：予以记录，不重复计入目标",
+    )
+
+
 class FindingNotice(Notice):
     """不予受理情形 found about one of the district's applications, as the applicant may see it in
     the dossier: the rule, its wording, the stage and the stated reason. Never who found it, nor
@@ -326,6 +346,7 @@ NOTICE_TYPES: Final[dict[str, type[Notice]]] = {
         ApplicationDecidedNotice,
         UnitStatusNotice,
         EnrolmentBatchNotice,
+        EnrolmentOutcomeNotice,
         InboundCommandRefusedNotice,
         FindingNotice,
         FindingClearedNotice,

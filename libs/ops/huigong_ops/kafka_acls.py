@@ -193,6 +193,10 @@ SERVICE_READS: Final[dict[str, tuple[Topic, ...]]] = {
         _topic("huigong.registry.units"),
         _topic("huigong.registry.facilities"),
         _topic("huigong.registry.matters"),
+        # The registry's outcome of each enrolment row (a new member or one reported before),
+        # matched to its batch and row number by intake's own requests.
+        _topic("huigong.intake.enrolments"),
+        _topic("huigong.registry.members"),
         # Its own outbound topics: after a crash the publisher reads their last records to know
         # what the broker already holds, so that no district gets a notice twice.
         *OUTBOUND_TOPICS,

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -113,6 +114,62 @@ async def wait_for_owner(conn: DbConnection, notice: Notice, source: str) -> Non
     )
 
 
+async def note_enrolment(conn: DbConnection, enrolment_id: UUID, batch_id: UUID, row_number: int) -> bool:
+    """Records which batch and row a taken enrolment is; True when the registry's outcome of it
+    was read first (the batch may be complete now)."""
+    decided: bool = await conn.fetchval(
+        """INSERT INTO outbound_enrolments (enrolment_id, batch_id, row_number) VALUES ($1, $2, $3)
+           ON CONFLICT (enrolment_id) DO UPDATE SET batch_id = $2, row_number = $3
+           RETURNING outcome IS NOT NULL""",
+        enrolment_id,
+        batch_id,
+        row_number,
+    )
+    return decided
+
+
+async def note_outcome(conn: DbConnection, enrolment_id: UUID, outcome: str) -> UUID | None:
+    """Records the registry's outcome of an enrolment; its batch, when its request was read first."""
+    batch: UUID | None = await conn.fetchval(
+        """INSERT INTO outbound_enrolments (enrolment_id, outcome) VALUES ($1, $2)
+           ON CONFLICT (enrolment_id) DO UPDATE SET outcome = $2 RETURNING batch_id""",
+        enrolment_id,
+        outcome,
+    )
+    return batch
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    district: str
+    accepted: int
+    outcomes: list[tuple[int, str]]  # (row number, outcome) of every taken row, by row number
+
+
+async def batch_outcome(conn: DbConnection, batch_id: UUID) -> BatchOutcome | None:
+    """The registry's outcome of every taken row of a batch, or None while some row is undecided
+    (or the batch was never told: its notice is where its district and taken rows are known)."""
+    told = await conn.fetchrow(
+        """SELECT district, (data->>'accepted')::int AS accepted FROM outbound_notices
+           WHERE source = $1""",
+        f"batch:{batch_id}",
+    )
+    if told is None or told["accepted"] == 0:
+        return None
+    # Asked at each decided row of the batch: a count (on the batch's index) until the last.
+    decided = await conn.fetchval(
+        "SELECT count(*) FROM outbound_enrolments WHERE batch_id = $1 AND outcome IS NOT NULL", batch_id
+    )
+    if decided < told["accepted"]:
+        return None
+    rows = await conn.fetch(
+        """SELECT row_number, outcome FROM outbound_enrolments
+           WHERE batch_id = $1 AND outcome IS NOT NULL ORDER BY row_number""",
+        batch_id,
+    )
+    return BatchOutcome(told["district"], told["accepted"], [(r["row_number"], r["outcome"]) for r in rows])
+
+
 @dataclass(frozen=True)
 class FeedEntry:
     seq: int
@@ -123,14 +180,19 @@ class FeedEntry:
     data: dict[str, Any]
 
 
-async def feed(conn: DbConnection, district: str, after: int, limit: int) -> list[FeedEntry]:
-    rows = await conn.fetch(
-        """SELECT seq, type, schema_version, record_id, occurred_at, data::text AS data
-           FROM outbound_notices WHERE district = $1 AND seq > $2 ORDER BY seq LIMIT $3""",
-        district,
-        after,
-        limit,
-    )
+async def feed(
+    conn: DbConnection, district: str, after: int, limit: int, *, before: int | None = None
+) -> list[FeedEntry]:
+    """The district's notices after `after` in order; with `before`, the `limit` notices just
+    before it, newest first (how a person pages back through them in the console)."""
+    if before is None:
+        query = """SELECT seq, type, schema_version, record_id, occurred_at, data::text AS data
+                   FROM outbound_notices WHERE district = $1 AND seq > $2 ORDER BY seq LIMIT $3"""
+        rows = await conn.fetch(query, district, after, limit)
+    else:
+        query = """SELECT seq, type, schema_version, record_id, occurred_at, data::text AS data
+                   FROM outbound_notices WHERE district = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"""
+        rows = await conn.fetch(query, district, before, limit)
     return [
         FeedEntry(
             r["seq"], r["type"], r["schema_version"], r["record_id"], r["occurred_at"], json.loads(r["data"])

@@ -21,6 +21,7 @@ personal (a matter's worker stays sealed in the registry).
 from __future__ import annotations
 
 from typing import ClassVar
+from uuid import UUID
 
 from huigong_events import intake as ev
 from huigong_events import matters as mt
@@ -37,6 +38,7 @@ from huigong_events.outbound import (
     ApplicationRejectedNotice,
     CertificationSuspensionNotice,
     Decision,
+    EnrolmentOutcomeNotice,
     FacilityNotice,
     FacilityStatus,
     FindingClearedNotice,
@@ -268,11 +270,15 @@ class OutboundProjection(Projection):
         topic_for_aggregate("unit"),
         topic_for_aggregate("facility"),
         topic_for_aggregate("matter"),
+        # The outcome of each enrolment row: intake's request (batch, row number) and the
+        # registry's decision (a new member or one reported before).
+        topic_for_aggregate("enrolment"),
+        topic_for_aggregate("member"),
     )
     # What `huigong replay` compares (and `--swap` replaces): who owns which record. Never the
     # notices: they are the districts' log (their cursors are its `seq`), some are written by
     # commands and the inbound consumer rather than from events, and they are published as written.
-    tables: ClassVar[tuple[str, ...]] = ("outbound_owners", "outbound_waiting")
+    tables: ClassVar[tuple[str, ...]] = ("outbound_owners", "outbound_waiting", "outbound_enrolments")
     handles: ClassVar[frozenset[str]] = frozenset(
         {
             "ApplicationSubmitted",
@@ -296,6 +302,9 @@ class OutboundProjection(Projection):
             "CertificationSuspended",
             "CertificationRestored",
             "MatterTransferred",
+            "EnrolmentRequested",
+            "MemberEnrolled",
+            "MemberReportedAgain",
         }
     )
 
@@ -303,6 +312,16 @@ class OutboundProjection(Projection):
         source = str(record.id)
         owner: tuple[str, str] | None = None
         match event:
+            case ev.EnrolmentRequested():
+                if await store.note_enrolment(conn, event.enrolment_id, event.batch_id, event.row_number):
+                    await _tell_enrolment_outcome(conn, event.batch_id, record)
+                return
+            case rg.MemberEnrolled() | rg.MemberReportedAgain():
+                outcome = "enrolled" if isinstance(event, rg.MemberEnrolled) else "already_member"
+                batch = await store.note_outcome(conn, event.enrolment_id, outcome)
+                if batch is not None:
+                    await _tell_enrolment_outcome(conn, batch, record)
+                return
             case ev.ApplicationSubmitted():
                 owner = (str(event.application_id), event.submitter)
             case rg.UnitRegistered():
@@ -330,4 +349,23 @@ class OutboundProjection(Projection):
     async def reset(self, conn: DbConnection) -> None:
         # The notices stay: what a district has read must stay where it read it (its cursor is a
         # `seq`), and a trigger applied again finds its notice by source and writes nothing.
-        await conn.execute("TRUNCATE outbound_owners, outbound_waiting")
+        await conn.execute("TRUNCATE outbound_owners, outbound_waiting, outbound_enrolments")
+
+
+async def _tell_enrolment_outcome(conn: DbConnection, batch_id: UUID, record: RecordedEvent) -> None:
+    """Once the registry has decided every taken row of the batch: the batch's district hears
+    which rows it enrolled and which named a member already. Its source is the batch, so the
+    batch is told once however often its last row is read again."""
+    decided = await store.batch_outcome(conn, batch_id)
+    if decided is None:
+        return
+    notice = EnrolmentOutcomeNotice(
+        district=decided.district,
+        record_id=str(batch_id),
+        occurred_at=record.occurred_at,
+        batch_id=batch_id,
+        accepted=decided.accepted,
+        enrolled=[row for row, outcome in decided.outcomes if outcome == "enrolled"],
+        already_members=[row for row, outcome in decided.outcomes if outcome == "already_member"],
+    )
+    await store.write_notice(conn, notice, f"enrolment-outcome:{batch_id}")

@@ -31,6 +31,9 @@ export type ApplicationStatus = Intake["schemas"]["ApplicationStatus"];
 export type PartnerCategory = Intake["schemas"]["PartnerCategory"];
 export type ComplianceFactKind = Intake["schemas"]["ComplianceFactKind"];
 export type ApplicationQuery = NonNullable<IntakeOps["list_applications_applications_get"]["parameters"]["query"]>;
+export type FeedPage = Intake["schemas"]["FeedPage"];
+export type FeedNotice = Intake["schemas"]["FeedNotice"];
+export type FeedQuery = NonNullable<IntakeOps["read_feed_feed_get"]["parameters"]["query"]>;
 export type QueuePage = Review["schemas"]["QueuePage"];
 export type QueueItem = Review["schemas"]["QueueItem"];
 export type QueueQuery = NonNullable<ReviewOps["list_queue_queue_get"]["parameters"]["query"]>;
@@ -480,6 +483,8 @@ export const intakeApi = {
       body,
       idempotencyKey,
     }),
+  // The district's own notices (its outbound feed): forward from `after`, or newest first before `before`.
+  feed: (query: FeedQuery) => request<FeedPage>("intake", "GET", "/feed", { query }),
 };
 
 // An application is named by its 受理编号 in every review path (review resolves it to the id).

@@ -32,11 +32,13 @@ export const MENUS: Record<Role, MenuItem[]> = {
     ...FORM_MENU,
     { path: "/registry/units", label: "建设单位" },
     { path: "/matters", label: "服务事项" },
+    { path: "/district/notifications", label: "通知" },
   ],
   group: [
     { path: "/district/applications", label: "本单位申报" },
     ...FORM_MENU,
     { path: "/registry/units", label: "建设单位" },
+    { path: "/district/notifications", label: "通知" },
   ],
   city: [
     { path: "/city/applications", label: "全部申报" },
@@ -117,6 +119,12 @@ const routes: RouteRecordRaw[] = [
         name: "district-plan-form",
         component: () => import("../views/district/PlanForm.vue"),
         meta: { title: "报送建设方案", roles: SUBMITTERS },
+      },
+      {
+        path: "district/notifications",
+        name: "district-notifications",
+        component: () => import("../views/district/Notifications.vue"),
+        meta: { title: "通知", roles: SUBMITTERS },
       },
       {
         path: "city/applications",

@@ -331,7 +331,7 @@ export interface paths {
         };
         /**
          * 本区市的通知流（与 Kafka 出站主题相同的通知、相同的顺序）
-         * @description 受理、不予受理、发现及其排除、建设方案、确定和批准建设的决定、单位认定暂停恢复撤销退出、设施与服务项目登记、转办到本区市的服务事项、报送批次、被拒绝的入站命令。after 为上次答复的 next（首次为 0）；wait 大于 0 时，若暂无新通知，最多等待 wait 秒（长轮询）。区市和集团工会只读本单位的通知；运维人员须以 district 指明。
+         * @description 受理、不予受理、发现及其排除、建设方案、确定和批准建设的决定、单位认定暂停恢复撤销退出、设施与服务项目登记、转办到本区市的服务事项、报送批次、被拒绝的入站命令。after 为上次答复的 next（首次为 0）；wait 大于 0 时，若暂无新通知，最多等待 wait 秒（长轮询）。区市和集团工会只读本单位的通知；运维人员须以 district 指明。before 给出时改为由新到旧读取 before 之前的 limit 条（工作台的通知页；不与 after、wait 同用）。
          */
         get: operations["read_feed_feed_get"];
         put?: never;
@@ -819,7 +819,7 @@ export interface components {
         FeedPage: {
             /**
              * 下一游标
-             * @description 下次请求的 after 值；没有新通知时等于本次的 after
+             * @description 下次请求的 after 值；没有新通知时等于本次的 after。按 before 由新到旧读取时，为下次（更早一页）的 before 值；已无更早的通知时等于本次的 before
              */
             next: number;
             /** Notices */
@@ -2877,6 +2877,8 @@ export interface operations {
                 limit?: number;
                 /** @description 没有新通知时最多等待的秒数 */
                 wait?: number;
+                /** @description 由新到旧读取：此游标之前的通知（首页用最大值） */
+                before?: number | null;
                 /** @description 区市或单位代码（仅运维人员需要；区市只读本单位的） */
                 district?: string | null;
             };
