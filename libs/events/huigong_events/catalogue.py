@@ -44,6 +44,7 @@ from .matters import (
     MatterRequesterErased,
     MatterStepDone,
     MatterTransferred,
+    MatterTransferRefused,
     ServiceItemChanged,
     ServiceItemListed,
     ServiceItemWithdrawn,
@@ -136,6 +137,7 @@ AnyEvent = Annotated[
     | MatterReceived
     | MatterTransferred
     | MatterAccepted
+    | MatterTransferRefused
     | MatterStepDone
     | MatterClosed
     | MatterRated
