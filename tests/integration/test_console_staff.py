@@ -324,6 +324,25 @@ async def test_a_centre_receives_a_matter_another_closes_it_and_overdue_ones_are
     row = page.get_by_test_id("matters").locator("tr", has_text=matter_no)
     await shown_after_reloads(page, f"{door.url}/matters", row.filter(has_text="待接收"))
     await row.get_by_role("link", name=matter_no).click()
+    # First sent back, with a reason (asked for when missing): the matter is 平度's again.
+    await page.get_by_role("button", name="退回转办").click()
+    await expect(field_error(page, "退回原因")).to_have_text("请填写退回原因")
+    await page.get_by_label("退回原因", exact=True).fill("本周调解员外出培训")
+    await page.get_by_role("button", name="退回转办").click()
+    await expect(page.get_by_test_id("done")).to_have_text("已退回转出单位", timeout=WAIT_MS)
+    await expect(page.get_by_role("button", name="接收转办")).to_have_count(0)
+    refused = page.get_by_test_id("matter-path").locator("tr", has_text="退回")
+    await expect(refused).to_contain_text(f"district:{SECOND}")
+    # 平度 sends it once more (through the API: the page was shown above); now 莱西 accepts.
+    async with services[2].client() as registry:
+        matter_id = page.url.rstrip("/").split("/")[-1]
+        again = await registry.post(
+            f"/matters/{matter_id}/transfers",
+            json={"to": str(second.id), "reason": "调解员已返岗"},
+            headers={"X-Huigong-Principal": f"district:{FIRST}", **key()},
+        )
+        assert again.status_code == 201, again.text
+    await page.reload()
     await page.get_by_role("button", name="接收转办").click()
     await expect(page.get_by_test_id("done")).to_have_text("已接收转办", timeout=WAIT_MS)
     for step in steps:

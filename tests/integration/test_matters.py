@@ -312,6 +312,72 @@ async def test_a_matter_transferred_twice_and_closed_shows_its_whole_path_to_the
     await figures_reach(metrics, "370203", {"received": 0, "transferred": 1})
 
 
+async def unit_figures(registry: httpx.AsyncClient, as_of: str) -> dict[str, dict[str, Any]]:
+    response = await registry.get("/matters/figures", params={"as_of": as_of}, headers=CITY)
+    assert response.status_code == 200, response.text
+    return {row["area"]: row for row in response.json()["units"] if row["name"].endswith("职工服务中心")}
+
+
+async def test_a_refused_transfer_goes_back_and_a_transferred_matter_counts_where_it_was_handled(
+    units: None, registry: httpx.AsyncClient
+) -> None:
+    # 西海岸新区 receives a matter only 崂山区's centre provides: 3 working days, due 5 March.
+    item_id = await list_item(registry, "工伤认定咨询", [str(CENTRE["370212"].id)], 3)
+    matter_id = (await receive(registry, "370211", item_id, "2026-03-02"))["matter_id"]
+    to_laoshan = {"to": str(CENTRE["370212"].id), "reason": "本中心不提供该服务"}
+    await act(registry, matter_id, "transfers", "370211", {**to_laoshan, "transferred_on": "2026-03-02"})
+
+    # Only the receiver refuses, with a reason that is no phone number.
+    await act(registry, matter_id, "refusal", "370211", {"reason": "退回"}, status=403)
+    missing = await act(registry, matter_id, "refusal", "370212", {"refused_on": "2026-03-03"}, status=422)
+    assert [(e["field"], bool(e["zh"]), bool(e["en"])) for e in missing["errors"]] == [("reason", True, True)]
+    await act(registry, matter_id, "refusal", "370212", {"reason": "请联系 13912345678"}, status=422)
+    await act(
+        registry, matter_id, "refusal", "370212",
+        {"reason": "本中心本周工伤咨询律师休假", "refused_on": "2026-03-03"},
+    )  # fmt: skip
+    # Back with 西海岸新区, which acts on it again: nothing waits for 崂山区 any more.
+    await act(registry, matter_id, "acceptance", "370212", {"accepted_on": "2026-03-03"}, status=409)
+    view = (await registry.get(f"/matters/{matter_id}", headers=district("370211"))).json()
+    assert view["status"] == "handling" and view["pending_transfer"] is None
+    assert view["handler"]["area"] == "370211" and view["refused_transfers"] == 1
+    refusal = view["path"][-1]
+    assert (refusal["type"], refusal["label"], refusal["actor"]) == (
+        "MatterTransferRefused",
+        "退回",
+        "district:370212",
+    )
+    assert refusal["data"]["reason"] == "本中心本周工伤咨询律师休假"
+    # The district that refused still reads the matter it refused.
+    assert (await registry.get(f"/matters/{matter_id}", headers=district("370212"))).status_code == 200
+
+    # Sent again, accepted after the deadline, closed late by 崂山区.
+    await act(registry, matter_id, "transfers", "370211", {**to_laoshan, "transferred_on": "2026-03-04"})
+    await act(registry, matter_id, "acceptance", "370212", {"accepted_on": "2026-03-06"})
+    for step in ["登记诉求", "律师咨询", "出具意见"]:
+        await act(registry, matter_id, "steps", "370212", {"step": step, "done_on": "2026-03-09"})
+    closed = await act(
+        registry, matter_id, "closure", "370212", {"outcome": "resolved", "closed_on": "2026-03-09"}
+    )
+    assert closed["on_time"] is False
+
+    # As of 6 March it is overdue for 崂山区, which handles it, and for 西海岸新区, which answers
+    # for it; by 9 March it counts as handled late by 崂山区 and as received and closed late by
+    # 西海岸新区.
+    mid = await unit_figures(registry, "2026-03-06")
+    assert mid["370212"]["handling"] == {
+        "transferred_in": 1, "refused": 1, "handled": 0, "closed_on_time": 0, "closed_late": 0, "overdue": 1,
+    }  # fmt: skip
+    assert mid["370211"]["answering"]["overdue"] == 1 and mid["370211"]["handling"]["overdue"] == 0
+    end = await unit_figures(registry, "2026-03-09")
+    assert end["370212"]["handling"]["handled"] == 1 and end["370212"]["handling"]["closed_late"] == 1
+    assert end["370212"]["answering"]["received"] == 0
+    assert end["370211"]["answering"] == {"received": 1, "closed_on_time": 0, "closed_late": 1, "overdue": 0}
+    assert end["370211"]["handling"]["handled"] == 0
+    # On the day of the first transfer, before 崂山区 answered it, nothing counts for 崂山区.
+    assert "370212" not in await unit_figures(registry, "2026-03-02")
+
+
 async def test_personal_data_is_sealed_in_the_log_and_erased_on_request(
     units: None, registry: httpx.AsyncClient, stack: Stack
 ) -> None:

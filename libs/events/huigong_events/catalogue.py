@@ -45,6 +45,7 @@ from .matters import (
     MatterRequesterErased,
     MatterStepDone,
     MatterTransferred,
+    MatterTransferRefused,
     ServiceItemChanged,
     ServiceItemListed,
     ServiceItemWithdrawn,
@@ -139,6 +140,7 @@ AnyEvent = Annotated[
     | MatterReceived
     | MatterTransferred
     | MatterAccepted
+    | MatterTransferRefused
     | MatterStepDone
     | MatterClosed
     | MatterRated

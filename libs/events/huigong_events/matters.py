@@ -314,6 +314,29 @@ class MatterAccepted(DomainEvent):
     accepted_on: date = Field(title="接收日期", description="确认接收的日期")
 
 
+class MatterTransferRefused(DomainEvent):
+    """转办已退回：接收单位说明理由拒收转办，事项退回转出单位，由其继续办理。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "matter"
+
+    type: Literal["MatterTransferRefused"] = Field(
+        default="MatterTransferRefused", title=_TYPE_TITLE, description="转办已退回"
+    )
+    matter_id: UUID = Field(title=_MATTER_TITLE, description=_MATTER_DESCRIPTION)
+    unit_id: UUID = Field(title="拒收单位", description="拒收转办的接收单位（登记单位编号）")
+    unit_area: AreaCode = Field(title="拒收单位所属区市", description="拒收单位所在区市或单位")
+    back_to: UUID = Field(title="退回单位", description="事项退回的转出单位，继续承办（登记单位编号）")
+    reason: ClearText = Field(title="退回原因", description="拒收的原因，如“本基地本月名额已满”")
+    refused_on: date = Field(title="退回日期", description="拒收退回的日期")
+
+    @model_validator(mode="after")
+    def _back_to_another_unit(self) -> Self:
+        if self.back_to == self.unit_id:
+            raise ValueError("不能退回给自己（cannot send the matter back to the refusing unit）")
+        return self
+
+
 class MatterStepDone(DomainEvent):
     """办理环节已完成：当前承办单位完成服务事项的一个办理环节。"""
 

@@ -232,6 +232,13 @@ class AcceptanceRequest(Command):
     )
 
 
+class TransferRefusalRequest(Command):
+    reason: ClearText = Field(title="退回原因", description="拒收转办的原因，告知转出单位")
+    refused_on: RecordedDay | None = Field(
+        default=None, title="退回日期", description="默认为今天（北京时间）"
+    )
+
+
 class StepRequest(Command):
     step: Name = Field(title="办理环节", description="受理时确定的办理环节之一，按顺序完成")
     note: ClearText | None = Field(default=None, title="办理说明", description="办理情况说明")
@@ -268,6 +275,10 @@ class TransferMatter(TransferRequest):
 
 
 class AcceptMatter(AcceptanceRequest):
+    matter_id: uuid.UUID
+
+
+class RefuseTransfer(TransferRefusalRequest):
     matter_id: uuid.UUID
 
 

@@ -86,6 +86,7 @@ class Registry:
             c.ReceiveMatter: self.receive_matter,
             c.TransferMatter: self.transfer_matter,
             c.AcceptMatter: self.accept_matter,
+            c.RefuseTransfer: self.refuse_transfer,
             c.DoMatterStep: self.do_matter_step,
             c.CloseMatter: self.close_matter,
             c.RateMatter: self.rate_matter,
@@ -415,6 +416,18 @@ class Registry:
         state, version = await self._matter(ctx, command.matter_id)
         events = matters.decide_accept(
             state, command.matter_id, acting_of(ctx.principal), command.accepted_on or today(), today()
+        )
+        return await self._matter_record(ctx, command.matter_id, events, version)
+
+    async def refuse_transfer(self, command: c.RefuseTransfer, ctx: Context) -> Outcome:
+        state, version = await self._matter(ctx, command.matter_id)
+        events = matters.decide_refuse(
+            state,
+            command.matter_id,
+            acting_of(ctx.principal),
+            command.reason,
+            command.refused_on or today(),
+            today(),
         )
         return await self._matter_record(ctx, command.matter_id, events, version)
 

@@ -64,6 +64,7 @@ POLICY: Final = Policy(
         c.ReceiveMatter: CENTRES,
         c.TransferMatter: CENTRES,
         c.AcceptMatter: CENTRES,
+        c.RefuseTransfer: CENTRES,
         c.DoMatterStep: CENTRES,
         c.CloseMatter: CENTRES,
         c.RateMatter: CENTRES,
@@ -124,6 +125,7 @@ POLICY: Final = Policy(
         ("POST", "/matters"): c.ReceiveMatter,
         ("POST", "/matters/{matter_id}/transfers"): c.TransferMatter,
         ("POST", "/matters/{matter_id}/acceptance"): c.AcceptMatter,
+        ("POST", "/matters/{matter_id}/refusal"): c.RefuseTransfer,
         ("POST", "/matters/{matter_id}/steps"): c.DoMatterStep,
         ("POST", "/matters/{matter_id}/closure"): c.CloseMatter,
         ("POST", "/matters/{matter_id}/rating"): c.RateMatter,
@@ -132,6 +134,10 @@ POLICY: Final = Policy(
         # registrars, ops and viewers all of them (personal data only to the units involved).
         ("GET", "/matters"): MATTER_READERS,
         ("GET", "/matters/{matter_id}"): MATTER_READERS,
+        # Counts per unit, no matter and no person named: for whoever reads matters.
+        ("GET", "/matters/figures"): Rule(
+            roles(Role.DISTRICT, Role.CITY, Role.REGISTRAR, Role.OPS, Role.VIEWER)
+        ),
         # 绩效评估、分级评定 (entrypoints/http/grading.py). The schemes and each base's or partner's
         # grades, figures and sources are read by anyone with a key; the statements' authors only
         # by the registry's own people.

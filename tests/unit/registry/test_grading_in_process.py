@@ -417,3 +417,39 @@ async def test_a_scheme_changes_for_a_later_year_never_for_a_past_or_graded_one(
         (this_year - 1, 15, Decimal(graded_before.json()["score"])),
         (this_year, 40, Decimal(graded_now.json()["score"])),
     ]
+
+
+async def test_a_matter_sent_back_to_a_base_stays_its_own_and_counts_against_it_when_overdue(
+    world: World,
+) -> None:
+    await world.cohort()
+    base_id = await new_base(world)
+    item = {
+        "name": "职工法律咨询",
+        "category": "legal_aid",
+        "providers": [str(CENTRE["370202"].id), base_id],
+        "time_limit_days": 5,
+        "steps": ["登记诉求"],
+        "listed_on": "2025-07-01",
+    }
+    listed = await world.registry.post("/service-items", json=item, headers={**REGISTRAR, **key()})
+    assert listed.status_code == 201, listed.text
+    matter_id = await matter_to(world, listed.json()["item_id"], base_id, "2026-03-02", "2026-03-03")
+    # The base hands it back to the district's centre, which refuses it: the base handles it again,
+    # and it is never closed.
+    await act(
+        world,
+        matter_id,
+        "transfers",
+        {"to": str(CENTRE["370202"].id), "reason": "请中心律师办理", "transferred_on": "2026-03-04"},
+    )
+    await act(world, matter_id, "refusal", {"reason": "中心律师本月已满", "refused_on": "2026-03-05"})
+    graded = await world.registry.post(
+        f"/grading/{base_id}/evaluations", json=evaluation(2026, 90), headers={**CITY, **key()}
+    )
+    assert graded.status_code == 201, graded.text
+    efficiency = figures(graded.json(), "efficiency")
+    assert efficiency["overdue_open"]["value"] == "1.00" and efficiency["overdue_open"]["sources"] == [
+        matter_id
+    ]
+    assert efficiency["score"] == "0.00"

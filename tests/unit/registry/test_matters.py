@@ -18,6 +18,7 @@ from huigong_events.matters import (
     MatterOutcome,
     MatterReceived,
     MatterTransferred,
+    MatterTransferRefused,
     ServiceCategory,
     ServiceItemChanged,
     ServiceItemListed,
@@ -269,6 +270,48 @@ def test_transferred_twice_and_closed_the_first_responder_stays_on_record() -> N
     with pytest.raises(NotFound):
         matters.visible(state, matter_id, DISTRICT_213)
     assert matters.visible(state, matter_id, Acting.city()) is state
+
+
+def test_a_receiver_refuses_a_transfer_with_a_reason_and_the_sender_handles_it_again() -> None:
+    events: list[DomainEvent] = list(receive())
+    matter_id = state_of(events).matter_id
+
+    def transfer_to_shibei(state: MatterState, on: date) -> list[DomainEvent]:
+        return matters.decide_transfer(
+            state, matter_id, DISTRICT_202, to=SHIBEI.unit_id, target=h(SHIBEI), item=ITEM,
+            reason="本中心本周无值班律师", on=on, today=TODAY,
+        )  # fmt: skip
+
+    events += transfer_to_shibei(state_of(events), date(2025, 9, 30))
+    state = state_of(events)
+    with pytest.raises(Forbidden):  # only the receiver refuses
+        matters.decide_refuse(state, matter_id, DISTRICT_202, "不收", date(2025, 10, 8), TODAY)
+    with pytest.raises(NotFound):  # nor may a district the matter never reached
+        matters.decide_refuse(state, matter_id, DISTRICT_213, "不收", date(2025, 10, 8), TODAY)
+    with pytest.raises(Refusal, match="refused_on"):  # not before the transfer
+        matters.decide_refuse(state, matter_id, DISTRICT_203, "不收", date(2025, 9, 29), TODAY)
+    refused = matters.decide_refuse(
+        state, matter_id, DISTRICT_203, "本中心本月法律咨询名额已满", date(2025, 10, 8), TODAY
+    )
+    (event,) = refused
+    assert isinstance(event, MatterTransferRefused)
+    assert (event.unit_id, event.unit_area, event.back_to) == (SHIBEI.unit_id, "370203", SHINAN.unit_id)
+    events += refused
+    state = state_of(events)
+    # Back with the sender, who acts on it again; the refusing district still sees what it refused.
+    assert state.status is MatterStatus.handling and state.pending is None
+    assert state.handler.unit_id == SHINAN.unit_id and state.refusals == 1
+    assert matters.visible(state, matter_id, DISTRICT_203) is state
+    with pytest.raises(Conflict):  # nothing waits any more
+        matters.decide_refuse(state, matter_id, DISTRICT_203, "再退", date(2025, 10, 8), TODAY)
+    with pytest.raises(Conflict):
+        matters.decide_accept(state, matter_id, DISTRICT_203, date(2025, 10, 8), TODAY)
+    events += matters.decide_step(state, matter_id, DISTRICT_202, "登记诉求", None, date(2025, 10, 8), TODAY)
+    # The sender may try the same unit again; this time it accepts.
+    events += transfer_to_shibei(state_of(events), date(2025, 10, 9))
+    events += matters.decide_accept(state_of(events), matter_id, DISTRICT_203, date(2025, 10, 9), TODAY)
+    state = state_of(events)
+    assert state.handler.unit_id == SHIBEI.unit_id and state.transfers == 2 and state.refusals == 1
 
 
 def test_a_transfer_to_a_unit_that_does_not_provide_the_item_is_refused_with_the_reason() -> None:

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Generic, TypeVar
 
+from huigong_events.base import DomainEvent
 from huigong_events.upcasting import decode
 from huigong_platform.database import DbConnection
-from huigong_platform.eventstore import EventStore
+from huigong_platform.eventstore import EventStore, row_to_event
 
-from ..domain import catalogue, certification, matters
+from ..domain import catalogue, certification, handling, matters
 from ..domain.catalogue import Handler, ItemState
 from ..domain.certification import UnitState
 from ..domain.matters import MatterState
@@ -75,3 +76,12 @@ async def allocate_matter_no(conn: DbConnection, received_on: date, area: str) -
 def matter_no(year: int, area: str, sequence: int) -> str:
     """A matter's 受理编号: its year, the receiving centre's area and the year's sequence there."""
     return f"FW-{year}-{area}-{sequence:05d}"
+
+
+async def handling_events(conn: DbConnection) -> list[DomainEvent]:
+    """The matters' events that the per-unit figures read (domain/handling.py), in the order
+    recorded: the authoritative log, not the read model, so any `as_of` is answered exactly."""
+    rows = await conn.fetch(
+        "SELECT * FROM events WHERE type = ANY($1::text[]) ORDER BY position", sorted(handling.HANDLING_TYPES)
+    )
+    return [decode(row_to_event(row)) for row in rows]

@@ -63,6 +63,7 @@ from huigong_events.matters import (
     MatterReceived,
     MatterStepDone,
     MatterTransferred,
+    MatterTransferRefused,
 )
 from huigong_events.reference import FacilityKind, Programme
 from huigong_events.registry import (
@@ -100,6 +101,7 @@ MEASURED_TYPES: Final = frozenset(
         "MatterReceived",
         "MatterTransferred",
         "MatterAccepted",
+        "MatterTransferRefused",
         "MatterStepDone",
         "MatterClosed",
         "MatterRated",
@@ -361,6 +363,8 @@ def _day_of(event: DomainEvent) -> date | None:
             return event.transferred_on
         case MatterAccepted():
             return event.accepted_on
+        case MatterTransferRefused():
+            return event.refused_on
         case MatterStepDone():
             return event.done_on
         case MatterClosed():
@@ -427,6 +431,9 @@ def measure(
                 if event.unit_id == me and window.within(day) and matter.taken_on is None:
                     matter.taken_on = day
                     taken.append(record.id)
+            case MatterTransferRefused() if event.matter_id in matters:
+                # Refused: the sender handles it again, and answers for it if it runs late.
+                matters[event.matter_id].handler = event.back_to
             case MatterStepDone() if event.matter_id in matters:
                 matter = matters[event.matter_id]
                 if event.unit_id == me and matter.taken_on is not None and matter.first_action_on is None:

@@ -15,7 +15,9 @@ Rules:
   and the deadline are fixed at receipt, so a later change of the catalogue does not move them.
 - Transfer: by the current handler, to another active centre or service base that provides the
   item (422 naming the unit and the item otherwise), with a reason; one transfer is pending until
-  the receiver accepts it, and meanwhile nothing else happens to the matter (409).
+  the receiver accepts it or refuses it with a reason, and meanwhile nothing else happens to the
+  matter (409). A refused matter goes back to the unit that sent it, which handles it again (and
+  may transfer it elsewhere, or to the same unit once more); the refusal counts for the receiver.
 - Steps: by the current handler, each step once, in the order of the item.
 - Closure: by the current handler, with an outcome; "已办结" needs every step done. On time means
   closed on or before the deadline.
@@ -51,6 +53,7 @@ from huigong_events.matters import (
     MatterRequesterErased,
     MatterStepDone,
     MatterTransferred,
+    MatterTransferRefused,
 )
 from huigong_events.reference import CITY_CODE, DISTRICTS
 from huigong_platform.refusals import Conflict, FieldError, Forbidden, NotFound, Refusal
@@ -122,6 +125,7 @@ class MatterState:
     done: list[str] = field(default_factory=list)
     involved: dict[uuid.UUID, Unit] = field(default_factory=dict)
     transfers: int = 0
+    refusals: int = 0
     closed_on: date | None = None
     closed_by: Unit | None = None
     outcome: MatterOutcome | None = None
@@ -180,6 +184,11 @@ def evolve(state: MatterState | None, event: DomainEvent) -> MatterState | None:
             state.handler = state.pending.to
             state.pending = None
             state.last_on = event.accepted_on
+        case MatterTransferRefused() if state is not None and state.pending is not None:
+            # The sender never stopped being the handler: the matter simply stops waiting.
+            state.pending = None
+            state.refusals += 1
+            state.last_on = event.refused_on
         case MatterStepDone() if state is not None:
             state.done.append(event.step)
             state.last_on = event.done_on
@@ -399,6 +408,39 @@ def decide_accept(
         )
     _dated("accepted_on", on, state, today)
     return [MatterAccepted(matter_id=state.matter_id, unit_id=state.pending.to.unit_id, accepted_on=on)]
+
+
+def decide_refuse(
+    state: MatterState | None,
+    matter_id: uuid.UUID,
+    acting: Acting,
+    reason: str,
+    on: date,
+    today: date,
+) -> list[DomainEvent]:
+    state = visible(state, matter_id, acting)
+    _open(state)
+    if state.pending is None:
+        raise Conflict(FieldError("matter_id", "没有待接收的转办", "no transfer awaits acceptance"))
+    if not acting.acts_for(state.pending.to.area):
+        raise Forbidden(
+            FieldError(
+                "principal",
+                f"只有接收单位{state.pending.to.name}可以退回",
+                f"only {state.pending.to.name} refuses this transfer",
+            )
+        )
+    _dated("refused_on", on, state, today)
+    return [
+        MatterTransferRefused(
+            matter_id=state.matter_id,
+            unit_id=state.pending.to.unit_id,
+            unit_area=state.pending.to.area,
+            back_to=state.handler.unit_id,
+            reason=reason,
+            refused_on=on,
+        )
+    ]
 
 
 def decide_step(

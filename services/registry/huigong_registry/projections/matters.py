@@ -20,6 +20,7 @@ from huigong_events.matters import (
     MatterRequesterErased,
     MatterStepDone,
     MatterTransferred,
+    MatterTransferRefused,
     ServiceItemChanged,
     ServiceItemListed,
     ServiceItemWithdrawn,
@@ -122,6 +123,16 @@ class MattersProjection(Projection):
                     """UPDATE matters_view SET status = $2, handler_unit = pending_unit,
                            handler_name = pending_name, handler_area = pending_area,
                            pending_unit = NULL, pending_name = NULL, pending_area = NULL
+                       WHERE matter_id = $1""",
+                    event.matter_id,
+                    MatterStatus.handling.value,
+                )
+            case MatterTransferRefused():
+                # Back with the sender, which never stopped handling it; the refusing unit stays
+                # among the involved, so that its district still lists the matter it refused.
+                await conn.execute(
+                    """UPDATE matters_view SET status = $2, pending_unit = NULL, pending_name = NULL,
+                           pending_area = NULL
                        WHERE matter_id = $1""",
                     event.matter_id,
                     MatterStatus.handling.value,

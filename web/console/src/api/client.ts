@@ -49,6 +49,7 @@ export type RevocationDecisionRequest = Registry["schemas"]["DecisionRequest"];
 export type MatterReceiptRequest = Registry["schemas"]["ReceiptRequest"];
 export type TransferRequest = Registry["schemas"]["TransferRequest"];
 export type AcceptanceRequest = Registry["schemas"]["AcceptanceRequest"];
+export type TransferRefusalRequest = Registry["schemas"]["TransferRefusalRequest"];
 export type MatterClosureRequest = Registry["schemas"]["MatterClosureRequest"];
 export type RatingRequest = Registry["schemas"]["RatingRequest"];
 export type Channel = Registry["schemas"]["Channel"];
@@ -359,6 +360,8 @@ export const mattersApi = {
     request<unknown>("registry", "POST", `/matters/${matterId}/transfers`, { body, idempotencyKey }),
   accept: (matterId: string, body: AcceptanceRequest, idempotencyKey: string) =>
     request<unknown>("registry", "POST", `/matters/${matterId}/acceptance`, { body, idempotencyKey }),
+  refuse: (matterId: string, body: TransferRefusalRequest, idempotencyKey: string) =>
+    request<unknown>("registry", "POST", `/matters/${matterId}/refusal`, { body, idempotencyKey }),
   step: (matterId: string, body: { step: string; note?: string | null }, idempotencyKey: string) =>
     request<unknown>("registry", "POST", `/matters/${matterId}/steps`, { body, idempotencyKey }),
   close: (matterId: string, body: MatterClosureRequest, idempotencyKey: string) =>

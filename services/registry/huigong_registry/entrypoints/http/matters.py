@@ -36,6 +36,7 @@ from huigong_platform.refusals import FieldError, Forbidden, Refusal
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, IdempotencyKey, run
 
+from ...adapters.matters import handling_events
 from ...adapters.requesters import vault_of
 from ...commands import (
     AcceptanceRequest,
@@ -48,12 +49,14 @@ from ...commands import (
     RatingRequest,
     ReceiptRequest,
     ReceiveMatter,
+    RefuseTransfer,
     RequesterErasureRequest,
     StepRequest,
     TransferMatter,
+    TransferRefusalRequest,
     TransferRequest,
 )
-from ...domain import matters, workdays
+from ...domain import handling, matters, workdays
 from ...domain.matters import MatterStatus
 from ...handlers import today
 from ...policy import acting_of, may_see_requester, reads_all
@@ -65,6 +68,7 @@ STEP_LABELS: Final = {
     "MatterReceived": "受理",
     "MatterTransferred": "转办",
     "MatterAccepted": "接收",
+    "MatterTransferRefused": "退回",
     "MatterStepDone": "办理",
     "MatterClosed": "办结",
     "MatterRated": "评价",
@@ -90,6 +94,13 @@ async def accept(
     matter_id: uuid.UUID, body: AcceptanceRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
     return await run(request, from_request(AcceptMatter, body, matter_id=matter_id), caller, key)
+
+
+@router.post("/matters/{matter_id}/refusal", status_code=201, summary="退回转办：接收单位说明理由拒收")
+async def refuse(
+    matter_id: uuid.UUID, body: TransferRefusalRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(RefuseTransfer, body, matter_id=matter_id), caller, key)
 
 
 @router.post("/matters/{matter_id}/steps", status_code=201, summary="完成一个办理环节")
@@ -140,6 +151,24 @@ def _lateness(deadline: date, received_on: date, closed_on: date | None, as_of: 
     else:
         late = 0
     return {"overdue": overdue, "working_days_late": late}
+
+
+# Declared before /matters/{matter_id}, which would otherwise take "figures" for a matter id.
+@router.get("/matters/figures", summary="各单位服务事项统计：首问受理与承办（含转入、退回、按期、超期）")
+async def unit_figures(
+    request: Request,
+    area: Annotated[str | None, Query(description="只列该区市（或 370200 市级）的单位")] = None,
+    as_of: Annotated[AsOfDay | None, Query(description="截至日期（默认今天，北京时间）")] = None,
+) -> dict[str, Any]:
+    as_of = as_of or today()
+    async with runtime_of(request).pool.acquire() as conn:
+        events = await handling_events(conn)
+    units = handling.by_unit(events, as_of)
+    rows = sorted(
+        (figures for figures in units.values() if area is None or figures.unit.area == area),
+        key=lambda figures: (figures.unit.area, figures.unit.name),
+    )
+    return {"as_of": as_of.isoformat(), "units": [figures.to_json() for figures in rows]}
 
 
 @router.get("/matters/{matter_id}", summary="一个服务事项：办理全过程（谁、何时、做了什么）")
@@ -213,6 +242,7 @@ async def get_matter(
         **_lateness(found.deadline, found.received_on, found.closed_on, as_of),
         "steps": [{"step": s, "done": s in found.done} for s in found.steps],
         "transfers": found.transfers,
+        "refused_transfers": found.refusals,
         "closed_on": found.closed_on.isoformat() if found.closed_on else None,
         "outcome": found.outcome.value if found.outcome else None,
         "outcome_label": found.outcome.label if found.outcome else None,

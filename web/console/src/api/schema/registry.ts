@@ -385,6 +385,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/matters/figures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 各单位服务事项统计：首问受理与承办（含转入、退回、按期、超期） */
+        get: operations["unit_figures_matters_figures_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/matters/{matter_id}": {
         parameters: {
             query?: never;
@@ -464,6 +481,23 @@ export interface paths {
         put?: never;
         /** 记录职工满意度评价（1–5分） */
         post: operations["rate_matters__matter_id__rating_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/matters/{matter_id}/refusal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 退回转办：接收单位说明理由拒收 */
+        post: operations["refuse_matters__matter_id__refusal_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1827,6 +1861,19 @@ export interface components {
              * @description 受理时确定的办理环节之一，按顺序完成
              */
             step: string;
+        };
+        /** TransferRefusalRequest */
+        TransferRefusalRequest: {
+            /**
+             * 退回原因
+             * @description 拒收转办的原因，告知转出单位
+             */
+            reason: string;
+            /**
+             * 退回日期
+             * @description 默认为今天（北京时间）
+             */
+            refused_on?: string | null;
         };
         /** TransferRequest */
         TransferRequest: {
@@ -3441,6 +3488,69 @@ export interface operations {
             };
         };
     };
+    unit_figures_matters_figures_get: {
+        parameters: {
+            query?: {
+                /** @description 只列该区市（或 370200 市级）的单位 */
+                area?: string | null;
+                /** @description 截至日期（默认今天，北京时间） */
+                as_of?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
     get_matter_matters__matter_id__get: {
         parameters: {
             query?: {
@@ -3741,6 +3851,80 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["RatingRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    refuse_matters__matter_id__refusal_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                matter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransferRefusalRequest"];
             };
         };
         responses: {
