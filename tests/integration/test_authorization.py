@@ -102,6 +102,14 @@ EVERY_SERVICE: Final = {
     ("GET", "/docs/oauth2-redirect"):   "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("GET", "/redoc"):                  "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("GET", "/docs-assets/{name}"):     "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
+    # Dead letters: operators only (retry and skip record who and why).
+    ("GET", "/dead-letters"):           "F  F  F  F  F  F  F  F  A  F  F  U  U  U",
+    ("GET", "/dead-letters/{letter_id}"):
+                                        "F  F  F  F  F  F  F  F  A  F  F  U  U  U",
+    ("POST", "/dead-letters/{letter_id}/retry"):
+                                        "F  F  F  F  F  F  F  F  A  F  F  U  U  U",
+    ("POST", "/dead-letters/{letter_id}/skip"):
+                                        "F  F  F  F  F  F  F  F  A  F  F  U  U  U",
 }
 # Logging in and out check the password or the session cookie themselves (test_sessions.py).
 SELF_CHECKED: Final = {("POST", "/session"), ("GET", "/session"), ("DELETE", "/session")}
@@ -185,11 +193,41 @@ MATRIX: Final = {
     ("registry", "POST", "/matters/{matter_id}/erasure"):             "A  A  F  A  F  F  F  F  F  F  F  U  U  U",
     ("registry", "GET", "/matters"):                                  "A  A  F  A  F  F  F  A  A  A  F  U  U  U",
     ("registry", "GET", "/matters/{matter_id}"):                      "A  A  F  A  F  F  F  A  A  A  F  U  U  U",
+    ("registry", "POST", "/matters/{matter_id}/refusal"):             "A  A  F  A  F  F  F  F  F  F  F  U  U  U",
+    ("registry", "GET", "/matters/figures"):                          "A  A  F  A  F  F  F  A  A  A  F  U  U  U",
+    # 绩效评估、分级评定: the city's staff and registrars grade; registrars decide an exit; the
+    # unit's own union files its statement (another's subject answers 404: test_registry_grading).
+    ("registry", "PUT", "/evaluation-schemes/{year}"):                "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
+    ("registry", "GET", "/evaluation-schemes/{year}"):                "A  A  A  A  F  A  A  A  A  A  A  U  U  U",
+    ("registry", "GET", "/grading/{subject_id}"):                     "A  A  A  A  F  A  A  A  A  A  A  U  U  U",
+    ("registry", "POST", "/grading/{subject_id}/evaluations"):        "F  F  F  A  F  F  F  A  F  F  F  U  U  U",
+    ("registry", "POST", "/grading/{subject_id}/rectification/completion"):
+                                                                      "F  F  F  A  F  F  F  A  F  F  F  U  U  U",
+    ("registry", "POST", "/grading/{subject_id}/exit-proposal"):      "F  F  F  A  F  F  F  A  F  F  F  U  U  U",
+    ("registry", "POST", "/grading/{subject_id}/exit-proposal/confirmation"):
+                                                                      "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
+    ("registry", "POST", "/grading/{subject_id}/exit-proposal/dismissal"):
+                                                                      "F  F  F  F  F  F  F  A  F  F  F  U  U  U",
+    ("registry", "POST", "/grading/{subject_id}/statement"):          "A  A  A  F  F  F  F  F  F  F  F  U  U  U",
+    # 服务项目集群: public, nothing personal.
+    ("registry", "GET", "/project-cluster/"):                         "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
+    ("registry", "GET", "/project-cluster/projects.json"):            "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
+    # 送温暖: the city sets funds and decides the deliveries above the threshold; unions record
+    # their own; a fund (370202's here) is read by the city, registrars, ops and its own union.
+    ("registry", "PUT", "/warmth/funds/{union}/{year}"):              "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
+    ("registry", "GET", "/warmth/funds/{union}/{year}"):              "A  N  N  A  F  F  F  A  A  F  F  U  U  U",
+    ("registry", "POST", "/warmth/deliveries"):                       "A  A  A  F  F  F  F  F  F  F  F  U  U  U",
+    ("registry", "POST", "/warmth/funds/{union}/{year}/deliveries/{delivery_id}/approval"):
+                                                                      "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
+    ("registry", "POST", "/warmth/funds/{union}/{year}/deliveries/{delivery_id}/decline"):
+                                                                      "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
     ("metrics", "GET", "/api/progress"):                              "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("metrics", "GET", "/api/progress/{metric}/series"):              "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("metrics", "GET", "/api/metrics"):                               "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("metrics", "GET", "/api/areas"):                                 "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("metrics", "GET", "/api/matters"):                               "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
+    ("metrics", "GET", "/api/grading"):                               "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
+    ("metrics", "GET", "/api/warmth"):                                "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("metrics", "GET", "/api/targets"):                               "A  A  A  A  F  A  A  A  A  A  A  U  U  U",
     ("metrics", "PUT", "/api/targets/{metric}"):                      "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
     ("metrics", "GET", "/"):                                          "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
@@ -324,6 +362,11 @@ def fill(path: str, app_id: str) -> str:
         "metric": "service_complex",
         "name": "dashboard.css",
         "path": "NotoSansSC-Regular.woff2",
+        "subject_id": str(uuid.uuid4()),
+        "year": str(YEAR),
+        "union": OWN,
+        "delivery_id": str(uuid.uuid4()),
+        "letter_id": "1",
     }
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     missing = [n for n in names if n not in values]
