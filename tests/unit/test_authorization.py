@@ -109,6 +109,11 @@ def test_dead_letters_are_for_ops_alone() -> None:
         assert rule.roles == {Role.OPS} and not rule.public, (method, path)
 
 
+def test_streams_are_for_ops_alone() -> None:
+    rules = [r for s, m, p, r in all_rules() if p == "/streams"]
+    assert [(r.roles, r.public) for r in rules] == [(frozenset({Role.OPS}), False)]
+
+
 def test_ops_read_everything_that_is_not_public() -> None:
     for service, method, path, rule in all_rules():
         if method == "GET":

@@ -26,6 +26,7 @@ from rich.text import Text
 from huigong_events.authenticity import RecordKeys
 from huigong_events.checkpoints import load_public_keys
 from huigong_events.topics import EVENT_TOPICS
+from huigong_platform import stream_positions
 from huigong_platform.raw_identifiers import Patterns
 from huigong_platform.settings import SERVICES
 
@@ -529,7 +530,7 @@ def _render_streams(report: streams_mod.StreamsReport) -> None:
         ("Kafka 消费组 consumer groups", report.groups),
         ("PostgreSQL 检查点 checkpoints", report.checkpoints),
     ):
-        rows = streams_mod.summarise_lag(items)
+        rows = stream_positions.summarise_lag(items)
         table = Table(title=title, title_justify="left")
         for column in ("读者 reader", "主题 topic", "滞后 lag", "分区 位置/末端 partition position/end"):
             table.add_column(column, justify="right" if column.startswith("滞后") else "left")

@@ -8,6 +8,9 @@ Three views:
   mirror their position into Kafka; faust reactions commit theirs there;
 - the PostgreSQL checkpoints of each service (`<service>.checkpoints`), the projections' true
   positions, with lag = end offset − next offset.
+
+Positions and lag are computed by `huigong_platform.stream_positions`, which each service's
+`/streams` route shares.
 """
 
 from __future__ import annotations
@@ -15,16 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from aiokafka import TopicPartition
 
 from huigong_events.topics import TOPICS, Topic
+from huigong_platform import stream_positions
 from huigong_platform.kafka import admin_client
 from huigong_platform.settings import SERVICES
+from huigong_platform.stream_positions import PositionLag, summarise_lag, with_unread_partitions
 
 from . import kafka_access
 from .common import OpsError
@@ -69,33 +73,6 @@ class TopicInfo:
 
 
 @dataclass
-class PositionLag:
-    """A reader's position on one partition: a Kafka group's committed offset or a checkpoint."""
-
-    reader: str  # consumer group, or "<service>/<consumer>" for a checkpoint
-    topic: str
-    partition: int
-    position: int | None  # None: nothing stored, the reader starts at the beginning
-    end: int | None
-    updated_at: datetime | None = None
-    begin: int = 0
-
-    @property
-    def lag(self) -> int | None:
-        if self.end is None:
-            return None
-        if self.position is None or self.position < 0:
-            return max(self.end - self.begin, 0)
-        return max(self.end - self.position, 0)
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["lag"] = self.lag
-        out["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
-        return out
-
-
-@dataclass
 class StreamsReport:
     topics: list[TopicInfo]
     groups: list[PositionLag]
@@ -114,25 +91,6 @@ class StreamsReport:
             "max_lag": self.max_lag(),
             "notes": self.notes,
         }
-
-
-def summarise_lag(positions: Sequence[PositionLag]) -> list[dict[str, Any]]:
-    """Per (reader, topic): total lag and each partition."""
-    grouped: dict[tuple[str, str], list[PositionLag]] = {}
-    for p in positions:
-        grouped.setdefault((p.reader, p.topic), []).append(p)
-    out = []
-    for (reader, topic), items in sorted(grouped.items()):
-        lags = [i.lag for i in items]
-        out.append(
-            {
-                "reader": reader,
-                "topic": topic,
-                "lag": None if any(lag is None for lag in lags) else sum(lag or 0 for lag in lags),
-                "partitions": [i.to_json() for i in sorted(items, key=lambda i: i.partition)],
-            }
-        )
-    return out
 
 
 async def gather(
@@ -177,27 +135,11 @@ async def gather(
     else:
         notes.append("未配置数据库，未列出检查点 no database configured: checkpoints not listed")
     begins = {TopicPartition(t.name, p): b for t in topics for p, b in t.begin.items()}
-    groups = _with_unread_partitions(groups, ends, begins)
-    checkpoints = _with_unread_partitions(checkpoints, ends, begins)
+    groups = with_unread_partitions(groups, ends, begins)
+    checkpoints = with_unread_partitions(checkpoints, ends, begins)
     if missing:
         notes.append(f"主题不存在 missing topics: {', '.join(missing)}")
     return StreamsReport(topics, groups, checkpoints, notes)
-
-
-def _with_unread_partitions(
-    positions: list[PositionLag], ends: dict[TopicPartition, int], begins: dict[TopicPartition, int]
-) -> list[PositionLag]:
-    """A reader stores a position only for partitions it has read; on the others it starts at the
-    beginning, so everything there counts as lag."""
-    seen = {(p.reader, p.topic, p.partition) for p in positions}
-    readers = sorted({(p.reader, p.topic) for p in positions})
-    added = [
-        PositionLag(reader, topic, tp.partition, None, end, begin=begins.get(tp, 0))
-        for reader, topic in readers
-        for tp, end in sorted(ends.items())
-        if tp.topic == topic and (reader, topic, tp.partition) not in seen
-    ]
-    return positions + added
 
 
 async def _group_positions(bootstrap: str, prefix: str, all_groups: bool) -> list[PositionLag]:
@@ -233,24 +175,8 @@ async def _checkpoints(dsn: str, topic_names: set[str]) -> list[PositionLag]:
     try:
         for service in SERVICES:
             table = f"{service}.checkpoints"
-            if not await conn.fetchval("SELECT to_regclass($1)", table):
-                continue
-            rows = await conn.fetch(
-                f"SELECT consumer, topic, partition, next_offset, updated_at FROM {table} "
-                "ORDER BY consumer, topic, partition"
-            )
-            positions.extend(
-                PositionLag(
-                    f"{service}/{r['consumer']}",
-                    r["topic"],
-                    r["partition"],
-                    r["next_offset"],
-                    None,
-                    r["updated_at"],
-                )
-                for r in rows
-                if r["topic"] in topic_names
-            )
+            if await conn.fetchval("SELECT to_regclass($1)", table):
+                positions.extend(await stream_positions.checkpoints(conn, table, f"{service}/", topic_names))
     finally:
         await conn.close()
     return positions

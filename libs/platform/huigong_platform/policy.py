@@ -81,6 +81,9 @@ COMMON: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/dead-letters/{letter_id}"): Rule(roles(Role.OPS)),
     ("POST", "/dead-letters/{letter_id}/retry"): Rule(roles(Role.OPS)),
     ("POST", "/dead-letters/{letter_id}/skip"): Rule(roles(Role.OPS)),
+    # Streams (stream_api.py): each reader's position and lag, for 运维/审计 only (the operators'
+    # view of the runner, as `huigong streams` is on the command line).
+    ("GET", "/streams"): Rule(roles(Role.OPS)),
 }
 
 _CONVERTOR: Final = re.compile(r"\{([^}:]+):[^}]+\}")

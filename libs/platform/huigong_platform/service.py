@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from huigong_events.checkpoints import CheckpointKeys
 
 from . import answer_labels as answer_labels_
-from . import api_docs, authorization, dead_letter_api, errors, logs, sessions
+from . import api_docs, authorization, dead_letter_api, errors, logs, sessions, stream_api
 from .application import CommandPath
 from .checkpoints import Checkpointer
 from .credentials import KeyVerifier
@@ -309,6 +309,18 @@ def build_app(
             settings.service,
             {p.name: p for p in [*projections, *reactions]},
             lambda request: runtime_of(request).pool,
+        )
+    )
+    app.include_router(
+        stream_api.router(
+            settings.service,
+            projections,
+            reactions,
+            lambda request: runtime_of(request).pool,
+            lambda request: (
+                runtime_of(request).settings.kafka_bootstrap,
+                runtime_of(request).settings.topic_prefix,
+            ),
         )
     )
     for router in routers:

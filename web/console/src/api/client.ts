@@ -417,6 +417,53 @@ export const deadLettersApi = {
     request<DeadLetterOutcome>(service, "POST", `/dead-letters/${letterId}/${action}`, { body: { reason } }),
 };
 
+// Every service's /streams (huigong_platform.stream_api): 运维/审计 only.
+export interface StreamPartition {
+  partition: number;
+  position: number | null;
+  end: number | null;
+  lag: number | null;
+  updated_at: string | null;
+}
+export interface StreamConsumer {
+  consumer: string;
+  kind: "projection" | "reaction";
+  lag: number | null;
+  last_applied_at: string | null;
+  topics: { topic: string; lag: number | null; partitions: StreamPartition[] }[];
+}
+export interface StreamsReport {
+  service: string;
+  checked_at: string;
+  consumers: StreamConsumer[];
+  max_lag: number | null;
+  notes: string[];
+}
+export const streamsApi = {
+  get: (service: Service) => request<StreamsReport>(service, "GET", "/streams"),
+};
+
+// The registry's member roster: one member by member key, and its erasure (登记人员).
+export type MemberErasureRequest = Registry["schemas"]["MemberErasureRequest"];
+export interface Member {
+  member_key: string;
+  status: "enrolled" | "erased";
+  status_label: string;
+  district: string;
+  occupation: string;
+  platform: string | null;
+  joined_on: string | null;
+  reports: number;
+  mutual_aid: { policy_year: number; paid_by: string }[];
+  erased_on: string | null;
+  erasure_ref: string | null;
+}
+export const membersApi = {
+  get: (memberKey: string) => request<Member>("registry", "GET", `/members/${memberKey}`),
+  erase: (memberKey: string, body: MemberErasureRequest, idempotencyKey: string) =>
+    request<unknown>("registry", "POST", `/members/${memberKey}/erasure`, { body, idempotencyKey }),
+};
+
 // intake's GET /applications/{id} declares no response model (dict[str, Any]): the shape of
 // huigong_intake.entrypoints.http.views.application_view, written down here once.
 export interface ApplicationStep {

@@ -51,6 +51,7 @@ export const MENUS: Record<Role, MenuItem[]> = {
     { path: "/registry/units", label: "建设单位" },
     { path: "/registry/facilities", label: "设施" },
     { path: "/registry/partners", label: "公益伙伴" },
+    { path: "/registry/members", label: "会员个人信息删除" },
     { path: "/matters", label: "服务事项" },
   ],
   ops: [
@@ -59,6 +60,7 @@ export const MENUS: Record<Role, MenuItem[]> = {
     { path: "/registry/units", label: "建设单位" },
     { path: "/audit/timeline", label: "审计时间线" },
     { path: "/audit/dead-letters", label: "死信" },
+    { path: "/audit/streams", label: "数据流" },
     { path: "/matters", label: "服务事项" },
   ],
   viewer: [{ path: "/registry/units", label: "建设单位" }],
@@ -167,6 +169,18 @@ const routes: RouteRecordRaw[] = [
         name: "audit-dead-letters",
         component: () => import("../views/audit/DeadLetters.vue"),
         meta: { title: "死信", roles: ["ops"] },
+      },
+      {
+        path: "audit/streams",
+        name: "audit-streams",
+        component: () => import("../views/audit/Streams.vue"),
+        meta: { title: "数据流", roles: ["ops"] },
+      },
+      {
+        path: "registry/members",
+        name: "registry-members",
+        component: () => import("../views/registry/Members.vue"),
+        meta: { title: "会员个人信息删除", roles: ["registrar"] },
       },
       {
         path: "matters",
