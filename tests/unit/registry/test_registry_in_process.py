@@ -16,13 +16,13 @@ import httpx
 import pytest
 
 from huigong_events.forms import PartnerCategory
-from huigong_events.upcasting import decode
 from huigong_events.reference import (
     HAPPY_ENTERPRISE_CRITERIA,
     TITLES,
     FacilityKind,
     Programme,
 )
+from huigong_events.upcasting import decode
 from huigong_intake.app import create_app as create_intake
 from huigong_intake.handlers import Intake
 from huigong_intake.policy import POLICY as INTAKE_POLICY
@@ -32,9 +32,9 @@ from huigong_platform.settings import Settings
 from huigong_platform.unit_of_work import MemoryState, UnitsOfWork, in_memory_units
 from huigong_registry import seed
 from huigong_registry.app import create_app as create_registry
+from huigong_registry.domain import matters
 from huigong_registry.domain.cohort import PILOT_DATE, SERVICE_BASES, SERVICE_CENTRES
 from huigong_registry.domain.dates import BEIJING, add_years
-from huigong_registry.domain import matters
 from huigong_registry.domain.facilities import facility_id_of_report
 from huigong_registry.handlers import Registry
 from huigong_registry.policy import POLICY as REGISTRY_POLICY
@@ -405,7 +405,9 @@ async def test_a_published_working_calendar_moves_provisional_deadlines_and_a_pu
         "reason": "国务院办公厅关于2027年部分节假日安排的通知",
     }
     # Only the city publishes; a district is refused and nothing moves.
-    refused = await world.registry.put("/working-calendars/2027", json=year_2027, headers={**DISTRICT, **key()})
+    refused = await world.registry.put(
+        "/working-calendars/2027", json=year_2027, headers={**DISTRICT, **key()}
+    )
     assert refused.status_code == 403
     # Days outside the year, and a weekday given as an adjusted working day, are named one by one.
     wrong = {**year_2027, "holidays": ["2027-01-01", "2026-10-01"], "adjusted_workdays": ["2027-02-22"]}
