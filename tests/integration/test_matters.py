@@ -470,6 +470,52 @@ async def test_deadlines_count_working_days_across_national_day_and_an_adjusted_
     assert any(p["name"] == "青岛市职工服务中心" for p in item["providers"])
 
 
+async def test_a_provisional_deadline_moves_when_the_city_publishes_the_years_working_days(
+    units: None, registry: httpx.AsyncClient
+) -> None:
+    twenty = await list_item(
+        registry, "困难职工帮扶申请", ALL_CENTRES, 20, ["登记诉求", "入户核查", "审批发放"]
+    )
+    # The bundled calendar ends with 2026: 2027 counts Monday to Friday, so Friday 1 January is
+    # the 19th working day after 7 December 2026 and Monday 4 January the 20th.
+    matter = await receive(registry, CITY_CODE, twenty, "2026-12-07")
+    assert (matter["deadline"], matter["deadline_provisional"]) == ("2027-01-04", True)
+    year = {
+        "holidays": ["2027-01-01", "2027-02-08", "2027-02-09"],
+        "adjusted_workdays": ["2027-02-20"],
+        "reason": "国务院办公厅关于2027年部分节假日安排的通知",
+    }
+    refused = await registry.put(
+        "/working-calendars/2027",
+        json={**year, "adjusted_workdays": ["2027-02-20", "2027-02-22"]},
+        headers={**CITY, **key()},
+    )
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["errors"]
+    assert error["field"] == "adjusted_workdays.1" and "周六或周日" in error["zh"] and error["en"]
+
+    published = await registry.put("/working-calendars/2027", json=year, headers={**CITY, **key()})
+    assert published.status_code == 201, published.text
+    assert matter["matter_id"] in [r["matter_id"] for r in published.json()["revised"]]
+    # 1 January is a holiday now: the 20th working day is Tuesday 5 January, and it is final.
+    view = (await registry.get(f"/matters/{matter['matter_id']}", headers=CITY)).json()
+    assert (view["deadline"], view["deadline_provisional"]) == ("2027-01-05", False)
+    revision = view["path"][-1]
+    assert (revision["type"], revision["label"], revision["actor"]) == (
+        "MatterDeadlineRevised",
+        "期限重算",
+        CITY["X-Huigong-Principal"],
+    )
+
+    async def listed() -> dict[str, Any] | None:
+        page = (await registry.get("/matters", params={"page_size": 500}, headers=CITY)).json()
+        found = [m for m in page["items"] if m["matter_id"] == matter["matter_id"]]
+        return found[0] if found and found[0]["deadline"] == "2027-01-05" else None
+
+    row = await eventually(listed, "the revised deadline in the list of matters")
+    assert row["deadline_provisional"] is False
+
+
 # --- overdue ----------------------------------------------------------------------------------------
 
 

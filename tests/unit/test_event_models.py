@@ -577,6 +577,19 @@ def matter_samples() -> list[DomainEvent]:
             reason="基地下月名额已放出",
             transferred_on=date(2025, 10, 9),
         ),
+        matters.WorkingCalendarPublished(
+            year=2027,
+            holidays=[date(2027, 1, 1), date(2027, 2, 8), date(2027, 2, 9)],
+            adjusted_workdays=[date(2027, 2, 20)],
+            reason="国务院办公厅关于2027年部分节假日安排的通知",
+        ),
+        matters.MatterDeadlineRevised(
+            matter_id=matter,
+            deadline=date(2025, 10, 14),
+            deadline_provisional=False,
+            calendar_year=2025,
+            revised_on=date(2025, 10, 1),
+        ),
         matters.MatterAccepted(matter_id=matter, unit_id=uid("base-370203"), accepted_on=date(2025, 10, 9)),
         matters.MatterStepDone(
             matter_id=matter,

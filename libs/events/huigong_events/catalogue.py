@@ -40,6 +40,7 @@ from .intake import (
 from .matters import (
     MatterAccepted,
     MatterClosed,
+    MatterDeadlineRevised,
     MatterRated,
     MatterReceived,
     MatterRequesterErased,
@@ -49,6 +50,7 @@ from .matters import (
     ServiceItemChanged,
     ServiceItemListed,
     ServiceItemWithdrawn,
+    WorkingCalendarPublished,
 )
 from .metrics import TargetChanged
 from .registry import (
@@ -145,6 +147,8 @@ AnyEvent = Annotated[
     | MatterClosed
     | MatterRated
     | MatterRequesterErased
+    | MatterDeadlineRevised
+    | WorkingCalendarPublished
     # registry: 绩效评估、分级评定 (grading.py)
     | EvaluationSchemeSet
     | ResourceGraded

@@ -104,6 +104,8 @@ ClearText = Annotated[ShortText, AfterValidator(_no_raw_numbers)]
 """Free text stored in clear in an event: a reason, a note, a comment; never a phone or ID number."""
 
 TimeLimit = Annotated[int, Field(ge=1, le=60)]
+# The bundled calendar starts in 2004; a year far ahead is a typing error, not a plan.
+CalendarYear = Annotated[int, Field(ge=2004, le=2100)]
 """限时办结：working days from receipt."""
 
 
@@ -402,3 +404,50 @@ class MatterRequesterErased(DomainEvent):
     matter_id: UUID = Field(title=_MATTER_TITLE, description=_MATTER_DESCRIPTION)
     erased_on: date = Field(title="删除日期", description="执行删除的日期")
     request_ref: ClearText = Field(title="删除请求编号", description="个人信息删除请求的编号")
+
+
+class MatterDeadlineRevised(DomainEvent):
+    """办结期限已重算：期限曾按周一至周五暂定，该年度工作日安排发布后按实际安排重新计算。"""
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "matter"
+
+    type: Literal["MatterDeadlineRevised"] = Field(
+        default="MatterDeadlineRevised", title=_TYPE_TITLE, description="办结期限已重算"
+    )
+    matter_id: UUID = Field(title=_MATTER_TITLE, description=_MATTER_DESCRIPTION)
+    deadline: date = Field(title="办结期限", description="按新发布的工作日安排重新计算的最后办结日期")
+    deadline_provisional: bool = Field(title="期限暂定", description="重算后是否仍跨入尚无工作日安排的年度")
+    calendar_year: CalendarYear = Field(title="依据年度", description="引起重算的工作日安排所属年度")
+    revised_on: date = Field(title="重算日期", description="工作日安排发布、期限重算的日期（北京时间）")
+
+
+class WorkingCalendarPublished(DomainEvent):
+    """工作日安排已发布：市总工会发布某年度的法定节假日和调休上班日，此后该年度的办结期限按此计算。
+
+    同一年度再次发布时以最后一次为准；内置节假日日历已覆盖的年度也可发布，发布后以发布的为准。
+    """
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "working-calendar"
+
+    type: Literal["WorkingCalendarPublished"] = Field(
+        default="WorkingCalendarPublished", title=_TYPE_TITLE, description="工作日安排已发布"
+    )
+    year: CalendarYear = Field(title="年度", description="工作日安排所属的年度")
+    holidays: list[date] = Field(
+        max_length=366, title="法定节假日", description="该年度放假的日期（含因调休放假的工作日）"
+    )
+    adjusted_workdays: list[date] = Field(
+        max_length=366, title="调休上班日", description="该年度因调休上班的周六、周日"
+    )
+    reason: ClearText = Field(title="发布依据", description="如“国务院办公厅关于2027年部分节假日安排的通知”")
+
+    @model_validator(mode="after")
+    def _days_of_the_year(self) -> Self:
+        for day in (*self.holidays, *self.adjusted_workdays):
+            if day.year != self.year:
+                raise ValueError(f"{day} 不在 {self.year} 年度（{day} is not in {self.year}）")
+        if set(self.holidays) & set(self.adjusted_workdays):
+            raise ValueError("同一日期不能既放假又上班（a day cannot be both a holiday and a working day）")
+        return self

@@ -5,6 +5,7 @@ typed commands they become with the ids their route names. The platform's comman
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Final
 
 from pydantic import Field, StringConstraints, create_model
@@ -13,6 +14,7 @@ from huigong_events.forms import LongText, MemberKey, Name, Score, ShortText, Su
 from huigong_events.grading import Bands, ScaleTargets, Weights
 from huigong_events.labels import describe_pattern
 from huigong_events.matters import (
+    CalendarYear,
     Channel,
     ClearText,
     MatterOutcome,
@@ -264,6 +266,22 @@ class RatingRequest(Command):
 
 class RequesterErasureRequest(Command):
     request_ref: ClearText = Field(title="删除请求编号", description="个人信息删除请求的编号")
+
+
+class WorkingCalendarRequest(Command):
+    """一年的工作日安排：法定节假日（含调休放假的工作日）和调休上班的周六、周日，其余按周一至周五。"""
+
+    holidays: list[date] = Field(
+        max_length=366, title="法定节假日", description="该年度放假的日期（含因调休放假的工作日），YYYY-MM-DD"
+    )
+    adjusted_workdays: list[date] = Field(
+        default_factory=list, max_length=366, title="调休上班日", description="该年度调休上班的周六、周日"
+    )
+    reason: ClearText = Field(title="发布依据", description="如“国务院办公厅关于2027年部分节假日安排的通知”")
+
+
+class PublishWorkingCalendar(WorkingCalendarRequest):
+    year: CalendarYear
 
 
 class ReceiveMatter(ReceiptRequest):

@@ -34,8 +34,19 @@ from . import commands as c
 from .adapters.records import Records
 from .adapters.requesters import Requester
 from .adapters.warmth import Recipients
+from .adapters.working_calendar import published
 from .commands import ConfirmRevocation, DismissRevocation, FileStatement
-from .domain import catalogue, certification, grading, matters, partners, revocation, warmth, workdays
+from .domain import (
+    catalogue,
+    certification,
+    grading,
+    matters,
+    partners,
+    revocation,
+    warmth,
+    workdays,
+    working_calendar,
+)
 from .domain import facilities as facility
 from .domain import members as member
 from .domain.dates import BEIJING
@@ -87,6 +98,7 @@ class Registry:
             c.TransferMatter: self.transfer_matter,
             c.AcceptMatter: self.accept_matter,
             c.RefuseTransfer: self.refuse_transfer,
+            c.PublishWorkingCalendar: self.publish_calendar,
             c.DoMatterStep: self.do_matter_step,
             c.CloseMatter: self.close_matter,
             c.RateMatter: self.rate_matter,
@@ -359,12 +371,19 @@ class Registry:
                 FieldError("centre", "只有职工服务中心可以受理", "only a service centre receives matters")
             )
         received_on = command.received_on or today()
+        # The published years are locked before the matter, as a publication locks its year before
+        # the open matters it revises: a receipt and a publication never wait on each other in a
+        # circle, and no matter is received by a calendar being replaced under it.
+        item = await self.records(ctx.uow).item(command.item_id)
+        years = workdays.years_counted(received_on, item.time_limit_days if item else 1)
+        for year in years:
+            await ctx.uow.lock(working_calendar.AGGREGATE, str(year))
+        arrangements = await published(ctx.uow.read, years)
         _, version = await self._matter(ctx, command.matter_id)
         if version:
             raise Conflict(FieldError("matter_id", "该事项已受理", "the matter was received already"))
         records = self.records(ctx.uow)
         centre = await records.handler(centre_id)
-        item = await records.item(command.item_id)
         matter_no = await records.next_matter_no(received_on, centre.area if centre else "000000")
         requester = Requester(command.requester.name, command.requester.phone, command.request)
         key_id, sealed = await records.seal_requester(command.matter_id, requester)
@@ -380,6 +399,7 @@ class Registry:
             key_id=key_id,
             received_on=received_on,
             today=today(),
+            published=arrangements,
         )
         received = events[0]
         assert isinstance(received, MatterReceived)
@@ -418,6 +438,37 @@ class Registry:
             state, command.matter_id, acting_of(ctx.principal), command.accepted_on or today(), today()
         )
         return await self._matter_record(ctx, command.matter_id, events, version)
+
+    async def publish_calendar(self, command: c.PublishWorkingCalendar, ctx: Context) -> Outcome:
+        """Record the year's arrangement, then count again every open matter whose deadline can
+        reach that year, in the same transaction: the answer lists the matters revised."""
+        year = command.year
+        _, version = await self._load(ctx, working_calendar.AGGREGATE, str(year))
+        decided = working_calendar.decide_publish(
+            year, command.holidays, command.adjusted_workdays, command.reason
+        )
+        recorded = await ctx.uow.append(str(year), decided, version, ctx.meta(SOURCE))
+        ctx.counted(decided)
+        on = today()
+        revised: list[dict[str, Any]] = []
+        # A time limit is at most 60 working days, so only matters received that year or the one
+        # before can count a day of it.
+        for matter_id in await self.records(ctx.uow).open_matters(year - 1, year):
+            state, matter_version = await self._matter(ctx, matter_id)
+            if state is None:
+                continue
+            arrangements = await published(
+                ctx.uow.read, workdays.years_counted(state.received_on, state.time_limit_days)
+            )
+            revision = working_calendar.revise(state, year, arrangements, on)
+            if not revision:
+                continue
+            await ctx.uow.append(str(matter_id), revision, matter_version, ctx.meta(SOURCE))
+            ctx.counted(revision)
+            revised.append(revision[0].model_dump(mode="json"))
+        log.info("working calendar published", year=year, matters_revised=len(revised))
+        answer = {**decided[0].model_dump(mode="json"), "event_id": str(recorded[-1].id), "revised": revised}
+        return Outcome(201, answer)
 
     async def refuse_transfer(self, command: c.RefuseTransfer, ctx: Context) -> Outcome:
         state, version = await self._matter(ctx, command.matter_id)

@@ -65,6 +65,7 @@ POLICY: Final = Policy(
         c.TransferMatter: CENTRES,
         c.AcceptMatter: CENTRES,
         c.RefuseTransfer: CENTRES,
+        c.PublishWorkingCalendar: CITY,
         c.DoMatterStep: CENTRES,
         c.CloseMatter: CENTRES,
         c.RateMatter: CENTRES,
@@ -126,6 +127,8 @@ POLICY: Final = Policy(
         ("POST", "/matters/{matter_id}/transfers"): c.TransferMatter,
         ("POST", "/matters/{matter_id}/acceptance"): c.AcceptMatter,
         ("POST", "/matters/{matter_id}/refusal"): c.RefuseTransfer,
+        # The working-day calendar the deadlines count by: the city publishes a year's arrangement.
+        ("PUT", "/working-calendars/{year}"): c.PublishWorkingCalendar,
         ("POST", "/matters/{matter_id}/steps"): c.DoMatterStep,
         ("POST", "/matters/{matter_id}/closure"): c.CloseMatter,
         ("POST", "/matters/{matter_id}/rating"): c.RateMatter,

@@ -110,3 +110,14 @@ class MemoryRecords:
 
     async def graded_in(self, year: int) -> bool:
         return any(r.type == "ResourceGraded" and r.data["year"] == year for r in self.uow.state.events)
+
+    async def open_matters(self, received_from: int, received_to: int) -> list[uuid.UUID]:
+        events = self.uow.state.events
+        closed = {r.aggregate_id for r in events if r.type == "MatterClosed"}
+        return [
+            uuid.UUID(r.aggregate_id)
+            for r in events
+            if r.type == "MatterReceived"
+            and received_from <= date.fromisoformat(r.data["received_on"]).year <= received_to
+            and r.aggregate_id not in closed
+        ]

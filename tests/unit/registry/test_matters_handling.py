@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import date
 
 from huigong_events.base import DomainEvent
-from huigong_events.matters import MatterOutcome
-from huigong_registry.domain import handling, matters
+from huigong_events.matters import Channel, MatterOutcome
+from huigong_registry.domain import handling, matters, workdays, working_calendar
 from huigong_registry.domain.certification import UnitState
 from huigong_registry.domain.matters import MatterState
 
@@ -17,6 +17,7 @@ from .test_matters import (
     DISTRICT_202,
     DISTRICT_203,
     ITEM,
+    SEALED,
     SHIBEI,
     SHINAN,
     STEPS,
@@ -93,3 +94,35 @@ def test_a_transferred_matter_counts_for_its_first_responder_and_for_the_unit_th
     assert day16[SHINAN.unit_id].answering.overdue == 1
     # Before anything was received, no unit has figures.
     assert handling.by_unit(log, date(2025, 9, 29)) == {}
+
+
+def test_a_revised_deadline_counts_from_the_day_of_its_revision() -> None:
+    # Received 29 December 2026 with 5 working days: provisional deadline 5 January 2027 (1 January
+    # counted as a working day). 2027 published on 30 December with 1 January off: 6 January.
+    events: list[DomainEvent] = list(
+        matters.decide_receive(
+            matter_id=state_of(receive()).matter_id, matter_no="FW-2026-370202-00009", item=ITEM,
+            item_id=ITEM.item_id, centre=h(SHINAN), acting=DISTRICT_202, channel=Channel.窗口,
+            requester_sealed=SEALED, key_id="mk-test", received_on=date(2026, 12, 29), today=date(2026, 12, 29),
+        )
+    )  # fmt: skip
+    assert (state_of(events).deadline, state_of(events).provisional) == (date(2027, 1, 5), True)
+    y2027 = {2027: workdays.Arrangement(frozenset({date(2027, 1, 1)}), frozenset())}
+    revision = working_calendar.revise(state_of(events), 2027, y2027, date(2026, 12, 30))
+    assert [type(e).__name__ for e in revision] == ["MatterDeadlineRevised"]
+    events += revision
+    assert (state_of(events).deadline, state_of(events).provisional) == (date(2027, 1, 6), False)
+    # Counted again with the same calendar, nothing changes: no second revision.
+    assert working_calendar.revise(state_of(events), 2027, y2027, date(2026, 12, 31)) == []
+    # 6 January: not overdue, as the revised deadline says (by the provisional one it would be).
+    assert handling.by_unit(events, date(2027, 1, 6))[SHINAN.unit_id].answering.overdue == 0
+    assert handling.by_unit(events, date(2027, 1, 7))[SHINAN.unit_id].answering.overdue == 1
+    # Without the revision (a replay as of the 29th) the provisional deadline stands.
+    assert handling.by_unit(events, date(2026, 12, 29))[SHINAN.unit_id].answering.overdue == 0
+    # A closed matter is not revised.
+    closed = [*events[:1]]
+    closed += matters.decide_close(
+        state_of(closed), state_of(closed).matter_id, DISTRICT_202, MatterOutcome.申请人撤回, None,
+        date(2026, 12, 29), date(2026, 12, 29),
+    )  # fmt: skip
+    assert working_calendar.revise(state_of(closed), 2027, y2027, date(2026, 12, 30)) == []

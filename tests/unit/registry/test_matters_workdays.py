@@ -67,3 +67,20 @@ def test_working_days_late_skip_the_holiday() -> None:
     assert working_days_between(date(2025, 9, 30), date(2025, 10, 10)) == 2
     assert working_days_between(date(2025, 10, 10), date(2025, 10, 10)) == 0
     assert working_days_between(date(2025, 10, 10), date(2025, 10, 1)) == 0
+
+
+def test_a_year_the_city_published_counts_by_its_arrangement_and_wins_over_the_bundled_one() -> None:
+    y2027 = workdays.Arrangement(
+        holidays=frozenset({date(2027, 1, 1), date(2027, 2, 8)}),
+        adjusted_workdays=frozenset({date(2027, 2, 20)}),
+    )
+    published = {2027: y2027}
+    # 1 January 2027 off: 4 (Mon) and 5 (Tue) January, 30 and 31 December before them; final.
+    assert deadline(date(2026, 12, 29), 4, published) == Deadline(date(2027, 1, 5), provisional=False)
+    assert workdays.is_workday(date(2027, 2, 20), published)  # a Saturday worked
+    assert not workdays.is_workday(date(2027, 2, 8), published)  # a Monday off
+    # A covered year published by the city: its arrangement, not the package's.
+    local = {2025: workdays.Arrangement(frozenset({date(2025, 10, 9)}), frozenset())}
+    assert not workdays.is_workday(date(2025, 10, 9), local)
+    assert workdays.is_workday(date(2025, 10, 11), local) is False  # a plain Saturday there
+    assert deadline(date(2025, 9, 30), 1, local).day == date(2025, 10, 1)  # 1 October is a Wednesday

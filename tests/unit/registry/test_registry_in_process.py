@@ -22,6 +22,7 @@ from huigong_events.reference import (
     FacilityKind,
     Programme,
 )
+from huigong_events.upcasting import decode
 from huigong_intake.app import create_app as create_intake
 from huigong_intake.handlers import Intake
 from huigong_intake.policy import POLICY as INTAKE_POLICY
@@ -31,6 +32,7 @@ from huigong_platform.settings import Settings
 from huigong_platform.unit_of_work import MemoryState, UnitsOfWork, in_memory_units
 from huigong_registry import seed
 from huigong_registry.app import create_app as create_registry
+from huigong_registry.domain import matters
 from huigong_registry.domain.cohort import PILOT_DATE, SERVICE_BASES, SERVICE_CENTRES
 from huigong_registry.domain.dates import BEIJING, add_years
 from huigong_registry.domain.facilities import facility_id_of_report
@@ -358,3 +360,87 @@ async def test_a_matter_is_received_transferred_to_a_provider_handled_and_rated(
     )
     assert erased.status_code == 201, erased.text
     assert world.tables.requesters == {}  # the matter's key is gone with the event that says so
+
+
+async def test_a_published_working_calendar_moves_provisional_deadlines_and_a_published_year_wins(
+    world: World,
+) -> None:
+    city = as_("city:liandong01")
+    await world.cohort()
+    item = {
+        "name": "困难职工帮扶申请",
+        "category": "hardship_relief",
+        "providers": [str(CENTRE["370202"].id)],
+        "time_limit_days": 20,
+        "steps": ["登记诉求", "入户核查", "审批发放"],
+        "commitment": "20个工作日内办结",
+        "listed_on": "2025-01-02",
+    }
+    listed = await world.registry.post("/service-items", json=item, headers={**REGISTRAR, **key()})
+    assert listed.status_code == 201, listed.text
+    body = {
+        "item_id": listed.json()["item_id"],
+        "channel": "walk_in",
+        "requester": {"name": NAME, "phone": PHONE},
+        "request": "家中有重病患者，申请困难帮扶",
+        "received_on": "2026-12-07",
+    }
+    received = await world.registry.post("/matters", json=body, headers={**DISTRICT, **key()})
+    assert received.status_code == 201, received.text
+    matter_id = received.json()["matter_id"]
+    # 2027 is not in the bundled calendar: counted Monday to Friday, so 1 January 2027 (a Friday)
+    # is the 19th working day and Monday 4 January the 20th.
+    assert received.json()["deadline"] == "2027-01-04"
+    assert received.json()["deadline_provisional"] is True
+
+    def shown() -> dict[str, Any]:
+        """The matter as its stream folds (what GET /matters/{id} answers; it reads PostgreSQL)."""
+        state = matters.fold(decode(r) for r in world.state.streams[("matter", matter_id)])
+        assert state is not None
+        return {"deadline": state.deadline.isoformat(), "deadline_provisional": state.provisional}
+
+    year_2027 = {
+        "holidays": ["2027-01-01", "2027-02-08", "2027-02-09"],
+        "adjusted_workdays": ["2027-02-20"],
+        "reason": "国务院办公厅关于2027年部分节假日安排的通知",
+    }
+    # Only the city publishes; a district is refused and nothing moves.
+    refused = await world.registry.put(
+        "/working-calendars/2027", json=year_2027, headers={**DISTRICT, **key()}
+    )
+    assert refused.status_code == 403
+    # Days outside the year, and a weekday given as an adjusted working day, are named one by one.
+    wrong = {**year_2027, "holidays": ["2027-01-01", "2026-10-01"], "adjusted_workdays": ["2027-02-22"]}
+    bad = await world.registry.put("/working-calendars/2027", json=wrong, headers={**city, **key()})
+    assert bad.status_code == 422, bad.text
+    errors = {e["field"]: e for e in bad.json()["errors"]}
+    assert set(errors) == {"holidays.1", "adjusted_workdays.0"}
+    assert "不在 2027 年度" in errors["holidays.1"]["zh"] and "not in 2027" in errors["holidays.1"]["en"]
+    assert "周六或周日" in errors["adjusted_workdays.0"]["zh"]
+    not_a_date = await world.registry.put(
+        "/working-calendars/2027", json={**year_2027, "holidays": ["2027-02-30"]}, headers={**city, **key()}
+    )
+    assert not_a_date.status_code == 422 and not_a_date.json()["errors"][0]["field"] == "holidays.0"
+    assert shown()["deadline"] == "2027-01-04"
+    assert "WorkingCalendarPublished" not in [e.type for e in world.state.events]
+
+    published = await world.registry.put("/working-calendars/2027", json=year_2027, headers={**city, **key()})
+    assert published.status_code == 201, published.text
+    assert [r["matter_id"] for r in published.json()["revised"]] == [matter_id]
+    # 1 January is a holiday now: the 20th working day is Tuesday 5 January, no longer provisional.
+    assert shown() == {"deadline": "2027-01-05", "deadline_provisional": False}
+    revision = world.state.streams[("matter", matter_id)][-1]
+    assert (revision.type, revision.actor) == ("MatterDeadlineRevised", "city:liandong01")
+    calendar = world.state.streams[("working-calendar", "2027")]
+    assert calendar[-1].actor == "city:liandong01"
+    assert calendar[-1].data["reason"] == year_2027["reason"]
+
+    # A year the bundled calendar covers may be published too, and then wins: 31 December 2026
+    # given off moves the deadline a day further.
+    year_2026 = {"holidays": ["2026-12-31"], "adjusted_workdays": [], "reason": "本市补充安排（演示）"}
+    covered = await world.registry.put("/working-calendars/2026", json=year_2026, headers={**city, **key()})
+    assert covered.status_code == 201, covered.text
+    assert shown()["deadline"] == "2027-01-06"
+    # A matter received after the publication counts by it from the start.
+    again = await world.registry.post("/matters", json=body, headers={**DISTRICT, **key()})
+    assert (again.json()["deadline"], again.json()["deadline_provisional"]) == ("2027-01-06", False)

@@ -85,3 +85,20 @@ async def handling_events(conn: DbConnection) -> list[DomainEvent]:
         "SELECT * FROM events WHERE type = ANY($1::text[]) ORDER BY position", sorted(handling.HANDLING_TYPES)
     )
     return [decode(row_to_event(row)) for row in rows]
+
+
+async def open_matters(conn: DbConnection, received_from: int, received_to: int) -> list[uuid.UUID]:
+    """The matters received in those years and not closed, from the log (a publication must not
+    miss a matter the read model has not caught up with yet)."""
+    rows = await conn.fetch(
+        """SELECT received.aggregate_id FROM events received
+           WHERE received.aggregate_type = 'matter' AND received.type = 'MatterReceived'
+             AND EXTRACT(YEAR FROM (received.data->>'received_on')::date) BETWEEN $1 AND $2
+             AND NOT EXISTS (SELECT 1 FROM events closed
+                             WHERE closed.aggregate_type = 'matter' AND closed.type = 'MatterClosed'
+                               AND closed.aggregate_id = received.aggregate_id)
+           ORDER BY received.position""",
+        received_from,
+        received_to,
+    )
+    return [uuid.UUID(row["aggregate_id"]) for row in rows]

@@ -25,7 +25,7 @@ from huigong_platform.unit_of_work import PostgresUnitOfWork, UnitOfWork
 from ..domain.catalogue import Handler, ItemState
 from ..domain.certification import UnitState
 from . import grading, member_keys
-from .matters import allocate_matter_no, load_handler, load_item, load_units
+from .matters import allocate_matter_no, load_handler, load_item, load_units, open_matters
 from .requesters import Requester, RequesterVault
 from .units import allocate_certificate_no
 
@@ -58,6 +58,9 @@ class Records(Protocol):
 
     async def graded_in(self, year: int) -> bool:
         """Whether any base or partner has a grade for `year`."""
+
+    async def open_matters(self, received_from: int, received_to: int) -> list[uuid.UUID]:
+        """The matters received in those years (inclusive) and not closed, in the order received."""
 
 
 class PostgresRecords:
@@ -96,6 +99,9 @@ class PostgresRecords:
 
     async def graded_in(self, year: int) -> bool:
         return await grading.graded_in(self._conn, year)
+
+    async def open_matters(self, received_from: int, received_to: int) -> list[uuid.UUID]:
+        return await open_matters(self._conn, received_from, received_to)
 
 
 def postgres_records(

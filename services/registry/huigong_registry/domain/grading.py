@@ -59,6 +59,7 @@ from huigong_events.labels import Labelled, relabel
 from huigong_events.matters import (
     MatterAccepted,
     MatterClosed,
+    MatterDeadlineRevised,
     MatterRated,
     MatterReceived,
     MatterStepDone,
@@ -102,6 +103,7 @@ MEASURED_TYPES: Final = frozenset(
         "MatterTransferred",
         "MatterAccepted",
         "MatterTransferRefused",
+        "MatterDeadlineRevised",
         "MatterStepDone",
         "MatterClosed",
         "MatterRated",
@@ -371,6 +373,8 @@ def _day_of(event: DomainEvent) -> date | None:
             return event.closed_on
         case MatterRated():
             return event.rated_on
+        case MatterDeadlineRevised():
+            return event.revised_on
         case ServiceProjectListed():
             return event.listed_on
         case FacilityOpened():
@@ -425,6 +429,9 @@ def measure(
                     taken.append(record.id)
             case MatterTransferred() if event.matter_id in matters:
                 matters[event.matter_id].handler = None
+            case MatterDeadlineRevised() if event.matter_id in matters:
+                # The year's working days were published: on time and overdue count from the new day.
+                matters[event.matter_id].deadline = event.deadline
             case MatterAccepted() if event.matter_id in matters:
                 matter = matters[event.matter_id]
                 matter.handler = event.unit_id

@@ -27,6 +27,7 @@ from huigong_events.base import DomainEvent
 from huigong_events.matters import (
     MatterAccepted,
     MatterClosed,
+    MatterDeadlineRevised,
     MatterRated,
     MatterReceived,
     MatterRequesterErased,
@@ -47,6 +48,7 @@ HANDLING_TYPES = frozenset(
         "MatterTransferRefused",
         "MatterStepDone",
         "MatterClosed",
+        "MatterDeadlineRevised",
     }
 )
 
@@ -107,6 +109,8 @@ def day_of(event: DomainEvent) -> date | None:
             return event.rated_on
         case MatterRequesterErased():
             return event.erased_on
+        case MatterDeadlineRevised():
+            return event.revised_on
     return None
 
 

@@ -47,6 +47,7 @@ from huigong_events.matters import (
     HandlerKind,
     MatterAccepted,
     MatterClosed,
+    MatterDeadlineRevised,
     MatterOutcome,
     MatterRated,
     MatterReceived,
@@ -121,6 +122,8 @@ class MatterState:
     received_on: date
     deadline: date
     last_on: date
+    time_limit_days: int = 1
+    provisional: bool = False  # counted Monday to Friday in a year with no arrangement yet
     pending: Pending | None = None
     done: list[str] = field(default_factory=list)
     involved: dict[uuid.UUID, Unit] = field(default_factory=dict)
@@ -172,8 +175,13 @@ def evolve(state: MatterState | None, event: DomainEvent) -> MatterState | None:
                 received_on=event.received_on,
                 deadline=event.deadline,
                 last_on=event.received_on,
+                time_limit_days=event.time_limit_days,
+                provisional=event.deadline_provisional,
                 involved={first.unit_id: first},
             )
+        case MatterDeadlineRevised() if state is not None:
+            state.deadline = event.deadline
+            state.provisional = event.deadline_provisional
         case MatterTransferred() if state is not None:
             to = Unit(event.to_unit, event.to_name, event.to_area)
             state.pending = Pending(to, event.to_kind, event.transferred_on)
@@ -286,6 +294,7 @@ def decide_receive(
     key_id: str,
     received_on: date,
     today: date,
+    published: workdays.Published = workdays.NONE_PUBLISHED,
 ) -> list[DomainEvent]:
     if centre is None or centre.kind is not HandlerKind.职工服务中心 or not _centre_area(centre.area):
         raise Refusal(
@@ -317,7 +326,7 @@ def decide_receive(
                 f"received_on precedes the item's listing ({on})",
             )
         )
-    due = workdays.deadline(received_on, item.time_limit_days)
+    due = workdays.deadline(received_on, item.time_limit_days, published)
     return [
         MatterReceived(
             matter_id=matter_id,

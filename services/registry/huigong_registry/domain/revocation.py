@@ -155,7 +155,12 @@ def fold(events: Iterable[DomainEvent]) -> Cases:
 
 
 def decide_on_finding(
-    unit: UnitState | None, cases: Cases, finding: ExclusionFound, on: date, statement_days: int
+    unit: UnitState | None,
+    cases: Cases,
+    finding: ExclusionFound,
+    on: date,
+    statement_days: int,
+    published: workdays.Published = workdays.NONE_PUBLISHED,
 ) -> list[DomainEvent]:
     """A finding against a certified unit's application suspends its title and opens a case (or
     joins the open one), once per finding."""
@@ -165,7 +170,7 @@ def decide_on_finding(
         return []
     current = cases.current
     if unit.status is UnitStatus.certified and current is None:
-        case_id, due = finding.finding_id, workdays.deadline(on, statement_days).day
+        case_id, due = finding.finding_id, workdays.deadline(on, statement_days, published).day
     elif unit.status is UnitStatus.suspended and current is not None:
         case_id, due = current.case_id, current.statement_due
     else:

@@ -15,6 +15,7 @@ from huigong_events.envelope import RecordedEvent
 from huigong_events.matters import (
     MatterAccepted,
     MatterClosed,
+    MatterDeadlineRevised,
     MatterRated,
     MatterReceived,
     MatterRequesterErased,
@@ -142,6 +143,14 @@ class MattersProjection(Projection):
                     "UPDATE matters_view SET steps_done = steps_done || $2::text WHERE matter_id = $1",
                     event.matter_id,
                     event.step,
+                )
+            case MatterDeadlineRevised():
+                # The year's arrangement was published: the deadline counted again (open matters only).
+                await conn.execute(
+                    """UPDATE matters_view SET deadline = $2, deadline_provisional = $3 WHERE matter_id = $1""",
+                    event.matter_id,
+                    event.deadline,
+                    event.deadline_provisional,
                 )
             case MatterClosed():
                 await conn.execute(

@@ -41,7 +41,7 @@ from huigong_events.review import ConstructionApproved, ExclusionCleared, Exclus
 from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_platform import logs
 from huigong_platform.database import DbConnection
-from huigong_platform.eventstore import Metadata
+from huigong_platform.eventstore import Metadata, Stream
 from huigong_platform.reactions import Reaction, ReactionContext
 
 from ..adapters.applications import (
@@ -58,7 +58,8 @@ from ..adapters.units import (
     unit_of_attached_application,
     unit_of_centre_or_enterprise,
 )
-from ..domain import applications, partners, revocation
+from ..adapters.working_calendar import published
+from ..domain import applications, partners, revocation, workdays
 from ..domain.applications import Becomes, KnownApplication, becomes
 from ..domain.certification import (
     decide_attach,
@@ -213,12 +214,15 @@ class ReviewDecisionsReaction(Reaction):
             context.conn, finding.application_id
         ) or unit_id_of_application(finding.application_id)
         loaded = await load_unit(context.conn, self.store, unit_id)
+        on = beijing_day(context.trigger.occurred_at)
+
+        async def read(aggregate_type: str, aggregate_id: str) -> Stream:
+            return await self.store.read(aggregate_type, aggregate_id, conn=context.conn)
+
+        # The statement deadline counts by the years the city has published, as matters do.
+        arrangements = await published(read, workdays.years_counted(on, self.statement_days))
         events = revocation.decide_on_finding(
-            loaded.state,
-            revocation.fold(loaded.events),
-            finding,
-            beijing_day(context.trigger.occurred_at),
-            self.statement_days,
+            loaded.state, revocation.fold(loaded.events), finding, on, self.statement_days, arrangements
         )
         if events:
             await context.append(str(unit_id), events, loaded.version)

@@ -16,10 +16,17 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from huigong_events.matters import Channel, MatterOutcome, MatterRated, MatterReceived, ServiceCategory
+from huigong_events.matters import (
+    CalendarYear,
+    Channel,
+    MatterOutcome,
+    MatterRated,
+    MatterReceived,
+    ServiceCategory,
+)
 from huigong_events.plausible import AsOfDay
 from huigong_events.reference import CITY_CODE, DISTRICTS
 from huigong_events.upcasting import decode
@@ -45,6 +52,7 @@ from ...commands import (
     DoMatterStep,
     EraseRequester,
     MatterClosureRequest,
+    PublishWorkingCalendar,
     RateMatter,
     RatingRequest,
     ReceiptRequest,
@@ -55,6 +63,7 @@ from ...commands import (
     TransferMatter,
     TransferRefusalRequest,
     TransferRequest,
+    WorkingCalendarRequest,
 )
 from ...domain import handling, matters, workdays
 from ...domain.matters import MatterStatus
@@ -73,6 +82,7 @@ STEP_LABELS: Final = {
     "MatterClosed": "办结",
     "MatterRated": "评价",
     "MatterRequesterErased": "删除个人信息",
+    "MatterDeadlineRevised": "期限重算",
 }
 ERASED: Final = "[已删除]"
 
@@ -129,6 +139,21 @@ async def erase(
     matter_id: uuid.UUID, body: RequesterErasureRequest, request: Request, caller: Caller, key: IdempotencyKey
 ) -> Response:
     return await run(request, from_request(EraseRequester, body, matter_id=matter_id), caller, key)
+
+
+@router.put(
+    "/working-calendars/{year}",
+    status_code=201,
+    summary="发布某年度的工作日安排（法定节假日和调休上班日，市总工会）；未办结事项的办结期限随之重算",
+)
+async def publish_working_calendar(
+    year: Annotated[CalendarYear, Path(title="年度", description="工作日安排所属的年度")],
+    body: WorkingCalendarRequest,
+    request: Request,
+    caller: Caller,
+    key: IdempotencyKey,
+) -> Response:
+    return await run(request, from_request(PublishWorkingCalendar, body, year=year), caller, key)
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -237,7 +262,7 @@ async def get_matter(
         "received_on": found.received_on.isoformat(),
         "time_limit_days": received.time_limit_days,
         "deadline": found.deadline.isoformat(),
-        "deadline_provisional": received.deadline_provisional,
+        "deadline_provisional": found.provisional,
         "as_of": as_of.isoformat(),
         **_lateness(found.deadline, found.received_on, found.closed_on, as_of),
         "steps": [{"step": s, "done": s in found.done} for s in found.steps],

@@ -1076,6 +1076,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/working-calendars/{year}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** 发布某年度的工作日安排（法定节假日和调休上班日，市总工会）；未办结事项的办结期限随之重算 */
+        put: operations["publish_working_calendar_working_calendars__year__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2043,6 +2060,27 @@ export interface components {
              * @description 默认为今天（北京时间）
              */
             withdrawn_on?: string | null;
+        };
+        /**
+         * WorkingCalendarRequest
+         * @description 一年的工作日安排：法定节假日（含调休放假的工作日）和调休上班的周六、周日，其余按周一至周五。
+         */
+        WorkingCalendarRequest: {
+            /**
+             * 调休上班日
+             * @description 该年度调休上班的周六、周日
+             */
+            adjusted_workdays?: string[];
+            /**
+             * 法定节假日
+             * @description 该年度放假的日期（含因调休放假的工作日），YYYY-MM-DD
+             */
+            holidays: string[];
+            /**
+             * 发布依据
+             * @description 如“国务院办公厅关于2027年部分节假日安排的通知”
+             */
+            reason: string;
         };
     };
     responses: never;
@@ -6456,6 +6494,81 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["DeclineRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    publish_working_calendar_working_calendars__year__put: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description 工作日安排所属的年度 */
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkingCalendarRequest"];
             };
         };
         responses: {
