@@ -54,41 +54,106 @@ function refusal(status: number, body: unknown): ApiError {
   return new ApiError(status, [{ field: "", zh, en: `request failed (${status})` }]);
 }
 
-export async function request<T>(
+// What a request sends: a JSON body, or a form with a file (the browser writes its boundary).
+interface Sending {
+  query?: Query;
+  body?: unknown;
+  form?: FormData;
+  idempotencyKey?: string;
+  accept?: string;
+}
+
+async function send(
   service: Service,
   method: "GET" | "POST" | "PUT" | "DELETE",
   path: string,
-  options: { query?: Query; body?: unknown; idempotencyKey?: string } = {},
-): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+  options: Sending,
+): Promise<Response> {
+  const headers: Record<string, string> = { Accept: options.accept ?? "application/json" };
   if (method !== "GET") {
     const csrf = hooks.csrfToken();
     if (csrf) headers["X-CSRF-Token"] = csrf;
   }
   if (options.idempotencyKey) headers["Idempotency-Key"] = options.idempotencyKey;
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
-  let response: Response;
   try {
-    response = await fetch(url(service, path, options.query), {
+    return await fetch(url(service, path, options.query), {
       method,
       headers,
       credentials: "same-origin",
       cache: "no-store",
-      body: options.body === undefined ? null : JSON.stringify(options.body),
+      body: options.form ?? (options.body === undefined ? null : JSON.stringify(options.body)),
     });
   } catch {
     throw new ApiError(0, [{ field: "", zh: "无法连接服务器，请检查网络后重试", en: "network error" }]);
   }
+}
+
+async function readJson(response: Response): Promise<unknown> {
   const text = await response.text();
-  let body: unknown = null;
   try {
-    body = text ? JSON.parse(text) : null;
+    return text ? JSON.parse(text) : null;
   } catch {
-    body = null;
+    return null;
   }
+}
+
+export async function request<T>(
+  service: Service,
+  method: "GET" | "POST" | "PUT" | "DELETE",
+  path: string,
+  options: Sending = {},
+): Promise<T> {
+  const response = await send(service, method, path, options);
+  const body = await readJson(response);
   if (!response.ok) {
     if (response.status === 401 && path !== "/session") hooks.sessionEnded();
     throw refusal(response.status, body);
   }
   return body as T;
+}
+
+export interface Download {
+  blob: Blob;
+  filename: string;
+}
+
+// The file name the service gives in Content-Disposition (RFC 6266's filename*, UTF-8), so a
+// Chinese name survives; `fallback` when it names none.
+function filenameOf(response: Response, fallback: string): string {
+  const disposition = response.headers.get("Content-Disposition") ?? "";
+  const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition)?.[1];
+  if (!encoded) return fallback;
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return fallback;
+  }
+}
+
+// A request answered with a file (a sheet): the file, or the same refusals as `request`.
+export async function requestFile(
+  service: Service,
+  method: "GET" | "POST",
+  path: string,
+  options: Sending & { accept: string; fallbackName: string },
+): Promise<Download> {
+  const response = await send(service, method, path, options);
+  if (!response.ok) {
+    if (response.status === 401) hooks.sessionEnded();
+    throw refusal(response.status, await readJson(response));
+  }
+  return { blob: await response.blob(), filename: filenameOf(response, options.fallbackName) };
+}
+
+// Hands a downloaded file to the browser to save, under its own name.
+export function saveFile(download: Download): void {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(download.blob);
+  link.download = download.filename;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  // The browser has the file once the click is handled; the URL is not needed after that.
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 }

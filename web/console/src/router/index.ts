@@ -33,12 +33,14 @@ export const MENUS: Record<Role, MenuItem[]> = {
     { path: "/registry/units", label: "建设单位" },
     { path: "/matters", label: "服务事项" },
     { path: "/district/notifications", label: "通知" },
+    { path: "/district/enrolments", label: "入会登记" },
   ],
   group: [
     { path: "/district/applications", label: "本单位申报" },
     ...FORM_MENU,
     { path: "/registry/units", label: "建设单位" },
     { path: "/district/notifications", label: "通知" },
+    { path: "/district/enrolments", label: "入会登记" },
   ],
   city: [
     { path: "/city/applications", label: "全部申报" },
@@ -127,6 +129,12 @@ const routes: RouteRecordRaw[] = [
         name: "district-notifications",
         component: () => import("../views/district/Notifications.vue"),
         meta: { title: "通知", roles: SUBMITTERS },
+      },
+      {
+        path: "district/enrolments",
+        name: "district-enrolments",
+        component: () => import("../views/district/Enrolments.vue"),
+        meta: { title: "入会登记", roles: SUBMITTERS },
       },
       {
         path: "city/applications",
