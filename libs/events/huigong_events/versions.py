@@ -16,6 +16,10 @@ History so far:
 - MutualAidGranted v2 (registry, 2026): carries the code of the federation that pays
   (`paid_by_area`), to which the figures count the grant. v1 named the payer only (`paid_by`):
   the code is read back from that name; the city's 2022 gift has none.
+- FacilityReported v2 (intake) and FacilityOpened v2 (registry), 2026: a facility may be a
+  新就业形态劳动者服务站点, which names its host (`station_host`) and the services it offers
+  (`station_services`). Facilities reported before were none: `station_host = None`,
+  `station_services = []`.
 """
 
 from __future__ import annotations
@@ -78,3 +82,9 @@ def _aid_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     # v1 named the payer only: "市南区总工会" → 370202; the city's 2022 gift ("市总工会赠送") has
     # no area of its own and stays None, as v2 writes it.
     return {**data, "paid_by_area": _PAYER_AREAS.get(data["paid_by"])}
+
+
+@upcaster("FacilityReported", 1)
+@upcaster("FacilityOpened", 1)
+def _facility_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "station_host": None, "station_services": []}

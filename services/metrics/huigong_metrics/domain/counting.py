@@ -110,6 +110,7 @@ HUIGONG_HOMES: Final = "huigong_homes"
 CENTRE_STATIONS: Final = "health_station_centre_facilities"
 ENTERPRISE_STATIONS: Final = "health_stations_enterprises"
 BASE_FACILITIES: Final = "service_base_facilities"
+GIG_STATIONS: Final = "gig_worker_stations"
 MEMBERS: Final = "members_enrolled"
 MUTUAL_AID: Final = "mutual_aid"
 # 联动服务, per first-responder centre (transfers: per transferring unit's area).
@@ -145,6 +146,7 @@ OPENED: Final[dict[FacilityKind, str]] = {
     FacilityKind.智慧健康驿站_中心: CENTRE_STATIONS,
     FacilityKind.智慧健康驿站_企业: ENTERPRISE_STATIONS,
     FacilityKind.服务职工基地: BASE_FACILITIES,
+    FacilityKind.新就业形态劳动者服务站点: GIG_STATIONS,
 }
 
 
@@ -641,6 +643,14 @@ METRICS: Final[tuple[Metric, ...]] = (
         "人",
         MUTUAL_AID,
         "获得互助保障的成员（MutualAidGranted，每人只计一次），按参保日期",
+    ),
+    Metric(
+        GIG_STATIONS,
+        "新就业形态劳动者服务站点（服务综合体）",
+        P_GIG,
+        "个",
+        GIG_STATIONS,
+        "依托园区、楼宇、商圈、社会机构建成的新就业形态劳动者服务站点（FacilityOpened），减去已关闭的",
     ),
     Metric(
         COMPLEXES,
