@@ -46,8 +46,9 @@ class ApplicationSubmitted(DomainEvent):
 
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = "application"
-    # v2 split 试点时间 into period_start/period_end; v3 added receipt_no (see versions.py).
-    schema_version: ClassVar[int] = 3
+    # v2 split 试点时间 into period_start/period_end; v3 added receipt_no; v4 the annex 3
+    # form's platform_economy (see versions.py).
+    schema_version: ClassVar[int] = 4
 
     type: Literal["ApplicationSubmitted"] = Field(
         default="ApplicationSubmitted", title=_TYPE_TITLE, description="申报已提交"
@@ -82,8 +83,9 @@ class ApplicationAmended(DomainEvent):
 
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = "application"
-    # v2 split 试点时间 into period_start/period_end (see versions.py).
-    schema_version: ClassVar[int] = 2
+    # v2 split 试点时间 into period_start/period_end; v3 the annex 3 form's platform_economy
+    # (see versions.py).
+    schema_version: ClassVar[int] = 3
 
     type: Literal["ApplicationAmended"] = Field(
         default="ApplicationAmended", title=_TYPE_TITLE, description="申报已修改"
