@@ -261,6 +261,9 @@ async def test_a_gig_worker_station_names_its_host_and_services_and_is_counted_b
     facility = await eventually(lambda: listed(registry, facility_id), "station opened in the registry")
     assert facility["kind"] == FacilityKind.新就业形态劳动者服务站点.value
     assert facility["area"] == DISTRICT
+    assert facility["station_host"] == "business_district"
+    assert facility["station_host_label"] == "商圈"
+    assert facility["station_services"] == ["歇脚饮水", "手机充电"]
 
     by_area = (
         await registry.get(
