@@ -382,7 +382,6 @@ class PlatformEconomy(_Payload):
     )
 
 
-
 class PilotForm(_Payload):
     """附件3 服务职工综合体/幸福企业试点申报表：申报服务职工综合体或职工生活幸福型企业试点。"""
 

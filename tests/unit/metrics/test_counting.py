@@ -230,9 +230,13 @@ def test_facilities_count_by_kind_net_of_closures() -> None:
 
 def test_gig_worker_stations_count_by_district_apart_from_other_facilities() -> None:
     book = Book()
-    stations = [facility(FacilityKind.新就业形态劳动者服务站点, "370212", date(2026, 6, 18)) for _ in range(2)]
+    stations = [
+        facility(FacilityKind.新就业形态劳动者服务站点, "370212", date(2026, 6, 18)) for _ in range(2)
+    ]
     book.apply([*stations, facility(FacilityKind.新就业形态劳动者服务站点, "370203", date(2026, 7, 1))])
-    book.apply([FacilityClosed(facility_id=stations[1].facility_id, closed_on=date(2026, 9, 1), reason="商圈改造")])
+    book.apply(
+        [FacilityClosed(facility_id=stations[1].facility_id, closed_on=date(2026, 9, 1), reason="商圈改造")]
+    )
     assert book.total("gig_worker_stations", "370212", until=date(2026, 8, 31)) == 2
     assert book.total("gig_worker_stations", "370212") == 1
     assert book.total("gig_worker_stations", "370203") == 1
