@@ -17,11 +17,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Locator, Page, expect
 
+from huigong_events.reference import FacilityKind
 from huigong_simulator.data import enrolment_rows
 
 from ..conftest import Stack
 from .browser import chromium
 from .processes import ServiceProcess, artefacts_dir, running
+from .test_metrics import report_facility
 from .test_seed import run_seed, seed_keyring
 
 Services = tuple[ServiceProcess, ServiceProcess, ServiceProcess, ServiceProcess]
@@ -127,6 +129,15 @@ async def test_the_dashboard_shows_the_cohort_follows_new_events_and_answers_as_
             await expect(page.get_by_test_id("simulated")).to_be_visible()
             await expect(page.get_by_test_id("simulated")).to_have_text("演示数据")
             await expect(card(page, "members_enrolled").get_by_test_id("metric-simulated")).to_be_visible()
+            # 李沧区 reports a gig-worker station: its row in the stations table shows it.
+            async with by_name(services, "intake").client() as intake:
+                await report_facility(
+                    intake, FacilityKind.新就业形态劳动者服务站点, "370213", beijing_today()
+                )
+            station = page.locator('[data-testid="stations-row"][data-area="370213"]')
+            await expect(station.locator('[data-figure="gig_worker_stations"]')).to_have_text(
+                "1", timeout=WAIT_MS
+            )
             await page.screenshot(path=artefacts_dir() / "dashboard.png", full_page=True)
 
             # As of yesterday, today's members had not joined; the cohort was there.

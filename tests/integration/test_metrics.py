@@ -112,7 +112,7 @@ async def figure_reaches(
 async def report_facility(
     intake: httpx.AsyncClient, kind: FacilityKind, area: str, opened_on: date
 ) -> uuid.UUID:
-    body = {
+    body: dict[str, Any] = {
         "facility_kind": kind.value,
         "name": f"测试设施{uuid.uuid4().hex[:6]}",
         "area": area,
@@ -120,6 +120,8 @@ async def report_facility(
         "host_credit_code": enterprise_code(),
         "opened_on": opened_on.isoformat(),
     }
+    if kind is FacilityKind.新就业形态劳动者服务站点:
+        body |= {"station_host": "building", "station_services": ["歇脚饮水", "手机充电"]}
     response = await intake.post(
         "/facilities", json=body, headers={"X-Huigong-Principal": f"district:{area}", **key()}
     )

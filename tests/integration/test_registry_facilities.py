@@ -28,7 +28,7 @@ REGISTRAR = {"X-Huigong-Principal": "registrar:city01"}
 DISTRICT = "370203"
 REPORTER = {"X-Huigong-Principal": f"district:{DISTRICT}"}
 Services = tuple[ServiceProcess, ServiceProcess]
-_years = random.sample(range(2000, 2020), 3)
+_years = random.sample(range(2000, 2020), 4)
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +229,46 @@ async def test_facilities_are_counted_per_kind_and_area(
         await registry.get("/facilities", params={"year": year, "page": 2, "page_size": 3}, headers=REGISTRAR)
     ).json()
     assert (paged["total"], len(paged["items"])) == (4, 1)
+
+
+async def test_a_gig_worker_station_names_its_host_and_services_and_is_counted_by_district(
+    intake: httpx.AsyncClient, registry: httpx.AsyncClient
+) -> None:
+    year = _years[3]
+    body: dict[str, Any] = {
+        "facility_kind": FacilityKind.新就业形态劳动者服务站点.value,
+        "name": "某某商圈新就业形态劳动者服务站点",
+        "area": DISTRICT,
+        "host_unit": "某某商业广场",
+        "opened_on": date(year, 6, 18).isoformat(),
+        "station_services": ["歇脚饮水", "手机充电"],
+    }
+    # Without its host the station is refused, field by field, in both languages.
+    refused = await intake.post("/facilities", json=body, headers={**REPORTER, **key()})
+    assert refused.status_code == 422, refused.text
+    assert all(e["zh"] and e["en"] for e in refused.json()["errors"])
+    assert "station_host" in refused.text
+    # A 职工之家 has no host or services of that kind.
+    home = {**body, "facility_kind": FacilityKind.青岛惠工家.value, "station_host": "building"}
+    wrong = await intake.post("/facilities", json=home, headers={**REPORTER, **key()})
+    assert wrong.status_code == 422, wrong.text
+
+    response = await intake.post(
+        "/facilities", json={**body, "station_host": "business_district"}, headers={**REPORTER, **key()}
+    )
+    assert response.status_code == 201, response.text
+    facility_id = facility_id_of_report(uuid.UUID(response.json()["id"]))
+    facility = await eventually(lambda: listed(registry, facility_id), "station opened in the registry")
+    assert facility["kind"] == FacilityKind.新就业形态劳动者服务站点.value
+    assert facility["area"] == DISTRICT
+    assert facility["station_host"] == "business_district"
+    assert facility["station_host_label"] == "商圈"
+    assert facility["station_services"] == ["歇脚饮水", "手机充电"]
+
+    by_area = (
+        await registry.get(
+            "/facilities/counts",
+            params={"group_by": "area", "year": year, "kind": FacilityKind.新就业形态劳动者服务站点.value},
+        )
+    ).json()
+    assert by_area["counts"] == {DISTRICT: 1}

@@ -3,7 +3,8 @@
 Real intake, registry and metrics processes on the real broker and database, in a database and
 topic prefix of this module's own (the figures are absolute). Districts enrol members with join
 dates (入会日期) spread over ten days of March 2024, a facility opens on two of them and a unit is
-registered, assessed and certified in between; the registry records all of it today. For two dates
+registered, assessed and certified in between, gig-worker stations open on two more and a 平台经济企业
+applies for the happy-enterprise pilot (counted on the day recorded: today); the registry records all of it today. For two dates
 D the auditor reads `GET /api/progress?as_of=D`, runs `huigong replay -s metrics --as-of D --keep`
 and finds, in the kept shadow tables, the same figure for every metric in the city and in every
 area: the replay keeps each fact by the date it states, the date the metrics count it on, so it
@@ -32,7 +33,7 @@ from ..conftest import Stack, isolated_stack
 from .processes import ServiceProcess, running
 from .test_metrics import VIEWER, enrol, metric_of, progress, report_facility
 from .test_ops import cli
-from .test_review import eventually, key
+from .test_review import enterprise_code, eventually, happy_application, key, submit
 
 Services = tuple[ServiceProcess, ...]
 REGISTRAR = {"X-Huigong-Principal": "registrar:city01"}
@@ -146,6 +147,12 @@ async def test_an_as_of_replay_equals_what_the_progress_api_reports_for_that_dat
     await report_facility(intake, FacilityKind.区域共享职工之家, "370213", date(2024, 3, 3))
     await report_facility(intake, FacilityKind.区域共享职工之家, "370213", date(2024, 3, 7))
     await certify_unit(registry, date(2024, 3, 2), date(2024, 3, 6))
+    await report_facility(intake, FacilityKind.新就业形态劳动者服务站点, "370212", date(2024, 3, 2))
+    await report_facility(intake, FacilityKind.新就业形态劳动者服务站点, "370212", date(2024, 3, 5))
+    # A 平台经济企业 pilot application counts on the day it is recorded (today): after both dates.
+    platform = happy_application(enterprise_code())
+    platform["form"]["platform_economy"] = {"related_enterprises": ["青岛某某配送站"], "related_workers": 320}
+    await submit(intake, platform)
 
     # Everything applied: the figures of today, then no lag on any metrics consumer.
     totals = {
@@ -153,6 +160,9 @@ async def test_an_as_of_replay_equals_what_the_progress_api_reports_for_that_dat
         "mutual_aid": 6,
         "shared_workers_homes": 2,
         "happy_enterprises_certified": 1,
+        "gig_worker_stations": 2,
+        "platform_economy_pilot_applications": 1,
+        "platform_economy_related_workers": 320,
     }
     for code, total in totals.items():
         await eventually(partial(_actual_is, metrics, code, total), f"{code} reaches {total}")
@@ -201,6 +211,8 @@ async def test_an_as_of_replay_equals_what_the_progress_api_reports_for_that_dat
             late[("happy_enterprises_certified", "370212")],
         ) == (0, 1)
         assert (early[("mutual_aid", "370202")], late[("mutual_aid", "370202")]) == (4, 5)
+        assert (early[("gig_worker_stations", "370212")], late[("gig_worker_stations", "370212")]) == (1, 2)
+        assert early[("platform_economy_pilot_applications", "370200")] == 0
 
         # What an auditor reads: the figures of the day under the table comparison.
         text = await replay_as_of(own_stack, EARLY)

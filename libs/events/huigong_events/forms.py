@@ -365,6 +365,23 @@ _ENTERPRISE_DESCRIPTION: Final = "承担（伙伴）单位是否为企业；企�
 # --------------------------------------------------------------------------------------------
 
 
+class PlatformEconomy(_Payload):
+    """平台经济企业：申报幸福企业试点的平台企业，及其试点覆盖的关联企业劳动者。"""
+
+    related_enterprises: list[Name] = Field(
+        min_length=1,
+        max_length=200,
+        title="关联企业",
+        description="试点覆盖的关联企业（配送站点、加盟商、劳务外包企业等）名称",
+    )
+    related_workers: int = Field(
+        ge=1,
+        le=10_000_000,
+        title="覆盖关联企业劳动者人数",
+        description="试点覆盖的关联企业劳动者（含新就业形态劳动者）人数",
+    )
+
+
 class PilotForm(_Payload):
     """附件3 服务职工综合体/幸福企业试点申报表：申报服务职工综合体或职工生活幸福型企业试点。"""
 
@@ -422,6 +439,11 @@ class PilotForm(_Payload):
     )
     declarations: list[DeclaredFact] = Field(
         default_factory=list, title="声明事项", description=_DECLARATIONS_DESCRIPTION
+    )
+    platform_economy: PlatformEconomy | None = Field(
+        default=None,
+        title="平台经济企业",
+        description="申报单位为平台经济企业时填写（仅幸福企业试点），其试点单独统计",
     )
 
     @model_validator(mode="after")
@@ -547,6 +569,10 @@ def check_form_programme(
         raise ValueError(
             f"申报表类型 {form.form_kind} 与工作任务 {programme.label} 不符"
             "（form does not belong to the programme）"
+        )
+    if isinstance(form, PilotForm) and form.platform_economy and programme is not Programme.幸福企业:
+        raise ValueError(
+            "只有幸福企业试点可标为平台经济企业（platform_economy is for happy-enterprise pilots only）"
         )
 
 

@@ -31,7 +31,7 @@ from .forms import (
     Year,
     check_form_programme,
 )
-from .reference import ComplianceFactKind, FacilityKind, Occupation, Programme
+from .reference import ComplianceFactKind, FacilityKind, Occupation, Programme, StationHost
 
 OWNER: Final = "intake"
 _TYPE_TITLE: Final = "事件类型"
@@ -46,8 +46,9 @@ class ApplicationSubmitted(DomainEvent):
 
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = "application"
-    # v2 split 试点时间 into period_start/period_end; v3 added receipt_no (see versions.py).
-    schema_version: ClassVar[int] = 3
+    # v2 split 试点时间 into period_start/period_end; v3 added receipt_no; v4 the annex 3
+    # form's platform_economy (see versions.py).
+    schema_version: ClassVar[int] = 4
 
     type: Literal["ApplicationSubmitted"] = Field(
         default="ApplicationSubmitted", title=_TYPE_TITLE, description="申报已提交"
@@ -82,8 +83,9 @@ class ApplicationAmended(DomainEvent):
 
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = "application"
-    # v2 split 试点时间 into period_start/period_end (see versions.py).
-    schema_version: ClassVar[int] = 2
+    # v2 split 试点时间 into period_start/period_end; v3 the annex 3 form's platform_economy
+    # (see versions.py).
+    schema_version: ClassVar[int] = 3
 
     type: Literal["ApplicationAmended"] = Field(
         default="ApplicationAmended", title=_TYPE_TITLE, description="申报已修改"
@@ -142,10 +144,11 @@ class PlanAmended(DomainEvent):
 
 
 class FacilityReported(DomainEvent):
-    """设施建成已报送：区市或单位报送新建成的职工之家、惠工家、健康驿站或服务职工基地。"""
+    """设施建成已报送：区市或单位报送新建成的职工之家、惠工家、健康驿站、服务职工基地或新就业形态劳动者服务站点。"""
 
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = "facility-report"
+    schema_version: ClassVar[int] = 2
 
     type: Literal["FacilityReported"] = Field(
         default="FacilityReported", title=_TYPE_TITLE, description="设施建成已报送"
@@ -164,6 +167,35 @@ class FacilityReported(DomainEvent):
     )
     opened_on: date = Field(title="建成日期", description="设施建成（投入使用）的日期")
     address: ShortText | None = Field(default=None, title="地址", description="设施地址，如有")
+    station_host: StationHost | None = Field(
+        default=None,
+        title="站点依托",
+        description="新就业形态劳动者服务站点依托的园区、楼宇、商圈或社会机构；其他设施为空",
+    )
+    station_services: list[Name] = Field(
+        default_factory=list,
+        max_length=30,
+        title="提供的服务",
+        description="新就业形态劳动者服务站点提供的服务，如歇脚饮水、手机充电、热饭、法律咨询；其他设施为空",
+    )
+
+    @model_validator(mode="after")
+    def _station_details(self) -> Self:
+        # A station is only useful to a courier who knows what it offers and where it sits, so
+        # both are required for it; other facilities have no such fields in their forms.
+        if self.facility_kind is FacilityKind.新就业形态劳动者服务站点:
+            if self.station_host is None:
+                raise ValueError("服务站点须填写依托（station_host required for a gig-worker station）")
+            if not self.station_services:
+                raise ValueError(
+                    "服务站点须填写提供的服务（station_services required for a gig-worker station）"
+                )
+        elif self.station_host is not None or self.station_services:
+            raise ValueError(
+                "只有新就业形态劳动者服务站点填写依托和服务"
+                "（station_host and station_services are for gig-worker stations only）"
+            )
+        return self
 
 
 # --------------------------------------------------------------------------------------------

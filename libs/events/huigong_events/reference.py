@@ -100,6 +100,9 @@ class FacilityKind(Labelled):
     智慧健康驿站_中心 = "health_station_centre"  # 职工智慧健康驿站 in a service centre
     智慧健康驿站_企业 = "health_station_enterprise"  # 职工智慧健康驿站 in an enterprise
     服务职工基地 = "service_base"
+    # 新就业形态劳动者服务站点/服务综合体 (温暖行动 四.2): counted by district on their own, not
+    # toward the programme 1 and 2 targets.
+    新就业形态劳动者服务站点 = "gig_worker_station"
 
 
 FACILITY_LABELS: Final = relabel(
@@ -110,8 +113,19 @@ FACILITY_LABELS: Final = relabel(
         FacilityKind.智慧健康驿站_中心: "职工智慧健康驿站（职工服务中心）",
         FacilityKind.智慧健康驿站_企业: "职工智慧健康驿站（企业）",
         FacilityKind.服务职工基地: "服务职工基地",
+        FacilityKind.新就业形态劳动者服务站点: "新就业形态劳动者服务站点（服务综合体）",
     },
 )
+
+
+class StationHost(Labelled):
+    """Where a 新就业形态劳动者服务站点 is set up: the plan names parks, office buildings, shopping
+    districts and social organisations."""
+
+    园区 = "park"
+    楼宇 = "building"
+    商圈 = "business_district"
+    社会机构 = "social_organisation"
 
 
 class Occupation(Labelled):

@@ -35,6 +35,7 @@ from .reference import (
     FacilityKind,
     Occupation,
     Programme,
+    StationHost,
 )
 
 OWNER: Final = "registry"
@@ -244,10 +245,11 @@ class UnitApprovalAttached(DomainEvent):
 
 
 class FacilityOpened(DomainEvent):
-    """设施已登记建成：一处职工之家、惠工家、健康驿站或服务职工基地计入目标统计。"""
+    """设施已登记建成：一处职工之家、惠工家、健康驿站、服务职工基地或新就业形态劳动者服务站点计入统计。"""
 
     owner: ClassVar[str] = OWNER
     aggregate_type: ClassVar[str] = "facility"
+    schema_version: ClassVar[int] = 2
 
     type: Literal["FacilityOpened"] = Field(
         default="FacilityOpened", title=_TYPE_TITLE, description="设施已登记建成"
@@ -265,6 +267,17 @@ class FacilityOpened(DomainEvent):
     opened_on: date = Field(title="建成日期", description="设施建成（投入使用）的日期")
     report_id: UUID | None = Field(
         default=None, title="报送编号", description="据以登记的设施报送（FacilityReported），如有"
+    )
+    station_host: StationHost | None = Field(
+        default=None,
+        title="站点依托",
+        description="新就业形态劳动者服务站点依托的园区、楼宇、商圈或社会机构；其他设施为空",
+    )
+    station_services: list[Name] = Field(
+        default_factory=list,
+        max_length=30,
+        title="提供的服务",
+        description="新就业形态劳动者服务站点提供的服务；其他设施为空",
     )
 
 

@@ -16,6 +16,14 @@ History so far:
 - MutualAidGranted v2 (registry, 2026): carries the code of the federation that pays
   (`paid_by_area`), to which the figures count the grant. v1 named the payer only (`paid_by`):
   the code is read back from that name; the city's 2022 gift has none.
+- ApplicationSubmitted v4 / ApplicationAmended v3 (intake, 2026): an annex 3 form for a
+  幸福企业 may mark the applicant as a 平台经济企业 with the related enterprises and workers its
+  pilot covers (`form.platform_economy`). Forms before had no such mark: annex 3 forms upcast
+  with `platform_economy = None`; annex 4 and 5 forms pass through unchanged.
+- FacilityReported v2 (intake) and FacilityOpened v2 (registry), 2026: a facility may be a
+  新就业形态劳动者服务站点, which names its host (`station_host`) and the services it offers
+  (`station_services`). Facilities reported before were none: `station_host = None`,
+  `station_services = []`.
 """
 
 from __future__ import annotations
@@ -78,3 +86,20 @@ def _aid_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     # v1 named the payer only: "市南区总工会" → 370202; the city's 2022 gift ("市总工会赠送") has
     # no area of its own and stays None, as v2 writes it.
     return {**data, "paid_by_area": _PAYER_AREAS.get(data["paid_by"])}
+
+
+def _form_without_platform(data: dict[str, Any]) -> dict[str, Any]:
+    form = dict(data["form"])
+    if form.get("form_kind") == "pilot":
+        form["platform_economy"] = None
+    return {**data, "form": form}
+
+
+upcaster("ApplicationSubmitted", 3)(_form_without_platform)
+upcaster("ApplicationAmended", 2)(_form_without_platform)
+
+
+@upcaster("FacilityReported", 1)
+@upcaster("FacilityOpened", 1)
+def _facility_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "station_host": None, "station_services": []}

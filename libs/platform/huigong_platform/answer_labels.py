@@ -32,6 +32,7 @@ from huigong_events.reference import (
     FacilityKind,
     Occupation,
     Programme,
+    StationHost,
 )
 from huigong_events.registry import PartnerOrigin, UnitOrigin
 from huigong_events.review import EvidenceSource, FindingStage
@@ -57,6 +58,7 @@ COMMON: Final[Vocabularies] = {
     "source": EvidenceSource,
     "stage": FindingStage,
     "occupation": Occupation,
+    "station_host": StationHost,
     "area": ALL_AREAS,
     "district": ALL_AREAS,
     "submitter": ALL_AREAS,

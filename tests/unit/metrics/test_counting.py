@@ -13,7 +13,7 @@ import pytest
 
 from huigong_events.base import DomainEvent
 from huigong_events.catalogue import EVENT_TYPES
-from huigong_events.forms import PartnerCategory, ServiceField
+from huigong_events.forms import PartnerCategory, PlatformEconomy, ServiceField
 from huigong_events.intake import ApplicationSubmitted
 from huigong_events.reference import DISTRICTS, ExclusionRule, FacilityKind, Occupation, Programme
 from huigong_events.registry import (
@@ -228,6 +228,21 @@ def test_facilities_count_by_kind_net_of_closures() -> None:
     assert book.total("health_stations_enterprises", "G-HAIER") == 1
 
 
+def test_gig_worker_stations_count_by_district_apart_from_other_facilities() -> None:
+    book = Book()
+    stations = [
+        facility(FacilityKind.新就业形态劳动者服务站点, "370212", date(2026, 6, 18)) for _ in range(2)
+    ]
+    book.apply([*stations, facility(FacilityKind.新就业形态劳动者服务站点, "370203", date(2026, 7, 1))])
+    book.apply(
+        [FacilityClosed(facility_id=stations[1].facility_id, closed_on=date(2026, 9, 1), reason="商圈改造")]
+    )
+    assert book.total("gig_worker_stations", "370212", until=date(2026, 8, 31)) == 2
+    assert book.total("gig_worker_stations", "370212") == 1
+    assert book.total("gig_worker_stations", "370203") == 1
+    assert book.total("shared_workers_homes") == 0 and book.total("service_base_facilities") == 0
+
+
 def test_partners_and_projects_count_on_their_dates_net_of_exits() -> None:
     book = Book()
     partner = uuid.uuid4()
@@ -339,3 +354,36 @@ def test_the_mapping_is_complete() -> None:
     assert set(OPENED) == set(FacilityKind)
     assert all(f"| {name} |" in (counting.__doc__ or "") for name in COUNTED_EVENT_TYPES)
     assert len({m.code for m in METRICS}) == len(METRICS)
+
+
+def test_platform_economy_pilots_and_the_workers_they_cover_are_counted_apart() -> None:
+    from tests.forms import happy_form
+
+    platform = PlatformEconomy(related_enterprises=["青岛某某配送服务有限公司"], related_workers=1260)
+    book = Book()
+    book.apply([
+        ApplicationSubmitted(
+            application_id=uuid.uuid4(), year=2026, programme=Programme.幸福企业, submitter="370203",
+            form=happy_form().model_copy(update={"platform_economy": platform}),
+        ),
+        ApplicationSubmitted(
+            application_id=uuid.uuid4(), year=2026, programme=Programme.幸福企业, submitter="370203",
+            form=happy_form(),
+        ),
+    ])  # fmt: skip
+    assert book.total("applications_submitted", "370203") == 2
+    assert book.total("platform_economy_pilot_applications", "370203") == 1
+    assert book.total("platform_economy_related_workers", "370203") == 1260
+
+
+def test_only_a_happy_enterprise_pilot_is_marked_platform_economy() -> None:
+    from tests.forms import happy_form
+
+    form = happy_form().model_copy(
+        update={"platform_economy": PlatformEconomy(related_enterprises=["某企业"], related_workers=5)}
+    )
+    with pytest.raises(ValueError, match="platform_economy is for happy-enterprise pilots only"):
+        ApplicationSubmitted(
+            application_id=uuid.uuid4(), year=2026, programme=Programme.服务职工综合体, submitter="370203",
+            form=form,
+        )  # fmt: skip

@@ -6,7 +6,7 @@ moves which counter, by how much, in which area and on which day; `count` applie
 
 | event | counter(s) | area | day |
 |---|---|---|---|
-| ApplicationSubmitted | applications_submitted +1 | submitter | recorded (Beijing day) |
+| ApplicationSubmitted | applications_submitted +1; for a 平台经济企业 (annex 3 `platform_economy`) also platform_economy_pilot_applications +1 and platform_economy_related_workers + the workers it covers | submitter | recorded (Beijing day) |
 | ConstructionUnitSelected | construction_units_selected +1 | submitter | recorded (Beijing day) |
 | ConstructionApproved | constructions_approved +1 | submitter | recorded (Beijing day) |
 | UnitRegistered | by programme (REGISTERED) +1: 幸福企业 → happy_enterprise_pilots, 服务职工基地 → service_bases, 服务职工综合体 → service_complexes, 公益伙伴 → welfare_partners | unit's area | registered_on |
@@ -70,6 +70,7 @@ from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
 from huigong_events.base import DomainEvent
+from huigong_events.forms import PilotForm
 from huigong_events.intake import ApplicationSubmitted
 from huigong_events.labels import Labelled, relabel
 from huigong_events.matters import MatterClosed, MatterRated, MatterReceived, MatterTransferred
@@ -110,6 +111,11 @@ HUIGONG_HOMES: Final = "huigong_homes"
 CENTRE_STATIONS: Final = "health_station_centre_facilities"
 ENTERPRISE_STATIONS: Final = "health_stations_enterprises"
 BASE_FACILITIES: Final = "service_base_facilities"
+GIG_STATIONS: Final = "gig_worker_stations"
+# 平台经济企业 applying for the 幸福企业 pilot (温暖行动 四.3), and the related enterprises'
+# workers their pilots cover, counted apart from the other happy-enterprise applications.
+PLATFORM_PILOTS: Final = "platform_economy_pilot_applications"
+PLATFORM_WORKERS: Final = "platform_economy_related_workers"
 MEMBERS: Final = "members_enrolled"
 MUTUAL_AID: Final = "mutual_aid"
 # 联动服务, per first-responder centre (transfers: per transferring unit's area).
@@ -145,6 +151,7 @@ OPENED: Final[dict[FacilityKind, str]] = {
     FacilityKind.智慧健康驿站_中心: CENTRE_STATIONS,
     FacilityKind.智慧健康驿站_企业: ENTERPRISE_STATIONS,
     FacilityKind.服务职工基地: BASE_FACILITIES,
+    FacilityKind.新就业形态劳动者服务站点: GIG_STATIONS,
 }
 
 
@@ -289,7 +296,12 @@ def _day(event: DomainEvent, recorded_at: datetime) -> date:
 
 
 def _application(e: ApplicationSubmitted, known: Counted | None, sim: bool, day: date) -> Outcome:
-    return Outcome(None, (Delta(APPLICATIONS, e.submitter, day, 1, sim),))
+    deltas = [Delta(APPLICATIONS, e.submitter, day, 1, sim)]
+    platform = e.form.platform_economy if isinstance(e.form, PilotForm) else None
+    if platform is not None:
+        deltas.append(Delta(PLATFORM_PILOTS, e.submitter, day, 1, sim))
+        deltas.append(Delta(PLATFORM_WORKERS, e.submitter, day, platform.related_workers, sim))
+    return Outcome(None, tuple(deltas))
 
 
 def _selection(e: ConstructionUnitSelected, known: Counted | None, sim: bool, day: date) -> Outcome:
@@ -641,6 +653,32 @@ METRICS: Final[tuple[Metric, ...]] = (
         "人",
         MUTUAL_AID,
         "获得互助保障的成员（MutualAidGranted，每人只计一次），按参保日期",
+    ),
+    Metric(
+        GIG_STATIONS,
+        "新就业形态劳动者服务站点（服务综合体）",
+        P_GIG,
+        "个",
+        GIG_STATIONS,
+        "依托园区、楼宇、商圈、社会机构建成的新就业形态劳动者服务站点（FacilityOpened），减去已关闭的",
+    ),
+    Metric(
+        PLATFORM_PILOTS,
+        "平台经济企业幸福企业试点申报",
+        P_GIG,
+        "家",
+        PLATFORM_PILOTS,
+        "标为平台经济企业的幸福企业试点申报（ApplicationSubmitted，申报表 platform_economy），按提交日",
+        year_measure=YearMeasure.IN_YEAR,
+    ),
+    Metric(
+        PLATFORM_WORKERS,
+        "平台经济企业试点覆盖关联企业劳动者",
+        P_GIG,
+        "人",
+        PLATFORM_WORKERS,
+        "平台经济企业试点申报所填覆盖的关联企业劳动者人数之和，按提交日",
+        year_measure=YearMeasure.IN_YEAR,
     ),
     Metric(
         COMPLEXES,

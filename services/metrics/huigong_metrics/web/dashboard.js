@@ -459,6 +459,31 @@
     $('[data-testid="grading-total"]').replaceChildren(...(data.total ? [gradingRow(data.total, true)] : []));
   }
 
+  // ---- 服务站点 and 平台经济企业 pilots per area: read off the progress answer's by_area, so the
+  // table answers exactly the question of the cards above (area, year, as of). ----
+  const STATION_METRICS = ["gig_worker_stations", "platform_economy_pilot_applications", "platform_economy_related_workers"];
+
+  function renderStations(metrics) {
+    const found = STATION_METRICS.map((code) => metrics.find((m) => m.metric === code));
+    const areas = new Map();
+    found.forEach((metric, i) => {
+      for (const part of (metric && metric.by_area) || []) {
+        if (!areas.has(part.area)) areas.set(part.area, { name: part.name || part.area, figures: [0, 0, 0] });
+        areas.get(part.area).figures[i] = Number(part.actual) || 0;
+      }
+    });
+    const rows = [...areas]
+      .filter(([, row]) => row.figures.some((n) => n > 0))
+      .map(([area, row]) => {
+        const tr = el("tr", { "data-testid": "stations-row", "data-area": area });
+        tr.append(el("td", { text: row.name }));
+        row.figures.forEach((n, i) => tr.append(el("td", { "data-figure": STATION_METRICS[i], text: n.toLocaleString("zh-CN") })));
+        return tr;
+      });
+    $('[data-testid="stations-scope"]').textContent = rows.length ? "" : "暂无";
+    $('[data-testid="stations-rows"]').replaceChildren(...rows);
+  }
+
   // ---- 送温暖: each union's deliveries, amounts and budget (/api/warmth), the city or one union ----
   const WARMTH_COLUMNS = ["deliveries", "amount", "budget", "remaining"];
 
@@ -503,6 +528,7 @@
         state.metric = first ? first.metric : null;
       }
       renderCards(metrics);
+      renderStations(metrics);
       const simulated = Boolean(data.simulated) || metrics.some((m) => Number(m.simulated_actual) > 0);
       $('[data-testid="simulated"]').hidden = !simulated;
       $('[data-testid="scope"]').textContent =

@@ -83,6 +83,8 @@ def decide_on_report(exists: bool, report: FacilityReported) -> list[DomainEvent
             host_credit_code=report.host_credit_code,
             opened_on=report.opened_on,
             report_id=report.report_id,
+            station_host=report.station_host,
+            station_services=report.station_services,
         )
     ]
 

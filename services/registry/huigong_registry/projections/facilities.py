@@ -27,8 +27,8 @@ class FacilitiesProjection(Projection):
             case FacilityOpened():
                 await conn.execute(
                     """INSERT INTO facilities_view (facility_id, kind, name, area, host_unit, host_credit_code,
-                           opened_on, status, report_id)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                           opened_on, status, report_id, station_host, station_services)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                        ON CONFLICT (facility_id) DO NOTHING""",
                     event.facility_id,
                     event.kind.value,
@@ -39,6 +39,8 @@ class FacilitiesProjection(Projection):
                     event.opened_on,
                     FacilityStatus.open.value,
                     event.report_id,
+                    event.station_host.value if event.station_host else None,
+                    list(event.station_services),
                 )
             case FacilityClosed():
                 await conn.execute(

@@ -631,10 +631,10 @@ export interface components {
          * FacilityKind
          * @description Facilities the targets count (programme 1 and 2).
          *
-         *     取值（代码或中文名称均可）：`shared_workers_home` 新时代区域共享职工之家 · `huigong_home` “青岛·惠工家” · `health_station_centre` 职工智慧健康驿站（职工服务中心） · `health_station_enterprise` 职工智慧健康驿站（企业） · `service_base` 服务职工基地
+         *     取值（代码或中文名称均可）：`shared_workers_home` 新时代区域共享职工之家 · `huigong_home` “青岛·惠工家” · `health_station_centre` 职工智慧健康驿站（职工服务中心） · `health_station_enterprise` 职工智慧健康驿站（企业） · `service_base` 服务职工基地 · `gig_worker_station` 新就业形态劳动者服务站点（服务综合体）
          * @enum {string}
          */
-        FacilityKind: "shared_workers_home" | "huigong_home" | "health_station_centre" | "health_station_enterprise" | "service_base";
+        FacilityKind: "shared_workers_home" | "huigong_home" | "health_station_centre" | "health_station_enterprise" | "service_base" | "gig_worker_station";
         /** FacilityRequest */
         FacilityRequest: {
             /**
@@ -681,6 +681,16 @@ export interface components {
              * Format: uuid
              */
             report_id?: string;
+            /**
+             * 站点依托
+             * @description 新就业形态劳动者服务站点依托的园区、楼宇、商圈或社会机构；其他设施为空
+             */
+            station_host?: components["schemas"]["StationHost"] | null;
+            /**
+             * 提供的服务
+             * @description 新就业形态劳动者服务站点提供的服务，如歇脚饮水、手机充电、热饭、法律咨询；其他设施为空
+             */
+            station_services?: string[];
             /**
              * 事件类型
              * @description 设施建成已报送
@@ -1008,6 +1018,11 @@ export interface components {
              */
             pilot_name: string;
             /**
+             * 平台经济企业
+             * @description 申报单位为平台经济企业时填写（仅幸福企业试点），其试点单独统计
+             */
+            platform_economy?: components["schemas"]["PlatformEconomy"] | null;
+            /**
              * 计划工作步骤
              * @description 计划工作步骤、时间进度、阶段工作内容（三年规划及年度实施方案），每行一个阶段
              */
@@ -1056,6 +1071,22 @@ export interface components {
              * @description 三年规划或年度实施方案
              */
             plan: components["schemas"]["ThreeYearPlan"] | components["schemas"]["AnnualPlan"];
+        };
+        /**
+         * PlatformEconomy
+         * @description 平台经济企业：申报幸福企业试点的平台企业，及其试点覆盖的关联企业劳动者。
+         */
+        PlatformEconomy: {
+            /**
+             * 关联企业
+             * @description 试点覆盖的关联企业（配送站点、加盟商、劳务外包企业等）名称
+             */
+            related_enterprises: string[];
+            /**
+             * 覆盖关联企业劳动者人数
+             * @description 试点覆盖的关联企业劳动者（含新就业形态劳动者）人数
+             */
+            related_workers: number;
         };
         /**
          * Programme
@@ -1345,6 +1376,15 @@ export interface components {
              */
             start_month?: string | null;
         };
+        /**
+         * StationHost
+         * @description Where a 新就业形态劳动者服务站点 is set up: the plan names parks, office buildings, shopping
+         *     districts and social organisations.
+         *
+         *     取值（代码或中文名称均可）：`park` 园区 · `building` 楼宇 · `business_district` 商圈 · `social_organisation` 社会机构
+         * @enum {string}
+         */
+        StationHost: "park" | "building" | "business_district" | "social_organisation";
         /**
          * ThreeYearPlan
          * @description 三年规划：建设单位按“三年规划、分年实施”编制的建设项目发展规划。

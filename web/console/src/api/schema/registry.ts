@@ -1348,10 +1348,10 @@ export interface components {
          * FacilityKind
          * @description Facilities the targets count (programme 1 and 2).
          *
-         *     取值（代码或中文名称均可）：`shared_workers_home` 新时代区域共享职工之家 · `huigong_home` “青岛·惠工家” · `health_station_centre` 职工智慧健康驿站（职工服务中心） · `health_station_enterprise` 职工智慧健康驿站（企业） · `service_base` 服务职工基地
+         *     取值（代码或中文名称均可）：`shared_workers_home` 新时代区域共享职工之家 · `huigong_home` “青岛·惠工家” · `health_station_centre` 职工智慧健康驿站（职工服务中心） · `health_station_enterprise` 职工智慧健康驿站（企业） · `service_base` 服务职工基地 · `gig_worker_station` 新就业形态劳动者服务站点（服务综合体）
          * @enum {string}
          */
-        FacilityKind: "shared_workers_home" | "huigong_home" | "health_station_centre" | "health_station_enterprise" | "service_base";
+        FacilityKind: "shared_workers_home" | "huigong_home" | "health_station_centre" | "health_station_enterprise" | "service_base" | "gig_worker_station";
         /**
          * FacilityStatus
          * @description 取值（代码或中文名称均可）：`open` 在用 · `closed` 已关闭
