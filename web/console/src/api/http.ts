@@ -21,7 +21,7 @@ export class ApiError extends Error {
   }
 }
 
-type Query = Record<string, string | number | boolean | null | undefined>;
+export type Query = Record<string, string | number | boolean | null | undefined>;
 
 interface Hooks {
   csrfToken: () => string | null;
@@ -91,4 +91,44 @@ export async function request<T>(
     throw refusal(response.status, body);
   }
   return body as T;
+}
+
+// The file's name from `Content-Disposition` (RFC 6266: `filename*` in UTF-8 first, as the
+// exports name their files in Chinese), else `fallback`.
+function attachmentName(disposition: string | null, fallback: string): string {
+  const extended = /filename\*=UTF-8''([^;]+)/i.exec(disposition ?? "");
+  if (extended?.[1]) return decodeURIComponent(extended[1]);
+  const plain = /filename="([^"]+)"/i.exec(disposition ?? "");
+  return plain?.[1] ?? fallback;
+}
+
+/** Fetches a file (an export) and hands it to the browser as a download; a refusal is thrown as
+ * an ApiError rather than saved as a file holding the JSON refusal. */
+export async function download(service: Service, path: string, query: Query, fallback: string): Promise<string> {
+  let response: Response;
+  try {
+    response = await fetch(url(service, path, query), { credentials: "same-origin", cache: "no-store" });
+  } catch {
+    throw new ApiError(0, [{ field: "", zh: "无法连接服务器，请检查网络后重试", en: "network error" }]);
+  }
+  if (!response.ok) {
+    if (response.status === 401) hooks.sessionEnded();
+    let body: unknown = null;
+    try {
+      body = await response.json();
+    } catch {
+      body = null;
+    }
+    throw refusal(response.status, body);
+  }
+  const name = attachmentName(response.headers.get("Content-Disposition"), fallback);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = name;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  // The click has handed the blob to the browser's download; the URL is no longer needed.
+  setTimeout(() => URL.revokeObjectURL(link.href), 0);
+  return name;
 }
