@@ -4,6 +4,7 @@
 
 import { type Download, request, requestFile, type Service } from "./http";
 import type { components as Intake, operations as IntakeOps } from "./schema/intake";
+import type { components as Metrics } from "./schema/metrics";
 import type { components as Registry } from "./schema/registry";
 import type { components as Review, operations as ReviewOps } from "./schema/review";
 
@@ -30,6 +31,8 @@ export type PlanAmendmentRequest = Intake["schemas"]["PlanAmendmentRequest"];
 export type ApplicationStatus = Intake["schemas"]["ApplicationStatus"];
 export type PartnerCategory = Intake["schemas"]["PartnerCategory"];
 export type ComplianceFactKind = Intake["schemas"]["ComplianceFactKind"];
+export type WindowRequest = Intake["schemas"]["WindowRequest"];
+export type TargetChangeRequest = Metrics["schemas"]["TargetChangeRequest"];
 export type ApplicationQuery = NonNullable<IntakeOps["list_applications_applications_get"]["parameters"]["query"]>;
 export type FeedPage = Intake["schemas"]["FeedPage"];
 export type FeedNotice = Intake["schemas"]["FeedNotice"];
@@ -613,4 +616,41 @@ export const registryApi = {
     request<unknown>("registry", "POST", `/units/${unitId}/exit`, { body, idempotencyKey }),
   certificate: (certificateNo: string) =>
     request<CertificateCheck>("registry", "GET", `/certificates/${encodeURIComponent(certificateNo)}`),
+};
+
+// The city federation's settings: exception windows (intake's `GET /submission-windows`, which
+// declares no response model) and targets (metrics' `GET /api/targets`, likewise): the fields
+// the console shows, written down here once.
+export interface SubmissionWindow {
+  window_ref: string;
+  year: number;
+  opens_at: string;
+  closes_at: string;
+  submitter: string | null;
+  reason: string;
+  open: boolean;
+  open_label: string;
+}
+export interface TargetItem {
+  metric: string;
+  title: string;
+  area: string;
+  area_name: string;
+  year: number | null;
+  deadline: string;
+  value: number | string;
+  source: string;
+  changed_by: string | null;
+  reason: string | null;
+  changed_at: string | null;
+}
+
+export const cityApi = {
+  windows: (query: { year?: number }) =>
+    request<{ items: SubmissionWindow[] }>("intake", "GET", "/submission-windows", { query }),
+  openWindow: (body: WindowRequest, idempotencyKey: string) =>
+    request<unknown>("intake", "POST", "/submission-windows", { body, idempotencyKey }),
+  targets: () => request<TargetItem[]>("metrics", "GET", "/api/targets"),
+  changeTarget: (metric: string, body: TargetChangeRequest, idempotencyKey: string) =>
+    request<unknown>("metrics", "PUT", `/api/targets/${encodeURIComponent(metric)}`, { body, idempotencyKey }),
 };

@@ -21,7 +21,7 @@ export class ApiError extends Error {
   }
 }
 
-type Query = Record<string, string | number | boolean | null | undefined>;
+export type Query = Record<string, string | number | boolean | null | undefined>;
 
 interface Hooks {
   csrfToken: () => string | null;
@@ -156,4 +156,16 @@ export function saveFile(download: Download): void {
   link.remove();
   // The browser has the file once the click is handled; the URL is not needed after that.
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
+/** Fetches a list's export and hands it to the browser as a download, under the name the service
+ * gives; a refusal is thrown as an ApiError rather than saved as a file holding the JSON refusal. */
+export async function download(service: Service, path: string, query: Query, fallback: string): Promise<string> {
+  const file = await requestFile(service, "GET", path, {
+    query,
+    accept: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, text/csv, */*",
+    fallbackName: fallback,
+  });
+  saveFile(file);
+  return file.filename;
 }

@@ -44,6 +44,8 @@ export const MENUS: Record<Role, MenuItem[]> = {
   ],
   city: [
     { path: "/city/applications", label: "全部申报" },
+    { path: "/city/submission-windows", label: "补报窗口" },
+    { path: "/city/targets", label: "目标" },
     { path: "/registry/units", label: "建设单位" },
     { path: "/matters", label: "服务事项" },
   ],
@@ -141,6 +143,18 @@ const routes: RouteRecordRaw[] = [
         name: "city-applications",
         component: () => import("../views/city/Applications.vue"),
         meta: { title: "全部申报", roles: ["city", "ops"] },
+      },
+      {
+        path: "city/submission-windows",
+        name: "city-submission-windows",
+        component: () => import("../views/city/SubmissionWindows.vue"),
+        meta: { title: "补报窗口", roles: ["city"] },
+      },
+      {
+        path: "city/targets",
+        name: "city-targets",
+        component: () => import("../views/city/Targets.vue"),
+        meta: { title: "目标", roles: ["city"] },
       },
       {
         path: "review/queue",
