@@ -555,6 +555,11 @@ async def test_a_replay_from_the_first_offset_gives_the_same_figures(
 
     await eventually(caught_up, "the metrics consumers have no lag")
     report = await replay(own_stack.admin_dsn, own_stack.bootstrap, own_stack.topic_prefix, "metrics")
-    assert {c.consumer for c in report.consumers} == {"metrics.actuals", "metrics.targets", "metrics.grades", "metrics.warmth"}
+    assert {c.consumer for c in report.consumers} == {
+        "metrics.actuals",
+        "metrics.targets",
+        "metrics.grades",
+        "metrics.warmth",
+    }
     for consumer in report.consumers:
         assert consumer.tables and consumer.equal, consumer.to_json()
