@@ -23,7 +23,7 @@ from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from huigong_platform import accounts
 
-from ..conftest import Stack
+from ..conftest import Stack, isolated_stack
 from .browser import chromium
 from .frontdoor import FrontDoor, front_door
 from .processes import ServiceProcess, artefacts_dir, running
@@ -32,6 +32,14 @@ from .test_seed import run_seed, seed_keyring
 
 OFFSET: Final = 2760
 BEIJING: Final = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(scope="module")
+async def stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
+    """This module's own database and topics: what its journeys record (units certified, targets
+    set, members enrolled) must not move the figures other modules of the run count exactly."""
+    async with isolated_stack(stack_env) as own:
+        yield own
 
 
 @pytest.fixture(scope="module")

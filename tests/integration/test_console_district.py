@@ -28,7 +28,7 @@ from playwright.async_api import BrowserContext, Locator, Page, expect
 from huigong_events.reference import REVIEW_DIMENSIONS
 from huigong_simulator.forms import credit_code
 
-from ..conftest import Stack
+from ..conftest import Stack, isolated_stack
 from ..forms import DISTRICT_UNION_CODE, complex_form, variant, with_fresh_undertaking_unit
 from .browser import chromium
 from .frontdoor import FrontDoor, front_door
@@ -41,6 +41,14 @@ LABEL: Final = "console-district"
 # Review is started only where the test needs it: until its screening runs, an application is
 # 已提交 and may still be amended (intake refuses amendments once screening has accepted it).
 WITHOUT_REVIEW: Final = ("intake", "registry", "metrics")
+
+
+@pytest.fixture(scope="module")
+async def stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
+    """This module's own database and topics: what its journeys record (units certified, targets
+    set, members enrolled) must not move the figures other modules of the run count exactly."""
+    async with isolated_stack(stack_env) as own:
+        yield own
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from playwright.async_api import BrowserContext, Page, Route, expect
 from huigong_platform import accounts
 from huigong_simulator.data import enrolment_rows
 
-from ..conftest import Stack
+from ..conftest import Stack, isolated_stack
 from .browser import chromium
 from .frontdoor import FrontDoor, front_door
 from .processes import ServiceProcess, artefacts_dir, running
@@ -53,6 +53,14 @@ OFFICE_HEADINGS: Final = {
     "入会日期": "入会时间",
     "是否参加互助保障": "互助保障",
 }
+
+
+@pytest.fixture(scope="module")
+async def stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
+    """This module's own database and topics: what its journeys record (units certified, targets
+    set, members enrolled) must not move the figures other modules of the run count exactly."""
+    async with isolated_stack(stack_env) as own:
+        yield own
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from playwright.async_api import BrowserContext, Page, expect
 from huigong_platform import accounts
 from huigong_simulator.data import enrolment_rows
 
-from ..conftest import Stack
+from ..conftest import Stack, isolated_stack
 from ..forms import complex_form, with_fresh_undertaking_unit
 from .browser import chromium
 from .frontdoor import FrontDoor, front_door
@@ -31,6 +31,14 @@ from .test_console import WAIT_MS, axe_violations, log_in, users
 
 OFFSET: Final = 2300
 YEAR: Final = datetime.now(UTC).year + 1
+
+
+@pytest.fixture(scope="module")
+async def stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
+    """This module's own database and topics: what its journeys record (units certified, targets
+    set, members enrolled) must not move the figures other modules of the run count exactly."""
+    async with isolated_stack(stack_env) as own:
+        yield own
 
 
 @pytest.fixture(scope="module")

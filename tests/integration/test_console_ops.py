@@ -19,7 +19,7 @@ from huigong_intake.domain.identity import member_key
 from huigong_platform import accounts
 from huigong_simulator.data import enrolment_rows
 
-from ..conftest import Stack
+from ..conftest import Stack, isolated_stack
 from .browser import chromium
 from .frontdoor import FrontDoor, front_door
 from .processes import ServiceProcess, artefacts_dir, running
@@ -32,6 +32,14 @@ SETTLE: Final = 120.0
 OPS: Final = {"X-Huigong-Principal": "ops:auditor01"}
 REGISTRAR: Final = {"X-Huigong-Principal": "registrar:privacy03"}
 SERVICE_NAMES: Final = {"intake": "受理", "review": "评审", "registry": "登记与认定", "metrics": "统计"}
+
+
+@pytest.fixture(scope="module")
+async def stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
+    """This module's own database and topics: what its journeys record (units certified, targets
+    set, members enrolled) must not move the figures other modules of the run count exactly."""
+    async with isolated_stack(stack_env) as own:
+        yield own
 
 
 @pytest.fixture(scope="module")

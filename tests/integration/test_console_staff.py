@@ -24,7 +24,7 @@ from huigong_platform import accounts
 from huigong_platform.database import create_pool
 from huigong_registry.domain.cohort import SERVICE_CENTRES
 
-from ..conftest import Stack
+from ..conftest import Stack, isolated_stack
 from .browser import chromium
 from .frontdoor import FrontDoor, front_door
 from .processes import ServiceProcess, artefacts_dir, running
@@ -38,6 +38,14 @@ BUILT: Final = {"HUIGONG_MIN_BUILDING_YEARS": "0"}
 CENTRE: Final = {entry.area: entry for entry in SERVICE_CENTRES}
 # 平度 and 莱西: no other module records matters there, so metrics' per-centre figures stay exact.
 FIRST, SECOND = "370283", "370285"
+
+
+@pytest.fixture(scope="module")
+async def stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
+    """This module's own database and topics: what its journeys record (units certified, targets
+    set, members enrolled) must not move the figures other modules of the run count exactly."""
+    async with isolated_stack(stack_env) as own:
+        yield own
 
 
 @pytest.fixture(scope="module")
