@@ -85,6 +85,9 @@ async def log_in(page: Page, door: FrontDoor, username: str, password: str) -> N
 
 async def axe_violations(page: Page) -> list[dict[str, Any]]:
     """Serious and critical violations on the page as it is (axe-core from the local package)."""
+    # A dialog fading in shows its text at part opacity, which axe reads as too little contrast:
+    # check the page as it settles, once no transition or animation is running.
+    await page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
     if not await page.evaluate("typeof window.axe !== 'undefined'"):
         await page.add_script_tag(path=str(AXE))
     result: dict[str, Any] = await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")

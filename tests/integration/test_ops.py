@@ -313,7 +313,7 @@ async def test_audit_shows_intake_and_review_events_of_an_application_in_order(s
     assert [r["aggregate_type"] for r in rows] == ["application", "review", "review", "unit"]
     assert rows[1]["causation_id"] == str(submitted.id) and rows[0]["correlation_id"] == corr
     # The v1 submission is shown upcast to the current schema: 试点时间 as start and end months.
-    assert rows[0]["schema_version"] == 1 and rows[0]["current_schema_version"] == 3
+    assert rows[0]["schema_version"] == 1 and rows[0]["current_schema_version"] == 4
     assert "period_start" in rows[0]["data"]["form"] and "pilot_period" not in rows[0]["data"]["form"]
     assert all(r["hash_valid"] for r in rows)
 
@@ -327,7 +327,7 @@ async def test_audit_shows_intake_and_review_events_of_an_application_in_order(s
 
     table = await cli("audit", app_id, "--prefix", prefix, "--no-progress")
     assert table.exit_code == 0, table.output
-    for text in ("ApplicationSubmitted v1→v3", "ApplicationAccepted", "city:expert07", "district:370202"):
+    for text in ("ApplicationSubmitted v1→v4", "ApplicationAccepted", "city:expert07", "district:370202"):
         assert text in table.stdout
     assert table.stdout.index("ApplicationSubmitted") < table.stdout.index("ReviewScored")
 
