@@ -20,6 +20,7 @@ personal (a matter's worker stays sealed in the registry).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 from uuid import UUID
 
@@ -308,20 +309,33 @@ class OutboundProjection(Projection):
         }
     )
 
+    async def apply_batch(
+        self, conn: DbConnection, items: Sequence[tuple[DomainEvent, RecordedEvent]]
+    ) -> None:
+        # Enrolment rows come by the thousand: whether a batch is complete is asked once per
+        # batch of records, not at each of its rows (asking at each row counted the batch's
+        # decided rows again every time, and this consumer fell thousands of records behind the
+        # registry during a large ingest).
+        completing: dict[UUID, RecordedEvent] = {}
+        for event, record in items:
+            if isinstance(event, ENROLMENT_ROW_EVENTS):
+                batch = await _note_enrolment_row(conn, event)
+                if batch is not None:
+                    completing[batch] = record  # the latest record of the batch read here
+            else:
+                await self.apply(conn, event, record)
+        for batch, record in completing.items():
+            await _tell_enrolment_outcome(conn, batch, record)
+
     async def apply(self, conn: DbConnection, event: DomainEvent, record: RecordedEvent) -> None:
         source = str(record.id)
         owner: tuple[str, str] | None = None
+        if isinstance(event, ENROLMENT_ROW_EVENTS):
+            batch = await _note_enrolment_row(conn, event)
+            if batch is not None:
+                await _tell_enrolment_outcome(conn, batch, record)
+            return
         match event:
-            case ev.EnrolmentRequested():
-                if await store.note_enrolment(conn, event.enrolment_id, event.batch_id, event.row_number):
-                    await _tell_enrolment_outcome(conn, event.batch_id, record)
-                return
-            case rg.MemberEnrolled() | rg.MemberReportedAgain():
-                outcome = "enrolled" if isinstance(event, rg.MemberEnrolled) else "already_member"
-                batch = await store.note_outcome(conn, event.enrolment_id, outcome)
-                if batch is not None:
-                    await _tell_enrolment_outcome(conn, batch, record)
-                return
             case ev.ApplicationSubmitted():
                 owner = (str(event.application_id), event.submitter)
             case rg.UnitRegistered():
@@ -350,6 +364,22 @@ class OutboundProjection(Projection):
         # The notices stay: what a district has read must stay where it read it (its cursor is a
         # `seq`), and a trigger applied again finds its notice by source and writes nothing.
         await conn.execute("TRUNCATE outbound_owners, outbound_waiting, outbound_enrolments")
+
+
+ENROLMENT_ROW_EVENTS = (ev.EnrolmentRequested, rg.MemberEnrolled, rg.MemberReportedAgain)
+
+
+async def _note_enrolment_row(conn: DbConnection, event: DomainEvent) -> UUID | None:
+    """Notes an enrolment row's request or the registry's outcome of it; the row's batch when
+    both are known now (the batch may be complete), else None."""
+    match event:
+        case ev.EnrolmentRequested():
+            if await store.note_enrolment(conn, event.enrolment_id, event.batch_id, event.row_number):
+                return event.batch_id
+        case rg.MemberEnrolled() | rg.MemberReportedAgain():
+            outcome = "enrolled" if isinstance(event, rg.MemberEnrolled) else "already_member"
+            return await store.note_outcome(conn, event.enrolment_id, outcome)
+    return None
 
 
 async def _tell_enrolment_outcome(conn: DbConnection, batch_id: UUID, record: RecordedEvent) -> None:
