@@ -629,19 +629,24 @@ class Subscription:
         return f"{self._prefix}huigong.{self.projection.name}"
 
     async def seek_to_checkpoints(self, partitions: Sequence[TopicPartition]) -> None:
-        if self._consumer is None or not partitions:
+        consumer = self._consumer
+        if consumer is None or not partitions:
             return
         rows = await self._pool.fetch(
             "SELECT topic, partition, next_offset FROM checkpoints WHERE consumer = $1",
             self.projection.name,
         )
+        if self._consumer is not consumer:
+            # Stopped (or restarted) while the checkpoints were read: that consumer's positions
+            # no longer matter, and the next one seeks again when it is assigned.
+            return
         stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
         for tp in partitions:
             offset = stored.get((tp.topic, tp.partition))
             if offset is None:
-                await self._consumer.seek_to_beginning(tp)
+                await consumer.seek_to_beginning(tp)
             else:
-                self._consumer.seek(tp, offset)
+                consumer.seek(tp, offset)
 
     async def run(self) -> None:
         backoff = 0.5
