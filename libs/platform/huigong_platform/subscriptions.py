@@ -636,7 +636,8 @@ class Subscription:
             "SELECT topic, partition, next_offset FROM checkpoints WHERE consumer = $1",
             self.projection.name,
         )
-        if self._consumer is not consumer:
+        replaced = self._consumer is not consumer  # a flag: comparing here would widen `consumer`
+        if replaced:
             # Stopped (or restarted) while the checkpoints were read: that consumer's positions
             # no longer matter, and the next one seeks again when it is assigned.
             return
