@@ -6,15 +6,18 @@ pure parts of credentials: principals, key format, token buckets, the OpenAPI ma
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Final
 
+import asyncpg
+import httpx
 import pytest
 from fastapi import FastAPI
 
 from huigong_intake.app import create_app as intake_app
 from huigong_intake.settings import IntakeSettings
 from huigong_metrics.app import create_app as metrics_app
-from huigong_platform import credentials, policy
+from huigong_platform import credentials, policy, sessions
 from huigong_platform.authorization import endpoints
 from huigong_platform.policy import COMMON, PUBLIC, Rule, template
 from huigong_platform.principals import Principal, Role, parse
@@ -328,3 +331,42 @@ def test_every_operation_declares_the_refusals_it_may_answer(service: str) -> No
             assert expected <= set(operation["responses"]), (service, method, path)
             answer = operation["responses"]["403" if "403" in expected else "404"]
             assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Refusal"}
+
+
+class _DatabaseAway:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def verify(self, presented: str) -> object:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError(111, "Connection refused"),
+        asyncpg.CannotConnectNowError("the database system is shutting down"),
+        # What asyncpg raised when PostgreSQL stopped in the middle of a check under load.
+        asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
+    ],
+    ids=type,
+)
+@pytest.mark.parametrize("credential", ["key", "session"])
+async def test_a_caller_whose_credential_cannot_be_checked_is_told_to_retry(
+    error: Exception, credential: str
+) -> None:
+    """A district's client retries a 503 with Retry-After and gives up on a 500: a database that
+    goes away while a key or session is checked must never answer 500."""
+    app = service_apps()["intake"]
+    away = _DatabaseAway(error)
+    app.state.runtime = SimpleNamespace(keys=away, sessions=away)
+    headers = (
+        {"Authorization": "Bearer hg_x.y"} if credential == "key" else {"Cookie": f"{sessions.COOKIE}=s"}
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://inprocess"
+    ) as client:
+        answer = await client.post("/enrolments", json={}, headers=headers)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"]
+    assert answer.json()["errors"][0]["en"].startswith("credentials cannot be checked")

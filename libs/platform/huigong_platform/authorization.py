@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import logs, sessions
 from .credentials import KeyVerifier, Rejected
+from .database import OUTAGES
 from .policy import Policy, Rule, forbidden, template
 from .principals import HEADER, Principal
 from .rate_limits import RateLimits
@@ -348,8 +349,10 @@ def _presented_key(scope: Scope) -> str | None:
     return api_key if api_key else None
 
 
-# What makes a key or session impossible to check for now (the database is away).
-UNAVAILABLE: Final = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# Whatever the database raises while a key or session is checked answers 503: the outages every
+# other path retries (asyncpg's InternalClientError among them, seen when PostgreSQL stopped in
+# the middle of a check under load) and any PostgreSQL error, as nothing was done yet.
+UNAVAILABLE: Final = (*OUTAGES, asyncpg.PostgresError)
 
 
 def _unavailable(route: str, exc: BaseException) -> tuple[int, dict[str, str], bytes]:
