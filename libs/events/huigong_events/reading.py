@@ -219,6 +219,7 @@ def _pattern_check(pattern: str) -> Post | None:
     exec(source, namespace)  # source built just above from the parsed pattern
     check: Post = namespace["check"]
     check.__doc__ = f"{pattern}\n\n{source}"
+    check.condition = " or ".join(conditions)  # type: ignore[attr-defined]
     return check
 
 
@@ -236,6 +237,8 @@ def _chain(*steps: Post | None) -> Post | None:
         call = f"step_{i}({call})"
     exec(f"def chained(value):\n    return {call}", namespace)  # source built just above from the steps
     chained: Post = namespace["chained"]
+    # For the builder, which writes the steps out in its own source (`_applied`).
+    chained.steps = tuple(step for s in present for step in getattr(s, "steps", (s,)))  # type: ignore[attr-defined]
     return chained
 
 
@@ -245,6 +248,12 @@ def _stripped(value: str) -> str:
     if value and (value[0].isspace() or value[-1].isspace()):
         raise _Unsure
     return value
+
+
+# A check that only accepts or refuses carries its test as an expression of `v` (true: accepted),
+# which the builder writes into its own source instead of calling the check: a Python call per
+# field costs more than most of these tests.
+_stripped.condition = "not v or not (v[0].isspace() or v[-1].isspace())"  # type: ignore[attr-defined]
 
 
 def _unchanged_by(before: Callable[[Any], Any]) -> Post:
@@ -445,6 +454,7 @@ class _Deriver:
             def optional(value: Any) -> Any:
                 return None if value is None else step(value)
 
+            optional.optional_of = step  # type: ignore[attr-defined]
             return inner_kind | None, optional
 
         if origin is list:
@@ -704,6 +714,28 @@ class _Deriver:
         return struct, build
 
 
+def _applied(post: Post, var: str, namespace: dict[str, Any], prefix: str) -> list[str] | None:
+    """Source lines applying `post` to the variable `var` in place, each accept-or-refuse check
+    written out as its expression (`condition`) and the other steps called in order; None when
+    no step has an expression (a plain call then does as well)."""
+    inner = getattr(post, "optional_of", None)
+    if inner is not None:
+        body = _applied(inner, var, namespace, prefix)
+        return None if body is None else [f"if {var} is not None:", *(f"    {line}" for line in body)]
+    steps: tuple[Post, ...] = getattr(post, "steps", (post,))
+    if not any(hasattr(step, "condition") for step in steps):
+        return None
+    lines: list[str] = []
+    for k, step in enumerate(steps):
+        condition = getattr(step, "condition", None)
+        if condition is not None:
+            lines += [f"v = {var}", f"if not ({condition}):", "    raise Unsure"]
+        else:
+            namespace[f"{prefix}_{k}"] = step
+            lines.append(f"{var} = {prefix}_{k}({var})")
+    return lines
+
+
 def _builder(
     cls: type[BaseModel],
     plan: list[tuple[str, Post | None, Any, Callable[[], Any] | None]],
@@ -718,6 +750,7 @@ def _builder(
     this runs for every nested model of every record read."""
     namespace: dict[str, Any] = {
         "UNSET": _UNSET,
+        "Unsure": _Unsure,
         "new": cls.__new__,
         "cls": cls,
         "setattr_": object.__setattr__,
@@ -732,9 +765,14 @@ def _builder(
     values: dict[str, str] = {}
     for i, (name, post, default, factory) in enumerate(plan):
         read = f"s.{name}"
+        applied = None if post is None else _applied(post, f"v_{i}", namespace, f"step_{i}")
         if post is not None:
             namespace[f"post_{i}"] = post
         if default is PydanticUndefined and factory is None:
+            if applied is not None:
+                lines += [f"    v_{i} = {read}", *(f"    {line}" for line in applied)]
+                values[name] = f"v_{i}"
+                continue
             values[name] = f"post_{i}({read})" if post is not None else read
             continue
         if factory is not None:
@@ -750,7 +788,9 @@ def _builder(
             "    else:",
             f"        given.add({name!r})",
         ]
-        if post is not None:
+        if applied is not None:
+            lines += [f"        {line}" for line in applied]
+        elif post is not None:
             lines.append(f"        v_{i} = post_{i}(v_{i})")
         values[name] = f"v_{i}"
     if tag_field is not None:
