@@ -7,11 +7,12 @@ msgspec Struct that checks what msgspec can express (types, lengths, bounds, enu
 tagged unions, unknown fields, code lists as literals), plus a small builder that does the rest:
 it checks the patterns by expressions derived from them (`_pattern_check`), calls the models'
 after-validators, field validators and model validators on the decoded values, and builds
-the pydantic instances the services consume without validating twice. Whatever the derivation does not understand (a before-validator that changes a value, a
-validator that wants the validation context, a constraint it does not know) makes the model
-"not derivable", and its records go the pydantic way. So does any single record the derived
-path refuses or is unsure of (a string with blanks that pydantic would strip, a number written
-as text, a newer version): the pydantic path then gives its usual value or its usual error.
+the pydantic instances the services consume without validating twice. Whatever the derivation
+does not understand (a before-validator that changes a value, a validator that wants the
+validation context, a constraint it does not know) makes the model "not derivable", and its
+records go the pydantic way. So does any single record the derived path refuses or is unsure
+of (a string with blanks that pydantic would strip, a number written as text, a newer
+version): the pydantic path then gives its usual value or its usual error.
 The rule is one-sided and that is what keeps it sound: the derived path may refuse more than
 pydantic, never accept more or give another value. `tests/unit/test_reading.py` checks every
 golden file and a seeded stream of generated events decode to identical values both ways.
