@@ -239,7 +239,8 @@ def _chain(*steps: Post | None) -> Post | None:
     exec(f"def chained(value):\n    return {call}", namespace)  # source built just above from the steps
     chained: Post = namespace["chained"]
     # For the builder, which writes the steps out in its own source (`_applied`).
-    chained.steps = tuple(step for s in present for step in getattr(s, "steps", (s,)))  # type: ignore[attr-defined]
+    steps = tuple(step for s in present for step in getattr(s, "steps", (s,)))
+    chained.steps = steps  # type: ignore[attr-defined]
     return chained
 
 
