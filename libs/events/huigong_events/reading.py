@@ -177,9 +177,12 @@ def _pattern_check(pattern: str) -> Post | None:
     slice must hold only characters of its set. msgspec would run Python's `re` instead,
     which costs several times more per field. None for any other shape (msgspec's `re` then)."""
     python = _python_pattern(pattern)
-    parsed = list(_REGEX_PARSER.parse(python))
+    tree = _REGEX_PARSER.parse(python)
+    parsed = list(tree)
     if (
-        len(parsed) < 2
+        # Any flag (ignore case, multi-line, …) changes what the parsed items mean.
+        tree.state.flags != re.UNICODE
+        or len(parsed) < 2
         or parsed[0][0].name != "AT"
         or parsed[0][1].name not in ("AT_BEGINNING", "AT_BEGINNING_STRING")
         or parsed[-1][0].name != "AT"
