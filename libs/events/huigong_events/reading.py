@@ -928,7 +928,7 @@ def envelope_without_body(headers: Sequence[tuple[str, bytes]]) -> RecordedEvent
 
 
 # The derived path is exact (tests/unit/test_reading.py) but slower than pydantic-core fed the
-# headers by name (bench/bench_decode.py: about 0.85x over the whole decode): its checks cost less
+# headers by name (bench/bench_decode.py: about 0.8x over the whole decode): its checks cost less
 # than pydantic-core's, but it builds the same pydantic instances (nested forms included) and runs
 # the models' validators in Python, where pydantic-core builds in Rust. So the pydantic path reads
 # by default; HUIGONG_DERIVED_DECODER=1 switches every read path to the derived one.
