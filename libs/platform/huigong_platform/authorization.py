@@ -352,7 +352,7 @@ def _presented_key(scope: Scope) -> str | None:
 # Whatever the database raises while a key or session is checked answers 503: the outages every
 # other path retries (asyncpg's InternalClientError among them, seen when PostgreSQL stopped in
 # the middle of a check under load) and any PostgreSQL error, as nothing was done yet.
-UNAVAILABLE: Final = (*OUTAGES, asyncpg.PostgresError)
+UNAVAILABLE: Final[tuple[type[Exception], ...]] = (*OUTAGES, asyncpg.PostgresError)
 
 
 def _unavailable(route: str, exc: BaseException) -> tuple[int, dict[str, str], bytes]:
