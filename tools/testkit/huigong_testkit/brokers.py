@@ -231,7 +231,7 @@ class Loss:
     node: int  # the broker killed: the leader of the enrolments topic's partition 0 then
     at: float  # seconds into the run
     leader_after: int  # the partition's leader once the lost broker was back
-    in_sync: float = 0.0  # seconds from the restart until no partition was under-replicated
+    in_sync: float = 0.0  # seconds from the restarted broker answering until none was under-replicated
 
 
 @dataclass
@@ -274,7 +274,7 @@ class BrokerLossReport:
             lines.append(
                 f"  SIGKILL kafka-{loss.node} (leader of {ENROLMENTS.name}[0]) at {loss.at:.1f} s; "
                 f"leader afterwards kafka-{loss.leader_after}; every partition in sync {loss.in_sync:.1f} s "
-                "after the restart"
+                "after it answered again"
             )
         lines.append(f"every consumer at the end of its topics {self.drained:.1f} s after the ingest ended")
         lines.append(
@@ -390,10 +390,11 @@ async def _kills(
 
 
 async def drain(deployment: Deployment, timeout: float = 300) -> float:
-    """Seconds until every consumer's checkpoint is at the end of its topics. A consumer whose
-    group was rebalanced by the loss (its coordinator on the lost broker) resumes from its stored
-    checkpoint and works off what piled up meanwhile; the audit's lag of 0 is asked of it once it
-    had the time, and how long that took is reported. One that never gets there fails the run."""
+    """Seconds until every consumer's checkpoint is at the end of its topics. A consumer falls
+    behind during a loss (its fetches from the lost leader fail until the partitions move, its
+    group rebalances when the coordinator was there) and works off what piled up from its stored
+    checkpoint afterwards; the audit's lag of 0 is asked of it once it had the time, and how long
+    that took is reported. One that never gets there fails the run."""
     began = now()
     lag: dict[str, int] = {}
     while now() - began < timeout:
