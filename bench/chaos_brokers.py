@@ -25,7 +25,9 @@ from bench.common import LOCAL, REPO, bench_env, machine_line
 from huigong_testkit.brokers import broker_loss, local_cluster
 from huigong_testkit.reliability import Deployment, Traffic
 
-BASE_PORT = 29301  # the services' ports: above the test modules' and bench/reliability's (29101)
+# The four services' ports: ten above bench_metrics' three, so that HUIGONG_BENCH_PORT_BASE moves
+# both beside another working copy's benchmarks.
+BASE_PORT = int(os.environ.get("HUIGONG_BENCH_PORT_BASE", "29201")) + 10
 
 
 async def main(
