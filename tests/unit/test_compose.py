@@ -78,8 +78,11 @@ def test_the_cluster_profile_adds_two_brokers_that_vote_and_replicate_with_the_f
     ):
         assert f"KAFKA_{setting}" in script.split("for v in KAFKA_MIN_INSYNC")[0]
     assert "KAFKA_MIN_INSYNC_REPLICAS" in script and 'export "$$v=2"' in script
-    # The setup job bootstraps from every broker, which makes it create replicated topics.
+    # The setup job bootstraps from every broker, which makes it create replicated topics, and
+    # offers admin's first credential to every controller (only the active one takes it).
     assert services["setup"]["environment"]["HUIGONG_KAFKA_BOOTSTRAP"] == BOOTSTRAP
+    setup = " ".join(services["setup"]["command"])
+    assert "--controller kafka:9093${HUIGONG_KAFKA_CLUSTER:+,kafka-2:9093,kafka-3:9093}" in setup
 
 
 def test_service_environment_uses_only_variables_the_code_reads() -> None:
