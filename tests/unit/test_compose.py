@@ -48,7 +48,41 @@ def test_every_service_is_deployed_with_its_own_command_port_and_database_role()
         assert int(env["HUIGONG_HTTP_PORT"]) == DEFAULT_PORTS[name]
         assert svc["ports"] == [f"{DEFAULT_PORTS[name]}:{DEFAULT_PORTS[name]}"]
         assert env["HUIGONG_DATABASE_URL"].startswith(f"postgresql://huigong_{name}:")
-        assert env["HUIGONG_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert env["HUIGONG_KAFKA_BOOTSTRAP"] == BOOTSTRAP
+
+
+# One broker, or with HUIGONG_KAFKA_CLUSTER (the `cluster` profile) all three.
+BOOTSTRAP = "kafka:9092${HUIGONG_KAFKA_CLUSTER:+,kafka-2:9092,kafka-3:9092}"
+
+
+def test_the_cluster_profile_adds_two_brokers_that_vote_and_replicate_with_the_first() -> None:
+    services = compose()["services"]
+    first = services["kafka"]
+    assert "profiles" not in first  # the single node stays the default
+    script = first["command"][0]
+    assert "KAFKA_CONTROLLER_QUORUM_VOTERS=1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093" in script
+    for node in (2, 3):
+        other = services[f"kafka-{node}"]
+        assert other["profiles"] == ["cluster"]
+        assert other["image"] == first["image"] and other["command"] == first["command"]
+        differing = {k for k, v in other["environment"].items() if first["environment"].get(k) != v}
+        assert differing == {"KAFKA_NODE_ID", "KAFKA_ADVERTISED_LISTENERS"}
+        assert other["environment"]["KAFKA_NODE_ID"] == str(node)
+        assert other["environment"]["KAFKA_ADVERTISED_LISTENERS"] == f"CLIENT://kafka-{node}:9092"
+        assert other["volumes"] != first["volumes"]  # a data directory of its own
+    # Three replicas, two in sync for an acknowledged write, for the internal topics too.
+    for setting in (
+        "DEFAULT_REPLICATION_FACTOR",
+        "OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+    ):
+        assert f"KAFKA_{setting}" in script.split("for v in KAFKA_MIN_INSYNC")[0]
+    assert "KAFKA_MIN_INSYNC_REPLICAS" in script and 'export "$$v=2"' in script
+    # The setup job bootstraps from every broker, which makes it create replicated topics, and
+    # offers admin's first credential to every controller (only the active one takes it).
+    assert services["setup"]["environment"]["HUIGONG_KAFKA_BOOTSTRAP"] == BOOTSTRAP
+    setup = " ".join(services["setup"]["command"])
+    assert "--controller kafka:9093${HUIGONG_KAFKA_CLUSTER:+,kafka-2:9093,kafka-3:9093}" in setup
 
 
 def test_service_environment_uses_only_variables_the_code_reads() -> None:

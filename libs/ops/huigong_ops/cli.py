@@ -412,7 +412,7 @@ def kafka_principals(
     controller: Annotated[
         str | None,
         typer.Option(
-            help="控制器监听地址 / controller listener host:port: set admin's credentials through it first"
+            help="控制器监听地址 / controller listener host:port (a cluster: every controller, comma-separated): set admin's credentials through it first"
         ),
     ] = None,
     cluster_id: Annotated[

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from aiokafka.conn import AIOKafkaConnection, create_conn
-from aiokafka.errors import KafkaError, for_code
+from aiokafka.errors import KafkaError, NotControllerError, for_code
 from aiokafka.protocol.admin import (
     CreateAclsRequest_v1,
     DeleteAclsRequest_v1,
@@ -604,26 +604,35 @@ def _quiet(logger: logging.Logger) -> Iterator[None]:
 async def bootstrap_admin(controller: str, password: str, deadline: float) -> None:
     """Write admin's SCRAM credential through the controller listener (SASL/PLAIN, admin being
     its one static user): that is how the first credential gets into a freshly formatted
-    cluster, or into one formatted before security was switched on."""
+    cluster, or into one formatted before security was switched on. `controller` may list every
+    controller of a cluster, comma-separated: only the active one takes the write, so each is
+    asked in turn until one does."""
 
     async def attempt() -> None:
-        # aiokafka warns of every PLAIN login; this one is admin's, on the controller listener.
-        with _quiet(logging.getLogger("aiokafka.conn")):
-            conn = await _connect(
-                controller,
-                {
-                    "security_protocol": "SASL_PLAINTEXT",
-                    "sasl_mechanism": "PLAIN",
-                    "sasl_plain_username": ADMIN,
-                    "sasl_plain_password": password,
-                },
-            )
-        try:
-            response = await conn.send(AlterUserScramCredentials({ADMIN: password}))
+        refused: list[str] = []
+        for server in controller.split(","):
+            # aiokafka warns of every PLAIN login; this one is admin's, on the controller listener.
+            with _quiet(logging.getLogger("aiokafka.conn")):
+                conn = await _connect(
+                    server,
+                    {
+                        "security_protocol": "SASL_PLAINTEXT",
+                        "sasl_mechanism": "PLAIN",
+                        "sasl_plain_username": ADMIN,
+                        "sasl_plain_password": password,
+                    },
+                )
+            try:
+                response = await conn.send(AlterUserScramCredentials({ADMIN: password}))
+            finally:
+                conn.close()
+            if any(code == NotControllerError.errno for _, code, _, _ in response.results):
+                refused.append(server)
+                continue
             for user, code, message, _ in response.results:
                 _raise_for(code, message, f"SCRAM credentials of {user}")
-        finally:
-            conn.close()
+            return
+        raise KafkaSecurityError(f"no active controller among {', '.join(refused)}")
 
     await _retrying(
         f"cannot set admin's credentials through the controller at {controller}", deadline, attempt

@@ -108,12 +108,13 @@ async def ensure_topics(
         wanted = [t for t in topics if t.qualified(prefix) not in existing]
         if not wanted:
             return []
+        replication, durability = replication_of(bootstrap)
         new = [
             NewTopic(
                 name=t.qualified(prefix),
                 num_partitions=t.partitions,
-                replication_factor=1 if _single_node(bootstrap) else 3,
-                topic_configs=t.configs,
+                replication_factor=replication,
+                topic_configs={**t.configs, **durability},
             )
             for t in wanted
         ]
@@ -132,5 +133,14 @@ async def ensure_topics(
         await admin.close()
 
 
-def _single_node(bootstrap: str) -> bool:
-    return "," not in bootstrap
+def replication_of(bootstrap: str) -> tuple[int, dict[str, str]]:
+    """Replication factor and durability settings of the topics on the cluster `bootstrap` names.
+
+    One address is one broker (the default stack): one copy. Several addresses are a cluster
+    (`bin/stack --brokers 3`, compose's `cluster` profile, production), which lists every
+    broker so that a client starting while one is down still gets in: three copies, and a write
+    is acknowledged to an `acks=all` producer (every producer of ours) only once two of them
+    hold it, so the loss of any one broker loses no acknowledged write and stops no writes."""
+    if "," not in bootstrap:
+        return 1, {}
+    return 3, {"min.insync.replicas": "2"}
