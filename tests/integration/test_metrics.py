@@ -301,6 +301,110 @@ async def test_forecast_and_status_follow_the_recent_rate_and_a_target_changed_b
     assert plan["changed_by"] is None and "40万" in plan["basis"]
 
 
+async def targets_as_of(metrics: httpx.AsyncClient, day: date | None = None) -> list[dict[str, Any]]:
+    params = {"as_of": day.isoformat()} if day else {}
+    response = await metrics.get("/api/targets", params=params, headers=VIEWER)
+    assert response.status_code == 200, response.text
+    rows: list[dict[str, Any]] = response.json()
+    return rows
+
+
+def changed_targets(rows: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """(metric/year, area) → value of the targets the city set, as the as-of replay names them."""
+    return {
+        (f"target:{r['metric']}/{r['year'] if r['year'] is not None else 'cumulative'}", r["area"]): r[
+            "value"
+        ]
+        for r in rows
+        if r["source"] == "TargetChanged"
+    }
+
+
+def replayed_targets(figures: Any) -> dict[tuple[str, str], float]:
+    found: dict[tuple[str, str], float] = {}
+    for f in figures:
+        if f.value:
+            found[(f.name, "370200")] = f.value
+        found |= {(f.name, area): value for area, value in f.by_area.items()}
+    return found
+
+
+async def test_district_shares_are_judged_as_set_with_the_result_at_the_deadline_and_real_data_apart(
+    own_stack: Stack, intake: httpx.AsyncClient, metrics: httpx.AsyncClient
+) -> None:
+    # 平度市: two members the district reported and three from the simulator, all in 2025.
+    await enrol(intake, "district:370283", "370283", [date(2025, 3, 1)] * 2)
+    await enrol(intake, "simulator:370283", "370283", [date(2025, 4, 1)] * 3)
+    await figure_reaches(metrics, "members_enrolled", 5, "five members", area="370283")
+    before = date(2025, 6, 30)
+    assert (await change_target(metrics, "members_enrolled", {"area": "370283", "value": 4, "reason": "分解入会目标到平度市"})).status_code == 200  # fmt: skip
+    assert (await change_target(metrics, "members_enrolled", {"area": "莱西市", "value": 3, "reason": "分解入会目标到莱西市"})).status_code == 200  # fmt: skip
+
+    async def listed() -> bool:
+        rows = await targets_as_of(metrics)
+        return {(r["area"], r["value"]) for r in rows if r["metric"] == "members_enrolled"} >= {
+            ("370283", 4),
+            ("370285", 3),
+        }
+
+    await eventually(listed, "both shares listed")
+
+    # Today (after 2025-12-31): the city's card shows each share with its progress; the result at
+    # the deadline stands beside today's figure.
+    city = metric_of(await progress(metrics), "members_enrolled")
+    pingdu, laixi = part(city, "370283"), part(city, "370285")
+    assert (pingdu["target"], pingdu["actual"], pingdu["simulated_actual"]) == (4, 5, 3)
+    assert (pingdu["percent"], pingdu["status"], pingdu["deadline"]) == (125, "达标", "2025-12-31")
+    assert (pingdu["deadline_actual"], pingdu["deadline_met"]) == (5, True)
+    assert (laixi["target"], laixi["actual"], laixi["deadline_met"], laixi["status"]) == (3, 0, False, "滞后")
+    own = metric_of(await progress(metrics, area="370283"), "members_enrolled")
+    assert (own["target"], own["deadline_actual"], own["deadline_met"]) == (4, 5, True)
+
+    # Without 演示数据 the district reported 2 of 4: not met at the deadline.
+    real = await progress(metrics, area="370283", real_only="true")
+    real_members = metric_of(real, "members_enrolled")
+    assert real["real_only"] is True and real["simulated"] is False
+    assert (real_members["actual"], real_members["simulated_actual"], real_members["status"]) == (
+        2,
+        0,
+        "滞后",
+    )
+    assert (real_members["deadline_actual"], real_members["deadline_met"]) == (2, False)
+    series = await metrics.get(
+        "/api/progress/members_enrolled/series", params={"area": "370283", "from": "2025-12-31", "to": "2025-12-31", "real_only": "true"}
+    )  # fmt: skip
+    assert series.json()["points"] == [{"day": "2025-12-31", "actual": 2}]
+
+    # As of 2025-06-30 the shares set today were not in force: no target, no status.
+    then = metric_of(await progress(metrics, as_of=before.isoformat()), "members_enrolled")
+    assert (part(then, "370283")["target"], part(then, "370283")["status"]) == (None, None)
+    assert part(then, "370283")["actual"] == 5
+    district_then = metric_of(
+        await progress(metrics, area="370283", as_of=before.isoformat()), "members_enrolled"
+    )
+    assert (district_then["target"], district_then["status"]) == (None, None)
+    shares_then = [
+        r
+        for r in await targets_as_of(metrics, before)
+        if r["metric"] == "members_enrolled" and r["area"] in ("370283", "370285")
+    ]
+    assert shares_then == []
+    series_then = await metrics.get(
+        "/api/progress/members_enrolled/series", params={"area": "370283", "to": before.isoformat()}
+    )
+    assert series_then.json()["targets"] == []
+
+    # The as-of replay of the targets' stream prints the targets the API says were in force.
+    today = date.fromisoformat((await progress(metrics))["as_of"])
+    for day in (before, today):
+        report = await replay(
+            own_stack.admin_dsn, own_stack.bootstrap, own_stack.topic_prefix, "metrics", ["metrics.targets"], as_of=day
+        )  # fmt: skip
+        [consumer] = report.consumers
+        assert replayed_targets(consumer.figures) == changed_targets(await targets_as_of(metrics, day)), day
+    assert ("target:members_enrolled/cumulative", "370283") in replayed_targets(consumer.figures)
+
+
 async def test_target_changes_are_refused_to_others_and_for_bad_values(metrics: httpx.AsyncClient) -> None:
     body = {"area": "370200", "value": 500000, "reason": "调整"}
     for who in ("district:370202", "registrar:city01", "viewer:prometheus"):
