@@ -234,6 +234,7 @@ MATRIX: Final = {
     ("metrics", "GET", "/api/warmth"):                                "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("metrics", "GET", "/api/targets"):                               "A  A  A  A  F  A  A  A  A  A  A  U  U  U",
     ("metrics", "PUT", "/api/targets/{metric}"):                      "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
+    ("metrics", "PUT", "/api/targets/{metric}/shares"):               "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
     ("metrics", "GET", "/"):                                          "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("metrics", "GET", "/static/{name}"):                             "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("metrics", "GET", "/vendor/echarts.min.js"):                     "A  A  A  A  A  A  A  A  A  A  A  A  A  A",

@@ -169,6 +169,7 @@ def test_reviewers_cannot_submit_only_the_chair_decides_only_registrars_certify(
     # ...and only the city federation opens exception windows and changes targets.
     assert POLICY["intake"][("POST", "/submission-windows")].roles == {Role.CITY}
     assert POLICY["metrics"][("PUT", "/api/targets/{metric}")].roles == {Role.CITY}
+    assert POLICY["metrics"][("PUT", "/api/targets/{metric}/shares")].roles == {Role.CITY}
     # The working days every deadline counts by are the city's to publish, no one else's.
     assert POLICY["registry"][("PUT", "/working-calendars/{year}")].roles == {Role.CITY}
     for (method, _path), rule in POLICY["intake"].items():

@@ -26,7 +26,7 @@ from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, OptionalKey, run
 
 from ...adapters import store
-from ...commands import ChangeTarget, TargetChangeRequest
+from ...commands import ChangeTarget, ShareTarget, TargetChangeRequest, TargetSharesRequest
 from ...domain.counting import BEIJING, METRICS, Aggregation, Metric
 from ...domain.progress import (
     CITY_OWN,
@@ -346,3 +346,20 @@ async def change_target(
 ) -> Response:
     # A PUT: the key is optional (sending the same change twice records it once either way).
     return await run(request, from_request(ChangeTarget, body, metric=metric), caller, key)
+
+
+@router.put(
+    "/targets/{metric}/shares",
+    tags=["目标"],
+    summary="分解目标到区市和集团工会（仅市总工会）：一次设定多个区市或集团工会的目标，记录调整人和原因",
+    description="所列各项全部记录或全部不记录；与现行目标相同的不记录；未列出的区市不变。",
+)
+async def share_target(
+    metric: str,
+    body: TargetSharesRequest,
+    request: Request,
+    caller: Caller,
+    key: OptionalKey = None,
+) -> Response:
+    # A PUT like a single change: sending the same shares twice records them once either way.
+    return await run(request, from_request(ShareTarget, body, metric=metric), caller, key)
