@@ -199,6 +199,7 @@ MATRIX: Final = {
     ("registry", "GET", "/matters/figures"):                          "A  A  F  A  F  F  F  A  A  A  F  U  U  U",
     # The working-day calendar the deadlines count by: the city publishes a year's arrangement.
     ("registry", "PUT", "/working-calendars/{year}"):                 "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
+    ("registry", "GET", "/working-calendars/{year}"):                 "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     # 绩效评估、分级评定: the city's staff and registrars grade; registrars decide an exit; the
     # unit's own union files its statement (another's subject answers 404: test_registry_grading).
     ("registry", "PUT", "/evaluation-schemes/{year}"):                "F  F  F  A  F  F  F  F  F  F  F  U  U  U",

@@ -471,7 +471,7 @@ async def test_deadlines_count_working_days_across_national_day_and_an_adjusted_
 
 
 async def test_a_provisional_deadline_moves_when_the_city_publishes_the_years_working_days(
-    units: None, registry: httpx.AsyncClient
+    units: None, registry: httpx.AsyncClient, metrics: httpx.AsyncClient
 ) -> None:
     twenty = await list_item(
         registry, "困难职工帮扶申请", ALL_CENTRES, 20, ["登记诉求", "入户核查", "审批发放"]
@@ -480,6 +480,12 @@ async def test_a_provisional_deadline_moves_when_the_city_publishes_the_years_wo
     # the 19th working day after 7 December 2026 and Monday 4 January the 20th.
     matter = await receive(registry, CITY_CODE, twenty, "2026-12-07")
     assert (matter["deadline"], matter["deadline_provisional"]) == ("2027-01-04", True)
+    # Anyone can read which working days a year counts by: 2027 has no arrangement yet.
+    unknown = (await registry.get("/working-calendars/2027")).json()
+    assert (unknown["source"], unknown["provisional"], unknown["holidays"]) == ("weekdays", True, [])
+    bundled = (await registry.get("/working-calendars/2025")).json()
+    assert bundled["source"] == "bundled" and "2025-10-11" in bundled["adjusted_workdays"]
+    assert "2025-10-01" in bundled["holidays"]
     year = {
         "holidays": ["2027-01-01", "2027-02-08", "2027-02-09"],
         "adjusted_workdays": ["2027-02-20"],
@@ -514,6 +520,33 @@ async def test_a_provisional_deadline_moves_when_the_city_publishes_the_years_wo
 
     row = await eventually(listed, "the revised deadline in the list of matters")
     assert row["deadline_provisional"] is False
+    calendar = (await registry.get("/working-calendars/2027")).json()
+    assert (calendar["source"], calendar["provisional"], calendar["publications"]) == ("published", False, 1)
+    assert (
+        calendar["holidays"] == year["holidays"]
+        and calendar["adjusted_workdays"] == year["adjusted_workdays"]
+    )
+    assert (calendar["reason"], calendar["published_by"]) == (year["reason"], CITY["X-Huigong-Principal"])
+    # Lateness counts by the published year too: as of 10 February 2027, 24 working days past
+    # 5 January (8 and 9 February are holidays; Monday to Friday would make 26).
+    late = (
+        await registry.get(f"/matters/{matter['matter_id']}", params={"as_of": "2027-02-10"}, headers=CITY)
+    ).json()
+    assert (late["overdue"], late["working_days_late"]) == (True, 24)
+    listing = await registry.get("/matters", params={"as_of": "2027-02-10", "overdue": "true", "area": CITY_CODE, "page_size": 500}, headers=CITY)  # fmt: skip
+    [listed_late] = [m for m in listing.json()["items"] if m["matter_id"] == matter["matter_id"]]
+    assert listed_late["working_days_late"] == 24
+
+    # The centre's overdue figure counts by the revised deadline too: at the end of 5 January the
+    # matter is not overdue (it was due on the 4th before), on the 6th it is.
+    days = ("2027-01-04", "2027-01-05", "2027-01-06")
+
+    async def counted_by_revision() -> dict[str, int] | None:
+        overdue = {day: (await centre_figures(metrics, day))[CITY_CODE]["overdue"] for day in days}
+        moved = overdue[days[1]] == overdue[days[0]] and overdue[days[2]] == overdue[days[1]] + 1
+        return overdue if moved else None
+
+    await eventually(counted_by_revision, "metrics' overdue by the revised deadline")
 
 
 # --- overdue ----------------------------------------------------------------------------------------

@@ -128,6 +128,7 @@ PUBLISHED: Final = {
     "registry GET /members/counts",
     "registry GET /service-items",  # the 服务事项目录 is published (服务承诺制)
     "registry GET /service-items/{item_id}",
+    "registry GET /working-calendars/{year}",  # the working days every deadline counts by
     # 公布惠工“服务项目集群”: organisations' projects and grades, nothing personal.
     "registry GET /project-cluster/",
     "registry GET /project-cluster/projects.json",

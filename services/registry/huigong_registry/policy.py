@@ -129,6 +129,8 @@ POLICY: Final = Policy(
         ("POST", "/matters/{matter_id}/refusal"): c.RefuseTransfer,
         # The working-day calendar the deadlines count by: the city publishes a year's arrangement.
         ("PUT", "/working-calendars/{year}"): c.PublishWorkingCalendar,
+        # The working days every deadline counts by: published by the city, else the package's.
+        ("GET", "/working-calendars/{year}"): PUBLIC,
         ("POST", "/matters/{matter_id}/steps"): c.DoMatterStep,
         ("POST", "/matters/{matter_id}/closure"): c.CloseMatter,
         ("POST", "/matters/{matter_id}/rating"): c.RateMatter,

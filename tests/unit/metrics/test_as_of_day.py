@@ -62,7 +62,8 @@ def counted_state(event: DomainEvent) -> Counted | None:
         Subject.FACILITY: FacilityKind.青岛惠工家.value,
     }.get(kind, "")
     flagged = type(event).__name__ in {"CertificationRevoked", "UnitExited"}  # certified, to take back
-    return Counted(kind, key, category, "370202", False, active=True, flagged=flagged)
+    due = date(2024, 1, 10) if kind is Subject.MATTER else None  # a matter received earlier
+    return Counted(kind, key, category, "370202", False, active=True, flagged=flagged, due=due)
 
 
 @pytest.mark.parametrize("name", sorted(COUNTED_EVENT_TYPES))

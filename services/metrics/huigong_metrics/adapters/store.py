@@ -35,13 +35,13 @@ async def load_counted(conn: DbConnection, keys: Collection[SubjectKey]) -> dict
         return {}
     rows = await conn.fetch(
         """WITH k(s, k) AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[]))
-           SELECT c.subject, c.key, c.category, c.area, c.simulated, c.active, c.flagged
+           SELECT c.subject, c.key, c.category, c.area, c.simulated, c.active, c.flagged, c.due
            FROM k CROSS JOIN LATERAL (
                SELECT * FROM counted c WHERE c.subject = k.s AND c.key = k.k LIMIT 1) c""",
         [k[0].value for k in keys],
         [k[1] for k in keys],
     )
-    found = (Counted(Subject(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows)
+    found = (Counted(Subject(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows)
     return {(c.subject, c.key): c for c in found}
 
 
@@ -50,23 +50,27 @@ async def save_counted(
 ) -> None:
     """Insert the newly counted (binary COPY: members come by the hundred thousand), update the
     changed and forget the `gone`."""
-    inserts = [(c.subject.value, c.key, c.category, c.area, c.simulated, c.active, c.flagged) for c in new]
+    inserts = [
+        (c.subject.value, c.key, c.category, c.area, c.simulated, c.active, c.flagged, c.due) for c in new
+    ]
     if inserts:
         await conn.copy_records_to_table(
             "counted",
             records=inserts,
-            columns=["subject", "key", "category", "area", "simulated", "active", "flagged"],
+            columns=["subject", "key", "category", "area", "simulated", "active", "flagged", "due"],
         )
     updates = list(changed)
     if updates:
         await conn.execute(
-            """UPDATE counted c SET active = u.active, flagged = u.flagged
-               FROM unnest($1::text[], $2::text[], $3::boolean[], $4::boolean[]) AS u(s, k, active, flagged)
+            """UPDATE counted c SET active = u.active, flagged = u.flagged, due = u.due
+               FROM unnest($1::text[], $2::text[], $3::boolean[], $4::boolean[], $5::date[])
+                    AS u(s, k, active, flagged, due)
                WHERE c.subject = u.s AND c.key = u.k""",
             [c.subject.value for c in updates],
             [c.key for c in updates],
             [c.active for c in updates],
             [c.flagged for c in updates],
+            [c.due for c in updates],
         )
     forgotten = list(gone)
     if forgotten:

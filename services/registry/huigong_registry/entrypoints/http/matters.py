@@ -31,6 +31,8 @@ from huigong_events.plausible import AsOfDay
 from huigong_events.reference import CITY_CODE, DISTRICTS
 from huigong_events.upcasting import decode
 from huigong_platform.application import from_request
+from huigong_platform.database import DbConnection
+from huigong_platform.eventstore import Stream
 from huigong_platform.exports import (
     CSV_MEDIA_TYPE,
     EXPORT_MAX_ROWS,
@@ -45,6 +47,7 @@ from huigong_platform.web import Caller, IdempotencyKey, run
 
 from ...adapters.matters import handling_events
 from ...adapters.requesters import vault_of
+from ...adapters.working_calendar import published, years_between
 from ...commands import (
     AcceptanceRequest,
     AcceptMatter,
@@ -65,7 +68,7 @@ from ...commands import (
     TransferRequest,
     WorkingCalendarRequest,
 )
-from ...domain import handling, matters, workdays
+from ...domain import handling, matters, workdays, working_calendar
 from ...domain.matters import MatterStatus
 from ...handlers import today
 from ...policy import acting_of, may_see_requester, reads_all
@@ -159,20 +162,83 @@ async def publish_working_calendar(
 # --- reads ---------------------------------------------------------------------------------------
 
 
+async def calendars(request: Request, conn: DbConnection, first: date, last: date) -> workdays.Published:
+    """The years from `first` to `last` the city has published (the package counts the others)."""
+    runtime = runtime_of(request)
+
+    async def read(aggregate_type: str, aggregate_id: str) -> Stream:
+        return await runtime.store.read(aggregate_type, aggregate_id, conn=conn)
+
+    return await published(read, years_between(first, last))
+
+
+@router.get(
+    "/working-calendars/{year}",
+    summary="某年度的工作日安排：市总工会发布的（以最后一次为准），否则内置节假日日历的；都没有时按周一至周五暂定",
+)
+async def get_working_calendar(
+    year: Annotated[CalendarYear, Path(title="年度", description="工作日安排所属的年度")],
+    request: Request,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        stream = await runtime.store.read(working_calendar.AGGREGATE, str(year), conn=conn)
+    records = list(stream.events)
+    issued = working_calendar.publications(decode(r) for r in records)
+    answer: dict[str, Any] = {"year": year, "provisional": False, "publications": len(issued)}
+    if issued:
+        last, record = issued[-1], records[-1]
+        return {
+            **answer,
+            "source": "published",
+            "source_label": "市总工会发布",
+            "holidays": sorted(d.isoformat() for d in last.holidays),
+            "adjusted_workdays": sorted(d.isoformat() for d in last.adjusted_workdays),
+            "reason": last.reason,
+            "published_by": record.actor,
+            "published_at": record.occurred_at.isoformat(),
+        }
+    package = workdays.bundled(year)
+    if package is not None:
+        return {
+            **answer,
+            "source": "bundled",
+            "source_label": "内置节假日日历（chinese-calendar）",
+            "holidays": sorted(d.isoformat() for d in package.holidays),
+            "adjusted_workdays": sorted(d.isoformat() for d in package.adjusted_workdays),
+        }
+    # Neither: deadlines reaching this year count Monday to Friday and are marked 期限暂定.
+    return {
+        **answer,
+        "source": "weekdays",
+        "source_label": "尚无安排，暂按周一至周五计算",
+        "provisional": True,
+        "holidays": [],
+        "adjusted_workdays": [],
+    }
+
+
 def _unit(unit: matters.Unit | None) -> dict[str, str] | None:
     if unit is None:
         return None
     return {"unit_id": str(unit.unit_id), "name": unit.name, "area": unit.area}
 
 
-def _lateness(deadline: date, received_on: date, closed_on: date | None, as_of: date) -> dict[str, Any]:
+def _lateness(
+    deadline: date,
+    received_on: date,
+    closed_on: date | None,
+    as_of: date,
+    published: workdays.Published = workdays.NONE_PUBLISHED,
+) -> dict[str, Any]:
     """Overdue on `as_of`, and how many working days past the deadline: as of that day while it is
-    overdue, at closure once closed late."""
+    overdue, at closure once closed late; counted by the years the city has published, as the
+    deadline was."""
     overdue = matters.overdue_on(deadline, received_on, closed_on, as_of)
     if overdue:
-        late = workdays.working_days_between(deadline, as_of)
+        late = workdays.working_days_between(deadline, as_of, published)
     elif closed_on is not None and closed_on > deadline:
-        late = workdays.working_days_between(deadline, closed_on)
+        late = workdays.working_days_between(deadline, closed_on, published)
     else:
         late = 0
     return {"overdue": overdue, "working_days_late": late}
@@ -206,6 +272,7 @@ async def get_matter(
     ] = None,
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
+    as_of = as_of or today()
     async with runtime.pool.acquire() as conn:
         stream = await runtime.store.read(matters.AGGREGATE, str(matter_id), conn=conn)
         events = [decode(record) for record in stream.events]
@@ -221,8 +288,8 @@ async def get_matter(
             clear = await vault_of(request).unseal(conn, matter_id, received.requester_sealed)
             if clear is not None:
                 requester = {"name": clear.name, "phone": clear.phone, "request": clear.request}
+        arrangements = await calendars(request, conn, found.deadline, max(as_of, found.closed_on or as_of))
     rating = next((e for e in events if isinstance(e, MatterRated)), None)
-    as_of = as_of or today()
     path = []
     for record, event in zip(stream.events, events, strict=True):
         data = event.to_data()
@@ -264,7 +331,7 @@ async def get_matter(
         "deadline": found.deadline.isoformat(),
         "deadline_provisional": found.provisional,
         "as_of": as_of.isoformat(),
-        **_lateness(found.deadline, found.received_on, found.closed_on, as_of),
+        **_lateness(found.deadline, found.received_on, found.closed_on, as_of, arrangements),
         "steps": [{"step": s, "done": s in found.done} for s in found.steps],
         "transfers": found.transfers,
         "refused_transfers": found.refusals,
@@ -368,7 +435,13 @@ async def list_matters(
         f"LIMIT {page_size} OFFSET {(page - 1) * page_size}",
         *args,
     )
-    items = [_list_item(r, as_of) for r in records]
+    arrangements: workdays.Published = workdays.NONE_PUBLISHED
+    if records:
+        first = min(r["deadline"] for r in records)
+        last = max([as_of, *(r["closed_on"] for r in records if r["closed_on"])])
+        async with pool.acquire() as conn:
+            arrangements = await calendars(request, conn, first, last)
+    items = [_list_item(r, as_of, arrangements) for r in records]
     if format is not ExportFormat.json:
         return exported(request, [_as_exported(item) for item in items], _MATTER_COLUMNS, "服务事项", format)
     return {"as_of": as_of.isoformat(), "total": total, "page": page, "page_size": page_size, "items": items}
@@ -387,7 +460,7 @@ def _as_exported(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _list_item(record: Any, as_of: date) -> dict[str, Any]:
+def _list_item(record: Any, as_of: date, published: workdays.Published) -> dict[str, Any]:
     item = row(record)
     for prefix in ("first", "handler", "pending"):
         unit = item.pop(f"{prefix}_unit")
@@ -399,5 +472,5 @@ def _list_item(record: Any, as_of: date) -> dict[str, Any]:
     item["category_label"] = ServiceCategory(record["category"]).label
     item["channel_label"] = Channel(record["channel"]).label
     item["outcome_label"] = MatterOutcome(record["outcome"]).label if record["outcome"] else None
-    item.update(_lateness(record["deadline"], record["received_on"], record["closed_on"], as_of))
+    item.update(_lateness(record["deadline"], record["received_on"], record["closed_on"], as_of, published))
     return item
