@@ -129,6 +129,7 @@ PUBLISHED: Final = {
     "registry GET /service-items",  # the 服务事项目录 is published (服务承诺制)
     "registry GET /service-items/{item_id}",
     "registry GET /working-calendars/{year}",  # the working days every deadline counts by
+    "registry GET /service-centres/{centre_id}/duty-roster",  # who is on duty at a public window
     # 公布惠工“服务项目集群”: organisations' projects and grades, nothing personal.
     "registry GET /project-cluster/",
     "registry GET /project-cluster/projects.json",

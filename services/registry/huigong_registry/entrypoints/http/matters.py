@@ -13,7 +13,7 @@ stream, so it shows a step as soon as the step is recorded; the list reads the p
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path, Query, Request
@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from huigong_events.matters import (
     CalendarYear,
     Channel,
+    DutyRosterSet,
     MatterOutcome,
     MatterRated,
     MatterReceived,
@@ -41,7 +42,7 @@ from huigong_platform.exports import (
     exported,
 )
 from huigong_platform.principals import Role
-from huigong_platform.refusals import FieldError, Forbidden, Refusal
+from huigong_platform.refusals import FieldError, Forbidden, NotFound, Refusal
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, IdempotencyKey, run
 
@@ -53,6 +54,7 @@ from ...commands import (
     AcceptMatter,
     CloseMatter,
     DoMatterStep,
+    DutyRosterRequest,
     EraseRequester,
     MatterClosureRequest,
     PublishWorkingCalendar,
@@ -62,13 +64,14 @@ from ...commands import (
     ReceiveMatter,
     RefuseTransfer,
     RequesterErasureRequest,
+    SetDutyRoster,
     StepRequest,
     TransferMatter,
     TransferRefusalRequest,
     TransferRequest,
     WorkingCalendarRequest,
 )
-from ...domain import handling, matters, workdays, working_calendar
+from ...domain import duty, handling, matters, workdays, working_calendar
 from ...domain.matters import MatterStatus
 from ...handlers import today
 from ...policy import acting_of, may_see_requester, reads_all
@@ -159,7 +162,64 @@ async def publish_working_calendar(
     return await run(request, from_request(PublishWorkingCalendar, body, year=year), caller, key)
 
 
+@router.put(
+    "/service-centres/{centre_id}/duty-roster",
+    summary="设定职工服务中心综合服务窗口的值班表和公开服务电话（本级总工会）",
+)
+async def set_duty_roster(
+    centre_id: uuid.UUID, body: DutyRosterRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(SetDutyRoster, body, centre_id=centre_id), caller, key)
+
+
 # --- reads ---------------------------------------------------------------------------------------
+
+
+async def duty_rosters(
+    request: Request, conn: DbConnection, centre_id: uuid.UUID, recorded_by: datetime | None = None
+) -> list[DutyRosterSet]:
+    """A centre's rosters as set (those recorded by `recorded_by`, when given)."""
+    stream = await runtime_of(request).store.read(duty.AGGREGATE, str(centre_id), conn=conn)
+    return duty.rosters(
+        decode(r) for r in stream.events if recorded_by is None or r.occurred_at <= recorded_by
+    )
+
+
+@router.get(
+    "/service-centres/{centre_id}/duty-roster",
+    summary="职工服务中心综合服务窗口的值班表：各次设定、某日在岗人员和公开服务电话",
+)
+async def get_duty_roster(
+    centre_id: uuid.UUID,
+    request: Request,
+    on: Annotated[AsOfDay | None, Query(description="查询哪一天的在岗人员（默认今天，北京时间）")] = None,
+) -> dict[str, Any]:
+    on = on or today()
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        stream = await runtime.store.read(duty.AGGREGATE, str(centre_id), conn=conn)
+    sets = [(r, e) for r, e in ((r, decode(r)) for r in stream.events) if isinstance(e, DutyRosterSet)]
+    if not sets:
+        raise NotFound(
+            FieldError("centre_id", "该中心尚未设定值班表", f"no duty roster for centre {centre_id}")
+        )
+    rosters = [e for _, e in sets]
+    return {
+        "centre_id": str(centre_id),
+        "centre_name": rosters[-1].centre_name,
+        "area": rosters[-1].area,
+        "public_phone": duty.public_phone(rosters, on),
+        "on": on.isoformat(),
+        "on_duty": duty.on_duty(rosters, on),
+        "rosters": [
+            {
+                **e.model_dump(mode="json", exclude={"centre_id", "centre_name", "area"}),
+                "set_by": r.actor,
+                "set_at": r.occurred_at.isoformat(),
+            }
+            for r, e in sets
+        ],
+    }
 
 
 async def calendars(request: Request, conn: DbConnection, first: date, last: date) -> workdays.Published:
@@ -289,6 +349,12 @@ async def get_matter(
             if clear is not None:
                 requester = {"name": clear.name, "phone": clear.phone, "request": clear.request}
         arrangements = await calendars(request, conn, found.deadline, max(as_of, found.closed_on or as_of))
+        # 首问: who was on duty at the receiving centre's window that day, by the rosters set
+        # before the receipt was recorded.
+        on_duty = duty.on_duty(
+            await duty_rosters(request, conn, received.centre_id, stream.events[0].occurred_at),
+            received.received_on,
+        )
     rating = next((e for e in events if isinstance(e, MatterRated)), None)
     path = []
     for record, event in zip(stream.events, events, strict=True):
@@ -320,7 +386,7 @@ async def get_matter(
         },
         "channel": received.channel.value,
         "channel_label": received.channel.label,
-        "first_responder": _unit(found.first),
+        "first_responder": {**(_unit(found.first) or {}), "on_duty": on_duty},
         "handler": _unit(found.handler),
         "pending_transfer": _unit(found.pending.to) if found.pending else None,
         "involved": [_unit(u) for u in found.involved.values()],
