@@ -257,41 +257,54 @@ async def test_facilities_as_of_earlier_dates_and_the_series(
 async def test_forecast_and_status_follow_the_recent_rate_and_a_target_changed_by_the_city(
     intake: httpx.AsyncClient, metrics: httpx.AsyncClient
 ) -> None:
-    # 城阳区: 2 members in June, 4 in the 30 days before 1 December 2025.
-    joined = [date(2025, 6, 1)] * 2 + [date(2025, 11, 10)] * 2 + [date(2025, 11, 20)] * 2
+    # 城阳区: 2 members 200 days ago, 4 in the last 30 days; judged against its share of next
+    # year's target (a target set today is in force from today: a view of an earlier day has none).
+    today = date.fromisoformat((await progress(metrics))["as_of"])
+    joined = (
+        [today - timedelta(days=200)] * 2
+        + [today - timedelta(days=20)] * 2
+        + [today - timedelta(days=10)] * 2
+    )
     await enrol(intake, "district:370214", "370214", joined)
     await figure_reaches(metrics, "members_enrolled", 6, "six members counted", area="370214")
     await figure_reaches(metrics, "mutual_aid", 6, "six insured", area="370214")
-    assert await target_row(metrics, "members_enrolled", "370214", None) is None
+    year = today.year + 1
+    assert await target_row(metrics, "members_enrolled", "370214", year) is None
+    days_left = (date(year, 12, 31) - today).days
+    forecast = 6 + 4 / 30 * days_left  # the level by 31 December at the rate of the last 30 days
 
     async def status_with_target(value: int, reason: str) -> dict[str, Any]:
         response = await change_target(
-            metrics, "members_enrolled", {"area": "370214", "value": value, "reason": reason}
+            metrics, "members_enrolled", {"area": "370214", "year": year, "value": value, "reason": reason}
         )
         assert response.status_code == 200, response.text
         assert response.json()["new_value"] == value and response.json()["changed_by"] == "city:staff01"
 
         async def applied() -> dict[str, Any] | None:
-            row = await target_row(metrics, "members_enrolled", "370214", None)
+            row = await target_row(metrics, "members_enrolled", "370214", year)
             return row if row and row["value"] == value else None
 
         await eventually(applied, f"target {value} applied")
-        return metric_of(await progress(metrics, area="370214", as_of="2025-12-01"), "members_enrolled")
+        return metric_of(await progress(metrics, area="370214", year=year), "members_enrolled")
 
-    # 6 + 4/30 a day × 30 days left = 10 by 31 December.
-    on_track = await status_with_target(10, "城阳区新增平台企业，下达区级入会目标")
-    assert on_track["forecast"] == 10 and on_track["status"] == "正常推进"
-    assert on_track["percent"] == 60 and on_track["required_per_day"] == pytest.approx(4 / 30, abs=0.01)
-    assert on_track["deadline"] == "2025-12-31"
-    at_risk = await status_with_target(12, "上调区级入会目标")
-    assert at_risk["status"] == "存在风险"  # 10 ≥ 80 % of 12
-    behind = await status_with_target(13, "再次上调区级入会目标")
-    assert behind["status"] == "滞后"  # 10 < 80 % of 13
-    # After the deadline, not met: 滞后.
-    late = metric_of(await progress(metrics, area="370214", as_of="2026-01-05"), "members_enrolled")
-    assert (late["status"], late["required_per_day"]) == ("滞后", None)
+    on_track_target = int(forecast)
+    on_track = await status_with_target(on_track_target, "城阳区新增平台企业，下达区级入会目标")
+    assert on_track["forecast"] == pytest.approx(forecast, abs=0.1) and on_track["status"] == "正常推进"
+    assert on_track["percent"] == pytest.approx(600 / on_track_target, abs=0.1)
+    assert on_track["required_per_day"] == pytest.approx((on_track_target - 6) / days_left, abs=0.01)
+    assert on_track["deadline"] == f"{year}-12-31"
+    at_risk = await status_with_target(int(forecast / 0.9), "上调区级入会目标")
+    assert at_risk["status"] == "存在风险"  # the forecast ≥ 80 % of the target
+    behind = await status_with_target(int(forecast / 0.7), "再次上调区级入会目标")
+    assert behind["status"] == "滞后"  # the forecast < 80 % of the target
+    # Yesterday none of the three was in force yet.
+    yesterday = (today - timedelta(days=1)).isoformat()
+    earlier = metric_of(
+        await progress(metrics, area="370214", year=year, as_of=yesterday), "members_enrolled"
+    )
+    assert (earlier["target"], earlier["status"]) == (None, None)
 
-    row = await target_row(metrics, "members_enrolled", "370214", None)
+    row = await target_row(metrics, "members_enrolled", "370214", year)
     assert row is not None
     assert row["source"] == "TargetChanged" and row["version"] == 3
     assert (row["changed_by"], row["reason"]) == ("city:staff01", "再次上调区级入会目标")
