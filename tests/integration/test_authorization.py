@@ -199,6 +199,10 @@ MATRIX: Final = {
     ("registry", "GET", "/matters/figures"):                          "A  A  F  A  F  F  F  A  A  A  F  U  U  U",
     # The working-day calendar the deadlines count by: the city publishes a year's arrangement.
     ("registry", "PUT", "/working-calendars/{year}"):                 "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
+    ("registry", "GET", "/working-calendars/{year}"):                 "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
+    # The 综合服务窗口's duty roster: a federation sets its own centre's (the handler checks which).
+    ("registry", "PUT", "/service-centres/{centre_id}/duty-roster"):  "A  A  F  A  F  F  F  F  F  F  F  U  U  U",
+    ("registry", "GET", "/service-centres/{centre_id}/duty-roster"):  "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     # 绩效评估、分级评定: the city's staff and registrars grade; registrars decide an exit; the
     # unit's own union files its statement (another's subject answers 404: test_registry_grading).
     ("registry", "PUT", "/evaluation-schemes/{year}"):                "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
@@ -234,6 +238,7 @@ MATRIX: Final = {
     ("metrics", "GET", "/api/warmth"):                                "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("metrics", "GET", "/api/targets"):                               "A  A  A  A  F  A  A  A  A  A  A  U  U  U",
     ("metrics", "PUT", "/api/targets/{metric}"):                      "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
+    ("metrics", "PUT", "/api/targets/{metric}/shares"):               "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
     ("metrics", "GET", "/"):                                          "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("metrics", "GET", "/static/{name}"):                             "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
     ("metrics", "GET", "/vendor/echarts.min.js"):                     "A  A  A  A  A  A  A  A  A  A  A  A  A  A",
@@ -360,6 +365,7 @@ def fill(path: str, app_id: str) -> str:
         "partner_id": str(uuid.uuid4()),
         "item_id": str(uuid.uuid4()),
         "matter_id": str(uuid.uuid4()),
+        "centre_id": str(uuid.uuid4()),
         "member_key": uuid.uuid4().hex * 2,
         "facility_id": str(uuid.uuid4()),
         "certificate_no": "QDGH-2022-FQ-0001",

@@ -166,6 +166,46 @@ async def test_the_city_sets_a_district_target_for_a_year_and_sees_it_listed(
     await no_serious_violations(page, "targets")
 
 
+async def test_the_city_shares_a_target_among_districts_in_one_go(
+    door: FrontDoor, demo: dict[str, str], browser: BrowserContext
+) -> None:
+    page = await browser.new_page()
+    await log_in(page, door, "demo-city", demo["demo-city"])
+    await page.get_by_role("menuitem", name="目标").click()
+    await expect(page.get_by_role("heading", name="分解目标到区市和集团工会")).to_be_visible(timeout=WAIT_MS)
+    await expect(page.get_by_role("row", name="新时代区域共享职工之家").first).to_be_visible(timeout=WAIT_MS)
+    form = page.locator("form.split")
+    await choose(page, form, "指标", "新时代区域共享职工之家")
+    await form.get_by_label("分解目标的年度").fill("2028")
+    await form.get_by_label("分解目标的年度").press("Tab")
+    # 胶州市 4 and 平度市 2.5: a count is a whole number, refused on 平度市's own input; nothing
+    # is recorded, 胶州市's share neither.
+    await form.get_by_label("胶州市的分解目标").fill("4")
+    await form.get_by_label("平度市的分解目标").fill("2.5")
+    await form.get_by_label("分解原因").fill("按职工人数分解2028年目标")
+    await form.get_by_role("button", name="分解目标").click()
+    pingdu_error = form.locator(".el-form-item", has=page.get_by_label("平度市的分解目标")).locator(
+        ".el-form-item__error"
+    )
+    await expect(pingdu_error).to_contain_text("整数", timeout=WAIT_MS)
+    await form.get_by_label("平度市的分解目标").fill("3")
+    await form.get_by_role("button", name="分解目标").click()
+    await expect(page.get_by_text("已分解“新时代区域共享职工之家”的目标到 2 个区市或单位")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    await expect(form.get_by_test_id("shares-total")).to_contain_text("合计 7", timeout=WAIT_MS)
+    # Both shares are listed with who set them and why.
+    filters = page.locator("form.filters")
+    await filters.get_by_label("按年度筛选").fill("2028")
+    await filters.get_by_label("按年度筛选").press("Tab")
+    for name, value in (("胶州市", "4"), ("平度市", "3")):
+        # The list's row (the 分解 table above has a row per area too, without a year).
+        row = page.get_by_role("row", name=name).filter(has_text="2028年")
+        await expect(row).to_contain_text(value, timeout=WAIT_MS)
+        await expect(row).to_contain_text("按职工人数分解2028年目标")
+    await no_serious_violations(page, "target-shares")
+
+
 async def test_the_city_exports_the_units_of_one_district_as_an_excel_workbook(
     door: FrontDoor, demo: dict[str, str], browser: BrowserContext, tmp_path: Path
 ) -> None:

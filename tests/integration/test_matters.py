@@ -471,7 +471,7 @@ async def test_deadlines_count_working_days_across_national_day_and_an_adjusted_
 
 
 async def test_a_provisional_deadline_moves_when_the_city_publishes_the_years_working_days(
-    units: None, registry: httpx.AsyncClient
+    units: None, registry: httpx.AsyncClient, metrics: httpx.AsyncClient
 ) -> None:
     twenty = await list_item(
         registry, "困难职工帮扶申请", ALL_CENTRES, 20, ["登记诉求", "入户核查", "审批发放"]
@@ -480,6 +480,12 @@ async def test_a_provisional_deadline_moves_when_the_city_publishes_the_years_wo
     # the 19th working day after 7 December 2026 and Monday 4 January the 20th.
     matter = await receive(registry, CITY_CODE, twenty, "2026-12-07")
     assert (matter["deadline"], matter["deadline_provisional"]) == ("2027-01-04", True)
+    # Anyone can read which working days a year counts by: 2027 has no arrangement yet.
+    unknown = (await registry.get("/working-calendars/2027")).json()
+    assert (unknown["source"], unknown["provisional"], unknown["holidays"]) == ("weekdays", True, [])
+    bundled = (await registry.get("/working-calendars/2025")).json()
+    assert bundled["source"] == "bundled" and "2025-10-11" in bundled["adjusted_workdays"]
+    assert "2025-10-01" in bundled["holidays"]
     year = {
         "holidays": ["2027-01-01", "2027-02-08", "2027-02-09"],
         "adjusted_workdays": ["2027-02-20"],
@@ -514,6 +520,97 @@ async def test_a_provisional_deadline_moves_when_the_city_publishes_the_years_wo
 
     row = await eventually(listed, "the revised deadline in the list of matters")
     assert row["deadline_provisional"] is False
+    calendar = (await registry.get("/working-calendars/2027")).json()
+    assert (calendar["source"], calendar["provisional"], calendar["publications"]) == ("published", False, 1)
+    assert (
+        calendar["holidays"] == year["holidays"]
+        and calendar["adjusted_workdays"] == year["adjusted_workdays"]
+    )
+    assert (calendar["reason"], calendar["published_by"]) == (year["reason"], CITY["X-Huigong-Principal"])
+    # Lateness counts by the published year too: as of 10 February 2027, 24 working days past
+    # 5 January (8 and 9 February are holidays; Monday to Friday would make 26).
+    late = (
+        await registry.get(f"/matters/{matter['matter_id']}", params={"as_of": "2027-02-10"}, headers=CITY)
+    ).json()
+    assert (late["overdue"], late["working_days_late"]) == (True, 24)
+    listing = await registry.get("/matters", params={"as_of": "2027-02-10", "overdue": "true", "area": CITY_CODE, "page_size": 500}, headers=CITY)  # fmt: skip
+    [listed_late] = [m for m in listing.json()["items"] if m["matter_id"] == matter["matter_id"]]
+    assert listed_late["working_days_late"] == 24
+
+    # The centre's overdue figure counts by the revised deadline too: at the end of 5 January the
+    # matter is not overdue (it was due on the 4th before), on the 6th it is.
+    days = ("2027-01-04", "2027-01-05", "2027-01-06")
+
+    async def counted_by_revision() -> dict[str, int] | None:
+        overdue = {day: (await centre_figures(metrics, day))[CITY_CODE]["overdue"] for day in days}
+        moved = overdue[days[1]] == overdue[days[0]] and overdue[days[2]] == overdue[days[1]] + 1
+        return overdue if moved else None
+
+    await eventually(counted_by_revision, "metrics' overdue by the revised deadline")
+
+
+async def test_the_window_roster_names_who_answered_and_the_catalogue_lists_the_centres_phone(
+    units: None, registry: httpx.AsyncClient
+) -> None:
+    laixi = str(CENTRE["370285"].id)
+    roster = {
+        "public_phone": "0532-88001234",
+        "shifts": [{"staff": "王某某", "weekdays": [1, 3, 5]}, {"staff": "李某某", "weekdays": [2, 4]}],
+        "effective_from": "2026-11-02",
+        "reason": "2026年11月起综合服务窗口排班",
+    }
+    path = f"/service-centres/{laixi}/duty-roster"
+    # Only 莱西市's own federation keeps its centre's roster.
+    for who in (district("370283"), REGISTRAR):
+        refused = await registry.put(path, json=roster, headers={**who, **key()})
+        assert refused.status_code == 403, refused.text
+        assert all(e["zh"] and e["en"] for e in refused.json()["errors"])
+    # A mobile is no public phone, and there is no eighth weekday: each named by its field.
+    bad = {**roster, "public_phone": "13912345678", "shifts": [{"staff": "王某某", "weekdays": [1, 8]}]}
+    refused = await registry.put(path, json=bad, headers={**district("370285"), **key()})
+    assert refused.status_code == 422, refused.text
+    fields = {e["field"] for e in refused.json()["errors"]}
+    assert "public_phone" in fields and any(f.startswith("shifts.0.weekdays") for f in fields), fields
+    assert (await registry.get(path)).status_code == 404  # nothing was recorded
+    done = await registry.put(path, json=roster, headers={**district("370285"), **key()})
+    assert done.status_code == 200, done.text
+    assert (done.json()["centre_name"], done.json()["public_phone"]) == (
+        "莱西市职工服务中心",
+        "0532-88001234",
+    )
+
+    # 首问: the answer and the matter name who was on duty at the window that day.
+    item = await list_item(registry, "劳动合同咨询（莱西）", [laixi], 5)
+    wednesday = await receive(registry, "370285", item, "2026-11-04")
+    thursday = await receive(registry, "370285", item, "2026-11-05")
+    before = await receive(registry, "370285", item, "2026-10-30")
+    assert (wednesday["on_duty"], thursday["on_duty"], before["on_duty"]) == (["王某某"], ["李某某"], [])
+    view = (await registry.get(f"/matters/{wednesday['matter_id']}", headers=CITY)).json()
+    assert view["first_responder"]["name"] == "莱西市职工服务中心"
+    assert view["first_responder"]["on_duty"] == ["王某某"]
+
+    # A roster set later, even dated back, does not rename who answered; it is the roster from then.
+    again = {
+        **roster,
+        "public_phone": "12351",
+        "shifts": [{"staff": "赵某某", "weekdays": [1, 2, 3, 4, 5]}],
+        "effective_from": "2026-11-01",
+        "reason": "人员调整",
+    }
+    assert (await registry.put(path, json=again, headers={**district("370285"), **key()})).status_code == 200
+    view = (await registry.get(f"/matters/{wednesday['matter_id']}", headers=CITY)).json()
+    assert view["first_responder"]["on_duty"] == ["王某某"]
+    listed = (await registry.get(path, params={"on": "2026-11-04"})).json()
+    assert (listed["on_duty"], listed["public_phone"], len(listed["rosters"])) == (["赵某某"], "12351", 2)
+    assert listed["rosters"][0]["set_by"] == "district:370285"
+
+    # The public catalogue lists the centre's phone beside the item.
+    async def phone_listed() -> dict[str, Any] | None:
+        found = (await registry.get(f"/service-items/{item}")).json()
+        return found if found.get("providers") else None
+
+    listing = await eventually(phone_listed, "the item in the catalogue")
+    assert [(p["name"], p["public_phone"]) for p in listing["providers"]] == [("莱西市职工服务中心", "12351")]
 
 
 # --- overdue ----------------------------------------------------------------------------------------

@@ -257,41 +257,54 @@ async def test_facilities_as_of_earlier_dates_and_the_series(
 async def test_forecast_and_status_follow_the_recent_rate_and_a_target_changed_by_the_city(
     intake: httpx.AsyncClient, metrics: httpx.AsyncClient
 ) -> None:
-    # 城阳区: 2 members in June, 4 in the 30 days before 1 December 2025.
-    joined = [date(2025, 6, 1)] * 2 + [date(2025, 11, 10)] * 2 + [date(2025, 11, 20)] * 2
+    # 城阳区: 2 members 200 days ago, 4 in the last 30 days; judged against its share of next
+    # year's target (a target set today is in force from today: a view of an earlier day has none).
+    today = date.fromisoformat((await progress(metrics))["as_of"])
+    joined = (
+        [today - timedelta(days=200)] * 2
+        + [today - timedelta(days=20)] * 2
+        + [today - timedelta(days=10)] * 2
+    )
     await enrol(intake, "district:370214", "370214", joined)
     await figure_reaches(metrics, "members_enrolled", 6, "six members counted", area="370214")
     await figure_reaches(metrics, "mutual_aid", 6, "six insured", area="370214")
-    assert await target_row(metrics, "members_enrolled", "370214", None) is None
+    year = today.year + 1
+    assert await target_row(metrics, "members_enrolled", "370214", year) is None
+    days_left = (date(year, 12, 31) - today).days
+    forecast = 6 + 4 / 30 * days_left  # the level by 31 December at the rate of the last 30 days
 
     async def status_with_target(value: int, reason: str) -> dict[str, Any]:
         response = await change_target(
-            metrics, "members_enrolled", {"area": "370214", "value": value, "reason": reason}
+            metrics, "members_enrolled", {"area": "370214", "year": year, "value": value, "reason": reason}
         )
         assert response.status_code == 200, response.text
         assert response.json()["new_value"] == value and response.json()["changed_by"] == "city:staff01"
 
         async def applied() -> dict[str, Any] | None:
-            row = await target_row(metrics, "members_enrolled", "370214", None)
+            row = await target_row(metrics, "members_enrolled", "370214", year)
             return row if row and row["value"] == value else None
 
         await eventually(applied, f"target {value} applied")
-        return metric_of(await progress(metrics, area="370214", as_of="2025-12-01"), "members_enrolled")
+        return metric_of(await progress(metrics, area="370214", year=year), "members_enrolled")
 
-    # 6 + 4/30 a day × 30 days left = 10 by 31 December.
-    on_track = await status_with_target(10, "城阳区新增平台企业，下达区级入会目标")
-    assert on_track["forecast"] == 10 and on_track["status"] == "正常推进"
-    assert on_track["percent"] == 60 and on_track["required_per_day"] == pytest.approx(4 / 30, abs=0.01)
-    assert on_track["deadline"] == "2025-12-31"
-    at_risk = await status_with_target(12, "上调区级入会目标")
-    assert at_risk["status"] == "存在风险"  # 10 ≥ 80 % of 12
-    behind = await status_with_target(13, "再次上调区级入会目标")
-    assert behind["status"] == "滞后"  # 10 < 80 % of 13
-    # After the deadline, not met: 滞后.
-    late = metric_of(await progress(metrics, area="370214", as_of="2026-01-05"), "members_enrolled")
-    assert (late["status"], late["required_per_day"]) == ("滞后", None)
+    on_track_target = int(forecast)
+    on_track = await status_with_target(on_track_target, "城阳区新增平台企业，下达区级入会目标")
+    assert on_track["forecast"] == pytest.approx(forecast, abs=0.1) and on_track["status"] == "正常推进"
+    assert on_track["percent"] == pytest.approx(600 / on_track_target, abs=0.1)
+    assert on_track["required_per_day"] == pytest.approx((on_track_target - 6) / days_left, abs=0.01)
+    assert on_track["deadline"] == f"{year}-12-31"
+    at_risk = await status_with_target(int(forecast / 0.9), "上调区级入会目标")
+    assert at_risk["status"] == "存在风险"  # the forecast ≥ 80 % of the target
+    behind = await status_with_target(int(forecast / 0.7), "再次上调区级入会目标")
+    assert behind["status"] == "滞后"  # the forecast < 80 % of the target
+    # Yesterday none of the three was in force yet.
+    yesterday = (today - timedelta(days=1)).isoformat()
+    earlier = metric_of(
+        await progress(metrics, area="370214", year=year, as_of=yesterday), "members_enrolled"
+    )
+    assert (earlier["target"], earlier["status"]) == (None, None)
 
-    row = await target_row(metrics, "members_enrolled", "370214", None)
+    row = await target_row(metrics, "members_enrolled", "370214", year)
     assert row is not None
     assert row["source"] == "TargetChanged" and row["version"] == 3
     assert (row["changed_by"], row["reason"]) == ("city:staff01", "再次上调区级入会目标")
@@ -299,6 +312,110 @@ async def test_forecast_and_status_follow_the_recent_rate_and_a_target_changed_b
     plan = await target_row(metrics, "members_enrolled", "370200", None)
     assert plan is not None and plan["value"] == 400000 and plan["source"] == "targets.toml v1"
     assert plan["changed_by"] is None and "40万" in plan["basis"]
+
+
+async def targets_as_of(metrics: httpx.AsyncClient, day: date | None = None) -> list[dict[str, Any]]:
+    params = {"as_of": day.isoformat()} if day else {}
+    response = await metrics.get("/api/targets", params=params, headers=VIEWER)
+    assert response.status_code == 200, response.text
+    rows: list[dict[str, Any]] = response.json()
+    return rows
+
+
+def changed_targets(rows: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """(metric/year, area) → value of the targets the city set, as the as-of replay names them."""
+    return {
+        (f"target:{r['metric']}/{r['year'] if r['year'] is not None else 'cumulative'}", r["area"]): r[
+            "value"
+        ]
+        for r in rows
+        if r["source"] == "TargetChanged"
+    }
+
+
+def replayed_targets(figures: Any) -> dict[tuple[str, str], float]:
+    found: dict[tuple[str, str], float] = {}
+    for f in figures:
+        if f.value:
+            found[(f.name, "370200")] = f.value
+        found |= {(f.name, area): value for area, value in f.by_area.items()}
+    return found
+
+
+async def test_district_shares_are_judged_as_set_with_the_result_at_the_deadline_and_real_data_apart(
+    own_stack: Stack, intake: httpx.AsyncClient, metrics: httpx.AsyncClient
+) -> None:
+    # 平度市: two members the district reported and three from the simulator, all in 2025.
+    await enrol(intake, "district:370283", "370283", [date(2025, 3, 1)] * 2)
+    await enrol(intake, "simulator:370283", "370283", [date(2025, 4, 1)] * 3)
+    await figure_reaches(metrics, "members_enrolled", 5, "five members", area="370283")
+    before = date(2025, 6, 30)
+    assert (await change_target(metrics, "members_enrolled", {"area": "370283", "value": 4, "reason": "分解入会目标到平度市"})).status_code == 200  # fmt: skip
+    assert (await change_target(metrics, "members_enrolled", {"area": "莱西市", "value": 3, "reason": "分解入会目标到莱西市"})).status_code == 200  # fmt: skip
+
+    async def listed() -> bool:
+        rows = await targets_as_of(metrics)
+        return {(r["area"], r["value"]) for r in rows if r["metric"] == "members_enrolled"} >= {
+            ("370283", 4),
+            ("370285", 3),
+        }
+
+    await eventually(listed, "both shares listed")
+
+    # Today (after 2025-12-31): the city's card shows each share with its progress; the result at
+    # the deadline stands beside today's figure.
+    city = metric_of(await progress(metrics), "members_enrolled")
+    pingdu, laixi = part(city, "370283"), part(city, "370285")
+    assert (pingdu["target"], pingdu["actual"], pingdu["simulated_actual"]) == (4, 5, 3)
+    assert (pingdu["percent"], pingdu["status"], pingdu["deadline"]) == (125, "达标", "2025-12-31")
+    assert (pingdu["deadline_actual"], pingdu["deadline_met"]) == (5, True)
+    assert (laixi["target"], laixi["actual"], laixi["deadline_met"], laixi["status"]) == (3, 0, False, "滞后")
+    own = metric_of(await progress(metrics, area="370283"), "members_enrolled")
+    assert (own["target"], own["deadline_actual"], own["deadline_met"]) == (4, 5, True)
+
+    # Without 演示数据 the district reported 2 of 4: not met at the deadline.
+    real = await progress(metrics, area="370283", real_only="true")
+    real_members = metric_of(real, "members_enrolled")
+    assert real["real_only"] is True and real["simulated"] is False
+    assert (real_members["actual"], real_members["simulated_actual"], real_members["status"]) == (
+        2,
+        0,
+        "滞后",
+    )
+    assert (real_members["deadline_actual"], real_members["deadline_met"]) == (2, False)
+    series = await metrics.get(
+        "/api/progress/members_enrolled/series", params={"area": "370283", "from": "2025-12-31", "to": "2025-12-31", "real_only": "true"}
+    )  # fmt: skip
+    assert series.json()["points"] == [{"day": "2025-12-31", "actual": 2}]
+
+    # As of 2025-06-30 the shares set today were not in force: no target, no status.
+    then = metric_of(await progress(metrics, as_of=before.isoformat()), "members_enrolled")
+    assert (part(then, "370283")["target"], part(then, "370283")["status"]) == (None, None)
+    assert part(then, "370283")["actual"] == 5
+    district_then = metric_of(
+        await progress(metrics, area="370283", as_of=before.isoformat()), "members_enrolled"
+    )
+    assert (district_then["target"], district_then["status"]) == (None, None)
+    shares_then = [
+        r
+        for r in await targets_as_of(metrics, before)
+        if r["metric"] == "members_enrolled" and r["area"] in ("370283", "370285")
+    ]
+    assert shares_then == []
+    series_then = await metrics.get(
+        "/api/progress/members_enrolled/series", params={"area": "370283", "to": before.isoformat()}
+    )
+    assert series_then.json()["targets"] == []
+
+    # The as-of replay of the targets' stream prints the targets the API says were in force.
+    today = date.fromisoformat((await progress(metrics))["as_of"])
+    for day in (before, today):
+        report = await replay(
+            own_stack.admin_dsn, own_stack.bootstrap, own_stack.topic_prefix, "metrics", ["metrics.targets"], as_of=day
+        )  # fmt: skip
+        [consumer] = report.consumers
+        assert replayed_targets(consumer.figures) == changed_targets(await targets_as_of(metrics, day)), day
+    assert ("target:members_enrolled/cumulative", "370283") in replayed_targets(consumer.figures)
 
 
 async def test_target_changes_are_refused_to_others_and_for_bad_values(metrics: httpx.AsyncClient) -> None:

@@ -131,6 +131,8 @@ PUBLISHED: Final = {
     "registry GET /members/counts",
     "registry GET /service-items",  # the 服务事项目录 is published (服务承诺制)
     "registry GET /service-items/{item_id}",
+    "registry GET /working-calendars/{year}",  # the working days every deadline counts by
+    "registry GET /service-centres/{centre_id}/duty-roster",  # who is on duty at a public window
     # 公布惠工“服务项目集群”: organisations' projects and grades, nothing personal.
     "registry GET /project-cluster/",
     "registry GET /project-cluster/projects.json",
@@ -172,6 +174,7 @@ def test_reviewers_cannot_submit_only_the_chair_decides_only_registrars_certify(
     # ...and only the city federation opens exception windows and changes targets.
     assert POLICY["intake"][("POST", "/submission-windows")].roles == {Role.CITY}
     assert POLICY["metrics"][("PUT", "/api/targets/{metric}")].roles == {Role.CITY}
+    assert POLICY["metrics"][("PUT", "/api/targets/{metric}/shares")].roles == {Role.CITY}
     # The working days every deadline counts by are the city's to publish, no one else's.
     assert POLICY["registry"][("PUT", "/working-calendars/{year}")].roles == {Role.CITY}
     for (method, _path), rule in POLICY["intake"].items():

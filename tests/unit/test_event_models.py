@@ -583,6 +583,18 @@ def matter_samples() -> list[DomainEvent]:
             adjusted_workdays=[date(2027, 2, 20)],
             reason="国务院办公厅关于2027年部分节假日安排的通知",
         ),
+        matters.DutyRosterSet(
+            centre_id=UUID("5f0c3a52-1f6e-5b8e-9a37-2f1f2b8a9c01"),
+            centre_name="市南区职工服务中心",
+            area="370202",
+            public_phone="0532-82961234",
+            shifts=[
+                matters.DutyShift(staff="王某某", weekdays=[1, 3, 5]),
+                matters.DutyShift(staff="李某某", weekdays=[2, 4, 6]),
+            ],
+            effective_from=date(2027, 1, 4),
+            reason="2027年一季度综合服务窗口排班",
+        ),
         matters.MatterDeadlineRevised(
             matter_id=matter,
             deadline=date(2025, 10, 14),

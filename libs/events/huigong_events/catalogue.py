@@ -38,6 +38,7 @@ from .intake import (
     SubmissionWindowOpened,
 )
 from .matters import (
+    DutyRosterSet,
     MatterAccepted,
     MatterClosed,
     MatterDeadlineRevised,
@@ -149,6 +150,7 @@ AnyEvent = Annotated[
     | MatterRequesterErased
     | MatterDeadlineRevised
     | WorkingCalendarPublished
+    | DutyRosterSet
     # registry: 绩效评估、分级评定 (grading.py)
     | EvaluationSchemeSet
     | ResourceGraded

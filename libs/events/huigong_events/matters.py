@@ -2,12 +2,15 @@
 (服务事项目录) and the life of each service matter (服务事项) that the 11 service centres and the
 服务职工基地 handle for workers (annex 1; 服务项目标准化 · 服务手段智能化 of programme 1).
 
-Two aggregates:
+Aggregates:
 - "service-item": one entry of the catalogue: its category, the units (centres or service bases)
   that provide it, its time limit in working days (限时办结制) and its process steps;
 - "matter": one worker's request, from its receipt at a centre's 综合服务窗口 to its closure and
   the worker's rating. The centre that received it (首问责任单位) is named on every later event's
   aggregate and stays responsible until it is closed (首问责任制).
+- "duty-roster": one centre's 综合服务窗口: who is on duty on which weekdays from a day on, and the
+  centre's public phone (服务电话) the catalogue lists; the first response names who was on duty.
+- "working-calendar": one year's working days as the city published them.
 
 Personal data: the requester's name, phone and the request in their words travel only sealed
 (`requester_sealed`, AES-256-GCM under a per-matter data key the registry keeps outside the event
@@ -26,7 +29,7 @@ from datetime import date
 from typing import Annotated, ClassVar, Final, Literal, Self
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .base import DomainEvent
 from .forms import AreaCode, KeyId, Name, SealedPersonal, ShortText
@@ -451,3 +454,68 @@ class WorkingCalendarPublished(DomainEvent):
         if set(self.holidays) & set(self.adjusted_workdays):
             raise ValueError("同一日期不能既放假又上班（a day cannot be both a holiday and a working day）")
         return self
+
+
+# --------------------------------------------------------------------------------------------
+# aggregate "duty-roster" (综合服务窗口值班表), one per service centre
+# --------------------------------------------------------------------------------------------
+
+PublicPhone = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        pattern=describe_pattern(
+            r"^(0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?|[0-9]{5,6}|400-?[0-9]{3}-?[0-9]{4})$",
+            "应为单位的公开服务电话：固定电话（如 0532-12345678）、服务热线（如 12351）或 400 电话",
+            "a public service number: a landline like 0532-12345678, a hotline like 12351, or a 400 number",
+        ),
+    ),
+]
+"""A centre's public service phone: a landline, a short hotline or a 400 number, never a person's
+mobile (the catalogue is public)."""
+
+
+def _weekdays(days: list[int]) -> list[int]:
+    if len(set(days)) != len(days):
+        raise ValueError("值班日重复（a weekday appears twice）")
+    return sorted(days)
+
+
+Weekdays = Annotated[
+    list[Annotated[int, Field(ge=1, le=7)]], Field(min_length=1, max_length=7), AfterValidator(_weekdays)
+]
+"""ISO weekdays, 1 = 周一 … 7 = 周日 (a weekend day matters when it is an adjusted working day)."""
+
+
+class DutyShift(BaseModel):
+    """一名工作人员在综合服务窗口的值班日。"""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    staff: Name = Field(title="值班人员", description="窗口工作人员姓名，如“王某某”")
+    weekdays: Weekdays = Field(
+        title="值班日", description="每周值班的日子：1 为周一……7 为周日（调休上班的周末按当天星期计）"
+    )
+
+
+class DutyRosterSet(DomainEvent):
+    """综合服务窗口值班表已设定：某职工服务中心自某日起谁在哪些工作日值班，及中心的公开服务电话。
+
+    首问受理时按受理日期和当时已设定的值班表写明当班人员；服务事项目录公开列出中心的服务电话。
+    """
+
+    owner: ClassVar[str] = OWNER
+    aggregate_type: ClassVar[str] = "duty-roster"
+
+    type: Literal["DutyRosterSet"] = Field(
+        default="DutyRosterSet", title=_TYPE_TITLE, description="综合服务窗口值班表已设定"
+    )
+    centre_id: UUID = Field(title="职工服务中心", description="值班表所属的职工服务中心（登记单位编号）")
+    centre_name: Name = Field(title="中心名称", description="职工服务中心名称")
+    area: CentreArea = Field(title="所在区市", description="370200 为市职工服务中心")
+    public_phone: PublicPhone = Field(title="服务电话", description="中心对外公开的服务电话")
+    shifts: list[DutyShift] = Field(
+        min_length=1, max_length=50, title="值班安排", description="每名值班人员及其每周值班日"
+    )
+    effective_from: date = Field(title="生效日期", description="自该日起按此值班表值班")
+    reason: ClearText = Field(title="设定原因", description="如“2027年一季度排班”")

@@ -105,8 +105,8 @@ EVENT_TOPICS: Final[tuple[Topic, ...]] = (
         "registry",
         TopicKind.EVENTS,
         3,
-        ("service-item", "matter", "working-calendar"),
-        description="服务事项目录；服务事项的受理、转办、接收、办理、办结、评价；工作日安排",
+        ("service-item", "matter", "working-calendar", "duty-roster"),
+        description="服务事项目录；服务事项的受理、转办、接收、办理、办结、评价；工作日安排；窗口值班表",
     ),
     Topic(
         "huigong.metrics.targets",

@@ -8,11 +8,11 @@ from typing import Final
 from huigong_platform.policy import PUBLIC, READ, Policy, Rule, roles
 from huigong_platform.principals import Role
 
-from .commands import ChangeTarget
+from .commands import ChangeTarget, ShareTarget
 
 POLICY: Final = Policy(
     "metrics",
-    commands={ChangeTarget: Rule(roles(Role.CITY))},
+    commands={ChangeTarget: Rule(roles(Role.CITY)), ShareTarget: Rule(roles(Role.CITY))},
     routes={
         # What the published figures measure and where: the dashboard reads them.
         ("GET", "/api/metrics"): PUBLIC,
@@ -26,6 +26,8 @@ POLICY: Final = Policy(
         # Targets with who changed them and why; only the city federation changes them.
         ("GET", "/api/targets"): READ,
         ("PUT", "/api/targets/{metric}"): ChangeTarget,
+        # The districts' and group unions' shares of a target, several at once.
+        ("PUT", "/api/targets/{metric}/shares"): ShareTarget,
         # The 看板 dashboard page and its assets.
         ("GET", "/"): PUBLIC,
         ("GET", "/static/{name}"): PUBLIC,

@@ -17,8 +17,10 @@ from huigong_events.matters import (
     CalendarYear,
     Channel,
     ClearText,
+    DutyShift,
     MatterOutcome,
     Providers,
+    PublicPhone,
     ServiceCategory,
     Steps,
     TimeLimit,
@@ -282,6 +284,26 @@ class WorkingCalendarRequest(Command):
 
 class PublishWorkingCalendar(WorkingCalendarRequest):
     year: CalendarYear
+
+
+class DutyRosterRequest(Command):
+    """职工服务中心综合服务窗口的值班表和公开服务电话：自生效日期起按此值班。"""
+
+    public_phone: PublicPhone = Field(
+        title="服务电话", description="中心对外公开的服务电话，如 0532-82961234 或 12351"
+    )
+    shifts: list[DutyShift] = Field(
+        min_length=1,
+        max_length=50,
+        title="值班安排",
+        description="每名值班人员及其每周值班日（1 为周一……7 为周日）",
+    )
+    effective_from: date | None = Field(default=None, title="生效日期", description="默认今天（北京时间）")
+    reason: ClearText = Field(title="设定原因", description="如“2027年一季度排班”")
+
+
+class SetDutyRoster(DutyRosterRequest):
+    centre_id: uuid.UUID
 
 
 class ReceiveMatter(ReceiptRequest):

@@ -39,6 +39,7 @@ from .commands import ConfirmRevocation, DismissRevocation, FileStatement
 from .domain import (
     catalogue,
     certification,
+    duty,
     grading,
     matters,
     partners,
@@ -99,6 +100,7 @@ class Registry:
             c.AcceptMatter: self.accept_matter,
             c.RefuseTransfer: self.refuse_transfer,
             c.PublishWorkingCalendar: self.publish_calendar,
+            c.SetDutyRoster: self.set_duty_roster,
             c.DoMatterStep: self.do_matter_step,
             c.CloseMatter: self.close_matter,
             c.RateMatter: self.rate_matter,
@@ -410,9 +412,12 @@ class Registry:
                 deadline=received.deadline.isoformat(),
                 calendar_last_year=workdays.LAST_YEAR,
             )
+        # 首问: the answer names who is on duty at the window that day, by the rosters set so far.
+        rosters = duty.rosters(decode(r) for r in (await ctx.uow.read(duty.AGGREGATE, str(centre_id))).events)
         recorded = await ctx.uow.append(str(command.matter_id), events, 0, ctx.meta(SOURCE))
         ctx.counted(events)
-        return Outcome(201, matter_answer(events, recorded[-1].id, {"matter_id": str(command.matter_id)}))
+        extra = {"matter_id": str(command.matter_id), "on_duty": duty.on_duty(rosters, received_on)}
+        return Outcome(201, matter_answer(events, recorded[-1].id, extra))
 
     async def transfer_matter(self, command: c.TransferMatter, ctx: Context) -> Outcome:
         state, version = await self._matter(ctx, command.matter_id)
@@ -469,6 +474,22 @@ class Registry:
         log.info("working calendar published", year=year, matters_revised=len(revised))
         answer = {**decided[0].model_dump(mode="json"), "event_id": str(recorded[-1].id), "revised": revised}
         return Outcome(201, answer)
+
+    async def set_duty_roster(self, command: c.SetDutyRoster, ctx: Context) -> Outcome:
+        _, version = await self._load(ctx, duty.AGGREGATE, str(command.centre_id))
+        decided = duty.decide_roster(
+            centre_id=command.centre_id,
+            centre=await self.records(ctx.uow).handler(command.centre_id),
+            own=own_centre(ctx.principal),
+            public_phone=command.public_phone,
+            shifts=command.shifts,
+            effective_from=command.effective_from or today(),
+            today=today(),
+            reason=command.reason,
+        )
+        recorded = await ctx.uow.append(str(command.centre_id), decided, version, ctx.meta(SOURCE))
+        ctx.counted(decided)
+        return Outcome(200, {**decided[0].model_dump(mode="json"), "event_id": str(recorded[-1].id)})
 
     async def refuse_transfer(self, command: c.RefuseTransfer, ctx: Context) -> Outcome:
         state, version = await self._matter(ctx, command.matter_id)

@@ -66,6 +66,8 @@ POLICY: Final = Policy(
         c.AcceptMatter: CENTRES,
         c.RefuseTransfer: CENTRES,
         c.PublishWorkingCalendar: CITY,
+        # A federation keeps its own centre's window roster (the handler checks which centre).
+        c.SetDutyRoster: Rule(roles(Role.DISTRICT, Role.CITY)),
         c.DoMatterStep: CENTRES,
         c.CloseMatter: CENTRES,
         c.RateMatter: CENTRES,
@@ -129,6 +131,11 @@ POLICY: Final = Policy(
         ("POST", "/matters/{matter_id}/refusal"): c.RefuseTransfer,
         # The working-day calendar the deadlines count by: the city publishes a year's arrangement.
         ("PUT", "/working-calendars/{year}"): c.PublishWorkingCalendar,
+        # The working days every deadline counts by: published by the city, else the package's.
+        ("GET", "/working-calendars/{year}"): PUBLIC,
+        # Who is on duty at a centre's 综合服务窗口, and its public phone (the catalogue lists it).
+        ("PUT", "/service-centres/{centre_id}/duty-roster"): c.SetDutyRoster,
+        ("GET", "/service-centres/{centre_id}/duty-roster"): PUBLIC,
         ("POST", "/matters/{matter_id}/steps"): c.DoMatterStep,
         ("POST", "/matters/{matter_id}/closure"): c.CloseMatter,
         ("POST", "/matters/{matter_id}/rating"): c.RateMatter,

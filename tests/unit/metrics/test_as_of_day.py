@@ -25,7 +25,14 @@ from huigong_metrics.domain.counting import (
     counted_on,
     subject_of,
 )
-from huigong_metrics.domain.progress import Levels, by_area_codes, figures_of, points_for, standings
+from huigong_metrics.domain.progress import (
+    Levels,
+    by_area_codes,
+    deadlines_before,
+    figures_of,
+    points_for,
+    standings,
+)
 
 GOLDEN = Path(__file__).resolve().parents[3] / "libs/events/golden"
 # 20:00 UTC on 1 March is 2 March in Beijing: events that state no date count on the Beijing day.
@@ -55,7 +62,8 @@ def counted_state(event: DomainEvent) -> Counted | None:
         Subject.FACILITY: FacilityKind.青岛惠工家.value,
     }.get(kind, "")
     flagged = type(event).__name__ in {"CertificationRevoked", "UnitExited"}  # certified, to take back
-    return Counted(kind, key, category, "370202", False, active=True, flagged=flagged)
+    due = date(2024, 1, 10) if kind is Subject.MATTER else None  # a matter received earlier
+    return Counted(kind, key, category, "370202", False, active=True, flagged=flagged, due=due)
 
 
 @pytest.mark.parametrize("name", sorted(COUNTED_EVENT_TYPES))
@@ -84,13 +92,14 @@ def test_events_no_metric_counts_have_no_day() -> None:
 def test_the_replayed_figures_are_the_progress_apis_actuals() -> None:
     day = date(2024, 3, 8)
     areas = ["370202", "370203", "370213", "370200", "G-HAIER"]
+    targets = {row.key: row.value for row in read_targets_file().rows}
+    days = points_for(day, None) | deadlines_before(targets, day)  # the days the API reads
     rows = {
-        (counter, area): {at: (n * 3 + i, i) for at in points_for(day, None)}  # the days the API reads
+        (counter, area): {at: (n * 3 + i, i) for at in days}
         for n, counter in enumerate(sorted(COUNTERS))
         for i, area in enumerate(areas)
     }
     levels = Levels(rows)
-    targets = {row.key: row.value for row in read_targets_file().rows}
     found = {s.metric.code: s for s in standings(METRICS, levels, day)}
     assert set(found) == {m.code for m in METRICS}
     for metric in METRICS:

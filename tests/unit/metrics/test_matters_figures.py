@@ -15,6 +15,7 @@ from huigong_events.matters import (
     Channel,
     HandlerKind,
     MatterClosed,
+    MatterDeadlineRevised,
     MatterOutcome,
     MatterRated,
     MatterReceived,
@@ -137,6 +138,51 @@ def test_overdue_rises_the_day_after_the_deadline_and_falls_with_the_closure() -
     assert at(date(2026, 3, 20))["overdue"] == 0 and at(date(2026, 3, 20))["closed_late"] == 1
     # The receiving district made no transfer and received nothing: the matter is 李沧区's.
     assert figures(book.rows(date(2026, 3, 20)), "370214", date(2026, 3, 20)).received == 0
+
+
+def revised(matter: MatterReceived, deadline: date, on: date) -> MatterDeadlineRevised:
+    return MatterDeadlineRevised(
+        matter_id=matter.matter_id,
+        deadline=deadline,
+        deadline_provisional=False,
+        calendar_year=deadline.year,
+        revised_on=on,
+    )
+
+
+def test_a_revised_deadline_moves_overdue_from_the_day_of_the_revision() -> None:
+    # Received 28 December 2026 with a provisional deadline of 8 January 2027 (1 January counted
+    # as a working day); the 2027 calendar, published on 5 January, moves it to 11 January.
+    book = Book()
+    later = received("370202", date(2026, 12, 28), date(2027, 1, 8))
+    book.apply([later, revised(later, date(2027, 1, 11), date(2027, 1, 5))])
+
+    def overdue(day: date) -> object:
+        return figures(book.rows(day), "370202", day).overdue
+
+    assert [overdue(date(2027, 1, d)) for d in (8, 9, 11, 12)] == [0, 0, 0, 1]
+    # Closed on the 11th: on time by the revised deadline, never overdue.
+    book.apply(
+        [
+            closed(
+                MatterReceived.model_validate({**later.model_dump(), "deadline": date(2027, 1, 11)}),
+                date(2027, 1, 11),
+            )
+        ]
+    )
+    assert [overdue(date(2027, 1, d)) for d in (9, 11, 12, 20)] == [0, 0, 0, 0]
+    assert figures(book.rows(date(2027, 1, 20)), "370202", date(2027, 1, 20)).closed_on_time == 1
+
+    # A revision after the old deadline had passed: overdue by the old one until that day.
+    book = Book()
+    early = received("370203", date(2026, 12, 20), date(2026, 12, 30))
+    book.apply([early, revised(early, date(2027, 1, 6), date(2027, 1, 4))])
+
+    def overdue_early(day: date) -> object:
+        return figures(book.rows(day), "370203", day).overdue
+
+    assert [overdue_early(date(2026, 12, 31)), overdue_early(date(2027, 1, 3))] == [1, 1]
+    assert [overdue_early(date(2027, 1, d)) for d in (4, 6, 7)] == [0, 0, 1]
 
 
 def test_ratings_are_averaged_per_centre_and_city_wide() -> None:

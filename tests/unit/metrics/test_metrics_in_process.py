@@ -116,3 +116,65 @@ async def test_a_bad_change_is_refused_naming_its_field_and_records_nothing(
 async def test_an_unknown_metric_is_answered_as_none(client: httpx.AsyncClient) -> None:
     response = await change(client, "no_such_metric", {"value": 5, "reason": "调整"})
     assert response.status_code == 404 and response.json()["errors"][0]["field"] == "metric"
+
+
+def changed(response: httpx.Response) -> list[tuple[str, str, int | None, int]]:
+    return [(c["area"], c["area_label"], c["old_value"], c["new_value"]) for c in response.json()["changed"]]
+
+
+async def test_the_city_shares_a_target_among_districts_and_group_unions_all_or_nothing(
+    client: httpx.AsyncClient, state: MemoryState
+) -> None:
+    def shares(*rows: tuple[str, object]) -> dict[str, Any]:
+        return {
+            "year": 2026,
+            "shares": [{"area": a, "value": v} for a, v in rows],
+            "reason": "按职工人数分解",
+        }
+
+    # A district may not share the city's target out, nor may anyone else.
+    for who in ("district:370202", "registrar:city01", "viewer:prometheus"):
+        refused = await client.put(
+            "/api/targets/members_enrolled/shares", json=shares(("370202", 10)), headers=as_(who)
+        )
+        assert refused.status_code == 403, (who, refused.text)
+    # Every bad share is named by its position; nothing is recorded, not even the good ones.
+    bad = await client.put(
+        "/api/targets/members_enrolled/shares",
+        json=shares(("市南区", 10), ("370200", 5), ("370299", 3), ("370202", 4), ("G-HAIER", 2.5)),
+        headers=CITY,
+    )
+    assert bad.status_code == 422, bad.text
+    assert [e["field"] for e in bad.json()["errors"]] == [
+        "shares.1.area",
+        "shares.2.area",
+        "shares.3.area",
+        "shares.4.value",
+    ]
+    assert all(e["zh"] and e["en"] for e in bad.json()["errors"])
+    assert state.events == []
+
+    done = await client.put(
+        "/api/targets/members_enrolled/shares",
+        json=shares(("市南区", 10), ("370283", 6), ("G-HAIER", 4)),
+        headers={**CITY, "Idempotency-Key": "share-2026"},
+    )
+    assert done.status_code == 200, done.text
+    assert changed(done) == [
+        ("370202", "市南区", None, 10),
+        ("370283", "平度市", None, 6),
+        ("G-HAIER", "海尔集团", None, 4),
+    ]
+    assert [(e.aggregate_id, e.actor) for e in state.events] == [
+        ("members_enrolled/370202/2026", "city:staff01"),
+        ("members_enrolled/370283/2026", "city:staff01"),
+        ("members_enrolled/G-HAIER/2026", "city:staff01"),
+    ]
+    # Shares listed again unchanged record nothing; a changed one moves on from its last value.
+    again = await client.put(
+        "/api/targets/members_enrolled/shares", json=shares(("370202", 10), ("370283", 8)), headers=CITY
+    )
+    assert changed(again) == [("370283", "平度市", 6, 8)]
+    same = await client.put("/api/targets/members_enrolled/shares", json=shares(("370202", 10)), headers=CITY)
+    assert same.status_code == 422 and same.json()["errors"][0]["field"] == "shares"
+    assert len(state.events) == 4

@@ -18,6 +18,7 @@ from huigong_metrics.domain.progress import (
     Levels,
     Status,
     Value,
+    deadlines_before,
     figures_of,
     judge,
     points_for,
@@ -30,7 +31,7 @@ CITY = "370200"
 Deltas = list[tuple[str, str, date, int, int]]  # counter, area, day, amount, simulated
 
 
-def levels(deltas: Deltas, days: set[date]) -> Levels:
+def levels(deltas: Deltas, days: set[date], real_only: bool = False) -> Levels:
     """What the adapter reads: each counter's level per area at each day."""
     rows: dict[tuple[str, str], dict[date, tuple[int, int]]] = defaultdict(dict)
     for counter, area, _, _, _ in deltas:
@@ -39,7 +40,7 @@ def levels(deltas: Deltas, days: set[date]) -> Levels:
                 sum(d[3] for d in deltas if d[:2] == (counter, area) and d[2] <= day),
                 sum(d[4] for d in deltas if d[:2] == (counter, area) and d[2] <= day),
             )
-    return Levels(rows)
+    return Levels(rows, real_only)
 
 
 def figures(
@@ -51,7 +52,12 @@ def figures(
     year: int | None = None,
 ) -> Figures:
     return figures_of(
-        METRICS_BY_CODE[metric], area, levels(deltas, points_for(as_of, year)), targets, as_of, year
+        METRICS_BY_CODE[metric],
+        area,
+        levels(deltas, points_for(as_of, year) | deadlines_before(targets, as_of)),
+        targets,
+        as_of,
+        year,
     )
 
 
@@ -210,3 +216,33 @@ def test_the_series_is_the_level_day_by_day() -> None:
     assert [v for _, v in district] == [0.0, 2.0]
     share = series(METRICS_BY_CODE["service_complex_share"], CITY, [("370202", first, 1)], first, first)
     assert share == [(first, 0.1)]
+
+
+def test_a_passed_deadline_keeps_the_result_reached_that_day_beside_today() -> None:
+    # 市南区: 3 members by the end of 2025 against a share of 5, 6 by March 2026.
+    deltas: Deltas = [
+        ("members_enrolled", "370202", date(2025, 5, 1), 3, 0),
+        ("members_enrolled", "370202", date(2026, 2, 1), 3, 0),
+    ]
+    targets = {TargetKey("members_enrolled", "370202", None): Decimal(5)}
+    later = figures("members_enrolled", "370202", deltas, targets, date(2026, 3, 1))
+    assert (later.actual, later.status) == (6, Status.达标)
+    assert (later.deadline, later.deadline_actual, later.deadline_met) == (date(2025, 12, 31), 3, False)
+    # The year view ends on its deadline: the same result; met when it was.
+    targets[TargetKey("members_enrolled", "370202", 2025)] = Decimal(3)
+    year = figures("members_enrolled", "370202", deltas, targets, date(2026, 3, 1), 2025)
+    assert (year.actual, year.deadline_actual, year.deadline_met, year.status) == (3, 3, True, Status.达标)
+    # Before the deadline there is no result at it yet.
+    before = figures("members_enrolled", "370202", deltas, targets, date(2025, 12, 31))
+    assert (before.deadline_actual, before.deadline_met) == (None, None)
+
+
+def test_real_only_leaves_the_simulated_rows_out_of_figure_and_status() -> None:
+    deltas: Deltas = [("members_enrolled", "370202", date(2025, 5, 1), 10, 8)]
+    targets = {TargetKey("members_enrolled", "370202", None): Decimal(5)}
+    days = points_for(date(2025, 6, 1), None)
+    metric = METRICS_BY_CODE["members_enrolled"]
+    both = figures_of(metric, "370202", levels(deltas, days), targets, date(2025, 6, 1), None)
+    assert (both.actual, both.simulated_actual, both.status) == (10, 8, Status.达标)
+    real = figures_of(metric, "370202", levels(deltas, days, True), targets, date(2025, 6, 1), None)
+    assert (real.actual, real.simulated_actual, real.status) == (2, 0, Status.滞后)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -15,7 +15,7 @@ import asyncpg
 from huigong_platform import logs
 from huigong_platform.database import DbConnection
 
-from ..domain.counting import Counted, Subject, SubjectKey
+from ..domain.counting import BEIJING, Counted, Subject, SubjectKey
 from ..domain.progress import Delta, Level, LevelRows
 from ..domain.targets import TargetKey, TargetsFile, parse_targets
 
@@ -35,13 +35,13 @@ async def load_counted(conn: DbConnection, keys: Collection[SubjectKey]) -> dict
         return {}
     rows = await conn.fetch(
         """WITH k(s, k) AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[]))
-           SELECT c.subject, c.key, c.category, c.area, c.simulated, c.active, c.flagged
+           SELECT c.subject, c.key, c.category, c.area, c.simulated, c.active, c.flagged, c.due
            FROM k CROSS JOIN LATERAL (
                SELECT * FROM counted c WHERE c.subject = k.s AND c.key = k.k LIMIT 1) c""",
         [k[0].value for k in keys],
         [k[1] for k in keys],
     )
-    found = (Counted(Subject(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows)
+    found = (Counted(Subject(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows)
     return {(c.subject, c.key): c for c in found}
 
 
@@ -50,23 +50,27 @@ async def save_counted(
 ) -> None:
     """Insert the newly counted (binary COPY: members come by the hundred thousand), update the
     changed and forget the `gone`."""
-    inserts = [(c.subject.value, c.key, c.category, c.area, c.simulated, c.active, c.flagged) for c in new]
+    inserts = [
+        (c.subject.value, c.key, c.category, c.area, c.simulated, c.active, c.flagged, c.due) for c in new
+    ]
     if inserts:
         await conn.copy_records_to_table(
             "counted",
             records=inserts,
-            columns=["subject", "key", "category", "area", "simulated", "active", "flagged"],
+            columns=["subject", "key", "category", "area", "simulated", "active", "flagged", "due"],
         )
     updates = list(changed)
     if updates:
         await conn.execute(
-            """UPDATE counted c SET active = u.active, flagged = u.flagged
-               FROM unnest($1::text[], $2::text[], $3::boolean[], $4::boolean[]) AS u(s, k, active, flagged)
+            """UPDATE counted c SET active = u.active, flagged = u.flagged, due = u.due
+               FROM unnest($1::text[], $2::text[], $3::boolean[], $4::boolean[], $5::date[])
+                    AS u(s, k, active, flagged, due)
                WHERE c.subject = u.s AND c.key = u.k""",
             [c.subject.value for c in updates],
             [c.key for c in updates],
             [c.active for c in updates],
             [c.flagged for c in updates],
+            [c.due for c in updates],
         )
     forgotten = list(gone)
     if forgotten:
@@ -129,11 +133,16 @@ async def totals(conn: DbConnection) -> LevelRows:
     return {(r[0], r[1]): {date.max: (int(r[2]), int(r[3]))} for r in rows}
 
 
-async def counter_deltas(conn: DbConnection, counter: str, last: date) -> list[Delta]:
+async def counter_deltas(
+    conn: DbConnection, counter: str, last: date, real_only: bool = False
+) -> list[Delta]:
+    """The counter's daily changes up to `last`; without the simulated part when `real_only`."""
     rows = await conn.fetch(
-        "SELECT area, day, amount FROM actuals WHERE counter = $1 AND day <= $2 AND amount <> 0",
+        """SELECT area, day, CASE WHEN $3 THEN amount - simulated ELSE amount END AS amount
+           FROM actuals WHERE counter = $1 AND day <= $2 AND amount <> 0""",
         counter,
         last,
+        real_only,
     )
     return [(r[0], r[1], int(r[2])) for r in rows]
 
@@ -233,12 +242,22 @@ class TargetRecord:
     changed_at: datetime | None
 
 
-async def current_targets(conn: DbConnection) -> list[TargetRecord]:
+def cutoff_of(as_of: date) -> datetime:
+    """The first instant after `as_of` in Beijing: a change recorded before it was in force that
+    day (the as-of replay cuts the targets' stream at the same instant)."""
+    return datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=BEIJING)
+
+
+async def current_targets(conn: DbConnection, as_of: date | None = None) -> list[TargetRecord]:
+    """The targets in force at the end of `as_of` (None: now): the file's rows, each replaced by
+    its latest change recorded by then; a target first set later is not listed."""
     rows = await conn.fetch(
         """WITH latest AS (
                SELECT DISTINCT ON (metric, area, year) metric, area, year, version, new_value,
                       changed_by, reason, changed_at
-               FROM target_changes ORDER BY metric, area, year, version DESC)
+               FROM target_changes
+               WHERE $1::timestamptz IS NULL OR changed_at < $1
+               ORDER BY metric, area, year, version DESC)
            SELECT coalesce(b.metric, l.metric) AS metric, coalesce(b.area, l.area) AS area,
                   coalesce(b.year, l.year) AS year, coalesce(l.new_value, b.value) AS value,
                   b.value AS baseline, b.basis, b.file_version, coalesce(l.version, 0) AS changes,
@@ -246,7 +265,8 @@ async def current_targets(conn: DbConnection) -> list[TargetRecord]:
            FROM target_baseline b
            FULL JOIN latest l
              ON b.metric = l.metric AND b.area = l.area
-            AND coalesce(b.year, 0) = coalesce(l.year, 0)"""
+            AND coalesce(b.year, 0) = coalesce(l.year, 0)""",
+        None if as_of is None else cutoff_of(as_of),
     )
     return [
         TargetRecord(

@@ -23,7 +23,8 @@ moves which counter, by how much, in which area and on which day; `count` applie
 | MutualAidGranted | mutual_aid +1 for the member's first grant only (people insured, not policy years) | the federation that pays (`paid_by_area`); the member's district for the city's 2022 gift | granted_on |
 | MatterReceived | matters_received +1; matters_fell_due +1 on the day after its deadline | first-responder centre's area | received_on; deadline + 1 |
 | MatterTransferred | matters_transferred +1 | area of the unit that transferred it | transferred_on |
-| MatterClosed | matters_closed_on_time or matters_closed_late +1; matters_due_settled +1 | first-responder centre's area | closed_on; the later of closed_on and deadline + 1 |
+| MatterDeadlineRevised | matters_fell_due moves, from the day of the revision on, from the old deadline + 1 to the new one + 1 (an open matter only) | first-responder centre's area | revised_on; the later of it and each deadline + 1 |
+| MatterClosed | matters_closed_on_time or matters_closed_late +1; matters_due_settled +1 | first-responder centre's area | closed_on; the later of closed_on and deadline + 1 (the deadline in force at closure) |
 | MatterRated | matters_rated +1, matters_satisfaction_points + the score (1–5) | first-responder centre's area | rated_on |
 
 Facts are counted on the business date the event states (开业、认定、撤销、入会日期…), so the 2022
@@ -73,7 +74,13 @@ from huigong_events.base import DomainEvent
 from huigong_events.forms import PilotForm
 from huigong_events.intake import ApplicationSubmitted
 from huigong_events.labels import Labelled, relabel
-from huigong_events.matters import MatterClosed, MatterRated, MatterReceived, MatterTransferred
+from huigong_events.matters import (
+    MatterClosed,
+    MatterDeadlineRevised,
+    MatterRated,
+    MatterReceived,
+    MatterTransferred,
+)
 from huigong_events.reference import CITY_CODE, DISTRICTS, FacilityKind, Programme
 from huigong_events.registry import (
     CertificationRevoked,
@@ -184,6 +191,7 @@ class Counted(NamedTuple):
     simulated: bool
     active: bool = True
     flagged: bool = False
+    due: date | None = None  # a matter: the day it falls due (its deadline in force + 1)
 
 
 class Delta(NamedTuple):
@@ -229,6 +237,7 @@ SUBJECTS: Final[dict[type[DomainEvent], tuple[Subject, Callable[[Any], str]]]] =
     MutualAidGranted: (Subject.MEMBER, lambda e: e.member_key),
     MatterReceived: (Subject.MATTER, lambda e: str(e.matter_id)),
     MatterClosed: (Subject.MATTER, lambda e: str(e.matter_id)),
+    MatterDeadlineRevised: (Subject.MATTER, lambda e: str(e.matter_id)),
     MatterRated: (Subject.MATTER, lambda e: str(e.matter_id)),
 }
 # The first event of its subject: nothing can be remembered of it before.
@@ -279,6 +288,7 @@ STATED_DAY: Final[dict[type[DomainEvent], Callable[[Any], date]]] = {
     MatterReceived: lambda e: e.received_on,
     MatterTransferred: lambda e: e.transferred_on,
     MatterClosed: lambda e: e.closed_on,
+    MatterDeadlineRevised: lambda e: e.revised_on,
     MatterRated: lambda e: e.rated_on,
 }
 RECORDED_DAY: Final[frozenset[type[DomainEvent]]] = frozenset(
@@ -411,12 +421,41 @@ _NEXT_DAY: Final = timedelta(days=1)
 def _matter_received(e: MatterReceived, known: Counted | None, sim: bool, day: date) -> Outcome:
     if known is not None:
         return UNCHANGED
-    matter = Counted(Subject.MATTER, str(e.matter_id), e.category.value, e.area, sim)
+    due = e.deadline + _NEXT_DAY
+    matter = Counted(Subject.MATTER, str(e.matter_id), e.category.value, e.area, sim, due=due)
     return Outcome(
         matter,
         (
             Delta(MATTERS_RECEIVED, e.area, day, 1, sim),
-            Delta(MATTERS_FELL_DUE, e.area, e.deadline + _NEXT_DAY, 1, sim),
+            Delta(MATTERS_FELL_DUE, e.area, due, 1, sim),
+        ),
+    )
+
+
+def _matter_deadline_revised(
+    e: MatterDeadlineRevised, known: Counted | None, sim: bool, day: date
+) -> Outcome:
+    """A published working calendar moved an open matter's deadline: from the day of the revision
+    on it falls due by the new one. Before that day the old deadline stood (the registry's overdue
+    says the same), so the level moves at the later of that day and each due day:
+    fell_due(D) = [D ≥ old] before the revision, [D ≥ new] from it."""
+    matter = _require(known, e)
+    if matter.flagged:
+        return UNCHANGED  # closed: it keeps the deadline it was closed against
+    if matter.due is None:
+        raise NotCounted(
+            f"MatterDeadlineRevised for matter {matter.key}, counted before its due day was "
+            "remembered: replay metrics.actuals"
+        )
+    new = e.deadline + _NEXT_DAY
+    moved_in, moved_out = max(day, new), max(day, matter.due)
+    if moved_in == moved_out:
+        return Outcome(matter._replace(due=new))
+    return Outcome(
+        matter._replace(due=new),
+        (
+            Delta(MATTERS_FELL_DUE, matter.area, moved_in, 1, matter.simulated),
+            Delta(MATTERS_FELL_DUE, matter.area, moved_out, -1, matter.simulated),
         ),
     )
 
@@ -472,6 +511,7 @@ RULES: Final[dict[type[DomainEvent], Rule]] = {
     MatterReceived: _matter_received,
     MatterTransferred: _matter_transferred,
     MatterClosed: _matter_closed,
+    MatterDeadlineRevised: _matter_deadline_revised,
     MatterRated: _matter_rated,
 }
 COUNTED_EVENT_TYPES: Final = frozenset(cls.__name__ for cls in RULES)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -78,15 +78,20 @@ class Levels:
     """Counter levels at a few days, per area, as the adapter read them; a metric's value at one
     of those days, in an area or city-wide."""
 
-    def __init__(self, rows: LevelRows) -> None:
+    def __init__(self, rows: LevelRows, real_only: bool = False) -> None:
         self._rows = rows
+        self._real_only = real_only
         self._areas: dict[str, list[str]] = defaultdict(list)
         for counter, area in rows:
             self._areas[counter].append(area)
 
     def _level(self, counter: str, area: str, day: date) -> Level:
         found = self._rows.get((counter, area))
-        return found[day] if found else (0, 0)
+        if not found:
+            return (0, 0)
+        total, simulated = found[day]
+        # Without the simulator's rows the figure is what the districts really reported.
+        return (total - simulated, 0) if self._real_only else (total, simulated)
 
     def value(self, metric: Metric, area: str, day: date) -> Value:
         """The metric in `area` (370200: the whole city; CITY_OWN: the city's own) at `day`."""
@@ -246,6 +251,10 @@ class Figures:
     required_per_month: float | None = None
     forecast: float | None = None
     status: Status | None = None
+    # Once the deadline has passed: what had been reached by the end of that day, and whether it
+    # met the target (the status beside it judges today's figure).
+    deadline_actual: float | None = None
+    deadline_met: bool | None = None
 
 
 def figures_of(
@@ -270,7 +279,17 @@ def figures_of(
         else:
             before = levels.value(metric, area, window.start)
             now = Value(end.actual - before.actual, end.simulated - before.simulated)
-    return judge(now, rate, goal, as_of)
+    figures = judge(now, rate, goal, as_of)
+    if goal is None or goal.deadline >= as_of:
+        return figures
+    # A year's view already ends on its deadline; the cumulative view reads the level that day.
+    reached = now.actual if window.end <= goal.deadline else levels.value(metric, area, goal.deadline).actual
+    return replace(figures, deadline_actual=reached, deadline_met=reached >= float(goal.target))
+
+
+def deadlines_before(targets: Mapping[TargetKey, Decimal], as_of: date) -> set[date]:
+    """The deadlines already passed by `as_of`: a view reads the levels of those days too."""
+    return {key.deadline for key in targets if key.deadline < as_of}
 
 
 def judge(now: Value, rate: float, goal: Goal | None, as_of: date) -> Figures:

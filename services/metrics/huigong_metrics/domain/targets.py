@@ -187,6 +187,64 @@ def decide_change(
     )
 
 
+def decide_shares(
+    metric: Metric,
+    year: int | None,
+    wanted: list[tuple[str, Decimal]],
+    reason: str,
+    in_force: Mapping[str, Decimal | None],
+) -> list[TargetChanged]:
+    """The TargetChanged of each share that changes (areas by code or name, as listed), or one
+    Refusal naming every bad share by its position (`shares.2.value`)."""
+    errors: list[FieldError] = []
+    events: list[TargetChanged] = []
+    seen: set[str] = set()
+    for index, (name, value) in enumerate(wanted):
+        at = f"shares.{index}"
+        area = area_code(name)
+        if area not in ALL_AREAS:
+            errors.append(FieldError(f"{at}.area", f"未知的区市或集团工会：{name}", f"unknown area {name!r}"))
+            continue
+        if area == CITY_CODE:
+            errors.append(
+                FieldError(
+                    f"{at}.area",
+                    "分解目标只能给区市或集团工会；全市目标请用“调整目标”",
+                    "a share is a district's or a group union's; change the city's target itself instead",
+                )
+            )
+            continue
+        if area in seen:
+            errors.append(FieldError(f"{at}.area", f"{area_name(area)}重复列出", f"{area} is listed twice"))
+            continue
+        seen.add(area)
+        problems = check_target(metric, area, year, value)
+        errors.extend(FieldError(f"{at}.{e.field}", e.zh, e.en) for e in problems)
+        if problems or value == in_force.get(area):
+            continue  # an unchanged share records nothing
+        events.append(
+            TargetChanged(
+                metric=metric.code,
+                area=area,
+                year=year,
+                old_value=in_force.get(area),
+                new_value=Decimal(int(value)) if value == value.to_integral_value() else value,
+                reason=reason.strip(),
+            )
+        )
+    if not reason.strip():
+        errors.append(FieldError("reason", "请填写分解原因", "a reason is required"))
+    if not errors and not events:
+        errors.append(
+            FieldError(
+                "shares", "所列分解目标与现行目标相同，无需调整", "every share listed already has this value"
+            )
+        )
+    if errors:
+        raise Refusal(*errors)
+    return events
+
+
 def current_value(baseline: Decimal | None, changes: list[TargetChanged]) -> Decimal | None:
     """The value in force: the latest change, else the file's."""
     return changes[-1].new_value if changes else baseline

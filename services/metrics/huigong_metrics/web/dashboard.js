@@ -20,11 +20,13 @@
   const yearSelect = $('[data-testid="year"]');
   const areaSelect = $('[data-testid="area"]');
   const asOfInput = $('[data-testid="as-of"]');
+  const realOnlyBox = $('[data-testid="real-only"]');
   const cardsBox = $('[data-testid="cards"]');
   const errorBox = $('[data-testid="error"]');
 
   // as_of follows "today" (Beijing) until someone picks a date; then it stays put.
-  const state = { year: "", area: "370200", asOf: null, metric: null };
+  // realOnly: 演示数据 hidden, every figure and status judged on what the districts reported.
+  const state = { year: "", area: "370200", asOf: null, metric: null, realOnly: false };
   let generation = 0; // answers to an older choice of filters are dropped
   let timer = null;
   let charts = null;
@@ -55,6 +57,7 @@
     if (q.get("area")) state.area = q.get("area");
     if (/^\d{4}-\d{2}-\d{2}$/.test(q.get("as_of") || "")) state.asOf = q.get("as_of");
     if (q.get("metric")) state.metric = q.get("metric");
+    state.realOnly = q.get("real_only") === "1";
   }
 
   function writeQuery() {
@@ -63,6 +66,7 @@
     if (state.area !== "370200") q.set("area", state.area);
     if (state.asOf) q.set("as_of", state.asOf);
     if (state.metric) q.set("metric", state.metric);
+    if (state.realOnly) q.set("real_only", "1");
     const search = q.toString();
     history.replaceState(null, "", search ? "?" + search : location.pathname);
   }
@@ -206,6 +210,19 @@
     }
     if (metric.kind !== "share" && metric.unit) figure.append(el("small", { text: ` ${metric.unit}` }));
     node.append(figure);
+    // Real and simulated figures apart: the sum above is not what the districts reported alone.
+    if (Number(metric.simulated_actual) > 0) {
+      const real = Number(metric.actual) - Number(metric.simulated_actual);
+      node.append(
+        el(
+          "div",
+          { class: "split", "data-testid": "actual-split" },
+          el("span", { "data-testid": "real-actual", text: `真实数据 ${number(real, metric.kind)}` }),
+          document.createTextNode(" · "),
+          el("span", { class: "demo-figure", "data-testid": "simulated-actual", text: `演示数据 ${number(metric.simulated_actual, metric.kind)}` }),
+        ),
+      );
+    }
 
     const bar = el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100" });
     const fill = el("span");
@@ -228,7 +245,17 @@
 
     const rates = el("div", { class: "rates", "data-testid": "rates" });
     const deadlinePassed = Boolean(metric.deadline) && metric.deadline < asOf();
-    if (deadlinePassed && target !== null) {
+    if (deadlinePassed && target !== null && metric.deadline_met !== null && metric.deadline_met !== undefined) {
+      // The result the deadline saw stays beside today's figure (which may have caught up since).
+      rates.append(
+        el(
+          "div",
+          { "data-testid": "at-deadline", "data-met": String(metric.deadline_met) },
+          document.createTextNode(`截止时（${metric.deadline}）完成 ${number(metric.deadline_actual, metric.kind)} / ${number(target, metric.kind)}，`),
+          el("strong", { class: metric.deadline_met ? "met" : "unmet", text: metric.deadline_met ? "达标" : "未达标" }),
+        ),
+      );
+    } else if (deadlinePassed && target !== null) {
       rates.append(el("div", { "data-testid": "forecast", text: `截止日已过（${metric.deadline}）` }));
     } else if (metric.forecast !== null && metric.forecast !== undefined && target !== null) {
       rates.append(el("div", { "data-testid": "forecast", text: `按当前进度，截止日预计 ${withUnit(metric.forecast, metric)}` }));
@@ -304,7 +331,25 @@
     charts.byArea.setOption(
       {
         textStyle: { fontFamily: FONT },
-        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+        tooltip: {
+          trigger: "axis",
+          axisPointer: { type: "shadow" },
+          // Each area's share of the target with its progress, as the cards say it.
+          formatter: (items) => {
+            const row = rows[items[0].dataIndex];
+            const lines = [`${row.name}：完成 ${withUnit(row.actual, metric)}`];
+            if (row.target !== null && row.target !== undefined) {
+              lines.push(`分解目标 ${withUnit(row.target, metric)}，完成 ${number(row.percent, "count")}%${row.status ? "，" + row.status : ""}`);
+            } else {
+              lines.push("未分解目标");
+            }
+            if (row.deadline_met !== null && row.deadline_met !== undefined) {
+              lines.push(`截止时完成 ${number(row.deadline_actual, metric.kind)}，${row.deadline_met ? "达标" : "未达标"}`);
+            }
+            if (Number(row.simulated_actual) > 0) lines.push(`其中演示数据 ${withUnit(row.simulated_actual, metric)}`);
+            return lines.join("<br>");
+          },
+        },
         legend: { data: ["完成", "目标"], top: 0, right: 0 },
         // Room for the longest name (邮储银行青岛分行: 8 characters) at 12 px.
         grid: { left: 112, right: 24, top: 30, bottom: 24 },
@@ -318,6 +363,16 @@
             itemStyle: { color: ACTUAL_COLOUR },
             // A district with a target of its own is coloured by its status.
             data: rows.map((r) => ({ value: s(r.actual), itemStyle: { color: STATUS_COLOURS[r.status] || ACTUAL_COLOUR } })),
+            // The percent of its share at the end of the bar, where an area has one.
+            label: {
+              show: true,
+              position: "right",
+              fontSize: 11,
+              formatter: (p) => {
+                const r = rows[p.dataIndex];
+                return r.percent === null || r.percent === undefined ? "" : `${number(r.percent, "count")}%`;
+              },
+            },
           },
           { name: "目标", type: "bar", barMaxWidth: 14, data: rows.map((r) => s(r.target)), itemStyle: { color: "#cfd8dc" } },
         ],
@@ -340,6 +395,7 @@
     $('[data-testid="series-metric-title"]').textContent = metric.title;
     const from = state.year ? `${state.year}-01-01` : SERIES_START;
     const q = new URLSearchParams({ area: state.area, from, to: asOf() });
+    if (state.realOnly) q.set("real_only", "true");
     const body = await getJson(`api/progress/${encodeURIComponent(metric.metric)}/series?${q}`);
     if (myGeneration !== generation || !initCharts()) return;
     const s = scale(metric);
@@ -515,6 +571,7 @@
     if (!state.asOf && document.activeElement !== asOfInput) asOfInput.value = beijingToday();
     const q = new URLSearchParams({ area: state.area, as_of: asOf() });
     if (state.year) q.set("year", state.year);
+    if (state.realOnly) q.set("real_only", "true");
     // The export is the same question as the figures on screen, as a table.
     $('[data-testid="export"]').href = `api/progress?${q}&format=xlsx`;
     try {
@@ -532,7 +589,8 @@
       const simulated = Boolean(data.simulated) || metrics.some((m) => Number(m.simulated_actual) > 0);
       $('[data-testid="simulated"]').hidden = !simulated;
       $('[data-testid="scope"]').textContent =
-        `${data.area_name || ""} · ${data.year ? data.year + " 年度" : "全部年度（累计）"} · 截至 ${data.as_of}`;
+        `${data.area_name || ""} · ${data.year ? data.year + " 年度" : "全部年度（累计）"} · 截至 ${data.as_of}` +
+        (data.real_only ? " · 仅真实数据" : "");
       const selected = metrics.find((m) => m.metric === state.metric);
       if (selected) {
         renderByArea(selected);
@@ -567,6 +625,7 @@
   function onFiltersChanged() {
     state.year = yearSelect.value;
     state.area = areaSelect.value;
+    state.realOnly = realOnlyBox.checked;
     const picked = asOfInput.value;
     state.asOf = picked && picked !== beijingToday() ? picked : null;
     writeQuery();
@@ -576,6 +635,7 @@
   async function start() {
     readQuery();
     yearSelect.value = state.year;
+    realOnlyBox.checked = state.realOnly;
     asOfInput.max = beijingToday();
     asOfInput.value = asOf();
     try {

@@ -6,6 +6,7 @@ counted is what that transaction sees."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import date
 
 from huigong_events.upcasting import decode
 from huigong_platform.eventstore import Stream
@@ -14,6 +15,11 @@ from ..domain import workdays, working_calendar
 
 # (aggregate type, aggregate id) → the stream: a unit of work's `read`, or the store's in a reaction.
 Read = Callable[[str, str], Awaitable[Stream]]
+
+
+def years_between(first: date, last: date) -> range:
+    """The years a count of working days from `first` to `last` crosses."""
+    return range(min(first, last).year, max(first, last).year + 1)
 
 
 async def published(read: Read, years: Iterable[int]) -> dict[int, workdays.Arrangement]:

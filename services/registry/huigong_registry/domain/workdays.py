@@ -61,6 +61,17 @@ class Arrangement:
         return day in self.adjusted_workdays or day.weekday() < 5
 
 
+def bundled(year: int) -> Arrangement | None:
+    """The installed package's arrangement of a year it covers (None otherwise): its holidays and
+    the weekend days it has worked."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        return None
+    return Arrangement(
+        frozenset(d for d in chinese_calendar.holidays if d.year == year),
+        frozenset(d for d in chinese_calendar.workdays if d.year == year and d.weekday() >= 5),
+    )
+
+
 # The years the city has published, each with its last publication.
 Published = Mapping[int, Arrangement]
 NONE_PUBLISHED: Final[Published] = {}
@@ -103,14 +114,15 @@ def deadline(received_on: date, working_days: int, published: Published = NONE_P
     return Deadline(day, provisional)
 
 
-def working_days_between(first: date, last: date) -> int:
+def working_days_between(first: date, last: date, published: Published = NONE_PUBLISHED) -> int:
     """Working days after `first` up to and including `last` (0 when `last` ≤ `first`): how far
-    past its deadline a matter is, in the unit its time limit is given in."""
+    past its deadline a matter is, in the unit its time limit is given in, by the same calendar
+    the deadline was counted on."""
     count = 0
     day = first
     while day < last:
         day += _DAY
-        count += is_workday(day)
+        count += is_workday(day, published)
     return count
 
 

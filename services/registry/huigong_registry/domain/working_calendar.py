@@ -34,6 +34,11 @@ def arrangement(events: Iterable[DomainEvent]) -> workdays.Arrangement | None:
     return found
 
 
+def publications(events: Iterable[DomainEvent]) -> list[WorkingCalendarPublished]:
+    """Every publication of the year, in order (the last is in force)."""
+    return [event for event in events if isinstance(event, WorkingCalendarPublished)]
+
+
 def _check_days(year: int, name: str, days: Sequence[date], errors: list[FieldError]) -> None:
     seen: set[date] = set()
     for index, day in enumerate(days):

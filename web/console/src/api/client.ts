@@ -33,6 +33,7 @@ export type PartnerCategory = Intake["schemas"]["PartnerCategory"];
 export type ComplianceFactKind = Intake["schemas"]["ComplianceFactKind"];
 export type WindowRequest = Intake["schemas"]["WindowRequest"];
 export type TargetChangeRequest = Metrics["schemas"]["TargetChangeRequest"];
+export type TargetSharesRequest = Metrics["schemas"]["TargetSharesRequest"];
 export type ApplicationQuery = NonNullable<IntakeOps["list_applications_applications_get"]["parameters"]["query"]>;
 export type FeedPage = Intake["schemas"]["FeedPage"];
 export type FeedNotice = Intake["schemas"]["FeedNotice"];
@@ -653,4 +654,9 @@ export const cityApi = {
   targets: () => request<TargetItem[]>("metrics", "GET", "/api/targets"),
   changeTarget: (metric: string, body: TargetChangeRequest, idempotencyKey: string) =>
     request<unknown>("metrics", "PUT", `/api/targets/${encodeURIComponent(metric)}`, { body, idempotencyKey }),
+  shareTarget: (metric: string, body: TargetSharesRequest, idempotencyKey: string) =>
+    request<{ changed: { area: string }[] }>("metrics", "PUT", `/api/targets/${encodeURIComponent(metric)}/shares`, {
+      body,
+      idempotencyKey,
+    }),
 };

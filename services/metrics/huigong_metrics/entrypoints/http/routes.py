@@ -26,13 +26,14 @@ from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, OptionalKey, run
 
 from ...adapters import store
-from ...commands import ChangeTarget, TargetChangeRequest
+from ...commands import ChangeTarget, ShareTarget, TargetChangeRequest, TargetSharesRequest
 from ...domain.counting import BEIJING, METRICS, Aggregation, Metric
 from ...domain.progress import (
     CITY_OWN,
     Figures,
     Levels,
     by_area_codes,
+    deadlines_before,
     figures_of,
     milestones,
     points_for,
@@ -53,6 +54,10 @@ AreaParam = Annotated[
 ]
 AsOfParam = Annotated[
     AsOfDay | None, Query(description="截至日期 YYYY-MM-DD（默认今天，北京时间）：该日结束时的状态")
+]
+RealOnlyParam = Annotated[
+    bool,
+    Query(description="true：只计真实数据，不含模拟器生成的演示数据（完成率、状态和预测随之重算）"),
 ]
 OWN_CITY_NAME: Final = "市本级"
 MAX_SERIES_DAYS: Final = 3700
@@ -99,11 +104,15 @@ def figures_json(metric: Metric, figures: Figures) -> dict[str, Any]:
         "required_per_month": _number(figures.required_per_month, 4 if share else 1),
         "forecast": _number(figures.forecast, 4 if share else 1),
         "status": figures.status.value if figures.status else None,
+        "deadline_actual": _number(figures.deadline_actual, 4 if share else 0),
+        "deadline_met": figures.deadline_met,
     }
 
 
-async def target_values(conn: DbConnection) -> dict[TargetKey, Decimal]:
-    return {record.key: record.value for record in await store.current_targets(conn)}
+async def target_values(conn: DbConnection, as_of: date) -> dict[TargetKey, Decimal]:
+    """The targets in force at the end of `as_of`: a view of a past day judges by what had been
+    set by then."""
+    return {record.key: record.value for record in await store.current_targets(conn, as_of)}
 
 
 _FIGURE_COLUMNS: Final = (
@@ -161,13 +170,15 @@ async def progress(
     year: YearParam = None,
     area: AreaParam = CITY_CODE,
     as_of: AsOfParam = None,
+    real_only: RealOnlyParam = False,
     format: Annotated[ExportFormat, Query(description="json（默认）、xlsx 或 csv")] = ExportFormat.json,
 ) -> Any:
     area = checked_area(area)
     as_of = checked_day("as_of", as_of or today())
     async with runtime_of(request).pool.acquire() as conn:
-        levels = Levels(await store.levels_at(conn, points_for(as_of, year)))
-        targets = await target_values(conn)
+        targets = await target_values(conn, as_of)
+        days = points_for(as_of, year) | deadlines_before(targets, as_of)
+        levels = Levels(await store.levels_at(conn, days), real_only)
     metrics: list[dict[str, Any]] = []
     for metric in METRICS:
         if not metric.applies_to(area):
@@ -194,7 +205,10 @@ async def progress(
                         "simulated_actual": part["simulated_actual"],
                         "target": part["target"],
                         "percent": part["percent"],
+                        "deadline": part["deadline"],
                         "status": part["status"],
+                        "deadline_actual": part["deadline_actual"],
+                        "deadline_met": part["deadline_met"],
                     }
                 )
         metrics.append(item)
@@ -203,6 +217,7 @@ async def progress(
         "year": year,
         "area": area,
         "area_name": area_name(area),
+        "real_only": real_only,
         "simulated": any(m["simulated_actual"] for m in metrics),
         "metrics": metrics,
     }
@@ -220,6 +235,7 @@ async def progress_series(
     area: AreaParam = CITY_CODE,
     first: Annotated[AsOfDay | None, Query(alias="from", description="起始日期（默认 2022-01-01）")] = None,
     last: Annotated[AsOfDay | None, Query(alias="to", description="截止日期（默认今天，北京时间）")] = None,
+    real_only: RealOnlyParam = False,
 ) -> dict[str, Any]:
     found = metric_or_refuse(metric)
     area = checked_area(area)
@@ -234,8 +250,8 @@ async def progress_series(
             )
         )
     async with runtime_of(request).pool.acquire() as conn:
-        deltas = await store.counter_deltas(conn, found.counter, last)
-        targets = await target_values(conn)
+        deltas = await store.counter_deltas(conn, found.counter, last, real_only)
+        targets = await target_values(conn, last)
     digits = 4 if found.aggregation is Aggregation.SHARE else 0
     return {
         "metric": found.code,
@@ -284,9 +300,15 @@ async def areas() -> dict[str, Any]:
 
 
 @router.get("/targets", tags=["目标"], summary="现行目标：目标值、来源（目标文件或调整记录）、调整人及原因")
-async def list_targets(request: Request) -> list[dict[str, Any]]:
+async def list_targets(
+    request: Request,
+    as_of: Annotated[
+        AsOfDay | None,
+        Query(description="截至日期 YYYY-MM-DD（北京时间）：该日结束时有效的目标；不填为现行目标"),
+    ] = None,
+) -> list[dict[str, Any]]:
     async with runtime_of(request).pool.acquire() as conn:
-        records = await store.current_targets(conn)
+        records = await store.current_targets(conn, as_of and checked_day("as_of", as_of))
     titles = {m.code: m.title for m in METRICS}
     order = {m.code: i for i, m in enumerate(METRICS)}
     records.sort(
@@ -324,3 +346,20 @@ async def change_target(
 ) -> Response:
     # A PUT: the key is optional (sending the same change twice records it once either way).
     return await run(request, from_request(ChangeTarget, body, metric=metric), caller, key)
+
+
+@router.put(
+    "/targets/{metric}/shares",
+    tags=["目标"],
+    summary="分解目标到区市和集团工会（仅市总工会）：一次设定多个区市或集团工会的目标，记录调整人和原因",
+    description="所列各项全部记录或全部不记录；与现行目标相同的不记录；未列出的区市不变。",
+)
+async def share_target(
+    metric: str,
+    body: TargetSharesRequest,
+    request: Request,
+    caller: Caller,
+    key: OptionalKey = None,
+) -> Response:
+    # A PUT like a single change: sending the same shares twice records them once either way.
+    return await run(request, from_request(ShareTarget, body, metric=metric), caller, key)

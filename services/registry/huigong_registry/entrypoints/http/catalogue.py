@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from huigong_events.matters import ServiceCategory
+from huigong_events.upcasting import decode
 from huigong_platform.application import from_request
 from huigong_platform.refusals import FieldError, NotFound
 from huigong_platform.service import runtime_of
@@ -24,7 +25,10 @@ from ...commands import (
     WithdrawalRequest,
     WithdrawServiceItem,
 )
+from ...domain import duty
 from ...domain.catalogue import ItemStatus
+from ...handlers import today
+from ...policy import CENTRE_OF_AREA
 from .facilities import row
 
 router = APIRouter(tags=["服务事项目录"])
@@ -49,22 +53,35 @@ async def withdraw_item(
     return await run(request, from_request(WithdrawServiceItem, body, item_id=item_id), caller, key)
 
 
-def item_json(record: Any, names: dict[uuid.UUID, dict[str, str]]) -> dict[str, Any]:
+def item_json(record: Any, names: dict[uuid.UUID, dict[str, str | None]]) -> dict[str, Any]:
     item = row(record)
     item["category_label"] = ServiceCategory(record["category"]).label
     item["providers"] = [
-        {"unit_id": str(unit_id), **names.get(unit_id, {"name": "", "area": ""})}
+        {"unit_id": str(unit_id), **names.get(unit_id, {"name": "", "area": "", "public_phone": None})}
         for unit_id in record["providers"]
     ]
     return item
 
 
-async def provider_names(request: Request, records: list[Any]) -> dict[uuid.UUID, dict[str, str]]:
+async def provider_names(request: Request, records: list[Any]) -> dict[uuid.UUID, dict[str, str | None]]:
+    """Each provider's name and area, and a centre's public service phone (its duty roster's),
+    which the catalogue publishes beside the items (annex 1: 公布服务电话)."""
     ids = list({unit_id for r in records for unit_id in r["providers"]})
-    rows = await runtime_of(request).pool.fetch(
-        "SELECT unit_id, name, area FROM units_view WHERE unit_id = ANY($1::uuid[])", ids
-    )
-    return {r["unit_id"]: {"name": r["name"], "area": r["area"]} for r in rows}
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT unit_id, name, area FROM units_view WHERE unit_id = ANY($1::uuid[])", ids
+        )
+        found: dict[uuid.UUID, dict[str, str | None]] = {
+            r["unit_id"]: {"name": r["name"], "area": r["area"], "public_phone": None} for r in rows
+        }
+        # Eleven centres at most: one short stream each.
+        for unit_id in set(found) & set(CENTRE_OF_AREA.values()):
+            stream = await runtime.store.read(duty.AGGREGATE, str(unit_id), conn=conn)
+            found[unit_id]["public_phone"] = duty.public_phone(
+                duty.rosters(decode(r) for r in stream.events), today()
+            )
+    return found
 
 
 @router.get("/service-items", summary="服务事项目录")

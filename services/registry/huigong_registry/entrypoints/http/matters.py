@@ -13,7 +13,7 @@ stream, so it shows a step as soon as the step is recorded; the list reads the p
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path, Query, Request
@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from huigong_events.matters import (
     CalendarYear,
     Channel,
+    DutyRosterSet,
     MatterOutcome,
     MatterRated,
     MatterReceived,
@@ -31,6 +32,8 @@ from huigong_events.plausible import AsOfDay
 from huigong_events.reference import CITY_CODE, DISTRICTS
 from huigong_events.upcasting import decode
 from huigong_platform.application import from_request
+from huigong_platform.database import DbConnection
+from huigong_platform.eventstore import Stream
 from huigong_platform.exports import (
     CSV_MEDIA_TYPE,
     EXPORT_MAX_ROWS,
@@ -39,17 +42,19 @@ from huigong_platform.exports import (
     exported,
 )
 from huigong_platform.principals import Role
-from huigong_platform.refusals import FieldError, Forbidden, Refusal
+from huigong_platform.refusals import FieldError, Forbidden, NotFound, Refusal
 from huigong_platform.service import runtime_of
 from huigong_platform.web import Caller, IdempotencyKey, run
 
 from ...adapters.matters import handling_events
 from ...adapters.requesters import vault_of
+from ...adapters.working_calendar import published, years_between
 from ...commands import (
     AcceptanceRequest,
     AcceptMatter,
     CloseMatter,
     DoMatterStep,
+    DutyRosterRequest,
     EraseRequester,
     MatterClosureRequest,
     PublishWorkingCalendar,
@@ -59,13 +64,14 @@ from ...commands import (
     ReceiveMatter,
     RefuseTransfer,
     RequesterErasureRequest,
+    SetDutyRoster,
     StepRequest,
     TransferMatter,
     TransferRefusalRequest,
     TransferRequest,
     WorkingCalendarRequest,
 )
-from ...domain import handling, matters, workdays
+from ...domain import duty, handling, matters, workdays, working_calendar
 from ...domain.matters import MatterStatus
 from ...handlers import today
 from ...policy import acting_of, may_see_requester, reads_all
@@ -156,7 +162,120 @@ async def publish_working_calendar(
     return await run(request, from_request(PublishWorkingCalendar, body, year=year), caller, key)
 
 
+@router.put(
+    "/service-centres/{centre_id}/duty-roster",
+    summary="设定职工服务中心综合服务窗口的值班表和公开服务电话（本级总工会）",
+)
+async def set_duty_roster(
+    centre_id: uuid.UUID, body: DutyRosterRequest, request: Request, caller: Caller, key: IdempotencyKey
+) -> Response:
+    return await run(request, from_request(SetDutyRoster, body, centre_id=centre_id), caller, key)
+
+
 # --- reads ---------------------------------------------------------------------------------------
+
+
+async def duty_rosters(
+    request: Request, conn: DbConnection, centre_id: uuid.UUID, recorded_by: datetime | None = None
+) -> list[DutyRosterSet]:
+    """A centre's rosters as set (those recorded by `recorded_by`, when given)."""
+    stream = await runtime_of(request).store.read(duty.AGGREGATE, str(centre_id), conn=conn)
+    return duty.rosters(
+        decode(r) for r in stream.events if recorded_by is None or r.occurred_at <= recorded_by
+    )
+
+
+@router.get(
+    "/service-centres/{centre_id}/duty-roster",
+    summary="职工服务中心综合服务窗口的值班表：各次设定、某日在岗人员和公开服务电话",
+)
+async def get_duty_roster(
+    centre_id: uuid.UUID,
+    request: Request,
+    on: Annotated[AsOfDay | None, Query(description="查询哪一天的在岗人员（默认今天，北京时间）")] = None,
+) -> dict[str, Any]:
+    on = on or today()
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        stream = await runtime.store.read(duty.AGGREGATE, str(centre_id), conn=conn)
+    sets = [(r, e) for r, e in ((r, decode(r)) for r in stream.events) if isinstance(e, DutyRosterSet)]
+    if not sets:
+        raise NotFound(
+            FieldError("centre_id", "该中心尚未设定值班表", f"no duty roster for centre {centre_id}")
+        )
+    rosters = [e for _, e in sets]
+    return {
+        "centre_id": str(centre_id),
+        "centre_name": rosters[-1].centre_name,
+        "area": rosters[-1].area,
+        "public_phone": duty.public_phone(rosters, on),
+        "on": on.isoformat(),
+        "on_duty": duty.on_duty(rosters, on),
+        "rosters": [
+            {
+                **e.model_dump(mode="json", exclude={"centre_id", "centre_name", "area"}),
+                "set_by": r.actor,
+                "set_at": r.occurred_at.isoformat(),
+            }
+            for r, e in sets
+        ],
+    }
+
+
+async def calendars(request: Request, conn: DbConnection, first: date, last: date) -> workdays.Published:
+    """The years from `first` to `last` the city has published (the package counts the others)."""
+    runtime = runtime_of(request)
+
+    async def read(aggregate_type: str, aggregate_id: str) -> Stream:
+        return await runtime.store.read(aggregate_type, aggregate_id, conn=conn)
+
+    return await published(read, years_between(first, last))
+
+
+@router.get(
+    "/working-calendars/{year}",
+    summary="某年度的工作日安排：市总工会发布的（以最后一次为准），否则内置节假日日历的；都没有时按周一至周五暂定",
+)
+async def get_working_calendar(
+    year: Annotated[CalendarYear, Path(title="年度", description="工作日安排所属的年度")],
+    request: Request,
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        stream = await runtime.store.read(working_calendar.AGGREGATE, str(year), conn=conn)
+    records = list(stream.events)
+    issued = working_calendar.publications(decode(r) for r in records)
+    answer: dict[str, Any] = {"year": year, "provisional": False, "publications": len(issued)}
+    if issued:
+        last, record = issued[-1], records[-1]
+        return {
+            **answer,
+            "source": "published",
+            "source_label": "市总工会发布",
+            "holidays": sorted(d.isoformat() for d in last.holidays),
+            "adjusted_workdays": sorted(d.isoformat() for d in last.adjusted_workdays),
+            "reason": last.reason,
+            "published_by": record.actor,
+            "published_at": record.occurred_at.isoformat(),
+        }
+    package = workdays.bundled(year)
+    if package is not None:
+        return {
+            **answer,
+            "source": "bundled",
+            "source_label": "内置节假日日历（chinese-calendar）",
+            "holidays": sorted(d.isoformat() for d in package.holidays),
+            "adjusted_workdays": sorted(d.isoformat() for d in package.adjusted_workdays),
+        }
+    # Neither: deadlines reaching this year count Monday to Friday and are marked 期限暂定.
+    return {
+        **answer,
+        "source": "weekdays",
+        "source_label": "尚无安排，暂按周一至周五计算",
+        "provisional": True,
+        "holidays": [],
+        "adjusted_workdays": [],
+    }
 
 
 def _unit(unit: matters.Unit | None) -> dict[str, str] | None:
@@ -165,14 +284,21 @@ def _unit(unit: matters.Unit | None) -> dict[str, str] | None:
     return {"unit_id": str(unit.unit_id), "name": unit.name, "area": unit.area}
 
 
-def _lateness(deadline: date, received_on: date, closed_on: date | None, as_of: date) -> dict[str, Any]:
+def _lateness(
+    deadline: date,
+    received_on: date,
+    closed_on: date | None,
+    as_of: date,
+    published: workdays.Published = workdays.NONE_PUBLISHED,
+) -> dict[str, Any]:
     """Overdue on `as_of`, and how many working days past the deadline: as of that day while it is
-    overdue, at closure once closed late."""
+    overdue, at closure once closed late; counted by the years the city has published, as the
+    deadline was."""
     overdue = matters.overdue_on(deadline, received_on, closed_on, as_of)
     if overdue:
-        late = workdays.working_days_between(deadline, as_of)
+        late = workdays.working_days_between(deadline, as_of, published)
     elif closed_on is not None and closed_on > deadline:
-        late = workdays.working_days_between(deadline, closed_on)
+        late = workdays.working_days_between(deadline, closed_on, published)
     else:
         late = 0
     return {"overdue": overdue, "working_days_late": late}
@@ -206,6 +332,7 @@ async def get_matter(
     ] = None,
 ) -> dict[str, Any]:
     runtime = runtime_of(request)
+    as_of = as_of or today()
     async with runtime.pool.acquire() as conn:
         stream = await runtime.store.read(matters.AGGREGATE, str(matter_id), conn=conn)
         events = [decode(record) for record in stream.events]
@@ -221,8 +348,14 @@ async def get_matter(
             clear = await vault_of(request).unseal(conn, matter_id, received.requester_sealed)
             if clear is not None:
                 requester = {"name": clear.name, "phone": clear.phone, "request": clear.request}
+        arrangements = await calendars(request, conn, found.deadline, max(as_of, found.closed_on or as_of))
+        # 首问: who was on duty at the receiving centre's window that day, by the rosters set
+        # before the receipt was recorded.
+        on_duty = duty.on_duty(
+            await duty_rosters(request, conn, received.centre_id, stream.events[0].occurred_at),
+            received.received_on,
+        )
     rating = next((e for e in events if isinstance(e, MatterRated)), None)
-    as_of = as_of or today()
     path = []
     for record, event in zip(stream.events, events, strict=True):
         data = event.to_data()
@@ -253,7 +386,7 @@ async def get_matter(
         },
         "channel": received.channel.value,
         "channel_label": received.channel.label,
-        "first_responder": _unit(found.first),
+        "first_responder": {**(_unit(found.first) or {}), "on_duty": on_duty},
         "handler": _unit(found.handler),
         "pending_transfer": _unit(found.pending.to) if found.pending else None,
         "involved": [_unit(u) for u in found.involved.values()],
@@ -264,7 +397,7 @@ async def get_matter(
         "deadline": found.deadline.isoformat(),
         "deadline_provisional": found.provisional,
         "as_of": as_of.isoformat(),
-        **_lateness(found.deadline, found.received_on, found.closed_on, as_of),
+        **_lateness(found.deadline, found.received_on, found.closed_on, as_of, arrangements),
         "steps": [{"step": s, "done": s in found.done} for s in found.steps],
         "transfers": found.transfers,
         "refused_transfers": found.refusals,
@@ -368,7 +501,13 @@ async def list_matters(
         f"LIMIT {page_size} OFFSET {(page - 1) * page_size}",
         *args,
     )
-    items = [_list_item(r, as_of) for r in records]
+    arrangements: workdays.Published = workdays.NONE_PUBLISHED
+    if records:
+        first = min(r["deadline"] for r in records)
+        last = max([as_of, *(r["closed_on"] for r in records if r["closed_on"])])
+        async with pool.acquire() as conn:
+            arrangements = await calendars(request, conn, first, last)
+    items = [_list_item(r, as_of, arrangements) for r in records]
     if format is not ExportFormat.json:
         return exported(request, [_as_exported(item) for item in items], _MATTER_COLUMNS, "服务事项", format)
     return {"as_of": as_of.isoformat(), "total": total, "page": page, "page_size": page_size, "items": items}
@@ -387,7 +526,7 @@ def _as_exported(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _list_item(record: Any, as_of: date) -> dict[str, Any]:
+def _list_item(record: Any, as_of: date, published: workdays.Published) -> dict[str, Any]:
     item = row(record)
     for prefix in ("first", "handler", "pending"):
         unit = item.pop(f"{prefix}_unit")
@@ -399,5 +538,5 @@ def _list_item(record: Any, as_of: date) -> dict[str, Any]:
     item["category_label"] = ServiceCategory(record["category"]).label
     item["channel_label"] = Channel(record["channel"]).label
     item["outcome_label"] = MatterOutcome(record["outcome"]).label if record["outcome"] else None
-    item.update(_lateness(record["deadline"], record["received_on"], record["closed_on"], as_of))
+    item.update(_lateness(record["deadline"], record["received_on"], record["closed_on"], as_of, published))
     return item

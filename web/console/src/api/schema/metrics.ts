@@ -143,6 +143,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/targets/{metric}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * 分解目标到区市和集团工会（仅市总工会）：一次设定多个区市或集团工会的目标，记录调整人和原因
+         * @description 所列各项全部记录或全部不记录；与现行目标相同的不记录；未列出的区市不变。
+         */
+        put: operations["share_target_api_targets__metric__shares_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/warmth": {
         parameters: {
             query?: never;
@@ -412,6 +432,37 @@ export interface components {
              */
             year?: number | null;
         };
+        /** TargetShare */
+        TargetShare: {
+            /**
+             * 区市或集团工会
+             * @description 区市或集团工会的代码或名称，如 370283 或 平度市
+             */
+            area: string;
+            /**
+             * 分解目标值
+             * @description 该区市或集团工会承担的目标
+             */
+            value: number | string;
+        };
+        /** TargetSharesRequest */
+        TargetSharesRequest: {
+            /**
+             * 分解原因
+             * @description 如：按各区市职工人数分解全市目标
+             */
+            reason: string;
+            /**
+             * 分解目标
+             * @description 各区市、集团工会的目标；未列出的不变
+             */
+            shares: components["schemas"]["TargetShare"][];
+            /**
+             * 年度
+             * @description 目标所属年度；不填为至2025年底的累计目标
+             */
+            year?: number | null;
+        };
         /** ValidationError */
         ValidationError: {
             /** Context */
@@ -608,6 +659,8 @@ export interface operations {
                 area?: string;
                 /** @description 截至日期 YYYY-MM-DD（默认今天，北京时间）：该日结束时的状态 */
                 as_of?: string | null;
+                /** @description true：只计真实数据，不含模拟器生成的演示数据（完成率、状态和预测随之重算） */
+                real_only?: boolean;
                 /** @description json（默认）、xlsx 或 csv */
                 format?: components["schemas"]["ExportFormat"];
             };
@@ -659,6 +712,8 @@ export interface operations {
                 from?: string | null;
                 /** @description 截止日期（默认今天，北京时间） */
                 to?: string | null;
+                /** @description true：只计真实数据，不含模拟器生成的演示数据（完成率、状态和预测随之重算） */
+                real_only?: boolean;
             };
             header?: never;
             path: {
@@ -702,7 +757,10 @@ export interface operations {
     };
     list_targets_api_targets_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 截至日期 YYYY-MM-DD（北京时间）：该日结束时有效的目标；不填为现行目标 */
+                as_of?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -773,6 +831,80 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["TargetChangeRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    share_target_api_targets__metric__shares_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 幂等键（可选）：同一调用主体重复提交同一键时返回首次结果 (optional: a retry with the same key returns the first outcome) */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                metric: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TargetSharesRequest"];
             };
         };
         responses: {

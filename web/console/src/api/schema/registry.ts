@@ -701,6 +701,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/service-centres/{centre_id}/duty-roster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 职工服务中心综合服务窗口的值班表：各次设定、某日在岗人员和公开服务电话 */
+        get: operations["get_duty_roster_service_centres__centre_id__duty_roster_get"];
+        /** 设定职工服务中心综合服务窗口的值班表和公开服务电话（本级总工会） */
+        put: operations["set_duty_roster_service_centres__centre_id__duty_roster_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/service-items": {
         parameters: {
             query?: never;
@@ -1083,7 +1101,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** 某年度的工作日安排：市总工会发布的（以最后一次为准），否则内置节假日日历的；都没有时按周一至周五暂定 */
+        get: operations["get_working_calendar_working_calendars__year__get"];
         /** 发布某年度的工作日安排（法定节假日和调休上班日，市总工会）；未办结事项的办结期限随之重算 */
         put: operations["publish_working_calendar_working_calendars__year__put"];
         post?: never;
@@ -1298,6 +1317,48 @@ export interface components {
              * @description 同一成员本期已因同一时机获送温暖时，再次记录的原因
              */
             repeat_reason?: string | null;
+        };
+        /**
+         * DutyRosterRequest
+         * @description 职工服务中心综合服务窗口的值班表和公开服务电话：自生效日期起按此值班。
+         */
+        DutyRosterRequest: {
+            /**
+             * 生效日期
+             * @description 默认今天（北京时间）
+             */
+            effective_from?: string | null;
+            /**
+             * 服务电话
+             * @description 中心对外公开的服务电话，如 0532-82961234 或 12351
+             */
+            public_phone: string;
+            /**
+             * 设定原因
+             * @description 如“2027年一季度排班”
+             */
+            reason: string;
+            /**
+             * 值班安排
+             * @description 每名值班人员及其每周值班日（1 为周一……7 为周日）
+             */
+            shifts: components["schemas"]["DutyShift"][];
+        };
+        /**
+         * DutyShift
+         * @description 一名工作人员在综合服务窗口的值班日。
+         */
+        DutyShift: {
+            /**
+             * 值班人员
+             * @description 窗口工作人员姓名，如“王某某”
+             */
+            staff: string;
+            /**
+             * 值班日
+             * @description 每周值班的日子：1 为周一……7 为周日（调休上班的周末按当天星期计）
+             */
+            weekdays: number[];
         };
         /** EvaluationRequest */
         EvaluationRequest: {
@@ -4770,6 +4831,125 @@ export interface operations {
             };
         };
     };
+    get_duty_roster_service_centres__centre_id__duty_roster_get: {
+        parameters: {
+            query?: {
+                /** @description 查询哪一天的在岗人员（默认今天，北京时间） */
+                on?: string | null;
+            };
+            header?: never;
+            path: {
+                centre_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    set_duty_roster_service_centres__centre_id__duty_roster_put: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                centre_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DutyRosterRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
     list_items_service_items_get: {
         parameters: {
             query?: {
@@ -6535,6 +6715,49 @@ export interface operations {
             };
             /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    get_working_calendar_working_calendars__year__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 工作日安排所属的年度 */
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
