@@ -139,6 +139,38 @@ async def note_outcome(conn: DbConnection, enrolment_id: UUID, outcome: str) -> 
     return batch
 
 
+async def note_enrolment_rows(
+    conn: DbConnection, requests: Sequence[tuple[UUID, UUID, int]], outcomes: Sequence[tuple[UUID, str]]
+) -> list[tuple[UUID, UUID]]:
+    """`note_enrolment` and `note_outcome` for a batch of records at once: (enrolment id, batch,
+    row number) requested and (enrolment id, outcome) decided, each enrolment once. The
+    (enrolment, batch) of each of these rows now both requested and decided."""
+    if requests:
+        await conn.execute(
+            """INSERT INTO outbound_enrolments (enrolment_id, batch_id, row_number)
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::integer[])
+               ON CONFLICT (enrolment_id) DO UPDATE
+               SET batch_id = excluded.batch_id, row_number = excluded.row_number""",
+            [r[0] for r in requests],
+            [r[1] for r in requests],
+            [r[2] for r in requests],
+        )
+    if outcomes:
+        await conn.execute(
+            """INSERT INTO outbound_enrolments (enrolment_id, outcome)
+               SELECT * FROM unnest($1::uuid[], $2::text[])
+               ON CONFLICT (enrolment_id) DO UPDATE SET outcome = excluded.outcome""",
+            [o[0] for o in outcomes],
+            [o[1] for o in outcomes],
+        )
+    rows = await conn.fetch(
+        """SELECT enrolment_id, batch_id FROM outbound_enrolments
+           WHERE enrolment_id = ANY($1::uuid[]) AND batch_id IS NOT NULL AND outcome IS NOT NULL""",
+        [r[0] for r in requests] + [o[0] for o in outcomes],
+    )
+    return [(r["enrolment_id"], r["batch_id"]) for r in rows]
+
+
 @dataclass(frozen=True)
 class BatchOutcome:
     district: str

@@ -312,18 +312,35 @@ class OutboundProjection(Projection):
     async def apply_batch(
         self, conn: DbConnection, items: Sequence[tuple[DomainEvent, RecordedEvent]]
     ) -> None:
-        # Enrolment rows come by the thousand: whether a batch is complete is asked once per
-        # batch of records, not at each of its rows (asking at each row counted the batch's
-        # decided rows again every time, and this consumer fell thousands of records behind the
-        # registry during a large ingest).
-        completing: dict[UUID, RecordedEvent] = {}
+        # Enrolment rows come by the thousand: they are noted with one statement per kind for
+        # the whole batch of records, and whether a batch of rows is complete is asked once per
+        # batch of records (asked at each decided row, it counted the batch's decided rows again
+        # every time, and this consumer fell thousands of records behind the registry during a
+        # large ingest under load).
+        requests: dict[UUID, tuple[UUID, UUID, int]] = {}
+        outcomes: dict[UUID, tuple[UUID, str]] = {}
+        read_at: dict[UUID, RecordedEvent] = {}  # the latest record of each enrolment read here
         for event, record in items:
-            if isinstance(event, ENROLMENT_ROW_EVENTS):
-                batch = await _note_enrolment_row(conn, event)
-                if batch is not None:
-                    completing[batch] = record  # the latest record of the batch read here
-            else:
-                await self.apply(conn, event, record)
+            match event:
+                case ev.EnrolmentRequested():
+                    requests[event.enrolment_id] = (event.enrolment_id, event.batch_id, event.row_number)
+                    read_at[event.enrolment_id] = record
+                case rg.MemberEnrolled() | rg.MemberReportedAgain():
+                    outcome = "enrolled" if isinstance(event, rg.MemberEnrolled) else "already_member"
+                    outcomes[event.enrolment_id] = (event.enrolment_id, outcome)
+                    read_at[event.enrolment_id] = record
+                case _:
+                    await self.apply(conn, event, record)
+        if not read_at:
+            return
+        completing: dict[UUID, RecordedEvent] = {}
+        for enrolment, batch in await store.note_enrolment_rows(
+            conn, list(requests.values()), list(outcomes.values())
+        ):
+            record = read_at[enrolment]
+            known = completing.get(batch)
+            if known is None or record.occurred_at > known.occurred_at:
+                completing[batch] = record
         for batch, record in completing.items():
             await _tell_enrolment_outcome(conn, batch, record)
 
