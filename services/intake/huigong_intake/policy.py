@@ -94,7 +94,9 @@ POLICY: Final = Policy(
         ("GET", "/applications"): READ_OWN,
         ("GET", "/feed"): FEED,
     },
-    bulk=[("POST", "/enrolments"), ("POST", "/enrolments/upload"), ("POST", "/enrolments/imports")],
+    bulk=[("POST", "/enrolments")],
+    # An upload above the synchronous limit becomes an import job: both take a whole file.
+    files=[("POST", "/enrolments/upload"), ("POST", "/enrolments/imports")],
 )
 
 
