@@ -49,6 +49,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         if missing:
             log.error("member data keys unavailable", reason=missing)
         vault = Vault(settings.kek())
+        runtime.extras["vault"] = vault  # the import routes seal an uploaded file with it
 
         def records(uow: UnitOfWork) -> PostgresRecords:
             assert isinstance(uow, PostgresUnitOfWork)
@@ -68,7 +69,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         runtime.extras["inbound"] = inbound
         runtime.spawn("inbound", inbound.run(), inbound.stop)
         worker = ImportWorker(
-            runtime.commands, runtime.pool, min(CHUNK_LINES, settings.enrolment_batch_limit)
+            runtime.commands, runtime.pool, vault, min(CHUNK_LINES, settings.enrolment_batch_limit)
         )
         runtime.spawn("enrolment-imports", worker.run(), worker.stop)
         publisher = OutboundPublisher(runtime.pool, settings.kafka_bootstrap, settings.topic_prefix)

@@ -6,7 +6,10 @@
 -- The file is kept in this database (bytea parts of a few MiB), not as a large object or a file
 -- on the intake's disk: it is then in the service's own schema under its own role (large objects
 -- belong to no schema), in the backups with the jobs that point at it, readable by whichever
--- intake replica picks the job up, and gone in the same transaction that ends the job.
+-- intake replica picks the job up, and gone in the same transaction that ends the job. The parts
+-- are sealed (AES-256-GCM) under a key of the job's own, wrapped by the personal-data KEK and
+-- destroyed when the job ends, so not even a backup taken meanwhile keeps the raw ID numbers
+-- readable once the job is over.
 CREATE TABLE enrolment_imports (
     job_id       uuid        PRIMARY KEY,
     submitter    text        NOT NULL,
@@ -18,6 +21,8 @@ CREATE TABLE enrolment_imports (
     delimiter    text,
     size_bytes   bigint      NOT NULL,
     sha256       text        NOT NULL,
+    -- The job's file key, wrapped; NULL once the job has ended.
+    file_key     bytea,
     -- The heading line (0-based) and each column's key (its column's name, an office's own
     -- heading, or '' for a blank one), as found when the file was taken.
     heading_line integer     NOT NULL,
@@ -45,8 +50,8 @@ CREATE TABLE enrolment_imports (
 CREATE INDEX enrolment_imports_submitter ON enrolment_imports (submitter, created_at DESC);
 CREATE INDEX enrolment_imports_open ON enrolment_imports (created_at) WHERE status IN ('queued', 'running');
 
--- The uploaded file, in order. Deleted when the job ends (completed, cancelled or failed): the
--- raw ID numbers it holds do not outlive the job.
+-- The uploaded file, in order, each part sealed under the job's file key. Deleted when the job
+-- ends (completed, cancelled or failed): the raw ID numbers it holds do not outlive the job.
 CREATE TABLE enrolment_import_parts (
     job_id uuid    NOT NULL REFERENCES enrolment_imports ON DELETE CASCADE,
     part   integer NOT NULL,

@@ -9,6 +9,7 @@ the read routes' own short transactions.
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -17,17 +18,29 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 import asyncpg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from huigong_platform.database import DbConnection
 
 from ..domain.import_jobs import OPEN, ImportStatus, RowResult, seconds_left
 from ..domain.sheet_headings import Headings
 from .sheets import SheetFile
+from .vault import Vault
 
 # Bytes per stored part: far below bytea's 1 GB, and a part is one round trip.
 PART_BYTES: Final = 4 << 20
 # Rows of results fetched at a time while writing a result sheet.
 RESULT_PAGE: Final = 10_000
+_NONCE: Final = 12
+
+
+def _file_context(job_id: uuid.UUID) -> str:
+    return f"enrolment-import:{job_id}"
+
+
+def _part_context(job_id: uuid.UUID, part: int) -> bytes:
+    # A part sealed for one place opens in no other (no reordering, no swapping between jobs).
+    return f"{job_id}/{part}".encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +206,8 @@ class PostgresImportJobs:
 
     async def cancel(self, job_id: uuid.UUID) -> ImportJob:
         row = await self._conn.fetchrow(
-            """UPDATE enrolment_imports SET status = 'cancelled', finished_at = now(), updated_at = now()
+            """UPDATE enrolment_imports SET status = 'cancelled', file_key = NULL, finished_at = now(),
+                 updated_at = now()
                WHERE job_id = $1 RETURNING *""",
             job_id,
         )
@@ -217,11 +231,20 @@ async def stage(
     content: bytes,
     headings: Headings,
     rows_total: int,
+    vault: Vault,
 ) -> str:
     """Store an upload for the job the command will start; the file's SHA-256. A retry of an
     upload whose job exists already stores nothing (the command answers as the first time); one
     whose command never committed replaces what the first attempt staged."""
     digest = hashlib.sha256(content).hexdigest()
+    key = AESGCM.generate_key(bit_length=256)
+    sealing = AESGCM(key)
+    nonces = os.urandom(_NONCE * (len(content) // PART_BYTES + 1))
+    parts = []
+    for n, start in enumerate(range(0, len(content), PART_BYTES)):
+        nonce = nonces[_NONCE * n : _NONCE * (n + 1)]
+        sealed = nonce + sealing.encrypt(nonce, content[start : start + PART_BYTES], _part_context(job_id, n))
+        parts.append((job_id, n, sealed))
     async with pool.acquire() as conn, conn.transaction():
         status = await conn.fetchval(
             "SELECT status FROM enrolment_imports WHERE job_id = $1 FOR UPDATE", job_id
@@ -231,8 +254,9 @@ async def stage(
         await conn.execute("DELETE FROM enrolment_imports WHERE job_id = $1", job_id)
         await conn.execute(
             """INSERT INTO enrolment_imports (job_id, submitter, principal, filename, format, encoding,
-                 delimiter, size_bytes, sha256, heading_line, headings, keys, rows_total, status, cursor)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'staged', $14)""",
+                 delimiter, size_bytes, sha256, file_key, heading_line, headings, keys, rows_total, status,
+                 cursor)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'staged', $15)""",
             job_id,
             submitter,
             principal,
@@ -242,6 +266,7 @@ async def stage(
             file.delimiter,
             len(content),
             digest,
+            vault.wrap(key, _file_context(job_id)),
             headings.index,
             headings.headings,
             headings.keys,
@@ -250,10 +275,7 @@ async def stage(
         )
         await conn.copy_records_to_table(
             "enrolment_import_parts",
-            records=[
-                (job_id, n, content[start : start + PART_BYTES])
-                for n, start in enumerate(range(0, len(content), PART_BYTES))
-            ],
+            records=parts,
             columns=("job_id", "part", "data"),
         )
     return digest
@@ -307,7 +329,8 @@ async def end(
     file is deleted in the same transaction."""
     async with conn.transaction():
         ended = await conn.fetchval(
-            """UPDATE enrolment_imports SET status = $2, failure = $3, finished_at = now(), updated_at = now()
+            """UPDATE enrolment_imports SET status = $2, failure = $3, file_key = NULL, finished_at = now(),
+                 updated_at = now()
                WHERE job_id = $1 AND status IN ('queued', 'running') RETURNING job_id""",
             job_id,
             status.value,
@@ -317,15 +340,20 @@ async def end(
             await conn.execute("DELETE FROM enrolment_import_parts WHERE job_id = $1", job_id)
 
 
-async def copy_file(conn: DbConnection, job_id: uuid.UUID, path: Path) -> None:
-    """The stored file, part by part, to `path` (the worker reads it from there)."""
+async def copy_file(conn: DbConnection, job_id: uuid.UUID, path: Path, vault: Vault) -> None:
+    """The stored file, part by part, opened, to `path` (the worker reads it from there: a
+    temporary file of the worker's, removed when it has read it)."""
+    wrapped = await conn.fetchval("SELECT file_key FROM enrolment_imports WHERE job_id = $1", job_id)
+    if wrapped is None:
+        raise FileNotFoundError(f"import job {job_id} has no file any more")
+    opening = AESGCM(vault.unwrap(wrapped, _file_context(job_id)))
     parts = await conn.fetchval("SELECT count(*) FROM enrolment_import_parts WHERE job_id = $1", job_id)
     with path.open("wb") as out:
         for n in range(parts):
-            data = await conn.fetchval(
+            sealed = await conn.fetchval(
                 "SELECT data FROM enrolment_import_parts WHERE job_id = $1 AND part = $2", job_id, n
             )
-            out.write(data)
+            out.write(opening.decrypt(sealed[:_NONCE], sealed[_NONCE:], _part_context(job_id, n)))
 
 
 async def result_rows(conn: DbConnection, job_id: uuid.UUID) -> AsyncIterator[asyncpg.Record]:

@@ -129,6 +129,7 @@ async def start_import(
         content=content,
         headings=headings,
         rows_total=rows,
+        vault=runtime_of(request).extras["vault"],
     )
     try:
         outcome = await execute(request, StartEnrolmentImport(job_id=job_id, sha256=digest), caller, key)

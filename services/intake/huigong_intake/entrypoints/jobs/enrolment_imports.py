@@ -27,6 +27,7 @@ from huigong_platform.refusals import Conflict, Refusal
 
 from ...adapters import import_jobs as jobs
 from ...adapters.sheets import SheetFormatError, lines_on_disk
+from ...adapters.vault import Vault
 from ...commands import EnrolImportChunk
 from ...domain.import_jobs import CHUNK_LINES, ImportStatus
 from ...domain.sheet_headings import Headings
@@ -48,9 +49,12 @@ def _take(lines: Iterator[list[object]], count: int) -> list[list[object]]:
 
 
 class ImportWorker:
-    def __init__(self, commands: CommandPath, pool: asyncpg.Pool, chunk_lines: int = CHUNK_LINES) -> None:
+    def __init__(
+        self, commands: CommandPath, pool: asyncpg.Pool, vault: Vault, chunk_lines: int = CHUNK_LINES
+    ) -> None:
         self._commands = commands
         self._pool = pool
+        self._vault = vault
         self._chunk = chunk_lines
         self._stopping = asyncio.Event()
 
@@ -104,7 +108,7 @@ class ImportWorker:
             with tempfile.TemporaryDirectory(prefix="huigong-import-") as folder:
                 path = Path(folder) / f"upload.{job.file.format}"
                 async with self._pool.acquire() as conn:
-                    await jobs.copy_file(conn, job_id, path)
+                    await jobs.copy_file(conn, job_id, path, self._vault)
                 lines = await asyncio.to_thread(lines_on_disk, path, job.file)
                 await asyncio.to_thread(_skip, lines, cursor)
                 while not self._stopping.is_set():
