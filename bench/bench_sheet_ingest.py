@@ -98,6 +98,7 @@ async def main(sync_rows: int, job_rows: int) -> None:
             service_process(env, "intake", free_port()) as intake,
             httpx.AsyncClient(base_url=intake.url, timeout=600, headers=auth) as client,
         ):
+            rss_fresh = rss_mib(intake.pid)
             rates: dict[str, float] = {}
             for name in ("json", "csv", "xlsx"):
                 watch = Stopwatch()
@@ -161,7 +162,8 @@ async def main(sync_rows: int, job_rows: int) -> None:
             print(f"  ratio import job / raw csv.reader      {job_rate / raw_job:6.1%}")
             print(f"  ratio import job / synchronous CSV     {job_rate / rates['csv']:6.1%}")
             print(
-                f"  intake RSS: {rss_start:.0f} MiB before the upload, {rss_job_start:.0f} MiB when the job "
+                f"  intake RSS: {rss_fresh:.0f} MiB at start, {rss_start:.0f} MiB after the synchronous uploads "
+                f"and before the job's, {rss_job_start:.0f} MiB when the job "
                 f"started, {rss_mib(intake.pid):.0f} MiB at its end, peak {peak:.0f} MiB"
             )
 
