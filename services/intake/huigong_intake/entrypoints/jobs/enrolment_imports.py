@@ -112,7 +112,10 @@ class ImportWorker:
                 lines = await asyncio.to_thread(lines_on_disk, path, job.file)
                 await asyncio.to_thread(_skip, lines, cursor)
                 while not self._stopping.is_set():
-                    chunk = await asyncio.to_thread(_take, lines, self._chunk)
+                    # In the event loop's own thread (5,000 lines are a few milliseconds): rows
+                    # built in a pool thread land in that thread's malloc arena, and intake's
+                    # memory grew with every chunk (flat in this thread, see bench/README.md).
+                    chunk = _take(lines, self._chunk)
                     if not chunk:
                         break
                     command = EnrolImportChunk(
