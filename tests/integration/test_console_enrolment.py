@@ -257,3 +257,41 @@ async def test_a_result_of_ten_thousand_rows_renders_a_window_of_them_and_scroll
     await page.mouse.wheel(0, 1_000_000)
     await expect(last.locator(".el-table-v2__row-cell").first).to_have_text("9996", timeout=WAIT_MS)
     await expect(last).to_contain_text("手机号：手机号应为11位数字")
+
+
+async def test_a_sheet_too_large_for_one_request_runs_as_a_job_the_page_follows(
+    door: FrontDoor, demo: dict[str, str], browser: BrowserContext, tmp_path: Path
+) -> None:
+    # 10,200 rows: above what one request takes, so intake answers 202 with an import job, and
+    # the page follows it through the front door until it has ended.
+    rows = [
+        {**row, "所属区市": "市南区"}
+        for row in enrolment_rows(10_200, "370202", random.Random(uuid.uuid4().int))
+    ]
+    page = await browser.new_page()
+    await open_page(page, door, demo)
+    await upload(page, "全年入会名单.xlsx", office_sheet(rows, OFFICE_HEADINGS))
+    job = page.get_by_test_id("import-job")
+    await expect(page.get_by_role("heading", name="导入任务 · 全年入会名单.xlsx")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    await expect(job).to_contain_text(re.compile(r"数据行数\s*10200\b"), timeout=WAIT_MS)
+    # A deadline, not a wait: the job takes seconds on an idle machine.
+    await expect(job).to_contain_text("已完成", timeout=600_000)
+    await expect(job).to_contain_text(re.compile(r"已读\s*10200\b"))
+    await expect(page.get_by_role("button", name="取消导入")).to_have_count(0)
+    found = await axe_violations(page)
+    assert not found, json.dumps(found, ensure_ascii=False, indent=1)
+
+    async with page.expect_download() as result_download:
+        await page.get_by_role("button", name="下载结果表").click()
+    result = await result_download.value
+    assert result.suggested_filename == "入会导入结果.xlsx"
+    await result.save_as(tmp_path / "result.xlsx")
+    lines = sheet_lines(tmp_path / "result.xlsx")
+    assert lines[0] == ("行号", "序号", *OFFICE_HEADINGS.values(), "结果", "原因")
+    # Every data row by the row Excel showed (the first person on row 4), ID numbers masked.
+    assert [line[0] for line in lines[1:]] == list(range(4, 4 + len(rows)))
+    first_id = str(rows[0]["身份证号"])
+    assert lines[1][3] == first_id[:6] + "********" + first_id[-4:]
+    await page.screenshot(path=str(artefacts_dir() / "journey-district-enrolment-job.png"), full_page=True)

@@ -79,6 +79,13 @@ class Limits:
     upload_bytes: int
     per_second: float
     burst: int
+    # A whole sheet for an import job; as large as a batch upload unless the service says more.
+    file_bytes: int = 0
+
+    def for_rule(self, rule: Rule) -> int:
+        if rule.file:
+            return max(self.file_bytes, self.upload_bytes)
+        return self.upload_bytes if rule.bulk else self.body_bytes
 
 
 def _body(field: str, zh: str, en: str) -> bytes:
@@ -103,12 +110,12 @@ class AccessGuard:
         self.limits = limits
         self.rates = RateLimits(limits.per_second, limits.burst)
         self._too_large = {
-            bulk: _body(
+            limit: _body(
                 "body",
                 f"请求内容超过上限 {_megabytes(limit)}",
                 f"the request body is larger than the limit of {_megabytes(limit)}",
             )
-            for bulk, limit in ((False, limits.body_bytes), (True, limits.upload_bytes))
+            for limit in {limits.body_bytes, limits.upload_bytes, max(limits.file_bytes, limits.upload_bytes)}
         }
         # Per route, in the router's order: its pattern, and per method the name used in logs and
         # the rule. Built on the first request, when every router is included.
@@ -283,8 +290,8 @@ class AccessGuard:
         return outcome
 
     async def _within_limit(self, scope: Scope, receive: Receive, send: Send, route: str, rule: Rule) -> None:
-        limit = self.limits.upload_bytes if rule.bulk else self.limits.body_bytes
-        refusal = self._too_large[rule.bulk]
+        limit = self.limits.for_rule(rule)
+        refusal = self._too_large[limit]
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit() or int(declared) > limit:

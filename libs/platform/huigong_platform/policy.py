@@ -31,6 +31,7 @@ class Rule:
     public: bool = False
     own: bool = False  # districts, group unions and the simulator: their own records only
     bulk: bool = False  # a batch upload: the larger body limit
+    file: bool = False  # a whole file for an import job (up to a million rows): the largest
     probe: bool = False  # health checks and /metrics: never rate-limited
 
     def allows(self, role: Role) -> bool:
@@ -108,7 +109,8 @@ def forbidden(principal: Principal, rule: Rule, what: str) -> Forbidden:
 class Policy:
     """One service's rules. `commands`: who may run each command class. `routes`: each
     (method, path) the service serves, to a rule or to the command class the route runs (whose
-    rule it then is; routes in `bulk` take the larger body limit). `prefixes`: route families
+    rule it then is; routes in `bulk` take the larger body limit, routes in `files` the largest).
+    `prefixes`: route families
     whose every member shares one rule (the path itself and anything below it)."""
 
     def __init__(
@@ -118,11 +120,13 @@ class Policy:
         routes: Mapping[tuple[str, str], Rule | type],
         prefixes: Mapping[tuple[str, str], Rule] | None = None,
         bulk: Iterable[tuple[str, str]] = (),
+        files: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.service = service
         self.commands = dict(commands)
         self.prefixes = dict(prefixes or {})
         bulky = set(bulk)
+        whole_files = set(files)
         self.routes: dict[tuple[str, str], Rule] = {}
         # The command each write route runs.
         self.route_commands: dict[tuple[str, str], type] = {}
@@ -132,6 +136,8 @@ class Policy:
             rule = target if isinstance(target, Rule) else self.commands[target]
             if (method, path) in bulky:
                 rule = replace(rule, bulk=True)
+            if (method, path) in whole_files:
+                rule = replace(rule, file=True)
             self.routes[(method, path)] = rule
         self._index = {(m, template(p)): r for (m, p), r in {**COMMON, **self.routes}.items()}
 

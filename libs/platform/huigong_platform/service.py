@@ -241,6 +241,7 @@ def build_app(
         limits=authorization.Limits(
             body_bytes=settings.max_body_bytes,
             upload_bytes=settings.max_upload_bytes,
+            file_bytes=settings.max_file_bytes,
             per_second=settings.rate_limit_per_second,
             burst=settings.rate_limit_burst,
         ),

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=16_777_216, ge=1, description="Largest enrolment batch body, JSON or sheet (bytes)"
     )
+    max_file_bytes: int = Field(
+        default=268_435_456,
+        ge=1,
+        description="Largest sheet for an enrolment import job (bytes; 1,000,000 rows of CSV are about 110 MB)",
+    )
     rate_limit_per_second: float = Field(
         default=50.0, gt=0, description="Requests per second per principal (token bucket refill)"
     )

@@ -10,14 +10,18 @@ from huigong_platform.application import CommandPath
 from huigong_platform.service import Runtime, build_app, serve
 from huigong_platform.unit_of_work import PostgresUnitOfWork, UnitOfWork, postgres_units
 
+from .adapters.import_jobs import PostgresImportJobs
 from .adapters.outbound import OutboundPublisher
 from .adapters.records import PostgresRecords
 from .adapters.vault import Vault, issue_unavailable
 from .commands import UNION_TAGS
+from .domain.import_jobs import CHUNK_LINES
+from .entrypoints.http.enrolment_imports import router as imports_router
 from .entrypoints.http.enrolment_sheets import router as sheets_router
 from .entrypoints.http.facts import router as facts_router
 from .entrypoints.http.feed import router as feed_router
 from .entrypoints.http.routes import router
+from .entrypoints.jobs.enrolment_imports import ImportWorker
 from .entrypoints.kafka.inbound import InboundConsumer
 from .handlers import Intake
 from .policy import POLICY
@@ -45,12 +49,17 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         if missing:
             log.error("member data keys unavailable", reason=missing)
         vault = Vault(settings.kek())
+        runtime.extras["vault"] = vault  # the import routes seal an uploaded file with it
 
         def records(uow: UnitOfWork) -> PostgresRecords:
             assert isinstance(uow, PostgresUnitOfWork)
             return PostgresRecords(uow.conn, vault)
 
-        intake = Intake(records, settings.member_secret(), settings.enrolment_batch_limit)
+        def imports(uow: UnitOfWork) -> PostgresImportJobs:
+            assert isinstance(uow, PostgresUnitOfWork)
+            return PostgresImportJobs(uow.conn)
+
+        intake = Intake(records, settings.member_secret(), settings.enrolment_batch_limit, imports)
         runtime.commands = CommandPath(
             POLICY, intake.handlers(), postgres_units(runtime.pool, runtime.store, settings.service)
         )
@@ -59,6 +68,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         )
         runtime.extras["inbound"] = inbound
         runtime.spawn("inbound", inbound.run(), inbound.stop)
+        worker = ImportWorker(
+            runtime.commands, runtime.pool, vault, min(CHUNK_LINES, settings.enrolment_batch_limit)
+        )
+        runtime.spawn("enrolment-imports", worker.run(), worker.stop)
         publisher = OutboundPublisher(runtime.pool, settings.kafka_bootstrap, settings.topic_prefix)
         runtime.extras["outbound"] = publisher
         runtime.spawn("outbound", publisher.run(), publisher.stop)
@@ -69,7 +82,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         projections=[ApplicationsProjection(), OutboundProjection()],
         database_checks=[issue_unavailable],
-        routers=[router, sheets_router, facts_router, feed_router],
+        routers=[router, sheets_router, imports_router, facts_router, feed_router],
         on_start=on_start,
         union_tags=UNION_TAGS,
         policy=POLICY,

@@ -141,6 +141,27 @@ class Enrol(EnrolmentBatch):
     """批量报送入会。"""
 
 
+class StartEnrolmentImport(Command):
+    """开始入会导入任务（超过同步上限的大文件，由受理服务分块读取）。"""
+
+    job_id: uuid.UUID = Field(title="任务编号")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", title="文件摘要", description="上传文件的 SHA-256")
+
+
+class CancelEnrolmentImport(Command):
+    """取消入会导入任务：已受理的行保留，其余不再读取。"""
+
+    job_id: uuid.UUID = Field(title="任务编号")
+
+
+class EnrolImportChunk(EnrolmentBatch):
+    """导入任务的一块：文件第 start_line 至 next_line 行（不含）之前，由受理服务的导入进程以上传者的身份报送。"""
+
+    job_id: uuid.UUID = Field(title="任务编号")
+    start_line: int = Field(ge=0, title="起始行", description="文件中的行位置（从0起），即任务的游标")
+    next_line: int = Field(ge=0, title="下一行", description="本块之后的行位置")
+
+
 # Reports are the events themselves, with the id optional (generated when absent).
 ReportFacility = FacilityRequest
 ProposeProject = ProjectRequest

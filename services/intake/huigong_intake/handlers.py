@@ -27,20 +27,22 @@ from huigong_platform.application import Context, Handler
 from huigong_platform.eventstore import ANY_VERSION, new_ids
 from huigong_platform.idempotency import Outcome
 from huigong_platform.principals import Role
-from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.refusals import Conflict, FieldError, Refusal
 from huigong_platform.unit_of_work import UnitOfWork
 
 from . import commands as c
+from .adapters.import_jobs import ImportJobs
 from .adapters.records import Records
 from .adapters.vault import Vault
 from .commands import CorrectFact, WithdrawFact
 from .domain import applications as apps
-from .domain import cycle, facts
+from .domain import cycle, facts, import_jobs
 from .domain import fact_corrections as fc
 from .domain.cycle import SHANGHAI
-from .domain.enrolments import AcceptedRow, judge_read, read_batch
+from .domain.enrolments import AcceptedRow, is_blank, judge_read, read_batch
 from .domain.identity import china_today
-from .policy import check_area, may_see, no_such_application, submitter_for
+from .domain.import_jobs import ImportStatus
+from .policy import check_area, may_see, no_such_application, no_such_import, submitter_for
 
 
 def now() -> datetime:
@@ -78,6 +80,8 @@ class Intake:
     records: Callable[[UnitOfWork], Records]
     member_secret: bytes
     batch_limit: int = 10_000
+    # Import jobs' tables (PostgreSQL only: the in-process tests run no jobs).
+    imports: Callable[[UnitOfWork], ImportJobs] | None = None
 
     def handlers(self) -> Mapping[type, Handler]:
         return {
@@ -91,6 +95,9 @@ class Intake:
             c.ProposeProject: self.report,
             c.ReportFact: self.report,
             c.Enrol: self.enrol,
+            c.StartEnrolmentImport: self.start_import,
+            c.CancelEnrolmentImport: self.cancel_import,
+            c.EnrolImportChunk: self.enrol_import_chunk,
             CorrectFact: correct_fact,
             WithdrawFact: withdraw_fact,
         }
@@ -270,7 +277,10 @@ class Intake:
     # --- enrolments -------------------------------------------------------------------------
 
     async def enrol(self, command: c.Enrol, ctx: Context) -> Outcome:
-        rows = command.rows
+        return Outcome(200, await self._enrol_rows(command.rows, command.first_row, ctx))
+
+    async def _enrol_rows(self, rows: list[dict[str, Any]], first_row: int, ctx: Context) -> dict[str, Any]:
+        """Judge and record one batch of rows (an upload, or one chunk of an import job)."""
         who = submitter_for(ctx.principal, None)
         if len(rows) > self.batch_limit:
             raise Refusal(
@@ -282,7 +292,7 @@ class Intake:
             )
         records = self.records(ctx.uow)
         batch = str(uuid.uuid4())
-        read = read_batch(rows, submitter=who, secret=self.member_secret, first_row_number=command.first_row)
+        read = read_batch(rows, submitter=who, secret=self.member_secret, first_row_number=first_row)
         # Which of these people did this submitter enrol already? One query for the batch.
         enrolled = await records.enrolled(who, read.member_keys)
         judgement = judge_read(read, enrolled.keys())
@@ -344,27 +354,86 @@ class Intake:
             ),
             f"batch:{batch}",
         )
-        return Outcome(
-            200,
-            {
-                "batch_id": batch,
-                "submitter": who,
-                "rows": len(rows),
-                "accepted": [
-                    {"row": a.row_number, "enrolment_id": i}
-                    for a, i in zip(accepted, enrolment_ids, strict=True)
-                ],
-                "rejected": [
-                    {
-                        "row": r.row_number,
-                        "errors": [{"field": e.field, "zh": e.zh, "en": e.en} for e in r.errors],
-                    }
-                    for r in judgement.rejected
-                ],
-                # Workers enrolled before, for whom mutual aid is now asked (补报互助保障).
-                "mutual_aid": [{"row": r.row_number, "enrolment_id": i} for r, i in aid_requests],
-            },
-        )
+        return {
+            "batch_id": batch,
+            "submitter": who,
+            "rows": len(rows),
+            "accepted": [
+                {"row": a.row_number, "enrolment_id": i} for a, i in zip(accepted, enrolment_ids, strict=True)
+            ],
+            "rejected": [
+                {
+                    "row": r.row_number,
+                    "errors": [{"field": e.field, "zh": e.zh, "en": e.en} for e in r.errors],
+                }
+                for r in judgement.rejected
+            ],
+            # Workers enrolled before, for whom mutual aid is now asked (补报互助保障).
+            "mutual_aid": [{"row": r.row_number, "enrolment_id": i} for r, i in aid_requests],
+        }
+
+    # --- import jobs: a sheet above the synchronous limit, read by the import worker ----------
+
+    def _jobs(self, ctx: Context) -> ImportJobs:
+        if self.imports is None:
+            raise RuntimeError("import jobs need the service's database")
+        return self.imports(ctx.uow)
+
+    async def start_import(self, command: c.StartEnrolmentImport, ctx: Context) -> Outcome:
+        jobs = self._jobs(ctx)
+        staged = await jobs.staged(command.job_id)
+        if staged is None or staged.principal != ctx.principal.id:
+            raise Refusal(
+                FieldError("file", "没有收到上传的文件，请重新上传", "no uploaded file; upload it again")
+            )
+        if staged.file_sha256 != command.sha256:
+            raise Refusal(
+                FieldError(
+                    "file", "上传的文件不完整，请重新上传", "the uploaded file differs; upload it again"
+                )
+            )
+        job = await jobs.queue(command.job_id)
+        return Outcome(202, job.view())
+
+    async def cancel_import(self, command: c.CancelEnrolmentImport, ctx: Context) -> Outcome:
+        jobs = self._jobs(ctx)
+        job = await jobs.lock(command.job_id)
+        if job is None or job.submitter != ctx.principal.submitter:
+            raise no_such_import()
+        if not job.open:
+            raise Conflict(
+                FieldError(
+                    "job_id",
+                    f"导入任务已结束（{ImportStatus(job.status).name}），不能取消",
+                    f"the import job has ended ({job.status}); it cannot be cancelled",
+                )
+            )
+        return Outcome(200, (await jobs.cancel(command.job_id)).view())
+
+    async def enrol_import_chunk(self, command: c.EnrolImportChunk, ctx: Context) -> Outcome:
+        """One chunk of a job: its rows recorded exactly as an upload's, their outcomes and the
+        job's cursor in the same transaction. A chunk that does not start at the cursor (a run
+        that another finished, a job cancelled meanwhile) records nothing."""
+        jobs = self._jobs(ctx)
+        job = await jobs.lock(command.job_id)
+        if job is None or job.submitter != ctx.principal.submitter:
+            raise no_such_import()
+        if not job.open or job.cursor != command.start_line:
+            raise Conflict(
+                FieldError(
+                    "start_line",
+                    "导入任务已取消或该块已记录",
+                    f"the job is {job.status} at line {job.cursor}, not at {command.start_line}",
+                )
+            )
+        rows = command.rows
+        results = []
+        if not all(is_blank(row) for row in rows):
+            answer = await self._enrol_rows(rows, command.first_row, ctx)
+            lines = [[row.get(key) if key else None for key in job.keys] for row in rows]
+            results = import_jobs.row_results(lines, command.first_row, job.keys, answer)
+        await jobs.record_chunk(command.job_id, command.next_line, len(results), results)
+        return Outcome(200, {"job_id": str(job.job_id), "next_line": command.next_line, "rows": len(results)})
 
 
 def report_event(body: Any) -> tuple[DomainEvent, str]:

@@ -9,7 +9,9 @@ own-record rules below are applied by the handlers, which know the record.
   department (the city for what it relayed) corrects or withdraws one (domain/fact_corrections.py);
 - a district that asks about another's application is answered as if there were none;
 - a district's outbound feed (what it hears back) is its own and no other district's; operators
-  may read any, naming it, as they may read the outbound topics.
+  may read any, naming it, as they may read the outbound topics;
+- an enrolment import job is seen and cancelled by its uploading district or group union only
+  (ops see every job; another district's is answered as none); its chunks run as the uploader.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from huigong_platform.refusals import FieldError, Forbidden, NotFound, Refusal
 from .commands import (
     AmendApplication,
     AmendPlan,
+    CancelEnrolmentImport,
     CorrectFact,
     Enrol,
+    EnrolImportChunk,
     OpenSubmissionWindow,
     ProposeProject,
     ReportFacility,
     ReportFact,
+    StartEnrolmentImport,
     SubmitApplication,
     SubmitPlan,
     WithdrawApplication,
@@ -40,6 +45,8 @@ SUBMIT: Final = Rule(SUBMITTERS | roles(Role.CITY), own=True)
 ENROL: Final = Rule(SUBMITTERS, own=True)
 FACT_REPORTERS: Final = Rule(roles(Role.EXCHANGE, Role.CITY))
 FEED: Final = Rule(SUBMITTERS | roles(Role.OPS), own=True)
+# An import job is its uploader's (and ops', who read everything); the city sees none.
+IMPORTS: Final = Rule(SUBMITTERS | roles(Role.OPS), own=True)
 
 POLICY: Final = Policy(
     "intake",
@@ -56,6 +63,10 @@ POLICY: Final = Policy(
         CorrectFact: FACT_REPORTERS,
         WithdrawFact: FACT_REPORTERS,
         Enrol: ENROL,
+        StartEnrolmentImport: ENROL,
+        CancelEnrolmentImport: ENROL,
+        # Run by intake's import worker as the uploader, chunk by chunk.
+        EnrolImportChunk: ENROL,
     },
     routes={
         ("POST", "/applications"): SubmitApplication,
@@ -74,11 +85,18 @@ POLICY: Final = Policy(
         ("GET", "/compliance-facts/{fact_id}"): Rule(roles(Role.EXCHANGE, Role.CITY, Role.OPS)),
         ("POST", "/enrolments"): Enrol,
         ("POST", "/enrolments/upload"): Enrol,
+        ("POST", "/enrolments/imports"): StartEnrolmentImport,
+        ("GET", "/enrolments/imports"): IMPORTS,
+        ("GET", "/enrolments/imports/{job_id}"): IMPORTS,
+        ("GET", "/enrolments/imports/{job_id}/result"): IMPORTS,
+        ("POST", "/enrolments/imports/{job_id}/cancel"): CancelEnrolmentImport,
         ("GET", "/enrolments/template"): Rule(SUBMITTERS | roles(Role.CITY, Role.OPS)),
         ("GET", "/applications"): READ_OWN,
         ("GET", "/feed"): FEED,
     },
-    bulk=[("POST", "/enrolments"), ("POST", "/enrolments/upload")],
+    bulk=[("POST", "/enrolments")],
+    # An upload above the synchronous limit becomes an import job: both take a whole file.
+    files=[("POST", "/enrolments/upload"), ("POST", "/enrolments/imports")],
 )
 
 
@@ -106,6 +124,16 @@ def submitter_for(principal: Principal, requested: str | None) -> str:
 def may_see(principal: Principal, submitter: str) -> bool:
     """An application record is its submitter's and the city federation's."""
     return principal.role is Role.CITY or principal.submitter == submitter
+
+
+def may_see_import(principal: Principal, submitter: str) -> bool:
+    """An import job is seen by its uploading district or group union, and by ops."""
+    return principal.role is Role.OPS or principal.submitter == submitter
+
+
+def no_such_import() -> NotFound:
+    # Also the answer about another's job: a district learns nothing about others' uploads.
+    return NotFound(FieldError("job_id", "导入任务不存在", "no such import job"))
 
 
 def no_such_application() -> NotFound:

@@ -11,11 +11,14 @@ included, so that line i of a `Grid` is the row Excel numbers i + 1.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, Literal
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
@@ -177,3 +180,115 @@ def _read_xlsx(content: bytes) -> Grid:
     except (CalamineError, ValueError, OSError):
         raise SheetFormatError("文件不是有效的 .xlsx 文件", "the file is not a valid .xlsx file") from None
     return Grid([[_cell(cell) for cell in line] for line in lines])
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming, for import jobs: a file of up to 1,000,000 rows read line by line, never whole
+# --------------------------------------------------------------------------------------------
+
+# Bytes decoded at a time while checking a CSV file's encoding.
+_PIECE: Final = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class SheetFile:
+    """How to read a stored sheet line by line: its format and, for CSV, encoding and delimiter."""
+
+    format: Literal["csv", "xlsx"]
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+def sheet_file(content: bytes, filename_or_content_type: str) -> SheetFile:
+    """What an uploaded file is, for an import job (CSV or .xlsx; JSON stays with the
+    synchronous path). Raises SheetFormatError."""
+    kind = _kind(filename_or_content_type)
+    if content.startswith(_OLE_MAGIC):
+        read_sheet(content, filename_or_content_type)  # refuses it, with the advice
+    if kind == "xlsx":
+        if not content.startswith(_ZIP_MAGIC):
+            raise SheetFormatError("文件不是有效的 .xlsx 文件", "the file is not a valid .xlsx file")
+        return SheetFile("xlsx")
+    if kind == "csv":
+        encoding = _encoding_of(content)
+        head = content[:_PIECE].decode(encoding, errors="ignore")
+        return SheetFile("csv", encoding, _delimiter(head))
+    raise SheetFormatError("导入任务只接受 .xlsx 或 CSV 文件", "an import job takes an .xlsx or a CSV file")
+
+
+def _encoding_of(content: bytes) -> str:
+    """UTF-8 (with or without a BOM), else GBK (as GB18030, its superset); checked piece by
+    piece, so a 100 MB file is never held as one string."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            for start in range(0, len(content), _PIECE):
+                decoder.decode(content[start : start + _PIECE])
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise SheetFormatError(
+        "无法识别 CSV 文件的编码，请保存为 UTF-8 或 GBK 编码",
+        "cannot decode the CSV file; save it as UTF-8 or GBK",
+    )
+
+
+def _delimiter(text: str) -> str:
+    first_line = next((line for line in text.split("\n", 20) if "\t" in line or "," in line), "")
+    return "\t" if "\t" in first_line and "," not in first_line else ","
+
+
+def csv_lines(text: Iterable[str], delimiter: str) -> Iterator[list[object]]:
+    """The lines of CSV text (an open text file, or lines), each cell as `read_sheet` gives it."""
+    try:
+        for record in csv.reader(text, delimiter=delimiter):
+            yield [_cell(cell) for cell in record]
+    except csv.Error as error:
+        raise SheetFormatError("CSV 文件格式有误", f"the CSV file is malformed: {error}") from None
+
+
+def lines_in_memory(content: bytes, file: SheetFile) -> Iterator[list[object]]:
+    """The lines of an uploaded file held in memory, one at a time."""
+    if file.format == "csv":
+        assert file.encoding is not None and file.delimiter is not None
+        text = io.TextIOWrapper(io.BytesIO(content), encoding=file.encoding, newline="")
+        return csv_lines(text, file.delimiter)
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
+    except (CalamineError, ValueError, OSError):
+        raise SheetFormatError("文件不是有效的 .xlsx 文件", "the file is not a valid .xlsx file") from None
+    return _xlsx_lines(workbook)
+
+
+def lines_on_disk(path: Path, file: SheetFile) -> Iterator[list[object]]:
+    """The lines of a stored file copied to disk, one at a time (the worker's reading)."""
+    if file.format == "csv":
+        assert file.encoding is not None and file.delimiter is not None
+
+        def read() -> Iterator[list[object]]:
+            with path.open(encoding=file.encoding, newline="") as text:
+                yield from csv_lines(text, file.delimiter or ",")
+
+        return read()
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except (CalamineError, ValueError, OSError):
+        raise SheetFormatError("文件不是有效的 .xlsx 文件", "the file is not a valid .xlsx file") from None
+    return _xlsx_lines(workbook)
+
+
+def _xlsx_lines(workbook: CalamineWorkbook) -> Iterator[list[object]]:
+    first = next((s for s in workbook.sheets_metadata if s.typ == SheetTypeEnum.WorkSheet), None)
+    if first is None:
+        return
+    try:
+        sheet = workbook.get_sheet_by_name(first.name)
+        # iter_rows starts at row 1 but at the sheet's first used column (`start`): the blank
+        # cells are put back in front so that a column keeps its place, as in `read_sheet`.
+        left = sheet.start[1] if sheet.start else 0
+        pad: list[object] = [None] * left
+        for line in sheet.iter_rows():
+            yield pad + [_cell(cell) for cell in line]
+    except (CalamineError, ValueError, OSError):
+        raise SheetFormatError("文件不是有效的 .xlsx 文件", "the file is not a valid .xlsx file") from None

@@ -72,6 +72,15 @@ class Vault:
     def __init__(self, kek: bytes) -> None:
         self._kek = AESGCM(kek)
 
+    def wrap(self, key: bytes, context: str) -> bytes:
+        """Any other key kept beside the members' (an import job's file key), wrapped with the
+        KEK for `context` (its associated data: a key moved to another record does not open)."""
+        nonce = os.urandom(_NONCE)
+        return nonce + self._kek.encrypt(nonce, key, context.encode())
+
+    def unwrap(self, wrapped: bytes, context: str) -> bytes:
+        return self._kek.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], context.encode())
+
     def data_key(self, member_key: str, key_id: str, wrapped: bytes) -> DataKey:
         """A stored key, unwrapped (the member key is the wrapping's associated data)."""
         return DataKey(key_id, self._kek.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], member_key.encode()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from openpyxl import Workbook
@@ -132,6 +133,32 @@ def result_sheet(
     for label, value in summary:
         totals.append([label, value])
     return _saved(workbook)
+
+
+class ImportResultBook:
+    """An import job's result sheet, written a page of rows at a time (write-only: openpyxl keeps
+    the rows in a temporary file, not in memory), then saved to a file. Every cell is text: the
+    masked numbers and the row as the job stored it."""
+
+    def __init__(self, headings: Sequence[str]) -> None:
+        self._workbook = Workbook(write_only=True)
+        self._sheet = self._workbook.create_sheet("导入结果")
+        heading_cells = []
+        for value in headings:
+            cell = WriteOnlyCell(self._sheet, value=value)
+            cell.font = _BOLD
+            heading_cells.append(cell)
+        self._sheet.append(heading_cells)
+
+    def add(self, rows: Sequence[Sequence[object]]) -> None:
+        for row in rows:
+            self._sheet.append(list(row))
+
+    def save(self, path: Path, summary: Sequence[tuple[str, Any]]) -> None:
+        totals = self._workbook.create_sheet("汇总")
+        for label, value in summary:
+            totals.append([label, value])
+        self._workbook.save(path)
 
 
 def _cell(sheet: Any, value: object, *, text: bool) -> object:

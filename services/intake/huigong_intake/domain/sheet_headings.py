@@ -103,10 +103,26 @@ def _recognised(line: Sequence[object]) -> int:
     return len({column for cell in line if isinstance(cell, str) and (column := column_of(cell)) is not None})
 
 
-def locate_table(lines: Sequence[Sequence[object]]) -> Table:
-    """The table of a CSV or XLSX sheet, whose `lines[i]` is row i + 1. Raises Refusal (422) when
-    no heading row names the required columns."""
-    top = lines[:HEADING_SEARCH_ROWS]
+@dataclass(frozen=True, slots=True)
+class Headings:
+    """Where a sheet's table starts: the heading line (`lines[index]`, row index + 1), its
+    headings as written and each column's key in the rows (its column's name, an office's own
+    heading, or "" for a blank heading, whose cells are notes, not data)."""
+
+    index: int
+    headings: list[str]
+    keys: list[str]
+
+    def row(self, line: Sequence[object]) -> dict[str, object]:
+        """One line below the headings as a row of key → cell."""
+        return {key: (line[i] if i < len(line) else None) for i, key in enumerate(self.keys) if key}
+
+
+def locate_headings(top: Sequence[Sequence[object]]) -> Headings:
+    """The heading row among the first lines of a sheet (`top[i]` is row i + 1; only the first
+    HEADING_SEARCH_ROWS are looked at). Raises Refusal (422) when no heading row names the
+    required columns."""
+    top = top[:HEADING_SEARCH_ROWS]
     scores = [_recognised(line) for line in top]
     best = max(scores, default=0)
     if best < MIN_HEADINGS_RECOGNISED:
@@ -114,13 +130,19 @@ def locate_table(lines: Sequence[Sequence[object]]) -> Table:
         found = next((line for line in top if any(_text(c) for c in line)), [])
         raise _missing_columns(set(COLUMNS), [_text(c) for c in found], 0)
     index = scores.index(best)
-    headings = [_text(cell) for cell in lines[index]]
-    keys = _keys(headings, index + 1)
+    headings = [_text(cell) for cell in top[index]]
+    return Headings(index, headings, _keys(headings, index + 1))
+
+
+def locate_table(lines: Sequence[Sequence[object]]) -> Table:
+    """The table of a CSV or XLSX sheet, whose `lines[i]` is row i + 1. Raises Refusal (422) when
+    no heading row names the required columns."""
+    found = locate_headings(lines)
+    index, headings = found.index, found.headings
     rows: list[dict[str, object]] = []
     blanks: list[dict[str, object]] = []  # held back until a data row follows
     for line in lines[index + 1 :]:
-        # Cells under a blank heading are notes beside the table, not data.
-        row = {key: (line[i] if i < len(line) else None) for i, key in enumerate(keys) if key}
+        row = found.row(line)
         if all(value is None for value in row.values()):
             blanks.append(row)
             continue

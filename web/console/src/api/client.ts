@@ -32,6 +32,7 @@ export type ApplicationStatus = Intake["schemas"]["ApplicationStatus"];
 export type PartnerCategory = Intake["schemas"]["PartnerCategory"];
 export type ComplianceFactKind = Intake["schemas"]["ComplianceFactKind"];
 export type WindowRequest = Intake["schemas"]["WindowRequest"];
+export type ImportJob = Intake["schemas"]["ImportJobView"];
 export type TargetChangeRequest = Metrics["schemas"]["TargetChangeRequest"];
 export type TargetSharesRequest = Metrics["schemas"]["TargetSharesRequest"];
 export type ApplicationQuery = NonNullable<IntakeOps["list_applications_applications_get"]["parameters"]["query"]>;
@@ -527,6 +528,11 @@ export interface EnrolmentAnswer {
 }
 export const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
+// A sheet of more than 10,000 rows is answered 202 with an import job instead of the rows.
+export function isImportJob(answer: EnrolmentAnswer | ImportJob): answer is ImportJob {
+  return "job_id" in answer;
+}
+
 export const intakeApi = {
   applications: (query: ApplicationQuery) => request<ReceiptPage>("intake", "GET", "/applications", { query }),
   // The 201 answer is not declared in intake's OpenAPI: it names the application and its 受理编号.
@@ -560,7 +566,21 @@ export const intakeApi = {
   enrolmentTemplate: (): Promise<Download> =>
     requestFile("intake", "GET", "/enrolments/template", { accept: XLSX, fallbackName: "入会报送表模板.xlsx" }),
   uploadEnrolments: (file: File, idempotencyKey: string) =>
-    request<EnrolmentAnswer>("intake", "POST", "/enrolments/upload", { form: sheetForm(file), idempotencyKey }),
+    request<EnrolmentAnswer | ImportJob>("intake", "POST", "/enrolments/upload", {
+      form: sheetForm(file),
+      idempotencyKey,
+    }),
+  importJob: (jobId: string) =>
+    request<ImportJob>("intake", "GET", `/enrolments/imports/${encodeURIComponent(jobId)}`),
+  cancelImport: (jobId: string, idempotencyKey: string) =>
+    request<ImportJob>("intake", "POST", `/enrolments/imports/${encodeURIComponent(jobId)}/cancel`, {
+      idempotencyKey,
+    }),
+  importResultSheet: (jobId: string): Promise<Download> =>
+    requestFile("intake", "GET", `/enrolments/imports/${encodeURIComponent(jobId)}/result`, {
+      accept: XLSX,
+      fallbackName: "入会导入结果.xlsx",
+    }),
   // The same file with the same key again, answered as the result sheet: intake replays the
   // first answer and records nothing.
   enrolmentResultSheet: (file: File, idempotencyKey: string): Promise<Download> =>

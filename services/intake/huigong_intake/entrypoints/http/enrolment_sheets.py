@@ -3,6 +3,7 @@ them, answered in JSON or as a result sheet), and the template to fill in."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Final
 from urllib.parse import quote
 
@@ -14,7 +15,7 @@ from huigong_platform.idempotency import Outcome
 from huigong_platform.refusals import FieldError, Refusal
 from huigong_platform.web import Caller, IdempotencyKey, execute, respond
 
-from ...adapters.sheets import Grid, SheetFormatError, read_sheet
+from ...adapters.sheets import Grid, SheetFormatError, read_sheet, sheet_file
 from ...adapters.workbooks import XLSX_MEDIA_TYPE, enrolment_template, result_sheet
 from ...commands import Enrol
 from ...domain.enrolments import COLUMNS, MAX_BATCH_ROWS, OCCUPATION_SYNONYMS, Column, may_report
@@ -26,6 +27,7 @@ from ...domain.sheet_headings import (
     locate_table,
     name_rows,
 )
+from .enrolment_imports import ImportJobView, scan, start_import
 
 router = APIRouter()
 
@@ -54,8 +56,12 @@ def _wants_sheet(request: Request) -> bool:
     "联系电话、入会时间），职业类别可用常用名称（如外卖配送员、骑手、网约车司机）。缺少必需的列时整个文件"
     "答 422，写明缺少的列和找到的表头。答复中的行号与 Excel 中显示的行号相同。"
     f"请求头 Accept: {XLSX_MEDIA_TYPE} 时，答复为结果表：所报的各行原样保留，加“结果”“原因”两列"
-    "（用同一幂等键再次上传同一文件，可再次下载结果表，不会重复报送）。",
-    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}, "description": "报送结果（JSON 或结果表）"}},
+    "（用同一幂等键再次上传同一文件，可再次下载结果表，不会重复报送）。"
+    f"CSV 或 .xlsx 文件超过{MAX_BATCH_ROWS}个数据行时，改为导入任务：答 202 和任务（同 POST /enrolments/imports）。",
+    responses={
+        200: {"content": {XLSX_MEDIA_TYPE: {}}, "description": "报送结果（JSON 或结果表）"},
+        202: {"model": ImportJobView, "description": "文件超过同步上限，已作为导入任务开始"},
+    },
 )
 async def enrol_upload(
     request: Request,
@@ -64,8 +70,11 @@ async def enrol_upload(
     file: Annotated[UploadFile, File(description="CSV（UTF-8 或 GBK）或 .xlsx，表头为中文列名")],
 ) -> Response:
     content = await file.read()
+    filename = file.filename or file.content_type or ""
+    if await _too_large_for_one_request(content, filename):
+        return await start_import(request, caller, key, content, filename)
     try:
-        sheet = read_sheet(content, file.filename or file.content_type or "")
+        sheet = read_sheet(content, filename)
     except SheetFormatError as exc:
         raise Refusal(FieldError("file", exc.zh, exc.en)) from None
     table = locate_table(sheet.lines) if isinstance(sheet, Grid) else name_rows(sheet)
@@ -78,6 +87,28 @@ async def enrol_upload(
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(body, status_code=outcome.status_code, media_type=XLSX_MEDIA_TYPE, headers=headers)
+
+
+# An .xlsx file of MAX_BATCH_ROWS rows is about 400 KB: a smaller one is never counted.
+_XLSX_SMALL: Final = 256 * 1024
+
+
+async def _too_large_for_one_request(content: bytes, filename: str) -> bool:
+    """Whether a CSV or .xlsx upload holds more data rows than one request takes (it then
+    becomes an import job). Counted line by line only when the file could be that large, so a
+    normal upload is read once, as before."""
+    kind = filename.strip().lower()
+    if kind.endswith(".csv") or "csv" in kind or "ms-excel" in kind:
+        if content.count(b"\n") <= MAX_BATCH_ROWS:
+            return False
+    elif len(content) <= _XLSX_SMALL or not content.startswith(b"PK"):
+        return False
+    try:
+        file = sheet_file(content, filename)
+        _, rows = await asyncio.to_thread(scan, content, file)
+    except (SheetFormatError, Refusal):
+        return False  # the synchronous path refuses it with its own words
+    return rows > MAX_BATCH_ROWS
 
 
 def _lines_of(table: Table) -> list[list[object]]:

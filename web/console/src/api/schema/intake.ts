@@ -265,6 +265,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/enrolments/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 本区市或本单位的导入任务（新的在前）
+         * @description 区市和集团工会只看到自己的导入任务；运维人员可看全部，或以 submitter 指明一个。
+         */
+        get: operations["import_jobs_enrolments_imports_get"];
+        put?: never;
+        /**
+         * 上传大文件入会名单（导入任务，最多100万行）
+         * @description 与 /enrolments/upload 相同的 CSV 或 .xlsx（表头、同义列名、行号规则相同），最多1000000行。文件整体检查（格式、编码、表头和必需的列）后保存，答 202 和任务；受理服务分块读取，每块在一个事务中记录已受理的行和任务进度，服务重启后从断点继续，不会重复记录。用 GET /enrolments/imports/{job_id} 查看进度，结束后用 …/result 下载结果表（姓名、身份证号、手机号已脱敏）。
+         */
+        post: operations["upload_import_enrolments_imports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/enrolments/imports/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 导入任务的进度
+         * @description 已读、已受理、未受理的行数和预计剩余时间。只有上传的区市或单位（及运维人员）能看到。
+         */
+        get: operations["import_job_enrolments_imports__job_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/enrolments/imports/{job_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 取消导入任务
+         * @description 停止读取文件：已记录的行保留（它们的入会申请已报送），其余不再读取；结果表列出已读的行。已结束的任务答 409。
+         */
+        post: operations["cancel_import_enrolments_imports__job_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/enrolments/imports/{job_id}/result": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 下载导入任务的结果表（.xlsx 或 CSV）
+         * @description 任务结束（已完成、已取消或失败）后：每个已读的数据行一行，行号为其在上传文件中的 Excel 行号，原样列出各列（姓名、身份证号、手机号已脱敏，如 370202********1234），加“结果”“原因”两列；.xlsx 另有“汇总”表。任务未结束时答 409。
+         */
+        get: operations["import_result_enrolments_imports__job_id__result_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/enrolments/template": {
         parameters: {
             query?: never;
@@ -296,7 +380,7 @@ export interface paths {
         put?: never;
         /**
          * 批量报送入会（上传 CSV 或 Excel .xlsx）
-         * @description 上传入会名单（CSV：UTF-8 或 GBK；或 .xlsx 的第一个工作表）。表头行可在前20行中的任一行（其上可有标题、日期等），列名可用文档所列的同义列名（如身份证号码、联系电话、入会时间），职业类别可用常用名称（如外卖配送员、骑手、网约车司机）。缺少必需的列时整个文件答 422，写明缺少的列和找到的表头。答复中的行号与 Excel 中显示的行号相同。请求头 Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet 时，答复为结果表：所报的各行原样保留，加“结果”“原因”两列（用同一幂等键再次上传同一文件，可再次下载结果表，不会重复报送）。
+         * @description 上传入会名单（CSV：UTF-8 或 GBK；或 .xlsx 的第一个工作表）。表头行可在前20行中的任一行（其上可有标题、日期等），列名可用文档所列的同义列名（如身份证号码、联系电话、入会时间），职业类别可用常用名称（如外卖配送员、骑手、网约车司机）。缺少必需的列时整个文件答 422，写明缺少的列和找到的表头。答复中的行号与 Excel 中显示的行号相同。请求头 Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet 时，答复为结果表：所报的各行原样保留，加“结果”“原因”两列（用同一幂等键再次上传同一文件，可再次下载结果表，不会重复报送）。CSV 或 .xlsx 文件超过10000个数据行时，改为导入任务：答 202 和任务（同 POST /enrolments/imports）。
          */
         post: operations["enrol_upload_enrolments_upload_post"];
         delete?: never;
@@ -557,6 +641,14 @@ export interface components {
         ApplicationStatus: "submitted" | "withdrawn" | "accepted" | "rejected" | "selected" | "not_selected" | "scoring" | "approved" | "declined";
         /** Body_enrol_upload_enrolments_upload_post */
         Body_enrol_upload_enrolments_upload_post: {
+            /**
+             * File
+             * @description CSV（UTF-8 或 GBK）或 .xlsx，表头为中文列名
+             */
+            file: string;
+        };
+        /** Body_upload_import_enrolments_imports_post */
+        Body_upload_import_enrolments_imports_post: {
             /**
              * File
              * @description CSV（UTF-8 或 GBK）或 .xlsx，表头为中文列名
@@ -872,6 +964,69 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** ImportJobList */
+        ImportJobList: {
+            /** Items */
+            items: components["schemas"]["ImportJobView"][];
+        };
+        /** ImportJobView */
+        ImportJobView: {
+            /** 已受理入会 */
+            accepted: number;
+            /**
+             * 上传时间
+             * Format: date-time
+             */
+            created_at: string;
+            /** 失败原因 */
+            failure: string | null;
+            /** 文件名 */
+            filename: string;
+            /** 结束时间 */
+            finished_at: string | null;
+            /**
+             * 文件格式
+             * @enum {string}
+             */
+            format: "csv" | "xlsx";
+            /** 任务编号 */
+            job_id: string;
+            /** 补报互助保障 */
+            mutual_aid: number;
+            /** 进度（%） */
+            percent: number;
+            /** 未受理 */
+            rejected: number;
+            /** 已读行数 */
+            rows_read: number;
+            /**
+             * 数据行数
+             * @description 上传时文件中的非空数据行数
+             */
+            rows_total: number;
+            /**
+             * 预计剩余秒数
+             * @description 按本次运行的速度估算；尚未开始时为空
+             */
+            seconds_left: number | null;
+            /** 开始时间 */
+            started_at: string | null;
+            /**
+             * 状态
+             * @description queued 排队中 · running 进行中 · completed 已完成 · cancelled 已取消 · failed 失败
+             * @enum {string}
+             */
+            status: "queued" | "running" | "completed" | "cancelled" | "failed";
+            /** 状态（中文） */
+            status_label: string;
+            /** 报送单位 */
+            submitter: string;
+            /**
+             * 中文名称
+             * @description submitter 的中文名称（代码不在词表中时省略）
+             */
+            submitter_label?: string;
         };
         /** Login */
         Login: {
@@ -2724,6 +2879,329 @@ export interface operations {
             };
         };
     };
+    import_jobs_enrolments_imports_get: {
+        parameters: {
+            query?: {
+                /** @description 区市或单位代码（仅运维人员） */
+                submitter?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobList"];
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    upload_import_enrolments_imports_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_import_enrolments_imports_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobView"];
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    import_job_enrolments_imports__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobView"];
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    cancel_import_enrolments_imports__job_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobView"];
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    import_result_enrolments_imports__job_id__result_get: {
+        parameters: {
+            query?: {
+                /** @description xlsx 或 csv（UTF-8，带 BOM） */
+                format?: "xlsx" | "csv";
+            };
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 结果表 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                    "text/csv; charset=utf-8": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
     enrolment_template_file_enrolments_template_get: {
         parameters: {
             query?: never;
@@ -2805,6 +3283,15 @@ export interface operations {
                 content: {
                     "application/json": unknown;
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description 文件超过同步上限，已作为导入任务开始 */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobView"];
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */

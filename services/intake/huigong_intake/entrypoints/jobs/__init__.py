@@ -1,0 +1,1 @@
+"""Work intake does on its own: the import worker."""
