@@ -112,8 +112,6 @@ EVERY_SERVICE: Final = {
                                         "F  F  F  F  F  F  F  F  A  F  F  U  U  U",
     # Each reader's position and lag: operators only.
     ("GET", "/streams"):                "F  F  F  F  F  F  F  F  A  F  F  U  U  U",
-    # `huigong verify` of the service's own topics: operators only.
-    ("GET", "/verify"):                 "F  F  F  F  F  F  F  F  A  F  F  U  U  U",
 }
 # Logging in and out check the password or the session cookie themselves (test_sessions.py).
 SELF_CHECKED: Final = {("POST", "/session"), ("GET", "/session"), ("DELETE", "/session")}

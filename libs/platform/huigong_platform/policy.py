@@ -84,8 +84,6 @@ COMMON: Final[dict[tuple[str, str], Rule]] = {
     # Streams (stream_api.py): each reader's position and lag, for 运维/审计 only (the operators'
     # view of the runner, as `huigong streams` is on the command line).
     ("GET", "/streams"): Rule(roles(Role.OPS)),
-    # `huigong verify` of the service's own topics (huigong_ops.verify_api): 运维/审计 only.
-    ("GET", "/verify"): Rule(roles(Role.OPS)),
 }
 
 _CONVERTOR: Final = re.compile(r"\{([^}:]+):[^}]+\}")

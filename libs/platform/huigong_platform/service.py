@@ -323,19 +323,6 @@ def build_app(
             ),
         )
     )
-    # `huigong verify` over HTTP: the check lives in huigong_ops, which builds on this package,
-    # so it is imported only once the app is built.
-    from huigong_ops import verify_api
-
-    app.include_router(
-        verify_api.router(
-            settings.service,
-            lambda request: (
-                runtime_of(request).settings.kafka_bootstrap,
-                runtime_of(request).settings.topic_prefix,
-            ),
-        )
-    )
     for router in routers:
         app.include_router(router)
 

@@ -23,7 +23,6 @@ from huigong_events.reference import (
     Programme,
     StationHost,
 )
-from huigong_events.topics import topics_of
 from huigong_intake.app import create_app as intake_app
 from huigong_intake.projections.applications import ApplicationStatus
 from huigong_intake.settings import IntakeSettings
@@ -72,10 +71,6 @@ def reference() -> dict[str, Any]:
         "review_dimensions": list(REVIEW_DIMENSIONS),
         "criteria": {programme.value: list(names) for programme, names in CRITERIA.items()},
         "facility_kinds": {kind.value: label for kind, label in FACILITY_LABELS.items()},
-        # Each service's own event topics, which its `GET /verify` checks.
-        "event_topics": {
-            s: [t.name for t in topics_of(s)] for s in ("intake", "review", "registry", "metrics")
-        },
         # Lists, not mappings: the document's keys are sorted, and a list keeps the code's order.
         "labels": {
             name: [{"value": code, "label": label} for code, label in enumeration.labels().items()]

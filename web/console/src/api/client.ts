@@ -459,41 +459,6 @@ export interface StreamsReport {
   max_lag: number | null;
   notes: string[];
 }
-// Every service's /verify (huigong_ops.verify_api): `huigong verify --kafka-only` of the
-// service's own topics, 运维/审计 only; declared without a response model, written down here once.
-export interface VerifyProblem {
-  kind: string;
-  failure: boolean;
-  topic: string;
-  partition: number;
-  offset: number | null;
-  detail: string;
-  aggregate_type: string | null;
-  aggregate_id: string | null;
-  version: number | null;
-}
-export interface VerifyReport {
-  service: string;
-  checked_at: string;
-  since: string | null;
-  limit: number;
-  ok: boolean;
-  topics: { topic: string; records: number }[];
-  missing_topics: string[];
-  partitions: number;
-  records: number;
-  aggregates: number;
-  failures: Record<string, number>;
-  info: Record<string, number>;
-  problems: VerifyProblem[];
-  problems_total: number;
-  elapsed_s: number;
-}
-export const verifyApi = {
-  run: (service: Service, query: { topic?: string; since?: string; limit?: number }) =>
-    request<VerifyReport>(service, "GET", "/verify", { query }),
-};
-
 export const streamsApi = {
   get: (service: Service) => request<StreamsReport>(service, "GET", "/streams"),
 };

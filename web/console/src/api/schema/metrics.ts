@@ -315,23 +315,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/verify": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** 校验：本服务事件主题的哈希链、认证标签与签名检查点（运维审计） */
-        get: operations["verify_verify_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1453,71 +1436,6 @@ export interface operations {
     streams_streams_get: {
         parameters: {
             query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Refusal"];
-                };
-            };
-            /** @description 无权执行该操作 (this principal may not do this) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Refusal"];
-                };
-            };
-            /** @description 记录不存在 (no such record, or not one the caller may see) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Refusal"];
-                };
-            };
-            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Refusal"];
-                };
-            };
-        };
-    };
-    verify_verify_get: {
-        parameters: {
-            query?: {
-                /** @description 本服务的一个事件主题，如 intake.applications；缺省为全部 */
-                topic?: string | null;
-                /** @description 只核对此时刻起记录的事件（带时区，缺省 UTC） */
-                since?: string | null;
-                /** @description 列出的问题条数上限 */
-                limit?: number;
-            };
             header?: never;
             path?: never;
             cookie?: never;
