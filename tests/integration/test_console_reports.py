@@ -270,4 +270,3 @@ async def test_the_city_reports_corrects_and_withdraws_a_fact_and_the_unit_page_
     await a11y.check("registrar-fact-cleared", page)
     await page.screenshot(path=str(shots / "journey-registrar-fact-cleared.png"), full_page=True)
     a11y.assert_none()
-
