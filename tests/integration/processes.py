@@ -129,7 +129,8 @@ async def running(
         for proc in procs:
             proc.start(stack, extra_env)
         for proc in procs:
-            await proc.wait_status(200)
+            # Four processes importing at once on a shared 2-core machine can take minutes.
+            await proc.wait_status(200, timeout=240)
         yield procs
     finally:
         for proc in reversed(procs):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from huigong_events.forms import PartnerCategory
+from huigong_events.forms import PartnerCategory, ReportingDepartment, ServiceField
 from huigong_events.reference import (
     CITY_CODE,
     CITY_NAME,
@@ -21,6 +21,7 @@ from huigong_events.reference import (
     REVIEW_DIMENSIONS,
     ComplianceFactKind,
     Programme,
+    StationHost,
 )
 from huigong_intake.app import create_app as intake_app
 from huigong_intake.projections.applications import ApplicationStatus
@@ -60,7 +61,8 @@ def reference() -> dict[str, Any]:
     """The names the console shows instead of codes (huigong_events.reference), and the lists its
     forms are built from: the panel's five scoring dimensions and each programme's 认定 criteria;
     and the labels of the codes the district's pages offer in their lists (an application's status,
-    a programme, a partner's category, a declared fact's kind), the very labels the API's answers
+    a programme, a partner's category, a declared fact's kind, a reporting department, a project's
+    field, a station's host), the very labels the API's answers
     carry beside the codes (`<field>_label`), so console and API use the same words."""
     return {
         "city": {CITY_CODE: CITY_NAME},
@@ -77,6 +79,9 @@ def reference() -> dict[str, Any]:
                 ("programme", Programme),
                 ("partner_category", PartnerCategory),
                 ("compliance_fact_kind", ComplianceFactKind),
+                ("reporting_department", ReportingDepartment),
+                ("service_field", ServiceField),
+                ("station_host", StationHost),
             )
         },
     }

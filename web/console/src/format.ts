@@ -24,6 +24,15 @@ const labels = reference.labels;
 export const APPLICATION_STATUSES = labels.application_status as Choice<ApplicationStatus>[];
 export const PARTNER_CATEGORIES = labels.partner_category as Choice<PartnerCategory>[];
 export const FACT_KINDS = labels.compliance_fact_kind as Choice<ComplianceFactKind>[];
+export const DEPARTMENTS = labels.reporting_department as Choice[];
+export const SERVICE_FIELDS = labels.service_field as Choice[];
+export const STATION_HOSTS = labels.station_host as Choice[];
+
+/** The label of `code` among `choices`, or the code itself when it has none. */
+export function labelOf(choices: Choice[], code: string | null | undefined): string {
+  if (!code) return "";
+  return choices.find((c) => c.value === code)?.label ?? code;
+}
 
 export const PROGRAMMES = Object.fromEntries(labels.programme.map((p) => [p.value, p.label])) as Record<
   Programme,

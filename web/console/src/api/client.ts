@@ -33,6 +33,11 @@ export type PartnerCategory = Intake["schemas"]["PartnerCategory"];
 export type ComplianceFactKind = Intake["schemas"]["ComplianceFactKind"];
 export type WindowRequest = Intake["schemas"]["WindowRequest"];
 export type ImportJob = Intake["schemas"]["ImportJobView"];
+export type FacilityRequest = Intake["schemas"]["FacilityRequest"];
+export type ProjectRequest = Intake["schemas"]["ProjectRequest"];
+export type FactRequest = Intake["schemas"]["FactRequest"];
+export type FactCorrectionRequest = Intake["schemas"]["FactCorrectionRequest"];
+export type FactWithdrawalRequest = Intake["schemas"]["FactWithdrawalRequest"];
 export type TargetChangeRequest = Metrics["schemas"]["TargetChangeRequest"];
 export type TargetSharesRequest = Metrics["schemas"]["TargetSharesRequest"];
 export type ApplicationQuery = NonNullable<IntakeOps["list_applications_applications_get"]["parameters"]["query"]>;
@@ -163,6 +168,18 @@ export interface FacilityItem {
   opened_on: string;
   closed_on: string | null;
   status: string;
+  station_host: string | null;
+  station_services: string[];
+}
+export interface ProjectItem {
+  project_id: string;
+  name: string;
+  field: string;
+  provider: string;
+  provider_credit_code: string;
+  area: string;
+  listed_on: string;
+  proposal_id: string | null;
 }
 export interface PartnerItem {
   partner_id: string;
@@ -563,6 +580,12 @@ export const intakeApi = {
     }),
   // The district's own notices (its outbound feed): forward from `after`, or newest first before `before`.
   feed: (query: FeedQuery) => request<FeedPage>("intake", "GET", "/feed", { query }),
+  // A facility built and a project for the 服务项目库, for the reporter's own area; the registry
+  // lists them once its reaction has taken the report.
+  reportFacility: (body: FacilityRequest, idempotencyKey: string) =>
+    request<{ id: string }>("intake", "POST", "/facilities", { body, idempotencyKey }),
+  proposeProject: (body: ProjectRequest, idempotencyKey: string) =>
+    request<{ id: string }>("intake", "POST", "/service-projects", { body, idempotencyKey }),
   enrolmentTemplate: (): Promise<Download> =>
     requestFile("intake", "GET", "/enrolments/template", { accept: XLSX, fallbackName: "入会报送表模板.xlsx" }),
   uploadEnrolments: (file: File, idempotencyKey: string) =>
@@ -620,6 +643,11 @@ export const registryApi = {
     request<unknown>("registry", "POST", `/units/${unitId}/certification`, { body, idempotencyKey }),
   facilities: (query: { page: number; page_size: number; kind?: string; area?: string }) =>
     request<ListPage<FacilityItem>>("registry", "GET", "/facilities", { query }),
+  // By the registry's id or by the report id intake answered.
+  facility: (facilityId: string) =>
+    request<FacilityItem>("registry", "GET", `/facilities/${encodeURIComponent(facilityId)}`),
+  serviceProjects: (query: { page: number; page_size: number; field?: string; area?: string }) =>
+    request<ListPage<ProjectItem>>("registry", "GET", "/service-projects", { query }),
   partners: (query: { page: number; page_size: number; area?: string; status?: string }) =>
     request<ListPage<PartnerItem>>("registry", "GET", "/partners", { query }),
   unit: (unitId: string) => request<UnitRecord>("registry", "GET", `/units/${encodeURIComponent(unitId)}`),
@@ -666,12 +694,56 @@ export interface TargetItem {
   changed_at: string | null;
 }
 
+// intake's `GET /compliance-facts/{fact_id}` declares no response model: the fact as corrected,
+// its status and its history (huigong_intake.domain.fact_corrections.view), written down here once.
+export interface FactStep {
+  type: string;
+  action_label: string;
+  actor_role: string;
+  at: string;
+  reason?: string;
+  on?: string;
+}
+export interface ComplianceFact {
+  fact_id: string;
+  credit_code: string;
+  unit_name: string;
+  kind: ComplianceFactKind;
+  kind_label: string;
+  occurred_on: string;
+  settled_on: string | null;
+  reported_by: string;
+  reported_by_label: string;
+  reported_on: string;
+  evidence_ref: string;
+  note: string | null;
+  status: "reported" | "corrected" | "withdrawn";
+  status_label: string;
+  history: FactStep[];
+}
+
 export const cityApi = {
   windows: (query: { year?: number }) =>
     request<{ items: SubmissionWindow[] }>("intake", "GET", "/submission-windows", { query }),
   openWindow: (body: WindowRequest, idempotencyKey: string) =>
     request<unknown>("intake", "POST", "/submission-windows", { body, idempotencyKey }),
   targets: () => request<TargetItem[]>("metrics", "GET", "/api/targets"),
+  // A department's compliance fact the city relays (its report, corrections and withdrawal are
+  // the city's to make for what it relayed); the answer names the fact's id.
+  reportFact: (body: FactRequest, idempotencyKey: string) =>
+    request<{ id: string }>("intake", "POST", "/compliance-facts", { body, idempotencyKey }),
+  fact: (factId: string) =>
+    request<ComplianceFact>("intake", "GET", `/compliance-facts/${encodeURIComponent(factId)}`),
+  correctFact: (factId: string, body: Partial<FactCorrectionRequest>, idempotencyKey: string) =>
+    request<ComplianceFact>("intake", "POST", `/compliance-facts/${encodeURIComponent(factId)}/corrections`, {
+      body,
+      idempotencyKey,
+    }),
+  withdrawFact: (factId: string, body: FactWithdrawalRequest, idempotencyKey: string) =>
+    request<ComplianceFact>("intake", "POST", `/compliance-facts/${encodeURIComponent(factId)}/withdrawal`, {
+      body,
+      idempotencyKey,
+    }),
   changeTarget: (metric: string, body: TargetChangeRequest, idempotencyKey: string) =>
     request<unknown>("metrics", "PUT", `/api/targets/${encodeURIComponent(metric)}`, { body, idempotencyKey }),
   shareTarget: (metric: string, body: TargetSharesRequest, idempotencyKey: string) =>

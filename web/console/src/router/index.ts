@@ -25,6 +25,12 @@ const FORM_MENU: MenuItem[] = [
   { path: "/district/applications/new/welfare-partner", label: "公益伙伴（附件5）" },
 ];
 
+// What a district or group union reports besides applications.
+const REPORT_MENU: MenuItem[] = [
+  { path: "/district/facilities", label: "设施报送" },
+  { path: "/district/service-projects", label: "服务项目" },
+];
+
 // The landing page and menu of each role.
 export const MENUS: Record<Role, MenuItem[]> = {
   district: [
@@ -34,6 +40,7 @@ export const MENUS: Record<Role, MenuItem[]> = {
     { path: "/matters", label: "服务事项" },
     { path: "/district/notifications", label: "通知" },
     { path: "/district/enrolments", label: "入会登记" },
+    ...REPORT_MENU,
   ],
   group: [
     { path: "/district/applications", label: "本单位申报" },
@@ -41,11 +48,13 @@ export const MENUS: Record<Role, MenuItem[]> = {
     { path: "/registry/units", label: "建设单位" },
     { path: "/district/notifications", label: "通知" },
     { path: "/district/enrolments", label: "入会登记" },
+    ...REPORT_MENU,
   ],
   city: [
     { path: "/city/applications", label: "全部申报" },
     { path: "/city/submission-windows", label: "补报窗口" },
     { path: "/city/targets", label: "目标" },
+    { path: "/city/compliance-facts", label: "合规事实" },
     { path: "/registry/units", label: "建设单位" },
     { path: "/matters", label: "服务事项" },
   ],
@@ -139,6 +148,18 @@ const routes: RouteRecordRaw[] = [
         meta: { title: "入会登记", roles: SUBMITTERS },
       },
       {
+        path: "district/facilities",
+        name: "district-facilities",
+        component: () => import("../views/district/Facilities.vue"),
+        meta: { title: "设施报送", roles: SUBMITTERS },
+      },
+      {
+        path: "district/service-projects",
+        name: "district-service-projects",
+        component: () => import("../views/district/ServiceProjects.vue"),
+        meta: { title: "服务项目", roles: SUBMITTERS },
+      },
+      {
         path: "city/applications",
         name: "city-applications",
         component: () => import("../views/city/Applications.vue"),
@@ -155,6 +176,18 @@ const routes: RouteRecordRaw[] = [
         name: "city-targets",
         component: () => import("../views/city/Targets.vue"),
         meta: { title: "目标", roles: ["city"] },
+      },
+      {
+        path: "city/compliance-facts",
+        name: "city-compliance-facts",
+        component: () => import("../views/city/ComplianceFacts.vue"),
+        meta: { title: "合规事实", roles: ["city"] },
+      },
+      {
+        path: "city/compliance-facts/:factId",
+        name: "city-compliance-fact",
+        component: () => import("../views/city/ComplianceFact.vue"),
+        meta: { title: "合规事实", roles: ["city"] },
       },
       {
         path: "review/queue",
