@@ -415,7 +415,9 @@ def test_the_hash_and_code_patterns_are_checked_without_a_regex() -> None:
     # through Python's `re` on every record; a pattern of a shape the derivation does not know
     # still reads exactly (msgspec's `re`), only slower: listed here when one appears.
     assert {p for p, check in reading.PATTERN_CHECKS.items() if check is None} == {
-        r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
+        r"^20[0-9]{2}-(0[1-9]|1[0-2])$",
+        # A service centre's public phone (a landline, a short number or 400): read rarely.
+        r"^(0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?|[0-9]{5,6}|400-?[0-9]{3}-?[0-9]{4})$",
     }
     assert r"^[0-9a-f]{64}$" in _DERIVED_PATTERNS
     assert r"^[0-9a-f]{56}([0-9a-f]{8})?$" in _DERIVED_PATTERNS
