@@ -7,8 +7,8 @@ the figures other modules count).
   worker is enrolled once (one EnrolmentRequested, one member on the registry's roster); the
   rows refused (a wrong phone, a worker reported twice in the file, far apart) are in the
   result sheet with their reasons, and no raw ID number, phone or name is.
-- Intake stopped in the middle of a job (SIGTERM, then SIGKILL) resumes it when it starts
-  again: every row recorded once, the counts add up.
+- Intake stopped in the middle of a 100,000-row job (SIGTERM, then SIGKILL) resumes it when it
+  starts again: every row recorded once, the counts add up.
 - A cancelled job stops reading and keeps what it recorded; its file is gone.
 - Another district neither sees nor cancels a job (404), city staff are refused (403), ops see it.
 """
@@ -37,6 +37,7 @@ from .test_review import eventually
 
 OFFSET: Final = 2700
 ROWS: Final = 30_000
+RESTARTED_ROWS: Final = 100_000  # as large a job as an office sends, stopped in the middle
 SHINAN: Final = {"X-Huigong-Principal": "district:370202"}
 LICANG: Final = {"X-Huigong-Principal": "district:370213"}
 CITY: Final = {"X-Huigong-Principal": "city:staff01"}
@@ -69,22 +70,23 @@ SEEN: Final[set[str]] = set()
 
 
 class Sheet:
-    """A sheet of `ROWS` workers of 市南区 with known faults: every 1,000th row has a wrong phone,
+    """A sheet of `size` workers of 市南区 with known faults: every 1,000th row has a wrong phone,
     and the last 5 rows repeat workers of the first chunk."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, size: int = ROWS) -> None:
+        self.size = size
         rng = random.Random(seed)
         # Workers of one sheet are nobody in another (random ID numbers do meet across 30,000s).
-        self.rows = enrolment_rows(ROWS - 5, "370202", rng, seen_ids=SEEN)
-        self.wrong_phone = {FIRST_ROW + i for i in range(0, ROWS - 5, 1000)}
+        self.rows = enrolment_rows(size - 5, "370202", rng, seen_ids=SEEN)
+        self.wrong_phone = {FIRST_ROW + i for i in range(0, size - 5, 1000)}
         for row_number in self.wrong_phone:
             self.rows[row_number - FIRST_ROW]["手机号"] = "1234567"
-        self.repeated = {FIRST_ROW + ROWS - 5 + i for i in range(5)}
+        self.repeated = {FIRST_ROW + size - 5 + i for i in range(5)}
         self.rows += [{**self.rows[10 + i], "是否参加互助保障": "否"} for i in range(5)]
 
     @property
     def accepted(self) -> int:
-        return ROWS - len(self.wrong_phone) - len(self.repeated)
+        return self.size - len(self.wrong_phone) - len(self.repeated)
 
     def member_keys(self, secret: bytes) -> list[str]:
         return [
@@ -242,7 +244,7 @@ async def test_a_job_resumes_after_intake_is_stopped_and_records_no_row_twice(
     own: Stack,
     admin: asyncpg.Connection[asyncpg.Record],
 ) -> None:
-    sheet = Sheet(seed=2)
+    sheet = Sheet(seed=2, size=RESTARTED_ROWS)
     response = await upload(intake, sheet.csv(), "/enrolments/imports")
     assert response.status_code == 202, response.text
     job_id = response.json()["job_id"]
@@ -256,16 +258,16 @@ async def test_a_job_resumes_after_intake_is_stopped_and_records_no_row_twice(
     stopped = await admin.fetchrow(
         "SELECT status, rows_read FROM intake.enrolment_imports WHERE job_id = $1", uuid.UUID(job_id)
     )
-    assert stopped is not None and stopped["status"] == "running" and 0 < stopped["rows_read"] < ROWS
+    assert stopped is not None and stopped["status"] == "running" and 0 < stopped["rows_read"] < sheet.size
 
     proc.start(own)
     await proc.wait_status(200)
     async with proc.client() as restarted:
         job = await ended(restarted, job_id)
     assert (job["rows_read"], job["accepted"], job["rejected"]) == (
-        ROWS,
+        sheet.size,
         sheet.accepted,
-        ROWS - sheet.accepted,
+        sheet.size - sheet.accepted,
     )
     keys = sheet.member_keys(bytes.fromhex(own.env["HUIGONG_MEMBER_KEY_SECRET"]))
     assert await times_requested(admin, own, keys) == {1: sheet.accepted}
@@ -273,7 +275,7 @@ async def test_a_job_resumes_after_intake_is_stopped_and_records_no_row_twice(
         await admin.fetchval(
             "SELECT count(*) FROM intake.enrolment_import_rows WHERE job_id = $1", uuid.UUID(job_id)
         )
-        == ROWS
+        == sheet.size
     )
 
 
