@@ -373,8 +373,9 @@ def reaction_app(
     """A faust app whose agents run the service's reactions. Its topics all come from the
     catalogue: faust declares none of its own (no leader topic, no tables)."""
     app_id = f"{settings.topic_prefix}huigong.{settings.service}.reactions"
-    # faust keeps a data directory even with in-memory tables; never in the working directory.
-    datadir = Path(tempfile.gettempdir()) / "huigong-faust" / app_id
+    # faust keeps a data directory even with in-memory tables; never in the working directory,
+    # and one per instance (by its HTTP port): instances of a service on one machine share none.
+    datadir = Path(tempfile.gettempdir()) / "huigong-faust" / f"{app_id}-{settings.port}"
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,

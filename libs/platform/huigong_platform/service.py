@@ -159,6 +159,7 @@ def build_app(
                     settings.service,
                     settings.topic_prefix,
                     settings.consumer_batch_size,
+                    settings.consumer_max_poll_seconds,
                 )
                 for p in projections
             ],
