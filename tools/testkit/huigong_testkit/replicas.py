@@ -203,48 +203,52 @@ class Watch:
             await conn.close()
             await kafka.stop()
 
-    def pause(self, change: str, began: float, until: float, started_at: float) -> Pause:
-        """Per watched consumer, within [began, until]: the longest time one of its partitions
-        had records waiting while its checkpoint did not move, counted from the change (or from
-        the partition's last move, if later) to its next move: the change until every partition
-        is consumed again. Routine waits between two batches are well under a second; a member
-        that vanished leaves its partitions waiting until the group notices (the session
-        timeout), and an eager rebalance stops every partition of the group at once."""
-        window = [s for s in self.samples if began - self.every <= s.at <= until]
+    def pause(
+        self, change: str, began: float, before: float, started_at: float, horizon: float = 90.0
+    ) -> Pause:
+        """Per watched consumer: the longest time one of its partitions had records waiting while
+        its checkpoint did not move, for the waits that began after the change at `began` (or
+        were under way then, counted from `began`) and before `before` (the next change), each
+        until its partition moved again (looked for up to `horizon` seconds after the change):
+        the change until every partition is consumed again. Routine waits between two batches
+        are well under a second; a member that vanished leaves its partitions waiting until the
+        group notices (the session timeout), and an eager rebalance stops every partition of the
+        group at once."""
+        window = [s for s in self.samples if began - self.every <= s.at <= began + horizon]
         result = Pause(change, began - started_at, 0.0)
         for consumer, topics in self.topics.items():
             longest = 0.0
             for key in sorted({k for s in window for k in s.ends if k[0] in topics}):
-                waits, unresolved = _waits(window, consumer, key, began)
-                longest = max([longest, *waits])
-                if unresolved:
-                    result.unresolved.append(f"{consumer} {key[0]}[{key[1]}]")
+                for since, moved in _waits(window, consumer, key):
+                    if since >= before:
+                        break
+                    if moved is None:
+                        result.unresolved.append(f"{consumer} {key[0]}[{key[1]}]")
+                        moved = window[-1].at
+                    longest = max(longest, moved - max(since, began))
             result.by_consumer[consumer] = round(longest, 2)
         result.seconds = max(result.by_consumer.values(), default=0.0)
         return result
 
 
-def _waits(
-    window: Sequence[Sample], consumer: str, key: tuple[str, int], began: float
-) -> tuple[list[float], bool]:
-    """How long the partition `key` of `consumer` waited each time it had records and did not
-    move, from `began` on; and whether it still waited (for more than 2 s) at the window's end."""
-    waits: list[float] = []
+def _waits(window: Sequence[Sample], consumer: str, key: tuple[str, int]) -> list[tuple[float, float | None]]:
+    """When the partition `key` of `consumer` began to wait (records there, checkpoint still)
+    and when its checkpoint moved again (None: not within the window, if it waited more than
+    2 s at its end)."""
+    waits: list[tuple[float, float | None]] = []
     since: float | None = None
     last: int | None = None
     for s in window:
         done = s.checkpoints.get((consumer, key[0], key[1]), 0)
-        if last is not None and done != last:
-            if since is not None:
-                waits.append(s.at - max(since, began))
+        if last is not None and done != last and since is not None:
+            waits.append((since, s.at))
             since = None
         if since is None and s.ends.get(key, 0) > done:
             since = s.at
         last = done
-    unresolved = since is not None and bool(window) and window[-1].at - since > 2.0
-    if unresolved and since is not None:
-        waits.append(window[-1].at - max(since, began))
-    return waits, unresolved
+    if since is not None and window and window[-1].at - since > 2.0:
+        waits.append((since, None))
+    return waits
 
 
 async def caught_up(deployment: Deployment, timeout: float) -> None:
@@ -421,13 +425,13 @@ async def chaos(
         watching.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watching
-        # Each change's window ends where the next begins (the slow batch is no member change).
-        ends = [b for _, b in changes[1:]] + [slowed]
+        # A change owns the waits that began before the next (the slow batch is no member change).
+        nexts = [b for _, b in changes[1:]] + [slowed]
         pauses = [
-            watch.pause(name, began, min(end, began + 60.0), platform.started_at)
-            for (name, began), end in zip(changes, ends, strict=True)
+            watch.pause(name, began, following, platform.started_at)
+            for (name, began), following in zip(changes, nexts, strict=True)
         ]
-        stalled = watch.pause("slow batch", slowed, slowed + slow_seconds + 20.0, platform.started_at)
+        stalled = watch.pause("slow batch", slowed, slowed + slow_seconds, platform.started_at)
         slow = {
             "instance": sluggish.label,
             "consumer": "registry.roster",
