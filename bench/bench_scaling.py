@@ -61,10 +61,12 @@ class Figures:
         return max(0, max(self.roster, self.counted, self.enrolled_events) - self.members)
 
 
-async def applied_by(instance: Instance, consumer: str) -> int:
-    """Records the instance's `consumer` applied, from its /metrics."""
-    async with httpx.AsyncClient(timeout=10) as client:
-        text = (await client.get(f"{instance.url}/metrics")).text
+async def applied_by(instance: Instance, consumer: str, key: str) -> int:
+    """Records the instance's `consumer` applied, from its /metrics (an operator's key)."""
+    async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {key}"}) as client:
+        response = await client.get(f"{instance.url}/metrics")
+        response.raise_for_status()
+        text = response.text
     pattern = re.compile(
         r'^huigong_events_applied_total\{[^}]*consumer="' + re.escape(consumer) + r'"[^}]*\} (\S+)$'
     )
@@ -86,7 +88,7 @@ async def one_count(env: Env, count: int, enrolments: int) -> Figures:
             await instance.ready(timeout=600)
         await asyncio.sleep(5)  # the groups' first rebalances, once every member has joined
         traffic = Traffic(enrolments=enrolments, batch=1000, rate=1e9, applications=1)
-        keys = await issue_keys(deployment, [f"simulator:{s}" for s in traffic.submitters])
+        keys = await issue_keys(deployment, [*(f"simulator:{s}" for s in traffic.submitters), "ops:bench"])
         driver = Driver(deployment, traffic, keys)
         conn = await asyncpg.connect(deployment.admin_dsn)
         try:
@@ -110,7 +112,11 @@ async def one_count(env: Env, count: int, enrolments: int) -> Figures:
         finally:
             await conn.close()
         applied = {
-            consumer: [await applied_by(i, consumer) for i in others if i.name == consumer.split(".", 1)[0]]
+            consumer: [
+                await applied_by(i, consumer, keys["ops:bench"])
+                for i in others
+                if i.name == consumer.split(".", 1)[0]
+            ]
             for consumer in CHAIN
         }
         return Figures(count, last - (first or last), accepted, roster, counted, int(enrolled), applied)
