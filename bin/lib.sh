@@ -87,3 +87,14 @@ take_lock() {
     die "another bin/stack or bin/setup is still running after 300 s (lock $LOCAL_DIR/.lock)"
   fi
 }
+
+# Instances of service $1 that bin/run starts and the front door balances across:
+# HUIGONG_REPLICAS_<SERVICE> (e.g. HUIGONG_REPLICAS_REGISTRY=2), else HUIGONG_REPLICAS, else 1.
+# Instance i (1-based) listens on the service's port + 10·(i−1), so at most 9 fit between the
+# services' ports (8101, 8111, … 8181 for intake).
+replicas_of() {
+  local var="HUIGONG_REPLICAS_${1^^}" n
+  n="${!var:-${HUIGONG_REPLICAS:-1}}"
+  [[ "$n" =~ ^[1-9]$ ]] || die "$var / HUIGONG_REPLICAS must be a number of instances from 1 to 9 (got '$n')"
+  echo "$n"
+}

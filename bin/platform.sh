@@ -113,15 +113,42 @@ ensure_keys() {
     --actor bin/run --label "bin/run: seed and simulator"
 }
 
+# Several instances of a service (HUIGONG_REPLICAS, replicas_of in lib.sh): the first is named
+# after the service (intake: pid file run/intake.pid, log logs/intake.log, port 8101), the i-th
+# <service>.<i> (intake.2: port 8111). Every function below takes an instance name.
+instances_of() {
+  local n i
+  n="$(replicas_of "$1")"
+  echo "$1"
+  for ((i = 2; i <= n; i++)); do echo "$1.$i"; done
+}
+
+# Instances of $1 that have a pid file: those running, and those of a larger HUIGONG_REPLICAS.
+known_instances() {
+  local file
+  for file in "$RUN_DIR/$1.pid" "$RUN_DIR/$1".*.pid; do
+    [ -f "$file" ] || continue
+    file="${file##*/}"
+    echo "${file%.pid}"
+  done
+}
+
+instance_port() {
+  local svc="${1%%.*}" i=1
+  [[ "$1" == *.* ]] && i="${1##*.}"
+  echo $((SERVICE_PORTS[$svc] + 10 * (i - 1)))
+}
+
 service_running() {
-  pid_alive "$(read_pid "$RUN_DIR/$1.pid")" "huigong-$1"
+  pid_alive "$(read_pid "$RUN_DIR/$1.pid")" "huigong-${1%%.*}"
 }
 
 start_service() {
-  local svc="$1" port="${SERVICE_PORTS[$1]}"
+  local inst="$1" svc="${1%%.*}" port
+  port="$(instance_port "$1")"
   mkdir -p "$RUN_DIR" "$LOGS_DIR"
-  if service_running "$svc"; then
-    log "$svc already running (pid $(read_pid "$RUN_DIR/$svc.pid"))"
+  if service_running "$inst"; then
+    log "$inst already running (pid $(read_pid "$RUN_DIR/$inst.pid"))"
     return
   fi
   kafka_check_login "$svc"
@@ -129,14 +156,15 @@ start_service() {
   (
     kafka_login "$svc"
     export HUIGONG_SERVICE="$svc" HUIGONG_DATABASE_URL="$(service_dsn "$svc")" HUIGONG_HTTP_PORT="$port"
-    exec nohup "$REPO_ROOT/.venv/bin/huigong-$svc" >>"$LOGS_DIR/$svc.log" 2>&1 9>&- </dev/null
+    exec nohup "$REPO_ROOT/.venv/bin/huigong-$svc" >>"$LOGS_DIR/$inst.log" 2>&1 9>&- </dev/null
   ) &
-  echo $! >"$RUN_DIR/$svc.pid"
-  log "$svc started (pid $!, log $LOGS_DIR/$svc.log)"
+  echo $! >"$RUN_DIR/$inst.pid"
+  log "$inst started (pid $!, port $port, log $LOGS_DIR/$inst.log)"
 }
 
 wait_ready() {
-  local svc="$1" port="${SERVICE_PORTS[$1]}" deadline=$((SECONDS + 60))
+  local svc="$1" port deadline=$((SECONDS + 60))
+  port="$(instance_port "$1")"
   until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
     # `kill -0`, not the command-line match of service_running: until the forked shell has
     # exec'd the service its command line is still this script's (seconds on a busy machine).
@@ -155,7 +183,7 @@ wait_ready() {
 stop_service() {
   local svc="$1" pid
   pid="$(read_pid "$RUN_DIR/$svc.pid")"
-  if ! pid_alive "$pid" "huigong-$svc"; then
+  if ! pid_alive "$pid" "huigong-${svc%%.*}"; then
     rm -f "$RUN_DIR/$svc.pid"
     return
   fi

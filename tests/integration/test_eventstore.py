@@ -142,6 +142,63 @@ async def test_the_relay_publishes_each_event_once_in_order_on_the_partition_of_
             assert published == stored[key.decode()]
 
 
+async def test_several_relays_of_one_service_hand_over_and_keep_each_aggregate_in_order(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    # One relay per instance of a service, all on one store: one publishes (it holds the lease),
+    # the others stand by, and when it stops the next takes over from the first unmarked row.
+    store = EventStore(pool, stack.topic_prefix)
+    relays = [
+        OutboxRelay(pool, stack.dsn("intake"), stack.bootstrap, "intake", poll_interval=0.05)
+        for _ in range(3)
+    ]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    app_ids = [uuid.uuid4() for _ in range(6)]
+    stopped: list[OutboxRelay] = []
+
+    async def hand_over() -> None:
+        """Stop the relay that publishes, once it has, so that another must take over."""
+        for _ in range(200):
+            active = [r for r in relays if r.published and r not in stopped]
+            if active:
+                await active[0].stop()
+                await asyncio.wait_for(tasks[relays.index(active[0])], 30)
+                stopped.append(active[0])
+                return
+            await asyncio.sleep(0.1)
+        pytest.fail("no relay published")
+
+    try:
+        for version in range(24):
+            for app_id in app_ids:
+                await store.append(str(app_id), [withdrawn(app_id, version)], version, META)
+            if version in (7, 15):
+                await hand_over()
+        for _ in range(240):
+            if not await pool.fetchval(
+                "SELECT count(*) FROM outbox o JOIN events e USING (position) "
+                "WHERE o.published_at IS NULL AND e.aggregate_id = ANY($1::text[])",
+                [str(a) for a in app_ids],
+            ):
+                break
+            await asyncio.sleep(0.25)
+        else:
+            pytest.fail("outbox not drained")
+    finally:
+        for relay, task in zip(relays, tasks, strict=True):
+            await relay.stop()
+            await asyncio.wait_for(task, 30)
+
+    # The three relays published in turn.
+    assert len(stopped) == 2 and all(r.published for r in relays)
+    topic = topic_for_aggregate("application").qualified(stack.topic_prefix)
+    versions: dict[bytes, list[int]] = {}
+    for _, key, _, headers in await raw_records(stack, topic, {str(a) for a in app_ids}):
+        versions.setdefault(key, []).append(int(dict(headers)["ce_aggregateversion"]))
+    # Every event of every aggregate once, in the order of the store.
+    assert versions == {str(a).encode(): list(range(1, 25)) for a in app_ids}
+
+
 async def stored_records(
     pool: asyncpg.Pool, aggregate_ids: list[str]
 ) -> dict[str, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]]:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from huigong_events.envelope import RecordedEvent, to_kafka
 from huigong_events.topics import topic_for_aggregate
+from huigong_platform import subscriptions
 from huigong_platform.database import create_pool
 from huigong_platform.subscriptions import Subscription
 from huigong_testkit.factories import enrolment, recorded, retagged
@@ -257,3 +258,43 @@ async def test_a_type_the_projection_ignores_keeps_its_place_however_broken_its_
             aggregate,
         )
     assert letters == 0 and version == 2
+
+
+async def test_a_batch_slower_than_max_poll_interval_keeps_its_member_in_its_group(
+    stack: Stack, pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiokafka drops a member that asks for no records for max_poll_interval_ms, and it rejoins
+    # with its next request (a new assignment, a rebalance of the whole group each time). A
+    # batch three times that long must leave the member where it is and apply everything once.
+    district = "370285"
+    platform = f"闪送-{uuid.uuid4().hex[:6]}"
+    await publish(stack, [recorded(enrolment(district, platform)) for _ in range(30)])
+    projection = EnrolmentCounts(unique("slow"), unique("counts"))
+    async with pool.acquire() as conn:
+        await projection.create(conn)
+    slow = tmp_path / "slow-batch"
+    slow.write_text(f"9 {projection.name}")
+    monkeypatch.setattr(subscriptions, "_SLOW_BATCH_FILE", str(slow))
+    sub = Subscription(
+        projection, pool, stack.bootstrap, "intake", stack.topic_prefix, batch_size=10, max_poll_seconds=3
+    )
+    assignments: list[int] = []
+    seek = sub.seek_to_checkpoints
+
+    async def assigned(partitions: Sequence[TopicPartition]) -> None:
+        assignments.append(len(partitions))
+        await seek(partitions)
+
+    sub.seek_to_checkpoints = assigned  # type: ignore[method-assign]
+
+    async def settled() -> bool:
+        async with pool.acquire() as conn:
+            return (await projection.counts(conn)).get((district, platform), 0) >= 30
+
+    await run_until(sub, settled, timeout=90)
+    async with pool.acquire() as conn:
+        counts = await projection.counts(conn)
+    assert not slow.exists()  # the slow batch was taken
+    assert counts[(district, platform)] == 30
+    # One assignment of every partition, never taken away and handed back.
+    assert assignments == [6]

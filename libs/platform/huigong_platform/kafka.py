@@ -55,11 +55,21 @@ def producer(bootstrap: str, client_id: str, auth: KafkaAuth | None = None) -> A
 
 
 def consumer(
-    bootstrap: str, group_id: str | None, client_id: str, auth: KafkaAuth | None = None
+    bootstrap: str,
+    group_id: str | None,
+    client_id: str,
+    auth: KafkaAuth | None = None,
+    max_poll_seconds: float = 300.0,
 ) -> AIOKafkaConsumer:
     # Offsets live in PostgreSQL with the projection rows; Kafka's committed offsets are only a
     # mirror for lag tooling, so auto-commit stays off.
     return AIOKafkaConsumer(
+        # Also the rebalance timeout aiokafka sends with JoinGroup: how long a rebalance waits
+        # for a member still finishing a batch.
+        max_poll_interval_ms=int(max_poll_seconds * 1000),
+        # A member learns of a rebalance from a heartbeat's answer: every second rather than
+        # aiokafka's three, so the group's pause at a member change is that much shorter.
+        heartbeat_interval_ms=1000,
         bootstrap_servers=bootstrap,
         group_id=group_id,
         client_id=client_id,

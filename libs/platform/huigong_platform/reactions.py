@@ -373,8 +373,9 @@ def reaction_app(
     """A faust app whose agents run the service's reactions. Its topics all come from the
     catalogue: faust declares none of its own (no leader topic, no tables)."""
     app_id = f"{settings.topic_prefix}huigong.{settings.service}.reactions"
-    # faust keeps a data directory even with in-memory tables; never in the working directory.
-    datadir = Path(tempfile.gettempdir()) / "huigong-faust" / app_id
+    # faust keeps a data directory even with in-memory tables; never in the working directory,
+    # and one per instance (by its HTTP port): instances of a service on one machine share none.
+    datadir = Path(tempfile.gettempdir()) / "huigong-faust" / f"{app_id}-{settings.port}"
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
@@ -391,9 +392,11 @@ def reaction_app(
         stream_wait_empty=False,
         # faust waits 60 s by default before the group gives up on a member that stopped
         # heartbeating; a service restarted after a crash (SIGKILL, OOM) would stand still that
-        # long. 10 s (the broker's minimum is 6 s) with a heartbeat every 3 s.
+        # long. 10 s (the broker's minimum is 6 s) with a heartbeat every second: a member learns
+        # of a rebalance from a heartbeat's answer, so the group's pause at a member change
+        # (another instance started or stopped) is that much shorter.
         broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
+        broker_heartbeat_interval=1.0,
         key_serializer="raw",
         value_serializer="raw",
     )

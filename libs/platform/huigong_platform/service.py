@@ -159,6 +159,7 @@ def build_app(
                     settings.service,
                     settings.topic_prefix,
                     settings.consumer_batch_size,
+                    settings.consumer_max_poll_seconds,
                 )
                 for p in projections
             ],
@@ -206,6 +207,11 @@ def build_app(
         try:
             yield
         finally:
+            # The projection consumers are told first, so that they leave their groups while
+            # faust stops (which takes seconds): another instance of the service takes over their
+            # partitions that much sooner.
+            for s in runtime.subscriptions:
+                await s.stop()
             await exits.aclose()
             log.info("service stopping")
             for task, stop in runtime.background:

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     consumer_batch_size: int = Field(
         default=2000, description="Kafka records applied to projections per transaction"
     )
+    consumer_max_poll_seconds: float = Field(
+        default=300.0,
+        ge=6,
+        description="Kafka's max_poll_interval_ms of the projection consumers, in seconds: a member "
+        "that asks for no records this long leaves its group, and the time a rebalance waits for a "
+        "member to rejoin. The runner keeps asking while a batch is applied (docs/replicas.md)",
+    )
     # Access (huigong_platform.authorization): key cache, body size and per-principal rate limits.
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="Seconds a key's state is cached; a revocation applies within it"

@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import asyncpg
@@ -603,6 +605,7 @@ class Subscription:
         service: str,
         topic_prefix: str = "",
         batch_size: int = 2000,
+        max_poll_seconds: float = 300.0,
     ) -> None:
         self.projection = projection
         self.applier = Applier(projection, service)
@@ -611,6 +614,7 @@ class Subscription:
         self._service = service
         self._prefix = topic_prefix
         self._batch_size = batch_size
+        self._max_poll_seconds = max_poll_seconds
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self.batch_lock = asyncio.Lock()
@@ -673,7 +677,10 @@ class Subscription:
 
     async def _consume(self) -> None:
         consumer = make_consumer(
-            self._bootstrap, self.group_id, f"huigong-{self._service}-{self.projection.name}"
+            self._bootstrap,
+            self.group_id,
+            f"huigong-{self._service}-{self.projection.name}",
+            max_poll_seconds=self._max_poll_seconds,
         )
         self._consumer = consumer
         consumer.subscribe(self.topic_names, listener=_Rebalance(self))
@@ -688,14 +695,14 @@ class Subscription:
                 if batches:
                     prepared = await self._prepare(batches)
                     if in_flight is not None:
-                        await in_flight
+                        await self._finish(consumer, in_flight)
                     in_flight = asyncio.create_task(self._apply(consumer, prepared))
                 elif in_flight is not None:
-                    await in_flight
+                    await self._finish(consumer, in_flight)
                     in_flight = None
                 await self._report_lag(consumer)
             if in_flight is not None:
-                await in_flight
+                await self._finish(consumer, in_flight)
             if self._committing is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._committing, 10)
@@ -710,6 +717,39 @@ class Subscription:
             self._consumer = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(consumer.stop(), 10)
+
+    async def _finish(self, consumer: AIOKafkaConsumer, batch: asyncio.Task[None]) -> None:
+        """Wait for the batch in flight, keeping this member in its group however long it takes.
+
+        aiokafka counts the time since the consumer last asked for records; past
+        max_poll_interval_ms the member leaves its group, its partitions go to the others, and
+        it rejoins with its next request, so a batch that always outlasts the interval makes it
+        leave and rejoin for ever (aio-libs/aiokafka#848). While a batch lasts, the consumer
+        asks again every quarter of the interval with its partitions paused: it is handed
+        nothing (records fetched ahead are dropped and fetched again once it resumes; its
+        position does not move), and the group knows it is alive. Correctness never depended on
+        this: a member that does leave mid-batch is fenced by the checkpoint rows it holds
+        locked, and its successor skips what the batch committed (`apply_in_transaction`)."""
+        interval = self._max_poll_seconds / 4
+        while True:
+            done, _ = await asyncio.wait({batch}, timeout=interval)
+            if done:
+                batch.result()
+                return
+            held = [tp for tp in consumer.assignment() if tp not in consumer.paused()]
+            consumer.pause(*held)
+            try:
+                await consumer.getmany(timeout_ms=0)
+            finally:
+                # A rebalance meanwhile hands out fresh, unpaused assignments.
+                assigned = consumer.assignment()
+                consumer.resume(*(tp for tp in held if tp in assigned))
+            telemetry.CONSUMER_KEEPALIVES.labels(self._service, self.projection.name).inc()
+            log.info(
+                "batch outlasts a quarter of max_poll_interval; the consumer stays in its group",
+                consumer=self.projection.name,
+                max_poll_seconds=self._max_poll_seconds,
+            )
 
     async def _prepare(
         self, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
@@ -800,6 +840,33 @@ def count_outcome(applier: Applier, outcome: Outcome) -> None:
         telemetry.CONSUMER_RESUMES.labels(service, name).inc(len(outcome.resume))
 
 
+# A fault hook for the chaos runs with several instances (tests/reliability/test_replicas.py):
+# when the file this variable names exists, one batch of this process (of the consumer named after
+# the seconds, if one is) sleeps that many seconds inside its transaction, checkpoint rows locked,
+# and the file is removed. A batch slower than max_poll_interval_ms, on demand.
+SLOW_BATCH_ENV = "HUIGONG_SLOW_BATCH_FILE"
+_SLOW_BATCH_FILE = os.environ.get(SLOW_BATCH_ENV)
+
+
+def _slow_batch_seconds(consumer: str) -> float:
+    """Seconds `consumer`'s batch is to sleep (see SLOW_BATCH_ENV); 0 almost always. One stat of
+    a missing file per batch, and only when the variable is set."""
+    if not _SLOW_BATCH_FILE:
+        return 0.0
+    path = Path(_SLOW_BATCH_FILE)
+    try:
+        seconds, _, only = path.read_text().strip().partition(" ")
+    except OSError:
+        return 0.0
+    if only and only != consumer:
+        return 0.0
+    try:
+        path.unlink()  # one batch only: another consumer of the process may be here too
+    except FileNotFoundError:
+        return 0.0
+    return float(seconds)
+
+
 # A consumer that sees a partition's records below its checkpoint, and this many or more records
 # behind it, is sought forward to the checkpoint instead of reading its way up (after a restart
 # whose Kafka position is older than the checkpoint, say).
@@ -873,6 +940,9 @@ async def apply_in_transaction(
             partitions,
         )
         stored = {(r[0], r[1]): r[2] for r in rows}
+        if slow := _slow_batch_seconds(name):
+            log.warning("batch slowed on purpose (HUIGONG_SLOW_BATCH_FILE)", consumer=name, seconds=slow)
+            await asyncio.sleep(slow)
     raws: list[RawRecord] = []
     decoded: list[Decoded] = []
     ends: dict[TopicPartition, int] = {}

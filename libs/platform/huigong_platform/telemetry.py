@@ -48,6 +48,12 @@ RECORDS_NOT_AUTHENTIC = Counter(
     "Records refused because they carry no valid tag of their owning service (forged or altered)",
     ["service", "consumer"],
 )
+CONSUMER_KEEPALIVES = Counter(
+    "huigong_consumer_keepalives_total",
+    "Times a projection consumer asked for records with its partitions paused to stay in its group "
+    "while a batch outlasted a quarter of max_poll_interval_ms",
+    ["service", "consumer"],
+)
 CONSUMER_RESUMES = Counter(
     "huigong_consumer_resumes_total",
     "Times a consumer was sought back (or forward) to its stored checkpoint because the records it "

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import httpx
@@ -316,8 +316,12 @@ class Driver:
         traffic: Traffic,
         keys: Mapping[str, str],
         people: set[str] | None = None,
+        transport: Callable[[Ledger], httpx.AsyncBaseTransport] | None = None,
     ) -> None:
         self.deployment = deployment
+        # What carries the HTTP requests: by default straight to the one intake, noted in the
+        # ledger; the runs with several instances spread them over the live ones.
+        self._transport = transport if transport is not None else Observed
         self.traffic = traffic
         self.keys = keys
         # ID numbers already used: a later driver on the same platform (the soak) enrols new
@@ -338,7 +342,7 @@ class Driver:
             f"http://127.0.0.1:{self.deployment.port('intake')}",
             timeout=60,
             attempts=100_000,  # bounded by the deadline below, not by a count
-            transport=Observed(self.ledger),
+            transport=self._transport(self.ledger),
             keys=self.keys,
         )
         producer = kafka_producer(self.deployment.bootstrap)
@@ -997,7 +1001,14 @@ class Report:
         )
 
 
-def _outside_outage(ledger: Ledger, platform: Platform) -> int:
+class Faulted(Protocol):
+    """What the audit needs of the platform a run drove: its faults and when it started."""
+
+    faults: list[Fault]
+    started_at: float
+
+
+def _outside_outage(ledger: Ledger, platform: Faulted) -> int:
     """503s not explained by a PostgreSQL outage: one is explained from the moment the database
     was stopped until the intake's first 2xx after it came back."""
     windows = []
@@ -1035,7 +1046,7 @@ async def settle(deployment: Deployment, ledger: Ledger, applications: int, time
 
 async def verdict(
     deployment: Deployment,
-    platform: Platform,
+    platform: Faulted,
     driver: Driver,
     poison: Sequence[Poison],
     traffic: Traffic,
