@@ -25,6 +25,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Final
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
@@ -364,3 +365,42 @@ def _missing_columns(
             "Use the template's headings or a documented synonym",
         )
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Cells as offices type them
+# --------------------------------------------------------------------------------------------
+
+# 2023-05-01, 2023/5/1, 2023.5.1, 2023年5月1日, 20230501: what staff type where Excel did not
+# store a date.
+_DATE: Final = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?|(\d{4})(\d{2})(\d{2})")
+
+
+def cell_text(value: object) -> str | None:
+    """A cell as text: a whole number Excel stored as a number (a phone number, an amount) without
+    its ".0"; None for an empty cell."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+def cell_date(value: object) -> object:
+    """A date cell as a date, whether Excel stored a date or staff typed one of the usual ways;
+    anything else unchanged, for the command's own validation to refuse in its words."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        match = _DATE.fullmatch(value.strip())
+        if match:
+            parts = match.groups()
+            year, month, day = parts[:3] if parts[0] is not None else parts[3:]
+            try:
+                return date(int(year), int(month), int(day))
+            except ValueError:
+                return value
+    return value
