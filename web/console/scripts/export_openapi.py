@@ -22,6 +22,7 @@ from huigong_events.reference import (
     ComplianceFactKind,
     Programme,
 )
+from huigong_events.warmth import DeliveryStatus, Festival, Occasion, WarmthForm
 from huigong_intake.app import create_app as intake_app
 from huigong_intake.projections.applications import ApplicationStatus
 from huigong_intake.settings import IntakeSettings
@@ -60,7 +61,8 @@ def reference() -> dict[str, Any]:
     """The names the console shows instead of codes (huigong_events.reference), and the lists its
     forms are built from: the panel's five scoring dimensions and each programme's 认定 criteria;
     and the labels of the codes the district's pages offer in their lists (an application's status,
-    a programme, a partner's category, a declared fact's kind), the very labels the API's answers
+    a programme, a partner's category, a declared fact's kind, a 送温暖's occasion, festival, form
+    and status), the very labels the API's answers
     carry beside the codes (`<field>_label`), so console and API use the same words."""
     return {
         "city": {CITY_CODE: CITY_NAME},
@@ -77,6 +79,10 @@ def reference() -> dict[str, Any]:
                 ("programme", Programme),
                 ("partner_category", PartnerCategory),
                 ("compliance_fact_kind", ComplianceFactKind),
+                ("occasion", Occasion),
+                ("festival", Festival),
+                ("warmth_form", WarmthForm),
+                ("delivery_status", DeliveryStatus),
             )
         },
     }

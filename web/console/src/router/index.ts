@@ -34,6 +34,7 @@ export const MENUS: Record<Role, MenuItem[]> = {
     { path: "/matters", label: "服务事项" },
     { path: "/district/notifications", label: "通知" },
     { path: "/district/enrolments", label: "入会登记" },
+    { path: "/district/warmth", label: "送温暖" },
   ],
   group: [
     { path: "/district/applications", label: "本单位申报" },
@@ -41,11 +42,13 @@ export const MENUS: Record<Role, MenuItem[]> = {
     { path: "/registry/units", label: "建设单位" },
     { path: "/district/notifications", label: "通知" },
     { path: "/district/enrolments", label: "入会登记" },
+    { path: "/district/warmth", label: "送温暖" },
   ],
   city: [
     { path: "/city/applications", label: "全部申报" },
     { path: "/city/submission-windows", label: "补报窗口" },
     { path: "/city/targets", label: "目标" },
+    { path: "/city/warmth", label: "送温暖预算与审批" },
     { path: "/registry/units", label: "建设单位" },
     { path: "/matters", label: "服务事项" },
   ],
@@ -139,6 +142,12 @@ const routes: RouteRecordRaw[] = [
         meta: { title: "入会登记", roles: SUBMITTERS },
       },
       {
+        path: "district/warmth",
+        name: "district-warmth",
+        component: () => import("../views/district/Warmth.vue"),
+        meta: { title: "送温暖", roles: SUBMITTERS },
+      },
+      {
         path: "city/applications",
         name: "city-applications",
         component: () => import("../views/city/Applications.vue"),
@@ -155,6 +164,12 @@ const routes: RouteRecordRaw[] = [
         name: "city-targets",
         component: () => import("../views/city/Targets.vue"),
         meta: { title: "目标", roles: ["city"] },
+      },
+      {
+        path: "city/warmth",
+        name: "city-warmth",
+        component: () => import("../views/city/Warmth.vue"),
+        meta: { title: "送温暖预算与审批", roles: ["city"] },
       },
       {
         path: "review/queue",
