@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-import httpx
 import openpyxl
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
@@ -71,11 +70,11 @@ async def members(stack: Stack, services: tuple[ServiceProcess, ...]) -> list[tu
     """Two members 市南区 enrolled through intake's API, on the registry's roster."""
     rows = enrolment_rows(2, "370202", random.Random(2680))
     secret = bytes.fromhex(stack.env["HUIGONG_MEMBER_KEY_SECRET"])
-    async with httpx.AsyncClient(base_url=services[0].url, timeout=30) as intake:
+    async with services[0].client() as intake:
         enrolled = await intake.post("/enrolments", json={"rows": rows}, headers={**SHINAN, **key()})
         assert enrolled.status_code == 200 and len(enrolled.json()["accepted"]) == 2, enrolled.text
     found = [(member_key(str(row["身份证号"]), secret), row) for row in rows]
-    async with httpx.AsyncClient(base_url=services[1].url, timeout=30) as registry:
+    async with services[1].client() as registry:
         for member, _ in found:
 
             async def on_roster(member: str = member) -> bool:
