@@ -165,7 +165,7 @@ async def test_the_city_sets_a_budget_a_district_records_and_imports_and_the_cit
     await expect(pending.locator("tbody tr")).to_have_count(1, timeout=WAIT_MS)
     await expect(pending).to_contain_text("SN-03")
     await checked(city, "city-approval")
-    await pending.get_by_role("button", name="批准").click()
+    await pending.get_by_role("button", name="批准", exact=True).click()
     await expect(pending).to_contain_text("没有待审批的送温暖", timeout=WAIT_MS)
     await expect(shinan.locator('[data-figure="drawn"]')).to_have_text("2,800")
 
@@ -234,7 +234,7 @@ async def district_journey(
     # The list, filtered to what waits for the city.
     deliveries = district.get_by_test_id("deliveries")
     await expect(deliveries.locator("tbody tr")).to_have_count(3)
-    await district.get_by_role("combobox", name="按状态筛选").click()
+    await district.locator(".el-select", has=district.get_by_role("combobox", name="按状态筛选")).click()
     await district.get_by_role("option", name="待审批", exact=True).click()
     await expect(deliveries.locator("tbody tr")).to_have_count(1)
     await expect(deliveries.locator("tbody tr")).to_contain_text("SN-03")
