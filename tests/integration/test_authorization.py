@@ -225,6 +225,9 @@ MATRIX: Final = {
     ("registry", "PUT", "/warmth/funds/{union}/{year}"):              "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
     ("registry", "GET", "/warmth/funds/{union}/{year}"):              "A  N  N  A  F  F  F  A  A  F  F  U  U  U",
     ("registry", "POST", "/warmth/deliveries"):                       "A  A  A  F  F  F  F  F  F  F  F  U  U  U",
+    # A delivery sheet: each row is the delivery command; its template for unions, the city and ops.
+    ("registry", "POST", "/warmth/deliveries/upload"):                "A  A  A  F  F  F  F  F  F  F  F  U  U  U",
+    ("registry", "GET", "/warmth/deliveries/template"):               "A  A  A  A  F  F  F  F  A  F  F  U  U  U",
     ("registry", "POST", "/warmth/funds/{union}/{year}/deliveries/{delivery_id}/approval"):
                                                                       "F  F  F  A  F  F  F  F  F  F  F  U  U  U",
     ("registry", "POST", "/warmth/funds/{union}/{year}/deliveries/{delivery_id}/decline"):

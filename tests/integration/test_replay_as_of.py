@@ -33,7 +33,7 @@ from ..conftest import Stack, isolated_stack
 from .processes import ServiceProcess, running
 from .test_metrics import VIEWER, enrol, metric_of, progress, report_facility
 from .test_ops import cli
-from .test_review import enterprise_code, eventually, happy_application, key, submit
+from .test_review import SUBMITTER, enterprise_code, eventually, happy_application, key, submit
 
 Services = tuple[ServiceProcess, ...]
 REGISTRAR = {"X-Huigong-Principal": "registrar:city01"}
@@ -55,25 +55,36 @@ async def services(own_stack: Stack) -> AsyncIterator[Services]:
         yield procs
 
 
-async def certify_unit(registry: httpx.AsyncClient, registered: date, certified: date) -> None:
-    """A 幸福企业 registered, assessed and certified by a registrar on the dates given."""
+async def register_unit(
+    registry: httpx.AsyncClient,
+    registered: date,
+    application_id: str | None = None,
+    name: str = "青岛重放核对幸福企业有限公司",
+) -> str:
+    """A 幸福企业 registered by a registrar on the day given (from the application given)."""
     unit_id = str(uuid.uuid4())
     response = await registry.post(
         "/units",
         json={
             "unit_id": unit_id,
-            "name": "青岛重放核对幸福企业有限公司",
+            "name": name,
             "programme": "happy_enterprise",
             "area": "370212",
             # Not a 2022 pilot (the cohort is annex 2's, loaded by the seed): from an application,
             # certified within days since this module's services need no building time (BUILT).
             "origin": "application",
-            "application_id": str(uuid.uuid4()),
+            "application_id": application_id or str(uuid.uuid4()),
             "registered_on": registered.isoformat(),
         },
         headers={**REGISTRAR, **key()},
     )
     assert response.status_code == 201, response.text
+    return unit_id
+
+
+async def certify_unit(registry: httpx.AsyncClient, registered: date, certified: date) -> None:
+    """A 幸福企业 registered, assessed and certified by a registrar on the dates given."""
+    unit_id = await register_unit(registry, registered)
     results = [
         {"criterion": c, "met": True, "evidence": "现场核查记录及台账"} for c in HAPPY_ENTERPRISE_CRITERIA
     ]
@@ -149,10 +160,20 @@ async def test_an_as_of_replay_equals_what_the_progress_api_reports_for_that_dat
     await certify_unit(registry, date(2024, 3, 2), date(2024, 3, 6))
     await report_facility(intake, FacilityKind.新就业形态劳动者服务站点, "370212", date(2024, 3, 2))
     await report_facility(intake, FacilityKind.新就业形态劳动者服务站点, "370212", date(2024, 3, 5))
-    # A 平台经济企业 pilot application counts on the day it is recorded (today): after both dates.
+    # A 平台经济企业 pilot counts when its unit is registered, with its latest form's mark: an
+    # application without it, amended to carry it, and a unit registered from it dated 3 March.
+    # It counts on the later of that and the day intake recorded the application (today), after
+    # both dates: the replay, which keeps each by its own day, cuts the application as the API
+    # leaves the pilot out.
     platform = happy_application(enterprise_code())
+    application_id = await submit(intake, platform)
     platform["form"]["platform_economy"] = {"related_enterprises": ["青岛某某配送站"], "related_workers": 320}
-    await submit(intake, platform)
+    amendment = {"form": platform["form"], "reason": "补充平台经济企业信息"}
+    amended = await intake.put(
+        f"/applications/{application_id}", json=amendment, headers={**SUBMITTER, **key()}
+    )
+    assert amended.status_code == 200, amended.text
+    await register_unit(registry, date(2024, 3, 3), application_id, "青岛重放核对平台经济有限公司")
 
     # Everything applied: the figures of today, then no lag on any metrics consumer.
     totals = {
@@ -161,8 +182,8 @@ async def test_an_as_of_replay_equals_what_the_progress_api_reports_for_that_dat
         "shared_workers_homes": 2,
         "happy_enterprises_certified": 1,
         "gig_worker_stations": 2,
-        "platform_economy_pilot_applications": 1,
-        "platform_economy_related_workers": 320,
+        "platform_economy_pilots": 1,
+        "platform_economy_pilot_workers": 320,
     }
     for code, total in totals.items():
         await eventually(partial(_actual_is, metrics, code, total), f"{code} reaches {total}")
@@ -212,7 +233,7 @@ async def test_an_as_of_replay_equals_what_the_progress_api_reports_for_that_dat
         ) == (0, 1)
         assert (early[("mutual_aid", "370202")], late[("mutual_aid", "370202")]) == (4, 5)
         assert (early[("gig_worker_stations", "370212")], late[("gig_worker_stations", "370212")]) == (1, 2)
-        assert early[("platform_economy_pilot_applications", "370200")] == 0
+        assert late[("platform_economy_pilots", "370200")] == 0
 
         # What an auditor reads: the figures of the day under the table comparison.
         text = await replay_as_of(own_stack, EARLY)

@@ -7,6 +7,7 @@ longer read the name and phone. Neither name nor phone is in any event, table ro
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime, timedelta
@@ -15,6 +16,7 @@ from typing import Any, Final
 import asyncpg
 import httpx
 import pytest
+from openpyxl import Workbook
 from playwright.async_api import expect
 
 from huigong_events.topics import topic_for_aggregate
@@ -22,6 +24,7 @@ from huigong_intake.domain.identity import member_key
 from huigong_ops import personal
 from huigong_ops.replay import replay
 from huigong_platform.raw_identifiers import Needles
+from huigong_platform.workbooks import XLSX_MEDIA_TYPE
 from huigong_registry.domain.dates import BEIJING
 from huigong_simulator.data import enrolment_rows
 
@@ -279,6 +282,118 @@ async def test_the_figures_by_union_occasion_and_month_as_of_any_day_and_replaye
     figures = {f.name: f for f in cut.consumers[0].figures}
     assert dict(figures["warmth_deliveries"].by_area) == {a["area"]: a["deliveries"] for a in then["by_area"]}
     assert dict(figures["warmth_amount"].by_area) == {a["area"]: a["amount"] for a in then["by_area"]}
+
+
+HUANGDAO: Final = {"X-Huigong-Principal": "district:370211"}
+
+
+def delivery_sheet(rows: list[list[object]]) -> bytes:
+    """A delivery list as an office keeps it in Excel: a title, then the headings (their own
+    words), dates as dates, amounts as numbers."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["黄岛区总工会送温暖发放名单"])
+    sheet.append(
+        [
+            "序号",
+            "会员标识",
+            "受助人姓名",
+            "手机号码",
+            "慰问类别",
+            "节日",
+            "慰问形式",
+            "金额（元）",
+            "慰问日期",
+            "签收单编号",
+            "重复原因",
+        ]
+    )
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+async def test_a_delivery_sheet_records_each_good_row_and_refuses_the_others_with_their_reason(
+    stack: Stack, services: Services, registry: httpx.AsyncClient
+) -> None:
+    """黄岛区 imports its list: each row is the delivery command; a repeat without its reason, an
+    overdraft and a festival given for hardship are refused in their rows, the others recorded;
+    the same file again with the same key records nothing twice; the metrics service counts what
+    was recorded, and a replay gives the same."""
+    rows = enrolment_rows(2, "370211", random.Random(2611))
+    secret = bytes.fromhex(stack.env["HUIGONG_MEMBER_KEY_SECRET"])
+    async with services[0].client() as intake:
+        enrolled = await intake.post("/enrolments", json={"rows": rows}, headers={**HUANGDAO, **key()})
+        assert enrolled.status_code == 200 and len(enrolled.json()["accepted"]) == 2, enrolled.text
+    (a, b) = [member_key(str(row["身份证号"]), secret) for row in rows]
+    for member in (a, b):
+
+        async def on_roster(member: str = member) -> bool:
+            return (await registry.get(f"/members/{member}", headers=REGISTRAR)).status_code == 200
+
+        await eventually(on_roster, "the registry enrols the member", TIMEOUT)
+    fund = f"/warmth/funds/370211/{YEAR}"
+    budget = {"amount": 2000, "approval_threshold": 1000, "reason": "年度送温暖预算"}
+    assert (await registry.put(fund, json=budget, headers={**CITY, **key()})).status_code == 200
+
+    today = datetime.now(BEIJING).date()
+    name_a, phone_a, name_b, phone_b = rows[0]["姓名"], rows[0]["手机号"], rows[1]["姓名"], rows[1]["手机号"]
+    content = delivery_sheet(
+        [
+            [1, a, name_a, phone_a, "重要节点", "春节", "慰问金", 600, today, "HD-01", None],
+            [2, b, name_b, phone_b, "重大疾病", None, "慰问金", 1200, today, "HD-02", None],
+            [3, a, name_a, phone_a, "重要节点", "春节", "实物", 100, today, "HD-03", None],
+            [4, b, name_b, phone_b, "遇到困难", None, "慰问金", 500, today, "HD-04", None],
+            [5, b, name_b, phone_b, "遇到困难", "春节", "慰问金", 100, today, "HD-05", None],
+        ]
+    )
+    files = {"file": ("送温暖名单.xlsx", content, XLSX_MEDIA_TYPE)}
+    idempotency = key()
+    answer = await registry.post(
+        "/warmth/deliveries/upload", files=files, headers={**HUANGDAO, **idempotency}
+    )
+    assert answer.status_code == 200, answer.text
+    recorded = {row["row"]: row for row in answer.json()["recorded"]}
+    refused = {row["row"]: {e["field"]: e for e in row["errors"]} for row in answer.json()["refused"]}
+    assert sorted(recorded) == [3, 4] and sorted(refused) == [5, 6, 7]
+    assert (recorded[3]["status"], recorded[4]["status"]) == ("approved", "pending")
+    assert "再次记录须说明原因" in refused[5]["重复说明"]["zh"]
+    assert "剩余 200 元" in refused[6]["金额"]["zh"] and "200 yuan remain" in refused[6]["金额"]["en"]
+    assert set(refused[7]) == {"节日"}
+
+    again = await registry.post("/warmth/deliveries/upload", files=files, headers={**HUANGDAO, **idempotency})
+    assert [row["delivery_id"] for row in again.json()["recorded"]] == [
+        recorded[3]["delivery_id"],
+        recorded[4]["delivery_id"],
+    ]
+    own = (await registry.get(fund, headers=HUANGDAO)).json()
+    assert (own["drawn"], own["remaining"], len(own["deliveries"])) == (1800, 200, 2)
+    shown = {d["delivery_id"]: d for d in own["deliveries"]}
+    assert shown[recorded[3]["delivery_id"]]["recipient"] == {"name": name_a, "phone": phone_a}
+
+    async with services[2].client() as metrics:
+
+        async def counted() -> dict[str, Any] | None:
+            body: dict[str, Any] = (await metrics.get("/api/warmth", params={"year": YEAR})).json()
+            found = [a for a in body["by_area"] if a["area"] == "370211"]
+            return found[0] if found and found[0]["deliveries"] == 2 else None
+
+        huangdao = await eventually(counted, "the metrics service counts 黄岛区's deliveries", TIMEOUT)
+    assert (huangdao["used"], huangdao["remaining"]) == (1800, 200)
+    replayed = await replay(
+        stack.admin_dsn,
+        stack.bootstrap,
+        stack.topic_prefix,
+        "metrics",
+        consumers=["metrics.warmth"],
+        as_of=today,
+    )
+    figures = {f.name: f for f in replayed.consumers[0].figures}
+    assert figures["warmth_deliveries"].by_area["370211"] == 2
+    assert figures["warmth_amount"].by_area["370211"] == 1800
 
 
 async def test_the_dashboard_shows_each_unions_deliveries_and_budget(services: Services) -> None:

@@ -30,6 +30,7 @@ from .entrypoints.http.routes import router
 from .entrypoints.http.unit_record import router as unit_record_router
 from .entrypoints.http.units import router as units_router
 from .entrypoints.http.warmth import router as warmth_router
+from .entrypoints.http.warmth_sheets import router as warmth_sheets_router
 from .handlers import Registry
 from .policy import POLICY
 from .projections.facilities import FacilitiesProjection
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             members_router,
             grading_router,
             cluster_router,
+            warmth_sheets_router,
             warmth_router,
         ],
         on_start=on_start,

@@ -170,9 +170,14 @@ POLICY: Final = Policy(
         ("PUT", "/warmth/funds/{union}/{year}"): c.SetWarmthBudget,
         ("GET", "/warmth/funds/{union}/{year}"): FUND_READERS,
         ("POST", "/warmth/deliveries"): c.DeliverWarmth,
+        # A delivery sheet: each row is the delivery command, so the same rule.
+        ("POST", "/warmth/deliveries/upload"): c.DeliverWarmth,
+        ("GET", "/warmth/deliveries/template"): Rule(roles(Role.DISTRICT, Role.GROUP, Role.CITY, Role.OPS)),
         ("POST", "/warmth/funds/{union}/{year}/deliveries/{delivery_id}/approval"): c.ApproveWarmth,
         ("POST", "/warmth/funds/{union}/{year}/deliveries/{delivery_id}/decline"): c.DeclineWarmth,
     },
+    # A delivery sheet may be larger than a JSON body (HUIGONG_MAX_UPLOAD_BYTES).
+    bulk=[("POST", "/warmth/deliveries/upload")],
 )
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from huigong_intake.adapters.sheets import (
+from huigong_intake.domain.import_jobs import mask_id_number, row_results, seconds_left
+from huigong_intake.domain.sheet_headings import locate_headings, locate_table
+from huigong_platform.sheets import (
     Grid,
     SheetFormatError,
     lines_in_memory,
@@ -19,8 +21,6 @@ from huigong_intake.adapters.sheets import (
     read_sheet,
     sheet_file,
 )
-from huigong_intake.domain.import_jobs import mask_id_number, row_results, seconds_left
-from huigong_intake.domain.sheet_headings import locate_headings, locate_table
 
 HEADINGS = [
     "序号",

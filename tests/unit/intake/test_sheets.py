@@ -13,7 +13,6 @@ from datetime import date, datetime
 import pytest
 from openpyxl import Workbook
 
-from huigong_intake.adapters.sheets import Grid, SheetFormatError, read_sheet
 from huigong_intake.domain.enrolments import COLUMNS, ParsedRow, RowRejection, judge_batch, parse_row
 from huigong_intake.domain.identity import id_check_char
 from huigong_intake.domain.sheet_headings import (
@@ -25,6 +24,7 @@ from huigong_intake.domain.sheet_headings import (
     normalise_heading,
 )
 from huigong_platform.refusals import Refusal
+from huigong_platform.sheets import Grid, SheetFormatError, read_sheet
 
 HEADERS = [column.value for column in COLUMNS]
 TODAY = date(2026, 6, 1)

@@ -14,7 +14,7 @@ import pytest
 from huigong_events.base import DomainEvent
 from huigong_events.catalogue import EVENT_TYPES
 from huigong_events.forms import PartnerCategory, PlatformEconomy, ServiceField
-from huigong_events.intake import ApplicationSubmitted
+from huigong_events.intake import ApplicationAmended, ApplicationSubmitted
 from huigong_events.reference import DISTRICTS, ExclusionRule, FacilityKind, Occupation, Programme
 from huigong_events.registry import (
     CertificationRevoked,
@@ -43,9 +43,13 @@ from huigong_metrics.domain.counting import (
     REGISTERED,
     Counted,
     NotCounted,
+    Pilot,
     SubjectKey,
     count,
+    evolve_pilot,
     is_simulated,
+    pilot_deltas,
+    pilot_ref,
     remembered,
     subject_of,
 )
@@ -61,20 +65,34 @@ class Book:
 
     def __init__(self) -> None:
         self.known: dict[SubjectKey, Counted] = {}
+        self.pilots: dict[str, Pilot] = {}
         self.sums: dict[tuple[str, str, date], list[int]] = defaultdict(lambda: [0, 0])
 
-    def apply(self, events: Iterable[DomainEvent], simulated: bool = False) -> None:
+    def apply(
+        self, events: Iterable[DomainEvent], simulated: bool = False, recorded_at: datetime = RECORDED_AT
+    ) -> None:
         for event in events:
             subject = subject_of(event)
             outcome = count(
                 event,
                 self.known.get(subject) if subject else None,
                 simulated=simulated,
-                recorded_at=RECORDED_AT,
+                recorded_at=recorded_at,
             )
             if outcome.counted is not None and subject is not None:
                 self.known[subject] = outcome.counted
-            for d in outcome.deltas:
+            deltas = list(outcome.deltas)
+            ref = pilot_ref(event)
+            if ref is not None:
+                units = {p.unit_id: a for a, p in self.pilots.items()}
+                application = units.get(ref.key) if ref.by_unit else ref.key
+                if application is not None:
+                    before = self.pilots.get(application)
+                    after = evolve_pilot(before, event, simulated=simulated, recorded_at=recorded_at)
+                    if after is not None:
+                        self.pilots[application] = after
+                    deltas += pilot_deltas(before, after)
+            for d in deltas:
                 self.sums[(d.counter, d.area, d.day)][0] += d.amount
                 self.sums[(d.counter, d.area, d.day)][1] += d.amount if d.simulated else 0
 
@@ -356,24 +374,92 @@ def test_the_mapping_is_complete() -> None:
     assert len({m.code for m in METRICS}) == len(METRICS)
 
 
-def test_platform_economy_pilots_and_the_workers_they_cover_are_counted_apart() -> None:
+def platform_application(
+    application_id: uuid.UUID, workers: int | None, submitter: str = "370203"
+) -> ApplicationSubmitted:
     from tests.forms import happy_form
 
-    platform = PlatformEconomy(related_enterprises=["青岛某某配送服务有限公司"], related_workers=1260)
+    mark = (
+        None
+        if workers is None
+        else PlatformEconomy(related_enterprises=["青岛某某配送服务有限公司"], related_workers=workers)
+    )
+    return ApplicationSubmitted(
+        application_id=application_id, year=2026, programme=Programme.幸福企业, submitter=submitter,
+        form=happy_form().model_copy(update={"platform_economy": mark}),
+    )  # fmt: skip
+
+
+def registered_from(application_id: uuid.UUID, on: date, area: str = "370203") -> UnitRegistered:
+    return UnitRegistered(
+        unit_id=uuid.uuid4(), name="青岛某某平台有限公司", programme=Programme.幸福企业, area=area,
+        origin=UnitOrigin.申报, application_id=application_id, registered_on=on,
+    )  # fmt: skip
+
+
+def amended(application_id: uuid.UUID, workers: int | None) -> ApplicationAmended:
+    form = platform_application(application_id, workers).form
+    return ApplicationAmended(application_id=application_id, form=form, reason="补充平台经济企业信息")
+
+
+def test_a_platform_economy_pilot_counts_when_its_unit_is_registered_not_when_it_applies() -> None:
+    marked, plain = uuid.uuid4(), uuid.uuid4()
     book = Book()
-    book.apply([
-        ApplicationSubmitted(
-            application_id=uuid.uuid4(), year=2026, programme=Programme.幸福企业, submitter="370203",
-            form=happy_form().model_copy(update={"platform_economy": platform}),
-        ),
-        ApplicationSubmitted(
-            application_id=uuid.uuid4(), year=2026, programme=Programme.幸福企业, submitter="370203",
-            form=happy_form(),
-        ),
-    ])  # fmt: skip
+    book.apply([platform_application(marked, 1260), platform_application(plain, None)])
     assert book.total("applications_submitted", "370203") == 2
-    assert book.total("platform_economy_pilot_applications", "370203") == 1
-    assert book.total("platform_economy_related_workers", "370203") == 1260
+    assert book.total("platform_economy_pilots") == 0 and book.total("platform_economy_pilot_workers") == 0
+    registration = registered_from(marked, date(2026, 3, 2))
+    book.apply([registration, registered_from(plain, date(2026, 3, 2))])
+    assert book.total("platform_economy_pilots", "370203", until=date(2026, 3, 1)) == 0
+    assert book.total("platform_economy_pilots", "370203", until=date(2026, 3, 2)) == 1
+    assert book.total("platform_economy_pilot_workers", "370203") == 1260
+    # Only the marked one: the other is a happy enterprise like any.
+    assert book.total("happy_enterprise_pilots", "370203") == 2
+    book.apply([UnitExited(unit_id=registration.unit_id, exited_on=date(2026, 9, 1), reason="企业退出试点")])
+    assert book.total("platform_economy_pilots", until=date(2026, 8, 31)) == 1
+    assert book.total("platform_economy_pilots") == 0 and book.total("platform_economy_pilot_workers") == 0
+
+
+def test_an_amendment_that_adds_or_removes_the_mark_is_honoured() -> None:
+    added, removed, changed = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    book = Book()
+    book.apply(
+        [
+            platform_application(added, None),
+            platform_application(removed, 500),
+            platform_application(changed, 100),
+        ]
+    )
+    book.apply([amended(added, 800), amended(removed, None), amended(changed, 300)])
+    book.apply([registered_from(a, date(2026, 3, 2)) for a in (added, removed, changed)])
+    assert book.total("platform_economy_pilots") == 2
+    assert book.total("platform_economy_pilot_workers") == 800 + 300
+
+
+def test_the_pilot_counts_the_same_whichever_event_comes_first() -> None:
+    # Intake's and the registry's topics are read at their own pace: the registration may come
+    # first. It counts on the later of the registration day and the day the application was
+    # recorded, whatever the order.
+    application_id = uuid.uuid4()
+    events: list[DomainEvent] = [
+        platform_application(application_id, 40),
+        amended(application_id, 60),
+        registered_from(application_id, date(2025, 12, 30)),
+    ]
+    figures = []
+    for order in (events, [events[2], events[0], events[1]]):
+        book = Book()
+        for event in order:
+            book.apply([event])
+        figures.append({key: value[0] for key, value in book.sums.items() if key[0].startswith("platform_")})
+    assert (
+        figures[0]
+        == figures[1]
+        == {
+            ("platform_economy_pilots", "370203", RECORDED): 1,
+            ("platform_economy_pilot_workers", "370203", RECORDED): 60,
+        }
+    )
 
 
 def test_only_a_happy_enterprise_pilot_is_marked_platform_economy() -> None:

@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from huigong_events.reference import DISTRICTS, GROUP_UNIONS, Programme
 from huigong_events.topics import submitter_of_inbound
-from huigong_intake.adapters.sheets import Grid, read_sheet
 from huigong_intake.commands import (
     AmendRequest,
     ApplicationRequest,
@@ -34,6 +33,7 @@ from huigong_intake.domain.applications import form_errors
 from huigong_intake.domain.enrolments import COLUMNS
 from huigong_intake.domain.identity import check_credit_code
 from huigong_intake.domain.sheet_headings import locate_table
+from huigong_platform.sheets import Grid, read_sheet
 from huigong_simulator.cli import app
 from huigong_simulator.commands import (
     CommandName,

@@ -23,6 +23,7 @@ from huigong_events.reference import (
     Programme,
     StationHost,
 )
+from huigong_events.warmth import DeliveryStatus, Festival, Occasion, WarmthForm
 from huigong_intake.app import create_app as intake_app
 from huigong_intake.projections.applications import ApplicationStatus
 from huigong_intake.settings import IntakeSettings
@@ -62,7 +63,8 @@ def reference() -> dict[str, Any]:
     forms are built from: the panel's five scoring dimensions and each programme's 认定 criteria;
     and the labels of the codes the district's pages offer in their lists (an application's status,
     a programme, a partner's category, a declared fact's kind, a reporting department, a project's
-    field, a station's host), the very labels the API's answers
+    field, a station's host, a 送温暖's occasion, festival, form and status), the very labels the
+    API's answers
     carry beside the codes (`<field>_label`), so console and API use the same words."""
     return {
         "city": {CITY_CODE: CITY_NAME},
@@ -82,6 +84,10 @@ def reference() -> dict[str, Any]:
                 ("reporting_department", ReportingDepartment),
                 ("service_field", ServiceField),
                 ("station_host", StationHost),
+                ("occasion", Occasion),
+                ("festival", Festival),
+                ("warmth_form", WarmthForm),
+                ("delivery_status", DeliveryStatus),
             )
         },
     }

@@ -1,7 +1,16 @@
 // What people read instead of codes and timestamps: names of areas and programmes, Beijing time.
 
 import reference from "../openapi/reference.json";
-import type { ApplicationStatus, ComplianceFactKind, PartnerCategory, Programme } from "./api/client";
+import type {
+  ApplicationStatus,
+  ComplianceFactKind,
+  DeliveryStatus,
+  Festival,
+  Occasion,
+  PartnerCategory,
+  Programme,
+  WarmthForm,
+} from "./api/client";
 
 const areas: Record<string, string> = { ...reference.city, ...reference.districts, ...reference.group_unions };
 
@@ -11,6 +20,11 @@ export function areaName(code: string | null | undefined): string {
 }
 
 export const districtOptions = Object.entries(reference.districts).map(([value, label]) => ({ value, label }));
+// Every union that delivers 送温暖 and has a fund: the districts, then the group unions.
+export const unionOptions = [
+  ...districtOptions,
+  ...Object.entries(reference.group_unions).map(([value, label]) => ({ value, label })),
+];
 
 // The labels of codes, exactly as the API writes them beside the codes in its answers
 // (`status_label`, `programme_label`…): exported from the code by `npm run api`, so console and
@@ -33,6 +47,10 @@ export function labelOf(choices: Choice[], code: string | null | undefined): str
   if (!code) return "";
   return choices.find((c) => c.value === code)?.label ?? code;
 }
+export const OCCASIONS = labels.occasion as Choice<Occasion>[];
+export const FESTIVALS = labels.festival as Choice<Festival>[];
+export const WARMTH_FORMS = labels.warmth_form as Choice<WarmthForm>[];
+export const DELIVERY_STATUSES = labels.delivery_status as Choice<DeliveryStatus>[];
 
 export const PROGRAMMES = Object.fromEntries(labels.programme.map((p) => [p.value, p.label])) as Record<
   Programme,

@@ -21,10 +21,9 @@ import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from huigong_platform.database import DbConnection
+from huigong_platform.sheets import HeadingRow, SheetFile
 
 from ..domain.import_jobs import OPEN, ImportStatus, RowResult, seconds_left
-from ..domain.sheet_headings import Headings
-from .sheets import SheetFile
 from .vault import Vault
 
 # Bytes per stored part: far below bytea's 1 GB, and a part is one round trip.
@@ -229,7 +228,7 @@ async def stage(
     filename: str,
     file: SheetFile,
     content: bytes,
-    headings: Headings,
+    headings: HeadingRow,
     rows_total: int,
     vault: Vault,
 ) -> str:

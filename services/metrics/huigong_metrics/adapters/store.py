@@ -15,7 +15,7 @@ import asyncpg
 from huigong_platform import logs
 from huigong_platform.database import DbConnection
 
-from ..domain.counting import BEIJING, Counted, Subject, SubjectKey
+from ..domain.counting import BEIJING, Counted, Pilot, Subject, SubjectKey
 from ..domain.progress import Delta, Level, LevelRows
 from ..domain.targets import TargetKey, TargetsFile, parse_targets
 
@@ -102,7 +102,39 @@ async def add_actuals(conn: DbConnection, sums: Mapping[tuple[str, str, date], t
 
 
 async def reset_actuals(conn: DbConnection) -> None:
-    await conn.execute("TRUNCATE actuals, counted")
+    await conn.execute("TRUNCATE actuals, counted, platform_pilots")
+
+
+_PILOT_COLUMNS = "application_id, applied_on, workers, unit_id, area, registered_on, exited_on, simulated"
+
+
+async def load_pilots(
+    conn: DbConnection, applications: Collection[str], units: Collection[str]
+) -> dict[str, Pilot]:
+    """The 平台经济企业 pilots (by application id) of the given applications and units."""
+    if not applications and not units:
+        return {}
+    rows = await conn.fetch(
+        f"""SELECT {_PILOT_COLUMNS} FROM platform_pilots
+            WHERE application_id = ANY($1::text[]) OR unit_id = ANY($2::text[])""",
+        list(applications),
+        list(units),
+    )
+    return {r[0]: Pilot(*r) for r in rows}
+
+
+async def save_pilots(conn: DbConnection, pilots: Iterable[Pilot]) -> None:
+    rows = list(pilots)
+    if not rows:
+        return
+    await conn.executemany(
+        f"""INSERT INTO platform_pilots ({_PILOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (application_id) DO UPDATE SET
+                applied_on = EXCLUDED.applied_on, workers = EXCLUDED.workers, unit_id = EXCLUDED.unit_id,
+                area = EXCLUDED.area, registered_on = EXCLUDED.registered_on,
+                exited_on = EXCLUDED.exited_on, simulated = EXCLUDED.simulated""",
+        [tuple(p) for p in rows],
+    )
 
 
 # --- reading levels ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ moves which counter, by how much, in which area and on which day; `count` applie
 
 | event | counter(s) | area | day |
 |---|---|---|---|
-| ApplicationSubmitted | applications_submitted +1; for a 平台经济企业 (annex 3 `platform_economy`) also platform_economy_pilot_applications +1 and platform_economy_related_workers + the workers it covers | submitter | recorded (Beijing day) |
+| ApplicationSubmitted | applications_submitted +1 | submitter | recorded (Beijing day) |
 | ConstructionUnitSelected | construction_units_selected +1 | submitter | recorded (Beijing day) |
 | ConstructionApproved | constructions_approved +1 | submitter | recorded (Beijing day) |
 | UnitRegistered | by programme (REGISTERED) +1: 幸福企业 → happy_enterprise_pilots, 服务职工基地 → service_bases, 服务职工综合体 → service_complexes, 公益伙伴 → welfare_partners | unit's area | registered_on |
@@ -26,6 +26,8 @@ moves which counter, by how much, in which area and on which day; `count` applie
 | MatterDeadlineRevised | matters_fell_due moves, from the day of the revision on, from the old deadline + 1 to the new one + 1 (an open matter only) | first-responder centre's area | revised_on; the later of it and each deadline + 1 |
 | MatterClosed | matters_closed_on_time or matters_closed_late +1; matters_due_settled +1 | first-responder centre's area | closed_on; the later of closed_on and deadline + 1 (the deadline in force at closure) |
 | MatterRated | matters_rated +1, matters_satisfaction_points + the score (1–5) | first-responder centre's area | rated_on |
+| ApplicationAmended | nothing itself: the new form's platform-economy mark is the pilot's (below) | | |
+| a 平台经济企业 pilot (`Pilot`: a 幸福企业 ApplicationSubmitted, its ApplicationAmended, the UnitRegistered from it, its UnitExited) | platform_economy_pilots +1 and platform_economy_pilot_workers + the related enterprises' workers, while the latest form carries the mark; −1 and − the workers on exit | the unit's area | the later of registered_on and the application's recorded day; exited_on |
 
 Facts are counted on the business date the event states (开业、认定、撤销、入会日期…), so the 2022
 cohort that the seed loads years later still counts in 2022, and "as of" a date means the state of
@@ -57,6 +59,17 @@ the matter to the end), transfers for the unit that made them. Overdue is a leve
 matter falls due the day after its deadline and is settled by its closure, so the matters overdue
 at the end of day D are matters_fell_due − matters_due_settled up to D (domain/matters.py).
 
+A 平台经济企业 pilot (温暖行动 四.3: "推动平台经济企业开展提升职工生活品质试点工作") is a pilot from the day
+its unit starts construction, as the plan counts the 幸福企业 pilots ("pilots / enterprises
+starting construction"): the unit registered from an application whose latest form carries the
+platform-economy mark. Intake's and the registry's events travel on different topics, so the
+counting keeps what it has seen of each such application and unit (`Pilot`) and counts the pilot
+once both are known, whichever came first; an amendment that adds or removes the mark moves the
+count as if the form had always read so (`pilot_deltas`: the new contribution less the old). It
+counts on the later of the registration day and the day intake recorded the application, so
+an as-of replay, which keeps each event by its own day, holds both exactly when the live figures
+count the pilot.
+
 Metrics (`METRICS`) read the counters: most are a counter's net total (SUM); two are read across
 areas: how many of the 11 service centres have a 职工智慧健康驿站 (COVERAGE), and the share of the
 10 district centres that formed a certified 服务职工综合体 (SHARE).
@@ -72,7 +85,7 @@ from typing import Any, Final, NamedTuple
 
 from huigong_events.base import DomainEvent
 from huigong_events.forms import PilotForm
-from huigong_events.intake import ApplicationSubmitted
+from huigong_events.intake import ApplicationAmended, ApplicationSubmitted
 from huigong_events.labels import Labelled, relabel
 from huigong_events.matters import (
     MatterClosed,
@@ -119,10 +132,10 @@ CENTRE_STATIONS: Final = "health_station_centre_facilities"
 ENTERPRISE_STATIONS: Final = "health_stations_enterprises"
 BASE_FACILITIES: Final = "service_base_facilities"
 GIG_STATIONS: Final = "gig_worker_stations"
-# 平台经济企业 applying for the 幸福企业 pilot (温暖行动 四.3), and the related enterprises'
-# workers their pilots cover, counted apart from the other happy-enterprise applications.
-PLATFORM_PILOTS: Final = "platform_economy_pilot_applications"
-PLATFORM_WORKERS: Final = "platform_economy_related_workers"
+# 平台经济企业 pilots (温暖行动 四.3) from the registration of their units, and the related
+# enterprises' workers their pilots cover, counted apart from the other happy enterprises.
+PLATFORM_PILOTS: Final = "platform_economy_pilots"
+PLATFORM_WORKERS: Final = "platform_economy_pilot_workers"
 MEMBERS: Final = "members_enrolled"
 MUTUAL_AID: Final = "mutual_aid"
 # 联动服务, per first-responder centre (transfers: per transferring unit's area).
@@ -306,12 +319,7 @@ def _day(event: DomainEvent, recorded_at: datetime) -> date:
 
 
 def _application(e: ApplicationSubmitted, known: Counted | None, sim: bool, day: date) -> Outcome:
-    deltas = [Delta(APPLICATIONS, e.submitter, day, 1, sim)]
-    platform = e.form.platform_economy if isinstance(e.form, PilotForm) else None
-    if platform is not None:
-        deltas.append(Delta(PLATFORM_PILOTS, e.submitter, day, 1, sim))
-        deltas.append(Delta(PLATFORM_WORKERS, e.submitter, day, platform.related_workers, sim))
-    return Outcome(None, tuple(deltas))
+    return Outcome(None, (Delta(APPLICATIONS, e.submitter, day, 1, sim),))
 
 
 def _selection(e: ConstructionUnitSelected, known: Counted | None, sim: bool, day: date) -> Outcome:
@@ -514,7 +522,6 @@ RULES: Final[dict[type[DomainEvent], Rule]] = {
     MatterDeadlineRevised: _matter_deadline_revised,
     MatterRated: _matter_rated,
 }
-COUNTED_EVENT_TYPES: Final = frozenset(cls.__name__ for cls in RULES)
 assert set(RULES) == set(STATED_DAY) | RECORDED_DAY, "every counted event has the day it counts on"
 
 
@@ -533,6 +540,117 @@ def counted_on(event: DomainEvent, recorded_at: datetime) -> date | None:
     it). The as-of replay keeps an event when this day is on or before its date, as the progress
     API sums the days up to it."""
     return _day(event, recorded_at) if type(event) in RULES else None
+
+
+# --- 平台经济企业 pilots: an application and the unit registered from it, in either order ------------
+
+
+class Pilot(NamedTuple):
+    """What the counting has seen of one 幸福企业 application and the unit registered from it.
+    `workers`: the related enterprises' workers its latest form's platform-economy mark names
+    (None: no mark); `applied_on`: the Beijing day intake recorded it (None: not seen yet)."""
+
+    application_id: str
+    applied_on: date | None = None
+    workers: int | None = None
+    unit_id: str | None = None
+    area: str | None = None
+    registered_on: date | None = None
+    exited_on: date | None = None
+    simulated: bool = False
+
+
+class PilotRef(NamedTuple):
+    """Where an event's pilot is found: by its application, or (an exit) by its unit."""
+
+    by_unit: bool
+    key: str
+
+
+PILOT_EVENTS: Final[frozenset[type[DomainEvent]]] = frozenset(
+    {ApplicationSubmitted, ApplicationAmended, UnitRegistered, UnitExited}
+)
+
+
+def pilot_ref(event: DomainEvent) -> PilotRef | None:
+    match event:
+        case ApplicationSubmitted() if event.programme is Programme.幸福企业:
+            return PilotRef(False, str(event.application_id))
+        case ApplicationAmended():
+            return PilotRef(False, str(event.application_id))
+        case UnitRegistered() if event.programme is Programme.幸福企业 and event.application_id is not None:
+            return PilotRef(False, str(event.application_id))
+        case UnitExited():
+            return PilotRef(True, str(event.unit_id))
+    return None
+
+
+def _mark(form: object) -> int | None:
+    platform = form.platform_economy if isinstance(form, PilotForm) else None
+    return platform.related_workers if platform is not None else None
+
+
+def evolve_pilot(
+    pilot: Pilot | None, event: DomainEvent, *, simulated: bool, recorded_at: datetime
+) -> Pilot | None:
+    """The pilot after `event`; None when there is nothing to remember (an amendment of an
+    application that is no 幸福企业, whose submission was never remembered)."""
+    match event:
+        case ApplicationSubmitted():
+            base = pilot or Pilot(str(event.application_id))
+            return base._replace(applied_on=beijing_day(recorded_at), workers=_mark(event.form))
+        case ApplicationAmended() if pilot is not None:
+            # The whole form is replaced: its mark (or none) is the application's from now on.
+            return pilot._replace(workers=_mark(event.form))
+        case UnitRegistered() if event.application_id is not None:
+            base = pilot or Pilot(str(event.application_id))
+            if base.unit_id is not None:
+                return base  # registered once: a redelivered registration changes nothing
+            return base._replace(
+                unit_id=str(event.unit_id),
+                area=event.area,
+                registered_on=event.registered_on,
+                simulated=simulated,
+            )
+        case UnitExited() if pilot is not None and pilot.exited_on is None:
+            return pilot._replace(exited_on=event.exited_on)
+    return pilot
+
+
+def _contribution(pilot: Pilot | None) -> tuple[Delta, ...]:
+    """What a pilot adds to the counters, from all the counting has seen of it."""
+    if pilot is None or pilot.workers is None or pilot.applied_on is None:
+        return ()
+    if pilot.registered_on is None or pilot.area is None:
+        return ()
+    day = max(pilot.registered_on, pilot.applied_on)
+    sim = pilot.simulated
+    deltas = [
+        Delta(PLATFORM_PILOTS, pilot.area, day, 1, sim),
+        Delta(PLATFORM_WORKERS, pilot.area, day, pilot.workers, sim),
+    ]
+    if pilot.exited_on is not None:
+        gone = max(pilot.exited_on, day)
+        deltas += [
+            Delta(PLATFORM_PILOTS, pilot.area, gone, -1, sim),
+            Delta(PLATFORM_WORKERS, pilot.area, gone, -pilot.workers, sim),
+        ]
+    return tuple(deltas)
+
+
+def pilot_deltas(before: Pilot | None, after: Pilot | None) -> tuple[Delta, ...]:
+    """The counters' change from `before` to `after`: the new contribution less the old, so the
+    figures depend on what is known of the pilot, never on the order it became known in."""
+    return (
+        *_contribution(after),
+        *(delta._replace(amount=-delta.amount) for delta in _contribution(before)),
+    )
+
+
+# The events whose rules count on a day of their own, and every event the counting reads (the
+# pilots' too: an amendment moves a pilot's count on the pilot's day, having none of its own).
+COUNTED_EVENT_TYPES: Final = frozenset(cls.__name__ for cls in RULES)
+READ_EVENT_TYPES: Final = COUNTED_EVENT_TYPES | {cls.__name__ for cls in PILOT_EVENTS}
 
 
 # --- metrics: what the progress API shows, read from the counters ----------------------------------
@@ -704,11 +822,12 @@ METRICS: Final[tuple[Metric, ...]] = (
     ),
     Metric(
         PLATFORM_PILOTS,
-        "平台经济企业幸福企业试点申报",
+        "平台经济企业提升职工生活品质试点",
         P_GIG,
         "家",
         PLATFORM_PILOTS,
-        "标为平台经济企业的幸福企业试点申报（ApplicationSubmitted，申报表 platform_economy），按提交日",
+        "申报表标为平台经济企业、经批准登记为幸福企业建设单位的（UnitRegistered），按登记日计（申报受理晚于登记的，按受理日）；"
+        "申报修改增删该标记的，以最新申报表为准；退出的减去",
         year_measure=YearMeasure.IN_YEAR,
     ),
     Metric(
@@ -717,7 +836,7 @@ METRICS: Final[tuple[Metric, ...]] = (
         P_GIG,
         "人",
         PLATFORM_WORKERS,
-        "平台经济企业试点申报所填覆盖的关联企业劳动者人数之和，按提交日",
+        "上述平台经济企业试点的最新申报表所填覆盖的关联企业劳动者人数之和，按登记日计；退出的减去",
         year_measure=YearMeasure.IN_YEAR,
     ),
     Metric(

@@ -22,15 +22,20 @@ from huigong_platform.subscriptions import Projection
 
 from ..adapters import store
 from ..domain.counting import (
-    COUNTED_EVENT_TYPES,
     METRICS,
+    READ_EVENT_TYPES,
     Aggregation,
     Counted,
+    Delta,
+    Pilot,
     SubjectKey,
     count,
     counted_on,
     creates_subject,
+    evolve_pilot,
     is_simulated,
+    pilot_deltas,
+    pilot_ref,
     remembered,
     subject_of,
 )
@@ -56,8 +61,8 @@ class ActualsProjection(Projection):
         topic_for_aggregate("member"),
         topic_for_aggregate("matter"),
     )
-    handles: ClassVar[frozenset[str]] = COUNTED_EVENT_TYPES
-    tables: ClassVar[tuple[str, ...]] = ("actuals", "counted")
+    handles: ClassVar[frozenset[str]] = READ_EVENT_TYPES
+    tables: ClassVar[tuple[str, ...]] = ("actuals", "counted", "platform_pilots")
 
     async def apply(self, conn: DbConnection, event: DomainEvent, record: RecordedEvent) -> None:
         await self.apply_batch(conn, [(event, record)])
@@ -78,20 +83,45 @@ class ActualsProjection(Projection):
         known: dict[SubjectKey, Counted] = await store.load_counted(conn, needed)
         stored = set(known)
         changed: dict[SubjectKey, Counted] = {}
+        refs = [pilot_ref(event) for event, _ in items]
+        pilots = await store.load_pilots(
+            conn,
+            {r.key for r in refs if r is not None and not r.by_unit},
+            {r.key for r in refs if r is not None and r.by_unit},
+        )
+        application_of_unit = {p.unit_id: a for a, p in pilots.items() if p.unit_id is not None}
+        changed_pilots: dict[str, Pilot] = {}
         sums: dict[tuple[str, str, date], tuple[int, int]] = {}
-        for (event, record), subject in zip(items, subjects, strict=True):
+
+        def add(deltas: Sequence[Delta]) -> None:
+            for delta in deltas:
+                key = (delta.counter, delta.area, delta.day)
+                amount, simulated = sums.get(key, (0, 0))
+                sums[key] = (amount + delta.amount, simulated + delta.amount * delta.simulated)
+
+        for (event, record), subject, ref in zip(items, subjects, refs, strict=True):
+            sim = is_simulated(record.actor)
             outcome = count(
                 event,
                 known.get(subject) if subject else None,
-                simulated=is_simulated(record.actor),
+                simulated=sim,
                 recorded_at=record.occurred_at,
             )
             if outcome.counted is not None and subject is not None:
                 known[subject] = changed[subject] = outcome.counted
-            for delta in outcome.deltas:
-                key = (delta.counter, delta.area, delta.day)
-                amount, simulated = sums.get(key, (0, 0))
-                sums[key] = (amount + delta.amount, simulated + delta.amount * delta.simulated)
+            add(outcome.deltas)
+            if ref is not None:
+                application = application_of_unit.get(ref.key) if ref.by_unit else ref.key
+                if application is None:
+                    continue  # the exit of a unit that is no 幸福企业 from an application
+                before = pilots.get(application)
+                after = evolve_pilot(before, event, simulated=sim, recorded_at=record.occurred_at)
+                if after is not None and after != before:
+                    pilots[application] = changed_pilots[application] = after
+                    if after.unit_id is not None:
+                        application_of_unit[after.unit_id] = application
+                    add(pilot_deltas(before, after))
+        await store.save_pilots(conn, changed_pilots.values())
         await store.save_counted(
             conn,
             new=[c for k, c in changed.items() if k not in stored and remembered(c)],

@@ -517,7 +517,7 @@
 
   // ---- 服务站点 and 平台经济企业 pilots per area: read off the progress answer's by_area, so the
   // table answers exactly the question of the cards above (area, year, as of). ----
-  const STATION_METRICS = ["gig_worker_stations", "platform_economy_pilot_applications", "platform_economy_related_workers"];
+  const STATION_METRICS = ["gig_worker_stations", "platform_economy_pilots", "platform_economy_pilot_workers"];
 
   function renderStations(metrics) {
     const found = STATION_METRICS.map((code) => metrics.find((m) => m.metric === code));

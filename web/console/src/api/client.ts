@@ -752,3 +752,90 @@ export const cityApi = {
       idempotencyKey,
     }),
 };
+
+// 送温暖: a union's yearly fund with its deliveries (the registry's `GET /warmth/funds/…`, which
+// declares no response model: the fields the console shows, written down here once), recording a
+// delivery, a delivery sheet, and the city's budget and approvals.
+export type Occasion = Registry["schemas"]["Occasion"];
+export type Festival = Registry["schemas"]["Festival"];
+export type WarmthForm = Registry["schemas"]["WarmthForm"];
+export type DeliveryRequest = Registry["schemas"]["DeliverWarmth"];
+export type BudgetRequest = Registry["schemas"]["BudgetRequest"];
+export type DeliveryStatus = "pending" | "approved" | "declined";
+export interface Delivery {
+  delivery_id: string;
+  union: string;
+  year: number;
+  member_key: string;
+  occasion: Occasion;
+  occasion_label: string;
+  festival: Festival | null;
+  festival_label?: string;
+  form: WarmthForm;
+  form_label: string;
+  amount: number;
+  delivered_on: string;
+  evidence_ref: string;
+  repeat_reason: string | null;
+  status: DeliveryStatus;
+  status_label: string;
+  repeat: boolean;
+  decided_on: string | null;
+  decline_reason: string | null;
+  // The delivering union only: null once the member's personal data was erased.
+  recipient?: { name: string; phone: string } | null;
+  recipient_erased?: boolean;
+}
+export interface Fund {
+  union: string;
+  year: number;
+  budget: number;
+  approval_threshold: number | null;
+  drawn: number;
+  remaining: number;
+  deliveries: Delivery[];
+}
+export interface DeliverySheetAnswer {
+  union: string;
+  rows: number;
+  recorded: { row: number; delivery_id: string; status: DeliveryStatus; status_label: string; repeat: boolean; amount: number }[];
+  refused: { row: number; errors: EnrolmentRowError[] }[];
+}
+
+const fundPath = (union: string, year: number) => `/warmth/funds/${encodeURIComponent(union)}/${year}`;
+
+export const warmthApi = {
+  fund: (union: string, year: number) => request<Fund>("registry", "GET", fundPath(union, year)),
+  deliver: (body: DeliveryRequest, idempotencyKey: string) =>
+    request<Delivery>("registry", "POST", "/warmth/deliveries", { body, idempotencyKey }),
+  setBudget: (union: string, year: number, body: BudgetRequest, idempotencyKey: string) =>
+    request<unknown>("registry", "PUT", fundPath(union, year), { body, idempotencyKey }),
+  approve: (union: string, year: number, deliveryId: string, idempotencyKey: string) =>
+    request<unknown>("registry", "POST", `${fundPath(union, year)}/deliveries/${deliveryId}/approval`, {
+      idempotencyKey,
+    }),
+  decline: (union: string, year: number, deliveryId: string, reason: string, idempotencyKey: string) =>
+    request<unknown>("registry", "POST", `${fundPath(union, year)}/deliveries/${deliveryId}/decline`, {
+      body: { reason },
+      idempotencyKey,
+    }),
+  template: (): Promise<Download> =>
+    requestFile("registry", "GET", "/warmth/deliveries/template", {
+      accept: XLSX,
+      fallbackName: "送温暖发放名单模板.xlsx",
+    }),
+  upload: (file: File, idempotencyKey: string) =>
+    request<DeliverySheetAnswer>("registry", "POST", "/warmth/deliveries/upload", {
+      form: sheetForm(file),
+      idempotencyKey,
+    }),
+  // The same file with the same key again, answered as the result sheet: the recorded rows
+  // answer as they did and nothing is recorded twice.
+  resultSheet: (file: File, idempotencyKey: string): Promise<Download> =>
+    requestFile("registry", "POST", "/warmth/deliveries/upload", {
+      form: sheetForm(file),
+      idempotencyKey,
+      accept: XLSX,
+      fallbackName: "送温暖记录结果.xlsx",
+    }),
+};

@@ -41,6 +41,7 @@ export const MENUS: Record<Role, MenuItem[]> = {
     { path: "/district/notifications", label: "通知" },
     { path: "/district/enrolments", label: "入会登记" },
     ...REPORT_MENU,
+    { path: "/district/warmth", label: "送温暖" },
   ],
   group: [
     { path: "/district/applications", label: "本单位申报" },
@@ -49,12 +50,14 @@ export const MENUS: Record<Role, MenuItem[]> = {
     { path: "/district/notifications", label: "通知" },
     { path: "/district/enrolments", label: "入会登记" },
     ...REPORT_MENU,
+    { path: "/district/warmth", label: "送温暖" },
   ],
   city: [
     { path: "/city/applications", label: "全部申报" },
     { path: "/city/submission-windows", label: "补报窗口" },
     { path: "/city/targets", label: "目标" },
     { path: "/city/compliance-facts", label: "合规事实" },
+    { path: "/city/warmth", label: "送温暖预算与审批" },
     { path: "/registry/units", label: "建设单位" },
     { path: "/matters", label: "服务事项" },
   ],
@@ -160,6 +163,12 @@ const routes: RouteRecordRaw[] = [
         meta: { title: "服务项目", roles: SUBMITTERS },
       },
       {
+        path: "district/warmth",
+        name: "district-warmth",
+        component: () => import("../views/district/Warmth.vue"),
+        meta: { title: "送温暖", roles: SUBMITTERS },
+      },
+      {
         path: "city/applications",
         name: "city-applications",
         component: () => import("../views/city/Applications.vue"),
@@ -188,6 +197,12 @@ const routes: RouteRecordRaw[] = [
         name: "city-compliance-fact",
         component: () => import("../views/city/ComplianceFact.vue"),
         meta: { title: "合规事实", roles: ["city"] },
+      },
+      {
+        path: "city/warmth",
+        name: "city-warmth",
+        component: () => import("../views/city/Warmth.vue"),
+        meta: { title: "送温暖预算与审批", roles: ["city"] },
       },
       {
         path: "review/queue",

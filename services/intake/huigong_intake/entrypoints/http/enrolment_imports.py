@@ -31,14 +31,14 @@ from huigong_events.reference import SUBMITTERS
 from huigong_platform.principals import Principal, Role
 from huigong_platform.refusals import Conflict, FieldError, Refusal
 from huigong_platform.service import runtime_of
+from huigong_platform.sheets import SheetFile, SheetFormatError, lines_in_memory, sheet_file
 from huigong_platform.web import Caller, IdempotencyKey, execute, respond, run
+from huigong_platform.workbooks import XLSX_MEDIA_TYPE, ImportResultBook
 
 from ...adapters import import_jobs as jobs
-from ...adapters.sheets import SheetFile, SheetFormatError, lines_in_memory, sheet_file
-from ...adapters.workbooks import XLSX_MEDIA_TYPE, ImportResultBook
 from ...commands import CancelEnrolmentImport, StartEnrolmentImport
 from ...domain.import_jobs import MAX_IMPORT_ROWS, RESULT_LABELS
-from ...domain.sheet_headings import HEADING_SEARCH_ROWS, Headings, locate_headings
+from ...domain.sheet_headings import HEADING_SEARCH_ROWS, HeadingRow, locate_headings
 from ...policy import may_see_import, no_such_import
 
 router = APIRouter()
@@ -84,7 +84,7 @@ def job_id_for(caller: Principal, key: str) -> uuid.UUID:
     return uuid.uuid5(_JOB_IDS, f"{caller.id}\n{key}")
 
 
-def scan(content: bytes, file: SheetFile) -> tuple[Headings, int]:
+def scan(content: bytes, file: SheetFile) -> tuple[HeadingRow, int]:
     """The heading row and the number of data rows (blank lines not counted), reading the file
     line by line."""
     lines = lines_in_memory(content, file)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any, Final
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
@@ -13,10 +12,10 @@ from fastapi.responses import Response
 from huigong_events.reference import SUBMITTERS, Occupation
 from huigong_platform.idempotency import Outcome
 from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.sheets import Grid, SheetFormatError, read_sheet, sheet_file
 from huigong_platform.web import Caller, IdempotencyKey, execute, respond
+from huigong_platform.workbooks import XLSX_MEDIA_TYPE, attachment, result_sheet, template, wants_sheet
 
-from ...adapters.sheets import Grid, SheetFormatError, read_sheet, sheet_file
-from ...adapters.workbooks import XLSX_MEDIA_TYPE, enrolment_template, result_sheet
 from ...commands import Enrol
 from ...domain.enrolments import COLUMNS, MAX_BATCH_ROWS, OCCUPATION_SYNONYMS, Column, may_report
 from ...domain.sheet_headings import (
@@ -35,16 +34,6 @@ _TEXT_COLUMNS: Final = (Column.身份证号.value, Column.手机号.value)
 _ACCEPTED: Final = "已受理"
 _REJECTED: Final = "未受理"
 _LATER_AID: Final = "补报互助保障"
-
-
-def _wants_sheet(request: Request) -> bool:
-    """Whether the caller asked for the result sheet rather than JSON (Accept names .xlsx and
-    not JSON before it)."""
-    accept = request.headers.get("accept", "")
-    if XLSX_MEDIA_TYPE not in accept:
-        return False
-    json_at = accept.find("application/json")
-    return json_at < 0 or accept.find(XLSX_MEDIA_TYPE) < json_at
 
 
 @router.post(
@@ -79,7 +68,7 @@ async def enrol_upload(
         raise Refusal(FieldError("file", exc.zh, exc.en)) from None
     table = locate_table(sheet.lines) if isinstance(sheet, Grid) else name_rows(sheet)
     outcome = await execute(request, Enrol(rows=table.rows, first_row=table.first_row), caller, key)
-    if not _wants_sheet(request):
+    if not wants_sheet(request):
         return respond(outcome)
     lines = sheet.lines if isinstance(sheet, Grid) else _lines_of(table)
     body = _result_sheet(lines, table, outcome)
@@ -153,7 +142,7 @@ def _is_text_column(heading: str) -> bool:
 
 
 def _attachment(filename: str) -> str:
-    return f"attachment; filename=\"enrolment.xlsx\"; filename*=UTF-8''{quote(filename)}"
+    return attachment(filename, "enrolment.xlsx")
 
 
 # --- the template ------------------------------------------------------------------------------
@@ -206,8 +195,9 @@ async def enrolment_template_file(caller: Caller) -> Response:
     own = caller.submitter
     # The districts and group unions this caller may enrol workers of (all, for city staff).
     areas = [name for code, name in SUBMITTERS.items() if own is None or may_report(own, code)]
-    body = enrolment_template(
+    body = template(
         [column.value for column in COLUMNS],
+        title="入会名单",
         text_columns=_TEXT_COLUMNS,
         date_columns=(Column.入会日期.value,),
         choices={

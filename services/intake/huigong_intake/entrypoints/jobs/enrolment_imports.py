@@ -24,13 +24,13 @@ from huigong_platform import logs
 from huigong_platform.application import CommandPath
 from huigong_platform.principals import parse
 from huigong_platform.refusals import Conflict, Refusal
+from huigong_platform.sheets import SheetFormatError, lines_on_disk
 
 from ...adapters import import_jobs as jobs
-from ...adapters.sheets import SheetFormatError, lines_on_disk
 from ...adapters.vault import Vault
 from ...commands import EnrolImportChunk
 from ...domain.import_jobs import CHUNK_LINES, ImportStatus
-from ...domain.sheet_headings import Headings
+from ...domain.sheet_headings import HeadingRow
 
 log = logs.get(__name__)
 
@@ -102,7 +102,7 @@ class ImportWorker:
             return
         log.info("import job running", job_id=str(job_id), submitter=job.submitter, cursor=job.cursor)
         principal = parse(job.principal)
-        headings = Headings(job.heading_line, job.headings, job.keys)
+        headings = HeadingRow(job.heading_line, job.headings, job.keys)
         cursor = job.cursor
         try:
             with tempfile.TemporaryDirectory(prefix="huigong-import-") as folder:

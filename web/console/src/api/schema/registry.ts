@@ -1042,6 +1042,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/warmth/deliveries/template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 下载送温暖发放名单模板（.xlsx）
+         * @description 送温暖发放名单模板：表头、时机/节日/形式的下拉列表、设为文本格式的成员标识和联系电话列，以及中文填写说明。
+         */
+        get: operations["delivery_template_warmth_deliveries_template_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/warmth/deliveries/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 批量记录送温暖（上传 CSV 或 Excel .xlsx）
+         * @description 上传送温暖发放名单（CSV：UTF-8 或 GBK；或 .xlsx 的第一个工作表），每行记录一次送温暖，与逐条记录的规则相同。表头行可在前20行中的任一行，列名可用文档所列的同义列名。每行单独记录：重复送温暖未说明原因、超出预算、成员不存在等的行不记录，原因写在该行；其他行照常记录。每个文件最多2000行。答复中的行号与 Excel 中显示的行号相同。请求头 Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet 时，答复为结果表：所报的各行原样保留，加“结果”“原因”两列。用同一幂等键再次上传同一文件，已记录的行不会重复记录。
+         */
+        post: operations["upload_deliveries_warmth_deliveries_upload_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/warmth/funds/{union}/{year}": {
         parameters: {
             query?: never;
@@ -1144,6 +1184,14 @@ export interface components {
              * @description 各项认定标准：是否达到及佐证
              */
             results: components["schemas"]["CriterionInput"][];
+        };
+        /** Body_upload_deliveries_warmth_deliveries_upload_post */
+        Body_upload_deliveries_warmth_deliveries_upload_post: {
+            /**
+             * File
+             * @description CSV（UTF-8 或 GBK）或 .xlsx，表头为中文列名
+             */
+            file: string;
         };
         /** BudgetRequest */
         BudgetRequest: {
@@ -6392,6 +6440,136 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 与记录的当前状态冲突 (conflicts with the record's current state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    delivery_template_warmth_deliveries_template_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 模板文件 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 无权执行该操作 (this principal may not do this) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 记录不存在 (no such record, or not one the caller may see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+            /** @description 请求不符合规则，逐字段说明 (breaks a rule; field-level errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
+            };
+        };
+    };
+    upload_deliveries_warmth_deliveries_upload_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 幂等键：同一调用主体重复提交同一键时返回首次结果，不会重复记录 (a retry with the same key returns the first outcome and records nothing new) */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_deliveries_warmth_deliveries_upload_post"];
+            };
+        };
+        responses: {
+            /** @description 逐行结果（JSON 或结果表） */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
                 };
             };
             /** @description 需要凭据或凭据无效 (credentials missing, invalid, expired or revoked) */

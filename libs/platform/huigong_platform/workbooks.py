@@ -1,5 +1,6 @@
-"""Writing the workbooks union staff download: the enrolment template and an upload's result
-sheet. openpyxl writes them (python-calamine, which reads uploads, cannot write).
+"""Writing the workbooks union staff download for a sheet upload (enrolments, 送温暖 deliveries):
+the template to fill in and an upload's result sheet. openpyxl writes them (python-calamine,
+which reads uploads in `sheets.py`, cannot write).
 
 Neither keeps anything: the result sheet is made from the upload the request carries and the
 answer the command gave, and is gone when the response is sent, so no ID number is stored for it.
@@ -12,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
+from fastapi import Request
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -35,15 +38,32 @@ def _saved(workbook: Workbook) -> bytes:
     return out.getvalue()
 
 
-def enrolment_template(
+def wants_sheet(request: Request) -> bool:
+    """Whether the caller of an upload asked for the result sheet rather than JSON (Accept names
+    .xlsx and not JSON before it)."""
+    accept = request.headers.get("accept", "")
+    if XLSX_MEDIA_TYPE not in accept:
+        return False
+    json_at = accept.find("application/json")
+    return json_at < 0 or accept.find(XLSX_MEDIA_TYPE) < json_at
+
+
+def attachment(filename: str, fallback: str) -> str:
+    """Content-Disposition for a workbook named in Chinese, with an ASCII `fallback` name for
+    clients that do not read RFC 5987."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def template(
     columns: Sequence[str],
     *,
+    title: str,
     text_columns: Sequence[str],
     date_columns: Sequence[str],
     choices: Mapping[str, Sequence[str]],
     instructions: Sequence[Sequence[str]],
 ) -> bytes:
-    """The template: the headings on the first sheet, a drop-down list for each column of
+    """The template: the headings on the first sheet (named `title`), a drop-down list for each column of
     `choices`, `text_columns` formatted as text (so Excel keeps all 18 digits of an ID number),
     `date_columns` as dates; `instructions` as the lines of a second sheet, 填写说明; the lists
     themselves on a hidden third sheet, 代码表 (a list written into the validation itself may
@@ -51,7 +71,7 @@ def enrolment_template(
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
-    sheet.title = "入会名单"
+    sheet.title = title
     sheet.append(list(columns))
     last = TEMPLATE_ROWS + 1
     for index, heading in enumerate(columns, 1):
