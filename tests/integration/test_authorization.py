@@ -112,6 +112,10 @@ EVERY_SERVICE: Final = {
                                         "F  F  F  F  F  F  F  F  A  F  F  U  U  U",
     # Each reader's position and lag: operators only.
     ("GET", "/streams"):                "F  F  F  F  F  F  F  F  A  F  F  U  U  U",
+    # What `huigong verify` kept of each run: operators only.
+    ("GET", "/verify-reports"):         "F  F  F  F  F  F  F  F  A  F  F  U  U  U",
+    ("GET", "/verify-reports/{report_id}"):
+                                        "F  F  F  F  F  F  F  F  A  F  F  U  U  U",
 }
 # Logging in and out check the password or the session cookie themselves (test_sessions.py).
 SELF_CHECKED: Final = {("POST", "/session"), ("GET", "/session"), ("DELETE", "/session")}
@@ -380,6 +384,7 @@ def fill(path: str, app_id: str) -> str:
         "union": OWN,
         "delivery_id": str(uuid.uuid4()),
         "letter_id": "1",
+        "report_id": "1",
     }
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     missing = [n for n in names if n not in values]

@@ -21,7 +21,8 @@ from huigong_ops import registry
 from huigong_ops.audit import AuditCollector, csv_text, find_mention, jsonl_lines, summarise
 from huigong_ops.cli import app
 from huigong_ops.common import SEALED, OpsConfig, OpsError, mask_sealed, select_topics
-from huigong_ops.verify import ChainChecker, Kind
+from huigong_ops.verify import ChainChecker, Kind, Problem
+from huigong_ops.verify_record import kept_problem
 from huigong_testkit.factories import enrolment, recorded
 
 ENROLMENTS = topic_for_aggregate("enrolment").name
@@ -252,3 +253,17 @@ def test_half_a_kafka_login_is_told_before_anything_connects() -> None:
     result = CliRunner().invoke(app, ["streams"], env=env)
     assert result.exit_code == 2, result.output
     assert "HUIGONG_KAFKA_USERNAME 和 HUIGONG_KAFKA_PASSWORD" in result.stderr
+
+
+def test_a_kept_verify_problem_never_carries_what_a_parser_quoted_of_the_record() -> None:
+    quoted = "1 validation error for Enrolment: input_value='370202199001011234'"
+    for kind in (Kind.INVALID, Kind.UNDECODABLE):
+        kept = kept_problem(Problem(kind, ENROLMENTS, 2, 9, quoted, "enrolment", "a-1", 3))
+        assert "370202199001011234" not in orjson.dumps(kept).decode()
+        assert kept["reason"] == kind.label
+        assert (kept["topic"], kept["partition"], kept["offset"], kept["version"]) == (ENROLMENTS, 2, 9, 3)
+    # The check's own reasons (hashes, versions) are kept whole.
+    altered = kept_problem(
+        Problem(Kind.ALTERED, ENROLMENTS, 0, 4, "content does not hash", "enrolment", "a-1", 2)
+    )
+    assert altered["reason"] == f"{Kind.ALTERED.label}: content does not hash" and altered["failure"] is True

@@ -31,7 +31,7 @@ from huigong_platform.raw_identifiers import Patterns
 from huigong_platform.settings import SERVICES
 
 from . import audit as audit_mod
-from . import bundles, deadletters, event_keys, inbound_letters
+from . import bundles, deadletters, event_keys, inbound_letters, verify_record
 from . import personal as personal_mod
 from . import reconcile as reconcile_mod
 from . import replay as replay_mod
@@ -185,6 +185,15 @@ def verify(
             "default: derived from HUIGONG_CHECKPOINT_KEYS in the environment)",
         ),
     ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="记入校验结果的执行人 / who ran it, kept with the report "
+            "(default: HUIGONG_PRINCIPAL, else the operating system's user)",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOpt = False,
     progress: ProgressOpt = True,
     bootstrap: BootstrapOpt = None,
@@ -198,6 +207,8 @@ def verify(
     从头读取全部事件主题（或 --topic 指定的主题），按聚合分组逐一核对。发现问题时退出码为 1。
 
     Reads every event topic from offset 0 (or only --topic), groups records by aggregate and checks each hash, each version and each prev_hash link, and each record's authentication tag (HUIGONG_EVENT_KEYS): a record without a valid tag of its topic's owner is `forged` (unless it is an untagged event adopted in a manifest of HUIGONG_LEGACY_ADOPTIONS: `huigong events adopt-legacy`). Then reads each owning service's event store (admin DSN: HUIGONG_PG_ADMIN_DSN or --dsn; skipped with --kafka-only) and checks it the same way, and the two copies against each other: `copies_differ`, `missing_on_kafka`, `missing_in_store`. A relay duplicate and an event not yet published are info only. Exits 1 when anything fails.
+
+    每次校验的结果记入数据库（auth.verify_reports），控制台 运维 → 校验结果 可查 / each run's report is kept in PostgreSQL whenever an admin DSN is known (also with --kafka-only), and shown in the console under 运维 → 校验结果 (GET /verify-reports).
     """
     _quiet_logs()
     config = OpsConfig.resolve(bootstrap, prefix, dsn)
@@ -216,6 +227,8 @@ def verify(
         )
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
+    run_by = (by or "").strip() or verify_record.default_runner()
+    started_at = datetime.now(UTC)
     with RichReporter(progress and not json_output) as reporter:
         report = _run(
             verify_mod.verify(
@@ -230,10 +243,33 @@ def verify(
                 public_keys=trusted_keys,
             )
         )
+    report_id: int | None = None
+    not_kept = "没有数据库连接（HUIGONG_PG_ADMIN_DSN）no admin DSN"
+    if config.dsn is not None:
+        try:
+            report_id = asyncio.run(
+                verify_record.record(
+                    config.dsn,
+                    report,
+                    run_by=run_by,
+                    started_at=started_at,
+                    finished_at=datetime.now(UTC),
+                    topics=[t.qualified(config.prefix) for t in topics],
+                    since=since,
+                    with_stores=not kafka_only,
+                    decoded=decode,
+                )
+            )
+        except OpsError as exc:
+            not_kept = str(exc)
     if json_output:
-        _print_json(report.to_json(limit))
+        _print_json({**report.to_json(limit), "report_id": report_id})
     else:
         _render_verify(report, limit)
+        if report_id is not None:
+            typer.echo(f"已记录为校验结果 #{report_id} / kept as verify report #{report_id}")
+    if report_id is None:
+        typer.secho(f"校验结果未记录 report not kept: {not_kept}", err=True, fg=typer.colors.YELLOW)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -121,7 +121,7 @@ def migrations_for(service: str) -> list[Migration]:
     return platform_migrations() + _files(service_migrations_dir(service), service)
 
 
-# The `auth` schema (API keys, staff accounts and sessions) is shared by every service: the admin
+# The `auth` schema (API keys, staff accounts and sessions, verify reports) is shared by every service: the admin
 # owns it and applies its migrations in `provision`; each service role may read the keys and stamp
 # when one was last used, and log people in.
 AUTH_SCHEMA = "auth"
@@ -135,6 +135,8 @@ _AUTH_GRANTS = (
     "GRANT SELECT, INSERT, UPDATE (idle_until, revoked_at, revoked_by, revoke_reason) ON auth.sessions TO {role}",
     "GRANT SELECT, INSERT ON auth.login_attempts TO {role}",
     "GRANT USAGE ON SEQUENCE auth.login_attempts_id_seq TO {role}",
+    # `huigong verify`'s reports (verify_reports.py serves them): written by the admin only.
+    "GRANT SELECT ON auth.verify_reports TO {role}",
 )
 
 

@@ -85,6 +85,10 @@ COMMON: Final[dict[tuple[str, str], Rule]] = {
     # Streams (stream_api.py): each reader's position and lag, for 运维/审计 only (the operators'
     # view of the runner, as `huigong streams` is on the command line).
     ("GET", "/streams"): Rule(roles(Role.OPS)),
+    # Verify reports (verify_reports.py): what `huigong verify` kept of each run, read-only, for
+    # 运维/审计 only.
+    ("GET", "/verify-reports"): Rule(roles(Role.OPS)),
+    ("GET", "/verify-reports/{report_id}"): Rule(roles(Role.OPS)),
 }
 
 _CONVERTOR: Final = re.compile(r"\{([^}:]+):[^}]+\}")

@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from huigong_events.checkpoints import CheckpointKeys
 
 from . import answer_labels as answer_labels_
-from . import api_docs, authorization, dead_letter_api, errors, logs, sessions, stream_api
+from . import api_docs, authorization, dead_letter_api, errors, logs, sessions, stream_api, verify_reports
 from .application import CommandPath
 from .checkpoints import Checkpointer
 from .credentials import KeyVerifier
@@ -330,6 +330,7 @@ def build_app(
             ),
         )
     )
+    app.include_router(verify_reports.router(lambda request: runtime_of(request).pool))
     for router in routers:
         app.include_router(router)
 

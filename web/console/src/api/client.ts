@@ -465,6 +465,51 @@ export const streamsApi = {
   get: (service: Service) => request<StreamsReport>(service, "GET", "/streams"),
 };
 
+// Every service's /verify-reports (huigong_platform.verify_reports): what `huigong verify` kept
+// of each run, 运维/审计 only; declared without a response model, written down here once.
+export interface VerifyProblem {
+  kind: string;
+  failure: boolean;
+  topic: string;
+  partition: number;
+  offset: number | null;
+  aggregate_type: string | null;
+  aggregate_id: string | null;
+  version: number | null;
+  event_id: string | null;
+  reason: string;
+}
+export interface VerifyReportSummary {
+  id: number;
+  started_at: string;
+  finished_at: string;
+  run_by: string;
+  scope: { topics: string[]; since: string | null; with_stores: boolean; decoded: boolean };
+  records: number;
+  aggregates: number;
+  missing_topics: string[];
+  counts: Record<string, number>;
+  failures: number;
+  problems_total: number;
+  passed: boolean;
+  outcome: "通过" | "未通过";
+}
+export interface VerifyReportDetail extends VerifyReportSummary {
+  problems: VerifyProblem[];
+}
+export interface VerifyReportPage {
+  total: number;
+  items: VerifyReportSummary[];
+  // The next (older) page's `before`; null on the last page.
+  next_before: number | null;
+}
+export const verifyReportsApi = {
+  list: (service: Service, query: { limit?: number; before?: number }) =>
+    request<VerifyReportPage>(service, "GET", "/verify-reports", { query }),
+  get: (service: Service, reportId: number) =>
+    request<VerifyReportDetail>(service, "GET", `/verify-reports/${reportId}`),
+};
+
 // The registry's member roster: one member by member key, and its erasure (登记人员).
 export type MemberErasureRequest = Registry["schemas"]["MemberErasureRequest"];
 export interface Member {

@@ -77,6 +77,7 @@ export const MENUS: Record<Role, MenuItem[]> = {
     { path: "/audit/timeline", label: "审计时间线" },
     { path: "/audit/dead-letters", label: "死信" },
     { path: "/audit/streams", label: "数据流" },
+    { path: "/audit/verify", label: "校验结果" },
     { path: "/matters", label: "服务事项" },
   ],
   viewer: [{ path: "/registry/units", label: "建设单位" }],
@@ -245,6 +246,12 @@ const routes: RouteRecordRaw[] = [
         name: "audit-streams",
         component: () => import("../views/audit/Streams.vue"),
         meta: { title: "数据流", roles: ["ops"] },
+      },
+      {
+        path: "audit/verify",
+        name: "audit-verify",
+        component: () => import("../views/audit/VerifyReports.vue"),
+        meta: { title: "校验结果", roles: ["ops"] },
       },
       {
         path: "registry/members",
