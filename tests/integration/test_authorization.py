@@ -139,6 +139,12 @@ MATRIX: Final = {
     ("intake", "POST", "/enrolments"):                                "A  A  A  F  F  F  F  F  F  F  A  U  U  U",
     ("intake", "POST", "/enrolments/upload"):                         "A  A  A  F  F  F  F  F  F  F  A  U  U  U",
     ("intake", "GET", "/enrolments/template"):                        "A  A  A  A  F  F  F  F  A  F  A  U  U  U",
+    # Import jobs: the uploader's own (another's answers 404, as no job: test_enrolment_imports.py).
+    ("intake", "POST", "/enrolments/imports"):                        "A  A  A  F  F  F  F  F  F  F  A  U  U  U",
+    ("intake", "GET", "/enrolments/imports"):                         "A  A  A  F  F  F  F  F  A  F  A  U  U  U",
+    ("intake", "GET", "/enrolments/imports/{job_id}"):                "A  A  A  F  F  F  F  F  A  F  A  U  U  U",
+    ("intake", "GET", "/enrolments/imports/{job_id}/result"):         "A  A  A  F  F  F  F  F  A  F  A  U  U  U",
+    ("intake", "POST", "/enrolments/imports/{job_id}/cancel"):        "A  A  A  F  F  F  F  F  F  F  A  U  U  U",
     ("intake", "GET", "/applications"):                               "A  H  H  A  F  A  A  A  A  F  H  U  U  U",
     ("intake", "POST", "/applications/{application_id}/withdrawal"):  "A  N  N  A  F  F  F  F  F  F  N  U  U  U",
     # Each district its own feed (test_kafka_security.py: nothing of another's is in it); ops name one.
@@ -383,6 +389,7 @@ def fill(path: str, app_id: str) -> str:
         "year": str(YEAR),
         "union": OWN,
         "delivery_id": str(uuid.uuid4()),
+        "job_id": str(uuid.uuid4()),
         "letter_id": "1",
         "report_id": "1",
     }
