@@ -220,6 +220,12 @@ async def test_the_city_reports_corrects_and_withdraws_a_fact_and_the_unit_page_
     await occurred.fill(f"{day.year}年{day.month}月{day.day}日")
     await occurred.press("Enter")
     await form.get_by_label("证据编号或文号", exact=True).fill(evidence)
+    # A click beside the fields closes the date picker (Element Plus's open picker is an unnamed
+    # dialog to axe); the page as the person reads it before sending is what is checked.
+    await page.get_by_role("heading", name="合规事实", exact=True).click()
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.el-popper')].every((e) => getComputedStyle(e).display === 'none')"
+    )
     await a11y.check("city-fact-form", page)
     await form.get_by_role("button", name="报送事实").click()
     await expect(page.get_by_test_id("fact-status")).to_have_text("已报送", timeout=WAIT_MS)

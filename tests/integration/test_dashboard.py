@@ -111,7 +111,9 @@ async def test_the_dashboard_shows_the_cohort_follows_new_events_and_answers_as_
             members_before = int(await card(page, "members_enrolled").get_attribute("data-actual") or "0")
 
             # 李沧区 enrols gig workers: the open page shows them at its next refresh.
-            refreshes = await page.evaluate("Number(document.body.dataset.refreshes)")
+            refreshes = await page.evaluate(
+                "Number(document.body.dataset.refreshes || 0)"
+            )  # 0 before the first refresh ends
             await enrol(by_name(services, "intake"), 3, "district:370213")
             await expect_figure(page, "members_enrolled", members_before + 3, "after 李沧区 enrolled 3")
             # The counter moves at the end of a refresh, after the figures and the series under
