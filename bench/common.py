@@ -100,7 +100,7 @@ async def bench_env() -> AsyncIterator[Env]:
         await ensure_topics(env.bootstrap, env.prefix)
         yield env
     finally:
-        await database.drop_database(root, env.database)
+        await database.drop_database(env.env["HUIGONG_PG_SUPERUSER_DSN"], env.database)
         from aiokafka.admin import AIOKafkaAdminClient
 
         admin = AIOKafkaAdminClient(bootstrap_servers=env.bootstrap)

@@ -181,7 +181,7 @@ async def stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
     except Exception as exc:
         pytest.fail(f"Kafka at {s.bootstrap} is not usable ({exc!r}); is bin/stack start running?")
     yield s
-    await database.drop_database(admin_root, s.database)
+    await drop_run_database(stack_env, s.database)
     await delete_topics(s.bootstrap, s.topic_prefix)
 
 
@@ -200,8 +200,15 @@ async def isolated_stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
         await asyncio.wait_for(ensure_topics(s.bootstrap, s.topic_prefix), 60)
         yield s
     finally:
-        await database.drop_database(root, s.database)
+        await drop_run_database(stack_env, s.database)
         await delete_topics(s.bootstrap, s.topic_prefix)
+
+
+async def drop_run_database(stack_env: dict[str, str], name: str) -> None:
+    """Drops a database the run made, as the cluster's superuser: a stopped service's backends
+    can outlive its process for a moment, and only a superuser (or pg_signal_backend, which the
+    admin role is rightly not given) may end another role's backends for DROP ... WITH (FORCE)."""
+    await database.drop_database(stack_env["HUIGONG_PG_SUPERUSER_DSN"], name)
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:

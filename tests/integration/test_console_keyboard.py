@@ -7,6 +7,7 @@ address typed (the side menu moves by arrow keys, as menus do)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
@@ -15,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Final
 
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, FileChooser, Page, expect
 
 from huigong_simulator.data import enrolment_rows
 from huigong_simulator.forms import credit_code
@@ -203,14 +204,19 @@ async def test_a_district_uploads_its_enrolment_sheet_with_the_keyboard_alone(
     ]
     rows[1]["手机号"] = "1380000"  # row 5: a phone number too short
     page = await browser.new_page()
+    # Listening from the start: Playwright turns on the interception of file choosers without
+    # waiting for it, so a listener added just before the key press could miss a chooser that
+    # opens while the browser is busy.
+    choosers: asyncio.Queue[FileChooser] = asyncio.Queue()
+    page.on("filechooser", choosers.put_nowait)
     await keyboard_login(page, door, *clerk)
     await page.goto(f"{door.url}/district/enrolments")
     await expect(page.get_by_role("heading", name="市南区 · 入会登记")).to_be_visible(timeout=WAIT_MS)
     await tab_to(page, lambda e: e["tag"] == "INPUT" and e["type"] == "file")
     # The space bar opens the system's file chooser, as for any file button.
-    async with page.expect_file_chooser() as chooser:
-        await page.keyboard.press("Space")
-    await (await chooser.value).set_files(
+    await page.keyboard.press("Space")
+    chooser = await asyncio.wait_for(choosers.get(), WAIT_MS / 1000)
+    await chooser.set_files(
         {"name": "市南区入会名单.xlsx", "mimeType": XLSX, "buffer": office_sheet(rows, OFFICE_HEADINGS)}
     )
     await expect(page.get_by_test_id("chosen-file")).to_have_text("市南区入会名单.xlsx")

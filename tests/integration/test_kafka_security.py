@@ -42,7 +42,7 @@ from huigong_platform.kafka import consumer as make_consumer
 from huigong_platform.kafka import producer as make_producer
 from huigong_platform.settings import SERVICES, KafkaAuth
 
-from ..conftest import LOCAL, REPO, Stack
+from ..conftest import LOCAL, REPO, Stack, drop_run_database
 from ..forms import complex_form, with_fresh_undertaking_unit
 from ..unit.intake.test_enrolments import row as enrolment_row
 from .processes import TEST_PORTS, ServiceProcess, artefacts_dir
@@ -167,7 +167,7 @@ async def services(stack: Stack, secured: SecuredKafka) -> AsyncIterator[tuple[S
     finally:
         for proc in reversed(procs):
             proc.kill()
-        await database.drop_database(admin_root, name)
+        await drop_run_database(stack.env, name)
 
 
 async def end_offsets(kafka: SecuredKafka, topic: str) -> int:

@@ -35,7 +35,7 @@ from huigong_platform import database
 from huigong_platform.settings import SERVICES
 from huigong_simulator.data import enrolment_rows, fake_id_number, fake_mobile
 
-from ..conftest import Stack, isolated_stack
+from ..conftest import Stack, drop_run_database, isolated_stack
 from .processes import ServiceProcess, running
 from .test_review import eventually, key
 
@@ -407,4 +407,4 @@ async def test_keys_intake_held_move_to_the_registry_when_it_migrates(
         finally:
             await admin.close()
     finally:
-        await database.drop_database(root, name)
+        await drop_run_database(stack_env, name)

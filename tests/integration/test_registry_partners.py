@@ -40,7 +40,7 @@ from huigong_registry.domain.dates import beijing_day
 from huigong_registry.domain.partners import partner_id_of_application
 from huigong_testkit.factories import authentic
 
-from ..conftest import Stack, delete_topics
+from ..conftest import Stack, delete_topics, drop_run_database
 from ..forms import opinion, partner_form, variant
 from .processes import TEST_PORTS, ServiceProcess, artefacts_dir, running
 from .test_review import (
@@ -213,7 +213,7 @@ async def lone_stack(stack_env: dict[str, str]) -> AsyncIterator[Stack]:
         await asyncio.wait_for(ensure_topics(own.bootstrap, own.topic_prefix), 60)
         yield own
     finally:
-        await database.drop_database(root, own.database)
+        await drop_run_database(stack_env, own.database)
         await delete_topics(own.bootstrap, own.topic_prefix)
 
 
