@@ -60,6 +60,7 @@ def consumer(
     client_id: str,
     auth: KafkaAuth | None = None,
     max_poll_seconds: float = 300.0,
+    session_seconds: float = 10.0,
 ) -> AIOKafkaConsumer:
     # Offsets live in PostgreSQL with the projection rows; Kafka's committed offsets are only a
     # mirror for lag tooling, so auto-commit stays off.
@@ -67,9 +68,9 @@ def consumer(
         # Also the rebalance timeout aiokafka sends with JoinGroup: how long a rebalance waits
         # for a member still finishing a batch.
         max_poll_interval_ms=int(max_poll_seconds * 1000),
-        # A member learns of a rebalance from a heartbeat's answer: every second rather than
-        # aiokafka's three, so the group's pause at a member change is that much shorter.
-        heartbeat_interval_ms=1000,
+        # How long a member that stopped heartbeating (a killed instance) keeps its partitions.
+        session_timeout_ms=int(session_seconds * 1000),
+        heartbeat_interval_ms=int(heartbeat_seconds(session_seconds) * 1000),
         bootstrap_servers=bootstrap,
         group_id=group_id,
         client_id=client_id,
@@ -81,6 +82,13 @@ def consumer(
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
+
+
+def heartbeat_seconds(session_seconds: float) -> float:
+    """A member learns of a rebalance from a heartbeat's answer: every second at most (aiokafka's
+    default is three), so the group's pause at a member change is that much shorter, and six to
+    a session, so a busy event loop may miss a few before the member is given up."""
+    return min(1.0, session_seconds / 6)
 
 
 async def start_producer(producer: AIOKafkaProducer, within: float) -> None:

@@ -34,6 +34,7 @@ from huigong_events.envelope import RecordedEvent
 from . import logs, telemetry
 from .database import OUTAGES, DbConnection
 from .eventstore import EventStore, Metadata, PendingAppend
+from .kafka import heartbeat_seconds
 from .settings import KafkaAuth, Settings
 from .subscriptions import (
     Applier,
@@ -392,11 +393,9 @@ def reaction_app(
         stream_wait_empty=False,
         # faust waits 60 s by default before the group gives up on a member that stopped
         # heartbeating; a service restarted after a crash (SIGKILL, OOM) would stand still that
-        # long. 10 s (the broker's minimum is 6 s) with a heartbeat every second: a member learns
-        # of a rebalance from a heartbeat's answer, so the group's pause at a member change
-        # (another instance started or stopped) is that much shorter.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=1.0,
+        # long. The projections' session and heartbeat instead (huigong_platform.kafka).
+        broker_session_timeout=settings.consumer_session_seconds,
+        broker_heartbeat_interval=heartbeat_seconds(settings.consumer_session_seconds),
         key_serializer="raw",
         value_serializer="raw",
     )

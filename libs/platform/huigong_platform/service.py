@@ -160,6 +160,7 @@ def build_app(
                     settings.topic_prefix,
                     settings.consumer_batch_size,
                     settings.consumer_max_poll_seconds,
+                    settings.consumer_session_seconds,
                 )
                 for p in projections
             ],

@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         "that asks for no records this long leaves its group, and the time a rebalance waits for a "
         "member to rejoin. The runner keeps asking while a batch is applied (docs/replicas.md)",
     )
+    consumer_session_seconds: float = Field(
+        default=10.0,
+        ge=1,
+        description="Kafka's session timeout of every consumer group member (projections and "
+        "reactions), in seconds: a member that stops heartbeating (a killed instance) keeps its "
+        "partitions this long. The brokers' group.min.session.timeout.ms must allow it (Kafka's "
+        "default is 6 s; the brokers of bin/stack and docker-compose.yml allow 2 s and their "
+        "services use 3 s)",
+    )
     # Access (huigong_platform.authorization): key cache, body size and per-principal rate limits.
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="Seconds a key's state is cached; a revocation applies within it"

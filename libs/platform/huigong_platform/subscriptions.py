@@ -606,6 +606,7 @@ class Subscription:
         topic_prefix: str = "",
         batch_size: int = 2000,
         max_poll_seconds: float = 300.0,
+        session_seconds: float = 10.0,
     ) -> None:
         self.projection = projection
         self.applier = Applier(projection, service)
@@ -615,6 +616,7 @@ class Subscription:
         self._prefix = topic_prefix
         self._batch_size = batch_size
         self._max_poll_seconds = max_poll_seconds
+        self._session_seconds = session_seconds
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self.batch_lock = asyncio.Lock()
@@ -681,6 +683,7 @@ class Subscription:
             self.group_id,
             f"huigong-{self._service}-{self.projection.name}",
             max_poll_seconds=self._max_poll_seconds,
+            session_seconds=self._session_seconds,
         )
         self._consumer = consumer
         consumer.subscribe(self.topic_names, listener=_Rebalance(self))

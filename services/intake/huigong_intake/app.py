@@ -64,7 +64,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             POLICY, intake.handlers(), postgres_units(runtime.pool, runtime.store, settings.service)
         )
         inbound = InboundConsumer(
-            runtime.commands, settings.kafka_bootstrap, settings.topic_prefix, runtime.pool
+            runtime.commands,
+            settings.kafka_bootstrap,
+            settings.topic_prefix,
+            runtime.pool,
+            settings.consumer_session_seconds,
         )
         runtime.extras["inbound"] = inbound
         runtime.spawn("inbound", inbound.run(), inbound.stop)

@@ -147,8 +147,10 @@ class InboundConsumer:
         bootstrap: str,
         topic_prefix: str = "",
         pool: asyncpg.Pool | None = None,
+        session_seconds: float = 10.0,
     ) -> None:
         self._commands = commands
+        self._session_seconds = session_seconds
         # Where the district hears of its refused commands (its outbound feed); None in tests
         # that run the consumer without intake's database.
         self._pool = pool
@@ -179,7 +181,10 @@ class InboundConsumer:
 
     async def _consume(self) -> None:
         consumer: AIOKafkaConsumer = make_consumer(
-            self._bootstrap, f"{self._prefix}huigong.intake.inbound", "huigong-intake-inbound"
+            self._bootstrap,
+            f"{self._prefix}huigong.intake.inbound",
+            "huigong-intake-inbound",
+            session_seconds=self._session_seconds,
         )
         consumer.subscribe([t.qualified(self._prefix) for t in INBOUND_TOPICS])
         producer: AIOKafkaProducer = make_producer(self._bootstrap, "huigong-intake-dead-letters")
