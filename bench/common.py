@@ -25,6 +25,9 @@ LOCAL = Path(os.environ.get("HUIGONG_LOCAL_DIR", REPO / ".local"))
 def read_env() -> dict[str, str]:
     env: dict[str, str] = {}
     for name in ("stack.env", "secrets.env"):
+        if not (LOCAL / name).exists():
+            # bin/stack start writes stack.env; secrets.env is the services' (bin/run or bin/test).
+            raise SystemExit(f"{LOCAL / name} missing: run bin/run (or bin/test) once, then bin/stack start")
         for line in (LOCAL / name).read_text().splitlines():
             if "=" in line and not line.startswith("#"):
                 key, _, value = line.partition("=")

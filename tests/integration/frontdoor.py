@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,15 +35,17 @@ def _stack(command: str, env: dict[str, str]) -> None:
 
 
 @contextmanager
-def front_door(intake_port: int) -> Iterator[FrontDoor]:
+def front_door(intake_port: int, replicas: Mapping[str, int] | None = None) -> Iterator[FrontDoor]:
     """nginx on PORT forwarding to the four services from `intake_port` on (review, registry and
-    metrics follow it, as `running()` starts them)."""
+    metrics follow it, as `running()` starts them); with `replicas`, to that many instances of a
+    service, each 10 ports above the one before, as `bin/run` starts them."""
     with tempfile.TemporaryDirectory(prefix="huigong-front-door-") as local:
         env = {
             **os.environ,
             "HUIGONG_LOCAL_DIR": local,
             "HUIGONG_FRONT_DOOR_PORT": str(PORT),
             "HUIGONG_SERVICE_PORT_BASE": str(intake_port),
+            **{f"HUIGONG_REPLICAS_{service.upper()}": str(n) for service, n in (replicas or {}).items()},
         }
         _stack("start", env)
         try:

@@ -368,7 +368,7 @@ async def chaos(
         await platform.start()
         platform.started_at = now()
         watching = asyncio.create_task(watch.run())
-        with cpu_contention(contention):
+        with cpu_contention(contention) as load:
             driver = Driver(
                 deployment,
                 traffic,
@@ -422,6 +422,7 @@ async def chaos(
             await ingest
         await caught_up(deployment, timeout=settle_timeout)
         audit = await verdict(deployment, platform, driver, [], traffic)
+        audit.contention = load
         watching.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watching
