@@ -14,9 +14,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from huigong_events.envelope import RecordedEvent, to_kafka
-from huigong_events.topics import topic_for_aggregate
+from huigong_events.topics import Topic, TopicKind, topic_for_aggregate
 from huigong_platform import subscriptions
 from huigong_platform.database import create_pool
 from huigong_platform.subscriptions import Subscription
@@ -298,3 +299,58 @@ async def test_a_batch_slower_than_max_poll_interval_keeps_its_member_in_its_gro
     assert counts[(district, platform)] == 30
     # One assignment of every partition, never taken away and handed back.
     assert assignments == [6]
+
+
+async def test_a_new_member_with_a_short_session_stays_in_its_group_while_it_finds_its_start(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    # A consumer that has never read a partition starts it at the beginning. aiokafka heartbeats
+    # only once the assignment listener returns, so finding those starts must take well under a
+    # session. Asked partition by partition, each start waited out the fetcher's long poll on the
+    # partitions already started (half a second while they hold nothing new): with a 2 s session
+    # (the broker's minimum here) and nine empty partitions the member was put out of its group
+    # and rejoined, over and over.
+    district = "370283"
+    platform = f"货拉拉-{uuid.uuid4().hex[:6]}"
+    await publish(stack, [recorded(enrolment(district, platform)) for _ in range(12)])
+    quiet = tuple(
+        Topic(f"huigong.test.quiet-{uuid.uuid4().hex[:8]}", "intake", TopicKind.EVENTS, 3) for _ in range(3)
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t.qualified(stack.topic_prefix), 3, 1) for t in quiet])
+    finally:
+        await admin.close()
+
+    class WithQuietTopics(EnrolmentCounts):
+        topics = (*EnrolmentCounts.topics, *quiet)
+
+    projection = WithQuietTopics(unique("fresh"), unique("counts"))
+    async with pool.acquire() as conn:
+        await projection.create(conn)
+    sub = Subscription(
+        projection, pool, stack.bootstrap, "intake", stack.topic_prefix, batch_size=50, session_seconds=2
+    )
+    assignments: list[int] = []
+    seek = sub.seek_to_checkpoints
+
+    async def assigned(partitions: Sequence[TopicPartition]) -> None:
+        assignments.append(len(partitions))
+        await seek(partitions)
+
+    sub.seek_to_checkpoints = assigned  # type: ignore[method-assign]
+
+    async def settled() -> bool:
+        async with pool.acquire() as conn:
+            if (await projection.counts(conn)).get((district, platform), 0) < 12:
+                return False
+        # Stay a few sessions more: a member dropped from its group shows as a second assignment.
+        await asyncio.sleep(6)
+        return True
+
+    await run_until(sub, settled, timeout=90)
+    async with pool.acquire() as conn:
+        counts = await projection.counts(conn)
+    assert counts[(district, platform)] == 12
+    assert assignments == [15]

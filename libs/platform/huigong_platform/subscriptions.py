@@ -648,12 +648,18 @@ class Subscription:
             # no longer matter, and the next one seeks again when it is assigned.
             return
         stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        never_read = []
         for tp in partitions:
             offset = stored.get((tp.topic, tp.partition))
             if offset is None:
-                await consumer.seek_to_beginning(tp)
+                never_read.append(tp)
             else:
                 consumer.seek(tp, offset)
+        if never_read:
+            # One request for all of them: aiokafka heartbeats only once this listener returns,
+            # and each separate call waits out a fetch (about half a second), which with a short
+            # session put a member that had just joined back out of its group.
+            await consumer.seek_to_beginning(*never_read)
 
     async def run(self) -> None:
         backoff = 0.5
