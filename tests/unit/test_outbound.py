@@ -16,6 +16,7 @@ from huigong_events.envelope import RecordedEvent, seal
 from huigong_events.outbound import (
     NOTICE_TYPES,
     ApplicationDecidedNotice,
+    ApplicationReceivedNotice,
     ApplicationRejectedNotice,
     EnrolmentBatchNotice,
     FindingNotice,
@@ -24,6 +25,7 @@ from huigong_events.outbound import (
 from huigong_events.reference import SUBMITTERS, ExclusionRule
 from huigong_events.review import EvidenceSource, ExclusionEvidence, ExclusionFound
 from huigong_events.topics import OUTBOUND_TOPICS, outbound_topic
+from huigong_events.upcasting import upcast
 from huigong_intake.adapters.outbound import kafka_record, notice_row
 from huigong_intake.commands import Enrol
 from huigong_intake.handlers import Intake
@@ -101,6 +103,24 @@ def test_intake_publishes_every_outbound_topic() -> None:
         if a.operation == kafka_acls.Operation.WRITE
     }
     assert {t.name for t in OUTBOUND_TOPICS} <= writes
+
+
+def test_an_application_recorded_before_receipt_numbers_is_received_under_its_id() -> None:
+    # Versions 1 and 2 of ApplicationSubmitted carry no 受理编号; their notice must still be
+    # built (it once failed validation, and the outbound consumer dead-lettered every such record).
+    for version in (1, 2):
+        data = json.loads((GOLDEN / f"ApplicationSubmitted.v{version}.json").read_text())
+        current = EVENT_TYPES["ApplicationSubmitted"].schema_version
+        event = EVENT_TYPES["ApplicationSubmitted"].model_validate(
+            upcast("ApplicationSubmitted", version, current, data)
+        )
+        notice = notice_for(event, recorded(event))
+        assert isinstance(notice, ApplicationReceivedNotice), version
+        assert notice.receipt_no == str(notice.application_id) == data["application_id"]
+    latest = golden("ApplicationSubmitted")
+    notice = notice_for(latest, recorded(latest))
+    assert isinstance(notice, ApplicationReceivedNotice)
+    assert notice.receipt_no == latest.receipt_no  # type: ignore[attr-defined]
 
 
 def test_a_rejection_tells_each_rule_and_its_text() -> None:

@@ -74,7 +74,9 @@ def notice_for(event: DomainEvent, record: RecordedEvent) -> Notice | None:
                 **common,
                 record_id=str(event.application_id),
                 application_id=event.application_id,
-                receipt_no=event.receipt_no,
+                # Applications recorded before receipt numbers were given (schema versions 1
+                # and 2) are followed by their id, as intake itself names them.
+                receipt_no=event.receipt_no or str(event.application_id),
                 year=event.year,
                 programme=event.programme,
             )
