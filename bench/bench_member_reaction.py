@@ -31,7 +31,7 @@ from huigong_platform.reactions import reaction_app
 from huigong_platform.service import tune_gc
 from huigong_platform.settings import Settings
 from huigong_registry.reactions.members import MembersReaction
-from huigong_testkit.factories import enrolment
+from huigong_testkit.factories import authentic, enrolment
 
 from .common import CpuClock, Env, Stopwatch, bench_env, figure, publish
 
@@ -82,18 +82,21 @@ async def produce(env: Env, made: list[EnrolmentRequested]) -> None:
 
     def records() -> Iterator[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]:
         for event in made:
-            record = seal(
-                event=event,
-                event_id=uuid.uuid4(),
-                aggregate_id=str(event.enrolment_id),
-                aggregate_version=1,
-                occurred_at=now,
-                recorded_at=now,
-                actor="bench",
-                source=event.district,
-                correlation_id=str(uuid.uuid4()),
-                causation_id=None,
-                prev_hash=None,
+            # Tagged by intake's key as intake's store does: the reaction refuses untagged records.
+            record = authentic(
+                seal(
+                    event=event,
+                    event_id=uuid.uuid4(),
+                    aggregate_id=str(event.enrolment_id),
+                    aggregate_version=1,
+                    occurred_at=now,
+                    recorded_at=now,
+                    actor="bench",
+                    source=event.district,
+                    correlation_id=str(uuid.uuid4()),
+                    causation_id=None,
+                    prev_hash=None,
+                )
             )
             yield (topic, *to_kafka(record))
 

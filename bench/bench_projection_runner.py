@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from huigong_events.base import DomainEvent
@@ -24,7 +25,7 @@ from huigong_events.topics import Topic, topic_for_aggregate
 from huigong_platform.database import DbConnection, create_pool
 from huigong_platform.service import tune_gc
 from huigong_platform.subscriptions import Projection, Subscription
-from huigong_testkit.factories import enrolment, recorded
+from huigong_testkit.factories import authentic, enrolment, recorded
 
 from .common import CpuClock, Env, Stopwatch, bench_env, figure, postgres_cpu_seconds, publish
 
@@ -58,13 +59,14 @@ class DistrictCounts(Projection):
 
 async def produce(env: Env, topic: str, count: int) -> None:
     districts = ["370202", "370203", "370213", "370212", "370214", "370211", "370215", "370281"]
-    # A pool of distinct encoded records, re-keyed per message so every aggregate is new.
+    # A pool of distinct encoded records, re-keyed per message so every aggregate is new, and
+    # tagged again after it: the runner dead-letters a record whose tag does not cover it.
     template = [recorded(enrolment(districts[i % len(districts)])) for i in range(1000)]
 
     def records() -> Iterator[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]:
         for i in range(count):
             base = template[i % len(template)]
-            record = base.model_copy(update={"aggregate_id": f"{base.aggregate_id}-{i}"})
+            record = authentic(base.model_copy(update={"aggregate_id": f"{base.aggregate_id}-{i}"}))
             yield (topic, *to_kafka(record))
 
     watch = Stopwatch()
@@ -97,6 +99,11 @@ async def consume(env: Env, topic: str, count: int, handle: object = None) -> tu
         return watch.seconds, cpu.seconds
     finally:
         await consumer.stop()
+
+
+async def dead_letters(pool: asyncpg.Pool, consumer: str) -> int:
+    n: int = await pool.fetchval("SELECT count(*) FROM dead_letters WHERE consumer = $1", consumer)
+    return n
 
 
 async def main(count: int, batch_size: int) -> None:
@@ -132,10 +139,15 @@ async def main(count: int, batch_size: int) -> None:
         backends = await postgres_cpu_seconds(env)
         watch, cpu = Stopwatch(), CpuClock()
         task = asyncio.create_task(sub.run())
+        polls = 0
         while sub.applied < count:
             await asyncio.sleep(0.05)
             if task.done():
                 task.result()
+            polls += 1
+            if polls % 20 == 0 and await dead_letters(pool, projection.name):
+                # A dead-lettered record is never applied: the figure would be of refusals.
+                raise SystemExit(f"{await dead_letters(pool, projection.name)} records dead-lettered")
         pg_s, pg_cpu = watch.seconds, cpu.seconds
         # The other side of the pipeline: PostgreSQL applies one batch while this process reads
         # and decodes the next, so the slower of the two sets the rate.

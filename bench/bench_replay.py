@@ -41,6 +41,7 @@ from huigong_ops.replay import ReplayReport, replay_services, service_consumers
 from huigong_ops.scan import open_consumer, partition_ranges
 from huigong_platform.service import tune_gc
 from huigong_platform.settings import SERVICES
+from huigong_testkit.factories import authentic
 
 from .common import REPO, CpuClock, Env, Stopwatch, bench_env, figure, publish
 
@@ -95,7 +96,8 @@ class Stream:
         }
         digest = hashlib.sha256(hash_input(fields)).hexdigest()
         self.last[key] = (number + 1, digest)
-        return RecordedEvent.trusted(**fields, hash=digest)
+        # Tagged by the owning service's key as its store does: replay refuses untagged records.
+        return authentic(RecordedEvent.trusted(**fields, hash=digest))
 
 
 def at(day: date) -> datetime:
