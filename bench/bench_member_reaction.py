@@ -17,12 +17,11 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from faust.contrib.asgi import faust_app_running
 
-from huigong_events.envelope import seal, to_kafka
+from huigong_events.envelope import to_kafka
 from huigong_events.intake import EnrolmentRequested
 from huigong_events.topics import topic_for_aggregate
 from huigong_platform.database import create_pool
@@ -31,7 +30,7 @@ from huigong_platform.reactions import reaction_app
 from huigong_platform.service import tune_gc
 from huigong_platform.settings import Settings
 from huigong_registry.reactions.members import MembersReaction
-from huigong_testkit.factories import authentic, enrolment
+from huigong_testkit.factories import enrolment, recorded
 
 from .common import CpuClock, Env, Stopwatch, bench_env, figure, publish
 
@@ -78,26 +77,12 @@ def reports(count: int) -> tuple[list[EnrolmentRequested], int]:
 
 async def produce(env: Env, made: list[EnrolmentRequested]) -> None:
     topic = topic_for_aggregate("enrolment").qualified(env.prefix)
-    now = datetime.now(UTC)
 
     def records() -> Iterator[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]:
         for event in made:
-            # Tagged by intake's key as intake's store does: the reaction refuses untagged records.
-            record = authentic(
-                seal(
-                    event=event,
-                    event_id=uuid.uuid4(),
-                    aggregate_id=str(event.enrolment_id),
-                    aggregate_version=1,
-                    occurred_at=now,
-                    recorded_at=now,
-                    actor="bench",
-                    source=event.district,
-                    correlation_id=str(uuid.uuid4()),
-                    causation_id=None,
-                    prev_hash=None,
-                )
-            )
+            # Sealed and tagged by intake's key as intake's store does: the reaction refuses
+            # untagged records.
+            record = recorded(event)
             yield (topic, *to_kafka(record))
 
     await publish(env, records())

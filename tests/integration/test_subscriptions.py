@@ -55,6 +55,19 @@ async def publish(
         await producer.stop()
 
 
+def count_assignments(sub: Subscription) -> list[int]:
+    """The number of partitions in each assignment `sub` is handed, in order, as it runs."""
+    assignments: list[int] = []
+    seek = sub.seek_to_checkpoints
+
+    async def assigned(partitions: Sequence[TopicPartition]) -> None:
+        assignments.append(len(partitions))
+        await seek(partitions)
+
+    sub.seek_to_checkpoints = assigned  # type: ignore[method-assign]
+    return assignments
+
+
 async def run_until(sub: Subscription, condition, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
     task = asyncio.create_task(sub.run())
     try:
@@ -279,14 +292,7 @@ async def test_a_batch_slower_than_max_poll_interval_keeps_its_member_in_its_gro
     sub = Subscription(
         projection, pool, stack.bootstrap, "intake", stack.topic_prefix, batch_size=10, max_poll_seconds=3
     )
-    assignments: list[int] = []
-    seek = sub.seek_to_checkpoints
-
-    async def assigned(partitions: Sequence[TopicPartition]) -> None:
-        assignments.append(len(partitions))
-        await seek(partitions)
-
-    sub.seek_to_checkpoints = assigned  # type: ignore[method-assign]
+    assignments = count_assignments(sub)
 
     async def settled() -> bool:
         async with pool.acquire() as conn:
@@ -332,14 +338,7 @@ async def test_a_new_member_with_a_short_session_stays_in_its_group_while_it_fin
     sub = Subscription(
         projection, pool, stack.bootstrap, "intake", stack.topic_prefix, batch_size=50, session_seconds=2
     )
-    assignments: list[int] = []
-    seek = sub.seek_to_checkpoints
-
-    async def assigned(partitions: Sequence[TopicPartition]) -> None:
-        assignments.append(len(partitions))
-        await seek(partitions)
-
-    sub.seek_to_checkpoints = assigned  # type: ignore[method-assign]
+    assignments = count_assignments(sub)
 
     async def settled() -> bool:
         async with pool.acquire() as conn:
