@@ -68,6 +68,19 @@ def count_assignments(sub: Subscription) -> list[int]:
     return assignments
 
 
+async def new_counts(pool: asyncpg.Pool, name: str) -> EnrolmentCounts:
+    """A fresh counting projection, its table created."""
+    projection = EnrolmentCounts(unique(name), unique("counts"))
+    async with pool.acquire() as conn:
+        await projection.create(conn)
+    return projection
+
+
+async def counted(pool: asyncpg.Pool, projection: EnrolmentCounts, district: str, platform: str) -> int:
+    async with pool.acquire() as conn:
+        return (await projection.counts(conn)).get((district, platform), 0)
+
+
 async def run_until(sub: Subscription, condition, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
     task = asyncio.create_task(sub.run())
     try:
@@ -283,9 +296,7 @@ async def test_a_batch_slower_than_max_poll_interval_keeps_its_member_in_its_gro
     district = "370285"
     platform = f"闪送-{uuid.uuid4().hex[:6]}"
     await publish(stack, [recorded(enrolment(district, platform)) for _ in range(30)])
-    projection = EnrolmentCounts(unique("slow"), unique("counts"))
-    async with pool.acquire() as conn:
-        await projection.create(conn)
+    projection = await new_counts(pool, "slow")
     slow = tmp_path / "slow-batch"
     slow.write_text(f"9 {projection.name}")
     monkeypatch.setattr(subscriptions, "_SLOW_BATCH_FILE", str(slow))
@@ -295,8 +306,7 @@ async def test_a_batch_slower_than_max_poll_interval_keeps_its_member_in_its_gro
     assignments = count_assignments(sub)
 
     async def settled() -> bool:
-        async with pool.acquire() as conn:
-            return (await projection.counts(conn)).get((district, platform), 0) >= 30
+        return await counted(pool, projection, district, platform) >= 30
 
     await run_until(sub, settled, timeout=90)
     async with pool.acquire() as conn:
@@ -353,3 +363,40 @@ async def test_a_new_member_with_a_short_session_stays_in_its_group_while_it_fin
         counts = await projection.counts(conn)
     assert counts[(district, platform)] == 12
     assert assignments == [15]
+
+
+async def test_a_consumer_that_stops_fetching_while_records_wait_is_replaced_and_catches_up(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    # A client can wedge without an error reaching us: after a three-broker run lost its group's
+    # coordinator, one consumer stayed in its group fetching nothing while thousands of records
+    # waited. Here the consumer is wedged on purpose (its partitions paused behind the runner's
+    # back); records published after that must still be counted, once each.
+    district = "370214"
+    platform = f"达达-{uuid.uuid4().hex[:6]}"
+    await publish(stack, [recorded(enrolment(district, platform)) for _ in range(10)])
+    projection = await new_counts(pool, "stall")
+    sub = Subscription(projection, pool, stack.bootstrap, "intake", stack.topic_prefix, batch_size=50)
+    sub.stall_seconds = 3.0
+    assignments = count_assignments(sub)
+
+    wedged = False
+
+    async def settled() -> bool:
+        nonlocal wedged
+        if not wedged:
+            if await counted(pool, projection, district, platform) < 10:
+                return False
+            consumer = sub._consumer
+            assert consumer is not None
+            consumer.pause(*consumer.assignment())
+            wedged = True
+            await publish(stack, [recorded(enrolment(district, platform)) for _ in range(10)])
+        return await counted(pool, projection, district, platform) >= 20
+
+    await run_until(sub, settled, timeout=90)
+    async with pool.acquire() as conn:
+        counts = await projection.counts(conn)
+    assert counts[(district, platform)] == 20
+    # The wedged consumer was given up and a fresh one assigned every partition again.
+    assert assignments == [6, 6]

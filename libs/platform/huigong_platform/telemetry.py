@@ -54,6 +54,12 @@ CONSUMER_KEEPALIVES = Counter(
     "while a batch outlasted a quarter of max_poll_interval_ms",
     ["service", "consumer"],
 )
+CONSUMER_STALLS = Counter(
+    "huigong_consumer_stalls_total",
+    "Times a projection consumer fetched nothing while records waited (or stayed out of its group) "
+    "for longer than its stall limit and was replaced by a fresh consumer",
+    ["service", "consumer"],
+)
 CONSUMER_RESUMES = Counter(
     "huigong_consumer_resumes_total",
     "Times a consumer was sought back (or forward) to its stored checkpoint because the records it "
