@@ -1,15 +1,17 @@
 """Losing brokers, long form: the platform on a three-node Kafka cluster of its own (`bin/stack
 --brokers 3` in <local dir>/chaos-cluster; topics with three replicas and min.insync.replicas=2)
 and the local stack's PostgreSQL, while the district simulator sends enrolments; `--kills` times,
-spread over the ingest, the broker then leading partition 0 of the enrolments topic is SIGKILLed
-and started again `--down` seconds later. Then the reliability audit (nothing lost, nothing
+spread over the ingest, a broker is SIGKILLed and started again `--down` seconds later: in turn
+the one then leading partition 0 of the enrolments topic and the one coordinating each consumer
+group `--coordinators` names (by projection). Then the reliability audit (nothing lost, nothing
 twice, replay equals live, every consumer at the end of its topics) and the under-replicated
 partitions over time. The short form in CI is tests/reliability/test_broker_loss.py.
 
 Needs the local stack's PostgreSQL (`bin/stack start`; its broker is not used). Prints the
 report and writes it to <local dir>/chaos-brokers-report.{txt,json}.
 
-  .venv/bin/python -m bench.chaos_brokers --enrolments 30000 --rate 150 --kills 4
+  .venv/bin/python -m bench.chaos_brokers --enrolments 30000 --rate 150 --kills 4 \
+      --coordinators intake.outbound,registry.roster
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import sys
 from pathlib import Path
 
 from bench.common import LOCAL, REPO, bench_env, machine_line
-from huigong_testkit.brokers import broker_loss, local_cluster
+from huigong_testkit.brokers import LEADER, broker_loss, coordinator_of_group, local_cluster
 from huigong_testkit.reliability import Deployment, Traffic
 
 # The four services' ports: ten above bench_metrics' three, so that HUIGONG_BENCH_PORT_BASE moves
@@ -31,7 +33,13 @@ BASE_PORT = int(os.environ.get("HUIGONG_BENCH_PORT_BASE", "29201")) + 10
 
 
 async def main(
-    enrolments: int, rate: float, kills: int, down: float, kafka_port: int, contention: int
+    enrolments: int,
+    rate: float,
+    kills: int,
+    down: float,
+    kafka_port: int,
+    contention: int,
+    coordinators: list[str],
 ) -> int:
     print(machine_line())
     libs = os.environ.get("HUIGONG_KAFKA_LIBS", str(REPO / ".local/kafka/libs"))
@@ -49,6 +57,7 @@ async def main(
                 Traffic(enrolments=enrolments, batch=200, rate=rate, applications=max(8, enrolments // 2000)),
                 kills=kills,
                 down=down,
+                targets=(LEADER, *(coordinator_of_group(c) for c in coordinators)),
                 contention=contention,
                 announce=lambda line: print(line, flush=True),
             )
@@ -87,7 +96,24 @@ if __name__ == "__main__":
     parser.add_argument(
         "--contention", type=int, default=0, help="CPU-bound processes beside the platform (0)"
     )
+    parser.add_argument(
+        "--coordinators",
+        default="intake.outbound",
+        help="projections (comma-separated) whose group coordinator is killed in turn with the "
+        "partition leader (intake.outbound); empty: the partition leader only",
+    )
     args = parser.parse_args()
+    coordinators = [c for c in args.coordinators.split(",") if c]
     sys.exit(
-        asyncio.run(main(args.enrolments, args.rate, args.kills, args.down, args.kafka_port, args.contention))
+        asyncio.run(
+            main(
+                args.enrolments,
+                args.rate,
+                args.kills,
+                args.down,
+                args.kafka_port,
+                args.contention,
+                coordinators,
+            )
+        )
     )

@@ -1,7 +1,10 @@
 """Losing a broker, short form: the platform on a three-node Kafka cluster (topics with three
 replicas, min.insync.replicas=2, every producer acks=all and idempotent) while the district
-simulator sends enrolments over HTTP and over the inbound topics; mid-ingest the broker leading
-partition 0 of the enrolments topic is SIGKILLed and, 5 s later, started again. Every row a
+simulator sends enrolments over HTTP and over the inbound topics; a third into the ingest the
+broker leading partition 0 of the enrolments topic is SIGKILLed and, 5 s later, started again;
+two thirds in, the same with the broker coordinating intake's outbound consumer group (whose
+members must find its new coordinator and, if their sessions ran out meanwhile, join again; one
+such consumer once fetched nothing more after this). Every row a
 district was told is accepted (a 2xx, or a record the broker acknowledged) must then be
 everywhere exactly once, a replay must equal live and every consumer must have caught up; the
 under-replicated partitions are printed over time. The long form (repeated kills) is
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 
-from huigong_testkit.brokers import Cluster, broker_loss
+from huigong_testkit.brokers import LEADER, Cluster, broker_loss, coordinator_of_group
 from huigong_testkit.reliability import Deployment, Traffic
 
 from ..conftest import isolated_stack
@@ -23,7 +26,7 @@ from ..integration.processes import TEST_PORTS, artefacts_dir
 ENROLMENTS = int(os.environ.get("HUIGONG_BROKER_LOSS_ENROLMENTS", "4000"))
 
 
-async def test_a_lost_partition_leader_loses_no_acknowledged_enrolment_and_counts_none_twice(
+async def test_a_lost_leader_or_coordinator_loses_no_acknowledged_enrolment_and_counts_none_twice(
     stack_env: dict[str, str], kafka_cluster: Cluster
 ) -> None:
     on_cluster = {**stack_env, "HUIGONG_KAFKA_BOOTSTRAP": kafka_cluster.bootstrap}
@@ -35,10 +38,11 @@ async def test_a_lost_partition_leader_loses_no_acknowledged_enrolment_and_count
             base_port=TEST_PORTS["intake"] + 1700,
             logs=artefacts_dir(),
         )
-        # About 40 s of ingest, the loss in its middle: the rows sent while the broker is
-        # away and while its partitions move meet a cluster one broker short.
+        # About 40 s of ingest, the losses inside it: the rows sent while a broker is away and
+        # while its partitions move meet a cluster one broker short.
         traffic = Traffic(enrolments=ENROLMENTS, batch=100, rate=round(ENROLMENTS / 40, 1), applications=8)
-        result = await broker_loss(deployment, kafka_cluster, traffic, kills=1, down=5.0)
+        targets = (LEADER, coordinator_of_group("intake.outbound"))
+        result = await broker_loss(deployment, kafka_cluster, traffic, kills=2, down=5.0, targets=targets)
     text = result.render()
     print(text)  # the under-replicated partitions over time, in the test's output
     out = artefacts_dir()
@@ -48,14 +52,13 @@ async def test_a_lost_partition_leader_loses_no_acknowledged_enrolment_and_count
 
     # The cluster was what it claims: three copies, two of them needed for an acknowledgement.
     assert result.settings == {"replication.factor": "3", "min.insync.replicas": "2"}, text
-    # The broker lost was the leader, during the ingest, and leadership moved.
-    (loss,) = result.losses
-    assert [f["during_ingest"] for f in report.faults] == [True], text
-    # While it was away the cluster saw its partitions under-replicated, never leaderless, and
+    # Both losses fell inside the ingest.
+    assert [f["during_ingest"] for f in report.faults] == [True, True], text
+    # While each was away the cluster saw partitions under-replicated, never leaderless, and
     # once it was back every partition was in sync again.
     assert result.max_under_replicated > 0 and result.max_offline == 0, text
     assert result.samples[-1].under_replicated == 0 and result.samples[-1].brokers == 3, text
-    assert loss.in_sync > 0, text
+    assert all(loss.in_sync > 0 for loss in result.losses), text
     # Intake answered throughout: no 503, no refusal; the outbox waited for the new leaders.
     assert report.http["statuses"].get(503, 0) == 0 and report.http["refusals"] == [], text
     # Nothing a district was told was accepted is missing anywhere, nothing is counted twice.

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import subprocess
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,20 @@ async def look(client: AIOKafkaAdminClient, prefix: str, at: float) -> Replicati
     )
 
 
+LEADER = "leader"
+COORDINATOR = "coordinator of "
+
+
+def coordinator_of_group(projection: str) -> str:
+    """A `broker_loss` target: the broker coordinating `projection`'s consumer group."""
+    return COORDINATOR + projection
+
+
+async def coordinator_of(client: AIOKafkaAdminClient, group: str) -> int:
+    """The broker coordinating a consumer group (the leader of its __consumer_offsets partition)."""
+    return int(await client.find_coordinator(group))
+
+
 async def leader_of(client: AIOKafkaAdminClient, topic: str, partition: int = 0) -> int:
     (described,) = await client.describe_topics([topic])
     leader = next(p["leader"] for p in described["partitions"] if p["partition"] == partition)
@@ -228,7 +242,8 @@ class Watch:
 
 @dataclass
 class Loss:
-    node: int  # the broker killed: the leader of the enrolments topic's partition 0 then
+    node: int  # the broker killed
+    role: str  # why that one: what it led or coordinated then
     at: float  # seconds into the run
     leader_after: int  # the partition's leader once the lost broker was back
     in_sync: float = 0.0  # seconds from the restarted broker answering until none was under-replicated
@@ -272,8 +287,8 @@ class BrokerLossReport:
         )
         for loss in self.losses:
             lines.append(
-                f"  SIGKILL kafka-{loss.node} (leader of {ENROLMENTS.name}[0]) at {loss.at:.1f} s; "
-                f"leader afterwards kafka-{loss.leader_after}; every partition in sync {loss.in_sync:.1f} s "
+                f"  SIGKILL kafka-{loss.node} ({loss.role}) at {loss.at:.1f} s; leader of "
+                f"{ENROLMENTS.name}[0] afterwards kafka-{loss.leader_after}; every partition in sync {loss.in_sync:.1f} s "
                 "after it answered again"
             )
         lines.append(f"every consumer at the end of its topics {self.drained:.1f} s after the ingest ended")
@@ -304,11 +319,15 @@ async def broker_loss(
     kills: int = 1,
     down: float = 5.0,
     contention: int = 0,
+    targets: Sequence[str] = (LEADER,),
     announce: Callable[[str], None] | None = None,
 ) -> BrokerLossReport:
-    """Ingest `traffic` and, spread over it, `kills` times: SIGKILL the broker leading partition 0
-    of the enrolments topic, wait `down` seconds, start it again (`bin/stack start kafka`) and
-    wait until every partition is back in sync; then the reliability audit."""
+    """Ingest `traffic` and, spread over it, `kills` times: SIGKILL a broker, wait `down` seconds,
+    start it again (`bin/stack start kafka`) and wait until every partition is back in sync; then
+    the reliability audit. Which broker, kill after kill in turn from `targets`: `LEADER`, the one
+    leading partition 0 of the enrolments topic, or `coordinator_of_group(projection)`, the one
+    coordinating that projection's consumer group (its members lose their group's coordinator as
+    well as partition leaders)."""
     keys = await issue_keys(deployment, [f"simulator:{s}" for s in traffic.submitters])
     topic = ENROLMENTS.qualified(deployment.prefix)
     client = await admin(deployment.bootstrap)
@@ -322,7 +341,7 @@ async def broker_loss(
         try:
             with cpu_contention(contention):
                 report, losses, drained = await _kills(
-                    deployment, platform, cluster, watch, traffic, keys, kills, down, announce
+                    deployment, platform, cluster, watch, traffic, keys, kills, down, targets, announce
                 )
         finally:
             await watch.stop()
@@ -338,6 +357,7 @@ async def _kills(
     keys: Mapping[str, str],
     kills: int,
     down: float,
+    targets: Sequence[str],
     announce: Callable[[str], None] | None,
 ) -> tuple[Report, list[Loss], float]:
     driver = Driver(deployment, traffic, keys)
@@ -356,10 +376,16 @@ async def _kills(
             ingest.result()  # a driver that failed says why here
         client = await admin(deployment.bootstrap)
         try:
-            node = await leader_of(client, topic)
+            target = targets[(number - 1) % len(targets)]
+            if target == LEADER:
+                node, role = await leader_of(client, topic), "partition leader"
+            else:
+                projection = target.removeprefix(COORDINATOR)
+                group = f"{deployment.prefix}huigong.{projection}"
+                node, role = await coordinator_of(client, group), f"coordinator of {projection}"
         finally:
             await client.close()
-        loss = Loss(node=node, at=now() - platform.started_at, leader_after=-1)
+        loss = Loss(node=node, role=role, at=now() - platform.started_at, leader_after=-1)
 
         async def outage(node: int = node) -> None:
             await cluster.kill(node)
@@ -370,7 +396,7 @@ async def _kills(
             await cluster.start()
             restarted.append(now() - platform.started_at)
 
-        await platform.inject(f"SIGKILL kafka-{node} (partition leader)", driver, outage, restore, down)
+        await platform.inject(f"SIGKILL kafka-{node} ({role})", driver, outage, restore, down)
         loss.in_sync = await watch.in_sync(restarted[0], timeout=300)
         client = await admin(deployment.bootstrap)
         try:

@@ -928,12 +928,13 @@ class Report:
             f"{h['unavailable_outside_outage']}"
         )
         lines.append("")
+        width = max([40, *(len(f["name"]) + 1 for f in self.faults)])
         lines.append(
-            f"  {'fault':<40}{'at s':>7}{'rows sent':>11}{'down s':>8}{'ready s':>9}{'recovered s':>13}"
+            f"  {'fault':<{width}}{'at s':>7}{'rows sent':>11}{'down s':>8}{'ready s':>9}{'recovered s':>13}"
         )
         for f in self.faults:
             lines.append(
-                f"  {f['name']:<40}{f['at']:>7.1f}{f['sent_before']:>11,}{f['down']:>8.1f}"
+                f"  {f['name']:<{width}}{f['at']:>7.1f}{f['sent_before']:>11,}{f['down']:>8.1f}"
                 f"{f['ready']:>9.1f}{f['recovered']:>13.1f}"
                 + ("" if f["during_ingest"] else "  (after ingest)")
             )
