@@ -377,7 +377,7 @@ async def test_a_consumer_that_stops_fetching_while_records_wait_is_replaced_and
     await publish(stack, [recorded(enrolment(district, platform)) for _ in range(10)])
     projection = await new_counts(pool, "stall")
     sub = Subscription(projection, pool, stack.bootstrap, "intake", stack.topic_prefix, batch_size=50)
-    sub.stall_seconds = 3.0
+    sub.watch.limit = 3.0
     assignments = count_assignments(sub)
 
     wedged = False

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import os
-import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from huigong_events.authenticity import NotAuthentic, default_keys
@@ -40,6 +39,7 @@ from huigong_events.topics import Topic
 from . import logs, telemetry
 from .database import OUTAGES, DbConnection
 from .kafka import consumer as make_consumer
+from .stalls import Membership, StallWatch, stall_limit
 
 log = logs.get(__name__)
 
@@ -582,34 +582,20 @@ def key_columns(types: list[str], ids: list[str]) -> tuple[str, str | list[str],
     return "$2::text[], $3::text[]", types, ids
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Rebalance(Membership):
     def __init__(self, subscription: Subscription) -> None:
+        super().__init__(subscription.watch)
         self._sub = subscription
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        self._sub.in_group = False
+        await super().on_partitions_revoked(revoked)
         # Let an in-flight batch finish before the partitions move elsewhere.
         async with self._sub.batch_lock:
             pass
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         await self._sub.seek_to_checkpoints(assigned)
-        self._sub.in_group = True
-
-
-def stall_limit(max_poll_seconds: float, session_seconds: float) -> float:
-    """Seconds a subscription may go without progress before its consumer is replaced.
-
-    Longer than anything a healthy member waits for: a rebalance waits for every member to ask
-    for records again (a busy one does so every quarter of max_poll_interval, see
-    `Subscription._finish`) and for a killed one's session to run out, and a broker's partitions
-    move to new leaders within seconds. A minute at least, so a short outage of the whole
-    cluster is ridden out by the client's own retries rather than by fresh consumers."""
-    return max(60.0, max_poll_seconds / 4 + 3 * session_seconds)
-
-
-class Stalled(Exception):
-    """A subscription made no progress for longer than `stall_limit`."""
+        await super().on_partitions_assigned(assigned)
 
 
 class Subscription:
@@ -643,9 +629,8 @@ class Subscription:
         self.lag: dict[TopicPartition, int] = {}
         self._uncommitted: dict[TopicPartition, int] = {}
         self._committing: asyncio.Task[None] | None = None
-        self.stall_seconds = stall_limit(max_poll_seconds, session_seconds)
-        self.in_group = False  # between an assignment and the next revocation
-        self._progress_at = time.monotonic()
+        # A consumer that wedges is replaced (stalls.py); its checkpoints say where to resume.
+        self.watch = StallWatch(service, projection.name, stall_limit(max_poll_seconds, session_seconds))
 
     @property
     def topic_names(self) -> list[str]:
@@ -687,7 +672,7 @@ class Subscription:
         backoff = 0.5
         while not self._stopping.is_set():
             try:
-                await self._watched()
+                await self.watch.guard(self._consume())
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
@@ -705,39 +690,6 @@ class Subscription:
     async def stop(self) -> None:
         self._stopping.set()
 
-    async def _watched(self) -> None:
-        """`_consume`, replaced by a fresh consumer when it stops making progress.
-
-        A client can wedge where no error reaches us: after its group's coordinator broker was
-        killed, one aiokafka consumer of a three-broker run sat in its group fetching nothing
-        while thousands of records waited, and stayed so. Its checkpoints are the truth, so
-        closing it and starting another (which rejoins and seeks to them) loses nothing and
-        applies nothing twice; an operator sees the stall in the log and in
-        `huigong_consumer_stalls_total`."""
-        self._progress_at = time.monotonic()
-        consume = asyncio.create_task(self._consume())
-        try:
-            while True:
-                done, _ = await asyncio.wait({consume}, timeout=min(5.0, self.stall_seconds / 10))
-                if done:
-                    consume.result()
-                    return
-                idle = time.monotonic() - self._progress_at
-                if idle <= self.stall_seconds:
-                    continue
-                reason = await self._waiting()
-                if reason is None:
-                    self._progress_at = time.monotonic()  # nothing to read: idle, not stalled
-                    continue
-                telemetry.CONSUMER_STALLS.labels(self._service, self.projection.name).inc()
-                raise Stalled(
-                    f"no records for {idle:.0f} s, {reason}; a fresh consumer resumes from the checkpoints"
-                )
-        finally:
-            if not consume.done():
-                consume.cancel()
-                await asyncio.wait({consume})
-
     async def _consume(self) -> None:
         consumer = make_consumer(
             self._bootstrap,
@@ -746,7 +698,7 @@ class Subscription:
             max_poll_seconds=self._max_poll_seconds,
             session_seconds=self._session_seconds,
         )
-        self._consumer = consumer
+        self._consumer = self.watch.client = consumer
         consumer.subscribe(self.topic_names, listener=_Rebalance(self))
         await consumer.start()
         # One batch is applied in PostgreSQL while the next is fetched and decoded here, so the
@@ -757,7 +709,7 @@ class Subscription:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
                 if batches:
-                    self._progress_at = time.monotonic()
+                    self.watch.fed()
                     prepared = await self._prepare(batches)
                     if in_flight is not None:
                         await self._finish(consumer, in_flight)
@@ -779,8 +731,8 @@ class Subscription:
                         await task
             self._committing = None
             self._uncommitted = {}
-            self._consumer = None
-            self.in_group = False
+            self._consumer = self.watch.client = None
+            self.watch.in_group = False
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(consumer.stop(), 10)
 
@@ -799,7 +751,7 @@ class Subscription:
         interval = self._max_poll_seconds / 4
         while True:
             done, _ = await asyncio.wait({batch}, timeout=interval)
-            self._progress_at = time.monotonic()  # a batch that is applied is progress
+            self.watch.fed()  # a batch being applied is progress, however long it takes
             if done:
                 batch.result()
                 return
@@ -877,27 +829,6 @@ class Subscription:
                 telemetry.CONSUMER_LAG.labels(
                     self._service, self.projection.name, tp.topic, str(tp.partition)
                 ).set(lag)
-
-    async def _waiting(self) -> str | None:
-        """Why this consumer is not idle but stuck, if it is: out of its group, a position it
-        cannot find, or records on the broker past its positions (asked of the broker, not of
-        the high-water marks of its last fetch, which a consumer that fetches nothing never
-        updates). None when it has all it was given."""
-        consumer = self._consumer
-        if consumer is None or not self.in_group:
-            return "not in its group"
-        assigned = list(consumer.assignment())
-        if not assigned:
-            return None  # more members than partitions: idle by design
-        try:
-            async with asyncio.timeout(10):
-                ends = await consumer.end_offsets(assigned)
-                behind = 0
-                for tp in assigned:
-                    behind += max(ends[tp] - await consumer.position(tp), 0)
-        except Exception as exc:
-            return f"no positions or ends to compare ({type(exc).__name__}: {exc})"
-        return f"{behind} records waiting on its partitions" if behind else None
 
 
 PreparedBatch = list[tuple[TopicPartition, list[RawRecord], list[Decoded]]]

@@ -37,6 +37,7 @@ from huigong_platform.kafka import producer as make_producer
 from huigong_platform.kafka import start_producer
 from huigong_platform.principals import Principal, Role
 from huigong_platform.refusals import FieldError, Refusal
+from huigong_platform.stalls import Membership, StallWatch, stall_limit
 
 from ...adapters.outbound import write_notice
 from ...commands import BODIES, NEEDS_APPLICATION, UNION_TAGS, InboundCommand, command_of
@@ -44,6 +45,9 @@ from ...domain.enrolments import Column
 
 log = logs.get(__name__)
 
+# A district's command is handled in milliseconds; aiokafka's default interval between requests
+# for records, stated so the stall guard's limit follows it.
+MAX_POLL_SECONDS = 300.0
 # Personal columns never reach the dead-letter topic: they are replaced before it is written.
 PERSONAL_COLUMNS = frozenset({Column.姓名.value, Column.身份证号.value, Column.手机号.value})
 REDACTED = "[已删除]"
@@ -159,6 +163,9 @@ class InboundConsumer:
         self._stopping = asyncio.Event()
         self.executed = 0
         self.dead_lettered = 0
+        # A consumer that wedges is replaced (stalls.py); it resumes from its committed offsets,
+        # and the commands it may take again are idempotent.
+        self.watch = StallWatch("intake", "intake.inbound", stall_limit(MAX_POLL_SECONDS, session_seconds))
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -167,7 +174,7 @@ class InboundConsumer:
         backoff = 0.5
         while not self._stopping.is_set():
             try:
-                await self._consume()
+                await self.watch.guard(self._consume())
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
@@ -184,9 +191,13 @@ class InboundConsumer:
             self._bootstrap,
             f"{self._prefix}huigong.intake.inbound",
             "huigong-intake-inbound",
+            max_poll_seconds=MAX_POLL_SECONDS,
             session_seconds=self._session_seconds,
         )
-        consumer.subscribe([t.qualified(self._prefix) for t in INBOUND_TOPICS])
+        consumer.subscribe(
+            [t.qualified(self._prefix) for t in INBOUND_TOPICS], listener=Membership(self.watch)
+        )
+        self.watch.client = consumer
         producer: AIOKafkaProducer = make_producer(self._bootstrap, "huigong-intake-dead-letters")
         await start_producer(producer, PRODUCER_START_DEADLINE)
         try:
@@ -195,10 +206,12 @@ class InboundConsumer:
                 batches = await consumer.getmany(timeout_ms=500, max_records=100)
                 for records in batches.values():
                     for record in records:
+                        self.watch.fed()
                         await self._handle(record, producer)
                 if batches:
                     await consumer.commit()
         finally:
+            self.watch.client, self.watch.in_group = None, False
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(consumer.stop(), 10)
             with contextlib.suppress(Exception):

@@ -1,0 +1,113 @@
+"""The stall guard of our Kafka consumers: one handed no record for too long while records wait
+(or left out of its group) is closed and a fresh one takes over.
+
+A client can wedge where no error reaches us: after its group's coordinator broker was killed,
+one aiokafka consumer of a three-broker run sat in its group fetching nothing while thousands of
+records waited, and stayed so (other clients have had such wedges after a coordinator failover
+too: librdkafka#3082, kafka-python#1134). Every consumer of ours resumes from a position it can
+trust (a projection from its checkpoints in PostgreSQL, intake's inbound consumer from its
+committed offsets, behind commands that are idempotent), so closing a wedged one and starting
+another loses nothing and applies nothing twice. See docs/replicas.md, "A consumer that stops
+fetching".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+
+from . import telemetry
+
+
+def stall_limit(max_poll_seconds: float, session_seconds: float) -> float:
+    """Seconds a consumer may be handed no record before the guard asks whether it is stuck.
+
+    Longer than anything a healthy member waits for: a rebalance waits for every member to ask
+    for records again (a busy projection consumer does so every quarter of max_poll_interval,
+    see `Subscription._finish`) and for a killed one's session to run out, and a broker's
+    partitions move to new leaders within seconds. A minute at least, so a short outage of the
+    whole cluster is ridden out by the client's own retries rather than by fresh consumers."""
+    return max(60.0, max_poll_seconds / 4 + 3 * session_seconds)
+
+
+class Stalled(Exception):
+    """A consumer was handed no record for longer than its stall limit, and was not idle."""
+
+
+class StallWatch:
+    """What the guard knows of one consumer: when it was last fed, whether it is in its group."""
+
+    def __init__(self, service: str, consumer: str, limit: float) -> None:
+        self.service = service
+        self.consumer = consumer
+        self.limit = limit
+        self.client: AIOKafkaConsumer | None = None
+        self.in_group = False  # between an assignment and the next revocation
+        self._fed_at = time.monotonic()
+
+    def fed(self) -> None:
+        """Records were handed over, or work on them went on: progress."""
+        self._fed_at = time.monotonic()
+
+    async def guard(self, consume: Coroutine[Any, Any, None]) -> None:
+        """Run `consume` (a loop over `self.client`); raise `Stalled` if it stops being fed while
+        it is not idle (the caller's retry then starts a fresh consumer)."""
+        self._fed_at = time.monotonic()
+        task = asyncio.create_task(consume)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=min(5.0, self.limit / 10))
+                if done:
+                    task.result()
+                    return
+                idle = time.monotonic() - self._fed_at
+                if idle <= self.limit:
+                    continue
+                reason = await self.waiting()
+                if reason is None:
+                    self._fed_at = time.monotonic()  # nothing to read: idle, not stalled
+                    continue
+                telemetry.CONSUMER_STALLS.labels(self.service, self.consumer).inc()
+                raise Stalled(f"no records for {idle:.0f} s, {reason}; a fresh consumer takes over")
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+
+    async def waiting(self) -> str | None:
+        """Why the consumer is not idle but stuck, if it is: out of its group, a position it
+        cannot find, or records on the broker past its positions (asked of the broker, not of
+        the high-water marks of its last fetch, which a consumer that fetches nothing never
+        updates). None when it has all it was given."""
+        client = self.client
+        if client is None or not self.in_group:
+            return "not in its group"
+        assigned = list(client.assignment())
+        if not assigned:
+            return None  # more members than partitions: idle by design
+        try:
+            async with asyncio.timeout(10):
+                ends = await client.end_offsets(assigned)
+                behind = 0
+                for tp in assigned:
+                    behind += max(ends[tp] - await client.position(tp), 0)
+        except Exception as exc:
+            return f"no positions or ends to compare ({type(exc).__name__}: {exc})"
+        return f"{behind:,} records waiting on its partitions" if behind else None
+
+
+class Membership(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells a `StallWatch` when its consumer is in its group."""
+
+    def __init__(self, watch: StallWatch) -> None:
+        self.watch = watch
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.watch.in_group = False
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.watch.in_group = True
