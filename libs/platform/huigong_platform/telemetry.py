@@ -56,8 +56,8 @@ CONSUMER_KEEPALIVES = Counter(
 )
 CONSUMER_STALLS = Counter(
     "huigong_consumer_stalls_total",
-    "Times a projection consumer fetched nothing while records waited (or stayed out of its group) "
-    "for longer than its stall limit and was replaced by a fresh consumer",
+    "Times a consumer (a projection's, or intake's inbound one) was handed no record while records "
+    "waited (or stayed out of its group) for longer than its stall limit and was replaced",
     ["service", "consumer"],
 )
 CONSUMER_RESUMES = Counter(
