@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -38,13 +38,29 @@ class Stalled(Exception):
     """A consumer was handed no record for longer than its stall limit, and was not idle."""
 
 
-class StallWatch:
-    """What the guard knows of one consumer: when it was last fed, whether it is in its group."""
+# Where a consumer's group stands on partitions of its topics: the next offset applied, for
+# those it can tell.
+Standing = Callable[[AIOKafkaConsumer, list[TopicPartition]], Awaitable[dict[TopicPartition, int]]]
 
-    def __init__(self, service: str, consumer: str, limit: float) -> None:
+
+async def positions(client: AIOKafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """The client's own positions, on the partitions assigned to it: the standing of a consumer
+    that commits to Kafka."""
+    assigned = client.assignment()
+    return {tp: await client.position(tp) for tp in partitions if tp in assigned}
+
+
+class StallWatch:
+    """What the guard knows of one consumer: when it was last fed, whether it is in its group,
+    and how to ask where it stands (`positions`, or a projection's checkpoints, which a record
+    fetched and never applied leaves behind however far the client's position moved)."""
+
+    def __init__(self, service: str, consumer: str, limit: float, standing: Standing = positions) -> None:
         self.service = service
         self.consumer = consumer
         self.limit = limit
+        self._standing = standing
+        self._last: dict[TopicPartition, int] = {}  # the standing at the previous look
         self.client: AIOKafkaConsumer | None = None
         self.in_group = False  # between an assignment and the next revocation
         self._fed_at = time.monotonic()
@@ -79,25 +95,39 @@ class StallWatch:
                 await asyncio.wait({task})
 
     async def waiting(self) -> str | None:
-        """Why the consumer is not idle but stuck, if it is: out of its group, a position it
-        cannot find, or records on the broker past its positions (asked of the broker, not of
-        the high-water marks of its last fetch, which a consumer that fetches nothing never
-        updates). None when it has all it was given."""
+        """Why the consumer is not idle but stuck, if it is: out of its group, no standing to
+        compare, records on the broker past where it stands on its partitions, or records past
+        where the group stands on other partitions of its topics that did not move since the
+        last look (held by no member that works on them: an assignment made from a partial view
+        of the cluster leaves partitions to no one). The broker is asked, not the high-water
+        marks of the last fetch, which a consumer that fetches nothing never updates. None when
+        it has all it was given."""
         client = self.client
         if client is None or not self.in_group:
             return "not in its group"
-        assigned = list(client.assignment())
-        if not assigned:
-            return None  # more members than partitions: idle by design
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in sorted(client.subscription())
+            for p in sorted(client.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return None  # its topics are not there yet: nothing to read
         try:
             async with asyncio.timeout(10):
-                ends = await client.end_offsets(assigned)
-                behind = 0
-                for tp in assigned:
-                    behind += max(ends[tp] - await client.position(tp), 0)
+                ends = await client.end_offsets(partitions)
+                done = await self._standing(client, partitions)
         except Exception as exc:
-            return f"no positions or ends to compare ({type(exc).__name__}: {exc})"
-        return f"{behind:,} records waiting on its partitions" if behind else None
+            return f"no standing or ends to compare ({type(exc).__name__}: {exc})"
+        last, self._last = self._last, done
+        behind = {tp: ends[tp] - at for tp, at in done.items() if ends[tp] > at}
+        assigned = client.assignment()
+        mine = sum(n for tp, n in behind.items() if tp in assigned)
+        if mine:
+            return f"{mine:,} records waiting on its partitions"
+        unmoved = sum(n for tp, n in behind.items() if last.get(tp) == done[tp])
+        if unmoved:
+            return f"{unmoved:,} records waiting on partitions of its topics that no member moved"
+        return None
 
 
 class Membership(ConsumerRebalanceListener):  # type: ignore[misc]

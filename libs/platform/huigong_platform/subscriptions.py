@@ -629,8 +629,11 @@ class Subscription:
         self.lag: dict[TopicPartition, int] = {}
         self._uncommitted: dict[TopicPartition, int] = {}
         self._committing: asyncio.Task[None] | None = None
-        # A consumer that wedges is replaced (stalls.py); its checkpoints say where to resume.
-        self.watch = StallWatch(service, projection.name, stall_limit(max_poll_seconds, session_seconds))
+        # A consumer that wedges is replaced (stalls.py); its checkpoints say where it stands,
+        # and where the next one resumes.
+        self.watch = StallWatch(
+            service, projection.name, stall_limit(max_poll_seconds, session_seconds), self._checkpointed
+        )
 
     @property
     def topic_names(self) -> list[str]:
@@ -666,6 +669,17 @@ class Subscription:
             # and each separate call waits out a fetch (about half a second), which with a short
             # session put a member that had just joined back out of its group.
             await consumer.seek_to_beginning(*never_read)
+
+    async def _checkpointed(
+        self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """The next offset applied on each partition (0 where none was yet)."""
+        rows = await self._pool.fetch(
+            "SELECT topic, partition, next_offset FROM checkpoints WHERE consumer = $1",
+            self.projection.name,
+        )
+        stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        return {tp: stored.get((tp.topic, tp.partition), 0) for tp in partitions}
 
     async def run(self) -> None:
         """Consume until `stop`, with a fresh consumer after any failure or stall."""
