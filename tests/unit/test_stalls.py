@@ -10,7 +10,7 @@ from typing import cast
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from huigong_platform.stalls import Stalled, StallWatch, stall_limit
+from huigong_platform.stalls import CancelledWithin, Stalled, StallWatch, stall_limit
 
 
 async def test_a_consumer_out_of_its_group_and_never_fed_is_given_up_and_its_loop_closed() -> None:
@@ -133,3 +133,36 @@ async def test_a_member_with_nothing_assigned_stays_while_another_member_works_o
 
     await asyncio.wait_for(watch.guard(others_at_work()), 10)
     assert checkpoints[0] == 3_000
+
+
+async def test_a_cancellation_raised_inside_the_consumers_loop_is_a_failure_to_retry_not_a_stop() -> None:
+    # A CancelledError from inside the client (nobody cancelled the loop) once ended a
+    # projection's retry loop as if the service were stopping: no log, no fresh consumer.
+    watch = StallWatch("metrics", "metrics.warmth", limit=60)
+
+    async def client_cancels_a_wait() -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(waiter.cancel)
+        await waiter
+
+    with pytest.raises(CancelledWithin, match=r"cancelled from within \(raised at .*test_stalls\.py:\d+\)"):
+        await asyncio.wait_for(watch.guard(client_cancels_a_wait()), 10)
+
+
+async def test_a_consumer_whose_service_stops_is_cancelled_and_its_loop_closed() -> None:
+    watch = StallWatch("metrics", "metrics.warmth", limit=60)
+    started, closed = asyncio.Event(), asyncio.Event()
+
+    async def consuming() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        finally:
+            closed.set()
+
+    guarded = asyncio.create_task(watch.guard(consuming()))
+    await started.wait()
+    guarded.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await guarded
+    assert closed.is_set()

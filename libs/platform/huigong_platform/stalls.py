@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -36,6 +37,30 @@ def stall_limit(max_poll_seconds: float, session_seconds: float) -> float:
 
 class Stalled(Exception):
     """A consumer was handed no record for longer than its stall limit, and was not idle."""
+
+
+class CancelledWithin(Exception):
+    """The consumer's loop ended in a CancelledError that nobody asked for: one raised inside the
+    client (seen after a broker loss). Left as it was, it would end the retry loop around the
+    consumer as if the service were stopping, silently, with the consumer's records waiting."""
+
+
+def _cancelled_on_purpose() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _contained(consume: Coroutine[Any, Any, None]) -> None:
+    """`consume`, with a CancelledError it raises by itself turned into `CancelledWithin` (a
+    cancellation of this task, by the guard or the service stopping, stays one)."""
+    try:
+        await consume
+    except asyncio.CancelledError as exc:
+        if _cancelled_on_purpose():
+            raise
+        frames = traceback.extract_tb(exc.__traceback__)
+        origin = f" (raised at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+        raise CancelledWithin(f"the consumer's loop was cancelled from within{origin}") from exc
 
 
 # Where a consumer's group stands on partitions of its topics: the next offset applied, for
@@ -73,7 +98,7 @@ class StallWatch:
         """Run `consume` (a loop over `self.client`); raise `Stalled` if it stops being fed while
         it is not idle (the caller's retry then starts a fresh consumer)."""
         self._fed_at = time.monotonic()
-        task = asyncio.create_task(consume)
+        task = asyncio.create_task(_contained(consume))
         try:
             while True:
                 done, _ = await asyncio.wait({task}, timeout=min(5.0, self.limit / 10))
@@ -116,6 +141,10 @@ class StallWatch:
             async with asyncio.timeout(10):
                 ends = await client.end_offsets(partitions)
                 done = await self._standing(client, partitions)
+        except asyncio.CancelledError:
+            if _cancelled_on_purpose():
+                raise
+            return "no standing or ends to compare (asking was cancelled from within)"
         except Exception as exc:
             return f"no standing or ends to compare ({type(exc).__name__}: {exc})"
         last, self._last = self._last, done
