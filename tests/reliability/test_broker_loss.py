@@ -3,11 +3,11 @@ replicas, min.insync.replicas=2, every producer acks=all and idempotent) while t
 simulator sends enrolments over HTTP and over the inbound topics; a third into the ingest the
 broker leading partition 0 of the enrolments topic is SIGKILLed and, 5 s later, started again;
 two thirds in, the same with the broker coordinating intake's outbound consumer group (whose
-members must find its new coordinator and, if their sessions ran out meanwhile, join again; one
-such consumer once fetched nothing more after this). Every row a
-district was told is accepted (a 2xx, or a record the broker acknowledged) must then be
-everywhere exactly once, a replay must equal live and every consumer must have caught up; the
-under-replicated partitions are printed over time. The long form (repeated kills) is
+members must find its new coordinator and, if their sessions ran out meanwhile, join again; a
+consumer the client closed from within there used to stop for good). Every row a district was
+told is accepted (a 2xx, or a record the broker acknowledged) must then be everywhere exactly
+once, a replay must equal live and every consumer must have caught up; the under-replicated
+partitions are printed over time. The long form (repeated kills) is
 `bench/chaos_brokers.py`.
 
 The report goes to test-artifacts/broker-loss-report.{txt,json}."""

@@ -66,8 +66,8 @@ class Settings(BaseSettings):
         description="Kafka's session timeout of every consumer group member (projections and "
         "reactions), in seconds: a member that stops heartbeating (a killed instance) keeps its "
         "partitions this long. The brokers' group.min.session.timeout.ms must allow it (Kafka's "
-        "default is 6 s; the brokers of bin/stack and docker-compose.yml allow 2 s; "
-        "docs/replicas.md says why 10 s stays)",
+        "default is 6 s; the brokers of bin/stack and docker-compose.yml allow 2 s and their "
+        "services use 3 s)",
     )
     # Access (huigong_platform.authorization): key cache, body size and per-principal rate limits.
     auth_cache_seconds: float = Field(
