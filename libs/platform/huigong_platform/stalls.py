@@ -6,10 +6,10 @@ one aiokafka consumer of a three-broker run sat in its group fetching nothing wh
 records waited, and stayed so (other clients have had such wedges after a coordinator failover
 too: librdkafka#3082, kafka-python#1134). Ours was, by every sign, a CancelledError raised inside
 the client, which ended the consumer's retry loop as if the service were stopping: the guard
-makes that a failure like any other (`CancelledWithin`). Every consumer of ours resumes from a position it can
-trust (a projection from its checkpoints in PostgreSQL, intake's inbound consumer from its
-committed offsets, behind commands that are idempotent), so closing a wedged one and starting
-another loses nothing and applies nothing twice. See docs/replicas.md, "A consumer that stops
+makes that a failure like any other (`CancelledWithin`). Every consumer of ours resumes from a
+position it can trust (a projection from its checkpoints in PostgreSQL, intake's inbound
+consumer from its committed offsets, behind commands that are idempotent), so closing a wedged
+one and starting another loses nothing and applies nothing twice. See docs/replicas.md, "A consumer that stops
 fetching".
 """
 
